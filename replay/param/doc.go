@@ -1,0 +1,11 @@
+// Package param parses and canonicalises the typed parameters of eviction
+// policies and routers: the `name:key=value,key=value` spec of SPEC §1.
+//
+// A component's constructor reads its parameters through Args, giving for
+// each key its default and allowed range; Args records the resolved value of
+// every key, so Canonical spells every default with keys sorted and any
+// result can be rerun from it. Unknown keys and out-of-range values are
+// errors naming the key, the allowed range and the valid keys.
+//
+// param imports nothing of kvscope; it must not import terminal code.
+package param
