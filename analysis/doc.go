@@ -1,0 +1,9 @@
+// Package analysis turns runs into answers: the metrics of SPEC §9 for runs
+// and sets of runs (percentiles by nearest rank, imbalance, intervals over
+// seeds, paired comparisons), the theoretical bounds of SPEC §6 beside the
+// empirical competitive ratios, the lower bound on max_load_s, sweeps, and
+// the comparison reports (Markdown, HTML, JSON, CSV).
+//
+// analysis reads results of replay; it never renders a terminal pane and
+// must not import charm or other terminal code.
+package analysis

@@ -1,0 +1,67 @@
+package analysis
+
+import (
+	"math"
+	"testing"
+)
+
+func TestPercentileNearestRank(t *testing.T) {
+	xs := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tc := range []struct{ q, want float64 }{
+		{0.5, 5}, {0.9, 9}, {0.99, 10}, {0.0, 1}, {1, 10}, {0.11, 2},
+	} {
+		if got := Percentile(xs, tc.q); got != tc.want {
+			t.Errorf("Percentile(%v) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	if !math.IsNaN(Percentile(nil, 0.5)) {
+		t.Error("empty percentile should be NaN")
+	}
+	d := Summarize([]float64{3, 1, 2})
+	if d.P50 != 2 || d.P99 != 3 || d.Mean != 2 || d.N != 3 {
+		t.Errorf("Summarize = %+v", d)
+	}
+}
+
+func TestImbalance(t *testing.T) {
+	im := ImbalanceOf([]float64{1, 1, 1, 1})
+	if im.MaxOverMean != 1 || im.CV != 0 || im.Jain != 1 {
+		t.Errorf("balanced: %+v", im)
+	}
+	im = ImbalanceOf([]float64{4, 0, 0, 0})
+	if im.MaxOverMean != 4 || math.Abs(im.CV-math.Sqrt(3)) > 1e-12 || im.Jain != 0.25 {
+		t.Errorf("one hot: %+v", im)
+	}
+	im = ImbalanceOf([]float64{2, 4})
+	// mean 3, σ 1 → cv 1/3; Jain 36/(2·20) = 0.9
+	if math.Abs(im.CV-1.0/3) > 1e-12 || math.Abs(im.Jain-0.9) > 1e-12 || math.Abs(im.MaxOverMean-4.0/3) > 1e-12 {
+		t.Errorf("2,4: %+v", im)
+	}
+}
+
+func TestMeanCI(t *testing.T) {
+	// n=5, mean 3, s = sqrt(2.5); t(0.975, 4) = 2.7764451051977987.
+	iv := MeanCI([]float64{1, 2, 3, 4, 5})
+	want := 2.7764451051977987 * math.Sqrt(2.5) / math.Sqrt(5)
+	if iv.Mean != 3 || math.Abs(iv.HalfWidth-want) > 1e-9 || !iv.HasInterval() {
+		t.Errorf("MeanCI = %+v, half width want %v", iv, want)
+	}
+	one := MeanCI([]float64{7})
+	if one.HasInterval() || one.Lo != 7 || one.Hi != 7 {
+		t.Errorf("one seed must carry no interval: %+v", one)
+	}
+	p := PairedCI([]float64{10, 11, 12, 13}, []float64{1, 2, 3, 4})
+	if !p.Significant || p.Diff.Mean != 9 || p.Diff.HalfWidth != 0 {
+		t.Errorf("paired constant difference: %+v", p)
+	}
+	p = PairedCI([]float64{1, 3, 1, 3}, []float64{2, 2, 2, 2})
+	if p.Significant {
+		t.Errorf("paired noise judged significant: %+v", p)
+	}
+}
+
+func TestHarmonic(t *testing.T) {
+	if Harmonic(0) != 0 || Harmonic(1) != 1 || math.Abs(Harmonic(4)-25.0/12) > 1e-15 {
+		t.Error("harmonic numbers wrong")
+	}
+}
