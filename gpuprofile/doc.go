@@ -1,0 +1,55 @@
+// Package gpuprofile owns what kvscope knows about GPUs and models: the
+// catalogue of GPU and model specifications (each figure with the published
+// source it was found in, or marked unverified), the latency model of one
+// engine iteration, KV-cache capacity, least-squares fitting of a profile's
+// efficiencies from measurements, and the embedded measured profiles.
+//
+// It knows nothing of traces, replay or terminals: it must not import
+// replay/..., analysis, tui or any charm package (a `go list -deps` test
+// checks this). The simulator calls Lookup, (*Profile).IterationTime,
+// (*Profile).CacheTokens and (*Profile).KVBytesPerToken.
+//
+// # Latency model
+//
+// One iteration of a continuous-batching engine runs prefill chunks (new
+// tokens on top of cached context) and decode steps (one token on top of a
+// context) together. Per iteration, for one replica of TP ranks:
+//
+//   - linear layers: FLOPs = 2·(active params − embeddings)·tokens + 2·V·h·seqs
+//     (the LM head runs on one position per sequence; the input embedding is a
+//     lookup, not a matmul); bytes = the weights (for MoE, the expected share of
+//     experts that T tokens touch: 1−(1−k/E)^T);
+//   - attention: FLOPs = 4·layers·heads·head_dim·Σ(keys attended per new
+//     token), i.e. n·c + n(n+1)/2 for a chunk of n new tokens on c cached, and
+//     x+1 for a decode step on context x; bytes = the KV read, (c+n) or (x+1)
+//     tokens of KV per sequence.
+//
+// Each part is a roofline: time = max(FLOPs/(TP·peak·eff), bytes/(TP·bw·eff_mem)),
+// because within one kernel arithmetic and memory traffic overlap; the two
+// parts are summed, because the weight GEMMs and the attention kernels run one
+// after the other in every layer. The iteration takes
+//
+//	overhead + max(min_iteration, linear + attention)
+//
+// overhead is serial per-iteration work (scheduling, sampling); min_iteration
+// is a floor that GPU work hides: a launch-bound runtime (HF transformers
+// without CUDA graphs measured about 19 ms per forward on an H200 however
+// small the batch) issues kernels no faster than this, and only GPU work
+// longer than the floor shows. Tensor-parallel communication is not modelled.
+//
+// # Capacity
+//
+// KV bytes per token of a replica = 2·layers·max(kv_heads, TP)·head_dim·bytes
+// (KV heads split across ranks, replicated when fewer than ranks).
+// B = (TP·memory·mem_fraction − weights − TP·reserve) / KV bytes per token.
+// The default mem_fraction is sglang's rule (see MemFractionStatic); a profile
+// or caller may override it.
+//
+// # Catalogue figures
+//
+// GPU memory is taken as the datasheet figure in GiB (HBM stacks are sized in
+// binary units; an H200 sold as "141 GB" reports 143,771 MiB). Parameter
+// counts are derived from the sourced shapes, not copied; for
+// Llama-3.1-8B the derivation gives 8,030,261,248, the count the measurement
+// harness read from the HF model.
+package gpuprofile

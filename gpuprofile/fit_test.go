@@ -1,0 +1,189 @@
+package gpuprofile
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"testing"
+)
+
+// syntheticPoints measures a profile with known parameters on a grid shaped
+// like the harness's.
+func syntheticPoints(p *Profile) []Point {
+	var pts []Point
+	add := func(kind string, b, n, c, x int) {
+		pt := Point{Line: len(pts) + 2, Kind: kind, Batch: b, NewTokens: n, CachedTokens: c, ContextTokens: x}
+		pt.MedianMS = p.Estimate(pt.Iteration()).TotalMS
+		pts = append(pts, pt)
+	}
+	for n := 128; n < 1024; n += 64 {
+		add("prefill", 1, n, 0, 0)
+	}
+	for n := 1024; n <= 8192; n += 512 {
+		add("prefill", 1, n, 0, 0)
+	}
+	add("prefill", 1, 16384, 0, 0)
+	add("prefill", 1, 32768, 0, 0)
+	for _, c := range []int{1024, 4096, 8192, 16384} {
+		for _, n := range []int{64, 256, 1024, 4096, 8192} {
+			add("prefill", 1, n, c, 0)
+		}
+	}
+	for _, b := range []int{1, 4, 16, 64, 256} {
+		for _, x := range []int{512, 2048, 8192, 32768} {
+			if b*x <= 900_000 {
+				add("decode", b, 1, 0, x)
+			}
+		}
+	}
+	return pts
+}
+
+func TestFitRecoversKnownParameters(t *testing.T) {
+	truth, err := Lookup("h100-sxm-llama-3.1-8b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth.ComputeEfficiency, truth.AttentionEfficiency, truth.MemoryEfficiency = 0.47, 0.33, 0.81
+	truth.OverheadMS, truth.MinIterationMS = 1.7, 6
+	pts := syntheticPoints(truth)
+	base, _ := Lookup("h100-sxm-llama-3.1-8b")
+	rep, err := Fit(base, pts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rep.Params
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"compute_efficiency", got.ComputeEfficiency, 0.47},
+		{"attention_efficiency", got.AttentionEfficiency, 0.33},
+		{"memory_efficiency", got.MemoryEfficiency, 0.81},
+		{"overhead_ms", got.OverheadMS, 1.7},
+		{"min_iteration_ms", got.MinIterationMS, 6},
+	} {
+		if math.Abs(c.got/c.want-1) > 0.02 {
+			t.Errorf("%s = %.4f, want %.4f", c.name, c.got, c.want)
+		}
+	}
+	if rep.Overall.MAPE > 0.5 {
+		t.Errorf("MAPE %.3f%% on noiseless data", rep.Overall.MAPE)
+	}
+	// With 10% multiplicative noise the fit still lands near the truth.
+	noisy := append([]Point(nil), pts...)
+	for i := range noisy {
+		noisy[i].MedianMS *= 1 + 0.1*math.Sin(float64(i)*1.7)
+	}
+	rep2, err := Fit(base, noisy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(rep2.Params.ComputeEfficiency/0.47-1) > 0.1 || math.Abs(rep2.Params.MemoryEfficiency/0.81-1) > 0.15 {
+		t.Errorf("noisy fit drifted: %+v", rep2.Params)
+	}
+}
+
+func TestSplitRule(t *testing.T) {
+	truth, _ := Lookup("h100-sxm-llama-3.1-8b")
+	pts := syntheticPoints(truth)
+	held := Split(pts)
+	count := map[string][2]int{}
+	for i, pt := range pts {
+		c := count[pt.Regime()]
+		if held[i] {
+			c[1]++
+		} else {
+			c[0]++
+		}
+		count[pt.Regime()] = c
+		big := pt.Kind == "prefill" && (pt.NewTokens*pt.Batch > 8192 || pt.CachedTokens > 8192)
+		if big && !held[i] {
+			t.Errorf("%v must be held out", pt)
+		}
+	}
+	// every fifth of the rest: the small-prefill regime has 14 points, so 2 held out
+	if c := count[RegimeSmallPrefill]; c[1] != 2 || c[0] != 12 {
+		t.Errorf("small prefill split %v", c)
+	}
+	// deterministic: the same input gives the same split
+	again := Split(pts)
+	for i := range held {
+		if held[i] != again[i] {
+			t.Fatal("split is not deterministic")
+		}
+	}
+}
+
+func TestReadMeasurementsErrors(t *testing.T) {
+	head := "# comment\nkind,batch,new_tokens,cached_tokens,context_tokens,median_ms,min_ms,max_ms,repeats\n"
+	tests := []struct{ body, want string }{
+		{"prefill,1,128,0,0,19.5,1,1,7\n", ""},
+		{"prefill,1,128,0,0,-1,1,1,7\n", "m.csv:3: median_ms"},
+		{"prefill,0,128,0,0,1,1,1,7\n", "m.csv:3: batch: must be at least 1"},
+		{"warmup,1,128,0,0,1,1,1,7\n", "m.csv:3: kind"},
+		{"prefill,1,x,0,0,1,1,1,7\n", "m.csv:3: new_tokens"},
+		{"prefill,1,0,0,0,1,1,1,7\n", "m.csv:3: new_tokens"},
+		{"# only comments\n", "no measurements"},
+	}
+	for _, tt := range tests {
+		_, err := ReadMeasurements(strings.NewReader(head+tt.body), "m.csv")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%q: %v", tt.body, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%q: got %v, want %q", tt.body, err, tt.want)
+		}
+	}
+	if _, err := ReadMeasurements(strings.NewReader("kind,batch\n"), "m.csv"); err == nil || !strings.Contains(err.Error(), `missing column "new_tokens"`) {
+		t.Errorf("header: %v", err)
+	}
+}
+
+// TestShippedMeasurements refits the committed H200 CSV and checks the shipped
+// profile is that fit, and that each regime has at least 10 held-out points.
+func TestShippedMeasurements(t *testing.T) {
+	f, err := os.Open("../samples/h200_llama31_8b_measurements.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pts, err := ReadMeasurements(f, "h200_llama31_8b_measurements.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := Lookup("h200-llama-3.1-8b")
+	rep, err := Fit(base, pts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Regimes {
+		if n := rep.ByRegime[r].N; n < 10 {
+			t.Errorf("%s: %d held-out points, want at least 10", r, n)
+		}
+	}
+	shipped, err := Lookup("h200-llama-3.1-8b-hf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][2]float64{
+		{shipped.ComputeEfficiency, rep.Params.ComputeEfficiency},
+		{shipped.AttentionEfficiency, rep.Params.AttentionEfficiency},
+		{shipped.MemoryEfficiency, rep.Params.MemoryEfficiency},
+		{shipped.OverheadMS, rep.Params.OverheadMS},
+		{shipped.MinIterationMS, rep.Params.MinIterationMS},
+	} {
+		if math.Abs(c[0]/c[1]-1) > 1e-6 {
+			t.Errorf("shipped %v differs from refit %v: regenerate gpuprofile/profiles (see measure/README.md)", c[0], c[1])
+		}
+	}
+	if rep.HeldOutLargeNew.Median > 10 {
+		t.Errorf("held-out prefill >= 1024 new: median |err| %.2f%% above the 10%% target", rep.HeldOutLargeNew.Median)
+	}
+	var sb strings.Builder
+	rep.WriteReport(&sb, true)
+	if !strings.Contains(sb.String(), "held") || !strings.Contains(sb.String(), fmt.Sprintf("%d points", len(pts))) {
+		t.Errorf("report lacks the per-point table:\n%s", sb.String())
+	}
+}

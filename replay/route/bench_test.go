@@ -1,0 +1,125 @@
+package route
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/samples"
+)
+
+// loadMooncake reads the full Mooncake conversation trace from
+// ../shared/traces when present, else the embedded 2,000-request slice.
+func loadMooncake(tb testing.TB) ([]*trace.Request, int) {
+	tb.Helper()
+	data, err := os.ReadFile("../../../shared/traces/mooncake/conversation_trace.jsonl")
+	if err != nil {
+		if data, err = samples.ReadFile(samples.Mooncake); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	tab := trace.NewTable(false)
+	var out []*trace.Request
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var rec struct {
+			Timestamp float64  `json:"timestamp"`
+			Input     int      `json:"input_length"`
+			Output    int      `json:"output_length"`
+			HashIDs   []uint64 `json:"hash_ids"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			tb.Fatal(err)
+		}
+		r := &trace.Request{Index: len(out), Arrival: time.Duration(rec.Timestamp * float64(time.Millisecond)), Input: rec.Input, Output: rec.Output}
+		if r.Blocks, err = tab.Intern(nil, rec.HashIDs); err != nil {
+			tb.Fatal(err)
+		}
+		if n := len(r.Blocks); n > 0 {
+			r.LastBlockTokens = min(512, rec.Input-(n-1)*512)
+		}
+		out = append(out, r)
+	}
+	return out, tab.Len()
+}
+
+// stubCluster answers instantly (the benchmark measures the router), with
+// queues that rotate from scrape to scrape so that llmd spreads its load.
+type stubCluster struct{ calls *int }
+
+func (stubCluster) Match(int, *trace.Request) (int, int) { return 0, 0 }
+func (c stubCluster) Waiting(w int) int {
+	if c.calls == nil {
+		return w & 3
+	}
+	*c.calls++
+	return (w + *c.calls/8) & 7
+}
+func (stubCluster) Usage(w int) float64 { return float64(w&3) / 4 }
+
+// event is an arrival (done false) or a completion of request i; the
+// schedule does not depend on decisions (completion = arrival + 0.15 ms per
+// input token), so it is built once, outside the timed loop.
+type event struct {
+	at   time.Duration
+	i    int32
+	done bool
+}
+
+func schedule(reqs []*trace.Request) []event {
+	evs := make([]event, 0, 2*len(reqs))
+	for i, r := range reqs {
+		evs = append(evs, event{r.Arrival, int32(i), false},
+			event{r.Arrival + time.Duration(float64(r.Input)*0.15*float64(time.Millisecond)), int32(i), true})
+	}
+	// Stable: at equal times arrivals (earlier in the slice) keep their order.
+	slices.SortStableFunc(evs, func(a, b event) int { return cmp.Compare(a.at, b.at) })
+	return evs
+}
+
+// BenchmarkRoute routes the Mooncake conversation trace (the full 12,031
+// requests from ../shared/traces when present, else the embedded 2,000)
+// over 8 workers in arrival order, each request completing 0.15 ms per input
+// token after its arrival, and reports routed requests per second
+// (completions, scrapes and the router's construction included).
+func BenchmarkRoute(b *testing.B) {
+	reqs, nblocks := loadMooncake(b)
+	evs := schedule(reqs)
+	worker := make([]int, len(reqs))
+	for _, spec := range []string{"round_robin", "random", "consistent_hash", "least_load", "p2c",
+		"cache_aware", "cache_aware:preset=sglang-0.4.6", "cache_aware:max_tree_size=1000000,eviction_interval_s=10", "dynamo", "dynamo:precise=false", "lbgr", "lbgr:preset=paper", "llmd"} {
+		b.Run(spec, func(b *testing.B) {
+			b.ReportAllocs()
+			var n int
+			for b.Loop() {
+				r, _, err := New(spec, Env{Workers: 8, BlockSize: 512, Blocks: nblocks, Rand: rng(1), CachedMs: 0, MissMs: 0.15, Cluster: stubCluster{new(int)}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, e := range evs {
+					for at, ok := r.NextObserve(); ok && at <= e.at; at, ok = r.NextObserve() {
+						r.Observe(at)
+					}
+					rq := reqs[e.i]
+					if e.done {
+						if err := r.Complete(Completion{Worker: worker[e.i], Req: rq, Routed: rq.Arrival, Done: e.at, E2E: e.at - rq.Arrival}); err != nil {
+							b.Fatal(err)
+						}
+						continue
+					}
+					worker[e.i] = r.Route(e.at, rq).Worker
+					n++
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "req/s")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/req")
+		})
+	}
+}

@@ -1,0 +1,118 @@
+// Package route holds the routers of SPEC §7 behind one interface and a
+// registry table: random, round_robin, least_load, p2c, consistent_hash,
+// cache_aware (presets sglang, the default, and sglang-0.4.6), dynamo, lbgr
+// (presets code, the default, and paper) and llmd.
+//
+// # What it owns
+//
+// Routing decisions and the state a real router keeps: its own counters,
+// its routing-history trees, what completion feedback taught it. A Router
+// makes one Decision per arriving request at a simulated time: the chosen
+// worker, every worker's score in the router's own units (Decision.Unit),
+// and a compact Why that formats into the reason the winner won
+// (Decision.Reason), so a run can keep the explanation of every request
+// without formatting strings on the hot path. Completion notices drive the
+// load counters and lbgr's learning. A router sees only its own state
+// unless precise=true, when it reads the workers' true caches through the
+// Cluster interface the simulator implements (llmd also reads queue lengths
+// and cache usage from it, at its scrape instants).
+//
+// route does not own worker caches, queues, latency or timing. It must not
+// import replay/sim, replay/kvcache, replay/evict or any terminal code; it
+// imports the standard library, replay/trace and replay/param only (a test
+// checks this).
+//
+// # Using it (the simulator's side)
+//
+//	r, canon, err := route.New(spec, route.Env{Workers: n, BlockSize: bs,
+//		Blocks: tr.Blocks.Len(), Rand: routerStream, CachedMs: c, MissMs: m,
+//		Cluster: cluster}) // canon goes into the run's scenario string
+//	// In event-time order; a scrape instant before any routing at it:
+//	for at, ok := r.NextObserve(); ok && at <= t; at, ok = r.NextObserve() {
+//		r.Observe(at) // llmd's scrape sees the cluster as of instant at
+//	}
+//	d := r.Route(t, req)           // at arrival; copy d.Scores to keep them
+//	...
+//	err = r.Complete(route.Completion{Worker: d.Worker, Req: req,
+//		Routed: t, Done: done, E2E: e2e, Failed: failed})
+//	loads := r.Loads(t, buf[:0])   // per-worker load for checkpoints, r.LoadUnit()
+//
+// Every routed request must be completed exactly once (failed ones with
+// Failed set). Calls to timed routers must come in nondecreasing time
+// (earlier times panic: a caller bug). Hit-only replay may use the routers
+// whose Info.Timing is false (round_robin, random, consistent_hash): they
+// ignore time and need no completions. Resolve canonicalises a spec without
+// an environment (it has the shape of scenario.Resolver).
+//
+// # Time-driven behaviour
+//
+// A router processes its own instants lazily up to the time of each call,
+// instants first at equal times, so its behaviour is exact however often it
+// is called: cache_aware's trims at k·eviction_interval_s (k ≥ 1), lbgr's
+// decay at t = 20·m ms, the history trees' trims of lbgr, llmd and dynamo
+// (precise=false) at k·120 s. llmd's scrape needs the cluster as it was at
+// the instant, which a lazy router cannot reconstruct, hence NextObserve /
+// Observe; a simulator that skips an instant makes llmd sample at its next
+// Route (counted as a late sample).
+//
+// # Choices where SPEC §7 is open
+//
+//   - Load (SPEC: requests routed and not completed) is counted from Route
+//     and Complete; least_load and p2c count input+output tokens, dynamo
+//     input blocks, cache_aware requests.
+//   - consistent_hash hashes the request's dense trace.BlockIDs widened to
+//     uint64 (8 bytes little-endian each): the ids the request carries. A
+//     request with fewer than n ids hashes those it has; with none, the
+//     key is the FNV offset basis (all such requests share a worker). The
+//     successor is the first ring point with hash ≥ key, wrapping; equal
+//     ring hashes are ordered by worker index. Scores are the clockwise
+//     ring distances from the key to each worker's nearest point.
+//     Finding: SPEC's ring is far from even, because FNV-1a-64 of short
+//     strings differing in their last bytes clusters; with 4 workers the
+//     arc shares are 41%, 37%, 8% and 14% (pinned by a test).
+//   - p2c draws a = IntN(n) then b = IntN(n−1), shifted past a; with one
+//     worker it draws nothing.
+//   - cache_aware: the hit ratio is max m_i / the request's input tokens
+//     (tail tokens without ids included; 0 for an empty input); both
+//     thresholds are strict (>), as in sglang. precise=true takes m_i from
+//     Cluster.Match and keeps the trees for the smallest-tree fallback.
+//     Every preset value can be overridden by its own key.
+//   - Routing-history trees are in tokens; a block's weight is the request's
+//     BlockTokens for it. Trimming removes least-recently-routed leaves
+//     (recency = the order of insertions into that tree, every insertion
+//     touching its whole path; distinct leaves never tie) until the tree
+//     fits. Trees see no worker evictions. dynamo with precise=false uses
+//     such a tree, trimmed like the sglang preset's.
+//   - dynamo's input blocks are ⌈input tokens / block size⌉, at least the
+//     chain length (a paged engine holds the tail too); overlap counts chain
+//     blocks only. temperature > 0 draws one Float64 per decision and picks
+//     the first worker whose cumulative exp(−c'/T) exceeds u·Σ.
+//   - lbgr: uncached = input tokens − cached (tails always miss). W's decay
+//     multiplies by 31/32 once per instant (never a pow), and the
+//     completion factor (31/32)^d is the product of d factors, so the
+//     arithmetic is the same however instants are batched; once W reaches 0
+//     it stays 0 without further multiplications. y uses the E2E the
+//     simulator reports. Failed requests free their W share but do not
+//     teach the RLS. lbgr keeps its per-request routing record keyed by
+//     trace.Request.Index, which must be unique among requests in flight.
+//     preset=paper needs Env.MissMs > 0 and Env.CachedMs ≥ 0; preset=code
+//     ignores them.
+//   - llmd: prefix = matched blocks / chain blocks (0 for a request
+//     without ids); the first sample is at time 0; the weights and
+//     scrape_ms are parameters (defaults 3, 2, 2 and 50). Its Loads are the
+//     scraped waiting-queue lengths.
+//   - Ties go to the lowest worker index everywhere (lbgr's scan rule
+//     already implies it).
+//
+// # Performance and memory
+//
+// A routing-history tree is a bit per (block id, worker), packed (8 workers:
+// one byte per block id), plus one pointer per routed request for the trim
+// log (so requests must not change while the router lives), plus 16 bytes
+// per block id of trim scratch once a trim has run; matching a request
+// against every worker's tree is one walk over its matched prefix; routing
+// allocates nothing beyond amortized growth (give Env.Blocks to allocate the
+// bit array once; a test checks the allocation count). BenchmarkRoute routes the
+// Mooncake conversation trace over 8 workers; see the figures in the
+// project's BENCHMARKS.md.
+package route

@@ -1,0 +1,274 @@
+package route
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// lbgr constants (SPEC §7).
+const (
+	lbgrDecayEvery = 20 * time.Millisecond
+	lbgrDecay      = 31.0 / 32.0 // exact in binary
+	lbgrLambda     = 0.992
+	lbgrP0         = 1e6
+)
+
+// lbgr is the paper's Learning-Based Greedy Routing (SPEC §7), in tokens
+// and ms. For worker i
+//
+//	E_i = max(1, a_c·cached_i + a_m·uncached_i + a_q·W_i + θ_i·φ_i)
+//
+// scanned in index order from worker 0; a later worker replaces the best
+// only if E_i < E_best − 1.
+//
+// W_i is an exponentially decayed sum of routed prefill work: routing adds
+// inc = a_c·cached + a_m·uncached; at every instant t = 20·m ms every W_i is
+// multiplied by 31/32, one multiplication per instant (so the float result
+// is the same however the instants are batched); completion subtracts
+// inc·(31/32)^d, d = instants in (t_route, t_done], with (31/32)^d the
+// product of d factors, and clamps at 0. Instants are processed lazily up to
+// the time of each call, decay instants first at equal times. Once W_i is 0
+// further decay is skipped (it stays 0).
+//
+// θ_i is learned by recursive least squares per worker (θ₀ = 0, P₀ = 1e6·I,
+// λ = 0.992) from each completion: y = max(1, e2e_ms − (a_c·cached +
+// a_m·uncached + a_q·W_i)) with the values recorded at routing (W_i before
+// inc was added), then g = Pφ/(λ + φᵀPφ), θ += g·(y − θᵀφ), P = (P −
+// g·φᵀP)/λ, computed in exactly that order with φᵀP formed as a row (not
+// assumed equal to (Pφ)ᵀ). A failed request subtracts its W share but
+// teaches nothing.
+//
+// Presets: code (default) a_c = 0, a_m = 1, a_q = 1, φ = [1]; paper φ =
+// [1, hit tokens, miss tokens, W_i], a_q = 1, a_c/a_m = Env.CachedMs/MissMs.
+// cached_i comes from a routing-history tree trimmed like the sglang
+// preset's, or precise=true from the workers' caches. uncached_i is the
+// request's input tokens minus cached_i (tail tokens without ids included).
+type lbgr struct {
+	base
+	ac, am, aq float64
+	paper      bool
+	dim        int
+	precise    bool
+	cluster    Cluster
+	tree       *history
+
+	w       []float64 // W_i, ms
+	decays  int64     // decay instants applied: ⌊last/20 ms⌋
+	theta   []float64 // n × dim
+	p       []float64 // n × dim × dim
+	pending map[int]lbgrPending
+	pow     []float64 // pow[d] = (31/32)^d by repeated multiplication
+
+	tok   []float64
+	blk   []int
+	phi   []float64 // n × dim, this routing's features
+	basev []float64 // a_c·cached + a_m·uncached + a_q·W per worker
+	corr  []float64 // θ·φ per worker
+	tmp   [2][4]float64
+}
+
+type lbgrPending struct {
+	worker int
+	inc    float64
+	base   float64 // a_c·cached + a_m·uncached + a_q·W at routing, before inc
+	decays int64   // ⌊t_route/20 ms⌋
+	phi    [4]float64
+}
+
+func parseLBGR(a *param.Args) builder {
+	preset := a.Enum("preset", "code", "code", "paper")
+	precise := a.Bool("precise", false)
+	return func(env Env) (Router, error) {
+		if precise && env.Cluster == nil {
+			return nil, errors.New("precise=true reads the workers' caches, which need the simulator (no cluster here)")
+		}
+		n := env.Workers
+		r := &lbgr{
+			base: newBase(n), ac: 0, am: 1, aq: 1, dim: 1,
+			precise: precise, cluster: env.Cluster,
+			w:       make([]float64, n),
+			pending: make(map[int]lbgrPending),
+			pow:     []float64{1},
+			tok:     make([]float64, n), blk: make([]int, n),
+			basev: make([]float64, n), corr: make([]float64, n),
+		}
+		if preset == "paper" {
+			if env.CachedMs < 0 || env.MissMs <= 0 {
+				return nil, fmt.Errorf("preset=paper needs the latency model's ms per token (cached %g, miss %g): a_m must be > 0", env.CachedMs, env.MissMs)
+			}
+			r.paper, r.dim, r.ac, r.am = true, 4, env.CachedMs, env.MissMs
+		}
+		r.theta = make([]float64, n*r.dim)
+		r.p = make([]float64, n*r.dim*r.dim)
+		for i := range n {
+			for j := range r.dim {
+				r.p[i*r.dim*r.dim+j*r.dim+j] = lbgrP0
+			}
+		}
+		r.phi = make([]float64, n*r.dim)
+		if !precise {
+			r.tree = newHistory(env, sglangMaxTreeSize, sglangEvictInterval)
+		}
+		return r, nil
+	}
+}
+
+// advance applies every decay instant ≤ now not yet applied, and the trims.
+func (r *lbgr) advance(now time.Duration) {
+	r.at(now)
+	if k := int64(now / lbgrDecayEvery); k > r.decays {
+		steps := k - r.decays
+		r.decays = k
+		for i, x := range r.w {
+			for s := int64(0); s < steps && x != 0; s++ {
+				x *= lbgrDecay
+			}
+			r.w[i] = x
+		}
+	}
+	if r.tree != nil {
+		r.tree.advance(now)
+	}
+}
+
+// decayPow returns (31/32)^d as the product of d factors (0 once it
+// underflows).
+func (r *lbgr) decayPow(d int64) float64 {
+	for int64(len(r.pow)) <= d {
+		last := r.pow[len(r.pow)-1]
+		if last == 0 {
+			return 0
+		}
+		r.pow = append(r.pow, last*lbgrDecay)
+	}
+	return r.pow[d]
+}
+
+func (r *lbgr) Route(now time.Duration, req *trace.Request) Decision {
+	r.advance(now)
+	if r.precise {
+		for i := range r.tok {
+			_, t := r.cluster.Match(i, req)
+			r.tok[i] = float64(t)
+		}
+	} else {
+		r.tree.match(req, r.tok, r.blk)
+	}
+	in := float64(req.Input)
+	for i := range r.scores {
+		cached := r.tok[i]
+		uncached := max(0, in-cached)
+		r.basev[i] = r.ac*cached + r.am*uncached + r.aq*r.w[i]
+		phi := r.phi[i*r.dim : (i+1)*r.dim]
+		phi[0] = 1
+		if r.paper {
+			phi[1], phi[2], phi[3] = cached, uncached, r.w[i]
+		}
+		th := r.theta[i*r.dim : (i+1)*r.dim]
+		c := 0.0
+		for j := range phi {
+			c += th[j] * phi[j]
+		}
+		r.corr[i] = c
+		r.scores[i] = max(1, r.basev[i]+c)
+	}
+	best := 0
+	for i := 1; i < r.n; i++ {
+		if r.scores[i] < r.scores[best]-1 {
+			best = i
+		}
+	}
+	alt := -1
+	for i := range r.scores {
+		if i != best && (alt < 0 || r.scores[i] < r.scores[alt]) {
+			alt = i
+		}
+	}
+	y := Why{Rule: RuleLBGR, Alt: alt, A: r.scores[best], C: r.basev[best], D: r.corr[best]}
+	if alt >= 0 {
+		y.B = r.scores[alt]
+	}
+	cached := r.tok[best]
+	inc := r.ac*cached + r.am*max(0, in-cached)
+	pd := lbgrPending{worker: best, inc: inc, base: r.basev[best], decays: r.decays}
+	copy(pd.phi[:], r.phi[best*r.dim:(best+1)*r.dim])
+	if _, dup := r.pending[req.Index]; dup {
+		panic(fmt.Sprintf("route: lbgr: request %d routed again while in flight", req.Index))
+	}
+	r.pending[req.Index] = pd
+	r.w[best] += inc
+	r.reqs[best]++
+	if r.tree != nil {
+		r.tree.insert(best, req)
+	}
+	return Decision{Worker: best, Scores: r.scores, Why: y}
+}
+
+func (r *lbgr) Complete(c Completion) error {
+	if c.Req == nil {
+		return errors.New("route: completion without a request")
+	}
+	pd, ok := r.pending[c.Req.Index]
+	if !ok {
+		return fmt.Errorf("route: lbgr: request %d completed but not in flight", c.Req.Index)
+	}
+	if pd.worker != c.Worker {
+		return fmt.Errorf("route: lbgr: request %d completed on worker %d, routed to %d", c.Req.Index, c.Worker, pd.worker)
+	}
+	if err := r.complete(c); err != nil {
+		return err
+	}
+	delete(r.pending, c.Req.Index)
+	r.advance(c.Done)
+	w := c.Worker
+	r.w[w] = max(0, r.w[w]-pd.inc*r.decayPow(r.decays-pd.decays))
+	if c.Failed {
+		return nil
+	}
+	y := max(1, float64(c.E2E)/float64(time.Millisecond)-pd.base)
+	r.rls(w, pd.phi[:r.dim], y)
+	return nil
+}
+
+// rls is one recursive-least-squares step for worker w.
+func (r *lbgr) rls(w int, phi []float64, y float64) {
+	d := r.dim
+	th := r.theta[w*d : (w+1)*d]
+	P := r.p[w*d*d : (w+1)*d*d]
+	pphi, phiP := r.tmp[0][:d], r.tmp[1][:d]
+	den := lbgrLambda
+	for i := range d {
+		s, t := 0.0, 0.0
+		for j := range d {
+			s += P[i*d+j] * phi[j]
+			t += phi[j] * P[j*d+i]
+		}
+		pphi[i], phiP[i] = s, t
+	}
+	for i := range d {
+		den += phi[i] * pphi[i]
+	}
+	pred := 0.0
+	for i := range d {
+		pred += th[i] * phi[i]
+	}
+	e := y - pred
+	for i := range d {
+		g := pphi[i] / den
+		th[i] += g * e
+		for j := range d {
+			P[i*d+j] = (P[i*d+j] - g*phiP[j]) / lbgrLambda
+		}
+	}
+}
+
+func (r *lbgr) Loads(now time.Duration, dst []float64) []float64 {
+	r.advance(now)
+	return append(dst, r.w...)
+}
+
+func (r *lbgr) LoadUnit() string { return "W (ms)" }

@@ -1,0 +1,333 @@
+package route
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+func newLBGR(t *testing.T, spec string, n int) *lbgr {
+	t.Helper()
+	return mustNew(t, spec, Env{Workers: n, BlockSize: 16, CachedMs: 0.01, MissMs: 0.15}).(*lbgr)
+}
+
+// input builds a request of in tokens without ids (all uncached).
+func input(idx, in int) *trace.Request { return &trace.Request{Index: idx, Input: in} }
+
+func TestLBGRScanRule(t *testing.T) {
+	tests := []struct {
+		w     []float64
+		theta []float64
+		want  int
+		e     []float64
+	}{
+		// E = 100 + W. Worker 1: 109.5 < 110−1? no. Worker 2: 108.9 < 109 → yes.
+		{w: []float64{10, 9.5, 8.9}, want: 2, e: []float64{110, 109.5, 108.9}},
+		// Worker 1 replaces (108.5 < 109); worker 2's 107.9 is lower than 108.5
+		// but not by more than 1: worker 1 stays.
+		{w: []float64{10, 8.5, 7.9}, want: 1, e: []float64{110, 108.5, 107.9}},
+		// Exactly 1 lower is not enough.
+		{w: []float64{10, 9, 9}, want: 0, e: []float64{110, 109, 109}},
+		// θ·φ (code: a bias) enters E; the floor is 1.
+		{w: []float64{0, 0, 0}, theta: []float64{0, -500, -20}, want: 1, e: []float64{100, 1, 80}},
+	}
+	for _, tc := range tests {
+		r := newLBGR(t, "lbgr", 3)
+		copy(r.w, tc.w)
+		if tc.theta != nil {
+			copy(r.theta, tc.theta)
+		}
+		d := r.Route(0, input(0, 100))
+		if d.Worker != tc.want || !slices.Equal(d.Scores, tc.e) {
+			t.Fatalf("W %v θ %v: worker %d E %v, want %d %v", tc.w, tc.theta, d.Worker, d.Scores, tc.want, tc.e)
+		}
+		// inc = 100 (a_m = 1 ms per uncached token) added to the winner.
+		if got := r.w[tc.want]; got != tc.w[tc.want]+100 {
+			t.Fatalf("W after routing %g", got)
+		}
+	}
+}
+
+func TestLBGRCachedFromTree(t *testing.T) {
+	r := newLBGR(t, "lbgr:preset=paper", 2)
+	a := req(0, 16, ids(1, 2, 3), 0, 0) // 48 tokens
+	d := r.Route(0, a)
+	// Nothing cached: E = 0.15·48 = 7.2 on both, worker 0.
+	if d.Worker != 0 || math.Abs(d.Scores[0]-7.2) > 1e-12 || math.Abs(d.Scores[1]-7.2) > 1e-12 {
+		t.Fatalf("first: %d %v", d.Worker, d.Scores)
+	}
+	b := req(1, 16, ids(1, 2, 4), 0, 0)
+	b.Input += 5 // tail: uncached everywhere
+	d = r.Route(0, b)
+	// Worker 0: 32 cached, 21 uncached, W = 7.2: 0.32 + 3.15 + 7.2 = 10.67.
+	// Worker 1: 53 uncached: 7.95 → 7.95 < 10.67 − 1 → worker 1.
+	if d.Worker != 1 || math.Abs(d.Scores[0]-10.67) > 1e-9 || math.Abs(d.Scores[1]-7.95) > 1e-9 {
+		t.Fatalf("second: %d %v", d.Worker, d.Scores)
+	}
+	if pd := r.pending[1]; pd.phi != [4]float64{1, 0, 53, 0} || math.Abs(pd.base-7.95) > 1e-12 || math.Abs(pd.inc-7.95) > 1e-12 {
+		t.Fatalf("pending %+v", pd)
+	}
+}
+
+func TestLBGRDecayInstants(t *testing.T) {
+	r := newLBGR(t, "lbgr", 1)
+	a := input(0, 100)
+	r.Route(0, a)
+	if w := r.Loads(ms(19.999), nil)[0]; w != 100 {
+		t.Fatalf("W at 19.999 ms = %g", w)
+	}
+	if w := r.Loads(ms(20), nil)[0]; w != 96.875 {
+		t.Fatalf("W at 20 ms = %g, want 96.875", w)
+	}
+	// A routing at an instant comes after that instant's decay.
+	b := input(1, 10)
+	r.Route(ms(40), b)
+	if w := r.w[0]; w != 100*lbgrDecay*lbgrDecay+10 {
+		t.Fatalf("W after routing at 40 ms = %.17g, want %.17g", w, 100*lbgrDecay*lbgrDecay+10)
+	}
+	// Completion at an instant: d counts it. a: routed at 0, done at 60 ms →
+	// instants 20, 40, 60 → d = 3. b: routed at 40, done at 60 → d = 1.
+	if err := r.Complete(Completion{Worker: 0, Req: a, Routed: 0, Done: ms(60), E2E: ms(60)}); err != nil {
+		t.Fatal(err)
+	}
+	want := (100*lbgrDecay*lbgrDecay+10)*lbgrDecay - 100*lbgrDecay*lbgrDecay*lbgrDecay
+	if w := r.w[0]; w != want {
+		t.Fatalf("W after a = %.17g, want %.17g", w, want)
+	}
+	if err := r.Complete(Completion{Worker: 0, Req: b, Routed: ms(40), Done: ms(60), E2E: ms(20)}); err != nil {
+		t.Fatal(err)
+	}
+	if w := r.w[0]; w > 1e-12 {
+		t.Fatalf("W after all completions = %g", w)
+	}
+}
+
+// lbgrRef is an independent event-driven model of W: every decay instant
+// is an explicit event, processed before routings and completions at the
+// same time.
+func TestLBGRDecayLazyEqualsEager(t *testing.T) {
+	type ev struct {
+		t    time.Duration
+		kind int // 0 route, 1 complete
+		idx  int
+	}
+	s := rng(9)
+	var evs []ev
+	now := time.Duration(0)
+	var open []int
+	for i := range 300 {
+		now += time.Duration(s.IntN(int(45 * time.Millisecond)))
+		if s.IntN(4) == 0 {
+			now += (20*time.Millisecond - now%(20*time.Millisecond)) % (20 * time.Millisecond) // on an instant
+		}
+		evs = append(evs, ev{now, 0, i})
+		open = append(open, i)
+		for len(open) > 0 && s.IntN(2) == 0 {
+			j := s.IntN(len(open))
+			evs = append(evs, ev{now, 1, open[j]})
+			open = slices.Delete(open, j, j+1)
+		}
+		if s.IntN(5) == 0 {
+			now += 200 * time.Millisecond
+		}
+	}
+	for _, j := range open {
+		now += 7 * time.Millisecond
+		evs = append(evs, ev{now, 1, j})
+	}
+	reqs := make([]*trace.Request, 300)
+	for i := range reqs {
+		reqs[i] = input(i, 1+s.IntN(500))
+	}
+	lazy, eager := newLBGR(t, "lbgr", 3), newLBGR(t, "lbgr", 3)
+	worker := map[int]int{}
+	routed := map[int]time.Duration{}
+	// Reference: W per worker, decayed by explicit instants.
+	refW := make([]float64, 3)
+	refInc := map[int]float64{}
+	refT := time.Duration(0) // last instant applied
+	refAdvance := func(to time.Duration) {
+		for next := refT + 20*time.Millisecond; next <= to; next += 20 * time.Millisecond {
+			for i := range refW {
+				refW[i] *= lbgrDecay
+			}
+			refT = next
+		}
+	}
+	var tick time.Duration
+	for _, e := range evs {
+		for ; tick < e.t; tick += time.Millisecond {
+			eager.Loads(tick, nil)
+		}
+		refAdvance(e.t)
+		rq := reqs[e.idx]
+		if e.kind == 0 {
+			d := lazy.Route(e.t, rq)
+			d2 := eager.Route(e.t, rq)
+			if d.Worker != d2.Worker {
+				t.Fatalf("lazy and eager disagree at %v", e.t)
+			}
+			worker[e.idx], routed[e.idx] = d.Worker, e.t
+			refInc[e.idx] = float64(rq.Input)
+			refW[d.Worker] += refInc[e.idx]
+		} else {
+			c := Completion{Worker: worker[e.idx], Req: rq, Routed: routed[e.idx], Done: e.t, E2E: e.t - routed[e.idx] + 10*time.Millisecond}
+			if err := lazy.Complete(c); err != nil {
+				t.Fatal(err)
+			}
+			if err := eager.Complete(c); err != nil {
+				t.Fatal(err)
+			}
+			f := 1.0
+			for k := int64(e.t/(20*time.Millisecond)) - int64(routed[e.idx]/(20*time.Millisecond)); k > 0; k-- {
+				f *= lbgrDecay
+			}
+			refW[c.Worker] = max(0, refW[c.Worker]-refInc[e.idx]*f)
+		}
+		if !slices.Equal(lazy.w, eager.w) || !slices.Equal(lazy.w, refW) {
+			t.Fatalf("at %v: lazy W %v, eager %v, reference %v", e.t, lazy.w, eager.w, refW)
+		}
+		if !slices.Equal(lazy.theta, eager.theta) {
+			t.Fatal("θ differs")
+		}
+	}
+}
+
+func TestLBGRRLSByHand(t *testing.T) {
+	r := newLBGR(t, "lbgr", 1)
+	a := input(0, 100)
+	r.Route(0, a) // base = 100
+	if err := r.Complete(Completion{Worker: 0, Req: a, Done: ms(10), E2E: ms(150)}); err != nil {
+		t.Fatal(err)
+	}
+	// y = max(1, 150 − 100) = 50; g = 1e6/(0.992 + 1e6); θ = 50g;
+	// P = (1e6 − g·1e6)/0.992.
+	g := 1e6 / (0.992 + 1e6)
+	if math.Abs(r.theta[0]-50*g) > 1e-12 || math.Abs(r.p[0]-(1e6-g*1e6)/0.992) > 1e-9 {
+		t.Fatalf("θ %.15g P %.15g, want %.15g %.15g", r.theta[0], r.p[0], 50*g, (1e6-g*1e6)/0.992)
+	}
+	// y floors at 1: e2e below the prediction.
+	b := input(1, 100)
+	d := r.Route(ms(10), b)
+	th0, p0 := r.theta[0], r.p[0]
+	base := d.Why.C
+	if err := r.Complete(Completion{Worker: 0, Req: b, Done: ms(20), E2E: ms(5)}); err != nil {
+		t.Fatal(err)
+	}
+	if base < 5 {
+		t.Fatalf("base %g", base)
+	}
+	g = p0 / (0.992 + p0)
+	if want := th0 + g*(1-th0); math.Abs(r.theta[0]-want) > 1e-12 {
+		t.Fatalf("θ %.15g want %.15g", r.theta[0], want)
+	}
+	// A failed request teaches nothing but frees its W.
+	c := input(2, 30)
+	r.Route(ms(20), c)
+	th := r.theta[0]
+	if err := r.Complete(Completion{Worker: 0, Req: c, Done: ms(21), E2E: ms(999), Failed: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r.theta[0] != th {
+		t.Fatal("learned from a failure")
+	}
+	if err := r.Complete(Completion{Worker: 0, Req: c, Done: ms(22)}); err == nil {
+		t.Fatal("double completion accepted")
+	}
+}
+
+// solve solves A x = b by Gaussian elimination with partial pivoting.
+func solve(A [][]float64, b []float64) []float64 {
+	n := len(b)
+	for c := range n {
+		p := c
+		for i := c + 1; i < n; i++ {
+			if math.Abs(A[i][c]) > math.Abs(A[p][c]) {
+				p = i
+			}
+		}
+		A[c], A[p] = A[p], A[c]
+		b[c], b[p] = b[p], b[c]
+		for i := c + 1; i < n; i++ {
+			f := A[i][c] / A[c][c]
+			for j := c; j < n; j++ {
+				A[i][j] -= f * A[c][j]
+			}
+			b[i] -= f * b[c]
+		}
+	}
+	x := make([]float64, n)
+	for i := n - 1; i >= 0; i-- {
+		s := b[i]
+		for j := i + 1; j < n; j++ {
+			s -= A[i][j] * x[j]
+		}
+		x[i] = s / A[i][i]
+	}
+	return x
+}
+
+// After n updates RLS with forgetting λ and P₀ = 1e6·I solves
+// (λⁿ·1e-6·I + Σ λⁿ⁻ᵏ φₖφₖᵀ) θ = Σ λⁿ⁻ᵏ φₖ yₖ: check the paper preset's
+// 4-feature θ against that closed form.
+func TestLBGRRLSClosedForm(t *testing.T) {
+	r := newLBGR(t, "lbgr:preset=paper", 1)
+	gen := newChainGen(4, 16, 2)
+	s := rng(4)
+	var phis [][4]float64
+	var ys []float64
+	now := time.Duration(0)
+	for i := range 40 {
+		rq := gen.request(i, 3)
+		now += ms(float64(s.IntN(30)))
+		r.Route(now, rq)
+		pd := r.pending[i]
+		e2e := ms(float64(5 + s.IntN(40)))
+		now += ms(float64(s.IntN(10)))
+		if err := r.Complete(Completion{Worker: 0, Req: rq, Routed: now, Done: now, E2E: e2e}); err != nil {
+			t.Fatal(err)
+		}
+		phis = append(phis, pd.phi)
+		ys = append(ys, max(1, float64(e2e)/1e6-pd.base))
+	}
+	n := len(ys)
+	A := make([][]float64, 4)
+	b := make([]float64, 4)
+	for i := range A {
+		A[i] = make([]float64, 4)
+		A[i][i] = math.Pow(lbgrLambda, float64(n)) / lbgrP0
+	}
+	for k, phi := range phis {
+		wt := math.Pow(lbgrLambda, float64(n-1-k))
+		for i := range 4 {
+			for j := range 4 {
+				A[i][j] += wt * phi[i] * phi[j]
+			}
+			b[i] += wt * phi[i] * ys[k]
+		}
+	}
+	want := solve(A, b)
+	// Compare predictions θᵀφ on the data (better conditioned than θ itself).
+	for k, phi := range phis {
+		got, ref := 0.0, 0.0
+		for i := range 4 {
+			got += r.theta[i] * phi[i]
+			ref += want[i] * phi[i]
+		}
+		if math.Abs(got-ref) > 1e-6*max(1, math.Abs(ref)) {
+			t.Fatalf("prediction %d: RLS %.10g, closed form %.10g (θ %v vs %v)", k, got, ref, r.theta, want)
+		}
+	}
+}
+
+func TestLBGRPaperNeedsLatency(t *testing.T) {
+	if _, _, err := New("lbgr:preset=paper", Env{Workers: 2, BlockSize: 16}); err == nil {
+		t.Fatal("paper preset without a_m accepted")
+	}
+	if _, canon, err := New("lbgr", Env{Workers: 2, BlockSize: 16}); err != nil || canon != "lbgr:precise=false,preset=code" {
+		t.Fatalf("canonical %q %v", canon, err)
+	}
+}

@@ -1,0 +1,143 @@
+package route
+
+import (
+	"errors"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// llmd is this project's reading of llm-d's scorer set (SPEC §7):
+//
+//	score_i = 3·prefix_i + 2·queue_i + 2·kv_i        (highest wins)
+//	prefix_i = matched blocks on i / request blocks  (0 for a request without blocks)
+//	queue_i  = (max q − q_i)/(max q − min q)         (1 when all equal)
+//	kv_i     = 1 − usage_i
+//
+// with q (requests waiting) and usage ((pinned + reserved)/B) sampled from
+// the Cluster at every instant k·scrape_ms, k ≥ 0, and held between
+// samples. The simulator calls Observe at each instant NextObserve names,
+// before routing at the same time (a routing exactly at a scrape instant
+// uses the new sample); a router that was not observed in time
+// samples at its next Route (late, counted in lateSamples) so that it never
+// uses a sample older than one period plus the gap. Matched blocks come from
+// a routing-history tree trimmed like the sglang preset's, or precise=true
+// from the workers' caches. The weights are parameters (default 3/2/2).
+type llmd struct {
+	base
+	wp, wq, wk  float64
+	scrape      time.Duration
+	precise     bool
+	cluster     Cluster
+	tree        *history
+	next        time.Duration // next scrape instant
+	q, usage    []float64
+	lateSamples int64
+	tok         []float64
+	blk         []int
+}
+
+func parseLLMD(a *param.Args) builder {
+	wk := a.Float("kv_weight", 2, 0, 1e6)
+	wp := a.Float("prefix_weight", 3, 0, 1e6)
+	wq := a.Float("queue_weight", 2, 0, 1e6)
+	scrape := a.Float("scrape_ms", 50, 0.001, 1e9)
+	precise := a.Bool("precise", false)
+	return func(env Env) (Router, error) {
+		if env.Cluster == nil {
+			return nil, errors.New("reads queue lengths and cache usage from the workers, which need the simulator (no cluster here)")
+		}
+		n := env.Workers
+		r := &llmd{
+			base: newBase(n), wp: wp, wq: wq, wk: wk,
+			scrape:  time.Duration(scrape * float64(time.Millisecond)),
+			precise: precise, cluster: env.Cluster,
+			q: make([]float64, n), usage: make([]float64, n),
+			tok: make([]float64, n), blk: make([]int, n),
+		}
+		if !precise {
+			r.tree = newHistory(env, sglangMaxTreeSize, sglangEvictInterval)
+		}
+		return r, nil
+	}
+}
+
+func (r *llmd) NextObserve() (time.Duration, bool) { return r.next, true }
+
+func (r *llmd) Observe(at time.Duration) {
+	r.at(at)
+	r.sample(at)
+}
+
+func (r *llmd) sample(at time.Duration) {
+	for i := range r.q {
+		r.q[i] = float64(r.cluster.Waiting(i))
+		r.usage[i] = r.cluster.Usage(i)
+	}
+	r.next = (at/r.scrape + 1) * r.scrape
+}
+
+func (r *llmd) Route(now time.Duration, req *trace.Request) Decision {
+	r.at(now)
+	if r.next <= now {
+		r.lateSamples++
+		r.sample(now)
+	}
+	if r.precise {
+		for i := range r.blk {
+			r.blk[i], _ = r.cluster.Match(i, req)
+		}
+	} else {
+		r.tree.advance(now)
+		r.tree.match(req, r.tok, r.blk)
+	}
+	maxQ, minQ := r.q[0], r.q[0]
+	for _, q := range r.q[1:] {
+		maxQ, minQ = max(maxQ, q), min(minQ, q)
+	}
+	nb := float64(len(req.Blocks))
+	var best int
+	var bp, bq, bk float64
+	for i := range r.scores {
+		prefix := 0.0
+		if nb > 0 {
+			prefix = float64(r.blk[i]) / nb
+		}
+		queue := 1.0
+		if maxQ > minQ {
+			queue = (maxQ - r.q[i]) / (maxQ - minQ)
+		}
+		kv := 1 - r.usage[i]
+		r.scores[i] = r.wp*prefix + r.wq*queue + r.wk*kv
+		if i == 0 || r.scores[i] > r.scores[best] {
+			best, bp, bq, bk = i, prefix, queue, kv
+		}
+	}
+	r.reqs[best]++
+	if r.tree != nil {
+		r.tree.insert(best, req)
+	}
+	return Decision{Worker: best, Scores: r.scores, Why: Why{Rule: RuleLLMD, Alt: -1, A: bp, B: bq, C: bk, D: r.scores[best]}}
+}
+
+func (r *llmd) Complete(c Completion) error {
+	if err := r.complete(c); err != nil {
+		return err
+	}
+	if r.tree != nil {
+		r.tree.advance(c.Done)
+	}
+	return nil
+}
+
+// Loads is the waiting-queue length of the latest sample.
+func (r *llmd) Loads(now time.Duration, dst []float64) []float64 {
+	r.at(now)
+	if r.tree != nil {
+		r.tree.advance(now)
+	}
+	return append(dst, r.q...)
+}
+
+func (r *llmd) LoadUnit() string { return "requests waiting (scraped)" }
