@@ -5,5 +5,14 @@
 // FAST'25 conversation trace (kvcache-ai/Mooncake, Apache-2.0, license in
 // LICENSE-mooncake-APACHE), copied unchanged.
 //
+// gsp_small.jsonl is a small generated-shared-prefix trace in kvscope's
+// native format (16 groups × 8 prompts, 128 requests, 16-token blocks),
+// made by
+//
+//	kvscope gen gsp --groups 16 --prompts-per-group 8 --seed 1 -o samples/gsp_small.jsonl
+//
+// and regenerated with the same command whenever the generator or the
+// native writer changes (TestSampleUpToDate in replay/trace/gen checks it).
+//
 // Big data does not belong here: benchmarks read ../shared/traces.
 package samples

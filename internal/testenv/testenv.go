@@ -1,0 +1,56 @@
+// Package testenv lets tests that need the outside world (the shared traces,
+// tools, servers) skip with a logged reason on a user's fresh machine, and
+// fail instead when KVSCOPE_REQUIRE_EXTERNAL=1 (CI), so that a test that can
+// silently skip in CI cannot exist.
+package testenv
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// RequireEnv is the variable that turns skips into failures.
+const RequireEnv = "KVSCOPE_REQUIRE_EXTERNAL"
+
+// Required reports whether external resources must be present.
+func Required() bool { return os.Getenv(RequireEnv) == "1" }
+
+// Require skips the test (or fails it under KVSCOPE_REQUIRE_EXTERNAL=1)
+// when ok is false; what names the missing resource.
+func Require(t testing.TB, what string, ok bool) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if Required() {
+		t.Fatalf("%s is missing and %s=1", what, RequireEnv)
+	}
+	t.Skipf("skipping: %s is missing (set %s=1 to make this a failure)", what, RequireEnv)
+}
+
+// SharedTraces returns the absolute path of ../shared/traces relative to
+// the repository root, found by walking up from the working directory to the
+// directory holding go.mod. It skips or fails as Require does when missing.
+func SharedTraces(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			Require(t, "the repository root (go.mod)", false)
+			return ""
+		}
+		dir = up
+	}
+	p := filepath.Join(filepath.Dir(dir), "shared", "traces")
+	fi, err := os.Stat(p)
+	Require(t, p, err == nil && fi.IsDir())
+	return p
+}

@@ -1,0 +1,94 @@
+package gen
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/samples"
+)
+
+// TestRoundTrip writes each generator's trace with the chains as they are
+// (t == nil) and reads it back: the reader's dense ids must be the
+// generator's ids, and every field must survive.
+func TestRoundTrip(t *testing.T) {
+	gens := []Generator{
+		&GSP{Groups: 5, PromptsPerGroup: 3, PrefixRatio: 0.3, TotalLens: []int{40, 100}, OutputLen: 2, Order: OrderRandom, Rate: 3, BlockSize: 16, Seed: 5},
+		&Multiturn{Clients: 4, Turns: []int{3, 1}, UserLen: 21, OutputLen: 3, Rate: 7, ThinkS: 0.25, BlockSize: 8, Seed: 2},
+		&Longdoc{Docs: 3, DocLens: []int{33}, Questions: 4, QuestionLen: 5, OutputLen: 1, Rate: 1, BlockSize: 16, Seed: 3},
+		&Cycle{K: 4, PrefixBlocks: 2, OutputLen: 0, BlockSize: 1},
+	}
+	for _, g := range gens {
+		t.Run(g.Name(), func(t *testing.T) {
+			want := collect(t, g)
+			for _, format := range []trace.Format{trace.FormatNative, trace.FormatMooncake} {
+				var buf bytes.Buffer
+				var w interface {
+					Write(*trace.Request, *trace.Table) error
+					Flush() error
+				}
+				var err error
+				if format == trace.FormatNative {
+					w, err = trace.NewNativeWriter(&buf, g.TraceBlockSize(), "kvscope gen "+g.Canonical())
+				} else {
+					w, err = trace.NewMooncakeWriter(&buf, g.TraceBlockSize())
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := g.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				got, err := trace.LoadBytes(g.Name()+".jsonl", buf.Bytes(), trace.ReadOptions{Format: format, BlockSize: g.TraceBlockSize()})
+				if err != nil {
+					t.Fatalf("%s: %v", format, err)
+				}
+				if got.Info.BlockSize != g.TraceBlockSize() || len(got.Requests) != len(want) {
+					t.Fatalf("%s: block size %d, %d requests; want %d, %d", format, got.Info.BlockSize, len(got.Requests), g.TraceBlockSize(), len(want))
+				}
+				for k := range want {
+					a, b := &want[k], &got.Requests[k]
+					same := a.Arrival == b.Arrival && a.Input == b.Input && a.Output == b.Output &&
+						slices.Equal(a.Blocks, b.Blocks) && a.LastBlockTokens == b.LastBlockTokens
+					if format == trace.FormatNative {
+						same = same && a.Session == b.Session && a.ID == b.ID && a.Parent == b.Parent &&
+							a.Turn == b.Turn && a.ThinkS == b.ThinkS
+					}
+					if !same {
+						t.Fatalf("%s request %d:\nwrote %+v\n read %+v", format, k, *a, *b)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSampleUpToDate checks that samples/gsp_small.jsonl is what the
+// command in samples/doc.go writes today.
+func TestSampleUpToDate(t *testing.T) {
+	want, err := samples.ReadFile("gsp_small.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := DefaultGSP()
+	p.Groups, p.PromptsPerGroup, p.Seed = 16, 8, 1
+	var buf bytes.Buffer
+	// The source string is the one `kvscope gen` writes.
+	w, err := trace.NewNativeWriter(&buf, p.BlockSize, "kvscope gen "+p.Canonical())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatal("samples/gsp_small.jsonl is stale: regenerate it with the command in samples/doc.go")
+	}
+}

@@ -1,0 +1,556 @@
+package trace
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// ReadOptions says how to read a trace. The zero value detects the format,
+// stops at the first bad record and requires arrivals in order.
+type ReadOptions struct {
+	// Format forces a format; "" detects it from the content.
+	Format Format
+	// SkipBad skips records that do not parse and counts them in
+	// Info.Skipped instead of stopping.
+	SkipBad bool
+	// Sort holds all requests (a few words each: see Table.Chain) and emits
+	// them in arrival order; without it an arrival earlier than the previous
+	// one is an error naming the line.
+	Sort bool
+	// BlockSize is the block size of formats whose files do not say it:
+	// Azure (fresh ids in blocks of this many tokens, default 16), Mooncake
+	// (default 512) and Qwen-Bailian (default 16). 0 means the default.
+	BlockSize int
+	// SessionStart places kv-cache-tester sessions: "" or "zero" (all at 0),
+	// "poisson:rate=R" (sessions, in file order, separated by exponential
+	// gaps of mean 1/R s, the first at 0) or "stagger:s=S" (session i at
+	// i·S s).
+	SessionStart string
+	// Seed seeds SessionStart's random draws.
+	Seed uint64
+	// KeepIDs records each block's original id in the Table (8 bytes per
+	// unique block) so writers can emit the trace's own ids. Load and
+	// LoadBytes always keep them.
+	KeepIDs bool
+}
+
+// canonical returns the options that change the trace, as SPEC §1 wants them
+// recorded with its statistics.
+func (o ReadOptions) canonical(f Format, bs int) string {
+	var parts []string
+	switch f {
+	case FormatAzure:
+		parts = append(parts, "block_size="+strconv.Itoa(bs))
+	case FormatMooncake, FormatBailian:
+		if o.BlockSize != 0 {
+			parts = append(parts, "block_size="+strconv.Itoa(bs))
+		}
+	case FormatKVTester:
+		ss := o.SessionStart
+		if ss == "" {
+			ss = "zero"
+		}
+		parts = append(parts, "session_start="+ss)
+		if ss != "zero" {
+			parts = append(parts, "seed="+strconv.FormatUint(o.Seed, 10))
+		}
+	}
+	if o.SkipBad {
+		parts = append(parts, "skip_bad=true")
+	}
+	if o.Sort {
+		parts = append(parts, "sort=true")
+	}
+	return strings.Join(parts, ";")
+}
+
+// Formats lists the format names, sorted.
+func Formats() []Format {
+	return []Format{FormatAzure, FormatBailian, FormatKVTester, FormatMooncake, FormatNative}
+}
+
+// ParseFormat checks a format name; "" and "auto" mean detect.
+func ParseFormat(s string) (Format, error) {
+	if s == "" || s == "auto" {
+		return "", nil
+	}
+	for _, f := range Formats() {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	names := make([]string, 0, 5)
+	for _, f := range Formats() {
+		names = append(names, string(f))
+	}
+	return "", fmt.Errorf("unknown format %q (known: %s)", s, strings.Join(names, ", "))
+}
+
+// Stream reads a trace one request at a time. It holds the block table and,
+// only for kv-cache-tester input or with Sort, the requests in compact form.
+type Stream struct {
+	name  string
+	opt   ReadOptions
+	info  Info
+	table *Table
+	src   source // nil once buffered
+	buf   *held
+	close []io.Closer
+
+	n       int           // requests emitted
+	last    time.Duration // previous arrival (order check)
+	lastLoc string
+	ids     []uint64
+	done    bool
+}
+
+// source yields raw records: r with everything but Blocks, ids the original
+// block ids, loc the record's location ("FILE:LINE"). A *recordError is a bad
+// record (skippable); any other error stops the read.
+type source interface {
+	next(r *Request, ids []uint64) ([]uint64, error)
+	blockSize() int
+}
+
+// recordError is one bad record: "LOC: field: reason".
+type recordError struct {
+	loc string
+	err error
+}
+
+func (e *recordError) Error() string { return e.loc + ": " + e.err.Error() }
+func (e *recordError) Unwrap() error { return e.err }
+
+// Open opens a trace file (or a directory of kv-cache-tester .json files).
+func Open(path string, opt ReadOptions) (*Stream, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		if opt.Format != "" && opt.Format != FormatKVTester {
+			return nil, fmt.Errorf("%s: a directory can only be read as %s", path, FormatKVTester)
+		}
+		return openKVTesterDir(path, opt)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openReader(path, f, opt)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.close = append(s.close, f)
+	return s, nil
+}
+
+// OpenReader reads a trace from r; name is used in messages and Info.Source.
+func OpenReader(name string, r io.Reader, opt ReadOptions) (*Stream, error) {
+	return openReader(name, r, opt)
+}
+
+func openReader(name string, r io.Reader, opt ReadOptions) (*Stream, error) {
+	br, closers, err := decompress(name, r)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openDecoded(name, br, opt)
+	if err != nil {
+		for _, c := range closers {
+			c.Close()
+		}
+		return nil, err
+	}
+	s.close = append(s.close, closers...)
+	return s, nil
+}
+
+const peekSize = 64 << 10
+
+// decompress undoes gzip, zstd and xz (by magic bytes, possibly nested).
+func decompress(name string, r io.Reader) (*bufio.Reader, []io.Closer, error) {
+	var closers []io.Closer
+	br := bufio.NewReaderSize(r, 1<<20)
+	for range 3 {
+		magic, _ := br.Peek(6)
+		var next io.Reader
+		switch {
+		case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+			zr, err := gzip.NewReader(br)
+			if err != nil {
+				return nil, closers, fmt.Errorf("%s: gzip: %w", name, err)
+			}
+			closers = append(closers, zr)
+			next = zr
+		case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+			zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+			if err != nil {
+				return nil, closers, fmt.Errorf("%s: zstd: %w", name, err)
+			}
+			closers = append(closers, zstdCloser{zr})
+			next = zr
+		case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+			zr, err := xz.NewReader(br)
+			if err != nil {
+				return nil, closers, fmt.Errorf("%s: xz: %w", name, err)
+			}
+			next = zr
+		default:
+			return br, closers, nil
+		}
+		br = bufio.NewReaderSize(next, 1<<20)
+	}
+	return br, closers, nil
+}
+
+type zstdCloser struct{ d *zstd.Decoder }
+
+func (z zstdCloser) Close() error { z.d.Close(); return nil }
+
+// detect names the format of decompressed content.
+func detect(name string, br *bufio.Reader) (Format, error) {
+	head, err := br.Peek(peekSize)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		return "", fmt.Errorf("%s: %w", name, readErr(err))
+	}
+	if len(bytes.TrimSpace(head)) == 0 {
+		return "", fmt.Errorf("%s: empty input", name)
+	}
+	if isTar(head) {
+		return FormatKVTester, nil
+	}
+	line := head
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	line = bytes.TrimSpace(bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")))
+	has := func(k string) bool { return bytes.Contains(line, []byte(`"`+k+`"`)) }
+	switch {
+	case len(line) > 0 && line[0] == '{' && has("format") && bytes.Contains(line, []byte(`"`+nativeFormatName+`"`)):
+		return FormatNative, nil
+	case len(line) > 0 && line[0] == '{' && (has("hash_id_scope") || has("requests")),
+		// A pretty-printed kv-cache-tester file: "{" alone on the first line.
+		string(line) == "{" && bytes.Contains(head, []byte(`"requests"`)):
+		return FormatKVTester, nil
+	case len(line) > 0 && line[0] == '{' && has("hash_ids") && (has("chat_id") || has("parent_chat_id")):
+		return FormatBailian, nil
+	case len(line) > 0 && line[0] == '{' && has("hash_ids") && has("timestamp"):
+		return FormatMooncake, nil
+	case bytes.HasPrefix(bytes.ToUpper(line), []byte("TIMESTAMP,")):
+		return FormatAzure, nil
+	}
+	show := line
+	if len(show) > 60 {
+		show = append(show[:60:60], "…"...)
+	}
+	return "", fmt.Errorf("%s: unknown format (first line %q); use --format with one of %v", name, show, Formats())
+}
+
+func isTar(b []byte) bool {
+	return len(b) >= 262 && bytes.Equal(b[257:262], []byte("ustar"))
+}
+
+func readErr(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("truncated input: %w", err)
+	}
+	return err
+}
+
+func openDecoded(name string, br *bufio.Reader, opt ReadOptions) (*Stream, error) {
+	f := opt.Format
+	if f == "" {
+		var err error
+		if f, err = detect(name, br); err != nil {
+			return nil, err
+		}
+	} else if _, err := ParseFormat(string(f)); err != nil {
+		return nil, err
+	} else if head, _ := br.Peek(1); len(head) == 0 {
+		return nil, fmt.Errorf("%s: empty input", name)
+	}
+	if opt.BlockSize < 0 {
+		return nil, fmt.Errorf("block size %d: must be positive", opt.BlockSize)
+	}
+	s := &Stream{name: name, opt: opt, table: NewTable(opt.KeepIDs)}
+	s.info = Info{Source: name, Format: f}
+	var err error
+	switch f {
+	case FormatMooncake, FormatBailian:
+		s.src, err = newJSONLSource(name, br, f, opt.BlockSize)
+	case FormatAzure:
+		s.src, err = newAzureSource(name, br, opt.BlockSize)
+	case FormatNative:
+		s.src, err = newNativeSource(name, br)
+	case FormatKVTester:
+		err = s.readKVTester(name, br)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.finishOpen()
+	return s, nil
+}
+
+func (s *Stream) finishOpen() {
+	if s.src != nil {
+		s.info.BlockSize = s.src.blockSize()
+	}
+	s.info.Options = s.opt.canonical(s.info.Format, s.info.BlockSize)
+	if s.opt.Sort && s.buf == nil {
+		s.buf = &held{}
+	}
+}
+
+// Table is the stream's block table; it grows as requests are read.
+func (s *Stream) Table() *Table { return s.table }
+
+// Info describes the trace; Skipped is complete once Next has returned io.EOF.
+func (s *Stream) Info() Info { return s.info }
+
+// Close releases the input.
+func (s *Stream) Close() error {
+	var first error
+	for i := len(s.close) - 1; i >= 0; i-- {
+		if err := s.close[i].Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.close = nil
+	return first
+}
+
+// Next returns the next request in arrival order, or io.EOF. The request and
+// its slices are new on every call.
+func (s *Stream) Next() (*Request, error) {
+	r := new(Request)
+	if err := s.NextInto(r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// NextInto is Next reusing r: the backing arrays of r.Blocks and r.Tags are
+// reused (so a caller that keeps a request must copy them), every other
+// field is overwritten. It is what streaming consumers (statistics) use to
+// read without allocating per request.
+func (s *Stream) NextInto(r *Request) error {
+	if s.done {
+		return io.EOF
+	}
+	if s.buf != nil && s.src != nil {
+		// Sort: drain the source into the buffer first.
+		if err := s.fill(); err != nil {
+			return err
+		}
+	}
+	if s.buf != nil {
+		if !s.buf.next(r, s.table) {
+			s.done = true
+			return io.EOF
+		}
+		r.Index = s.n
+		if r.ID < 0 {
+			r.ID = int64(s.n)
+		}
+		s.n++
+		return nil
+	}
+	for {
+		err := s.read(r)
+		if err == io.EOF {
+			s.done = true
+			if s.n == 0 && s.info.Skipped.Count == 0 {
+				return fmt.Errorf("%s: no requests", s.name)
+			}
+			return io.EOF
+		}
+		var re *recordError
+		if errors.As(err, &re) && s.opt.SkipBad {
+			s.skip(re)
+			continue
+		}
+		if err != nil {
+			s.done = true
+			return err
+		}
+		r.Index = s.n
+		if r.ID < 0 {
+			r.ID = int64(s.n)
+		}
+		s.n++
+		return nil
+	}
+}
+
+// read gets one raw record and interns it, checking order unless sorting.
+func (s *Stream) read(r *Request) error {
+	blocks := r.Blocks[:0]
+	tags := r.Tags[:0]
+	*r = Request{Blocks: blocks, Tags: tags, ID: -1, Session: -1, Parent: NoParent}
+	var err error
+	s.ids, err = s.src.next(r, s.ids[:0])
+	if err != nil {
+		return err
+	}
+	if !s.opt.Sort && r.Arrival < s.last {
+		return &recordError{r.Source, fieldErr("timestamp", "arrival %s is before the previous request's %s (%s); use --sort to reorder",
+			fmtDur(r.Arrival), fmtDur(s.last), s.lastLoc)}
+	}
+	before := s.table.Len()
+	r.Blocks, err = s.table.Intern(r.Blocks[:0], s.ids)
+	if err != nil {
+		return &recordError{r.Source, err}
+	}
+	if err := r.Validate(s.src.blockSize()); err != nil {
+		s.table.rollback(s.ids, before)
+		return &recordError{r.Source, err}
+	}
+	s.last, s.lastLoc = r.Arrival, r.Source
+	return nil
+}
+
+func fmtDur(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}
+
+func (s *Stream) skip(re *recordError) {
+	sk := &s.info.Skipped
+	sk.Count++
+	if sk.Reasons == nil {
+		sk.Reasons = make(map[string]int)
+	}
+	reason := re.err.Error()
+	var fe *FieldError
+	if errors.As(re.err, &fe) {
+		reason = fe.Field + ": " + firstWords(fe.Reason)
+	}
+	var pe *ParentError
+	if errors.As(re.err, &pe) {
+		reason = "hash_ids: id already has another parent"
+	}
+	sk.Reasons[reason]++
+	if len(sk.First) < 10 {
+		sk.First = append(sk.First, re.Error())
+	}
+}
+
+// firstWords strips the numbers out of a reason so counts group by kind.
+func firstWords(s string) string {
+	var b strings.Builder
+	for _, w := range strings.Fields(s) {
+		if strings.ContainsAny(w, "0123456789") {
+			w = "N"
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w)
+	}
+	return b.String()
+}
+
+// fill drains the source into the sort buffer.
+func (s *Stream) fill() error {
+	var r Request
+	for {
+		err := s.read(&r)
+		if err == io.EOF {
+			break
+		}
+		var re *recordError
+		if errors.As(err, &re) && s.opt.SkipBad {
+			s.skip(re)
+			continue
+		}
+		if err != nil {
+			s.done = true
+			return err
+		}
+		s.buf.add(&r)
+	}
+	s.src = nil
+	if len(s.buf.recs) == 0 && s.info.Skipped.Count == 0 {
+		s.done = true
+		return fmt.Errorf("%s: no requests", s.name)
+	}
+	s.buf.sort()
+	return nil
+}
+
+// Load reads a whole trace into memory.
+func Load(path string, opt ReadOptions) (*Trace, error) {
+	opt.KeepIDs = true
+	s, err := Open(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return collect(s)
+}
+
+// LoadBytes reads a whole trace from memory (embedded samples); name is
+// used in messages and Info.Source.
+func LoadBytes(name string, data []byte, opt ReadOptions) (*Trace, error) {
+	opt.KeepIDs = true
+	s, err := openReader(name, bytes.NewReader(data), opt)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return collect(s)
+}
+
+func collect(s *Stream) (*Trace, error) {
+	t := &Trace{Blocks: s.Table()}
+	for {
+		var r Request
+		err := s.NextInto(&r)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		t.Requests = append(t.Requests, r)
+	}
+	t.Info = s.Info()
+	return t, nil
+}
+
+// sortedJSON lists the .json files of a directory (compressed ones too),
+// sorted by name.
+func sortedJSON(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		n := e.Name()
+		if e.Type().IsRegular() && (strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".json.gz") ||
+			strings.HasSuffix(n, ".json.zst") || strings.HasSuffix(n, ".json.xz")) {
+			names = append(names, filepath.Join(dir, n))
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: no .json files", dir)
+	}
+	return names, nil
+}
