@@ -1,0 +1,140 @@
+package analysis
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/sim"
+)
+
+// Series is a time series sampled at evenly spaced instants: T in seconds
+// since the run's first arrival, V the values. Panes and report charts draw
+// the same series.
+type Series struct {
+	T []float64
+	V []float64
+}
+
+// grid returns n instants spanning the run (n ≥ 2), as durations.
+func grid(run *sim.Run, n int) []time.Duration {
+	n = max(n, 2)
+	out := make([]time.Duration, n)
+	span := run.End - run.Start
+	for i := range out {
+		out[i] = run.Start + time.Duration(float64(span)*float64(i)/float64(n-1))
+	}
+	return out
+}
+
+func secs(run *sim.Run, t time.Duration) float64 { return (t - run.Start).Seconds() }
+
+// HitRatioSeries is the cluster's cumulative token hit ratio over time
+// (hits counted at prefill start), at n instants.
+func HitRatioSeries(run *sim.Run, n int) Series {
+	var s Series
+	for _, t := range grid(run, n) {
+		st := run.StateAt(t)
+		var hit, in int64
+		for _, w := range st.Workers {
+			hit += w.HitTokens
+			in += w.InputTokens
+		}
+		s.T = append(s.T, secs(run, t))
+		s.V = append(s.V, ratio(hit, in))
+	}
+	return s
+}
+
+// QueueSeries is each worker's waiting-queue length over time, at n
+// instants: one Series per worker.
+func QueueSeries(run *sim.Run, n int) []Series {
+	out := make([]Series, run.Workers)
+	for _, t := range grid(run, n) {
+		st := run.StateAt(t)
+		for w, ws := range st.Workers {
+			out[w].T = append(out[w].T, secs(run, t))
+			out[w].V = append(out[w].V, float64(ws.Queue))
+		}
+	}
+	return out
+}
+
+// TTFTSeries is the median TTFT (ms) of the requests whose first token came
+// in each of n−1 equal windows, plotted at the window's end; NaN for an
+// empty window.
+func TTFTSeries(run *sim.Run, n int) Series {
+	g := grid(run, n)
+	buckets := make([][]float64, len(g))
+	for i := range run.Records {
+		r := &run.Records[i]
+		if r.Status == sim.Failed {
+			continue
+		}
+		j, _ := slices.BinarySearch(g, r.FirstToken)
+		j = min(max(j, 1), len(g)-1)
+		buckets[j] = append(buckets[j], msOf(r.TTFT()))
+	}
+	var s Series
+	for j := 1; j < len(g); j++ {
+		v := math.NaN()
+		if len(buckets[j]) > 0 {
+			slices.Sort(buckets[j])
+			v = Percentile(buckets[j], 0.5)
+		}
+		s.T = append(s.T, secs(run, g[j]))
+		s.V = append(s.V, v)
+	}
+	return s
+}
+
+// TTFTCDF returns the sorted TTFTs (ms) of completed requests and their
+// cumulative fractions, for a CDF chart.
+func TTFTCDF(run *sim.Run) (ms, frac []float64) {
+	for i := range run.Records {
+		if r := &run.Records[i]; r.Status != sim.Failed {
+			ms = append(ms, msOf(r.TTFT()))
+		}
+	}
+	slices.Sort(ms)
+	frac = make([]float64, len(ms))
+	for i := range ms {
+		frac[i] = float64(i+1) / float64(len(ms))
+	}
+	return ms, frac
+}
+
+// MetricsAt summarises a run up to simulated time t: requests that arrived
+// by t, latencies of those finished by t, hits and loads as of t. It is what
+// the explorer's compare pane shows at its cursor.
+func MetricsAt(run *sim.Run, seed uint64, t time.Duration) RunMetrics {
+	cut := *run
+	cut.Records = make([]sim.Record, 0, len(run.Records))
+	for i := range run.Records {
+		r := run.Records[i]
+		if r.Arrival > t {
+			continue
+		}
+		if r.Done > t || r.Done < 0 {
+			// Not finished by t: count it, as failed "in flight", only in
+			// the request total below.
+			r.Status = sim.Failed
+			r.Fail = "in flight at cursor"
+		}
+		cut.Records = append(cut.Records, r)
+	}
+	st := run.StateAt(t)
+	cut.Samples = make([][]sim.Sample, run.Workers)
+	for w, s := range st.Workers {
+		cut.Samples[w] = []sim.Sample{s}
+	}
+	if t < cut.End {
+		cut.End = t
+	}
+	m := Metrics(&cut, seed, math.NaN())
+	inFlight := m.FailedReasons["in flight at cursor"]
+	m.Failed -= inFlight
+	delete(m.FailedReasons, "in flight at cursor")
+	m.Requests -= inFlight
+	return m
+}

@@ -1,0 +1,26 @@
+// Package evict holds kvscope's eviction policies, one file each, behind
+// one small interface (kvcache.Policy), and a plain registry table
+// (name → constructor(params, env)); see registry.go. The Belady bound
+// (BeladyMisses) and the token-mode compulsory-miss bound live here too,
+// beside the registry, not in it.
+//
+// A policy only answers "which leaf next": it hears insertions, removals,
+// accesses and changes of the set of unpinned leaves from the cache, and
+// the shortfall before an eviction episode. It does no tree bookkeeping:
+// the cache (replay/kvcache) owns capacity, pins and the evict-until-fits
+// loop, and checks every victim is an unpinned leaf.
+//
+// Ties (SPEC §5): the deeper block, then the smaller id, where id is the
+// dense id of replay/trace, assigned in order of first appearance in the
+// trace (not the trace's own numeric id). Uniform draws (rlt, random_leaf)
+// are rng.IntN(|set|) over the set in dense id order, from the worker's
+// eviction stream (WorkerRand), so runs are reproducible.
+//
+// Registered: fifo, lfu, lru, opt, random_leaf, rlt, s3fifo (small_ratio in
+// [0.01, 0.9], default 0.1), sieve. Each file's doc says how its rule adapts
+// to leaves. opt needs the worker's future sequence and is for sequential
+// replay only.
+//
+// evict imports kvcache, param and trace; it must not import terminal code
+// (charm), the simulator or routers.
+package evict

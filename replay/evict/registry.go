@@ -1,0 +1,112 @@
+package evict
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/kvscope/kvscope/replay/kvcache"
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/rng"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+type paramArgs = param.Args
+
+// Env is what a policy's constructor gets besides its parameters.
+type Env struct {
+	Unit kvcache.Unit
+	// Capacity B in Unit.
+	Capacity int64
+	// Rand is the worker's eviction stream (seeded per worker; see
+	// WorkerRand). Randomized policies require it.
+	Rand *rand.Rand
+	// Future is the worker's request sequence in service order (block
+	// chains), for offline policies (opt).
+	Future [][]trace.BlockID
+}
+
+// Constructor builds a policy from its parameters and environment. It
+// reads every parameter through args (so args.Canonical spells defaults).
+type Constructor func(args *param.Args, env Env) (Policy, error)
+
+// Info describes a registered policy.
+type Info struct {
+	New Constructor
+	// Offline policies need Env.Future (sequential replay only).
+	Offline bool
+	// Randomized policies draw from Env.Rand.
+	Randomized bool
+	Doc        string
+}
+
+// registry is the table of policies: name → constructor. No init tricks.
+var registry = map[string]Info{
+	"lru":         {New: newLRU, Doc: "leaf-LRU (sglang RadixCache): oldest stamp among unpinned leaves"},
+	"rlt":         {New: newRLT, Randomized: true, Doc: "Randomized Leaf Token: marking with uniform draws over unmarked leaves"},
+	"opt":         {New: newOpt, Offline: true, Doc: "offline optimum: farthest next use among unpinned leaves"},
+	"fifo":        {New: newFIFO, Doc: "insertion order, leaves only"},
+	"lfu":         {New: newLFU, Doc: "fewest uses, ties by stamp, leaves only"},
+	"random_leaf": {New: newRandomLeaf, Randomized: true, Doc: "uniform unpinned leaf, no marks"},
+	"sieve":       {New: newSieve, Doc: "SIEVE hand over insertion order, leaves only"},
+	"s3fifo":      {New: newS3FIFO, Doc: "S3-FIFO small/main/ghost queues, leaves only (small_ratio=0.1)"},
+}
+
+// Names returns the registered policy names, sorted.
+func Names() []string {
+	n := make([]string, 0, len(registry))
+	for k := range registry {
+		n = append(n, k)
+	}
+	slices.Sort(n)
+	return n
+}
+
+// Lookup returns a policy's registry entry, or an error listing the names.
+func Lookup(name string) (Info, error) {
+	in, ok := registry[name]
+	if !ok {
+		return Info{}, fmt.Errorf("unknown eviction policy %q (valid: %s)", name, strings.Join(Names(), ", "))
+	}
+	return in, nil
+}
+
+// New builds the policy spec names for env and returns it with its
+// canonical spec string.
+func New(spec param.Spec, env Env) (Policy, string, error) {
+	in, err := Lookup(spec.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	if in.Randomized && env.Rand == nil {
+		return nil, "", fmt.Errorf("%s: needs a random stream", spec.Name)
+	}
+	if env.Capacity < 1 {
+		return nil, "", fmt.Errorf("%s: capacity %d: need at least 1", spec.Name, env.Capacity)
+	}
+	a := param.NewArgs(spec)
+	p, err := in.New(a, env)
+	if err != nil {
+		return nil, "", err
+	}
+	canon, err := a.Canonical()
+	if err != nil {
+		return nil, "", err
+	}
+	return p, canon, nil
+}
+
+// Resolve checks spec against the registry and returns its canonical form
+// (a scenario.Resolver).
+func Resolve(spec param.Spec) (string, error) {
+	_, canon, err := New(spec, Env{Unit: kvcache.Blocks, Capacity: 1, Rand: rand.New(rand.NewPCG(0, 0))})
+	return canon, err
+}
+
+// WorkerRand returns worker w's eviction stream for a scenario seed:
+// independent of the router's and the workload's streams (DESIGN: seeds per
+// subsystem).
+func WorkerRand(seed uint64, worker int) *rand.Rand {
+	return rng.Stream(seed, rng.Evict, worker)
+}

@@ -1,0 +1,149 @@
+package evict
+
+import "github.com/kvscope/kvscope/replay/kvcache"
+
+// s3fifo is S3-FIFO (Yang et al., SOSP '23) adapted to leaves. Cached
+// blocks live in a small FIFO S or a main FIFO M; a ghost FIFO G remembers
+// ids evicted from S. A new block enters M if its id is in G, else S. A
+// request's use (hit-only access or prefill end) adds 1 to the frequency of
+// each block of its path that was present before the request (capped at
+// 3). To evict: while S holds at least small_ratio of the capacity (or M has
+// no evictable block) the oldest evictable block of S is examined: with
+// frequency > 1 it moves to M's newest end (frequency reset to 0), else it
+// is the victim and its id enters G. Otherwise the oldest evictable block of
+// M is examined: with frequency > 0 it is decremented and reinserted at M's
+// newest end, else it is the victim. G holds at most as many ids as M holds
+// blocks (at least 1).
+//
+// The adaptation: only unpinned leaves are examined; internal and pinned
+// blocks keep their place and frequency until they become leaves. A queue
+// position is a sequence number given on entering the queue, and each
+// queue's evictable blocks sit in a heap by position, so "the oldest
+// evictable block" costs O(log n) instead of a scan past internal blocks.
+type s3fifo struct {
+	nop
+	ratio   float64
+	seq     uint64
+	at      []uint64
+	inM     []bool
+	freq    []int8
+	hs, hm  keyHeap
+	sWeight int64
+	mCount  int
+	ghost   []BlockID // ring
+	gHead   int
+	gLen    int
+	inGhost []uint16 // occurrences in the ring
+}
+
+func newS3FIFO(a *paramArgs, env Env) (Policy, error) {
+	r := a.Float("small_ratio", 0.1, 0.01, 0.9)
+	return &s3fifo{ratio: r}, nil
+}
+
+func (p *s3fifo) ghostHas(b BlockID) bool { return int(b) < len(p.inGhost) && p.inGhost[b] > 0 }
+
+func (p *s3fifo) ghostAdd(b BlockID) {
+	limit := max(p.mCount, 1)
+	for p.gLen >= limit && p.gLen > 0 {
+		old := p.ghost[p.gHead]
+		p.inGhost[old]--
+		p.gHead = (p.gHead + 1) % len(p.ghost)
+		p.gLen--
+	}
+	if p.gLen == len(p.ghost) {
+		n := make([]BlockID, max(64, 2*len(p.ghost)))
+		for i := 0; i < p.gLen; i++ {
+			n[i] = p.ghost[(p.gHead+i)%len(p.ghost)]
+		}
+		p.ghost, p.gHead = n, 0
+	}
+	p.ghost[(p.gHead+p.gLen)%len(p.ghost)] = b
+	p.gLen++
+	p.inGhost = grow(p.inGhost, int(b)+1)
+	if p.inGhost[b] < ^uint16(0) {
+		p.inGhost[b]++
+	}
+}
+
+func (p *s3fifo) Inserted(b BlockID) {
+	n := int(b) + 1
+	p.freq = grow(p.freq, n)
+	p.at = grow(p.at, n)
+	p.inM = grow(p.inM, n)
+	p.freq[b] = -1 // the inserting use does not count
+	p.seq++
+	p.at[b] = p.seq
+	p.inM[b] = p.ghostHas(b)
+	if p.inM[b] {
+		p.mCount++
+	} else {
+		p.sWeight += p.c.BlockWeight(b)
+	}
+}
+
+func (p *s3fifo) Removed(b BlockID) {
+	if p.inM[b] {
+		p.mCount--
+		return
+	}
+	p.sWeight -= p.c.BlockWeight(b)
+	p.ghostAdd(b)
+}
+
+func (p *s3fifo) Evictable(b BlockID, yes bool) {
+	h := &p.hs
+	if p.inM[b] {
+		h = &p.hm
+	}
+	if yes {
+		h.push(b, p.at[b], 0, 0)
+	} else {
+		h.remove(b)
+	}
+}
+
+func (p *s3fifo) Access(path []BlockID, ev kvcache.Event) {
+	if ev != kvcache.HitOnly && ev != kvcache.PrefillEnd {
+		return
+	}
+	for _, b := range path {
+		if p.freq[b] < 3 {
+			p.freq[b]++
+		}
+	}
+}
+
+func (p *s3fifo) Victim(int64) (BlockID, bool) {
+	small := int64(p.ratio * float64(p.c.Capacity()))
+	for {
+		sb, sok := p.hs.min()
+		mb, mok := p.hm.min()
+		switch {
+		case sok && (p.sWeight >= small || !mok):
+			if p.freq[sb] > 1 {
+				p.hs.remove(sb)
+				p.sWeight -= p.c.BlockWeight(sb)
+				p.inM[sb] = true
+				p.mCount++
+				p.freq[sb] = 0
+				p.seq++
+				p.at[sb] = p.seq
+				p.hm.push(sb, p.seq, 0, 0)
+				continue
+			}
+			return sb, true
+		case mok:
+			if p.freq[mb] > 0 {
+				p.freq[mb]--
+				p.seq++
+				p.at[mb] = p.seq
+				p.hm.rekey(mb, p.seq, 0, 0)
+				continue
+			}
+			return mb, true
+		default:
+			return 0, false
+		}
+	}
+}

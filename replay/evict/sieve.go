@@ -1,0 +1,238 @@
+package evict
+
+import "github.com/kvscope/kvscope/replay/kvcache"
+
+// sieve is SIEVE (Zhang et al., NSDI '24) adapted to leaves. Every cached
+// block has a place in one FIFO in insertion order and a visited bit, set by
+// any access. The hand walks from the oldest block toward newer ones: a
+// block that is not an unpinned leaf (an internal block or a pinned one) is
+// passed over untouched, keeping its bit; an unpinned leaf with its bit set
+// has the bit cleared and is passed over; the first unpinned leaf without
+// the bit is the victim, and the hand stays just after it. At the newest
+// end the hand wraps to the oldest. New blocks enter at the newest end
+// unvisited. The adaptation: only leaves can leave, so the hand's walk is
+// over the list restricted to the evictable blocks.
+//
+// The hand is an insertion number, and the evictable blocks sit in an
+// ordered set by insertion number, so passing over internal blocks costs
+// nothing: each step of the hand is one successor query. It gives the same
+// victims as walking the whole list (TestSieveMatchesListWalk).
+type sieve struct {
+	nop
+	seq     uint64
+	at      []uint64
+	visited []bool
+	ev      seqset
+	hand    uint64
+	// all cached blocks in insertion order: a victim with no newer cached
+	// block sends the hand back to the oldest, as SIEVE's list does.
+	l dlist
+	q queue
+}
+
+func newSieve(*paramArgs, Env) (Policy, error) { return &sieve{q: newQueue(1)}, nil }
+
+func (p *sieve) Removed(b BlockID) { p.l.unlink(&p.q, b, 0) }
+
+func (p *sieve) Inserted(b BlockID) {
+	n := int(b) + 1
+	p.visited = grow(p.visited, n)
+	p.at = grow(p.at, n)
+	p.visited[b] = false
+	p.seq++
+	p.at[b] = p.seq
+	p.l.pushNewest(&p.q, b, 0)
+}
+
+func (p *sieve) Access(path []BlockID, _ kvcache.Event) {
+	for _, b := range path {
+		p.visited[b] = true
+	}
+}
+
+func (p *sieve) Evictable(b BlockID, yes bool) {
+	if yes {
+		p.ev.add(p.at[b], b)
+	} else {
+		p.ev.del(p.at[b])
+	}
+}
+
+func (p *sieve) Victim(int64) (BlockID, bool) {
+	if p.ev.n == 0 {
+		return 0, false
+	}
+	// Walk the ordered set from the hand without a search per step: no
+	// entry changes while the hand only clears bits.
+	ci, i := p.ev.ceilPos(p.hand)
+	for {
+		if ci == len(p.ev.chunks) {
+			ci, i = 0, 0 // wrap to the oldest
+		}
+		e := p.ev.chunks[ci][i]
+		if i++; i == len(p.ev.chunks[ci]) {
+			ci, i = ci+1, 0
+		}
+		if p.visited[e.id] {
+			p.visited[e.id] = false
+			continue
+		}
+		p.hand = e.key + 1
+		if p.l.next[e.id] == nilID {
+			p.hand = 0
+		}
+		return e.id, true
+	}
+}
+
+// seqset is an ordered set of (key, id) entries with distinct keys, kept as
+// sorted chunks (see idset), with idset's hole trick: a deletion leaves the
+// stale entry in place (keeping the chunk sorted) and an insertion that
+// belongs exactly there overwrites it. A victim's parent, now a leaf, has
+// the insertion number just below the victim's.
+type seqset struct {
+	chunks [][]sent
+	n      int
+	hole   bool
+	hc, hi int
+}
+
+type sent struct {
+	key uint64
+	id  BlockID
+}
+
+const seqChunkMax = 128
+
+func (s *seqset) settle() {
+	if !s.hole {
+		return
+	}
+	s.hole = false
+	ci, i := s.hc, s.hi
+	c := s.chunks[ci]
+	copy(c[i:], c[i+1:])
+	c = c[:len(c)-1]
+	if len(c) == 0 {
+		copy(s.chunks[ci:], s.chunks[ci+1:])
+		s.chunks[len(s.chunks)-1] = nil
+		s.chunks = s.chunks[:len(s.chunks)-1]
+	} else {
+		s.chunks[ci] = c
+	}
+}
+
+func (s *seqset) fitsHole(key uint64) bool {
+	c := s.chunks[s.hc]
+	i := s.hi
+	if i > 0 {
+		if c[i-1].key >= key {
+			return false
+		}
+	} else if s.hc > 0 {
+		p := s.chunks[s.hc-1]
+		if p[len(p)-1].key >= key {
+			return false
+		}
+	}
+	if i+1 < len(c) {
+		return c[i+1].key > key
+	}
+	if s.hc+1 < len(s.chunks) {
+		return s.chunks[s.hc+1][0].key > key
+	}
+	return true
+}
+
+func (s *seqset) find(key uint64) int {
+	lo, hi := 0, len(s.chunks)
+	for lo < hi {
+		m := (lo + hi) / 2
+		c := s.chunks[m]
+		if c[len(c)-1].key < key {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+func ssearch(c []sent, key uint64) int {
+	lo, hi := 0, len(c)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if c[m].key < key {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+func (s *seqset) add(key uint64, id BlockID) {
+	if s.hole {
+		if s.fitsHole(key) {
+			s.hole = false
+			s.chunks[s.hc][s.hi] = sent{key, id}
+			s.n++
+			return
+		}
+		s.settle()
+	}
+	ci := s.find(key)
+	if ci == len(s.chunks) {
+		if ci == 0 || len(s.chunks[ci-1]) == seqChunkMax {
+			s.chunks = append(s.chunks, make([]sent, 0, seqChunkMax))
+		} else {
+			ci--
+		}
+	}
+	c := s.chunks[ci]
+	i := ssearch(c, key)
+	if len(c) == seqChunkMax {
+		half := make([]sent, seqChunkMax/2, seqChunkMax)
+		copy(half, c[seqChunkMax/2:])
+		c = c[:seqChunkMax/2]
+		s.chunks[ci] = c
+		s.chunks = append(s.chunks, nil)
+		copy(s.chunks[ci+2:], s.chunks[ci+1:])
+		s.chunks[ci+1] = half
+		if i > len(c) {
+			ci, c, i = ci+1, half, i-len(c)
+		}
+	}
+	c = append(c, sent{})
+	copy(c[i+1:], c[i:])
+	c[i] = sent{key, id}
+	s.chunks[ci] = c
+	s.n++
+}
+
+// del removes the entry with key (which must be present).
+func (s *seqset) del(key uint64) {
+	s.settle()
+	ci := s.find(key)
+	if ci == len(s.chunks) {
+		return
+	}
+	c := s.chunks[ci]
+	i := ssearch(c, key)
+	if i == len(c) || c[i].key != key {
+		return
+	}
+	s.hole, s.hc, s.hi = true, ci, i
+	s.n--
+}
+
+// ceilPos returns the position of the entry with the smallest key ≥ key
+// (chunk index len(chunks) when there is none), after closing any hole.
+func (s *seqset) ceilPos(key uint64) (ci, i int) {
+	s.settle()
+	ci = s.find(key)
+	if ci == len(s.chunks) {
+		return ci, 0
+	}
+	return ci, ssearch(s.chunks[ci], key)
+}

@@ -1,0 +1,54 @@
+// Package kvcache is one worker's prefix KV cache (SPEC §4): a tree over
+// dense block ids (replay/trace's BlockID) in either capacity unit (tokens,
+// or blocks where every block weighs 1 and an allowance of t tokens takes
+// ceil(t/block_size) blocks), with reference-counted pins, prefix match,
+// reservations, insertion and the one evict-until-fits routine (MakeRoom).
+//
+// It owns capacity and accounting; it does not choose victims. An eviction
+// policy (replay/evict, behind the Policy interface defined here) hears
+// about insertions, removals, accesses and changes of the set of unpinned
+// leaves, is told the shortfall before an episode, and names the next
+// leaf. The cache checks each victim is a present, unpinned leaf and removes
+// one block at a time until the shortfall is covered. Nodes live in a slice
+// indexed by dense id (grown on demand, 20 bytes a slot): a lookup is an
+// index, and nothing on the per-request path allocates.
+//
+// Accounting: Used = cached blocks + reserved units ≤ Capacity at every
+// moment. Reserved units hold capacity without a block: output allowance,
+// tail tokens (ids-less tokens past the chain) and blocks a running
+// request is computing.
+//
+// # Hit-only replay
+//
+// HitOnly(r) does SPEC §4's sequence for one request.
+//
+// # Timed replay (replay/sim)
+//
+// Per worker, per request r with chain = r.Blocks:
+//
+//	// prefill start
+//	h := c.Match(chain)                       // hit = chain[:h]
+//	c.Pin(chain[:h])
+//	c.Access(chain[:h], kvcache.PrefillStart) // lru touch
+//	miss := Σ c.ReqWeight(r, i) for i ≥ h
+//	allow := c.Allowance(r.TailTokens(bs)) + c.Allowance(r.Output)
+//	short, err := c.MakeRoom(miss + allow)    // one episode; short > 0: does not fit now
+//	c.Reserve(miss + allow)
+//	// each prefill chunk, for every block i it completes, in order
+//	dup, err := c.Commit(parentOf(i), chain[i], c.ReqWeight(r, i))
+//	//   matchable from now on; dup: another running request computed it
+//	//   first, this copy's reservation is released and the block pinned
+//	// prefill end
+//	c.Access(chain, kvcache.PrefillEnd)       // lru touch, rlt marking, lfu/s3fifo use
+//	// completion
+//	c.Access(chain, kvcache.Complete)         // lru touch
+//	c.Unpin(chain)
+//	c.Release(allow)
+//
+// Footprint(r) > Capacity is SPEC's oversize request. Snapshot() gives the
+// fill split into pinned, marked and unmarked (unpinned) weight, reserved,
+// evicted and rlt's phases; Evicted() is the running total.
+//
+// kvcache imports only replay/trace; it must not import evict, routers,
+// the simulator or terminal code (charm).
+package kvcache

@@ -1,0 +1,143 @@
+package seq
+
+import (
+	"fmt"
+
+	"github.com/kvscope/kvscope/replay/evict"
+	"github.com/kvscope/kvscope/replay/kvcache"
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// Ratios compares a policy's misses on a worker's sequence with opt and
+// the Belady bound (SPEC §5, §6), in the cache's unit.
+type Ratios struct {
+	OptMissed    int64 `json:"opt_missed"`
+	BeladyMissed int64 `json:"belady_missed"`
+	// RatioVsOpt = policy misses / opt misses; null when opt misses 0 and
+	// the policy does not (1 when both are 0). Likewise RatioVsBelady.
+	RatioVsOpt    *float64 `json:"ratio_vs_opt"`
+	RatioVsBelady *float64 `json:"ratio_vs_belady"`
+	// OptLabel is "optimum" in block mode and "farthest-in-future
+	// heuristic" in token mode; BeladyLabel is "Belady bound" in block
+	// mode and "compulsory misses only" in token mode.
+	OptLabel    string `json:"opt_label"`
+	BeladyLabel string `json:"belady_label"`
+	Bounds      Bounds `json:"bounds"`
+}
+
+// Bounds are SPEC §6's competitive-ratio figures for capacity B and the
+// longest request L (input + output allowance), both in the cache's unit:
+// k = B − L + 1, lru_bound = k, rlt_bound = 2·H_k, harmonic_k = H_k; all
+// null ("n/a") when k < 1 or the sequence is empty.
+type Bounds struct {
+	K         *int64   `json:"k"`
+	LRUBound  *float64 `json:"lru_bound"`
+	RLTBound  *float64 `json:"rlt_bound"`
+	HarmonicK *float64 `json:"harmonic_k"`
+	// Longest is L.
+	Longest int64  `json:"longest"`
+	Note    string `json:"note"`
+}
+
+const (
+	boundNoteBlocks = "the paper's asymptotic form with classical paging constants (lru Θ(k), rlt Θ(log k))"
+	boundNoteTokens = "classical paging constants; exact only in block mode, indicative in token mode"
+)
+
+// Harmonic returns H_k = Σ_{t=1..k} 1/t.
+func Harmonic(k int64) float64 {
+	var h float64
+	for t := k; t >= 1; t-- { // small terms first
+		h += 1 / float64(t)
+	}
+	return h
+}
+
+// MakeBounds computes Bounds for capacity and longest request L.
+func MakeBounds(u kvcache.Unit, capacity, longest int64) Bounds {
+	b := Bounds{Longest: longest, Note: boundNoteBlocks}
+	if u == kvcache.Tokens {
+		b.Note = boundNoteTokens
+	}
+	k := capacity - longest + 1
+	if k < 1 || longest == 0 { // longest 0: an empty sequence
+		return b
+	}
+	h := Harmonic(k)
+	lb, rb := float64(k), 2*h
+	b.K, b.LRUBound, b.RLTBound, b.HarmonicK = &k, &lb, &rb, &h
+	return b
+}
+
+func divRatio(a, b int64) *float64 {
+	var r float64
+	switch {
+	case b == 0 && a == 0:
+		r = 1
+	case b == 0:
+		return nil
+	default:
+		r = float64(a) / float64(b)
+	}
+	return &r
+}
+
+// CompareOpt replays reqs — one worker's requests in service order (for a
+// timed run: prefill-start order) — sequentially with opt, computes the
+// Belady bound (block mode) or the compulsory misses (token mode), and
+// returns them with the ratios of policyMissed (the policy's misses on that
+// same sequential replay, in the cache's unit) and SPEC §6's bounds.
+// Requests whose footprint exceeds capacity are not in a cache's sequence
+// and must not be passed (an error).
+func CompareOpt(reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockSize int, policyMissed int64) (Ratios, error) {
+	future := chains(reqs)
+	c, err := newCache(param.Spec{Name: "opt"}, unit, capacity, blockSize, nil, future, sizeHint(reqs))
+	if err != nil {
+		return Ratios{}, err
+	}
+	var optMissed, longest int64
+	for _, r := range reqs {
+		fp := c.Footprint(r)
+		if fp > capacity {
+			return Ratios{}, fmt.Errorf("request %d needs %d %s, more than the cache's %d", r.Index, fp, unit, capacity)
+		}
+		longest = max(longest, fp)
+		hb, ht, err := c.HitOnly(r)
+		if err != nil {
+			return Ratios{}, fmt.Errorf("opt: request %d: %w", r.Index, err)
+		}
+		optMissed += missed(unit, r, hb, ht)
+	}
+	out := Ratios{OptMissed: optMissed, OptLabel: "optimum", BeladyLabel: "Belady bound"}
+	if unit == kvcache.Blocks {
+		out.BeladyMissed = evict.BeladyMisses(future, capacity)
+	} else {
+		out.OptLabel = "farthest-in-future heuristic"
+		out.BeladyLabel = "compulsory misses only"
+		out.BeladyMissed = evict.CompulsoryMisses(reqs, blockSize)
+	}
+	out.RatioVsOpt = divRatio(policyMissed, out.OptMissed)
+	out.RatioVsBelady = divRatio(policyMissed, out.BeladyMissed)
+	out.Bounds = MakeBounds(unit, capacity, longest)
+	return out, nil
+}
+
+// sumRatios is the cluster's line: summed misses, ratios of the sums, and
+// the bounds for the longest request of any worker.
+func sumRatios(ws []Ratios, policyMissed int64, u kvcache.Unit, capacity int64) Ratios {
+	out := Ratios{OptLabel: "optimum", BeladyLabel: "Belady bound"}
+	if u == kvcache.Tokens {
+		out.OptLabel, out.BeladyLabel = "farthest-in-future heuristic", "compulsory misses only"
+	}
+	var longest int64
+	for _, w := range ws {
+		out.OptMissed += w.OptMissed
+		out.BeladyMissed += w.BeladyMissed
+		longest = max(longest, w.Bounds.Longest)
+	}
+	out.RatioVsOpt = divRatio(policyMissed, out.OptMissed)
+	out.RatioVsBelady = divRatio(policyMissed, out.BeladyMissed)
+	out.Bounds = MakeBounds(u, capacity, longest)
+	return out
+}

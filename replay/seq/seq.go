@@ -1,0 +1,394 @@
+package seq
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/evict"
+	"github.com/kvscope/kvscope/replay/kvcache"
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/rng"
+	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// Config is one hit-only replay.
+type Config struct {
+	// Workers is the number of workers (≥ 1).
+	Workers int
+	// Router needs no timing: round_robin, random or consistent_hash.
+	Router param.Spec
+	Evict  param.Spec
+	Unit   kvcache.Unit
+	// Capacity B per worker in Unit.
+	Capacity int64
+	Seed     uint64
+	// Oversize is scenario.OversizeError (default when ""), Fail or Bypass.
+	Oversize string
+	// VsOpt runs opt and the Belady bound on each worker's sequence.
+	VsOpt bool
+	// OnRequest, if set, sees every request's outcome in trace order.
+	OnRequest func(Outcome)
+}
+
+// Outcome is one request's result.
+type Outcome struct {
+	Index  int
+	Worker int
+	// Status is "ok", "failed" or "bypassed".
+	Status    string
+	HitBlocks int
+	HitTokens int
+	// Missed is the request's misses in the cache's unit (0 unless ok).
+	Missed int64
+}
+
+// Failed counts failed requests with reasons.
+type Failed struct {
+	Count   int            `json:"count"`
+	Reasons map[string]int `json:"reasons,omitempty"`
+}
+
+func (f *Failed) add(reason string) {
+	f.Count++
+	if f.Reasons == nil {
+		f.Reasons = map[string]int{}
+	}
+	f.Reasons[reason]++
+}
+
+// Stats are the counters of one worker or of the whole run.
+type Stats struct {
+	Requests  int    `json:"requests"`
+	Completed int    `json:"completed"`
+	Failed    Failed `json:"failed"`
+	Bypassed  int    `json:"bypassed"`
+	// TokenHitRatio = Σ hit tokens / Σ input tokens of completed requests
+	// (bypassed ones included, with no hits); BlockHitRatio likewise in
+	// blocks (input_blocks counts block ids).
+	TokenHitRatio float64 `json:"token_hit_ratio"`
+	BlockHitRatio float64 `json:"block_hit_ratio"`
+	HitBlocks     int64   `json:"hit_blocks"`
+	HitTokens     int64   `json:"hit_tokens"`
+	InputTokens   int64   `json:"input_tokens"`
+	InputBlocks   int64   `json:"input_blocks"`
+	// Missed is the cached requests' misses in the cache's unit (the
+	// numerator of the ratios).
+	Missed  int64 `json:"missed"`
+	Evicted int64 `json:"evicted"`
+	Phases  int64 `json:"phases"`
+	// Ratios is present with VsOpt.
+	*Ratios
+}
+
+// Worker is one worker's results.
+type Worker struct {
+	Worker   int   `json:"worker"`
+	Capacity int64 `json:"capacity"`
+	Stats
+}
+
+// Result is a whole hit-only replay.
+type Result struct {
+	Stats
+	SkippedLines trace.Skipped `json:"skipped_lines"`
+	// Unit is the capacity unit ("tokens" or "blocks").
+	Unit     string     `json:"unit"`
+	Scenario string     `json:"scenario"`
+	Trace    trace.Info `json:"trace"`
+	Workers  []Worker   `json:"workers"`
+	// ElapsedS is the replay's wall time (not part of the result's
+	// identity).
+	ElapsedS float64 `json:"-"`
+}
+
+// OversizeError is returned under oversize=error before any work.
+type OversizeError struct {
+	Source    string
+	Index     int
+	Footprint int64
+	Capacity  int64
+	Unit      kvcache.Unit
+}
+
+func (e *OversizeError) Error() string {
+	src := e.Source
+	if src == "" {
+		src = "request " + strconv.Itoa(e.Index)
+	}
+	return fmt.Sprintf("%s: request %d needs %d %s (input + output allowance), more than the cache's %d (oversize=error; use --oversize fail or bypass)",
+		src, e.Index, e.Footprint, e.Unit, e.Capacity)
+}
+
+// Scenario returns the canonical scenario string of cfg (SPEC §1):
+// router+evict;cache_*=N;oversize=…;seed=S;workers=N — the keys hit-only
+// replay uses, sorted, every default spelled.
+func Scenario(cfg Config) (string, error) {
+	r, err := route.Resolve(cfg.Router)
+	if err != nil {
+		return "", err
+	}
+	if route.NeedsTiming(cfg.Router.Name) {
+		return "", fmt.Errorf("router %s needs simulated time: hit-only replay takes %s", cfg.Router.Name, timingFree())
+	}
+	e, err := evict.Resolve(cfg.Evict)
+	if err != nil {
+		return "", err
+	}
+	ov := cfg.Oversize
+	if ov == "" {
+		ov = scenario.OversizeError
+	}
+	key := "cache_blocks"
+	if cfg.Unit == kvcache.Tokens {
+		key = "cache_tokens"
+	}
+	return fmt.Sprintf("%s+%s;%s=%d;oversize=%s;seed=%d;workers=%d", r, e, key, cfg.Capacity, ov, cfg.Seed, cfg.Workers), nil
+}
+
+func timingFree() string {
+	var out []string
+	for _, n := range route.Names() {
+		if !route.NeedsTiming(n) {
+			out = append(out, n)
+		}
+	}
+	return fmt.Sprint(out)
+}
+
+// Run replays tr (hit-only, SPEC §4) under cfg.
+func Run(tr *trace.Trace, cfg Config) (*Result, error) {
+	start := time.Now()
+	if cfg.Workers < 1 {
+		return nil, fmt.Errorf("workers = %d: need at least 1", cfg.Workers)
+	}
+	if cfg.Capacity < 1 {
+		return nil, fmt.Errorf("cache capacity %d: need at least 1", cfg.Capacity)
+	}
+	if cfg.Oversize == "" {
+		cfg.Oversize = scenario.OversizeError
+	}
+	switch cfg.Oversize {
+	case scenario.OversizeError, scenario.OversizeFail, scenario.OversizeBypass:
+	default:
+		return nil, fmt.Errorf("oversize %q: want error, fail or bypass", cfg.Oversize)
+	}
+	canon, err := Scenario(cfg)
+	if err != nil {
+		return nil, err
+	}
+	bs := tr.Info.BlockSize
+	if bs < 1 {
+		return nil, fmt.Errorf("trace block size %d: need at least 1", bs)
+	}
+	probe, err := kvcache.New(kvcache.Config{Unit: cfg.Unit, Capacity: cfg.Capacity, BlockSize: bs}, nopPolicy{})
+	if err != nil {
+		return nil, err
+	}
+	n := len(tr.Requests)
+	// Oversize requests are decided before any work.
+	over := make([]bool, n)
+	for i := range tr.Requests {
+		r := &tr.Requests[i]
+		if fp := probe.Footprint(r); fp > cfg.Capacity {
+			if cfg.Oversize == scenario.OversizeError {
+				return nil, &OversizeError{Source: r.Source, Index: r.Index, Footprint: fp, Capacity: cfg.Capacity, Unit: cfg.Unit}
+			}
+			over[i] = true
+		}
+	}
+	// Routing needs no cache state: route everything first, so each
+	// worker's sequence (opt's future) is known before it is replayed.
+	rt, _, err := route.NewSpec(cfg.Router, route.Env{Workers: cfg.Workers, BlockSize: bs, Rand: rng.Stream(cfg.Seed, rng.Router, 0)})
+	if err != nil {
+		return nil, err
+	}
+	assign := make([]int32, n)
+	perWorker := make([][]int32, cfg.Workers)
+	var now time.Duration
+	for i := range tr.Requests {
+		r := &tr.Requests[i]
+		now = max(now, r.Arrival)
+		d := rt.Route(now, r)
+		if d.Worker < 0 || d.Worker >= cfg.Workers {
+			return nil, fmt.Errorf("router %s chose worker %d of %d", cfg.Router.Name, d.Worker, cfg.Workers)
+		}
+		if err := rt.Complete(route.Completion{Worker: d.Worker, Req: r, Routed: now, Done: now, Failed: over[i]}); err != nil {
+			return nil, err
+		}
+		assign[i] = int32(d.Worker)
+		perWorker[d.Worker] = append(perWorker[d.Worker], int32(i))
+	}
+	res := &Result{Scenario: canon, SkippedLines: tr.Info.Skipped, Unit: cfg.Unit.String(), Trace: tr.Info,
+		Workers: make([]Worker, cfg.Workers)}
+	var outcomes []Outcome
+	if cfg.OnRequest != nil {
+		outcomes = make([]Outcome, n)
+	}
+	for w := 0; w < cfg.Workers; w++ {
+		ws, err := replayWorker(tr, perWorker[w], over, cfg, w, bs, outcomes)
+		if err != nil {
+			return nil, fmt.Errorf("worker %d: %w", w, err)
+		}
+		res.Workers[w] = Worker{Worker: w, Capacity: cfg.Capacity, Stats: ws}
+	}
+	res.Stats = sumStats(res.Workers, cfg.VsOpt, cfg.Unit, cfg.Capacity)
+	if cfg.OnRequest != nil {
+		for i := range outcomes {
+			cfg.OnRequest(outcomes[i])
+		}
+	}
+	res.ElapsedS = time.Since(start).Seconds()
+	return res, nil
+}
+
+func replayWorker(tr *trace.Trace, idx []int32, over []bool, cfg Config, w, bs int, outcomes []Outcome) (Stats, error) {
+	var st Stats
+	reqs := make([]*trace.Request, 0, len(idx))
+	var served []*trace.Request
+	for _, i := range idx {
+		reqs = append(reqs, &tr.Requests[i])
+		if !over[i] {
+			served = append(served, &tr.Requests[i])
+		}
+	}
+	var future [][]trace.BlockID
+	if info, err := evict.Lookup(cfg.Evict.Name); err == nil && info.Offline {
+		future = chains(served)
+	}
+	c, err := newCache(cfg.Evict, cfg.Unit, cfg.Capacity, bs, evict.WorkerRand(cfg.Seed, w), future, sizeHint(reqs))
+	if err != nil {
+		return st, err
+	}
+	for j, r := range reqs {
+		i := idx[j]
+		st.Requests++
+		o := Outcome{Index: int(i), Worker: w, Status: "ok"}
+		if over[i] {
+			if cfg.Oversize == scenario.OversizeFail {
+				st.Failed.add("oversize: input + output allowance exceeds the cache")
+				o.Status = "failed"
+			} else {
+				st.Bypassed++
+				st.Completed++
+				st.InputTokens += int64(r.Input)
+				st.InputBlocks += int64(len(r.Blocks))
+				o.Status = "bypassed"
+			}
+		} else {
+			hb, ht, err := c.HitOnly(r)
+			if err != nil {
+				return st, fmt.Errorf("request %d: %w", r.Index, err)
+			}
+			st.Completed++
+			st.HitBlocks += int64(hb)
+			st.HitTokens += int64(ht)
+			st.InputTokens += int64(r.Input)
+			st.InputBlocks += int64(len(r.Blocks))
+			o.HitBlocks, o.HitTokens = hb, ht
+			o.Missed = missed(cfg.Unit, r, hb, ht)
+			st.Missed += o.Missed
+		}
+		if outcomes != nil {
+			outcomes[i] = o
+		}
+	}
+	st.Evicted = c.Evicted()
+	if m, ok := c.Policy().(kvcache.Marker); ok {
+		st.Phases = m.Phases()
+	}
+	st.ratios()
+	if cfg.VsOpt {
+		r, err := CompareOpt(served, cfg.Unit, cfg.Capacity, bs, st.Missed)
+		if err != nil {
+			return st, err
+		}
+		st.Ratios = &r
+	}
+	return st, nil
+}
+
+func (st *Stats) ratios() {
+	st.TokenHitRatio = ratio(st.HitTokens, st.InputTokens)
+	st.BlockHitRatio = ratio(st.HitBlocks, st.InputBlocks)
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// missed is a served request's misses in the cache's unit: miss blocks, or
+// miss tokens (tail tokens included: they always miss).
+func missed(u kvcache.Unit, r *trace.Request, hb, ht int) int64 {
+	if u == kvcache.Blocks {
+		return int64(len(r.Blocks) - hb)
+	}
+	return int64(r.Input - ht)
+}
+
+func chains(reqs []*trace.Request) [][]trace.BlockID {
+	out := make([][]trace.BlockID, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.Blocks
+	}
+	return out
+}
+
+func sizeHint(reqs []*trace.Request) int {
+	m := 0
+	for _, r := range reqs {
+		for _, b := range r.Blocks {
+			m = max(m, int(b)+1)
+		}
+	}
+	return m
+}
+
+func newCache(sp param.Spec, u kvcache.Unit, capacity int64, bs int, rnd *rand.Rand, future [][]trace.BlockID, hint int) (*kvcache.Cache, error) {
+	env := evict.Env{Unit: u, Capacity: capacity, Future: future, Rand: rnd}
+	p, _, err := evict.New(sp, env)
+	if err != nil {
+		return nil, err
+	}
+	return kvcache.New(kvcache.Config{Unit: u, Capacity: capacity, BlockSize: bs, SizeHint: hint}, p)
+}
+
+func sumStats(ws []Worker, vsOpt bool, u kvcache.Unit, capacity int64) Stats {
+	var s Stats
+	var rs []Ratios
+	for i := range ws {
+		w := &ws[i].Stats
+		s.Requests += w.Requests
+		s.Completed += w.Completed
+		s.Bypassed += w.Bypassed
+		s.HitBlocks += w.HitBlocks
+		s.HitTokens += w.HitTokens
+		s.InputTokens += w.InputTokens
+		s.InputBlocks += w.InputBlocks
+		s.Missed += w.Missed
+		s.Evicted += w.Evicted
+		s.Phases += w.Phases
+		for k, v := range w.Failed.Reasons {
+			if s.Failed.Reasons == nil {
+				s.Failed.Reasons = map[string]int{}
+			}
+			s.Failed.Reasons[k] += v
+		}
+		s.Failed.Count += w.Failed.Count
+		if w.Ratios != nil {
+			rs = append(rs, *w.Ratios)
+		}
+	}
+	s.ratios()
+	if vsOpt {
+		r := sumRatios(rs, s.Missed, u, capacity)
+		s.Ratios = &r
+	}
+	return s
+}

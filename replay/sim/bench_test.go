@@ -1,0 +1,121 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kvscope/kvscope/internal/testenv"
+	"github.com/kvscope/kvscope/replay/kvcache"
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/seq"
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/replay/trace/gen"
+)
+
+func loadMooncake(b *testing.B) *trace.Trace {
+	b.Helper()
+	tr, err := trace.Load(filepath.Join(testenv.SharedTraces(b), "mooncake", "conversation_trace.jsonl"), trace.ReadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tr
+}
+
+// BenchmarkSimulate is issue 4's throughput target: the Mooncake
+// conversation trace, 8 workers, 4,000 blocks each, linear model defaults.
+// It reports simulated requests/s and the ratio to the hit-only replay
+// (`kvscope replay`, round_robin+lru) measured in the same benchmark.
+func BenchmarkSimulate(b *testing.B) {
+	tr := loadMooncake(b)
+	hitOnly := func() time.Duration {
+		st := time.Now()
+		_, err := seq.Run(tr, seq.Config{Workers: 8, Router: param.Spec{Name: "round_robin"}, Evict: param.Spec{Name: "lru"},
+			Unit: kvcache.Blocks, Capacity: 4000, Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(st)
+	}
+	for _, s := range []string{"cache_aware+lru", "lbgr+rlt", "round_robin+lru"} {
+		b.Run(s, func(b *testing.B) {
+			sc := mustScenario(b, s+";workers=8;cache_blocks=4000")
+			var sim, ho time.Duration
+			for b.Loop() {
+				st := time.Now()
+				if _, err := Simulate(context.Background(), tr, sc, Options{}); err != nil {
+					b.Fatal(err)
+				}
+				sim += time.Since(st)
+				b.StopTimer()
+				ho += hitOnly()
+				b.StartTimer()
+			}
+			n := float64(b.N * len(tr.Requests))
+			b.ReportMetric(n/sim.Seconds(), "requests/s")
+			b.ReportMetric(sim.Seconds()/ho.Seconds(), "x_hit_only_time")
+		})
+	}
+}
+
+// gsp100k is issue 4's StateAt workload: `kvscope gen gsp --groups 1000
+// --prompts-per-group 100 --total-lens 512,1024 --seed 1`.
+func gsp100k(b *testing.B) *trace.Trace {
+	b.Helper()
+	g := gen.DefaultGSP()
+	g.Groups, g.PromptsPerGroup, g.TotalLens, g.Seed = 1000, 100, []int{512, 1024}, 1
+	var buf bytes.Buffer
+	w, err := trace.NewNativeWriter(&buf, g.BlockSize, "gsp100k")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := g.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	tr, err := trace.LoadBytes("gsp100k", buf.Bytes(), trace.ReadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tr
+}
+
+// BenchmarkStateAt is issue 4's scrubbing target: StateAt at random times
+// of an 8-worker run of 100,000 requests (p99 under 5 ms), and the run's
+// memory per request, checkpoints included (under 1 KiB).
+func BenchmarkStateAt(b *testing.B) {
+	tr := gsp100k(b)
+	sc := mustScenario(b, "lbgr+rlt;workers=8;cache_tokens=200000")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	run, err := Simulate(context.Background(), tr, sc, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perReq := float64(after.HeapAlloc-before.HeapAlloc) / float64(len(tr.Requests))
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var lat []time.Duration
+	for b.Loop() {
+		t := run.Start + time.Duration(rnd.Int64N(int64(run.End-run.Start)+1))
+		st := time.Now()
+		s := run.StateAt(t)
+		lat = append(lat, time.Since(st))
+		if len(s.Workers) != 8 {
+			b.Fatal("wrong worker count")
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[(len(lat)*99+99)/100-1].Microseconds()), "p99_us")
+	b.ReportMetric(perReq, "run_bytes/request")
+	runtime.KeepAlive(run)
+}

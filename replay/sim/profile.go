@@ -1,0 +1,45 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kvscope/kvscope/gpuprofile"
+)
+
+// applyProfile resolves the scenario's GPU profile (a catalogue name or a
+// profile file): the engine model's iteration times, lbgr:preset=paper's
+// coefficients under the engine model, and the capacity in tokens for
+// scenarios that give no cache size (SPEC §8: an explicit size overrides the
+// profile's).
+func (cfg *config) applyProfile(blockSize int) (int64, error) {
+	if cfg.sc.Profile == "" {
+		return 0, nil
+	}
+	p, err := gpuprofile.Lookup(cfg.sc.Profile)
+	if err != nil {
+		return 0, err
+	}
+	if cfg.isEngine {
+		cfg.engine.Model = profileModel{p: p}
+		cfg.cachedMs, cfg.missMs = p.LBGRPaperCoefficients()
+	}
+	tokens := int64(p.CacheTokens())
+	if tokens < 1 {
+		return 0, fmt.Errorf("profile %s: no room for a KV cache", cfg.sc.Profile)
+	}
+	return tokens, nil
+}
+
+// profileModel adapts a gpuprofile to the engine model's IterationModel.
+type profileModel struct {
+	p *gpuprofile.Profile
+}
+
+func (m profileModel) Iteration(prefill []Chunk, decodes []int) time.Duration {
+	chunks := make([]gpuprofile.PrefillChunk, len(prefill))
+	for i, c := range prefill {
+		chunks[i] = gpuprofile.PrefillChunk{NewTokens: c.New, CachedTokens: c.Cached}
+	}
+	return m.p.IterationTime(gpuprofile.Iteration{Prefill: chunks, DecodeContexts: decodes})
+}

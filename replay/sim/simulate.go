@@ -1,0 +1,343 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/evict"
+	"github.com/kvscope/kvscope/replay/kvcache"
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/rng"
+	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// unset marks a time not reached (a request that never got its first token).
+const unset = time.Duration(-1)
+
+// Options tune a simulation beyond its scenario.
+type Options struct {
+	// VsOpt computes each worker's sequential opt and Belady ratios on its
+	// prefill-start-ordered sequence (SPEC §5).
+	VsOpt bool
+	// Progress, if set, is called every 1024 finished requests.
+	Progress func(done, total int)
+
+	// iterModel replaces the profile's iteration model (tests).
+	iterModel IterationModel
+}
+
+// config is a scenario resolved against the registries.
+type config struct {
+	sc        scenario.Scenario
+	canonical string
+	unit      kvcache.Unit
+	capacity  int64
+	linear    Linear
+	isEngine  bool
+	engine    Engine
+	cachedMs  float64 // for lbgr:preset=paper
+	missMs    float64
+}
+
+// Resolve checks a scenario against the registries and the trace's block
+// size and returns its canonical string. It builds nothing.
+func Resolve(sc scenario.Scenario) (string, error) {
+	cfg, err := resolve(sc, 1)
+	if err != nil {
+		return "", err
+	}
+	return cfg.canonical, nil
+}
+
+func resolve(sc scenario.Scenario, blockSize int) (*config, error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	cfg := &config{sc: sc}
+	var latCanon string
+	switch sc.Latency.Name {
+	case "linear":
+		m, c, err := ParseLinear(sc.Latency)
+		if err != nil {
+			return nil, err
+		}
+		cfg.linear, latCanon = m, c
+		cfg.cachedMs, cfg.missMs = m.CachedMs, m.MissMs
+	case "engine":
+		a := param.NewArgs(sc.Latency)
+		mbt := a.Int("max_batched_tokens", 8192, 1, 1<<24)
+		mr := a.Int("max_running", 256, 1, 1<<20)
+		c, err := a.Canonical()
+		if err != nil {
+			return nil, err
+		}
+		latCanon = c
+		cfg.isEngine = true
+		cfg.engine = Engine{MaxBatchedTokens: mbt, MaxRunning: mr}
+	}
+	capTokens, err := cfg.applyProfile(blockSize)
+	if err != nil {
+		return nil, err
+	}
+	cfg.unit = kvcache.Blocks
+	if sc.Unit == scenario.Tokens {
+		cfg.unit = kvcache.Tokens
+	}
+	switch {
+	case sc.Capacity > 0:
+		cfg.capacity = int64(sc.Capacity)
+	case cfg.unit == kvcache.Tokens:
+		cfg.capacity = capTokens
+	default:
+		cfg.capacity = capTokens / int64(blockSize)
+	}
+	if cfg.capacity < 1 {
+		return nil, fmt.Errorf("scenario %s: capacity %d %s: need at least 1", sc.String(), cfg.capacity, cfg.unit)
+	}
+	if info, err := evict.Lookup(sc.Evict.Name); err != nil {
+		return nil, err
+	} else if info.Offline {
+		return nil, fmt.Errorf("eviction %s is offline (it needs each worker's future) and runs only in `kvscope replay` or as --vs-opt", sc.Evict.Name)
+	}
+	lat := func(param.Spec) (string, error) { return latCanon, nil }
+	cfg.canonical, err = sc.Canonical(route.Resolve, evict.Resolve, lat)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Simulate replays tr under scenario sc in simulated time.
+func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Options) (*Run, error) {
+	bs := tr.Info.BlockSize
+	if bs < 1 {
+		return nil, fmt.Errorf("trace %s: block size %d", tr.Info.Source, bs)
+	}
+	cfg, err := resolve(sc, bs)
+	if err != nil {
+		return nil, err
+	}
+	if opt.iterModel != nil {
+		cfg.engine.Model = opt.iterModel
+	}
+	n := len(tr.Requests)
+	run := &Run{
+		Scenario: cfg.canonical, Trace: tr.Info, Workers: sc.Workers,
+		Capacity: cfg.capacity, Unit: cfg.unit.String(),
+		Records: make([]Record, n),
+		Scores:  make([]float32, n*sc.Workers),
+		Samples: make([][]Sample, sc.Workers),
+		Events:  make([]Event, 0, 4*n),
+	}
+	// Preallocate the series at their usual sizes (about three samples per
+	// request per worker, two router-load samples per request).
+	for w := range run.Samples {
+		run.Samples[w] = make([]Sample, 0, 3*n/sc.Workers+16)
+	}
+	run.LoadT = make([]time.Duration, 0, 2*n)
+	run.Loads = make([]float32, 0, 2*n*sc.Workers)
+	c := &cluster{ctx: ctx, tr: tr, cfg: cfg, run: run, progress: opt.Progress}
+	for w := range sc.Workers {
+		pol, _, err := evict.New(sc.Evict, evict.Env{Unit: cfg.unit, Capacity: cfg.capacity, Rand: evict.WorkerRand(sc.Seed, w)})
+		if err != nil {
+			return nil, err
+		}
+		cache, err := kvcache.New(kvcache.Config{Unit: cfg.unit, Capacity: cfg.capacity, BlockSize: bs, SizeHint: tr.Blocks.Len()}, pol)
+		if err != nil {
+			return nil, err
+		}
+		c.workers = append(c.workers, &worker{id: w, cache: cache})
+	}
+	c.router, _, err = route.NewSpec(sc.Router, route.Env{
+		Workers: sc.Workers, BlockSize: bs, Blocks: tr.Blocks.Len(), Rand: rng.Stream(sc.Seed, rng.Router, 0),
+		CachedMs: cfg.cachedMs, MissMs: cfg.missMs, Cluster: clusterView{c},
+	})
+	if err != nil {
+		return nil, err
+	}
+	run.LoadUnit = c.router.LoadUnit()
+	if err := c.prepare(); err != nil {
+		return nil, err
+	}
+	if err := c.loop(); err != nil {
+		return nil, err
+	}
+	if opt.VsOpt {
+		if err := c.ratios(); err != nil {
+			return nil, err
+		}
+	}
+	return run, nil
+}
+
+// prepare sets arrival times, oversize verdicts and session dependencies.
+func (c *cluster) prepare() error {
+	tr, sc := c.tr, &c.cfg.sc
+	n := len(tr.Requests)
+	c.arrivals = make([]time.Duration, n)
+	var wl = rng.Stream(sc.Seed, rng.Workload, 0)
+	var clock float64 // seconds, for rate re-timing
+	for i := range tr.Requests {
+		r := &tr.Requests[i]
+		switch {
+		case sc.Rate > 0:
+			if i > 0 {
+				clock += wl.ExpFloat64() / sc.Rate
+			}
+			c.arrivals[i] = time.Duration(math.Round(clock * 1e9))
+		default:
+			c.arrivals[i] = time.Duration(math.Round(float64(r.Arrival) * sc.TimeScale))
+		}
+		rec := &c.run.Records[i]
+		*rec = Record{Index: int32(i), Worker: -1, Arrival: c.arrivals[i], Start: unset, FirstToken: unset, Done: unset}
+	}
+	if n > 0 {
+		c.run.Start = c.arrivals[0]
+	}
+	// Oversize (SPEC §1): input plus output allowance larger than B.
+	probe := c.workers[0].cache
+	for i := range tr.Requests {
+		r := &tr.Requests[i]
+		if fp := probe.Footprint(r); fp > c.cfg.capacity {
+			switch sc.Oversize {
+			case scenario.OversizeError:
+				return fmt.Errorf("%s: request %d needs %d %s (input plus output allowance), more than the cache's %d (set oversize=fail or bypass to go on)",
+					r.Source, i, fp, c.cfg.unit, c.cfg.capacity)
+			case scenario.OversizeFail:
+				c.run.Records[i].Status = Failed
+				c.run.Records[i].Fail = fmt.Sprintf("oversize: needs %d %s, cache holds %d", fp, c.cfg.unit, c.cfg.capacity)
+			case scenario.OversizeBypass:
+				c.run.Records[i].Status = Bypassed
+			}
+		}
+	}
+	if sc.SessionTiming == "closed" {
+		byID := make(map[int64]int32, n)
+		for i := range tr.Requests {
+			byID[tr.Requests[i].ID] = int32(i)
+		}
+		c.children = map[int32][]int32{}
+		c.dependent = make([]bool, n)
+		for i := range tr.Requests {
+			r := &tr.Requests[i]
+			if r.Parent == trace.NoParent {
+				continue
+			}
+			if p, ok := byID[r.Parent]; ok && p != int32(i) {
+				c.children[p] = append(c.children[p], int32(i))
+				c.dependent[i] = true
+			}
+		}
+	}
+	return nil
+}
+
+// pushNextTraceArrival schedules the next request released by the trace's
+// own clock (skipping closed-session turns, released by their parents).
+func (c *cluster) pushNextTraceArrival() {
+	for c.next < len(c.tr.Requests) {
+		i := c.next
+		c.next++
+		if c.dependent != nil && c.dependent[i] {
+			continue
+		}
+		c.sched.push(event{t: c.arrivals[i], kind: evArrival, req: int32(i), worker: -1})
+		return
+	}
+}
+
+var errCanceled = errors.New("simulation canceled")
+
+func (c *cluster) loop() error {
+	c.pushNextTraceArrival()
+	obsPending := false
+	scheduleObserve := func() {
+		if obsPending || c.done >= len(c.tr.Requests) {
+			return
+		}
+		if at, ok := c.router.NextObserve(); ok {
+			c.sched.push(event{t: at, kind: evObserve, worker: -1, req: -1})
+			obsPending = true
+		}
+	}
+	scheduleObserve()
+	steps := 0
+	for {
+		e, ok := c.sched.pop()
+		if !ok {
+			break
+		}
+		if steps++; steps&4095 == 0 && c.ctx != nil {
+			if err := c.ctx.Err(); err != nil {
+				return fmt.Errorf("%w: %w", errCanceled, err)
+			}
+		}
+		switch e.kind {
+		case evObserve:
+			obsPending = false
+			c.router.Observe(e.t)
+		case evArrival:
+			if c.dependent == nil || !c.dependent[e.req] {
+				c.pushNextTraceArrival()
+			}
+			c.arrive(e.req, e.t)
+		case evPrefillEnd:
+			c.linearPrefillEnd(c.workers[e.worker], e.t)
+		case evComplete:
+			c.linearComplete(c.workers[e.worker], e.t)
+		case evIterEnd:
+			c.engineIterEnd(c.workers[e.worker], e.t)
+		}
+		if c.err != nil {
+			return c.err
+		}
+		scheduleObserve()
+	}
+	if c.done != len(c.tr.Requests) {
+		return fmt.Errorf("internal: %d of %d requests ended", c.done, len(c.tr.Requests))
+	}
+	return nil
+}
+
+// arrive routes request x at t and queues it on the chosen worker.
+func (c *cluster) arrive(x int32, t time.Duration) {
+	rec := &c.run.Records[x]
+	rec.Arrival = t
+	r := &c.tr.Requests[x]
+	if rec.Status == Failed {
+		c.logEvent(t, LogFail, x, -1)
+		c.finish(rec, r, -1, t, true)
+		return
+	}
+	d := c.router.Route(t, r)
+	rec.Worker = int16(d.Worker)
+	rec.Why = d.Why
+	sc := c.run.Scores[int(x)*c.run.Workers : (int(x)+1)*c.run.Workers]
+	for i, s := range d.Scores {
+		sc[i] = float32(s)
+	}
+	c.logEvent(t, LogRouted, x, d.Worker)
+	c.sampleLoads(t)
+	w := c.workers[d.Worker]
+	w.waiting = append(w.waiting, x)
+	if c.cfg.isEngine {
+		c.engineStep(w, t)
+	} else {
+		c.linearStart(w, t)
+	}
+	c.snap(w, t)
+}
+
+// failRequest fails a routed request that cannot be served.
+func (c *cluster) failRequest(w *worker, x int32, t time.Duration, why string) {
+	rec := &c.run.Records[x]
+	rec.Status = Failed
+	rec.Fail = why
+	c.logEvent(t, LogFail, x, w.id)
+	c.finish(rec, &c.tr.Requests[x], w.id, t, true)
+}
