@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/kvcache"
@@ -74,6 +75,10 @@ type cluster struct {
 	// children[i] lists requests released when request i ends
 	// (session_timing=closed).
 	children map[int32][]int32
+	// childByID maps a request ID to its first child (keep_outputs).
+	childByID map[int64]int32
+	// nextFresh is the next dense id for kept outputs no request names.
+	nextFresh trace.BlockID
 	// dependent[i] marks requests released by their parent, not the clock.
 	dependent []bool
 	done      int
@@ -254,10 +259,14 @@ func (c *cluster) prefillDone(w *worker, rn *running, t time.Duration) {
 func (c *cluster) complete(w *worker, rn *running, t time.Duration) {
 	r := rn.req
 	if !rn.bypass {
-		if len(r.Blocks) > 0 {
-			w.cache.Access(r.Blocks, kvcache.Complete)
+		path := r.Blocks[:rn.committed]
+		if c.cfg.sc.KeepOutputs {
+			path = c.keepOutputs(w, rn)
 		}
-		if err := w.cache.Unpin(r.Blocks[:rn.committed]); err != nil {
+		if len(path) > 0 {
+			w.cache.Access(path, kvcache.Complete)
+		}
+		if err := w.cache.Unpin(path); err != nil {
 			c.fail(err)
 		}
 		if err := w.cache.Release(rn.allow + rn.miss); err != nil {
@@ -285,7 +294,7 @@ func (c *cluster) finish(rec *Record, r *trace.Request, w int, t time.Duration, 
 		c.progress(c.done, len(c.tr.Requests))
 	}
 	for _, ch := range c.children[rec.Index] {
-		c.release(ch, t+time.Duration(c.tr.Requests[ch].ThinkS*float64(time.Second)))
+		c.release(ch, t+secondsToDuration(c.tr.Requests[ch].ThinkS))
 	}
 	if t > c.run.End {
 		c.run.End = t
@@ -302,3 +311,6 @@ func (c *cluster) fail(err error) {
 		c.err = err
 	}
 }
+
+// secondsToDuration converts seconds to a Duration, rounding to the ns.
+func secondsToDuration(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }

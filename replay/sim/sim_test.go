@@ -69,3 +69,41 @@ func TestLinearSingleWorker(t *testing.T) {
 		t.Errorf("state at 25ms: %+v", st.Workers[0])
 	}
 }
+
+// TestArrivalRetiming: time_scale multiplies the trace's arrivals; rate
+// replaces them with a Poisson process of that rate from the workload
+// stream, the same for every scenario of one seed.
+func TestArrivalRetiming(t *testing.T) {
+	tr := loadSample(t, 1000)
+	scaled, err := Simulate(context.Background(), tr, mustScenario(t, "round_robin+lru;workers=4;cache_blocks=300;oversize=fail;time_scale=2.5"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tr.Requests {
+		want := time.Duration(float64(tr.Requests[i].Arrival) * 2.5)
+		if d := scaled.Records[i].Arrival - want; d < -1 || d > 1 {
+			t.Fatalf("request %d arrived at %v, want %v", i, scaled.Records[i].Arrival, want)
+		}
+	}
+	a, err := Simulate(context.Background(), tr, mustScenario(t, "round_robin+lru;workers=4;cache_blocks=300;oversize=fail;rate=20;seed=3"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Simulate(context.Background(), tr, mustScenario(t, "lbgr+rlt;workers=4;cache_blocks=300;oversize=fail;rate=20;seed=3"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := a.Records[len(a.Records)-1].Arrival.Seconds()
+	// 999 exponential gaps of mean 1/20 s: the span is 49.95 s ± 1.6 s (1σ).
+	if last < 49.95-8 || last > 49.95+8 {
+		t.Fatalf("Poisson span %.2f s for 999 gaps at rate 20", last)
+	}
+	for i := range a.Records {
+		if a.Records[i].Arrival != b.Records[i].Arrival {
+			t.Fatalf("request %d: two scenarios of one seed got different arrivals", i)
+		}
+		if i > 0 && a.Records[i].Arrival < a.Records[i-1].Arrival {
+			t.Fatal("Poisson arrivals out of order")
+		}
+	}
+}

@@ -141,7 +141,8 @@ func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 	}
 	run.LoadT = make([]time.Duration, 0, 2*n)
 	run.Loads = make([]float32, 0, 2*n*sc.Workers)
-	c := &cluster{ctx: ctx, tr: tr, cfg: cfg, run: run, progress: opt.Progress}
+	c := &cluster{ctx: ctx, tr: tr, cfg: cfg, run: run, progress: opt.Progress,
+		nextFresh: trace.BlockID(tr.Blocks.Len())}
 	for w := range sc.Workers {
 		pol, _, err := evict.New(sc.Evict, evict.Env{Unit: cfg.unit, Capacity: cfg.capacity, Rand: evict.WorkerRand(sc.Seed, w)})
 		if err != nil {

@@ -1,0 +1,101 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/replay/trace/gen"
+)
+
+func multiturn(t testing.TB, clients int, outLen int) *trace.Trace {
+	t.Helper()
+	g := gen.DefaultMultiturn()
+	g.Clients, g.Turns, g.UserLen, g.OutputLen, g.Rate, g.Seed = clients, []int{4}, 64, outLen, 2, 1
+	var buf bytes.Buffer
+	w, err := trace.NewNativeWriter(&buf, g.BlockSize, "multiturn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := trace.LoadBytes("multiturn", buf.Bytes(), trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TestKeepOutputs: with keep_outputs a next turn hits the previous turn's
+// reply, so every later turn hits at least as much as without, and strictly
+// more in total; the invariants hold in both units and both timings.
+func TestKeepOutputs(t *testing.T) {
+	tr := multiturn(t, 6, 40)
+	for _, base := range []string{
+		"round_robin+lru;workers=1;cache_blocks=400",
+		"round_robin+rlt;workers=1;cache_tokens=6400",
+		"consistent_hash+lru;workers=2;cache_blocks=400;session_timing=closed",
+	} {
+		t.Run(base, func(t *testing.T) {
+			off, err := Simulate(context.Background(), tr, mustScenario(t, base), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			on, err := Simulate(context.Background(), tr, mustScenario(t, base+";keep_outputs=true"), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRun(t, tr, on)
+			var hOff, hOn int64
+			for i := range tr.Requests {
+				a, b := off.Records[i].HitTokens, on.Records[i].HitTokens
+				hOff += int64(a)
+				hOn += int64(b)
+				if tr.Requests[i].Turn == 1 && b != 0 {
+					t.Fatalf("first turn %d hit %d tokens", i, b)
+				}
+			}
+			// 6 clients × 3 later turns each reuse at least one full block
+			// of the previous reply (40 output tokens, 16-token blocks).
+			if hOn < hOff+6*3*16 {
+				t.Fatalf("keep_outputs hit %d tokens, without %d: want at least %d more", hOn, hOff, 6*3*16)
+			}
+		})
+	}
+}
+
+// TestClosedSessionTiming: a turn is released think_s after its parent
+// completes, whatever the trace's timestamp says.
+func TestClosedSessionTiming(t *testing.T) {
+	tr := multiturn(t, 3, 8)
+	run, err := Simulate(context.Background(), tr, mustScenario(t, "round_robin+lru;workers=2;cache_blocks=400;session_timing=closed;latency=linear:miss_ms=5"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, tr, run)
+	byID := map[int64]int{}
+	for i := range tr.Requests {
+		byID[tr.Requests[i].ID] = i
+	}
+	n := 0
+	for i := range tr.Requests {
+		r := &tr.Requests[i]
+		if r.Parent == trace.NoParent {
+			continue
+		}
+		p := run.Records[byID[r.Parent]]
+		want := p.Done + secondsToDuration(r.ThinkS)
+		if run.Records[i].Arrival != want {
+			t.Fatalf("turn %d arrived at %v, want parent done %v + think %vs", i, run.Records[i].Arrival, p.Done, r.ThinkS)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no dependent turns tested")
+	}
+}
