@@ -117,7 +117,12 @@ type Run struct {
 	// Scores holds each routed request's per-worker router scores,
 	// Workers entries per request (zeros for requests never routed).
 	Scores []float32
-	// ScoreUnit names the router's score unit per rule (see route.Why).
+	// Matches holds, per request, every worker's true cached prefix (in
+	// blocks) at the request's arrival, Workers entries per request: what
+	// a precise router would have seen. The worker's own match at prefill
+	// start is Record.HitBlocks; the difference is queueing's effect.
+	Matches []int32
+	// Events is the compact event log, in time order.
 	Events []Event
 	// Samples[w] is worker w's state series, in time order.
 	Samples [][]Sample
@@ -136,6 +141,12 @@ type Run struct {
 // RequestScores returns the router scores recorded for request i.
 func (r *Run) RequestScores(i int) []float32 {
 	return r.Scores[i*r.Workers : (i+1)*r.Workers]
+}
+
+// RequestMatches returns every worker's cached prefix (blocks) at request
+// i's arrival.
+func (r *Run) RequestMatches(i int) []int32 {
+	return r.Matches[i*r.Workers : (i+1)*r.Workers]
 }
 
 // State is the cluster at one instant.

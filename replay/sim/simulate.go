@@ -131,6 +131,7 @@ func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 		Capacity: cfg.capacity, Unit: cfg.unit.String(),
 		Records: make([]Record, n),
 		Scores:  make([]float32, n*sc.Workers),
+		Matches: make([]int32, n*sc.Workers),
 		Samples: make([][]Sample, sc.Workers),
 		Events:  make([]Event, 0, 4*n),
 	}
@@ -314,6 +315,10 @@ func (c *cluster) arrive(x int32, t time.Duration) {
 		c.logEvent(t, LogFail, x, -1)
 		c.finish(rec, r, -1, t, true)
 		return
+	}
+	m := c.run.Matches[int(x)*c.run.Workers : (int(x)+1)*c.run.Workers]
+	for w, wk := range c.workers {
+		m[w] = int32(wk.cache.Match(r.Blocks))
 	}
 	d := c.router.Route(t, r)
 	rec.Worker = int16(d.Worker)
