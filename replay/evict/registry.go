@@ -51,6 +51,7 @@ var registry = map[string]Info{
 	"random_leaf": {New: newRandomLeaf, Randomized: true, Doc: "uniform unpinned leaf, no marks"},
 	"sieve":       {New: newSieve, Doc: "SIEVE hand over insertion order, leaves only"},
 	"s3fifo":      {New: newS3FIFO, Doc: "S3-FIFO small/main/ghost queues, leaves only (small_ratio=0.1)"},
+	"server_lru":  {New: newServerLRU, Doc: "llm-d-inference-sim's cache: LRU over unreferenced blocks, one time per finished request (SPEC §11)"},
 }
 
 // Names returns the registered policy names, sorted.

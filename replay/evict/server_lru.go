@@ -1,0 +1,88 @@
+package evict
+
+import "github.com/kvscope/kvscope/replay/kvcache"
+
+// serverLRU models the block cache of llm-d-inference-sim v0.10.2 (SPEC §11),
+// the vLLM-compatible server the live tests attach to:
+//
+//   - a block's time is set when the last running request that references
+//     it finishes; every block of that request gets the same time (the
+//     server calls time.Now() once per finished request);
+//   - a new block evicts the least recently used unreferenced block, one at
+//     a time, when the cache is full;
+//   - the reported cached tokens of a request are every prompt block present
+//     anywhere in the cache (running requests' blocks included) × block size.
+//
+// Here a block is stamped with a per-worker clock that advances once per
+// Complete access (or HitOnly access in hit-only replay), so the blocks of one
+// finished request share a stamp and a block shared with a later request
+// takes the later request's stamp, as on the server. PrefillStart and
+// PrefillEnd accesses change nothing: the server does not touch a block's
+// time when a request starts using it (the block leaves the unreferenced set
+// instead, which pinning models).
+//
+// Victim: the unpinned leaf with the smallest stamp; ties the deeper block,
+// then the smaller id.
+//
+// Where it differs from the server, and why:
+//
+//   - The server breaks ties between blocks of equal time in Go map
+//     iteration order (random, run to run) and may evict an interior block
+//     whose descendants stay cached; a prefix cache (kvcache) may remove
+//     leaves only. Because an ancestor is stamped whenever a descendant is
+//     (a request holds its whole chain), the oldest stamp's deepest block
+//     is always a leaf, so this policy's victim is always one the server
+//     could have chosen. The two caches then hold the same number of blocks
+//     of that request; a later request counts the same cached blocks unless
+//     it holds only part of the evicted request's chain (a prefix of it),
+//     where the server's random pick may have kept blocks the model
+//     evicted or the other way round. That is the only source of
+//     disagreement at concurrency 1.
+//   - The server counts output tokens and tokens past the last full block
+//     against no capacity and drops partial last blocks: run the model with
+//     Output 0 and full blocks only (replay/live does).
+//   - The server's capacity check at request start is "pinned + missing ≤
+//     B" and fails the request otherwise; kvcache's oversize rule
+//     (Footprint > B) is the same at concurrency 1.
+type serverLRU struct {
+	nop
+	clock uint64
+	stamp []uint64
+	h     keyHeap
+}
+
+func newServerLRU(*paramArgs, Env) (Policy, error) { return &serverLRU{}, nil }
+
+// NewServerLRU returns the server_lru policy: what replay/live uses to
+// predict llm-d-inference-sim's cached tokens without going through the
+// registry.
+func NewServerLRU() Policy { return &serverLRU{} }
+
+func (p *serverLRU) Inserted(b BlockID) {
+	p.stamp = grow(p.stamp, int(b)+1)
+	p.stamp[b] = p.clock
+}
+
+func (p *serverLRU) Access(path []BlockID, ev kvcache.Event) {
+	if ev != kvcache.Complete && ev != kvcache.HitOnly {
+		return
+	}
+	p.clock++
+	t := p.clock
+	for _, b := range path {
+		p.stamp[b] = t
+		if p.h.has(b) {
+			p.h.rekey(b, t, 0, tie(p.c, b))
+		}
+	}
+}
+
+func (p *serverLRU) Evictable(b BlockID, yes bool) {
+	if yes {
+		p.h.push(b, p.stamp[b], 0, tie(p.c, b))
+	} else {
+		p.h.remove(b)
+	}
+}
+
+func (p *serverLRU) Victim(int64) (BlockID, bool) { return p.h.min() }

@@ -1,0 +1,142 @@
+// Package live replays a trace against attached workers (SPEC §11): real
+// vLLM or sglang servers, or llm-d-inference-sim, with kvscope's own routers
+// (replay/route) in front, and sets the run beside the same requests
+// simulated (replay/sim).
+//
+// It owns the protocol clients, the /metrics scraper, the prompt builder,
+// the live driver and the live report. It simulates nothing itself: the
+// comparison calls sim.Simulate, and its model of each worker's cache is a
+// kvcache.Cache with a registered policy. It must not import terminal code
+// (charm); the explorer consumes the streaming API below.
+//
+// # Prompts (NewPlan, Words)
+//
+// Each distinct block id of the replayed requests gets a dense per-run index
+// in order of first appearance. A block is BlockSize tokens: the first two
+// encode the index (index mod TokenRange, then index / TokenRange, both
+// offset by TokenBase, so sibling blocks differ from their first token unless
+// their indices are congruent mod 30000, counted in FirstTokenClashes), the
+// rest a SplitMix64 sequence seeded by the index. Distinct indices give
+// distinct blocks, so prompts share exactly the whole blocks their chains
+// share. Partial last blocks (and tokens past the chain) are dropped and
+// counted: servers cache whole pages only. Token ids lie in [1000, 31000),
+// inside every common vocabulary. Words renders the same prompt as one
+// [a-z0-9]+ word per token, each followed by one space, for servers that
+// count words (llm-d-inference-sim's --force-dummy-tokenizer).
+//
+// The plan also holds the sent workload as a trace at the server's block
+// size (Plan.Model): server block j of a request is named by the trace block
+// holding its last token and that token's offset, which is exactly "the
+// prompt up to the end of block j", so the server's pages and the model's
+// blocks coincide whatever the two block sizes are.
+//
+// # Clients
+//
+// OpenAI: POST /v1/completions, stream=true with stream_options.include_usage,
+// prompt as token ids (or words), temperature 0, ignore_eos; cached tokens
+// from usage.prompt_tokens_details.cached_tokens (vLLM needs
+// --enable-prompt-tokens-details). sglang: POST /generate with input_ids,
+// stream=true; cached tokens from meta_info.cached_tokens. TTFT is send →
+// first chunk carrying output text; E2E send → [DONE]. An error object
+// inside a 200 stream (llm-d-inference-sim's capacity error) fails the
+// attempt as "rejected in stream" (not retried).
+//
+// /metrics is parsed with prometheus/common's expfmt: vllm:prefix_cache_queries
+// and vllm:prefix_cache_hits (with or without _total), vllm:kv_cache_usage_perc,
+// vllm:num_requests_waiting/running, vllm:cache_config_info (num_gpu_blocks,
+// block_size: the cache size and page size when not given); sglang's
+// sglang:prompt_tokens_total, sglang:cached_tokens_total, sglang:token_usage,
+// sglang:num_queue_reqs. A counter absent before the run (servers register
+// series on first use) counts from 0. The per-worker /metrics hit ratio is the
+// counters' growth over the run, read after they stop moving.
+//
+// # The driver (Run)
+//
+// Arrivals are replayed in real time × Config.TimeScale; at most
+// Config.Concurrency requests are in flight and later arrivals wait in the
+// driver (first come, first served). Each request is routed by the same
+// route.Router the simulator uses, fed the driver's clock (nondecreasing,
+// under one lock), the request as server-block chains, and a Completion for
+// every routed attempt (failed ones with Failed set, so load counters drop
+// and lbgr does not learn from them). llmd's scrape instants (NextObserve)
+// are honoured on every call.
+//
+// route.Cluster is implemented from what the driver knows: Waiting and Usage
+// from the latest /metrics reading (without one: the driver's in-flight
+// count and the model's pinned share), Match from kvscope's own model of each
+// worker's cache. Choice: precise=true routers are not refused; they read
+// that model, not KV events (no event stream is consumed), which is what an
+// operator running kvscope's router in front of unmodified servers would
+// have. The model inserts a request's blocks when it is sent and holds them
+// until it ends (the server counts running requests' blocks as cached), then
+// stamps them (kvcache.Complete); its policy is Config.ModelEvict
+// (server_lru, the llm-d-inference-sim/vLLM rule, by default; lru for
+// sglang). It assumes every sent request reached the worker's cache, and a
+// worker that recovers from being down starts with an empty model (it most
+// likely restarted). Each record carries the model's prediction for the
+// serving worker at send time (ModelCachedTokens): with concurrency 1 on
+// llm-d-inference-sim this is the comparison the tests make.
+//
+// Every request ends Completed, Failed (with its last attempt's reason) or
+// TimedOut (its last attempt stalled or hit the timeout), and
+// Completed + Failed + TimedOut = Requests. Faults: a refused connection,
+// 5xx, 429, a stall (no first token within FirstTokenTimeout, no chunk
+// within StallTimeout), the whole-request Timeout and a stream cut before
+// [DONE] are retried up to Config.Retries times with doubling Backoff; 4xx,
+// an error in the stream, bad JSON and refused redirects are not. A worker
+// that refuses connections leaves routing at once; after a stall, timeout or
+// cut it leaves only if a health probe fails too. While it is out, a router's
+// choice of it goes to the next healthy worker in index order (the router is
+// told its choice completed as failed, and the record keeps both: Routed and
+// Worker); GET /health is probed every ProbeInterval until it answers, and
+// the worker rejoins.
+//
+// # Security
+//
+// API keys come from the environment or a file only (the CLI's --api-key-env,
+// --api-key-file) and live in a Secret, which prints and marshals as
+// "[redacted]". The key is sent as a bearer token only to the configured
+// workers' scheme://host:port; the HTTP client refuses any redirect that
+// leaves that origin, and ignores proxy settings from the environment. Error
+// bodies and transport errors are scrubbed of the key before they become
+// reasons, so no record, log line or report holds it. Worker URLs with user
+// information are refused. https workers use the system roots or
+// ClientConfig.TLS (the CLI's --ca-file).
+//
+// # Streaming API (for the explorer)
+//
+// Config.Updates, when set, receives an Update per finished request (Record,
+// sent blocking: a consumer that stops reading stalls the driver's
+// bookkeeping, not its timing of sends, which happen in their own
+// goroutines) and a Snapshot every Config.SnapshotEvery (per worker: health,
+// in flight, completed, failed, hit ratio so far, the latest /metrics usage
+// and queue; dropped when the channel is full). The driver never closes the
+// channel; close it after Run returns. A TUI runs Run in a tea.Cmd and
+// forwards updates as messages:
+//
+//	ch := make(chan live.Update, 256)
+//	go func() { res, err := live.Run(ctx, tr, reqs, live.Config{..., Updates: ch}); close(ch); done <- … }()
+//	for u := range ch { program.Send(u) }
+//
+// # Report
+//
+// Summarize reduces a run to the metrics a simulation also gives (its own
+// nearest-rank Dist: replay must not import analysis). ModelScenario is the
+// scenario to simulate beside it: the run's router, the given eviction and
+// optional gpuprofile, one worker per attached worker with the smallest
+// attached cache, the run's time scale, oversize=fail. The caller (the CLI)
+// runs sim.Simulate on Plan.Model (the requests as sent: whole blocks at the
+// server's page size, the trace's outputs) and passes the figures as a
+// ModelSide; Compare lists per metric live, model, live − model and the
+// relative difference. Latency rows are labelled: against
+// llm-d-inference-sim, whose latencies are its flags, they check plumbing
+// only. WriteJSON and WriteMarkdown render it (the analysis package's
+// renderers serve scenario comparisons; this report is live-specific).
+//
+// # Tests against a real server
+//
+// The *RealServer* tests start llm-d-inference-sim v0.10.2 (built by
+// .ci/live-sim/build.sh into ~/.cache/kvscope, or $KVSCOPE_LLMD_SIM) on
+// free 127.0.0.1 ports and skip with a logged reason when it is missing,
+// unless KVSCOPE_REQUIRE_EXTERNAL=1.
+package live

@@ -1,0 +1,901 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/evict"
+	"github.com/kvscope/kvscope/replay/kvcache"
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/rng"
+	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// Config is everything that decides a live run besides the trace.
+type Config struct {
+	Workers []Endpoint
+	Client  ClientConfig
+	// Router is a route spec ("cache_aware", "llmd:precise=true", …).
+	Router string
+	// Seed feeds the router's stream (random, p2c, dynamo with a
+	// temperature).
+	Seed uint64
+	// TimeScale multiplies the trace's arrival times (1 = as recorded;
+	// 0.1 = ten times faster).
+	TimeScale float64
+	// Concurrency caps the requests in flight (≥ 1); arrivals beyond it wait
+	// in the driver, FIFO.
+	Concurrency int
+	// Retries is how many more attempts a request gets after a retryable
+	// failure; Backoff the wait before the first retry (doubling, at most
+	// 16×).
+	Retries int
+	Backoff time.Duration
+	// ProbeInterval is how often an unhealthy worker is probed (GET
+	// /health); ScrapeInterval how often /metrics is read during the run
+	// (queue lengths and usage for llmd, snapshots).
+	ProbeInterval, ScrapeInterval time.Duration
+	// CacheBlocks is each worker's cache size in server blocks; 0 reads
+	// vLLM's vllm:cache_config_info from /metrics.
+	CacheBlocks int
+	// ServerBlockSize is the workers' tokens per block; 0 reads it from
+	// /metrics, else 16 for the OpenAI API and 1 (sglang's token pool)
+	// for sglang.
+	ServerBlockSize int
+	// ModelEvict is the eviction policy of kvscope's model of each worker's
+	// cache (default server_lru for OpenAI workers, lru for sglang).
+	ModelEvict string
+	// Updates, if set, receives a Record per finished request (sent
+	// blocking: the consumer must keep up) and a Snapshot every
+	// SnapshotEvery (dropped when the channel is full). The driver never
+	// closes it.
+	Updates       chan<- Update
+	SnapshotEvery time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.TimeScale <= 0 {
+		c.TimeScale = 1
+	}
+	if c.Concurrency < 1 {
+		c.Concurrency = 1
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = 200 * time.Millisecond
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = 500 * time.Millisecond
+	}
+	if c.ScrapeInterval <= 0 {
+		c.ScrapeInterval = time.Second
+	}
+	if c.SnapshotEvery <= 0 {
+		c.SnapshotEvery = time.Second
+	}
+	if c.Client.API == "" {
+		c.Client.API = OpenAI
+	}
+	if c.ModelEvict == "" {
+		c.ModelEvict = "server_lru"
+		if c.Client.API == SGLang {
+			c.ModelEvict = "lru"
+		}
+	}
+}
+
+// Status is how a request ended.
+type Status string
+
+const (
+	Completed Status = "completed"
+	Failed    Status = "failed"
+	TimedOut  Status = "timed_out"
+)
+
+// Record is one request of a live run.
+type Record struct {
+	// Index is the request's index in the trace.
+	Index  int    `json:"index"`
+	Status Status `json:"status"`
+	// Reason says why a request failed or timed out (its last attempt's
+	// error); empty when completed.
+	Reason string `json:"reason,omitempty"`
+	// Worker served the last attempt (-1: never sent); Routed is the
+	// router's choice for it (differs when that worker was unhealthy).
+	Worker   int `json:"worker"`
+	Routed   int `json:"routed"`
+	Attempts int `json:"attempts"`
+	// Failures lists the kinds of failed attempts, in order.
+	Failures []string `json:"failures,omitempty"`
+	// Arrival is the scheduled arrival (trace time × time scale), Sent when
+	// the last attempt was sent, both since the run's start.
+	ArrivalMs float64 `json:"arrival_ms"`
+	SentMs    float64 `json:"sent_ms"`
+	// TTFT (send → first streamed token) and E2E (send → end of stream) of
+	// the last attempt, completed requests only.
+	TTFTMs float64 `json:"ttft_ms"`
+	E2EMs  float64 `json:"e2e_ms"`
+	// PromptTokens and CachedTokens are what the server reported;
+	// CachedKnown false when it reported no cached tokens.
+	PromptTokens int  `json:"prompt_tokens"`
+	CachedTokens int  `json:"cached_tokens"`
+	CachedKnown  bool `json:"cached_known"`
+	OutputTokens int  `json:"output_tokens"`
+	// SentTokens is the prompt length sent; ModelCachedTokens kvscope's
+	// model's prediction for the serving worker at send time (ModelFits
+	// false when the model could not make room).
+	SentTokens        int  `json:"sent_tokens"`
+	ModelCachedTokens int  `json:"model_cached_tokens"`
+	ModelFits         bool `json:"model_fits"`
+	// ModelEvicted is how many blocks the model evicted for it.
+	ModelEvicted int64 `json:"model_evicted"`
+	// Why is the router's explanation of its decision.
+	Why string `json:"why,omitempty"`
+}
+
+// Update is one message of the streaming API: exactly one field is set.
+type Update struct {
+	Record   *Record
+	Snapshot *Snapshot
+}
+
+// Snapshot is the run's state at one moment.
+type Snapshot struct {
+	Elapsed    time.Duration
+	Dispatched int
+	Finished   int
+	Total      int
+	Workers    []WorkerSnapshot
+}
+
+// WorkerSnapshot is one worker's state in a Snapshot.
+type WorkerSnapshot struct {
+	Worker    int
+	URL       string
+	Healthy   bool
+	InFlight  int
+	Completed int
+	Failed    int
+	// HitRatio is Σ cached / Σ prompt tokens over its completed responses.
+	PromptTokens, CachedTokens int64
+	HitRatio                   float64
+	// From the latest /metrics reading (Has* false when absent).
+	Usage, Waiting     float64
+	HasUsage, HasQueue bool
+}
+
+// worker is the driver's state of one attached worker.
+type worker struct {
+	ep        Endpoint
+	healthy   bool
+	probing   bool
+	downs     int
+	recovered int
+	inFlight  int
+	completed int
+	failed    int
+	prompt    int64
+	cached    int64
+	modelHit  int64
+	model     *kvcache.Cache
+	capacity  int64
+	before    *Scrape
+	latest    *Scrape
+	fail      map[string]int
+}
+
+type driver struct {
+	cfg     Config
+	plan    *Plan
+	client  *Client
+	start   time.Time
+	mu      sync.Mutex
+	router  route.Router
+	canon   string
+	last    time.Duration
+	workers []*worker
+	records []Record
+	done    int
+	sent    int
+	bs      int
+	newPol  func(w int) (kvcache.Policy, error)
+	// bg ends with the run (probes, scrapes); probes counts probe loops.
+	bg     context.Context
+	probes sync.WaitGroup
+}
+
+// Result is a finished live run.
+type Result struct {
+	API        API      `json:"api"`
+	Router     string   `json:"router"`
+	ModelEvict string   `json:"model_evict"`
+	WorkerURLs []string `json:"worker_urls"`
+	TimeScale  float64  `json:"time_scale"`
+	// Concurrency, Retries: the driver's settings.
+	Concurrency int `json:"concurrency"`
+	Retries     int `json:"retries"`
+	// TraceBlockSize and ServerBlockSize: see Plan.
+	TraceBlockSize  int `json:"trace_block_size"`
+	ServerBlockSize int `json:"server_block_size"`
+	// Requests counts the requests replayed; Completed + Failed + TimedOut =
+	// Requests.
+	Requests  int `json:"requests"`
+	Completed int `json:"completed"`
+	Failed    int `json:"failed"`
+	TimedOut  int `json:"timed_out"`
+	// FailReasons counts failed and timed-out requests by reason kind.
+	FailReasons map[string]int `json:"fail_reasons"`
+	// DroppedPartial, DroppedTokens: see Plan.
+	DroppedPartial int   `json:"dropped_partial_blocks"`
+	DroppedTokens  int64 `json:"dropped_tokens"`
+	DistinctBlocks int   `json:"distinct_blocks"`
+	// Started is the wall-clock start (UTC); DurationS the run's length.
+	Started   time.Time       `json:"started"`
+	DurationS float64         `json:"duration_s"`
+	Workers   []WorkerResult  `json:"workers"`
+	Records   []Record        `json:"records"`
+	Plan      *Plan           `json:"-"`
+	Scrapes   []*ScrapeResult `json:"-"`
+}
+
+// WorkerResult is one worker's share of a live run.
+type WorkerResult struct {
+	Worker    int    `json:"worker"`
+	URL       string `json:"url"`
+	Completed int    `json:"completed"`
+	Failed    int    `json:"failed"`
+	// From responses: Σ prompt and cached tokens of completed requests.
+	PromptTokens int64   `json:"prompt_tokens"`
+	CachedTokens int64   `json:"cached_tokens"`
+	HitRatio     float64 `json:"hit_ratio"`
+	// ModelCachedTokens is kvscope's model's prediction for the same
+	// requests; ModelHitRatio = it / PromptTokens.
+	ModelCachedTokens int64   `json:"model_cached_tokens"`
+	ModelHitRatio     float64 `json:"model_hit_ratio"`
+	// From /metrics: the counters' growth over the run (HasMetrics false
+	// when either reading failed or lacked the counters).
+	HasMetrics      bool    `json:"has_metrics"`
+	MetricsQueried  float64 `json:"metrics_queried_tokens"`
+	MetricsHit      float64 `json:"metrics_hit_tokens"`
+	MetricsHitRatio float64 `json:"metrics_hit_ratio"`
+	// CacheBlocks is the cache size used for the model (server blocks).
+	CacheBlocks int64 `json:"cache_blocks"`
+	// Downs counts transitions to unhealthy, Recovered the recoveries.
+	Downs     int            `json:"downs"`
+	Recovered int            `json:"recovered"`
+	Healthy   bool           `json:"healthy_at_end"`
+	Failures  map[string]int `json:"failures,omitempty"`
+}
+
+// ScrapeResult is kept for tests: a worker's readings before and after.
+type ScrapeResult struct{ Before, After *Scrape }
+
+// Run replays reqs (requests of tr, in arrival order) against cfg.Workers.
+// It returns an error only when the run cannot start (bad router, no cache
+// size); failures of requests and workers are in the Result.
+func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config) (*Result, error) {
+	cfg.defaults()
+	if len(cfg.Workers) == 0 {
+		return nil, errors.New("live: no workers")
+	}
+	d := &driver{cfg: cfg, client: NewClient(cfg.Client, cfg.Workers)}
+	defer d.client.Close()
+
+	// Readings before the run: counters' baselines, cache config.
+	scrapeErr := make([]error, len(cfg.Workers))
+	for i, ep := range cfg.Workers {
+		w := &worker{ep: ep, healthy: true, fail: map[string]int{}}
+		if s, err := d.client.Scrape(ctx, ep); err == nil {
+			w.before, w.latest = &s, &s
+		} else {
+			scrapeErr[i] = err
+		}
+		d.workers = append(d.workers, w)
+	}
+	d.bs = cfg.ServerBlockSize
+	for _, w := range d.workers {
+		if d.bs == 0 && w.before != nil && w.before.BlockSize > 0 {
+			d.bs = w.before.BlockSize
+		}
+	}
+	if d.bs == 0 {
+		d.bs = 16
+		if cfg.Client.API == SGLang {
+			d.bs = 1
+		}
+	}
+	// A worker without a reading (down at the start) gets the size the
+	// others report: attached workers are taken to be alike.
+	known := int64(0)
+	for _, w := range d.workers {
+		if w.before != nil && w.before.CacheBlocks > 0 {
+			known = int64(w.before.CacheBlocks)
+			break
+		}
+	}
+	for i, w := range d.workers {
+		switch {
+		case cfg.CacheBlocks > 0:
+			w.capacity = int64(cfg.CacheBlocks)
+		case w.before != nil && w.before.CacheBlocks > 0:
+			w.capacity = int64(w.before.CacheBlocks)
+		case known > 0:
+			w.capacity = known
+		default:
+			why := "no vllm:cache_config_info in /metrics"
+			if scrapeErr[i] != nil {
+				why = "/metrics: " + scrapeErr[i].Error()
+			}
+			return nil, fmt.Errorf("live: worker %d (%s): cache size unknown (%s): give --cache-blocks", i, w.ep, why)
+		}
+	}
+	plan, err := NewPlan(tr, reqs, d.bs)
+	if err != nil {
+		return nil, err
+	}
+	d.plan = plan
+	sp, err := param.Parse(cfg.ModelEvict)
+	if err != nil {
+		return nil, fmt.Errorf("live: model eviction: %w", err)
+	}
+	d.newPol = func(w int) (kvcache.Policy, error) {
+		if sp.Name == "server_lru" && len(sp.Params) == 0 {
+			return evict.NewServerLRU(), nil
+		}
+		p, _, err := evict.New(sp, evict.Env{Unit: kvcache.Blocks, Capacity: d.workers[w].capacity, Rand: evict.WorkerRand(cfg.Seed, w)})
+		return p, err
+	}
+	for i, w := range d.workers {
+		if w.model, err = d.newModel(i); err != nil {
+			return nil, fmt.Errorf("live: model eviction: %w", err)
+		}
+	}
+	d.router, d.canon, err = route.New(cfg.Router, route.Env{
+		Workers: len(cfg.Workers), BlockSize: d.bs, Blocks: plan.Model.Blocks.Len(),
+		Rand: rng.Stream(cfg.Seed, rng.Router, 0), Cluster: clusterView{d},
+		// lbgr:preset=paper's a_c/a_m: the real workers' costs are unknown,
+		// so the linear model's defaults (SPEC §8).
+		CachedMs: 0, MissMs: 0.15,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("live: %w", err)
+	}
+	d.records = make([]Record, len(plan.Requests))
+	return d.run(ctx)
+}
+
+func (d *driver) newModel(w int) (*kvcache.Cache, error) {
+	p, err := d.newPol(w)
+	if err != nil {
+		return nil, err
+	}
+	return kvcache.New(kvcache.Config{Unit: kvcache.Blocks, Capacity: d.workers[w].capacity, BlockSize: d.bs,
+		SizeHint: d.plan.Model.Blocks.Len()}, p)
+}
+
+func (d *driver) run(ctx context.Context) (*Result, error) {
+	d.start = time.Now()
+	bg, stopBG := context.WithCancel(ctx)
+	d.bg = bg
+	var bgWG sync.WaitGroup
+	bgWG.Add(1)
+	go func() { defer bgWG.Done(); d.scrapeLoop(bg) }()
+	if d.cfg.Updates != nil {
+		bgWG.Add(1)
+		go func() { defer bgWG.Done(); d.snapshotLoop(bg) }()
+	}
+
+	sem := make(chan struct{}, d.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i := range d.plan.Requests {
+		pr := &d.plan.Requests[i]
+		at := time.Duration(float64(pr.Arrival) * d.cfg.TimeScale)
+		d.records[i] = Record{Index: pr.Index, Worker: -1, Routed: -1, ArrivalMs: ms(at), SentTokens: len(pr.Tokens)}
+		if ctx.Err() == nil {
+			if wait := time.Until(d.start.Add(at)); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+				case <-t.C:
+				}
+				t.Stop()
+			}
+		}
+		if ctx.Err() == nil {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			d.finish(ctx, i, Failed, "run canceled before sending")
+			continue
+		}
+		d.mu.Lock()
+		d.sent++
+		d.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d.serve(ctx, i)
+		}()
+	}
+	wg.Wait()
+	stopBG()
+	bgWG.Wait()
+	d.probes.Wait()
+	return d.result(ctx), nil
+}
+
+// now is the run's clock for the router: nondecreasing, under d.mu.
+func (d *driver) now() time.Duration {
+	t := time.Since(d.start)
+	if t < d.last {
+		t = d.last
+	}
+	d.last = t
+	for at, ok := d.router.NextObserve(); ok && at <= t; at, ok = d.router.NextObserve() {
+		d.router.Observe(at)
+	}
+	return t
+}
+
+// attempt is one send's bookkeeping under d.mu.
+type attempt struct {
+	routed, w int
+	routedAt  time.Duration
+	model     *kvcache.Cache
+	pinned    []trace.BlockID
+	hit       int
+	fits      bool
+	evicted   int64
+	why       string
+}
+
+// begin routes request i and updates the model of the chosen worker.
+func (d *driver) begin(i int) (*attempt, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	req := &d.plan.Model.Requests[i]
+	t := d.now()
+	dec := d.router.Route(t, req)
+	a := &attempt{routed: dec.Worker, w: dec.Worker, routedAt: t, why: dec.Reason()}
+	if !d.workers[a.w].healthy {
+		a.w = -1
+		for k := 1; k < len(d.workers); k++ {
+			if x := (dec.Worker + k) % len(d.workers); d.workers[x].healthy {
+				a.w = x
+				break
+			}
+		}
+		if a.w < 0 {
+			d.complete(a, i, 0, true)
+			return nil, &AttemptError{Kind: KindConnect, Msg: "no healthy worker"}
+		}
+		a.why += fmt.Sprintf("; worker %d unhealthy, sent to worker %d", dec.Worker, a.w)
+	}
+	w := d.workers[a.w]
+	w.inFlight++
+	// kvscope's model of the worker: the server counts the blocks of
+	// running requests as cached, so a request's blocks are inserted (and
+	// held) from the moment it is sent until it ends.
+	c := w.model
+	a.model = c
+	chain := req.Blocks
+	h := c.Match(chain)
+	a.hit = h
+	before := c.Evicted()
+	if err := c.Pin(chain[:h]); err == nil {
+		miss := int64(len(chain) - h)
+		// The server checks that the request fits beside the blocks held by
+		// running requests before it evicts anything, and rejects it
+		// otherwise: no eviction for a request that cannot fit.
+		fits := miss <= c.Capacity()-c.PinnedWeight()-c.Reserved()
+		var short int64
+		if fits {
+			short, err = c.MakeRoom(miss)
+		}
+		if fits && err == nil && short == 0 && c.Reserve(miss) == nil {
+			parent := kvcache.NoBlock
+			if h > 0 {
+				parent = chain[h-1]
+			}
+			ok := true
+			for k := h; k < len(chain); k++ {
+				if _, err := c.Commit(parent, chain[k], 1); err != nil {
+					ok = false
+					break
+				}
+				parent = chain[k]
+			}
+			if ok {
+				a.fits, a.pinned = true, chain
+			}
+		} else {
+			_ = c.Unpin(chain[:h])
+		}
+	}
+	a.evicted = c.Evicted() - before
+	return a, nil
+}
+
+// complete ends an attempt for the router and the model (under d.mu).
+func (d *driver) complete(a *attempt, i int, e2e time.Duration, failed bool) {
+	req := &d.plan.Model.Requests[i]
+	t := d.now()
+	if err := d.router.Complete(route.Completion{Worker: a.routed, Req: req, Routed: a.routedAt, Done: t, E2E: e2e, Failed: failed}); err != nil {
+		panic(fmt.Sprintf("live: router completion: %v", err)) // a driver bug: every route is completed once
+	}
+	if a.w >= 0 {
+		d.workers[a.w].inFlight--
+	}
+	if a.fits {
+		a.model.Access(a.pinned, kvcache.Complete)
+		_ = a.model.Unpin(a.pinned)
+	}
+}
+
+func (d *driver) serve(ctx context.Context, i int) {
+	pr := &d.plan.Requests[i]
+	rec := &d.records[i]
+	backoff := d.cfg.Backoff
+	var last *AttemptError
+	for attempt := 0; attempt <= d.cfg.Retries; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			backoff = min(2*backoff, 16*d.cfg.Backoff)
+		}
+		if ctx.Err() != nil {
+			d.finish(ctx, i, Failed, "run canceled")
+			return
+		}
+		a, err := d.begin(i)
+		rec.Attempts++
+		if err != nil {
+			last = err.(*AttemptError)
+			rec.Failures = append(rec.Failures, string(last.Kind))
+			continue
+		}
+		rec.Worker, rec.Routed, rec.Why = a.w, a.routed, a.why
+		rec.SentMs = ms(time.Since(d.start))
+		rec.ModelCachedTokens, rec.ModelFits, rec.ModelEvicted = a.hit*d.bs, a.fits, a.evicted
+		resp, serr := d.client.Send(ctx, d.workers[a.w].ep, pr.Tokens, pr.Output)
+		var ae *AttemptError
+		if serr != nil && !errors.As(serr, &ae) {
+			ae = &AttemptError{Kind: KindProtocol, Msg: serr.Error()}
+		}
+		d.mu.Lock()
+		d.complete(a, i, resp.E2E, serr != nil)
+		w := d.workers[a.w]
+		if serr == nil {
+			w.completed++
+			w.prompt += int64(resp.PromptTokens)
+			w.cached += int64(resp.CachedTokens)
+			w.modelHit += int64(rec.ModelCachedTokens)
+		} else {
+			w.fail[string(ae.Kind)]++
+		}
+		d.mu.Unlock()
+		// A worker that refuses connections leaves routing at once; after a
+		// stall, a timeout or a cut stream it leaves only if it does not
+		// answer a health probe either (one slow request is not a dead
+		// worker).
+		if serr != nil && ae.Unhealthy() && ctx.Err() == nil {
+			down := ae.Kind == KindRefused || ae.Kind == KindConnect || d.client.Probe(ctx, d.workers[a.w].ep) != nil
+			if down {
+				d.mu.Lock()
+				d.markDown(a.w)
+				d.mu.Unlock()
+			}
+		}
+		if serr == nil {
+			rec.TTFTMs, rec.E2EMs = ms(resp.TTFT), ms(resp.E2E)
+			rec.PromptTokens, rec.CachedTokens, rec.CachedKnown = resp.PromptTokens, resp.CachedTokens, resp.CachedKnown
+			rec.OutputTokens = resp.OutputTokens
+			d.finish(ctx, i, Completed, "")
+			return
+		}
+		last = ae
+		rec.Failures = append(rec.Failures, string(ae.Kind))
+		if ctx.Err() != nil {
+			d.finish(ctx, i, Failed, "run canceled")
+			return
+		}
+		if !ae.Retryable() {
+			break
+		}
+	}
+	st := Failed
+	if last != nil && (last.Kind == KindTimeout || last.Kind == KindStall) {
+		st = TimedOut
+	}
+	reason := "failed"
+	if last != nil {
+		reason = d.cfg.Client.Key.scrub(last.Error())
+	}
+	if rec.Worker >= 0 {
+		d.mu.Lock()
+		d.workers[rec.Worker].failed++
+		d.mu.Unlock()
+	}
+	d.finish(ctx, i, st, reason)
+}
+
+// finish records request i's outcome and streams it.
+func (d *driver) finish(ctx context.Context, i int, st Status, reason string) {
+	rec := &d.records[i]
+	rec.Status, rec.Reason = st, reason
+	d.mu.Lock()
+	d.done++
+	d.mu.Unlock()
+	if d.cfg.Updates != nil {
+		r := *rec
+		r.Failures = append([]string(nil), rec.Failures...)
+		select {
+		case d.cfg.Updates <- Update{Record: &r}:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// markDown takes worker w out of routing and probes it until it answers
+// (under d.mu).
+func (d *driver) markDown(w int) {
+	ctx := d.bg
+	wk := d.workers[w]
+	if !wk.healthy {
+		return
+	}
+	wk.healthy = false
+	wk.downs++
+	if wk.probing {
+		return
+	}
+	wk.probing = true
+	d.probes.Add(1)
+	go func() {
+		defer d.probes.Done()
+		t := time.NewTicker(d.cfg.ProbeInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				d.mu.Lock()
+				wk.probing = false
+				d.mu.Unlock()
+				return
+			case <-t.C:
+			}
+			if d.client.Probe(ctx, wk.ep) != nil {
+				continue
+			}
+			d.mu.Lock()
+			wk.healthy, wk.probing = true, false
+			wk.recovered++
+			// A worker that went away most likely restarted with an empty
+			// cache: start its model afresh (requests still holding the old
+			// model release their pins there).
+			if m, err := d.newModel(w); err == nil {
+				wk.model = m
+			}
+			d.mu.Unlock()
+			return
+		}
+	}()
+}
+
+func (d *driver) scrapeLoop(ctx context.Context) {
+	t := time.NewTicker(d.cfg.ScrapeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, w := range d.workers {
+			d.mu.Lock()
+			ok := w.healthy
+			d.mu.Unlock()
+			if !ok {
+				continue
+			}
+			if s, err := d.client.Scrape(ctx, w.ep); err == nil {
+				d.mu.Lock()
+				w.latest = &s
+				d.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (d *driver) snapshotLoop(ctx context.Context) {
+	t := time.NewTicker(d.cfg.SnapshotEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s := d.Snapshot()
+		select {
+		case d.cfg.Updates <- Update{Snapshot: &s}:
+		default: // a slow consumer loses snapshots, never records
+		}
+	}
+}
+
+// Snapshot is the run's state now.
+func (d *driver) Snapshot() Snapshot {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := Snapshot{Elapsed: time.Since(d.start), Dispatched: d.sent, Finished: d.done, Total: len(d.records)}
+	for i, w := range d.workers {
+		ws := WorkerSnapshot{Worker: i, URL: w.ep.String(), Healthy: w.healthy, InFlight: w.inFlight,
+			Completed: w.completed, Failed: w.failed, PromptTokens: w.prompt, CachedTokens: w.cached,
+			HitRatio: ratioF(float64(w.cached), float64(w.prompt))}
+		if l := w.latest; l != nil {
+			ws.Usage, ws.HasUsage = l.Usage, l.HasUsage
+			ws.Waiting, ws.HasQueue = l.Waiting, l.HasQueue
+		}
+		s.Workers = append(s.Workers, ws)
+	}
+	return s
+}
+
+// settle reads every healthy worker's /metrics until its counters stop
+// moving (the server updates them asynchronously), at most ~3 s.
+func (d *driver) settle(ctx context.Context) {
+	for _, w := range d.workers {
+		if !w.healthy {
+			if s, err := d.client.Scrape(ctx, w.ep); err == nil {
+				w.latest = &s
+			} else {
+				w.latest = nil
+			}
+			continue
+		}
+		var prev *Scrape
+		for k := 0; k < 30; k++ {
+			s, err := d.client.Scrape(ctx, w.ep)
+			if err != nil {
+				w.latest = nil
+				break
+			}
+			w.latest = &s
+			if prev != nil && prev.Queried == s.Queried && prev.Hit == s.Hit && float64(w.prompt) <= s.Queried-d.base(w).Queried {
+				break
+			}
+			prev = &s
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// base is worker w's counters before the run (0 for counters not yet
+// exposed).
+func (d *driver) base(w *worker) Scrape {
+	if w.before != nil && w.before.HasCache {
+		return *w.before
+	}
+	return Scrape{}
+}
+
+func (d *driver) result(ctx context.Context) *Result {
+	d.settle(context.WithoutCancel(ctx))
+	r := &Result{
+		API: d.cfg.Client.API, Router: d.canon, ModelEvict: d.cfg.ModelEvict,
+		TimeScale: d.cfg.TimeScale, Concurrency: d.cfg.Concurrency, Retries: d.cfg.Retries,
+		TraceBlockSize: d.plan.TraceBlockSize, ServerBlockSize: d.bs,
+		Requests: len(d.records), FailReasons: map[string]int{},
+		DroppedPartial: d.plan.DroppedPartial, DroppedTokens: d.plan.DroppedTokens, DistinctBlocks: d.plan.DistinctBlocks,
+		Started: d.start.UTC(), DurationS: time.Since(d.start).Seconds(),
+		Records: d.records, Plan: d.plan,
+	}
+	for _, rec := range d.records {
+		switch rec.Status {
+		case Completed:
+			r.Completed++
+		case TimedOut:
+			r.TimedOut++
+			r.FailReasons[reasonKind(rec)]++
+		default:
+			r.Failed++
+			r.FailReasons[reasonKind(rec)]++
+		}
+	}
+	for i, w := range d.workers {
+		r.WorkerURLs = append(r.WorkerURLs, w.ep.String())
+		wr := WorkerResult{Worker: i, URL: w.ep.String(), Completed: w.completed, Failed: w.failed,
+			PromptTokens: w.prompt, CachedTokens: w.cached, HitRatio: ratioF(float64(w.cached), float64(w.prompt)),
+			ModelCachedTokens: w.modelHit, ModelHitRatio: ratioF(float64(w.modelHit), float64(w.prompt)),
+			CacheBlocks: w.capacity, Downs: w.downs, Recovered: w.recovered, Healthy: w.healthy}
+		if len(w.fail) > 0 {
+			wr.Failures = w.fail
+		}
+		// A counter not yet exposed before the run (the server registers its
+		// series on first use) started at 0.
+		if w.before != nil && w.latest != nil && w.latest.HasCache {
+			b := d.base(w)
+			wr.HasMetrics = true
+			wr.MetricsQueried = w.latest.Queried - b.Queried
+			wr.MetricsHit = w.latest.Hit - b.Hit
+			wr.MetricsHitRatio = ratioF(wr.MetricsHit, wr.MetricsQueried)
+		}
+		r.Scrapes = append(r.Scrapes, &ScrapeResult{Before: w.before, After: w.latest})
+		r.Workers = append(r.Workers, wr)
+	}
+	return r
+}
+
+// reasonKind is a failure's reason without per-request detail, for counts.
+func reasonKind(rec Record) string {
+	if len(rec.Failures) > 0 {
+		return rec.Failures[len(rec.Failures)-1]
+	}
+	return rec.Reason
+}
+
+// FailReasonList returns the failure kinds sorted by count, then name.
+func (r *Result) FailReasonList() []string {
+	var ks []string
+	for k := range r.FailReasons {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool {
+		if r.FailReasons[ks[i]] != r.FailReasons[ks[j]] {
+			return r.FailReasons[ks[i]] > r.FailReasons[ks[j]]
+		}
+		return ks[i] < ks[j]
+	})
+	return ks
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func ratioF(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// clusterView is route.Cluster over the live workers: Match from kvscope's
+// model of each worker's cache (precise=true routers read it: no KV events
+// are consumed), Waiting and Usage from the latest /metrics reading, or,
+// without one, the driver's own in-flight count and the model's pinned share.
+// Called by the router under d.mu.
+type clusterView struct{ d *driver }
+
+func (v clusterView) Match(w int, r *trace.Request) (int, int) {
+	h := v.d.workers[w].model.Match(r.Blocks)
+	return h, h * v.d.bs
+}
+
+func (v clusterView) Waiting(w int) int {
+	wk := v.d.workers[w]
+	if l := wk.latest; l != nil && l.HasQueue {
+		return int(l.Waiting)
+	}
+	return wk.inFlight
+}
+
+func (v clusterView) Usage(w int) float64 {
+	wk := v.d.workers[w]
+	if l := wk.latest; l != nil && l.HasUsage {
+		return l.Usage
+	}
+	return float64(wk.model.PinnedWeight()) / float64(wk.model.Capacity())
+}

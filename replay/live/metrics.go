@@ -1,0 +1,138 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Scrape is one reading of a worker's Prometheus /metrics. A field is NaN-free:
+// Has says which were present.
+type Scrape struct {
+	At time.Time `json:"-"`
+	// Queried and Hit are the prefix-cache token counters: vLLM's
+	// vllm:prefix_cache_queries / vllm:prefix_cache_hits, sglang's
+	// sglang:prompt_tokens_total / sglang:cached_tokens_total. Summed over
+	// label sets (one per model name).
+	Queried, Hit float64
+	HasCache     bool
+	// Usage is the KV cache usage in [0, 1] (vllm:kv_cache_usage_perc,
+	// sglang:token_usage); Waiting and Running the request queues
+	// (vllm:num_requests_waiting / running, sglang:num_queue_reqs /
+	// num_running_reqs).
+	Usage, Waiting, Running float64
+	HasUsage, HasQueue      bool
+	// CacheBlocks and BlockSize come from vLLM's vllm:cache_config_info
+	// labels num_gpu_blocks and block_size, when present (0 otherwise).
+	CacheBlocks, BlockSize int
+}
+
+// metric names, each tried with and without the _total suffix.
+var (
+	namesQueried = []string{"vllm:prefix_cache_queries", "sglang:prompt_tokens_total"}
+	namesHit     = []string{"vllm:prefix_cache_hits", "sglang:cached_tokens_total"}
+	namesUsage   = []string{"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage"}
+	namesWaiting = []string{"vllm:num_requests_waiting", "sglang:num_queue_reqs"}
+	namesRunning = []string{"vllm:num_requests_running", "sglang:num_running_reqs"}
+)
+
+// ParseMetrics reads the Prometheus text exposition format with
+// prometheus/common's expfmt.
+func ParseMetrics(r io.Reader) (Scrape, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return Scrape{}, fmt.Errorf("metrics: %w", err)
+	}
+	s := Scrape{At: time.Now()}
+	var okQ, okH bool
+	s.Queried, okQ = sumOf(fams, namesQueried)
+	s.Hit, okH = sumOf(fams, namesHit)
+	s.HasCache = okQ && okH
+	s.Usage, s.HasUsage = sumOf(fams, namesUsage)
+	var okW, okR bool
+	s.Waiting, okW = sumOf(fams, namesWaiting)
+	s.Running, okR = sumOf(fams, namesRunning)
+	s.HasQueue = okW || okR
+	if f := family(fams, "vllm:cache_config_info"); f != nil {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				v, err := strconv.Atoi(l.GetValue())
+				if err != nil {
+					continue
+				}
+				switch l.GetName() {
+				case "num_gpu_blocks":
+					s.CacheBlocks = v
+				case "block_size":
+					s.BlockSize = v
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+// family finds a family by name, with or without "_total".
+func family(fams map[string]*dto.MetricFamily, name string) *dto.MetricFamily {
+	base := strings.TrimSuffix(name, "_total")
+	for _, n := range []string{base, base + "_total"} {
+		if f, ok := fams[n]; ok {
+			return f
+		}
+	}
+	return nil
+}
+
+// sumOf returns the sum over every series of the first family found.
+func sumOf(fams map[string]*dto.MetricFamily, names []string) (float64, bool) {
+	for _, n := range names {
+		f := family(fams, n)
+		if f == nil {
+			continue
+		}
+		var sum float64
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.Counter != nil:
+				sum += m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				sum += m.GetGauge().GetValue()
+			case m.Untyped != nil:
+				sum += m.GetUntyped().GetValue()
+			}
+		}
+		return sum, true
+	}
+	return 0, false
+}
+
+// Scrape reads worker w's /metrics.
+func (c *Client) Scrape(ctx context.Context, w Endpoint) (Scrape, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.join("/metrics"), nil)
+	if err != nil {
+		return Scrape{}, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	c.authorize(req)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Scrape{}, errors.New(c.cfg.Key.scrub(err.Error()))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Scrape{}, fmt.Errorf("metrics: HTTP %d", resp.StatusCode)
+	}
+	return ParseMetrics(io.LimitReader(resp.Body, 32<<20))
+}

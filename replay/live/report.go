@@ -1,0 +1,352 @@
+package live
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/scenario"
+)
+
+// LatencyNote labels every latency figure of a live report.
+const LatencyNote = "latencies depend on the workers; against llm-d-inference-sim (whose latencies are its flags) they check plumbing only"
+
+// Report is a live run set beside the same workload simulated.
+type Report struct {
+	Live *Result `json:"live"`
+	// LiveSummary are the live run's figures in the model's terms.
+	LiveSummary Summary `json:"live_summary"`
+	// Model is the simulation of the same requests (nil when not asked).
+	Model *ModelSide `json:"model,omitempty"`
+	// Rows are the per-metric differences, live − model.
+	Rows        []Row  `json:"rows,omitempty"`
+	LatencyNote string `json:"latency_note"`
+	// Command is the command line that produced the report, if known.
+	Command string `json:"command,omitempty"`
+}
+
+// Summary is a live run reduced to the metrics a simulation also gives.
+type Summary struct {
+	Requests  int `json:"requests"`
+	Completed int `json:"completed"`
+	Failed    int `json:"failed"`
+	TimedOut  int `json:"timed_out"`
+	// TokenHitRatio from the responses (Σ cached / Σ prompt tokens over
+	// completed requests), from /metrics (workers with counters only), and
+	// kvscope's model of the workers fed the live order.
+	TokenHitRatio        float64 `json:"token_hit_ratio"`
+	MetricsTokenHitRatio float64 `json:"metrics_token_hit_ratio"`
+	HasMetrics           bool    `json:"has_metrics"`
+	ModelTokenHitRatio   float64 `json:"model_token_hit_ratio"`
+	// PerRequestAgreement is the share of completed requests whose cached
+	// tokens equal the model's prediction.
+	PerRequestAgreement float64   `json:"per_request_agreement"`
+	TTFT                Dist      `json:"ttft_ms"`
+	E2E                 Dist      `json:"e2e_ms"`
+	ThroughputRPS       float64   `json:"throughput_rps"`
+	WorkerHitRatio      []float64 `json:"worker_hit_ratio"`
+	WorkerRequests      []int     `json:"worker_requests"`
+}
+
+// Dist is a latency distribution in ms: nearest-rank percentiles (the
+// ⌈q·n⌉-th smallest, SPEC §9) and the mean; all 0 when N is 0.
+type Dist struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	Mean float64 `json:"mean"`
+	N    int     `json:"n"`
+}
+
+// DistOf summarizes xs (sorted in place).
+func DistOf(xs []float64) Dist {
+	if len(xs) == 0 {
+		return Dist{}
+	}
+	slices.Sort(xs)
+	rank := func(q float64) float64 {
+		k := int(math.Ceil(q * float64(len(xs))))
+		return xs[min(max(k, 1), len(xs))-1]
+	}
+	sum := 0.0
+	for _, x := range xs {
+		sum += x
+	}
+	return Dist{P50: rank(0.5), P90: rank(0.9), P99: rank(0.99), Mean: sum / float64(len(xs)), N: len(xs)}
+}
+
+// ModelSide is the simulated run a live run is set beside: what the caller
+// (the CLI) takes from sim.Simulate and the analysis package's summary. It
+// is plain numbers so that replay/live does not depend on analysis (DESIGN:
+// replay never imports analysis).
+type ModelSide struct {
+	Scenario        string    `json:"scenario"`
+	Completed       int       `json:"completed"`
+	Failed          int       `json:"failed"`
+	TokenHitRatio   float64   `json:"token_hit_ratio"`
+	WorkerHitRatio  []float64 `json:"worker_hit_ratio"`
+	WorkerCompleted []int     `json:"worker_completed"`
+	TTFT            Dist      `json:"ttft_ms"`
+	E2E             Dist      `json:"e2e_ms"`
+	ThroughputRPS   float64   `json:"throughput_rps"`
+}
+
+// Row is one metric, live beside model.
+type Row struct {
+	Metric string  `json:"metric"`
+	Live   float64 `json:"live"`
+	Model  float64 `json:"model"`
+	// Diff is live − model; Rel is Diff / model (0 when model is 0).
+	Diff float64 `json:"diff"`
+	Rel  float64 `json:"rel"`
+	Note string  `json:"note,omitempty"`
+}
+
+// Summarize reduces a live run to its summary.
+func Summarize(res *Result) Summary {
+	s := Summary{Requests: res.Requests, Completed: res.Completed, Failed: res.Failed, TimedOut: res.TimedOut}
+	var prompt, cached, model int64
+	var mq, mh float64
+	var ttft, e2e []float64
+	agree := 0
+	first, last := math.Inf(1), math.Inf(-1)
+	for _, r := range res.Records {
+		if r.Status != Completed {
+			continue
+		}
+		prompt += int64(r.PromptTokens)
+		cached += int64(r.CachedTokens)
+		model += int64(r.ModelCachedTokens)
+		if r.CachedTokens == r.ModelCachedTokens {
+			agree++
+		}
+		ttft = append(ttft, r.TTFTMs)
+		e2e = append(e2e, r.E2EMs)
+		first = math.Min(first, r.ArrivalMs)
+		last = math.Max(last, r.SentMs+r.E2EMs)
+	}
+	s.HasMetrics = len(res.Workers) > 0
+	for _, w := range res.Workers {
+		s.WorkerHitRatio = append(s.WorkerHitRatio, w.HitRatio)
+		s.WorkerRequests = append(s.WorkerRequests, w.Completed)
+		if !w.HasMetrics {
+			s.HasMetrics = false
+			continue
+		}
+		mq += w.MetricsQueried
+		mh += w.MetricsHit
+	}
+	s.TokenHitRatio = ratioF(float64(cached), float64(prompt))
+	s.ModelTokenHitRatio = ratioF(float64(model), float64(prompt))
+	s.MetricsTokenHitRatio = ratioF(mh, mq)
+	s.PerRequestAgreement = ratioF(float64(agree), float64(s.Completed))
+	s.TTFT = DistOf(ttft)
+	s.E2E = DistOf(e2e)
+	if s.Completed > 0 && last > first {
+		s.ThroughputRPS = float64(s.Completed) / ((last - first) / 1000)
+	}
+	return s
+}
+
+// ModelScenario is the scenario a live run is compared with: the run's
+// router, eviction evict, one worker per attached worker with the live cache
+// size (server blocks, the model trace's unit), the run's time scale, and
+// oversize=fail (a server fails a request that does not fit). profile, if
+// given, selects the engine latency model.
+func ModelScenario(res *Result, evict, profile string, seed uint64) (scenario.Scenario, error) {
+	base := scenario.Default(param.Spec{}, param.Spec{})
+	base.Workers = len(res.Workers)
+	capBlocks := int64(0)
+	for _, w := range res.Workers {
+		if capBlocks == 0 || w.CacheBlocks < capBlocks {
+			capBlocks = w.CacheBlocks // workers of different sizes: the smallest
+		}
+	}
+	base.Capacity = int(capBlocks)
+	base.Unit = scenario.Blocks
+	base.TimeScale = res.TimeScale
+	base.Seed = seed
+	base.Oversize = scenario.OversizeFail
+	if profile != "" {
+		base.Profile = profile
+		base.Latency = param.Spec{Name: "engine"}
+	}
+	s := fmt.Sprintf("%s+%s", res.Router, evict)
+	sc, err := scenario.Parse(s, base)
+	if err != nil {
+		return scenario.Scenario{}, err
+	}
+	return sc, nil
+}
+
+// Compare sets the live run beside m (the same requests, Plan.Model,
+// simulated under ModelScenario) and lists per metric live, model,
+// live − model and the relative difference. Non-finite model figures (a
+// simulation where nothing completed) count as 0.
+func Compare(res *Result, m ModelSide) *Report {
+	rep := &Report{Live: res, LiveSummary: Summarize(res), LatencyNote: LatencyNote}
+	m.TokenHitRatio = finite(m.TokenHitRatio)
+	m.ThroughputRPS = finite(m.ThroughputRPS)
+	for _, d := range []*Dist{&m.TTFT, &m.E2E} {
+		d.P50, d.P90, d.P99, d.Mean = finite(d.P50), finite(d.P90), finite(d.P99), finite(d.Mean)
+	}
+	for i := range m.WorkerHitRatio {
+		m.WorkerHitRatio[i] = finite(m.WorkerHitRatio[i])
+	}
+	rep.Model = &m
+	ls := rep.LiveSummary
+	add := func(name string, live, model float64, note string) {
+		r := Row{Metric: name, Live: live, Model: model, Diff: live - model, Note: note}
+		if model != 0 {
+			r.Rel = r.Diff / model
+		}
+		rep.Rows = append(rep.Rows, r)
+	}
+	add("completed", float64(ls.Completed), float64(m.Completed), "")
+	add("failed (incl. timed out)", float64(ls.Failed+ls.TimedOut), float64(m.Failed), "")
+	add("token hit ratio (responses)", ls.TokenHitRatio, m.TokenHitRatio, "")
+	if ls.HasMetrics {
+		add("token hit ratio (/metrics)", ls.MetricsTokenHitRatio, m.TokenHitRatio, "")
+	}
+	add("token hit ratio (kvscope's worker model, live order)", ls.ModelTokenHitRatio, m.TokenHitRatio, "model fed the live routing and order")
+	for i := range min(len(ls.WorkerHitRatio), len(m.WorkerHitRatio), len(m.WorkerCompleted)) {
+		add(fmt.Sprintf("worker %d token hit ratio", i), ls.WorkerHitRatio[i], m.WorkerHitRatio[i], "")
+		add(fmt.Sprintf("worker %d requests", i), float64(ls.WorkerRequests[i]), float64(m.WorkerCompleted[i]), "")
+	}
+	lat := "latency: plumbing only against a simulator"
+	add("TTFT p50 ms", ls.TTFT.P50, m.TTFT.P50, lat)
+	add("TTFT p90 ms", ls.TTFT.P90, m.TTFT.P90, lat)
+	add("TTFT p99 ms", ls.TTFT.P99, m.TTFT.P99, lat)
+	add("TTFT mean ms", ls.TTFT.Mean, m.TTFT.Mean, lat)
+	add("E2E p50 ms", ls.E2E.P50, m.E2E.P50, lat)
+	add("E2E p99 ms", ls.E2E.P99, m.E2E.P99, lat)
+	add("throughput req/s", ls.ThroughputRPS, m.ThroughputRPS, lat)
+	return rep
+}
+
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}
+
+// NewReport is a report of the live run alone (no model side).
+func NewReport(res *Result) *Report {
+	return &Report{Live: res, LiveSummary: Summarize(res), LatencyNote: LatencyNote}
+}
+
+// WriteJSON writes the report as indented JSON. The API key is never in it:
+// the Result holds no key, and reasons were scrubbed when recorded.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteMarkdown writes the report as Markdown: the run, what failed and
+// why, per-worker hit ratios from responses and from /metrics, and the
+// comparison with the model.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	res, s := r.Live, r.LiveSummary
+	fmt.Fprintf(&b, "# kvscope live run\n\n")
+	if r.Command != "" {
+		fmt.Fprintf(&b, "Command: `%s`\n\n", r.Command)
+	}
+	fmt.Fprintf(&b, "- started %s, %.1f s; API %s; router `%s`; model of the workers' caches: `%s`\n",
+		res.Started.Format("2006-01-02 15:04:05Z"), res.DurationS, res.API, res.Router, res.ModelEvict)
+	fmt.Fprintf(&b, "- time scale %g, concurrency %d, retries %d; trace blocks of %d tokens, server blocks of %d\n",
+		res.TimeScale, res.Concurrency, res.Retries, res.TraceBlockSize, res.ServerBlockSize)
+	fmt.Fprintf(&b, "- requests %d: completed %d, failed %d, timed out %d\n", res.Requests, res.Completed, res.Failed, res.TimedOut)
+	fmt.Fprintf(&b, "- partial last blocks dropped: %d (%d tokens not sent); %d distinct blocks sent\n\n",
+		res.DroppedPartial, res.DroppedTokens, res.DistinctBlocks)
+
+	if res.Failed+res.TimedOut > 0 {
+		fmt.Fprintf(&b, "## What failed\n\n| reason | requests |\n| --- | ---: |\n")
+		for _, k := range res.FailReasonList() {
+			fmt.Fprintf(&b, "| %s | %d |\n", mdCell(k), res.FailReasons[k])
+		}
+		fmt.Fprintf(&b, "\n| request | status | worker | attempts | reason |\n| ---: | --- | --- | ---: | --- |\n")
+		shown := 0
+		for _, rec := range res.Records {
+			if rec.Status == Completed {
+				continue
+			}
+			if shown == 20 {
+				fmt.Fprintf(&b, "| … | | | | %d more in the JSON report |\n", res.Failed+res.TimedOut-shown)
+				break
+			}
+			wk := "–"
+			if rec.Worker >= 0 {
+				wk = fmt.Sprintf("%d (%s)", rec.Worker, res.WorkerURLs[rec.Worker])
+			}
+			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s |\n", rec.Index, rec.Status, mdCell(wk), rec.Attempts, mdCell(rec.Reason))
+			shown++
+		}
+		b.WriteString("\n")
+	}
+
+	fmt.Fprintf(&b, "## Workers\n\n| worker | URL | completed | failed | hit ratio (responses) | hit ratio (/metrics) | model hit ratio | cache blocks | down | healthy at end |\n")
+	fmt.Fprintf(&b, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, wr := range res.Workers {
+		mh := "–"
+		if wr.HasMetrics {
+			mh = fmt.Sprintf("%.4f", wr.MetricsHitRatio)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %d | %.4f | %s | %.4f | %d | %d | %v |\n", wr.Worker, wr.URL, wr.Completed, wr.Failed,
+			wr.HitRatio, mh, wr.ModelHitRatio, wr.CacheBlocks, wr.Downs, wr.Healthy)
+	}
+	for _, wr := range res.Workers {
+		if len(wr.Failures) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\nWorker %d (%s) failed attempts:", wr.Worker, wr.URL)
+		for _, k := range sortedKeys(wr.Failures) {
+			fmt.Fprintf(&b, " %s × %d;", k, wr.Failures[k])
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "\nCached tokens per request equal to kvscope's worker model: %.1f%% of completed requests.\n\n", 100*s.PerRequestAgreement)
+
+	if r.Model != nil {
+		fmt.Fprintf(&b, "## Live beside the model\n\nModel: `%s`, simulated on the requests as sent (whole blocks, server pages).\n\n", r.Model.Scenario)
+		fmt.Fprintf(&b, "| metric | live | model | live − model | relative | note |\n| --- | ---: | ---: | ---: | ---: | --- |\n")
+		for _, row := range r.Rows {
+			rel := "–"
+			if row.Model != 0 {
+				rel = fmt.Sprintf("%+.1f%%", 100*row.Rel)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", row.Metric, num(row.Live), num(row.Model), signed(row.Diff), rel, row.Note)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "Note: %s.\n", r.LatencyNote)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func num(x float64) string {
+	if x == math.Trunc(x) && math.Abs(x) < 1e12 {
+		return fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%.4f", x)
+}
+
+func signed(x float64) string {
+	if x == math.Trunc(x) && math.Abs(x) < 1e12 {
+		return fmt.Sprintf("%+.0f", x)
+	}
+	return fmt.Sprintf("%+.4f", x)
+}
+
+func mdCell(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ")
+}
+
+func sortedKeys(m map[string]int) []string { return slices.Sorted(maps.Keys(m)) }
