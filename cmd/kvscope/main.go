@@ -77,6 +77,10 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newGenCmd(),
 		newReplayCmd(),
 		newProfileCmd(),
+		newRunCmd(),
+		newOpenCmd(),
+		newCompareCmd(),
+		newLiveCmd(),
 	)
 	return root
 }

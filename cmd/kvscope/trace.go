@@ -1,12 +1,338 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
 
+	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
 )
 
-// TEMPORARY scaffold: replaced by the real subcommand.
+// readerFlags are the trace-reading flags every `kvscope trace` subcommand
+// takes.
+type readerFlags struct {
+	format       string
+	skipBad      bool
+	sort         bool
+	blockSize    int
+	sessionStart string
+	seed         uint64
+}
+
+func (f *readerFlags) add(cmd *cobra.Command, blockSizeHelp string) {
+	f.addNoSeed(cmd, blockSizeHelp)
+	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "seed for --session-start poisson")
+}
+
+// addNoSeed adds the reader flags except --seed, for commands whose own
+// --seed (the scenario seed) also seeds the reader: they set f.seed.
+func (f *readerFlags) addNoSeed(cmd *cobra.Command, blockSizeHelp string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.format, "format", "", "input format: auto-detected from the content, or one of "+formatList())
+	fl.BoolVar(&f.skipBad, "skip-bad", false, "skip (and count) records that do not parse instead of stopping")
+	fl.BoolVar(&f.sort, "sort", false, "hold the requests in memory and put them in arrival order (otherwise an out-of-order arrival is an error)")
+	if blockSizeHelp != "" {
+		fl.IntVar(&f.blockSize, "block-size", 0, blockSizeHelp)
+	}
+	fl.StringVar(&f.sessionStart, "session-start", "", "kv-cache-tester session starts: zero (default), poisson:rate=R or stagger:s=S")
+}
+
+func formatList() string {
+	var names []string
+	for _, f := range trace.Formats() {
+		names = append(names, string(f))
+	}
+	return strings.Join(names, ", ")
+}
+
+func (f *readerFlags) options() (trace.ReadOptions, error) {
+	format, err := trace.ParseFormat(f.format)
+	if err != nil {
+		return trace.ReadOptions{}, usageError{err}
+	}
+	if f.blockSize < 0 {
+		return trace.ReadOptions{}, usagef("--block-size %d: must be positive", f.blockSize)
+	}
+	if f.sessionStart != "" {
+		if err := trace.ParseSessionStart(f.sessionStart); err != nil {
+			return trace.ReadOptions{}, usageError{err}
+		}
+	}
+	return trace.ReadOptions{Format: format, SkipBad: f.skipBad, Sort: f.sort, BlockSize: f.blockSize,
+		SessionStart: f.sessionStart, Seed: f.seed}, nil
+}
+
 func newTraceCmd() *cobra.Command {
-	return &cobra.Command{Use: "trace", Short: "(in progress)", RunE: func(*cobra.Command, []string) error { return errors.New("trace: not built yet") }}
+	cmd := &cobra.Command{
+		Use:   "trace",
+		Short: "Inspect and convert request traces",
+		Long: "Read request traces (formats: " + formatList() + "; gzip, zstd and xz are\n" +
+			"decompressed transparently; FILE - is standard input) and print statistics, convert\n" +
+			"them, or cut them. A bad record stops the read with FILE:LINE: field: reason unless\n" +
+			"--skip-bad, which skips and counts it.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usagef("trace: name a subcommand (stats, convert, head)")
+		},
+	}
+	cmd.AddCommand(newTraceStatsCmd(), newTraceConvertCmd(), newTraceHeadCmd())
+	return cmd
+}
+
+func newTraceStatsCmd() *cobra.Command {
+	var rf readerFlags
+	var asJSON bool
+	var memEvery int
+	cmd := &cobra.Command{
+		Use:   "stats FILE",
+		Short: "Print a trace's statistics (streams: holds no requests)",
+		Long: "Print requests, duration, mean and peak arrival rate (1 s and 60 s bins), token totals\n" +
+			"and percentiles (nearest rank), unique blocks, sessions, the infinite-cache block and token\n" +
+			"hit ratios in arrival order, the longest and deepest shared prefix, and a histogram of how\n" +
+			"many requests share each block.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt, err := rf.options()
+			if err != nil {
+				return err
+			}
+			s, err := openTrace(cmd, args[0], opt)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			probe := trace.StatsProbe{}
+			var peak uint64
+			if memEvery > 0 {
+				probe = trace.StatsProbe{Every: memEvery, Func: func(n, blocks int) {
+					runtime.GC()
+					var ms runtime.MemStats
+					runtime.ReadMemStats(&ms)
+					peak = max(peak, ms.HeapAlloc)
+					fmt.Fprintf(cmd.ErrOrStderr(), "mem: requests=%d unique_blocks=%d heap_alloc=%d limit=%d\n",
+						n, blocks, ms.HeapAlloc, 64*blocks+16*n)
+				}}
+			}
+			st, err := trace.ComputeStatsProbe(s, probe)
+			if err != nil {
+				return err
+			}
+			if memEvery > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "mem: peak heap_alloc=%d limit=%d\n", peak, 64*st.UniqueBlocks+16*st.Requests)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				b, err := json.MarshalIndent(st, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(out, "%s\n", b)
+				return err
+			}
+			_, err = io.WriteString(out, st.String())
+			return err
+		},
+	}
+	rf.add(cmd, "block size of formats that do not record one (azure: default 16; mooncake 512; bailian 16)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&memEvery, "mem-profile-every", 0, "every N requests, GC and print HeapAlloc to stderr (benchmarks)")
+	cmd.Flags().MarkHidden("mem-profile-every")
+	return cmd
+}
+
+func newTraceConvertCmd() *cobra.Command {
+	var rf readerFlags
+	var to, out string
+	cmd := &cobra.Command{
+		Use:   "convert FILE --to native|mooncake -o OUT",
+		Short: "Convert a trace to kvscope's native format or to Mooncake JSONL",
+		Long: "Convert a trace. --block-size N splits every block into pages of N tokens with derived ids\n" +
+			"(the trace's block size must be a multiple of N); for Azure input, which has no block ids,\n" +
+			"it is the block size fresh ids are given in. OUT is written atomically; - is standard output.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if to != "native" && to != "mooncake" {
+				return usagef("--to %q: want native or mooncake", to)
+			}
+			if out == "" {
+				return usagef("convert: -o OUT is required")
+			}
+			opt, err := rf.options()
+			if err != nil {
+				return err
+			}
+			split := opt.BlockSize
+			opt.BlockSize = 0
+			if opt.Format == trace.FormatAzure {
+				opt.BlockSize, split = split, 0
+			}
+			opt.KeepIDs = true
+			s, err := openTrace(cmd, args[0], opt)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if s.Info().Format == trace.FormatAzure && split != 0 {
+				// Detected (not forced) Azure: reopen with the block size.
+				if args[0] == "-" {
+					return usagef("Azure input on standard input: give --format azure with --block-size")
+				}
+				s.Close()
+				opt.BlockSize, split = split, 0
+				if s, err = trace.Open(args[0], opt); err != nil {
+					return err
+				}
+				defer s.Close()
+			}
+			n, err := writeTrace(out, to, s, split, -1)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d requests to %s (%s)\n", n, out, to)
+			return reportSkipped(cmd, s)
+		},
+	}
+	rf.add(cmd, "split blocks into pages of N tokens (azure input: the block size to read with)")
+	cmd.Flags().StringVar(&to, "to", "", "output format: native or mooncake")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (- for standard output)")
+	return cmd
+}
+
+func newTraceHeadCmd() *cobra.Command {
+	var rf readerFlags
+	var n int
+	var out string
+	cmd := &cobra.Command{
+		Use:   "head FILE -n N -o OUT",
+		Short: "Write the first N requests (in arrival order) as a native trace",
+		Long: "Write the first N requests, in arrival order, as a native trace, whatever the input\n" +
+			"format. Parent links to requests that are not among the N are dropped.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if n < 1 {
+				return usagef("-n %d: must be at least 1", n)
+			}
+			if out == "" {
+				return usagef("head: -o OUT is required")
+			}
+			opt, err := rf.options()
+			if err != nil {
+				return err
+			}
+			opt.KeepIDs = true
+			s, err := openTrace(cmd, args[0], opt)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			w, err := writeTrace(out, "native", s, 0, n)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d requests to %s (native)\n", w, out)
+			return reportSkipped(cmd, s)
+		},
+	}
+	rf.add(cmd, "block size of formats that do not record one (azure: default 16; mooncake 512; bailian 16)")
+	cmd.Flags().IntVarP(&n, "n", "n", 1000, "number of requests")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (- for standard output)")
+	return cmd
+}
+
+// openTrace opens FILE, or standard input for "-".
+func openTrace(cmd *cobra.Command, path string, opt trace.ReadOptions) (*trace.Stream, error) {
+	if path == "-" {
+		return trace.OpenReader("-", cmd.InOrStdin(), opt)
+	}
+	return trace.Open(path, opt)
+}
+
+func reportSkipped(cmd *cobra.Command, s *trace.Stream) error {
+	if sk := s.Info().Skipped; sk.Count > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d bad records\n", sk.Count)
+		for _, m := range sk.First {
+			fmt.Fprintf(cmd.ErrOrStderr(), "  %s\n", m)
+		}
+	}
+	return nil
+}
+
+// writeTrace copies up to limit requests (all if limit < 0) of s to path.
+func writeTrace(path, to string, s *trace.Stream, split, limit int) (int, error) {
+	var n int
+	err := trace.WriteFileAtomic(path, func(w io.Writer) error {
+		var sp *trace.Splitter
+		bs := s.Info().BlockSize
+		tab := s.Table()
+		if split != 0 {
+			var err error
+			if sp, err = trace.NewSplitter(bs, split); err != nil {
+				return usageError{err}
+			}
+			bs, tab = split, sp.Out
+		}
+		var write func(*trace.Request, *trace.Table) error
+		var flush func() error
+		switch to {
+		case "native":
+			nw, err := trace.NewNativeWriter(w, bs, s.Info().Source)
+			if err != nil {
+				return err
+			}
+			write, flush = nw.Write, nw.Flush
+		default:
+			mw, err := trace.NewMooncakeWriter(w, bs)
+			if err != nil {
+				return err
+			}
+			write, flush = mw.Write, mw.Flush
+		}
+		// A cut trace must not point at turns it does not hold: head drops
+		// parent links to requests it did not write.
+		var written map[int64]bool
+		if limit >= 0 {
+			written = make(map[int64]bool)
+		}
+		var r trace.Request
+		for limit < 0 || n < limit {
+			err := s.NextInto(&r)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if sp != nil {
+				if err := sp.Split(&r); err != nil {
+					return err
+				}
+			}
+			if written != nil {
+				if r.Parent != trace.NoParent && !written[r.Parent] {
+					r.Parent = trace.NoParent
+				}
+				written[r.ID] = true
+			}
+			if err := write(&r, tab); err != nil {
+				return err
+			}
+			n++
+		}
+		return flush()
+	})
+	return n, err
+}
+
+// exactArgs is cobra.ExactArgs returning a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s: want %d argument(s), got %d", cmd.CommandPath(), n, len(args))
+		}
+		return nil
+	}
 }

@@ -163,7 +163,7 @@ func TestWorkersAndJSON(t *testing.T) {
 		t.Errorf("timed router accepted: %v", err)
 	}
 	if _, err := seq.Run(tr, seq.Config{Workers: 1, Router: spec("round_robin"), Evict: spec("nope"), Unit: kvcache.Blocks, Capacity: 10}); err == nil ||
-		!strings.Contains(err.Error(), "valid: fifo, lfu, lru, opt, random_leaf, rlt, s3fifo, sieve") {
+		!strings.Contains(err.Error(), "valid: fifo, lfu, lru, opt, random_leaf, rlt, s3fifo, server_lru, sieve") {
 		t.Errorf("unknown policy: %v", err)
 	}
 	if _, err := seq.Run(tr, seq.Config{Workers: 1, Router: spec("round_robin"), Evict: spec("s3fifo:small_ratio=2"), Unit: kvcache.Blocks, Capacity: 10}); err == nil ||

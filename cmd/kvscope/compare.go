@@ -1,0 +1,279 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+func newCompareCmd() *cobra.Command {
+	var (
+		rf       readerFlags
+		sf       scenarioFlags
+		seeds    int
+		sweep    string
+		output   string
+		parallel int
+		stats    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "compare TRACE -s SCENARIO -s SCENARIO ... -o REPORT",
+		Short: "Compare scenarios on one trace over seeds and write a report (md, html, json, csv)",
+		Long: "compare replays TRACE under every -s scenario (SPEC §1 grammar; flags fill the keys a\n" +
+			"scenario leaves out). Randomized scenarios run with seeds 1..N (--seeds; their own seed\n" +
+			"key is replaced) and show the mean with a 95% Student-t interval; deterministic ones run\n" +
+			"once and say \"no interval (deterministic)\". Every run also replays each worker's\n" +
+			"sequence with opt and the Belady bound for competitive ratios. --sweep KEY=A,B,C (KEY:\n" +
+			"cache_blocks, cache_tokens, rate, workers) adds curves over that key.\n\n" +
+			"The report format follows -o's extension: .md (text charts), .html (one self-contained\n" +
+			"file with SVG charts), .json (versioned, complete), .csv (one row per request per\n" +
+			"scenario per seed). It is written atomically; a scenario that fails is named in the\n" +
+			"report and on stderr while the others still report (exit status 1).",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t0 := time.Now()
+			if output == "" {
+				return usagef("compare: give the report path with -o (extension .md, .html, .json or .csv)")
+			}
+			format, err := analysis.FormatOf(output)
+			if err != nil {
+				return usageError{err}
+			}
+			if seeds < 1 {
+				return usagef("--seeds %d: must be at least 1", seeds)
+			}
+			var sw *analysis.Sweep
+			if sweep != "" {
+				s, err := analysis.ParseSweep(sweep)
+				if err != nil {
+					return usageError{err}
+				}
+				sw = &s
+			}
+			scs, err := sf.scenarios(cmd)
+			if err != nil {
+				return err
+			}
+			labels := sf.specs
+			if len(labels) == 0 {
+				labels = []string{sf.router + "+" + sf.evict}
+			}
+			entries := make([]analysis.Entry, len(scs))
+			for i, sc := range scs {
+				if _, err := sim.Resolve(sc); err != nil {
+					return usagef("scenario %q: %w", labels[i], err)
+				}
+				entries[i] = analysis.Entry{Label: labels[i], Scenario: sc}
+			}
+			// Fail before any work when the report cannot be written.
+			if err := probeWritable(output); err != nil {
+				return err
+			}
+			opt, err := rf.options()
+			if err != nil {
+				return err
+			}
+			opt.Seed = sf.seed
+			stderr := cmd.ErrOrStderr()
+
+			// The trace's statistics come from a second streaming read, beside
+			// the in-memory load.
+			var (
+				st     *trace.Stats
+				stErr  error
+				stWait sync.WaitGroup
+			)
+			stWait.Go(func() {
+				s, err := trace.Open(args[0], opt)
+				if err != nil {
+					stErr = err
+					return
+				}
+				defer s.Close()
+				st, stErr = trace.ComputeStats(s)
+			})
+			tr, err := trace.Load(args[0], opt)
+			if err != nil {
+				stWait.Wait()
+				return err
+			}
+			stWait.Wait()
+			if stErr != nil {
+				return stErr
+			}
+			tLoad := time.Now()
+
+			bar := newProgressBar(stderr)
+			cpu0 := processCPU()
+			cmp, err := analysis.Compare(cmd.Context(), tr, entries, analysis.CompareOptions{
+				Seeds: seeds, Parallel: parallel, Sweep: sw,
+				KeepRecords: format == analysis.FormatCSV,
+				Progress:    bar.update,
+			})
+			bar.done()
+			if err != nil {
+				return err
+			}
+			tReplay := time.Now()
+			cpu1 := processCPU()
+
+			rep := &analysis.Report{
+				Command:    reproduceCommand(cmd, args[0]),
+				Version:    version,
+				Stats:      st,
+				Comparison: cmp,
+			}
+			if err := trace.WriteFileAtomic(output, func(w io.Writer) error { return rep.Write(w, format) }); err != nil {
+				return fmt.Errorf("report %s: %w", output, err)
+			}
+			tEnd := time.Now()
+			if stats {
+				replayWall := tReplay.Sub(tLoad)
+				fmt.Fprintf(stderr, "stage load+stats  wall %.3fs\n", tLoad.Sub(t0).Seconds())
+				if cpu0 >= 0 && cpu1 >= 0 {
+					cpu := cpu1 - cpu0
+					fmt.Fprintf(stderr, "stage replay      wall %.3fs  cpu %.3fs  cpu/wall %.2f  (%d runs, GOMAXPROCS %d)\n",
+						replayWall.Seconds(), cpu.Seconds(), cpu.Seconds()/replayWall.Seconds(), cmp.Timing.Runs, runtime.GOMAXPROCS(0))
+				} else {
+					fmt.Fprintf(stderr, "stage replay      wall %.3fs  cpu n/a on %s  (%d runs)\n", replayWall.Seconds(), runtime.GOOS, cmp.Timing.Runs)
+				}
+				fmt.Fprintf(stderr, "stage report      wall %.3fs\n", tEnd.Sub(tReplay).Seconds())
+				fmt.Fprintf(stderr, "total             wall %.3fs\n", tEnd.Sub(t0).Seconds())
+			}
+			if fails := rep.Failures(); len(fails) > 0 {
+				for _, f := range fails {
+					fmt.Fprintf(stderr, "kvscope: scenario %s\n", f)
+				}
+				if len(fails) == len(rep.Scenarios) {
+					return fmt.Errorf("compare: every scenario failed (the report %s says why)", output)
+				}
+				return fmt.Errorf("compare: %d of %d scenario(s) failed (the report %s has the others)", len(fails), len(rep.Scenarios), output)
+			}
+			return nil
+		},
+	}
+	rf.addNoSeed(cmd, "tokens per block for traces without prefix data (Azure; default 16)")
+	sf.add(cmd, true, "round_robin")
+	fl := cmd.Flags()
+	fl.IntVar(&seeds, "seeds", 5, "randomized scenarios run with seeds 1..N")
+	fl.StringVar(&sweep, "sweep", "", "also run every scenario at each value of one key: KEY=A,B,C (cache_blocks, cache_tokens, rate, workers)")
+	fl.StringVarP(&output, "output", "o", "", "report path; the extension picks the format: .md, .html, .json, .csv")
+	fl.IntVar(&parallel, "parallel", 0, "runs at once (default: GOMAXPROCS)")
+	fl.BoolVar(&stats, "stats", false, "print stage timings (wall, CPU, CPU/wall of the replay stage) to stderr")
+	_ = fl.MarkHidden("stats")
+	return cmd
+}
+
+// probeWritable checks that a file can be created beside path (and that
+// path is not a directory) by creating and removing a temporary file.
+func probeWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("report %s: is a directory", path)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".kvscope-probe-*")
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("report %s: cannot write in %s: %w", path, dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// reproduceCommand writes the command line that reproduces the report:
+// the trace, every -s in order, then every other flag that was set, in
+// name order, and -o.
+func reproduceCommand(cmd *cobra.Command, tracePath string) string {
+	args := []string{"kvscope", "compare", tracePath}
+	specs, _ := cmd.Flags().GetStringArray("scenario")
+	for _, s := range specs {
+		args = append(args, "-s", s)
+	}
+	var out string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "scenario", "stats", "parallel":
+			return
+		case "output":
+			out = f.Value.String()
+			return
+		}
+		args = append(args, "--"+f.Name, f.Value.String())
+	})
+	args = append(args, "-o", out)
+	return analysis.ShellQuote(args)
+}
+
+// progressBar draws "compare [=====     ] 7/12 runs" on a terminal's stderr
+// and nothing otherwise.
+type progressBar struct {
+	w    io.Writer
+	on   bool
+	last time.Time
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	f, ok := w.(*os.File)
+	return &progressBar{w: w, on: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+func (p *progressBar) update(done, total int) {
+	if !p.on || (done < total && time.Since(p.last) < 100*time.Millisecond) {
+		return
+	}
+	p.last = time.Now()
+	const width = 30
+	n := done * width / max(total, 1)
+	fmt.Fprintf(p.w, "\r\x1b[Kcompare [%s%s] %d/%d runs", strings.Repeat("=", n), strings.Repeat(" ", width-n), done, total)
+}
+
+func (p *progressBar) done() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}
+
+// processCPU returns the process's user+system CPU time from
+// /proc/self/stat (all threads, clock ticks of 10 ms), or -1 where there
+// is no /proc (the figure is then reported as n/a).
+func processCPU() time.Duration {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(s[i+1:])
+	// Fields after the command: state(0) ... utime(11) stime(12).
+	if len(f) < 13 {
+		return -1
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	stt, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(ut+stt) * time.Second / ticksPerSecond
+}

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func newLiveCmd() *cobra.Command {
+	var (
+		rf                                 readerFlags
+		attach, api, router, output        string
+		model, modelEvict                  string
+		compareEvict, compareProfile       string
+		keyEnv, keyFile, caFile            string
+		timeScale                          float64
+		limit, concurrency, retries        int
+		cacheBlocks, serverBlockSize       int
+		words                              bool
+		seed                               uint64
+		backoff, timeout, firstTok, stall  time.Duration
+		probeEvery, scrapeEvery, snapEvery time.Duration
+		progress                           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "live TRACE --attach URL[,URL...] [-o REPORT]",
+		Short: "Replay a trace against attached vLLM/sglang workers through kvscope's routers, beside the model",
+		Long: "live replays TRACE in real time (× --time-scale) against running workers: the OpenAI\n" +
+			"completions API (vLLM, llm-d-inference-sim; prompts as token ids, or --words) or sglang's\n" +
+			"/generate (input_ids), streamed, with kvscope's router in front. Each request ends\n" +
+			"completed, failed with a reason, or timed out; failed attempts are retried by --retries,\n" +
+			"an unhealthy worker leaves routing and is probed until it recovers. Per worker it\n" +
+			"reports the hit ratio from the responses and from /metrics, and kvscope's own model\n" +
+			"of the worker caches. With --compare-evict it simulates the same requests and gives,\n" +
+			"per metric, live − model. The report goes to -o (.json or .md) or Markdown on stdout.\n" +
+			"API keys come only from --api-key-env or --api-key-file and are sent only to the\n" +
+			"attached hosts, never printed. Exit status 1 when no request completed.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := live.ParseAPI(api)
+			if err != nil {
+				return usageError{err}
+			}
+			if attach == "" {
+				return usagef("--attach: give the workers' URLs (comma-separated)")
+			}
+			var eps []live.Endpoint
+			for _, u := range strings.Split(attach, ",") {
+				ep, err := live.ParseEndpoint(u)
+				if err != nil {
+					return usageError{err}
+				}
+				eps = append(eps, ep)
+			}
+			if words && a != live.OpenAI {
+				return usagef("--words: only with --api openai")
+			}
+			if timeScale <= 0 || limit < 0 || concurrency < 1 || retries < 0 || cacheBlocks < 0 || serverBlockSize < 0 {
+				return usagef("--time-scale must be > 0, --concurrency ≥ 1, --limit, --retries, --cache-blocks and --server-block-size ≥ 0")
+			}
+			if compareProfile != "" && compareEvict == "" {
+				return usagef("--compare-profile needs --compare-evict")
+			}
+			key, err := readKey(keyEnv, keyFile)
+			if err != nil {
+				return err
+			}
+			tlsCfg, err := readCA(caFile)
+			if err != nil {
+				return err
+			}
+			opt, err := rf.options()
+			if err != nil {
+				return err
+			}
+			tr, err := trace.Load(args[0], opt)
+			if err != nil {
+				return err
+			}
+			reqs := tr.Requests
+			if limit > 0 && limit < len(reqs) {
+				reqs = reqs[:limit]
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			cfg := live.Config{
+				Workers: eps, Router: router, Seed: seed, TimeScale: timeScale, Concurrency: concurrency,
+				Retries: retries, Backoff: backoff, ProbeInterval: probeEvery, ScrapeInterval: scrapeEvery,
+				CacheBlocks: cacheBlocks, ServerBlockSize: serverBlockSize, ModelEvict: modelEvict,
+				Client: live.ClientConfig{API: a, Model: model, Words: words, Key: key, TLS: tlsCfg,
+					FirstTokenTimeout: firstTok, StallTimeout: stall, Timeout: timeout},
+			}
+			var done chan struct{}
+			if progress {
+				ch := make(chan live.Update, 64)
+				cfg.Updates, cfg.SnapshotEvery = ch, snapEvery
+				done = make(chan struct{})
+				go func() {
+					defer close(done)
+					for u := range ch {
+						if s := u.Snapshot; s != nil {
+							fmt.Fprintf(cmd.ErrOrStderr(), "live: %5.1fs  %d/%d finished, %d sent\n", s.Elapsed.Seconds(), s.Finished, s.Total, s.Dispatched)
+						}
+					}
+				}()
+			}
+			res, err := live.Run(ctx, tr, reqs, cfg)
+			if cfg.Updates != nil {
+				close(cfg.Updates)
+				<-done
+			}
+			if err != nil {
+				return err
+			}
+			var rep *live.Report
+			if compareEvict != "" {
+				sc, err := live.ModelScenario(res, compareEvict, compareProfile, seed)
+				if err != nil {
+					return usageError{err}
+				}
+				run, err := sim.Simulate(ctx, res.Plan.Model, sc, sim.Options{})
+				if err != nil {
+					return fmt.Errorf("live: model run: %w", err)
+				}
+				rep = live.Compare(res, modelSide(run.Scenario, analysis.Summary(res.Plan.Model, run, sc)))
+			} else {
+				rep = live.NewReport(res)
+			}
+			rep.Command = commandLine(cmd, args)
+			if output == "" {
+				if err := rep.WriteMarkdown(cmd.OutOrStdout()); err != nil {
+					return err
+				}
+			} else {
+				write := rep.WriteMarkdown
+				if strings.EqualFold(filepath.Ext(output), ".json") {
+					write = rep.WriteJSON
+				}
+				if err := trace.WriteFileAtomic(output, func(w io.Writer) error { return write(w) }); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "live: %d requests: %d completed, %d failed, %d timed out; token hit ratio %.4f; report %s\n",
+					res.Requests, res.Completed, res.Failed, res.TimedOut, rep.LiveSummary.TokenHitRatio, output)
+			}
+			if res.Completed == 0 && res.Requests > 0 {
+				return fmt.Errorf("no request completed (%s)", strings.Join(res.FailReasonList(), ", "))
+			}
+			return nil
+		},
+	}
+	rf.addNoSeed(cmd, "tokens per block for traces without prefix data (Azure; default 16)")
+	fl := cmd.Flags()
+	fl.StringVar(&attach, "attach", "", "workers' base URLs, comma-separated (http or https, no credentials)")
+	fl.StringVar(&api, "api", "openai", "worker protocol: openai (/v1/completions) or sglang (/generate)")
+	fl.StringVar(&router, "router", "round_robin", "router spec (a replay/route name with params, e.g. cache_aware, llmd:precise=true)")
+	fl.Float64Var(&timeScale, "time-scale", 1, "multiply the trace's arrival times (0.1 = ten times faster)")
+	fl.IntVar(&limit, "limit", 0, "replay only the first N requests (0 = all)")
+	fl.IntVar(&concurrency, "concurrency", 16, "requests in flight at most")
+	fl.IntVar(&retries, "retries", 1, "further attempts after a retryable failure (connection, 5xx, 429, stall, cut stream)")
+	fl.DurationVar(&backoff, "backoff", 200*time.Millisecond, "wait before the first retry (doubling, at most 16×)")
+	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "whole-request timeout")
+	fl.DurationVar(&firstTok, "first-token-timeout", time.Minute, "send → first streamed token timeout")
+	fl.DurationVar(&stall, "stall-timeout", 30*time.Second, "longest gap between two streamed chunks")
+	fl.DurationVar(&probeEvery, "probe-interval", 500*time.Millisecond, "how often an unhealthy worker is probed (GET /health)")
+	fl.DurationVar(&scrapeEvery, "scrape-interval", time.Second, "how often /metrics is read during the run")
+	fl.DurationVar(&snapEvery, "progress-interval", time.Second, "progress line interval with --progress")
+	fl.BoolVar(&progress, "progress", false, "print a progress line to stderr every --progress-interval")
+	fl.IntVar(&cacheBlocks, "cache-blocks", 0, "each worker's KV cache in server blocks (default: vLLM's cache_config_info from /metrics)")
+	fl.IntVar(&serverBlockSize, "server-block-size", 0, "the workers' tokens per block (default: /metrics, else 16 for openai, 1 for sglang)")
+	fl.StringVar(&model, "model", "kvscope", "model name sent with OpenAI requests")
+	fl.BoolVar(&words, "words", false, "send prompts as words (for servers that count words, e.g. llm-d-inference-sim --force-dummy-tokenizer)")
+	fl.StringVar(&modelEvict, "model-evict", "", "eviction policy of kvscope's model of each worker (default server_lru for openai, lru for sglang)")
+	fl.StringVar(&compareEvict, "compare-evict", "", "simulate the same requests with this eviction policy and report live − model per metric")
+	fl.StringVar(&compareProfile, "compare-profile", "", "gpuprofile for the comparison's engine latency model (default: the linear model)")
+	fl.Uint64Var(&seed, "seed", 1, "seed for randomized routers and the comparison")
+	fl.StringVar(&keyEnv, "api-key-env", "", "read the API key from this environment variable")
+	fl.StringVar(&keyFile, "api-key-file", "", "read the API key from this file")
+	fl.StringVar(&caFile, "ca-file", "", "PEM file of CA certificates to trust for https workers (default: the system's)")
+	fl.StringVarP(&output, "output", "o", "", "write the report here (.json, else Markdown); default Markdown on stdout")
+	return cmd
+}
+
+// readKey reads the API key from an environment variable or a file, never
+// from the command line (which other users can see).
+func readKey(env, file string) (live.Secret, error) {
+	switch {
+	case env != "" && file != "":
+		return live.Secret{}, usagef("give --api-key-env or --api-key-file, not both")
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok || strings.TrimSpace(v) == "" {
+			return live.Secret{}, usagef("--api-key-env %s: the variable is not set", env)
+		}
+		return live.NewSecret(v), nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return live.Secret{}, fmt.Errorf("--api-key-file: %w", err)
+		}
+		if strings.TrimSpace(string(b)) == "" {
+			return live.Secret{}, fmt.Errorf("--api-key-file %s: empty", file)
+		}
+		return live.NewSecret(string(b)), nil
+	}
+	return live.Secret{}, nil
+}
+
+func readCA(file string) (*tls.Config, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--ca-file %s: no PEM certificate", file)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// commandLine rebuilds the command for the report from the flags given.
+// Keys never appear on the command line (only the names of their variable
+// or file), so nothing needs hiding.
+func commandLine(cmd *cobra.Command, args []string) string {
+	parts := []string{"kvscope live"}
+	parts = append(parts, args...)
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		parts = append(parts, "--"+f.Name+"="+f.Value.String())
+	})
+	return strings.Join(parts, " ")
+}
+
+// modelSide takes what the live report needs from the simulated run.
+func modelSide(scenario string, m analysis.RunMetrics) live.ModelSide {
+	ms := live.ModelSide{Scenario: scenario, Completed: m.Completed, Failed: m.Failed,
+		TokenHitRatio: m.TokenHitRatio, ThroughputRPS: m.ThroughputRPS,
+		TTFT: live.Dist{P50: m.TTFT.P50, P90: m.TTFT.P90, P99: m.TTFT.P99, Mean: m.TTFT.Mean, N: m.TTFT.N},
+		E2E:  live.Dist{P50: m.E2E.P50, P90: m.E2E.P90, P99: m.E2E.P99, Mean: m.E2E.Mean, N: m.E2E.N}}
+	for _, w := range m.WorkerMetrics {
+		ms.WorkerHitRatio = append(ms.WorkerHitRatio, w.TokenHitRatio)
+		ms.WorkerCompleted = append(ms.WorkerCompleted, w.Completed)
+	}
+	return ms
+}

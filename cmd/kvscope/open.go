@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/tui"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+func newOpenCmd() *cobra.Command {
+	var (
+		rf     readerFlags
+		sf     scenarioFlags
+		export string
+		theme  string
+		lf     openLiveFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "open TRACE [-s SCENARIO ...]",
+		Short: "Open a trace in the terminal explorer: scrub the replay, compare scenarios, ask what-if",
+		Long: "open loads TRACE and replays it in the background under each -s scenario (1 to 4;\n" +
+			"SPEC §1 grammar; keys a scenario leaves out come from the flags). Without -s it compares\n" +
+			"cache_aware:preset=sglang-0.4.6+lru and lbgr+rlt. The explorer shows trace statistics, a\n" +
+			"timeline to scrub, every worker's cache and queue at the cursor, the scenarios side by\n" +
+			"side, competitive ratios against their bounds and the request at the cursor. Press ? for\n" +
+			"keys, a/e/x to add, edit or remove a scenario, w to write the comparison report. With\n" +
+			"--attach, live workers replay the trace too and show beside the model. Standard output\n" +
+			"must be a terminal.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// open's cache default gives way to any other capacity given.
+			if changed(cmd.Flags(), "cache-tokens", "profile") && !changed(cmd.Flags(), "cache-blocks") {
+				sf.cacheBlocks = 0
+			}
+			// Without -s, --router or --evict: the default comparison.
+			if len(sf.specs) == 0 && !changed(cmd.Flags(), "router", "evict") {
+				sf.specs = append([]string(nil), tui.DefaultSpecs...)
+			}
+			scs, err := sf.scenarios(cmd)
+			if err != nil {
+				return err
+			}
+			if len(scs) > tui.MaxScenarios {
+				return usagef("open: %d scenarios: the explorer compares at most %d", len(scs), tui.MaxScenarios)
+			}
+			base, err := sf.base(cmd)
+			if err != nil {
+				return err
+			}
+			specs := sf.specs
+			if len(specs) == 0 {
+				specs = []string{sf.router + "+" + sf.evict}
+			}
+			entries, err := tui.ParseEntries(specs, base)
+			if err != nil {
+				return usageError{err}
+			}
+			if err := lf.check(); err != nil {
+				return err
+			}
+			if _, err := analysis.FormatOf(export); err != nil {
+				return usagef("--export: %v", err)
+			}
+			var dark *bool
+			switch theme {
+			case "auto":
+			case "dark", "light":
+				d := theme == "dark"
+				dark = &d
+			default:
+				return usagef("--theme %q: want auto, dark or light", theme)
+			}
+			opt, err := rf.options()
+			if err != nil {
+				return err
+			}
+			opt.Seed = sf.seed
+			if !isTerminal(cmd.OutOrStdout()) {
+				return fmt.Errorf("open: standard output is not a terminal; the explorer needs one (kvscope run and kvscope trace stats print text)")
+			}
+			tr, err := trace.Load(args[0], opt)
+			if err != nil {
+				return err
+			}
+			liveRun, err := lf.build(tr, entries[0].Scenario)
+			if err != nil {
+				return err
+			}
+			path := args[0]
+			cfg := tui.Config{
+				Trace: tr, Scenarios: entries, Base: base, ExportPath: export, Dark: dark,
+				Stats: func() (*trace.Stats, error) {
+					s, err := trace.Open(path, opt)
+					if err != nil {
+						return nil, err
+					}
+					defer s.Close()
+					return trace.ComputeStats(s)
+				},
+				Exporter: tui.ReportExporter{Version: version},
+				Command:  openCommandLine(cmd, args),
+				Live:     liveRun,
+			}
+			return tui.Run(cmd.Context(), cfg, cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
+	rf.addNoSeed(cmd, "tokens per block for traces without prefix data (Azure; default 16)")
+	sf.add(cmd, true, "round_robin")
+	// open's defaults are the zero-argument explorer's: 4 workers of 2000
+	// blocks, the linear model at 0.15 ms per missed token.
+	def := tui.DefaultBase()
+	for name, v := range map[string]string{"workers": "4", "cache-blocks": "2000", "latency": def.Latency.String()} {
+		f := cmd.Flags().Lookup(name)
+		if err := f.Value.Set(v); err != nil {
+			panic("open: default --" + name + ": " + err.Error()) // constants
+		}
+		f.DefValue = v
+	}
+	cmd.Flags().StringVar(&export, "export", "kvscope-report.md", "report file the w key writes (.md, .html, .json or .csv)")
+	cmd.Flags().StringVar(&theme, "theme", "auto", "colors: auto (ask the terminal), dark or light; NO_COLOR turns colors off")
+	lf.add(cmd)
+	return cmd
+}
+
+// openLiveFlags attach live workers to the explorer (`kvscope live`'s
+// essentials): the first scenario's router, seed and time scale drive them.
+type openLiveFlags struct {
+	attach, api, model, keyEnv, keyFile, caFile string
+	words                                       bool
+	concurrency, limit                          int
+}
+
+func (f *openLiveFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.attach, "attach", "", "also replay against live workers at these base URLs (comma-separated), routed by the first scenario's router")
+	fl.StringVar(&f.api, "api", "openai", "with --attach: worker protocol, openai or sglang")
+	fl.StringVar(&f.model, "model", "kvscope", "with --attach: model name sent with OpenAI requests")
+	fl.BoolVar(&f.words, "words", false, "with --attach: send prompts as words (llm-d-inference-sim --force-dummy-tokenizer)")
+	fl.IntVar(&f.concurrency, "concurrency", 16, "with --attach: requests in flight at most")
+	fl.IntVar(&f.limit, "limit", 0, "with --attach: send only the first N requests (0 = all)")
+	fl.StringVar(&f.keyEnv, "api-key-env", "", "with --attach: read the API key from this environment variable")
+	fl.StringVar(&f.keyFile, "api-key-file", "", "with --attach: read the API key from this file")
+	fl.StringVar(&f.caFile, "ca-file", "", "with --attach: PEM CA certificates for https workers")
+}
+
+// check validates the live flags before anything is loaded.
+func (f *openLiveFlags) check() error {
+	if f.attach == "" {
+		return nil
+	}
+	if _, err := live.ParseAPI(f.api); err != nil {
+		return usageError{err}
+	}
+	for _, u := range strings.Split(f.attach, ",") {
+		if _, err := live.ParseEndpoint(u); err != nil {
+			return usageError{err}
+		}
+	}
+	if f.concurrency < 1 || f.limit < 0 {
+		return usagef("--concurrency must be ≥ 1 and --limit ≥ 0")
+	}
+	return nil
+}
+
+// build returns the explorer's live hook, nil without --attach.
+func (f *openLiveFlags) build(tr *trace.Trace, sc scenario.Scenario) (tui.LiveFunc, error) {
+	if f.attach == "" {
+		return nil, nil
+	}
+	a, _ := live.ParseAPI(f.api)
+	var eps []live.Endpoint
+	for _, u := range strings.Split(f.attach, ",") {
+		ep, err := live.ParseEndpoint(u)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		eps = append(eps, ep)
+	}
+	key, err := readKey(f.keyEnv, f.keyFile)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := readCA(f.caFile)
+	if err != nil {
+		return nil, err
+	}
+	reqs := tr.Requests
+	if f.limit > 0 && f.limit < len(reqs) {
+		reqs = reqs[:f.limit]
+	}
+	cfg := live.Config{
+		Workers: eps, Router: sc.Router.String(), Seed: sc.Seed, TimeScale: sc.TimeScale, Concurrency: f.concurrency,
+		Retries: 1, Client: live.ClientConfig{API: a, Model: f.model, Words: f.words, Key: key, TLS: tlsCfg},
+	}
+	return func(ctx context.Context, updates chan<- live.Update) (*live.Result, error) {
+		cfg.Updates = updates
+		return live.Run(ctx, tr, reqs, cfg)
+	}, nil
+}
+
+// openCommandLine reproduces the invocation for reports: the trace, then
+// every flag given, repeated -s values each on their own.
+func openCommandLine(cmd *cobra.Command, args []string) string {
+	parts := append([]string{"kvscope", "open"}, args...)
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if sa, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sa.GetSlice() {
+				parts = append(parts, "--"+f.Name+"="+v)
+			}
+			return
+		}
+		parts = append(parts, "--"+f.Name+"="+f.Value.String())
+	})
+	return analysis.ShellQuote(parts)
+}
+
+// isTerminal reports whether w is a terminal. Anything but an *os.File
+// (a test's buffer) is not.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

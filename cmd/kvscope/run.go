@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/spf13/cobra"
+)
+
+func newRunCmd() *cobra.Command {
+	var (
+		rf     readerFlags
+		sf     scenarioFlags
+		vsOpt  bool
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run TRACE",
+		Short: "Replay a trace through a modeled cluster in simulated time (routers, queues, TTFT, load)",
+		Long: "run replays TRACE through modeled workers under one scenario (SPEC §1): arrivals at the\n" +
+			"trace's timestamps, the router deciding per request, each worker's prefix cache and\n" +
+			"latency model. It prints hit ratios, TTFT/E2E percentiles, queueing, throughput,\n" +
+			"max_load_s against its lower bound, imbalance and per-worker figures.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			scs, err := sf.scenarios(cmd)
+			if err != nil {
+				return err
+			}
+			if len(scs) != 1 {
+				return usagef("run takes one scenario (use `kvscope compare` for several)")
+			}
+			sc := scs[0]
+			if _, err := sim.Resolve(sc); err != nil {
+				return usageError{err}
+			}
+			opt, err := rf.options()
+			if err != nil {
+				return err
+			}
+			opt.Seed = sc.Seed
+			tr, err := trace.Load(args[0], opt)
+			if err != nil {
+				return err
+			}
+			run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{VsOpt: vsOpt})
+			if err != nil {
+				return err
+			}
+			m := analysis.Summary(tr, run, sc)
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(m)
+			}
+			printRunMetrics(cmd.OutOrStdout(), &m)
+			return nil
+		},
+	}
+	rf.addNoSeed(cmd, "tokens per block for traces without prefix data (Azure; default 16)")
+	sf.add(cmd, false, "round_robin")
+	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "per worker, replay its prefill-start-ordered sequence with opt and the Belady bound and report competitive ratios")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func f3(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", x)
+}
+
+func f1(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", x)
+}
+
+func printRunMetrics(w io.Writer, m *analysis.RunMetrics) {
+	fmt.Fprintf(w, "scenario  %s\n", m.Scenario)
+	fmt.Fprintf(w, "trace     %s (%s, block size %d)\n", m.Trace.Source, m.Trace.Format, m.Trace.BlockSize)
+	fmt.Fprintf(w, "requests  %d: %d completed (%d bypassed), %d failed, %d lines skipped\n",
+		m.Requests, m.Completed, m.Bypassed, m.Failed, m.SkippedLines)
+	for _, r := range m.FailureReasons() {
+		fmt.Fprintf(w, "          failed %d× %s\n", m.FailedReasons[r], r)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nhit ratio\ttokens %s\tblocks %s\n", f3(m.TokenHitRatio), f3(m.BlockHitRatio))
+	fmt.Fprintf(tw, "TTFT ms\tp50 %s\tp90 %s\tp99 %s\tmean %s\n", f1(m.TTFT.P50), f1(m.TTFT.P90), f1(m.TTFT.P99), f1(m.TTFT.Mean))
+	fmt.Fprintf(tw, "E2E ms\tp50 %s\tp90 %s\tp99 %s\tmean %s\n", f1(m.E2E.P50), f1(m.E2E.P90), f1(m.E2E.P99), f1(m.E2E.Mean))
+	fmt.Fprintf(tw, "queue ms\tp50 %s\tp90 %s\tp99 %s\tmean %s\n", f1(m.Queue.P50), f1(m.Queue.P90), f1(m.Queue.P99), f1(m.Queue.Mean))
+	lb := "–"
+	if m.MaxLoadLowerBoundS != nil {
+		lb = fmt.Sprintf("%s (×%s)", f3(*m.MaxLoadLowerBoundS), f3(*m.MaxLoadRatio))
+	}
+	fmt.Fprintf(tw, "load\tmax_load_s %s\tlower bound %s\tmakespan_s %s\tthroughput %s req/s\n", f3(m.MaxLoadS), lb, f3(m.MakespanS), f3(m.ThroughputRPS))
+	fmt.Fprintf(tw, "imbalance\tmax/mean %s\tcv %s\tjain %s\n", f3(m.Imbalance.MaxOverMean), f3(m.Imbalance.CV), f3(m.Imbalance.Jain))
+	fmt.Fprintf(tw, "cache\tevicted %d %s\tphases %d\n", m.Evicted, m.Unit, m.Phases)
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	hdr := []string{"worker", "requests", "token hit", "block hit", "TTFT p50", "TTFT p99", "load s", "evicted"}
+	withRatios := len(m.WorkerMetrics) > 0 && m.WorkerMetrics[0].Ratios != nil
+	if withRatios {
+		hdr = append(hdr, "vs opt", "vs Belady", "k", "rlt bound")
+	}
+	fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
+	for _, wm := range m.WorkerMetrics {
+		row := []string{fmt.Sprint(wm.Worker), fmt.Sprint(wm.Requests), f3(wm.TokenHitRatio), f3(wm.BlockHitRatio),
+			f1(wm.TTFT.P50), f1(wm.TTFT.P99), f3(wm.LoadS), fmt.Sprint(wm.Evicted)}
+		if withRatios {
+			row = append(row, ratioCells(wm.Ratios)...)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	tw.Flush()
+}
+
+// ratioCells formats a worker's competitive ratios for the table.
+func ratioCells(r *sim.WorkerRatios) []string {
+	opt := func(p *float64) string {
+		if p == nil {
+			return "n/a"
+		}
+		return f3(*p)
+	}
+	k := "n/a"
+	if r.Bounds.K != nil {
+		k = fmt.Sprint(*r.Bounds.K)
+	}
+	return []string{opt(r.RatioVsOpt), opt(r.RatioVsBelady), k, opt(r.Bounds.RLTBound)}
+}

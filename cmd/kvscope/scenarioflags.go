@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// scenarioFlags build SPEC §1's scenario string from flags: `-s` gives
+// whole scenarios (or just router+evict) and the other flags fill the keys
+// a scenario leaves out.
+type scenarioFlags struct {
+	specs         []string
+	router, evict string
+	workers       int
+	cacheTokens   int
+	cacheBlocks   int
+	profile       string
+	latency       string
+	seed          uint64
+	rate          string
+	timeScale     float64
+	oversize      string
+	keepOutputs   bool
+	sessionTiming string
+}
+
+// add registers the flags; multi says whether -s may repeat.
+func (f *scenarioFlags) add(cmd *cobra.Command, multi bool, defRouter string) {
+	fl := cmd.Flags()
+	if multi {
+		fl.StringArrayVarP(&f.specs, "scenario", "s", nil, "scenario (SPEC §1 grammar: router[:k=v,...]+evict[:k=v,...][;key=value...]); repeat to compare")
+	} else {
+		fl.StringArrayVarP(&f.specs, "scenario", "s", nil, "scenario (SPEC §1 grammar: router[:k=v,...]+evict[:k=v,...][;key=value...])")
+	}
+	fl.StringVar(&f.router, "router", defRouter, "router[:k=v,...] when no -s is given")
+	fl.StringVar(&f.evict, "evict", "lru", "eviction policy[:k=v,...] when no -s is given")
+	fl.IntVar(&f.workers, "workers", 1, "number of workers")
+	fl.IntVar(&f.cacheTokens, "cache-tokens", 0, "cache capacity per worker in tokens (sglang's token pool)")
+	fl.IntVar(&f.cacheBlocks, "cache-blocks", 0, "cache capacity per worker in trace blocks (paged engines)")
+	fl.StringVar(&f.profile, "profile", "", "GPU profile name or file (gives the engine model and, without --cache-*, the capacity)")
+	fl.StringVar(&f.latency, "latency", "linear", "latency model: linear[:cached_ms=X,miss_ms=Y,out_ms=Z] or engine")
+	fl.Uint64Var(&f.seed, "seed", 1, "scenario seed")
+	fl.StringVar(&f.rate, "rate", "trace", "re-time arrivals as Poisson at this rate (requests/s), or trace")
+	fl.Float64Var(&f.timeScale, "time-scale", 1, "multiply the trace's arrival times")
+	fl.StringVar(&f.oversize, "oversize", "error", "requests larger than the cache: error, fail or bypass")
+	fl.BoolVar(&f.keepOutputs, "keep-outputs", false, "insert output tokens as blocks after the input")
+	fl.StringVar(&f.sessionTiming, "session-timing", "open", "open (trace timestamps) or closed (a turn starts think_s after its parent completes)")
+}
+
+// base is the scenario the flags describe, used to fill keys a -s leaves
+// out.
+func (f *scenarioFlags) base(cmd *cobra.Command) (scenario.Scenario, error) {
+	sc := scenario.Default(param.Spec{}, param.Spec{})
+	set := func(k, v string) error {
+		if err := sc.Set(k, v); err != nil {
+			return usageError{fmt.Errorf("--%s: %w", flagOf(k), err)}
+		}
+		return nil
+	}
+	if f.cacheTokens != 0 && f.cacheBlocks != 0 {
+		return sc, usagef("give --cache-tokens or --cache-blocks, not both")
+	}
+	pairs := [][2]string{
+		{"workers", strconv.Itoa(f.workers)},
+		{"latency", f.latency},
+		{"seed", strconv.FormatUint(f.seed, 10)},
+		{"rate", f.rate},
+		{"time_scale", strconv.FormatFloat(f.timeScale, 'g', -1, 64)},
+		{"oversize", f.oversize},
+		{"keep_outputs", strconv.FormatBool(f.keepOutputs)},
+		{"session_timing", f.sessionTiming},
+	}
+	if f.profile != "" {
+		pairs = append(pairs, [2]string{"profile", f.profile})
+	}
+	if f.cacheTokens != 0 {
+		pairs = append(pairs, [2]string{"cache_tokens", strconv.Itoa(f.cacheTokens)})
+	}
+	if f.cacheBlocks != 0 {
+		pairs = append(pairs, [2]string{"cache_blocks", strconv.Itoa(f.cacheBlocks)})
+	}
+	for _, p := range pairs {
+		if err := set(p[0], p[1]); err != nil {
+			return sc, err
+		}
+	}
+	return sc, nil
+}
+
+func flagOf(key string) string {
+	b := []byte(key)
+	for i, c := range b {
+		if c == '_' {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+// scenarios returns the scenarios asked for: each -s over the flags' base,
+// or router+evict from --router/--evict.
+func (f *scenarioFlags) scenarios(cmd *cobra.Command) ([]scenario.Scenario, error) {
+	base, err := f.base(cmd)
+	if err != nil {
+		return nil, err
+	}
+	specs := f.specs
+	if len(specs) == 0 {
+		specs = []string{f.router + "+" + f.evict}
+	} else if changed(cmd.Flags(), "router", "evict") {
+		return nil, usagef("--router/--evict and -s both name components: use one")
+	}
+	var out []scenario.Scenario
+	for _, s := range specs {
+		sc, err := scenario.Parse(s, base)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+func changed(fs *pflag.FlagSet, names ...string) bool {
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil && f.Changed {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kvscope/kvscope/internal/testenv"
+)
+
+// tmuxSession drives the built binary in a real terminal: its own tmux
+// server (socket), one session of a fixed size.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+	name   string
+}
+
+func (s *tmuxSession) tmux(args ...string) (string, error) {
+	cmd := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func (s *tmuxSession) must(args ...string) string {
+	s.t.Helper()
+	out, err := s.tmux(args...)
+	if err != nil {
+		s.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (s *tmuxSession) capture() string { return s.must("capture-pane", "-p", "-t", s.name) }
+
+func (s *tmuxSession) keys(keys ...string) {
+	s.must(append([]string{"send-keys", "-t", s.name}, keys...)...)
+}
+
+func (s *tmuxSession) text(text string) { s.must("send-keys", "-t", s.name, "-l", text) }
+
+// waitFor polls the screen until every string shows, failing with the
+// last screen after the timeout.
+func (s *tmuxSession) waitFor(step string, timeout time.Duration, want ...string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var screen string
+	for {
+		screen = s.capture()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(screen, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s: %q not on screen after %s:\n%s", step, missing, timeout, screen)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitGone polls until s is off the screen.
+func (s *tmuxSession) waitGone(step string, timeout time.Duration, gone string) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		screen := s.capture()
+		if !strings.Contains(screen, gone) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s: %q still on screen after %s:\n%s", step, gone, timeout, screen)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startTmux builds kvscope and starts it with args in a fresh tmux server
+// at w×h, in a temporary directory (returned) where reports land.
+func startTmux(t *testing.T, w, h int, args ...string) (*tmuxSession, string) {
+	t.Helper()
+	_, err := exec.LookPath("tmux")
+	testenv.Require(t, "tmux (Debian package tmux)", err == nil)
+	if testing.Short() {
+		t.Skip("short: builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kvscope")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("kvscope-test-%d-%s", os.Getpid(), t.Name()), name: "kv"}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	// Colors stay on (the capture is text); TERM is tmux's.
+	s.must(append([]string{"new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "-c", dir, "-e", "NO_COLOR=", bin}, args...)...)
+	return s, dir
+}
+
+// TestTmuxOpen opens a trace file with three scenarios.
+func TestTmuxOpen(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := filepath.Join(wd, "..", "..", "replay", "trace", "testdata", "mooncake_300.jsonl")
+	s, _ := startTmux(t, 120, 40, "open", tr, "-s", "lbgr+rlt", "-s", "round_robin+lru", "-s", "cache_aware+lru;workers=2")
+	s.waitFor("replays", 60*time.Second, "[A] ✓  B ✓  C ✓", "mooncake_300.jsonl", "300 requests",
+		"A lbgr+rlt", "B round_robin+lru", "C cache_aware+lru;workers=2", "vs Belady")
+	s.keys("q")
+	s.waitExit(10 * time.Second)
+}
+
+// TestTmuxExplorer runs `kvscope` (the zero-argument explorer on the
+// embedded sample) in tmux at 120×40 and checks what a user sees after
+// each step: panes, finished replays, focus, scrubbing, help, the what-if
+// form, the report key, a resize to 80×24 and quitting.
+func TestTmuxExplorer(t *testing.T) {
+	s, dir := startTmux(t, 120, 40)
+	// 1. The screen is usable at once and the replays finish.
+	s.waitFor("start", 15*time.Second, "1 Timeline", "2 Trace", "3 Workers", "4 Compare", "5 Bounds", "6 Request")
+	screen := s.waitFor("replays", 60*time.Second, "[A] ✓  B ✓", "vs Belady", "cache_aware:preset=sglang-0.4.6+lru", "lbgr+rlt")
+	if !strings.Contains(screen, "┏━ 1 Timeline") {
+		t.Fatalf("timeline not focused at start:\n%s", screen)
+	}
+
+	// 2. Tab moves focus to the trace pane (heavy border).
+	s.keys("Tab")
+	s.waitFor("tab", 5*time.Second, "┏━ 2 Trace", "╭─ 1 Timeline")
+
+	// 3. Two 10% jumps and one event step.
+	s.keys("F", "F")
+	s.waitFor("jump", 5*time.Second, "( 20.0%)")
+	s.keys("Right")
+	screen = s.waitFor("step", 5*time.Second, "▸ ")
+	if strings.Contains(screen, "( 20.0%)") && !strings.Contains(screen, "event ") {
+		t.Fatalf("event step changed nothing:\n%s", screen)
+	}
+
+	// 4. Help shows the global keys and the focused pane's.
+	s.keys("?")
+	s.waitFor("help", 5*time.Second, "Global keys", "Trace pane keys", "next event", "input/output lengths")
+	s.keys("?")
+	s.waitGone("help closed", 5*time.Second, "Global keys")
+
+	// 5. What-if: an unknown router is refused inline, then a valid
+	// scenario replays and joins the comparison as C.
+	s.keys("a")
+	s.waitFor("form", 5*time.Second, "What if… Add a scenario", "routers:")
+	s.keys("C-u")
+	s.text("nope")
+	s.keys("Enter")
+	s.waitFor("form error", 5*time.Second, "nope")
+	s.keys("C-u")
+	s.text("round_robin")
+	s.keys("Tab", "C-u")
+	s.text("lru")
+	s.keys("Enter")
+	s.waitFor("scenario C", 60*time.Second, "C round_robin+lru", "[C] ✓", "C replayed in")
+
+	// 6. The report key writes the comparison and shows the path.
+	s.keys("w")
+	report := filepath.Join(dir, "kvscope-report.md")
+	s.waitFor("report", 120*time.Second, "wrote "+report[:min(len(report), 40)])
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	for _, w := range []string{"cache_aware", "lbgr", "round_robin"} {
+		if !bytes.Contains(b, []byte(w)) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+
+	// 7. At 80×24 the panes stack: the focused one open, the others one
+	// line each.
+	s.must("resize-window", "-t", s.name, "-x", "80", "-y", "24")
+	s.waitFor("stack", 5*time.Second, "▸ 1 Timeline", "▸ 3 Workers", "▸ 6 Request", "┏━ 2 Trace")
+
+	// 8. q quits: the session ends.
+	s.keys("q")
+	s.waitExit(10 * time.Second)
+}
+
+// waitExit waits until the program ended (tmux closes the session).
+func (s *tmuxSession) waitExit(timeout time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("still running after q:\n%s", s.capture())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,156 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/samples"
+)
+
+// MaxScenarios is how many scenarios the compare pane shows side by side.
+const MaxScenarios = 4
+
+// DefaultSpecs are the two scenarios `kvscope` opens the sample with.
+var DefaultSpecs = []string{"cache_aware:preset=sglang-0.4.6+lru", "lbgr+rlt"}
+
+// DefaultBase is the base the default scenarios fill their keys from:
+// 4 workers, 2000 blocks each, the linear model at 0.15 ms per missed
+// token, seed 1.
+func DefaultBase() scenario.Scenario {
+	sc := scenario.Default(param.Spec{}, param.Spec{})
+	for _, kv := range [][2]string{{"workers", "4"}, {"cache_blocks", "2000"}, {"latency", "linear:miss_ms=0.15"}, {"seed", "1"}} {
+		if err := sc.Set(kv[0], kv[1]); err != nil {
+			panic("tui: default base: " + err.Error()) // a constant: cannot fail
+		}
+	}
+	return sc
+}
+
+// Entry is one scenario to replay, with the label it was typed as.
+type Entry struct {
+	Label    string
+	Scenario scenario.Scenario
+}
+
+// ParseEntries parses scenario strings over base and checks each against
+// the registries (scenario.Parse, sim.Resolve).
+func ParseEntries(specs []string, base scenario.Scenario) ([]Entry, error) {
+	if len(specs) > MaxScenarios {
+		return nil, fmt.Errorf("%d scenarios: the explorer compares at most %d", len(specs), MaxScenarios)
+	}
+	var out []Entry
+	for _, s := range specs {
+		sc, err := scenario.Parse(s, base)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := sim.Resolve(sc); err != nil {
+			return nil, err
+		}
+		out = append(out, Entry{Label: s, Scenario: sc})
+	}
+	return out, nil
+}
+
+// Config is what the explorer opens.
+type Config struct {
+	// Trace is the loaded trace every scenario replays.
+	Trace *trace.Trace
+	// Stats computes the trace's statistics; it runs in the background.
+	// Nil leaves the statistics out of the trace pane.
+	Stats func() (*trace.Stats, error)
+	// Scenarios are replayed at start (1 to MaxScenarios).
+	Scenarios []Entry
+	// Base fills the keys a what-if form leaves out.
+	Base scenario.Scenario
+	// Exporter writes the comparison report (the export key); nil uses
+	// ReportExporter.
+	Exporter Exporter
+	// ExportPath is the report file the export key writes; its extension
+	// picks the format. Default "kvscope-report.md".
+	ExportPath string
+	// Command is the command line that reproduces the comparison, written
+	// into reports.
+	Command string
+	// Dark forces the dark (true) or light (false) theme; nil follows the
+	// terminal's background (dark until it answers).
+	Dark *bool
+	// NoColor drops every color; New also sets it when NO_COLOR is set.
+	NoColor bool
+	// Live, if set, attaches live workers (`kvscope open TRACE --attach`):
+	// it runs replay/live's driver with the given updates channel and
+	// returns its result. The explorer starts it in the background and
+	// shows each snapshot (workers pane, status line).
+	Live LiveFunc
+}
+
+// LiveFunc runs a live replay, sending live.Updates (see live.Config).
+type LiveFunc func(ctx context.Context, updates chan<- live.Update) (*live.Result, error)
+
+// statsOfFile returns a Stats function that rereads a trace file.
+func statsOfFile(path string, opt trace.ReadOptions) func() (*trace.Stats, error) {
+	return func() (*trace.Stats, error) {
+		s, err := trace.Open(path, opt)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		return trace.ComputeStats(s)
+	}
+}
+
+// statsOfBytes returns a Stats function over an in-memory trace.
+func statsOfBytes(name string, data []byte, opt trace.ReadOptions) func() (*trace.Stats, error) {
+	return func() (*trace.Stats, error) {
+		s, err := trace.OpenReader(name, bytes.NewReader(data), opt)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		return trace.ComputeStats(s)
+	}
+}
+
+// FileConfig loads the trace at path and parses the scenarios over base.
+func FileConfig(path string, opt trace.ReadOptions, specs []string, base scenario.Scenario) (Config, error) {
+	entries, err := ParseEntries(specs, base)
+	if err != nil {
+		return Config{}, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return Config{}, err
+	}
+	tr, err := trace.Load(path, opt)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Trace: tr, Stats: statsOfFile(path, opt), Scenarios: entries, Base: base}, nil
+}
+
+// SampleConfig is the zero-argument start: the embedded Mooncake slice and
+// the default scenarios.
+func SampleConfig() (Config, error) {
+	data, err := samples.ReadFile(samples.Mooncake)
+	if err != nil {
+		return Config{}, err
+	}
+	name := "sample:" + samples.Mooncake
+	tr, err := trace.LoadBytes(name, data, trace.ReadOptions{})
+	if err != nil {
+		return Config{}, err
+	}
+	base := DefaultBase()
+	entries, err := ParseEntries(DefaultSpecs, base)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Trace: tr, Stats: statsOfBytes(name, data, trace.ReadOptions{}), Scenarios: entries, Base: base,
+		Command: "kvscope"}, nil
+}

@@ -1,0 +1,221 @@
+package tui
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// slotState is where a scenario's replay stands.
+type slotState int
+
+const (
+	slotRunning slotState = iota
+	slotDone
+	slotFailed
+)
+
+// slot is one scenario of the comparison.
+type slot struct {
+	// id never changes; gen bumps on every edit, so results of an older
+	// replay of the same slot are dropped.
+	id, gen int
+	entry   Entry
+	state   slotState
+	done    int // requests finished (progress)
+	total   int
+	err     error
+	elapsed time.Duration
+	cancel  context.CancelFunc
+	run     *sim.Run
+	view    *runView
+	// memo of the metrics table at the cursor.
+	memoT  time.Duration
+	memoOK bool
+	memo   analysis.RunMetrics
+}
+
+// label is the short name shown in headers: the scenario as typed.
+func (s *slot) label() string { return s.entry.Label }
+
+// seriesPoints is the resolution of the precomputed chart series.
+const seriesPoints = 240
+
+// runView is everything the panes need from a finished run that is not an
+// O(log n) lookup: computed once, in the replay's goroutine.
+type runView struct {
+	// arrivals are the arrival instants in time order, reqAt the request
+	// index of each.
+	arrivals []time.Duration
+	reqAt    []int32
+	hit      analysis.Series
+	queue    analysis.Series // cluster total
+	ttft     analysis.Series
+	// queueMax is the largest total queue (chart scale).
+	queueMax float64
+}
+
+func newRunView(run *sim.Run) *runView {
+	v := &runView{}
+	n := len(run.Records)
+	order := make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int {
+		return cmp.Compare(run.Records[a].Arrival, run.Records[b].Arrival)
+	})
+	v.reqAt = order
+	v.arrivals = make([]time.Duration, n)
+	for i, x := range order {
+		v.arrivals[i] = run.Records[x].Arrival
+	}
+	if run.End > run.Start {
+		v.hit = analysis.HitRatioSeries(run, seriesPoints)
+		qs := analysis.QueueSeries(run, seriesPoints)
+		if len(qs) > 0 {
+			v.queue.T = qs[0].T
+			v.queue.V = make([]float64, len(qs[0].V))
+			for _, q := range qs {
+				for i, x := range q.V {
+					v.queue.V[i] += x
+				}
+			}
+			for _, x := range v.queue.V {
+				v.queueMax = max(v.queueMax, x)
+			}
+		}
+		v.ttft = analysis.TTFTSeries(run, seriesPoints)
+	}
+	return v
+}
+
+// metricsRes is one slot's table, tagged with its id and generation.
+type metricsRes struct {
+	id, gen int
+	m       analysis.RunMetrics
+}
+
+// Messages of the background work. Replay messages carry the slot's id
+// and generation.
+type (
+	progressMsg struct {
+		id, gen     int
+		done, total int
+		next        tea.Cmd
+	}
+	replayDoneMsg struct {
+		id, gen int
+		run     *sim.Run
+		view    *runView
+		err     error
+		elapsed time.Duration
+	}
+	statsMsg struct {
+		stats *trace.Stats
+		err   error
+	}
+	exportDoneMsg struct {
+		path string
+		err  error
+	}
+	playTickMsg struct{ seq int }
+	// metricsMsg carries the metrics tables at instant t.
+	metricsMsg struct {
+		t   time.Duration
+		res []metricsRes
+	}
+	// liveMsg is one update of the live driver; liveDoneMsg its end.
+	liveMsg struct {
+		u    live.Update
+		next tea.Cmd
+	}
+	liveDoneMsg struct {
+		res *live.Result
+		err error
+	}
+)
+
+// replayCmd starts slot s's replay and returns the command that streams
+// its messages: progress (each carrying the command for the next message)
+// and finally replayDoneMsg.
+func replayCmd(ctx context.Context, tr *trace.Trace, e Entry, id, gen int) tea.Cmd {
+	ch := make(chan tea.Msg, 1)
+	go func() {
+		start := time.Now()
+		progress := func(done, total int) {
+			select {
+			case ch <- progressMsg{id: id, gen: gen, done: done, total: total}:
+			default: // the screen still has the previous one: skip
+			}
+		}
+		run, err := sim.Simulate(ctx, tr, e.Scenario, sim.Options{VsOpt: true, Progress: progress})
+		var v *runView
+		if err == nil {
+			v = newRunView(run)
+		}
+		// Drain a pending progress message so the final one gets through.
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- replayDoneMsg{id: id, gen: gen, run: run, view: v, err: err, elapsed: time.Since(start)}
+		close(ch)
+	}()
+	var listen tea.Cmd
+	listen = func() tea.Msg {
+		m, ok := <-ch
+		if !ok {
+			return nil
+		}
+		if p, isP := m.(progressMsg); isP {
+			p.next = listen
+			return p
+		}
+		return m
+	}
+	return listen
+}
+
+// statsCmd computes the trace statistics in the background.
+func statsCmd(f func() (*trace.Stats, error)) tea.Cmd {
+	return func() tea.Msg {
+		st, err := f()
+		return statsMsg{stats: st, err: err}
+	}
+}
+
+// liveCmd starts the live driver and returns the command streaming its
+// updates (each carrying the command for the next) and then its end.
+func liveCmd(ctx context.Context, run LiveFunc) tea.Cmd {
+	updates := make(chan live.Update, 64)
+	done := make(chan liveDoneMsg, 1)
+	go func() {
+		res, err := run(ctx, updates)
+		done <- liveDoneMsg{res: res, err: err}
+	}()
+	var next tea.Cmd
+	next = func() tea.Msg {
+		select {
+		case u := <-updates:
+			return liveMsg{u: u, next: next}
+		case d := <-done:
+			// Deliver what the driver sent before it returned.
+			select {
+			case u := <-updates:
+				done <- d
+				return liveMsg{u: u, next: next}
+			default:
+			}
+			return d
+		}
+	}
+	return next
+}

@@ -1,0 +1,183 @@
+package tui
+
+import (
+	"image/color"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+func TestKeysMoveTheCursor(t *testing.T) {
+	m := newDone(t, smallConfig(t, 300), 120, 40)
+	sp := m.s.span
+	if m.s.cursor != sp.Start {
+		t.Fatalf("cursor starts at %v, want %v", m.s.cursor, sp.Start)
+	}
+	press(m, "F")
+	if want := sp.jump(sp.Start, 0.1); m.s.cursor != want {
+		t.Errorf("F: %v, want %v", m.s.cursor, want)
+	}
+	press(m, "b")
+	if want := sp.jump(sp.jump(sp.Start, 0.1), -0.01); m.s.cursor != want {
+		t.Errorf("b: %v, want %v", m.s.cursor, want)
+	}
+	before := m.s.cursor
+	press(m, "right")
+	run := m.s.slots[0].run
+	if want := stepEvent(run.Events, before, 1); m.s.cursor != want || want == before {
+		t.Errorf("right: %v, want the next event %v", m.s.cursor, want)
+	}
+	press(m, ".")
+	r := m.s.requestAtCursor()
+	if r < 0 || run.Records[r].Arrival != m.s.cursor {
+		t.Errorf(".: cursor %v is not the arrival of the request at it (%d)", m.s.cursor, r)
+	}
+	press(m, "end")
+	if m.s.cursor != sp.End {
+		t.Errorf("end: %v", m.s.cursor)
+	}
+	press(m, "home")
+	if m.s.cursor != sp.Start {
+		t.Errorf("home: %v", m.s.cursor)
+	}
+	// Go to a time.
+	press(m, "g")
+	typeText(m, "50%")
+	press(m, "enter")
+	if want := sp.jump(sp.Start, 0.5); m.s.cursor != want {
+		t.Errorf("go to 50%%: %v, want %v", m.s.cursor, want)
+	}
+	press(m, "g")
+	typeText(m, "soon")
+	press(m, "enter")
+	if m.statusOK || !strings.Contains(m.status, "go to") {
+		t.Errorf("bad go-to not reported: %q", m.status)
+	}
+	if !strings.Contains(plain(m), "go to") {
+		t.Error("status line lacks the go-to error")
+	}
+}
+
+func TestPlay(t *testing.T) {
+	m := newDone(t, smallConfig(t, 300), 120, 40)
+	_, cmd := m.Update(keyMsg("space"))
+	if !m.s.playing || cmd == nil {
+		t.Fatal("space did not start playing")
+	}
+	press(m, "+")
+	speed := speeds[m.s.speed]
+	start := m.s.cursor
+	m.Update(playTickMsg{seq: m.s.playSeq})
+	if want, _ := playStep(m.s.span, start, speed, playTick); m.s.cursor != want {
+		t.Errorf("tick: cursor %v, want %v", m.s.cursor, want)
+	}
+	// A tick of an older play session is ignored.
+	c := m.s.cursor
+	m.Update(playTickMsg{seq: m.s.playSeq - 1})
+	if m.s.cursor != c {
+		t.Error("stale tick moved the cursor")
+	}
+	m.Update(keyMsg("space"))
+	m.Update(playTickMsg{seq: m.s.playSeq})
+	if m.s.playing || m.s.cursor != c {
+		t.Error("paused but still moving")
+	}
+	if !strings.Contains(plain(m), "⏸ "+fmtSpeed(speed)) {
+		t.Error("timeline does not show the paused speed")
+	}
+}
+
+func TestMouse(t *testing.T) {
+	m := newDone(t, smallConfig(t, 300), 120, 40)
+	tl := m.lay.Panes[paneTimeline]
+	before := m.s.cursor
+	m.Update(tea.MouseWheelMsg{X: tl.X + 3, Y: tl.Y + 2, Button: tea.MouseWheelDown})
+	if m.s.cursor <= before {
+		t.Errorf("wheel over the timeline did not scrub: %v", m.s.cursor)
+	}
+	rq := m.lay.Panes[paneRequest]
+	m.Update(tea.MouseClickMsg{X: rq.X + 2, Y: rq.Y + 2, Button: tea.MouseLeft})
+	if m.s.focus != paneRequest {
+		t.Errorf("click did not focus the request pane: %s", m.s.focus)
+	}
+	top := strings.Split(plain(m), "\n")[rq.Y+1]
+	m.Update(tea.MouseWheelMsg{X: rq.X + 2, Y: rq.Y + 2, Button: tea.MouseWheelDown})
+	if p := m.panes[paneRequest].(*requestPane); p.scroll.off != 1 {
+		t.Errorf("wheel over the request pane: offset %d", p.scroll.off)
+	}
+	if after := strings.Split(plain(m), "\n")[rq.Y+1]; after == top {
+		t.Error("request pane did not scroll")
+	}
+}
+
+func TestBackgroundAndZoom(t *testing.T) {
+	cfg := smallConfig(t, 100)
+	cfg.Dark = nil // follow the terminal
+	m := newDone(t, cfg, 120, 40)
+	if !m.s.st.dark {
+		t.Fatal("dark until the terminal answers")
+	}
+	v := m.s.version
+	m.Update(tea.BackgroundColorMsg{Color: color.RGBA{250, 250, 250, 255}})
+	if m.s.st.dark || m.s.version == v {
+		t.Error("light background did not switch to the light theme")
+	}
+	m.Update(tea.BackgroundColorMsg{Color: color.RGBA{10, 10, 20, 255}})
+	if !m.s.st.dark {
+		t.Error("dark background did not switch back")
+	}
+	press(m, "4", "z")
+	if m.lay.Mode != modeZoom || m.lay.Panes[paneCompare].W != 120 {
+		t.Errorf("zoom: %s %+v", m.lay.Mode, m.lay.Panes[paneCompare])
+	}
+	press(m, "z")
+	if m.lay.Mode != modeGrid2 {
+		t.Errorf("unzoom: %s", m.lay.Mode)
+	}
+}
+
+func TestProgressAndFirstFrame(t *testing.T) {
+	m, err := New(smallConfig(t, 300))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	// Before any replay finished the screen is drawn, from the trace.
+	out := plain(m)
+	for _, want := range []string{"1 Timeline", "replaying", "[A] 0%", "B 0%"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first frame lacks %q", want)
+		}
+	}
+	sl := m.s.slots[1]
+	_, next := m.Update(progressMsg{id: sl.id, gen: sl.gen, done: 150, total: 300, next: func() tea.Msg { return nil }})
+	if next == nil || !strings.Contains(plain(m), "B 50%") {
+		t.Error("progress not shown or not continued")
+	}
+}
+
+// TestFailedScenario: a scenario whose replay fails (requests larger than
+// its cache) shows the reason in every pane; the other still compares.
+func TestFailedScenario(t *testing.T) {
+	cfg := smallConfig(t, 100)
+	small, err := ParseEntries([]string{"lbgr+rlt;cache_blocks=4"}, cfg.Base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Scenarios = append(cfg.Scenarios[:1], small...)
+	m := newDone(t, cfg, 200, 60)
+	if m.s.slots[1].state != slotFailed {
+		t.Fatalf("B state %v, want failed", m.s.slots[1].state)
+	}
+	out := plain(m)
+	for _, want := range []string{"B failed", "failed: ", "more than the cache"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("screen lacks %q", want)
+		}
+	}
+	if _, _, ok := m.s.metricsAt(m.s.slots[0]); !ok {
+		t.Error("A has no metrics table")
+	}
+}

@@ -1,0 +1,352 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/guptarohit/asciigraph"
+	"github.com/kvscope/kvscope/analysis"
+)
+
+// comparePane shows the scenarios side by side: the metrics table up to
+// the cursor (analysis.MetricsAt) and charts of hit ratio, queue length and
+// TTFT over time, with the cursor marked.
+type comparePane struct {
+	s      *shared
+	w, h   int
+	scroll scroller
+	keys   compareKeys
+	chart  int // 0 all, 1 hit ratio, 2 queue, 3 TTFT
+	cache  map[chartKey]renderedChart
+}
+
+type compareKeys struct {
+	scrollKeys
+	Chart key.Binding
+}
+
+func (k compareKeys) ShortHelp() []key.Binding { return []key.Binding{k.Chart, k.Up, k.Down} }
+func (k compareKeys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Chart, k.Up, k.Down, k.Top}}
+}
+
+type chartKey struct {
+	kind, w, h, version int
+}
+
+type renderedChart struct {
+	lines   []string
+	axisCol int // column of the y axis (the plot starts after it)
+	plotW   int
+}
+
+func newComparePane(s *shared) *comparePane {
+	p := &comparePane{s: s, scroll: scroller{keys: newScrollKeys()}, cache: map[chartKey]renderedChart{}}
+	p.keys = compareKeys{scrollKeys: p.scroll.keys,
+		Chart: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cycle charts"))}
+	return p
+}
+
+func (p *comparePane) SetSize(w, h int)    { p.w, p.h = w, h }
+func (p *comparePane) KeyMap() help.KeyMap { return p.keys }
+func (p *comparePane) handleKey(k string) bool {
+	if key.Matches(keyString(k), p.keys.Chart) {
+		p.chart = (p.chart + 1) % 4
+		return true
+	}
+	return p.scroll.handle(k)
+}
+func (p *comparePane) wheel(d int) { p.scroll.off = max(p.scroll.off+d, 0) }
+
+func (p *comparePane) summary() string {
+	var parts []string
+	for i, sl := range p.s.slots {
+		if sl.state != slotDone {
+			parts = append(parts, p.s.scenTag(i)+" "+p.s.slotStatus(sl))
+			continue
+		}
+		m, _, ok := p.s.metricsAt(sl)
+		if !ok {
+			parts = append(parts, p.s.scenTag(i)+" …")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s hit %s TTFT p50 %s ms", p.s.scenTag(i), fnum(m.TokenHitRatio, 3), fnum(m.TTFT.P50, 0)))
+	}
+	return strings.Join(parts, "  ")
+}
+
+// metricRow is one row of the table: its name, value and which way is
+// better (-1 lower, +1 higher, 0 neither).
+type metricRow struct {
+	name   string
+	better int
+	digits int
+	get    func(m *analysis.RunMetrics) float64
+}
+
+var compareRows = []metricRow{
+	{"arrived", 0, 0, func(m *analysis.RunMetrics) float64 { return float64(m.Requests) }},
+	{"completed", 0, 0, func(m *analysis.RunMetrics) float64 { return float64(m.Completed) }},
+	{"token hit ratio", 1, 3, func(m *analysis.RunMetrics) float64 { return m.TokenHitRatio }},
+	{"block hit ratio", 1, 3, func(m *analysis.RunMetrics) float64 { return m.BlockHitRatio }},
+	{"TTFT p50 ms", -1, 1, func(m *analysis.RunMetrics) float64 { return m.TTFT.P50 }},
+	{"TTFT p99 ms", -1, 1, func(m *analysis.RunMetrics) float64 { return m.TTFT.P99 }},
+	{"queue p50 ms", -1, 1, func(m *analysis.RunMetrics) float64 { return m.Queue.P50 }},
+	{"E2E p50 ms", -1, 1, func(m *analysis.RunMetrics) float64 { return m.E2E.P50 }},
+	{"throughput req/s", 1, 3, func(m *analysis.RunMetrics) float64 { return m.ThroughputRPS }},
+	{"max_load_s", -1, 2, func(m *analysis.RunMetrics) float64 { return m.MaxLoadS }},
+	{"load max/mean", -1, 3, func(m *analysis.RunMetrics) float64 { return m.Imbalance.MaxOverMean }},
+	{"load Jain", 1, 3, func(m *analysis.RunMetrics) float64 { return m.Imbalance.Jain }},
+	{"evicted", 0, 0, func(m *analysis.RunMetrics) float64 { return float64(m.Evicted) }},
+	{"rlt phases", 0, 0, func(m *analysis.RunMetrics) float64 { return float64(m.Phases) }},
+}
+
+func (p *comparePane) table(w int) []string {
+	s, st := p.s, p.s.st
+	n := len(s.slots)
+	nameW := 17
+	colW := max(min((w-nameW)/max(n, 1), 16), 8)
+	exact := true
+	ms := make([]*analysis.RunMetrics, n)
+	for i, sl := range s.slots {
+		if sl.state == slotDone {
+			m, ex, ok := s.metricsAt(sl)
+			if ok {
+				ms[i] = m
+				exact = exact && ex
+			}
+		}
+	}
+	title := "up to cursor"
+	if !exact {
+		title = "updating…"
+	}
+	head := []string{st.dim.Render(title)}
+	widths := []int{nameW}
+	for i := range s.slots {
+		head = append(head, rjust(s.scenTag(i), colW-1))
+		widths = append(widths, colW)
+	}
+	out := []string{joinCols(head, widths)}
+	for _, r := range compareRows {
+		cells := []string{r.name}
+		vals := make([]float64, n)
+		for i, m := range ms {
+			vals[i] = math.NaN()
+			if m != nil {
+				vals[i] = r.get(m)
+			}
+		}
+		best := bestOf(vals, r.better)
+		for i, sl := range s.slots {
+			var c string
+			switch {
+			case sl.state == slotFailed:
+				c = "failed"
+			case ms[i] == nil:
+				c = "…"
+			default:
+				c = fnum(vals[i], r.digits)
+				if r.digits == 0 {
+					c = si(vals[i])
+				}
+				if !math.IsNaN(best) && vals[i] == best {
+					c = st.good.Render("*" + c)
+				}
+			}
+			cells = append(cells, rjust(c, colW-1))
+		}
+		out = append(out, joinCols(cells, widths))
+	}
+	return out
+}
+
+var chartNames = []string{"all", "token hit ratio (cumulative)", "queued requests (all workers)", "TTFT p50 ms (per window)"}
+
+// seriesOn resamples a run's series onto n points of the common span.
+func (p *comparePane) seriesOn(sl *slot, kind, n int) []float64 {
+	v := sl.view
+	var ser analysis.Series
+	switch kind {
+	case 1:
+		ser = v.hit
+	case 2:
+		ser = v.queue
+	case 3:
+		ser = v.ttft
+	}
+	sp := p.s.span
+	out := make([]float64, n)
+	off := (sl.run.Start - sp.Start).Seconds()
+	for i := range out {
+		t := sp.len().Seconds()*float64(i)/float64(max(n-1, 1)) - off
+		j, _ := slices.BinarySearch(ser.T, t)
+		switch {
+		case len(ser.T) == 0:
+			out[i] = math.NaN()
+		case j >= len(ser.T):
+			if kind == 1 {
+				out[i] = ser.V[len(ser.V)-1]
+			} else if kind == 2 {
+				out[i] = 0
+			} else {
+				out[i] = math.NaN()
+			}
+		default:
+			out[i] = ser.V[j]
+		}
+	}
+	return out
+}
+
+// renderChart draws chart kind at w×h (cached by size and data version).
+func (p *comparePane) renderChart(kind, w, h int) renderedChart {
+	k := chartKey{kind, w, h, p.s.version}
+	if c, ok := p.cache[k]; ok {
+		return c
+	}
+	if len(p.cache) > 64 {
+		clear(p.cache)
+	}
+	st := p.s.st
+	var data [][]float64
+	var colors []asciigraph.AnsiColor
+	var chars []asciigraph.CharSet
+	plain := []string{"•", "×", "+", "o"}
+	for i, sl := range p.s.slots {
+		if sl.state != slotDone || sl.view == nil {
+			continue
+		}
+		data = append(data, p.seriesOn(sl, kind, seriesPoints))
+		if len(st.series) > 0 {
+			colors = append(colors, st.series[i%len(st.series)])
+		}
+		if !st.color {
+			chars = append(chars, asciigraph.CreateCharSet(plain[i%len(plain)]))
+		}
+	}
+	rc := renderedChart{}
+	if len(data) == 0 || h < 3 || w < 20 {
+		p.cache[k] = rc
+		return rc
+	}
+	allNaN := true
+	for _, d := range data {
+		for _, x := range d {
+			if !math.IsNaN(x) {
+				allNaN = false
+			}
+		}
+	}
+	if allNaN {
+		rc.lines = []string{"(no data)"}
+		p.cache[k] = rc
+		return rc
+	}
+	plot := func(pw int) renderedChart {
+		opts := []asciigraph.Option{asciigraph.Height(h - 1), asciigraph.Width(pw), asciigraph.LowerBound(0)}
+		if kind == 1 {
+			opts = append(opts, asciigraph.Precision(3))
+		} else {
+			opts = append(opts, asciigraph.YAxisValueFormatter(func(v float64) string { return si(v) }))
+		}
+		if len(colors) > 0 {
+			opts = append(opts, asciigraph.SeriesColors(colors...))
+		}
+		if len(chars) > 0 {
+			opts = append(opts, asciigraph.SeriesChars(chars...))
+		}
+		c := renderedChart{lines: strings.Split(asciigraph.PlotMany(data, opts...), "\n"), plotW: pw}
+		for i, r := range []rune(ansi.Strip(c.lines[0])) {
+			if r == '┤' || r == '┼' {
+				c.axisCol = i
+				break
+			}
+		}
+		return c
+	}
+	// Plot once to learn the label width, then fit the plot to w.
+	rc = plot(max(w-12, 10))
+	if want := max(w-rc.axisCol-2, 10); want != rc.plotW {
+		rc = plot(want)
+	}
+	p.cache[k] = rc
+	return rc
+}
+
+func (p *comparePane) chartBlock(kind, w, h int) []string {
+	st := p.s.st
+	out := []string{st.bold.Render(chartNames[kind])}
+	c := p.renderChart(kind, w, h-2)
+	out = append(out, c.lines...)
+	if c.plotW > 0 {
+		f := p.s.span.frac(p.s.cursor)
+		x := c.axisCol + 1 + int(math.Round(f*float64(c.plotW-1)))
+		out = append(out, strings.Repeat(" ", max(x, 0))+st.accent.Render("▲ cursor"))
+	}
+	return out
+}
+
+func (p *comparePane) lines() []string {
+	s, st := p.s, p.s.st
+	w := p.w - 2
+	var out []string
+	for i, sl := range s.slots {
+		out = append(out, s.scenTag(i)+" "+st.dim.Render(sl.label()))
+	}
+	out = append(out, p.table(w)...)
+	room := p.h - 2 - len(out) - 1
+	kinds := []int{1, 2, 3}
+	if p.chart != 0 {
+		kinds = []int{p.chart}
+	}
+	// Fit as many charts as the room allows (at least 6 rows each).
+	for len(kinds) > 1 && room/len(kinds) < 7 {
+		kinds = kinds[:len(kinds)-1]
+	}
+	if room < 7 {
+		// Not enough room under the table: the charts follow it (scroll).
+		room = 12 * len(kinds)
+	}
+	each := room / len(kinds)
+	for _, k := range kinds {
+		out = append(out, "")
+		out = append(out, p.chartBlock(k, w, each-1)...)
+	}
+	return out
+}
+
+func (p *comparePane) View() string {
+	lines := p.lines()
+	p.scroll.clampTo(len(lines), p.h-2)
+	note := "c: " + chartNames[p.chart]
+	return box(p.s.st, "4 Compare", note, p.s.focus == paneCompare, lines, p.w, p.h, p.scroll.off)
+}
+
+// bestOf returns the best of vals in direction better (-1 lower, +1
+// higher), or NaN when there is no direction, fewer than two values, or
+// every value ties.
+func bestOf(vals []float64, better int) float64 {
+	best, n, tie := math.NaN(), 0, true
+	for _, v := range vals {
+		if math.IsNaN(v) {
+			continue
+		}
+		if n > 0 && v != best {
+			tie = false
+		}
+		if n == 0 || float64(better)*(v-best) > 0 {
+			best = v
+		}
+		n++
+	}
+	if better == 0 || n < 2 || tie {
+		return math.NaN()
+	}
+	return best
+}

@@ -1,0 +1,161 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/sim"
+)
+
+// requestPane explains the request at the cursor (the last arrival at or
+// before it) in every scenario: where it went and why, every worker's
+// router score, its hits and its TTFT split into queueing and prefill.
+type requestPane struct {
+	s      *shared
+	w, h   int
+	scroll scroller
+}
+
+func newRequestPane(s *shared) *requestPane {
+	return &requestPane{s: s, scroll: scroller{keys: newScrollKeys()}}
+}
+
+func (p *requestPane) SetSize(w, h int)        { p.w, p.h = w, h }
+func (p *requestPane) KeyMap() help.KeyMap     { return p.scroll.keys }
+func (p *requestPane) handleKey(k string) bool { return p.scroll.handle(k) }
+func (p *requestPane) wheel(d int)             { p.scroll.off = max(p.scroll.off+d, 0) }
+
+func (p *requestPane) summary() string {
+	i := p.s.requestAtCursor()
+	if i < 0 {
+		return "no request has arrived yet"
+	}
+	r := &p.s.tr.Requests[i]
+	return fmt.Sprintf("request %d · input %d · output %d tokens", i, r.Input, r.Output)
+}
+
+// wrap breaks s into lines of at most w cells, indenting continuations.
+func wrap(s string, w int, indent string) []string {
+	if w < 10 {
+		return []string{s}
+	}
+	var out []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case ansi.StringWidth(line)+1+ansi.StringWidth(word) <= w:
+			line += " " + word
+		default:
+			out = append(out, line)
+			line = indent + word
+		}
+	}
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
+}
+
+// ms formats nanoseconds as ms below 10 s and as seconds above.
+func ms(d float64) string {
+	if math.Abs(d) >= 10e9 {
+		return fnum(d/1e9, 2) + " s"
+	}
+	return fnum(d/1e6, 1) + " ms"
+}
+
+func (p *requestPane) lines() []string {
+	s, st := p.s, p.s.st
+	w := p.w - 2
+	i := s.requestAtCursor()
+	if i < 0 {
+		return []string{st.dim.Render("no request has arrived by the cursor")}
+	}
+	r := &s.tr.Requests[i]
+	out := []string{
+		st.bold.Render(fmt.Sprintf("request %d", i)) + st.dim.Render(fmt.Sprintf(" · %s", r.Source)),
+		fmt.Sprintf("input %d tokens (%d blocks) · output %d · session %d turn %d", r.Input, len(r.Blocks), r.Output, r.Session, r.Turn),
+	}
+	for k, sl := range s.slots {
+		out = append(out, "")
+		out = append(out, s.scenTag(k)+" "+sl.label())
+		if sl.state != slotDone {
+			out = append(out, "  "+s.slotStatus(sl))
+			continue
+		}
+		rec := &sl.run.Records[i]
+		if rec.Status == sim.Failed && rec.Worker < 0 {
+			out = append(out, st.errText.Render("  failed before routing: "+rec.Fail))
+			continue
+		}
+		dec := route.Decision{Worker: int(rec.Worker), Why: rec.Why}
+		// The outcome first (it must show in a short pane), then why, then
+		// every worker's score.
+		switch {
+		case rec.Status == sim.Failed:
+			out = append(out, st.errText.Render(fmt.Sprintf("  w%d · failed: %s", rec.Worker, rec.Fail)))
+		case rec.Status == sim.Bypassed:
+			out = append(out, fmt.Sprintf("  w%d · bypassed the cache (oversize=bypass) · %s", rec.Worker, phaseAt(rec, s.cursor)))
+		default:
+			out = append(out, fmt.Sprintf("  w%d · hit %d/%d blocks, %d/%d tokens (%s) · %s", rec.Worker,
+				rec.HitBlocks, len(r.Blocks), rec.HitTokens, r.Input, fnum(float64(rec.HitTokens)/math.Max(float64(r.Input), 1), 3),
+				phaseAt(rec, s.cursor)))
+		}
+		if rec.Status != sim.Failed {
+			q := float64(rec.Queueing())
+			svc := float64(rec.FirstToken - rec.Start)
+			out = append(out, fmt.Sprintf("  TTFT %s = queueing %s + prefill %s · E2E %s", ms(q+svc), ms(q), ms(svc), ms(float64(rec.E2E()))))
+		}
+		for _, l := range wrap("why: "+dec.Reason(), w-2, "     ") {
+			out = append(out, "  "+l)
+		}
+		scores := sl.run.RequestScores(i)
+		hi := 0.0
+		for _, x := range scores {
+			hi = math.Max(hi, math.Abs(float64(x)))
+		}
+		out = append(out, st.dim.Render("  router scores: "+dec.Unit()))
+		bw := max(min(w-30, 30), 4)
+		for wi, x := range scores {
+			mark := "  "
+			if wi == int(rec.Worker) {
+				mark = "▸ "
+			}
+			line := fmt.Sprintf("  %sw%-2d %10s %s", mark, wi, si(float64(x)), hbar(math.Abs(float64(x)), hi, bw))
+			if wi == int(rec.Worker) {
+				line = st.accent.Render(line)
+			}
+			out = append(out, line)
+		}
+	}
+	out = append(out, "", st.dim.Render("other workers' true prefix matches are not recorded by the run"))
+	return out
+}
+
+func (p *requestPane) View() string {
+	lines := p.lines()
+	p.scroll.clampTo(len(lines), p.h-2)
+	return box(p.s.st, "6 Request", "", p.s.focus == paneRequest, lines, p.w, p.h, p.scroll.off)
+}
+
+// phaseAt says where a request stands at instant t.
+func phaseAt(rec *sim.Record, t time.Duration) string {
+	switch {
+	case t < rec.Arrival:
+		return "not arrived at the cursor"
+	case rec.Start < 0 || t < rec.Start:
+		return "queued at the cursor"
+	case t < rec.FirstToken:
+		return "in prefill at the cursor"
+	case t < rec.Done:
+		return "decoding at the cursor"
+	}
+	return "done by the cursor"
+}

@@ -1,0 +1,157 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"github.com/kvscope/kvscope/replay/sim"
+)
+
+// timelinePane shows the cursor over simulated time, the play state and
+// the selected scenario's events around the cursor.
+type timelinePane struct {
+	s      *shared
+	w, h   int
+	keys   timelineKeys
+	filter int // 0 all kinds, else kind+1
+}
+
+type timelineKeys struct{ Filter key.Binding }
+
+func (k timelineKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Filter} }
+func (k timelineKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Filter}} }
+
+func newTimelinePane(s *shared) *timelinePane {
+	return &timelinePane{s: s, keys: timelineKeys{
+		Filter: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "filter event kind")),
+	}}
+}
+
+const numKinds = int(sim.LogFail) + 1
+
+func (p *timelinePane) SetSize(w, h int)    { p.w, p.h = w, h }
+func (p *timelinePane) KeyMap() help.KeyMap { return p.keys }
+func (p *timelinePane) handleKey(k string) bool {
+	if key.Matches(keyString(k), p.keys.Filter) {
+		p.filter = (p.filter + 1) % (numKinds + 1)
+		return true
+	}
+	return false
+}
+
+// wheel scrubs: one event per notch.
+func (p *timelinePane) wheel(d int) { p.s.stepEvent(d) }
+
+func (p *timelinePane) filterName() string {
+	if p.filter == 0 {
+		return "all events"
+	}
+	return sim.EventKind(p.filter-1).String() + " only"
+}
+
+func (p *timelinePane) summary() string {
+	sp := p.s.span
+	return fmt.Sprintf("t %s / %s (%.1f%%) %s", fmtSim(p.s.cursor-sp.Start), fmtSim(sp.len()), 100*sp.frac(p.s.cursor), p.s.playState())
+}
+
+// bar draws ├───●───┤ of width w with the cursor at frac f.
+func cursorBar(st *styles, f float64, w int) string {
+	if w < 3 {
+		return ""
+	}
+	inner := w - 2
+	pos := min(int(f*float64(inner)), inner-1)
+	return st.dim.Render("├"+strings.Repeat("─", pos)) + st.accent.Render("●") + st.dim.Render(strings.Repeat("─", inner-pos-1)+"┤")
+}
+
+// eventsAround returns up to n events of run matching the filter around
+// t: those before t first, then the rest; cur is the index (in the returned
+// slice) of the last event at or before t, or -1.
+func eventsAround(evs []sim.Event, t int64, n, filter int) (out []sim.Event, cur int) {
+	match := func(e *sim.Event) bool { return filter == 0 || int(e.Kind) == filter-1 }
+	// i = first event after t.
+	lo, hi := 0, len(evs)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if int64(evs[m].T) <= t {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	before := n / 2
+	const scanLimit = 50000
+	var pre []sim.Event
+	for j, k := lo-1, 0; j >= 0 && len(pre) < before && k < scanLimit; j, k = j-1, k+1 {
+		if match(&evs[j]) {
+			pre = append(pre, evs[j])
+		}
+	}
+	for a, b := 0, len(pre)-1; a < b; a, b = a+1, b-1 {
+		pre[a], pre[b] = pre[b], pre[a]
+	}
+	out = pre
+	cur = len(pre) - 1
+	for j, k := lo, 0; j < len(evs) && len(out) < n && k < scanLimit; j, k = j+1, k+1 {
+		if match(&evs[j]) {
+			out = append(out, evs[j])
+		}
+	}
+	return out, cur
+}
+
+func (p *timelinePane) lines() []string {
+	st, s := p.s.st, p.s
+	w := p.w - 2
+	sp := s.span
+	var out []string
+	head := fmt.Sprintf("t %s / %s (%5.1f%%)  %s", fmtSim(s.cursor-sp.Start), fmtSim(sp.len()), 100*sp.frac(s.cursor), s.playState())
+	out = append(out, st.bold.Render(head))
+	out = append(out, cursorBar(st, sp.frac(s.cursor), w))
+	sl := s.selected()
+	if sl == nil {
+		return out
+	}
+	tag := s.scenTag(s.sel)
+	if sl.state != slotDone {
+		out = append(out, tag+" "+sl.label()+st.dim.Render(" · "+s.slotStatus(sl)))
+		return out
+	}
+	run := sl.run
+	ei := run.EventIndex(s.cursor + 1) // first event after the cursor
+	out = append(out, tag+" "+st.dim.Render(fmt.Sprintf("%s · event %d of %d · %s", sl.label(), ei, len(run.Events), p.filterName())))
+	rows := p.h - 2 - len(out)
+	if rows <= 0 {
+		return out
+	}
+	evs, cur := eventsAround(run.Events, int64(s.cursor), rows, p.filter)
+	for i, e := range evs {
+		wk := "  –"
+		if e.Worker >= 0 {
+			wk = fmt.Sprintf("w%-2d", e.Worker)
+		}
+		mark := " "
+		if i == cur {
+			mark = "▸"
+		}
+		line := fmt.Sprintf("%s %12s  req %6d  %s  %s", mark,
+			fmtSim(e.T-sp.Start), e.Req, wk, e.Kind)
+		if i == cur {
+			line = st.selected.Render(fitLine(line, w))
+		} else if i > cur {
+			line = st.dim.Render(line)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func (p *timelinePane) View() string {
+	note := ""
+	if p.s.span.len() > 0 {
+		note = "←/→ event  ,/. request  f/b 1%  pgup/pgdn 10%  g go to  space play"
+	}
+	return box(p.s.st, "1 Timeline", note, p.s.focus == paneTimeline, p.lines(), p.w, p.h, 0)
+}

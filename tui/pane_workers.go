@@ -1,0 +1,161 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"github.com/kvscope/kvscope/replay/sim"
+)
+
+// workersPane shows, at the cursor and per scenario, every worker's cache
+// fill (pinned, marked, unmarked), queue, running requests, the router's
+// own load for it and its hit ratio so far.
+type workersPane struct {
+	s      *shared
+	w, h   int
+	scroll scroller
+}
+
+func newWorkersPane(s *shared) *workersPane {
+	return &workersPane{s: s, scroll: scroller{keys: newScrollKeys()}}
+}
+
+func (p *workersPane) SetSize(w, h int)        { p.w, p.h = w, h }
+func (p *workersPane) KeyMap() help.KeyMap     { return p.scroll.keys }
+func (p *workersPane) handleKey(k string) bool { return p.scroll.handle(k) }
+func (p *workersPane) wheel(d int)             { p.scroll.off = max(p.scroll.off+d, 0) }
+func (k scrollKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Up, k.Down} }
+func (k scrollKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Up, k.Down, k.Top}} }
+
+func (p *workersPane) summary() string {
+	var parts []string
+	for i, sl := range p.s.slots {
+		if sl.state != slotDone {
+			parts = append(parts, p.s.scenTag(i)+" "+p.s.slotStatus(sl))
+			continue
+		}
+		st := sl.run.StateAt(p.s.cursor)
+		var q int32
+		for _, w := range st.Workers {
+			q += w.Queue
+		}
+		parts = append(parts, fmt.Sprintf("%s queue %d", p.s.scenTag(i), q))
+	}
+	return strings.Join(parts, "  ")
+}
+
+// fillBar draws a worker's cache: █ pinned, ▓ marked, ░ unmarked, · free.
+func fillBar(st *styles, sm *sim.Sample, capacity int64, w int) string {
+	if w <= 0 || capacity <= 0 {
+		return ""
+	}
+	cells := func(x int64) int { return int(math.Round(float64(x) / float64(capacity) * float64(w))) }
+	a := min(cells(sm.Pinned), w)
+	b := min(cells(sm.Pinned+sm.Marked), w) - a
+	c := min(cells(sm.Pinned+sm.Marked+sm.Unmarked), w) - a - b
+	free := w - a - b - c
+	return st.pinned.Render(strings.Repeat("█", a)) + st.marked.Render(strings.Repeat("▓", b)) +
+		st.unmarked.Render(strings.Repeat("░", c)) + st.free.Render(strings.Repeat("·", free))
+}
+
+func (p *workersPane) lines() []string {
+	s, st := p.s, p.s.st
+	w := p.w - 2
+	out := p.liveLines()
+	for i, sl := range s.slots {
+		if sl.state != slotDone {
+			out = append(out, s.scenTag(i)+" "+sl.label(), "  "+s.slotStatus(sl))
+			continue
+		}
+		run := sl.run
+		state := run.StateAt(s.cursor)
+		unit := run.LoadUnit
+		if unit == "" {
+			unit = "–"
+		}
+		out = append(out, s.scenTag(i)+" "+sl.label()+st.dim.Render(fmt.Sprintf(" · %d %s each · L = %s", run.Capacity, run.Unit, unit)))
+		for wi := range state.Workers {
+			sm := &state.Workers[wi]
+			load := "–"
+			if wi < len(state.RouterLoads) {
+				load = si(float64(state.RouterLoads[wi]))
+			}
+			hit := "–"
+			if sm.InputTokens > 0 {
+				hit = fnum(float64(sm.HitTokens)/float64(sm.InputTokens), 3)
+			}
+			used := sm.Pinned + sm.Marked + sm.Unmarked
+			tail := fmt.Sprintf(" %4s/%-4s q %-4d r %-3d L %-5s hit %s", si(float64(used)), si(float64(run.Capacity)), sm.Queue, sm.Running, load, hit)
+			bw := max(w-5-len([]rune(tail)), 6)
+			line := fmt.Sprintf("  w%-2d", wi) + fillBar(st, sm, run.Capacity, bw) + tail
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func (p *workersPane) View() string {
+	lines := p.lines()
+	p.scroll.clampTo(len(lines), p.h-2)
+	st := p.s.st
+	legend := st.pinned.Render("█") + " pinned " + st.marked.Render("▓") + " marked " + st.unmarked.Render("░") + " unmarked · free"
+	return box(st, "3 Workers at cursor", legend, p.s.focus == paneWorkers, lines, p.w, p.h, p.scroll.off)
+}
+
+// liveLines shows the attached workers' latest snapshot (wall-clock time,
+// not the cursor's).
+func (p *workersPane) liveLines() []string {
+	l := p.s.live
+	if l == nil {
+		return nil
+	}
+	st := p.s.st
+	head := st.accent.Render("L live workers")
+	if r := l.res; r != nil && !l.running {
+		// The run's end: the result's per-worker figures, with kvscope's
+		// model of each worker's cache beside the responses'.
+		out := []string{head + st.dim.Render(fmt.Sprintf(" · ended after %.1f s · %d requests: %d completed, %d failed, %d timed out",
+			r.DurationS, r.Requests, r.Completed, r.Failed, r.TimedOut))}
+		for _, w := range r.Workers {
+			health := st.good.Render("up")
+			if !w.Healthy {
+				health = st.errText.Render("down")
+			}
+			out = append(out, fmt.Sprintf("  w%-2d %s done %-5d failed %-3d hit %s (model %s) · %s",
+				w.Worker, health, w.Completed, w.Failed, fnum(w.HitRatio, 3), fnum(w.ModelHitRatio, 3), w.URL))
+		}
+		return out
+	}
+	if !l.hasSnap {
+		state := "connecting…"
+		if !l.running {
+			state = "ended"
+			if l.err != nil {
+				state = "failed: " + l.err.Error()
+			}
+		}
+		return []string{head + st.dim.Render(" · "+state)}
+	}
+	sn := &l.snap
+	out := []string{head + st.dim.Render(fmt.Sprintf(" · %.1f s · %d/%d finished (%d not completed) · %d sent",
+		sn.Elapsed.Seconds(), sn.Finished, sn.Total, l.failed, sn.Dispatched))}
+	for _, w := range sn.Workers {
+		health := st.good.Render("up")
+		if !w.Healthy {
+			health = st.errText.Render("down")
+		}
+		usage, queue := "–", "–"
+		if w.HasUsage {
+			usage = fnum(w.Usage, 2)
+		}
+		if w.HasQueue {
+			queue = si(w.Waiting)
+		}
+		out = append(out, fmt.Sprintf("  w%-2d %s in flight %-3d done %-5d failed %-3d hit %s usage %s waiting %s",
+			w.Worker, health, w.InFlight, w.Completed, w.Failed, fnum(w.HitRatio, 3), usage, queue))
+	}
+	return out
+}
