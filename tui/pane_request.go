@@ -121,21 +121,21 @@ func (p *requestPane) lines() []string {
 		for _, x := range scores {
 			hi = math.Max(hi, math.Abs(float64(x)))
 		}
-		out = append(out, st.dim.Render("  router scores: "+dec.Unit()))
-		bw := max(min(w-30, 30), 4)
+		out = append(out, st.dim.Render("  router scores: "+dec.Unit()+" · true cached prefix at arrival"))
+		bw := max(min(w-42, 30), 4)
+		matches := sl.run.RequestMatches(i)
 		for wi, x := range scores {
 			mark := "  "
 			if wi == int(rec.Worker) {
 				mark = "▸ "
 			}
-			line := fmt.Sprintf("  %sw%-2d %10s %s", mark, wi, si(float64(x)), hbar(math.Abs(float64(x)), hi, bw))
+			line := fmt.Sprintf("  %sw%-2d %10s %s %4d/%d blk", mark, wi, si(float64(x)), hbar(math.Abs(float64(x)), hi, bw), matches[wi], len(r.Blocks))
 			if wi == int(rec.Worker) {
 				line = st.accent.Render(line)
 			}
 			out = append(out, line)
 		}
 	}
-	out = append(out, "", st.dim.Render("other workers' true prefix matches are not recorded by the run"))
 	return out
 }
 
