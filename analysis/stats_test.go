@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 )
@@ -63,5 +64,23 @@ func TestMeanCI(t *testing.T) {
 func TestHarmonic(t *testing.T) {
 	if Harmonic(0) != 0 || Harmonic(1) != 1 || math.Abs(Harmonic(4)-25.0/12) > 1e-15 {
 		t.Error("harmonic numbers wrong")
+	}
+}
+
+func TestDistJSONEmpty(t *testing.T) {
+	b, err := json.Marshal(Summarize(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"p50":null,"p90":null,"p99":null,"mean":null,"n":0}` {
+		t.Fatalf("empty distribution JSON %s", b)
+	}
+	var d Dist
+	if err := json.Unmarshal(b, &d); err != nil || !math.IsNaN(d.P50) || d.N != 0 {
+		t.Fatalf("round trip: %+v, %v", d, err)
+	}
+	b, _ = json.Marshal(Summarize([]float64{2, 1}))
+	if string(b) != `{"p50":1,"p90":2,"p99":2,"mean":1.5,"n":2}` {
+		t.Fatalf("distribution JSON %s", b)
 	}
 }
