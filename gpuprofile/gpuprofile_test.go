@@ -3,7 +3,6 @@ package gpuprofile
 import (
 	"errors"
 	"math"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -245,17 +244,5 @@ func TestLBGRPaperCoefficients(t *testing.T) {
 	want := (2*body/(989.4e12*DefaultComputeEfficiency) + 4*32*32*128*4096.5/(989.4e12*DefaultAttentionEfficiency)) * 1e3
 	if math.Abs(am/want-1) > 1e-3 {
 		t.Errorf("a_m = %.6f ms/token, want %.6f", am, want)
-	}
-}
-
-func TestNoForbiddenImports(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Skipf("go list unavailable: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.Contains(dep, "charm") || strings.Contains(dep, "kvscope/replay") || strings.Contains(dep, "kvscope/analysis") || strings.Contains(dep, "kvscope/tui") {
-			t.Errorf("gpuprofile depends on %s", dep)
-		}
 	}
 }

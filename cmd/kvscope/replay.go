@@ -148,8 +148,8 @@ func fmtOpt(p *float64, prec int) string {
 func writeReplayTable(out io.Writer, res *seq.Result) {
 	fmt.Fprintf(out, "scenario  %s\n", res.Scenario)
 	fmt.Fprintf(out, "trace     %s (%s, block size %d)", res.Trace.Source, res.Trace.Format, res.Trace.BlockSize)
-	if res.SkippedLines.Count > 0 {
-		fmt.Fprintf(out, ", %d lines skipped", res.SkippedLines.Count)
+	if res.SkippedLines > 0 {
+		fmt.Fprintf(out, ", %d lines skipped", res.SkippedLines)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "requests  %d: %d completed (%d bypassed), %d failed\n\n", res.Requests, res.Completed, res.Bypassed, res.Failed.Count)

@@ -193,6 +193,13 @@ func newTraceConvertCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d requests to %s (%s)\n", n, out, to)
+			// Mooncake files do not record their block size and are read
+			// as 512-token blocks: say how to read other sizes back.
+			if bs := s.Info().BlockSize; to == "mooncake" && split != 0 && split != 512 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: Mooncake files do not record their block size: read %s back with --block-size %d\n", out, split)
+			} else if to == "mooncake" && split == 0 && bs != 512 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: Mooncake files do not record their block size: read %s back with --block-size %d\n", out, bs)
+			}
 			return reportSkipped(cmd, s)
 		},
 	}

@@ -24,7 +24,7 @@ import (
 //   - phases counts phase starts after the first.
 //
 // C is kept live (the cache reports every change of the unpinned-leaf set),
-// in a Fenwick set over dense ids so a draw is O(log n). A phase start
+// in an idset (sorted chunks over dense ids, structs.go) so a draw is cheap. A phase start
 // clears marks by walking the list of blocks marked in the phase.
 type rlt struct {
 	nop

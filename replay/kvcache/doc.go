@@ -4,6 +4,13 @@
 // ceil(t/block_size) blocks), with reference-counted pins, prefix match,
 // reservations, insertion and the one evict-until-fits routine (MakeRoom).
 //
+// In block mode a request's tail tokens (kv-cache-tester's tokens past the
+// last full block, which have no id) and its output are rounded up to pages
+// separately, ceil(tail/bs) + ceil(output/bs): this project's choice, the
+// conservative reading of SPEC §4, which defines only the output's ceiling.
+// A paged engine that continues the output in the tail's partial page would
+// hold one page less in the worst case.
+//
 // It owns capacity and accounting; it does not choose victims. An eviction
 // policy (replay/evict, behind the Policy interface defined here) hears
 // about insertions, removals, accesses and changes of the set of unpinned

@@ -94,7 +94,9 @@ type Worker struct {
 // Result is a whole hit-only replay.
 type Result struct {
 	Stats
-	SkippedLines trace.Skipped `json:"skipped_lines"`
+	// SkippedLines counts lines skipped under --skip-bad (their reasons
+	// are in Trace.Skipped), the same field as `kvscope run`'s.
+	SkippedLines int `json:"skipped_lines"`
 	// Unit is the capacity unit ("tokens" or "blocks").
 	Unit     string     `json:"unit"`
 	Scenario string     `json:"scenario"`
@@ -222,7 +224,7 @@ func Run(tr *trace.Trace, cfg Config) (*Result, error) {
 		assign[i] = int32(d.Worker)
 		perWorker[d.Worker] = append(perWorker[d.Worker], int32(i))
 	}
-	res := &Result{Scenario: canon, SkippedLines: tr.Info.Skipped, Unit: cfg.Unit.String(), Trace: tr.Info,
+	res := &Result{Scenario: canon, SkippedLines: tr.Info.Skipped.Count, Unit: cfg.Unit.String(), Trace: tr.Info,
 		Workers: make([]Worker, cfg.Workers)}
 	var outcomes []Outcome
 	if cfg.OnRequest != nil {
