@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/scenario"
@@ -42,7 +43,7 @@ func (f *scenarioFlags) add(cmd *cobra.Command, multi bool, defRouter string) {
 	fl.IntVar(&f.workers, "workers", 1, "number of workers")
 	fl.IntVar(&f.cacheTokens, "cache-tokens", 0, "cache capacity per worker in tokens (sglang's token pool)")
 	fl.IntVar(&f.cacheBlocks, "cache-blocks", 0, "cache capacity per worker in trace blocks (paged engines)")
-	fl.StringVar(&f.profile, "profile", "", "GPU profile name or file (gives the engine model and, without --cache-*, the capacity)")
+	fl.StringVar(&f.profile, "profile", "", "GPU profile name or file: the capacity when no --cache-* is given, and the iteration times of --latency engine")
 	fl.StringVar(&f.latency, "latency", "linear", "latency model: linear[:cached_ms=X,miss_ms=Y,out_ms=Z] or engine")
 	fl.Uint64Var(&f.seed, "seed", 1, "scenario seed")
 	fl.StringVar(&f.rate, "rate", "trace", "re-time arrivals as Poisson at this rate (requests/s), or trace")
@@ -117,6 +118,9 @@ func (f *scenarioFlags) scenarios(cmd *cobra.Command) ([]scenario.Scenario, erro
 	}
 	var out []scenario.Scenario
 	for _, s := range specs {
+		if err := conflicts(cmd.Flags(), s); err != nil {
+			return nil, err
+		}
 		sc, err := scenario.Parse(s, base)
 		if err != nil {
 			return nil, usageError{err}
@@ -124,6 +128,25 @@ func (f *scenarioFlags) scenarios(cmd *cobra.Command) ([]scenario.Scenario, erro
 		out = append(out, sc)
 	}
 	return out, nil
+}
+
+// conflicts refuses a flag given explicitly for a key the scenario string
+// also sets: one of them would be silently ignored.
+func conflicts(fs *pflag.FlagSet, spec string) error {
+	parts := strings.Split(spec, ";")
+	for _, kv := range parts[1:] {
+		k, _, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		flags := []string{flagOf(k)}
+		if k == "cache_tokens" || k == "cache_blocks" {
+			flags = []string{"cache-tokens", "cache-blocks"}
+		}
+		for _, f := range flags {
+			if changed(fs, f) {
+				return usagef("--%s and the scenario %q both set %s: give it once", f, spec, k)
+			}
+		}
+	}
+	return nil
 }
 
 func changed(fs *pflag.FlagSet, names ...string) bool {

@@ -158,8 +158,12 @@ func (c *cluster) admit(w *worker, x int32, t time.Duration) *running {
 	cache := w.cache
 	rn := &running{req: r, rec: rec}
 	if rec.Status == Bypassed {
+		// Served uncached: no hits, but its input counts in the hit
+		// ratios' denominators like any completed request's.
 		rn.bypass = true
 		rec.Start = t
+		w.sample.Blocks += int64(len(r.Blocks))
+		w.sample.InputTokens += int64(r.Input)
 		return rn
 	}
 	h := cache.Match(r.Blocks)

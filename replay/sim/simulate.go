@@ -76,6 +76,10 @@ func resolve(sc scenario.Scenario, blockSize int) (*config, error) {
 		if err != nil {
 			return nil, err
 		}
+		if mr > mbt {
+			// Every running decode takes one token of the budget.
+			return nil, fmt.Errorf("latency engine: max_running %d exceeds max_batched_tokens %d", mr, mbt)
+		}
 		latCanon = c
 		cfg.isEngine = true
 		cfg.engine = Engine{MaxBatchedTokens: mbt, MaxRunning: mr}
