@@ -104,10 +104,120 @@ func TestOverlaysGolden(t *testing.T) {
 		}
 		golden.RequireEqual(t, out)
 	})
+	// At 80 columns the key groups wrap into rows: every key still shows.
+	for _, dark := range []bool{true, false} {
+		theme := map[bool]string{true: "dark", false: "light"}[dark]
+		t.Run("help_80x24_"+theme, func(t *testing.T) {
+			m := sampleModel(t, 80, 24, dark)
+			press(m, "tab", "tab", "tab", "?") // compare pane's keys
+			out := plain(m)
+			checkFrame(t, out, 80, 24)
+			if strings.Contains(out, "…") {
+				t.Error("help truncates a line")
+			}
+			for _, b := range m.keys.FullHelp() {
+				for _, k := range b {
+					if !helpShows(out, k.Help().Key, k.Help().Desc) {
+						t.Errorf("help lacks %q", k.Help().Key+" "+k.Help().Desc)
+					}
+				}
+			}
+			for _, want := range []string{"Global keys", "Compare pane keys", "cycle charts", "scroll to top", "esc closes"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("help lacks %q", want)
+				}
+			}
+			if dark {
+				golden.RequireEqual(t, out)
+			}
+		})
+	}
+	// Both themes' styled help: a theme difference shows in the goldens.
+	styled := map[bool]string{}
+	for _, dark := range []bool{true, false} {
+		m := sampleModel(t, 80, 24, dark)
+		press(m, "?")
+		styled[dark] = m.View().Content
+	}
+	if styled[true] == styled[false] {
+		t.Error("dark and light help render the same bytes")
+	}
+	t.Run("help_80x24_styled_dark", func(t *testing.T) { golden.RequireEqual(t, styled[true]) })
+	t.Run("help_80x24_styled_light", func(t *testing.T) { golden.RequireEqual(t, styled[false]) })
 	t.Run("whatif_80x24", func(t *testing.T) {
 		m := sampleModel(t, 80, 24, true)
 		press(m, "]", "a")
 		out := plain(m)
 		golden.RequireEqual(t, out)
 	})
+}
+
+// helpShows reports whether some line of out has key k followed, after
+// only spaces, by description d.
+func helpShows(out, k, d string) bool {
+	re := regexp.MustCompile(`(^|[\s┃])` + regexp.QuoteMeta(k) + ` +` + regexp.QuoteMeta(d) + `(\s|$)`)
+	return re.MatchString(out)
+}
+
+// TestHelpScrolls: help taller than the screen scrolls with ↓/j and ↑/k
+// and says so; help that fits lets those keys through to the pane.
+func TestHelpScrolls(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	m := sampleModel(t, 80, 14, true)
+	press(m, "?")
+	out := plain(m)
+	checkFrame(t, out, 80, 14)
+	out = out[:strings.LastIndex(out, "\n")] // not the status line
+	if !strings.Contains(out, "↑/↓ 1–11 of") || strings.Contains(out, "write report") {
+		t.Fatalf("help at 80×14 does not scroll:\n%s", out)
+	}
+	for range 30 {
+		press(m, "j")
+	}
+	out = plain(m)
+	out = out[:strings.LastIndex(out, "\n")]
+	if !strings.Contains(out, "write report") || !strings.Contains(out, "esc closes") {
+		t.Fatalf("scrolled help lacks its last lines:\n%s", out)
+	}
+	press(m, "k")
+	if p := plain(m); p[:strings.LastIndex(p, "\n")] == out {
+		t.Fatal("k does not scroll the help back")
+	}
+	press(m, "?", "?")
+	if !strings.Contains(plain(m), "↑/↓ 1–11 of") {
+		t.Fatal("reopened help does not start at the top")
+	}
+
+	m = sampleModel(t, 120, 40, true)
+	press(m, "tab", "?", "j") // trace pane: j scrolls it under the help
+	if m.helpOff != 0 || m.panes[m.s.focus].(*tracePane).scroll.off != 1 {
+		t.Fatal("j with help that fits should reach the pane")
+	}
+}
+
+// TestStatusKeys: the status line names the what-if and report keys as
+// long as they fit, and always leads to the help.
+func TestStatusKeys(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	for _, c := range []struct {
+		w    int
+		want []string
+	}{
+		{200, []string{"? help", "tab next pane", "a add scenario", "w write report", "q quit"}},
+		{80, []string{"? help", "a add scenario", "w write report", "q quit"}},
+		{62, []string{"? help", "a what-if", "w report", "q quit"}},
+		{40, []string{"? help"}},
+	} {
+		m := sampleModel(t, c.w, 24, true)
+		lines := strings.Split(plain(m), "\n")
+		st := lines[len(lines)-1]
+		if n := len([]rune(st)); n != c.w {
+			t.Errorf("%d columns: status line has %d cells", c.w, n)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(st, w) {
+				t.Errorf("%d columns: status line %q lacks %q", c.w, st, w)
+			}
+		}
+	}
 }

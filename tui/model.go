@@ -200,6 +200,7 @@ type Model struct {
 	zoom   bool
 	// showHelp shows the full key help over the panes.
 	showHelp bool
+	helpOff  int // first help line shown when the overlay scrolls
 	help     help.Model
 	keys     globalKeys
 	form     *whatIfForm
@@ -614,6 +615,20 @@ func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.showHelp = false
 		return m, nil
 	}
+	if m.showHelp {
+		// Help taller than the screen scrolls; otherwise keys pass through.
+		if over := len(m.helpLines()) - m.helpRows(); over > 0 {
+			sk := newScrollKeys()
+			switch {
+			case key.Matches(ks, sk.Up):
+				m.helpOff = max(min(m.helpOff, over)-1, 0)
+				return m, nil
+			case key.Matches(ks, sk.Down):
+				m.helpOff = min(m.helpOff+1, over)
+				return m, nil
+			}
+		}
+	}
 	g := m.keys
 	s := m.s
 	switch {
@@ -621,6 +636,7 @@ func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.quit()
 	case key.Matches(ks, g.Help):
 		m.showHelp = !m.showHelp
+		m.helpOff = 0
 	case key.Matches(ks, g.Next):
 		m.setFocus(cycleFocus(s.focus, 1))
 	case key.Matches(ks, g.Prev):
@@ -793,25 +809,118 @@ func (m *Model) render() string {
 	return strings.Join(canvas, "\n")
 }
 
-func (m *Model) helpView() string {
+// helpGroupTitles name the global key groups (FullHelp's order) when the
+// overlay is too narrow for them side by side and they wrap into rows.
+var helpGroupTitles = []string{"general", "step", "time", "what-if & export"}
+
+const helpMouse = "mouse: wheel scrolls (scrubs over the timeline), click focuses"
+const helpClose = "? or esc closes"
+
+// helpLines is the help overlay's content: the global keys, the focused
+// pane's (or the form's), and a mouse note. The wide layout puts each
+// section's groups side by side; when that is wider or taller than the
+// screen, the groups become titled blocks that wrap into rows.
+func (m *Model) helpLines() []string {
 	st := m.s.st
-	var lines []string
-	lines = append(lines, st.bold.Render("Global keys"), "")
-	lines = append(lines, strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")...)
+	hm := m.help
+	hm.SetWidth(0) // measure unclipped: nothing may end in "…"
 	var pm help.KeyMap = m.panes[m.s.focus].KeyMap()
 	title := m.s.focus.String() + " pane"
 	if m.form != nil {
 		pm, title = m.form.KeyMap(), "What-if form"
 	}
+	avail := max(m.w-4, 10) // the box's border and a margin of two
+	var lines []string
+	lines = append(lines, st.bold.Render("Global keys"), "")
+	lines = append(lines, strings.Split(hm.FullHelpView(m.keys.FullHelp()), "\n")...)
 	lines = append(lines, "", st.bold.Render(title+" keys"), "")
-	lines = append(lines, strings.Split(m.help.FullHelpView(pm.FullHelp()), "\n")...)
-	lines = append(lines, "", st.dim.Render("mouse: wheel scrolls (scrubs over the timeline), click focuses · ? or esc closes"))
-	bw := 0
-	for _, l := range lines {
-		bw = max(bw, ansi.StringWidth(l))
+	lines = append(lines, strings.Split(hm.FullHelpView(pm.FullHelp()), "\n")...)
+	lines = append(lines, "", st.dim.Render(helpMouse+" · "+helpClose))
+	if blockWidth(lines) <= avail && len(lines)+2 <= m.h-1 {
+		return lines
 	}
-	bw = min(bw+4, m.w)
-	return box(st, "Help", "", true, lines, bw, min(len(lines)+2, m.h-1), 0)
+	// Wrapped: every group a block under its title, packed left to right.
+	type block struct {
+		lines []string
+		w     int
+	}
+	var blocks []block
+	add := func(head string, groups [][]key.Binding) {
+		l := append([]string{head}, strings.Split(hm.FullHelpView(groups), "\n")...)
+		blocks = append(blocks, block{l, blockWidth(l)})
+	}
+	for i, g := range m.keys.FullHelp() {
+		head := ""
+		if i < len(helpGroupTitles) {
+			head = st.dim.Render(helpGroupTitles[i])
+		}
+		add(head, [][]key.Binding{g})
+	}
+	add(st.bold.Render(title+" keys"), pm.FullHelp())
+	lines = []string{st.bold.Render("Global keys")}
+	const sep = "    "
+	for i := 0; i < len(blocks); {
+		row := []block{blocks[i]}
+		rw := blocks[i].w
+		for i++; i < len(blocks) && rw+len(sep)+blocks[i].w <= avail; i++ {
+			row = append(row, blocks[i])
+			rw += len(sep) + blocks[i].w
+		}
+		h := 0
+		for _, b := range row {
+			h = max(h, len(b.lines))
+		}
+		if len(lines) > 1 {
+			lines = append(lines, "")
+		}
+		for y := range h {
+			var s strings.Builder
+			for j, b := range row {
+				l := ""
+				if y < len(b.lines) {
+					l = b.lines[y]
+				}
+				if j < len(row)-1 {
+					l += strings.Repeat(" ", b.w-ansi.StringWidth(l)) + sep
+				}
+				s.WriteString(l)
+			}
+			lines = append(lines, s.String())
+		}
+	}
+	lines = append(lines, "")
+	if ansi.StringWidth(helpMouse+" · "+helpClose) <= avail {
+		lines = append(lines, st.dim.Render(helpMouse+" · "+helpClose))
+	} else {
+		lines = append(lines, st.dim.Render(helpMouse), st.dim.Render(helpClose))
+	}
+	return lines
+}
+
+// blockWidth is the width of the widest line.
+func blockWidth(lines []string) int {
+	w := 0
+	for _, l := range lines {
+		w = max(w, ansi.StringWidth(l))
+	}
+	return w
+}
+
+// helpRows is how many content lines the help overlay shows at once.
+func (m *Model) helpRows() int { return max(m.h-3, 0) }
+
+// helpView draws the help overlay; content taller than the screen scrolls
+// (↑/↓, j/k) and the top edge says so.
+func (m *Model) helpView() string {
+	lines := m.helpLines()
+	bw := min(blockWidth(lines)+4, m.w)
+	rows := min(len(lines), m.helpRows())
+	off := max(0, min(m.helpOff, len(lines)-rows))
+	note := ""
+	if len(lines) > rows {
+		note = fmt.Sprintf("↑/↓ %d–%d of %d", off+1, off+rows, len(lines))
+	}
+	return box(m.s.st, "Help", note, true, lines, bw, rows+2, off)
 }
 
 func (m *Model) statusLine() string {
@@ -861,12 +970,26 @@ func (m *Model) statusLine() string {
 		l += "  " + msg
 	}
 	lw := ansi.StringWidth(l)
-	// The longest key reminder that fits.
-	for _, keys := range [][]key.Binding{m.keys.ShortHelp(), {m.keys.Help, m.keys.Next, m.keys.Quit}, {m.keys.Help}} {
+	// The longest key reminder that fits; narrower ones keep the what-if
+	// and report keys as long as there is room, and ? leads to the rest.
+	g := m.keys
+	for _, keys := range [][]key.Binding{
+		g.ShortHelp(),
+		{g.Help, g.Next, g.Add, g.Write, g.Quit},
+		{g.Help, g.Add, g.Write, g.Quit},
+		{g.Help, terse(g.Add, "what-if"), terse(g.Write, "report"), g.Quit},
+		{g.Help, g.Next, g.Quit},
+		{g.Help},
+	} {
 		right := m.help.ShortHelpView(keys)
 		if rw := ansi.StringWidth(right); lw+rw+2 <= m.w {
 			return l + strings.Repeat(" ", m.w-lw-rw) + right
 		}
 	}
 	return fitLine(l, m.w)
+}
+
+// terse is b with a shorter description, for a narrow status line.
+func terse(b key.Binding, desc string) key.Binding {
+	return key.NewBinding(key.WithKeys(b.Keys()...), key.WithHelp(b.Help().Key, desc))
 }
