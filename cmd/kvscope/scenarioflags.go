@@ -28,10 +28,15 @@ type scenarioFlags struct {
 	oversize      string
 	keepOutputs   bool
 	sessionTiming string
+	// multi: several -s (compare, open), where the flags are defaults every
+	// scenario may override; with one scenario (run) a key set both ways is
+	// refused.
+	multi bool
 }
 
 // add registers the flags; multi says whether -s may repeat.
 func (f *scenarioFlags) add(cmd *cobra.Command, multi bool, defRouter string) {
+	f.multi = multi
 	fl := cmd.Flags()
 	if multi {
 		fl.StringArrayVarP(&f.specs, "scenario", "s", nil, "scenario (SPEC §1 grammar: router[:k=v,...]+evict[:k=v,...][;key=value...]); repeat to compare")
@@ -118,8 +123,10 @@ func (f *scenarioFlags) scenarios(cmd *cobra.Command) ([]scenario.Scenario, erro
 	}
 	var out []scenario.Scenario
 	for _, s := range specs {
-		if err := conflicts(cmd.Flags(), s); err != nil {
-			return nil, err
+		if !f.multi {
+			if err := conflicts(cmd.Flags(), s); err != nil {
+				return nil, err
+			}
 		}
 		sc, err := scenario.Parse(s, base)
 		if err != nil {
@@ -130,8 +137,8 @@ func (f *scenarioFlags) scenarios(cmd *cobra.Command) ([]scenario.Scenario, erro
 	return out, nil
 }
 
-// conflicts refuses a flag given explicitly for a key the scenario string
-// also sets: one of them would be silently ignored.
+// conflicts refuses a flag given explicitly for a key the one scenario
+// string also sets: one of them would be silently ignored.
 func conflicts(fs *pflag.FlagSet, spec string) error {
 	parts := strings.Split(spec, ";")
 	for _, kv := range parts[1:] {
