@@ -22,7 +22,13 @@
 //   - attention: FLOPs = 4·layers·heads·head_dim·Σ(keys attended per new
 //     token), i.e. n·c + n(n+1)/2 for a chunk of n new tokens on c cached, and
 //     x+1 for a decode step on context x; bytes = the KV read, (c+n) or (x+1)
-//     tokens of KV per sequence.
+//     tokens of KV per sequence. The causal part among new tokens, n(n+1)/2,
+//     runs at attention_efficiency; attention over cached context, n·c and
+//     the decode keys, runs at cached_attention_efficiency (runtimes use
+//     different kernels for the two: a causal kernel versus one with a
+//     lower-right mask or none; catalogue profiles set both to the same
+//     default, and a profile file without the field takes
+//     attention_efficiency).
 //
 // Each part is a roofline: time = max(FLOPs/(TP·peak·eff), bytes/(TP·bw·eff_mem)),
 // because within one kernel arithmetic and memory traffic overlap; the two
@@ -36,6 +42,12 @@
 // without CUDA graphs measured about 19 ms per forward on an H200 however
 // small the batch) issues kernels no faster than this, and only GPU work
 // longer than the floor shows. Tensor-parallel communication is not modelled.
+//
+// Fit bounds every efficiency by what a measured ceiling reached: the
+// compute and attention efficiencies by a large bf16 matmul's share of peak,
+// the memory efficiency by a large device copy's share of bandwidth (the
+// harness writes both as comment lines of its CSV; without them the bound is
+// the datasheet, 1).
 //
 // # Capacity
 //

@@ -2,6 +2,7 @@ package gpuprofile
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -145,6 +146,51 @@ func ReadMeasurements(r io.Reader, name string) ([]Point, error) {
 	return pts, nil
 }
 
+// Ceilings are the device ceilings the harness measures next to the grid and
+// writes as comment lines ("# ceiling_matmul_bf16_tflops=785.9",
+// "# ceiling_copy_gbps=4198.8"); zero when absent.
+type Ceilings struct {
+	MatmulTFLOPS float64 // a large bf16 matmul, TFLOP/s
+	CopyGBps     float64 // a large device copy, GB/s read + written
+}
+
+// ReadMeasurementSet reads the harness CSV like ReadMeasurements and also the
+// ceilings from its comment lines. A ceiling line that is present but not a
+// positive number is an error naming it.
+func ReadMeasurementSet(r io.Reader, name string) ([]Point, Ceilings, error) {
+	var c Ceilings
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, c, fmt.Errorf("%s: %w", name, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		t := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(t, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(t, "#")), "=")
+		var dst *float64
+		switch strings.TrimSpace(k) {
+		case "ceiling_matmul_bf16_tflops":
+			dst = &c.MatmulTFLOPS
+		case "ceiling_copy_gbps":
+			dst = &c.CopyGBps
+		}
+		if !ok || dst == nil {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || !(f > 0) || math.IsInf(f, 0) {
+			return nil, c, fmt.Errorf("%s:%d: %s: want a positive number, got %q", name, line, strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+		*dst = f
+	}
+	pts, err := ReadMeasurements(bytes.NewReader(data), name)
+	return pts, c, err
+}
+
 // Split marks which points are held out, by the rule fixed before fitting:
 // prefill points with more than 8,192 new tokens in the iteration or more
 // than 8,192 cached tokens (this includes 16,384 and 32,768 new and every
@@ -184,7 +230,27 @@ func Split(pts []Point) (heldOut []bool) {
 
 // FitParams are the fitted quantities.
 type FitParams struct {
-	ComputeEfficiency, AttentionEfficiency, MemoryEfficiency, OverheadMS, MinIterationMS float64
+	ComputeEfficiency, AttentionEfficiency, CachedAttentionEfficiency, MemoryEfficiency, OverheadMS, MinIterationMS float64
+}
+
+// Bounds are the upper limits of the fitted efficiencies: a share of the
+// datasheet figure can be no larger than the share a measured ceiling
+// reached (a large bf16 matmul for the compute and attention efficiencies, a
+// large device copy for the memory efficiency), and never above 1.
+type Bounds struct {
+	Compute, Memory float64
+}
+
+// BoundsFrom turns measured ceilings into efficiency bounds for base's GPU.
+func BoundsFrom(base *Profile, c Ceilings) Bounds {
+	b := Bounds{Compute: 1, Memory: 1}
+	if c.MatmulTFLOPS > 0 {
+		b.Compute = math.Min(1, c.MatmulTFLOPS*1e12/base.GPU.BF16FLOPS)
+	}
+	if c.CopyGBps > 0 {
+		b.Memory = math.Min(1, c.CopyGBps*1e9/base.GPU.MemBandwidth)
+	}
+	return b
 }
 
 // PointResult is one point's prediction.
@@ -206,6 +272,8 @@ type RegimeStats struct {
 // FitReport is the outcome of Fit.
 type FitReport struct {
 	Params    FitParams
+	Ceilings  Ceilings // measured with the points
+	Bounds    Bounds   // the efficiency bounds they gave
 	Points    []PointResult
 	Overall   RegimeStats            // all points
 	FitSet    RegimeStats            // points fitted on
@@ -237,9 +305,11 @@ func stats(errs []float64) RegimeStats {
 
 // Fit fits base's efficiencies, overhead and floor to the points not held
 // out, minimising the sum of squared relative errors (Nelder–Mead from
-// gonum/optimize over log-parameters, which keeps every parameter positive;
-// several fixed starts, the best kept: deterministic).
-func Fit(base *Profile, pts []Point) (*FitReport, error) {
+// gonum/optimize; several fixed starts, the best kept: deterministic).
+// Overhead and floor are fitted as logarithms (positive); each efficiency as
+// bound·logistic(x), which keeps it in (0, bound): the bounds come from the
+// ceilings measured with the points (BoundsFrom; zero ceilings bound at 1).
+func Fit(base *Profile, pts []Point, ceil Ceilings) (*FitReport, error) {
 	held := Split(pts)
 	var fitIdx []int
 	for i := range pts {
@@ -254,11 +324,22 @@ func Fit(base *Profile, pts []Point) (*FitReport, error) {
 	for i, pt := range pts {
 		its[i] = pt.Iteration()
 	}
+	ws := make([]work, len(pts))
+	for i := range its {
+		ws[i] = base.work(its[i])
+	}
+	bd := BoundsFrom(base, ceil)
+	sig := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 	decode := func(x []float64) FitParams {
-		return FitParams{math.Exp(x[0]), math.Exp(x[1]), math.Exp(x[2]), math.Exp(x[3]), math.Exp(x[4])}
+		return FitParams{bd.Compute * sig(x[0]), bd.Compute * sig(x[1]), bd.Compute * sig(x[2]), bd.Memory * sig(x[3]), math.Exp(x[4]), math.Exp(x[5])}
+	}
+	// logit of an efficiency as a share of its bound (kept inside (0, 1))
+	logit := func(e, bound float64) float64 {
+		q := math.Min(math.Max(e/bound, 0.01), 0.95)
+		return math.Log(q / (1 - q))
 	}
 	predict := func(fp FitParams, i int) float64 {
-		return base.estimate(its[i], fp.ComputeEfficiency, fp.AttentionEfficiency, fp.MemoryEfficiency, fp.OverheadMS, fp.MinIterationMS).TotalMS
+		return base.estimate(ws[i], fp).TotalMS
 	}
 	obj := func(x []float64) float64 {
 		fp := decode(x)
@@ -273,10 +354,11 @@ func Fit(base *Profile, pts []Point) (*FitReport, error) {
 	for _, i := range fitIdx {
 		minMeasured = math.Min(minMeasured, pts[i].MedianMS)
 	}
+	c, m := bd.Compute, bd.Memory
 	starts := [][]float64{
-		{math.Log(0.5), math.Log(0.4), math.Log(0.7), math.Log(1), math.Log(minMeasured)},
-		{math.Log(0.3), math.Log(0.2), math.Log(0.5), math.Log(0.1), math.Log(minMeasured / 2)},
-		{math.Log(0.8), math.Log(0.7), math.Log(0.9), math.Log(minMeasured / 2), math.Log(0.01)},
+		{logit(0.5, c), logit(0.4, c), logit(0.4, c), logit(0.7, m), math.Log(1), math.Log(minMeasured)},
+		{logit(0.3, c), logit(0.2, c), logit(0.2, c), logit(0.5, m), math.Log(0.1), math.Log(minMeasured / 2)},
+		{logit(0.8, c), logit(0.7, c), logit(0.7, c), logit(0.9, m), math.Log(minMeasured / 2), math.Log(0.01)},
 	}
 	best, bestF := []float64(nil), math.Inf(1)
 	for _, x0 := range starts {
@@ -292,7 +374,7 @@ func Fit(base *Profile, pts []Point) (*FitReport, error) {
 			best, bestF = x, f
 		}
 	}
-	rep := &FitReport{Params: decode(best), ByRegime: map[string]RegimeStats{}, FitRegime: map[string]RegimeStats{}}
+	rep := &FitReport{Params: decode(best), Ceilings: ceil, Bounds: bd, ByRegime: map[string]RegimeStats{}, FitRegime: map[string]RegimeStats{}}
 	var all, fitE, heldE, largeNew []float64
 	byR, fitR := map[string][]float64{}, map[string][]float64{}
 	for i, pt := range pts {
@@ -326,11 +408,13 @@ func (r *FitReport) Apply(base *Profile, name, description, measurements string)
 	p.Name, p.Description = name, description
 	p.ComputeEfficiency = r.Params.ComputeEfficiency
 	p.AttentionEfficiency = r.Params.AttentionEfficiency
+	p.CachedAttentionEfficiency = r.Params.CachedAttentionEfficiency
 	p.MemoryEfficiency = r.Params.MemoryEfficiency
 	p.OverheadMS = r.Params.OverheadMS
 	p.MinIterationMS = r.Params.MinIterationMS
 	p.Fit = &FitSummary{Measurements: measurements, Points: len(r.Points), FitPoints: r.FitSet.N, HeldOut: r.HeldOut.N,
-		MAPE: round3(r.Overall.MAPE), HeldOutMAPE: map[string]float64{}, HeldOutP90: map[string]float64{}}
+		MAPE: round3(r.Overall.MAPE), HeldOutMAPE: map[string]float64{}, HeldOutP90: map[string]float64{},
+		CeilingMatmulTFLOPS: r.Ceilings.MatmulTFLOPS, CeilingCopyGBps: r.Ceilings.CopyGBps}
 	for _, reg := range Regimes {
 		p.Fit.HeldOutMAPE[reg] = round3(r.ByRegime[reg].MAPE)
 		p.Fit.HeldOutP90[reg] = round3(r.ByRegime[reg].P90)
@@ -347,8 +431,16 @@ func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 // and held-out) and per point.
 func (r *FitReport) WriteReport(w io.Writer, perPoint bool) {
 	fp := r.Params
-	fmt.Fprintf(w, "fitted: compute_efficiency %.4f  attention_efficiency %.4f  memory_efficiency %.4f  overhead_ms %.4f  min_iteration_ms %.4f\n",
-		fp.ComputeEfficiency, fp.AttentionEfficiency, fp.MemoryEfficiency, fp.OverheadMS, fp.MinIterationMS)
+	fmt.Fprintf(w, "fitted: compute_efficiency %.4f  attention_efficiency %.4f  cached_attention_efficiency %.4f  memory_efficiency %.4f  overhead_ms %.4f  min_iteration_ms %.4f\n",
+		fp.ComputeEfficiency, fp.AttentionEfficiency, fp.CachedAttentionEfficiency, fp.MemoryEfficiency, fp.OverheadMS, fp.MinIterationMS)
+	ceil := func(v float64, unit string) string {
+		if v > 0 {
+			return fmt.Sprintf("measured ceiling %.1f %s", v, unit)
+		}
+		return "no ceiling in the measurements"
+	}
+	fmt.Fprintf(w, "bounds: compute and attention efficiencies <= %.4f (%s), memory_efficiency <= %.4f (%s)\n",
+		r.Bounds.Compute, ceil(r.Ceilings.MatmulTFLOPS, "TFLOP/s bf16 matmul"), r.Bounds.Memory, ceil(r.Ceilings.CopyGBps, "GB/s device copy"))
 	fmt.Fprintf(w, "MAPE overall %.2f%% (%d points); fitted set %.2f%% (%d); held out %.2f%% (%d)\n",
 		r.Overall.MAPE, r.Overall.N, r.FitSet.MAPE, r.FitSet.N, r.HeldOut.MAPE, r.HeldOut.N)
 	fmt.Fprintf(w, "%-15s %5s %8s %8s %8s | %5s %8s %8s %8s %8s\n", "regime", "fit n", "MAPE%", "median%", "p90%", "held", "MAPE%", "median%", "p90%", "max%")

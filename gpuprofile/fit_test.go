@@ -46,10 +46,11 @@ func TestFitRecoversKnownParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	truth.ComputeEfficiency, truth.AttentionEfficiency, truth.MemoryEfficiency = 0.47, 0.33, 0.81
-	truth.OverheadMS, truth.MinIterationMS = 1.7, 6
+	truth.CachedAttentionEfficiency = 0.21           // attention over cached context, a different kernel
+	truth.OverheadMS, truth.MinIterationMS = 1.7, 10 // a floor that hides the smallest iterations (about a dozen points)
 	pts := syntheticPoints(truth)
 	base, _ := Lookup("h100-sxm-llama-3.1-8b")
-	rep, err := Fit(base, pts)
+	rep, err := Fit(base, pts, Ceilings{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,9 +61,10 @@ func TestFitRecoversKnownParameters(t *testing.T) {
 	}{
 		{"compute_efficiency", got.ComputeEfficiency, 0.47},
 		{"attention_efficiency", got.AttentionEfficiency, 0.33},
+		{"cached_attention_efficiency", got.CachedAttentionEfficiency, 0.21},
 		{"memory_efficiency", got.MemoryEfficiency, 0.81},
 		{"overhead_ms", got.OverheadMS, 1.7},
-		{"min_iteration_ms", got.MinIterationMS, 6},
+		{"min_iteration_ms", got.MinIterationMS, 10},
 	} {
 		if math.Abs(c.got/c.want-1) > 0.02 {
 			t.Errorf("%s = %.4f, want %.4f", c.name, c.got, c.want)
@@ -76,12 +78,77 @@ func TestFitRecoversKnownParameters(t *testing.T) {
 	for i := range noisy {
 		noisy[i].MedianMS *= 1 + 0.1*math.Sin(float64(i)*1.7)
 	}
-	rep2, err := Fit(base, noisy)
+	rep2, err := Fit(base, noisy, Ceilings{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if math.Abs(rep2.Params.ComputeEfficiency/0.47-1) > 0.1 || math.Abs(rep2.Params.MemoryEfficiency/0.81-1) > 0.15 {
 		t.Errorf("noisy fit drifted: %+v", rep2.Params)
+	}
+}
+
+// TestFitBoundedByCeilings: measured ceilings cap the fitted efficiencies at
+// the share of datasheet they reached, even when the data would pull a
+// parameter above it.
+func TestFitBoundedByCeilings(t *testing.T) {
+	truth, _ := Lookup("h100-sxm-llama-3.1-8b")
+	truth.ComputeEfficiency, truth.AttentionEfficiency, truth.CachedAttentionEfficiency = 0.47, 0.33, 0.21
+	truth.MemoryEfficiency, truth.OverheadMS, truth.MinIterationMS = 0.95, 1.7, 6
+	pts := syntheticPoints(truth)
+	base, _ := Lookup("h100-sxm-llama-3.1-8b")
+	// H100 SXM: 3.35 TB/s, 989.4 TFLOP/s; ceilings at 80% and 60% of them.
+	ceil := Ceilings{MatmulTFLOPS: 0.6 * 989.4, CopyGBps: 0.8 * 3350}
+	rep, err := Fit(base, pts, ceil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := rep.Bounds; math.Abs(b.Memory-0.8) > 1e-9 || math.Abs(b.Compute-0.6) > 1e-9 {
+		t.Fatalf("bounds %+v, want memory 0.8, compute 0.6", b)
+	}
+	fp := rep.Params
+	if fp.MemoryEfficiency > 0.8 || fp.MemoryEfficiency < 0.79 {
+		t.Errorf("memory_efficiency %.4f: the truth 0.95 is above the 0.8 ceiling, want it at the ceiling", fp.MemoryEfficiency)
+	}
+	for _, e := range []float64{fp.ComputeEfficiency, fp.AttentionEfficiency, fp.CachedAttentionEfficiency} {
+		if e > 0.6 {
+			t.Errorf("efficiency %.4f above the 0.6 matmul ceiling: %+v", e, fp)
+		}
+	}
+	if math.Abs(fp.ComputeEfficiency/0.47-1) > 0.05 {
+		t.Errorf("compute_efficiency %.4f, want about 0.47 (below its bound)", fp.ComputeEfficiency)
+	}
+	// Without ceilings nothing above 1 of datasheet, and the truth comes back.
+	rep, err = Fit(base, pts, Ceilings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := rep.Bounds; b.Memory != 1 || b.Compute != 1 || math.Abs(rep.Params.MemoryEfficiency/0.95-1) > 0.02 {
+		t.Errorf("unbounded: bounds %+v, memory_efficiency %.4f (want 0.95)", b, rep.Params.MemoryEfficiency)
+	}
+}
+
+func TestReadMeasurementSetCeilings(t *testing.T) {
+	body := "# ceiling_copy_gbps=4198.8\n# ceiling_copy_note=2 GiB copy\n# ceiling_matmul_bf16_tflops=785.9\n" +
+		"kind,batch,new_tokens,cached_tokens,context_tokens,median_ms\nprefill,1,128,0,0,19.5\n"
+	pts, c, err := ReadMeasurementSet(strings.NewReader(body), "m.csv")
+	if err != nil || len(pts) != 1 || c.CopyGBps != 4198.8 || c.MatmulTFLOPS != 785.9 {
+		t.Fatalf("got %v %+v %v", pts, c, err)
+	}
+	_, c, err = ReadMeasurementSet(strings.NewReader(body[strings.Index(body, "kind"):]), "m.csv")
+	if err != nil || c != (Ceilings{}) {
+		t.Errorf("no ceiling lines: %+v %v", c, err)
+	}
+	bad := strings.Replace(body, "4198.8", "fast", 1)
+	if _, _, err := ReadMeasurementSet(strings.NewReader(bad), "m.csv"); err == nil || !strings.Contains(err.Error(), `m.csv:1: ceiling_copy_gbps: want a positive number, got "fast"`) {
+		t.Errorf("bad ceiling: %v", err)
+	}
+	bad = strings.Replace(body, "785.9", "-1", 1)
+	if _, _, err := ReadMeasurementSet(strings.NewReader(bad), "m.csv"); err == nil || !strings.Contains(err.Error(), "m.csv:3: ceiling_matmul_bf16_tflops") {
+		t.Errorf("negative ceiling: %v", err)
+	}
+	bad = strings.Replace(body, "19.5", "-2", 1)
+	if _, _, err := ReadMeasurementSet(strings.NewReader(bad), "m.csv"); err == nil || !strings.Contains(err.Error(), "m.csv:5: median_ms") {
+		t.Errorf("bad point: %v", err)
 	}
 }
 
@@ -149,12 +216,15 @@ func TestShippedMeasurements(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pts, err := ReadMeasurements(f, "h200_llama31_8b_measurements.csv")
+	pts, ceil, err := ReadMeasurementSet(f, "h200_llama31_8b_measurements.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ceil.MatmulTFLOPS != 785.9 || ceil.CopyGBps != 4198.8 {
+		t.Errorf("ceilings %+v, want the CSV's 785.9 TFLOP/s and 4198.8 GB/s", ceil)
+	}
 	base, _ := Lookup("h200-llama-3.1-8b")
-	rep, err := Fit(base, pts)
+	rep, err := Fit(base, pts, ceil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +240,7 @@ func TestShippedMeasurements(t *testing.T) {
 	for _, c := range [][2]float64{
 		{shipped.ComputeEfficiency, rep.Params.ComputeEfficiency},
 		{shipped.AttentionEfficiency, rep.Params.AttentionEfficiency},
+		{shipped.CachedAttentionEfficiency, rep.Params.CachedAttentionEfficiency},
 		{shipped.MemoryEfficiency, rep.Params.MemoryEfficiency},
 		{shipped.OverheadMS, rep.Params.OverheadMS},
 		{shipped.MinIterationMS, rep.Params.MinIterationMS},
@@ -177,6 +248,18 @@ func TestShippedMeasurements(t *testing.T) {
 		if math.Abs(c[0]/c[1]-1) > 1e-6 {
 			t.Errorf("shipped %v differs from refit %v: regenerate gpuprofile/profiles (see measure/README.md)", c[0], c[1])
 		}
+	}
+	// Physical: no efficiency above what the measured ceilings reached.
+	if lim := 4198.8e9 / shipped.GPU.MemBandwidth; shipped.MemoryEfficiency > lim {
+		t.Errorf("memory_efficiency %.4f above the measured copy ceiling %.4f of datasheet", shipped.MemoryEfficiency, lim)
+	}
+	for _, e := range []float64{shipped.ComputeEfficiency, shipped.AttentionEfficiency, shipped.CachedAttentionEfficiency} {
+		if lim := 785.9e12 / shipped.GPU.BF16FLOPS; e > lim {
+			t.Errorf("efficiency %.4f above the measured matmul ceiling %.4f of datasheet", e, lim)
+		}
+	}
+	if shipped.Fit == nil || shipped.Fit.CeilingCopyGBps != 4198.8 || shipped.Fit.CeilingMatmulTFLOPS != 785.9 {
+		t.Errorf("shipped fit summary lacks the ceilings: %+v", shipped.Fit)
 	}
 	if rep.HeldOutLargeNew.Median > 10 {
 		t.Errorf("held-out prefill >= 1024 new: median |err| %.2f%% above the 10%% target", rep.HeldOutLargeNew.Median)

@@ -126,6 +126,16 @@ func TestParseRejectsBadFiles(t *testing.T) {
 	if _, err := Parse([]byte(good)); err != nil {
 		t.Fatalf("good profile: %v", err)
 	}
+	// cached_attention_efficiency is optional: absent (or null) it is
+	// attention_efficiency, so profiles written before it predict as before.
+	for _, in := range []string{good, strings.Replace(good, `"tp":1`, `"tp":1,"cached_attention_efficiency":null`, 1)} {
+		if p, err := Parse([]byte(in)); err != nil || p.CachedAttentionEfficiency != 0.4 {
+			t.Errorf("absent cached_attention_efficiency: got %v, %v; want 0.4", p, err)
+		}
+	}
+	if p, err := Parse([]byte(strings.Replace(good, `"tp":1`, `"tp":1,"cached_attention_efficiency":0.25`, 1))); err != nil || p.CachedAttentionEfficiency != 0.25 {
+		t.Errorf("cached_attention_efficiency 0.25: got %v, %v", p, err)
+	}
 	tests := []struct {
 		name, in, want string
 	}{
@@ -137,6 +147,9 @@ func TestParseRejectsBadFiles(t *testing.T) {
 		{"zero eff", strings.Replace(good, `"compute_efficiency":0.5`, `"compute_efficiency":0`, 1), `field "compute_efficiency": must be positive`},
 		{"zero tp", strings.Replace(good, `"tp":1`, `"tp":0`, 1), `field "tp": must be positive`},
 		{"mem fraction", strings.Replace(good, `"tp":1`, `"tp":1,"mem_fraction":1.5`, 1), `field "mem_fraction"`},
+		{"negative cached attention", strings.Replace(good, `"tp":1`, `"tp":1,"cached_attention_efficiency":-0.3`, 1), `field "cached_attention_efficiency": must not be negative`},
+		{"zero cached attention", strings.Replace(good, `"tp":1`, `"tp":1,"cached_attention_efficiency":0`, 1), `field "cached_attention_efficiency": must be positive`},
+		{"cached attention type", strings.Replace(good, `"tp":1`, `"tp":1,"cached_attention_efficiency":"fast"`, 1), `cached_attention_efficiency`},
 		{"unknown field", strings.Replace(good, `"tp":1`, `"tp":1,"turbo":true`, 1), `unknown field "turbo"`},
 		{"unknown gpu", strings.Replace(good, `"h200"`, `"h300"`, 1), `field "gpu": unknown GPU "h300" (valid: a100-80gb, a10g, b200, h100-sxm, h200, l4, l40, l40s, mi300x)`},
 		{"unknown model", strings.Replace(good, `"llama-3.1-8b"`, `"llama-9"`, 1), `field "model": unknown model "llama-9" (valid: llama-3.1-70b`},
@@ -217,6 +230,19 @@ func TestIterationTime(t *testing.T) {
 	}
 	if math.Abs(e.TotalMS-(DefaultOverheadMS+lin+att)) > 1e-9 {
 		t.Errorf("total %.6f, want overhead + linear + attention %.6f", e.TotalMS, DefaultOverheadMS+lin+att)
+	}
+	// New tokens on cached context: causal new×new keys at attention_efficiency,
+	// new×cached keys at cached_attention_efficiency.
+	q := *p
+	q.AttentionEfficiency, q.CachedAttentionEfficiency = 0.5, 0.2
+	e = q.Estimate(Iteration{Prefill: []PrefillChunk{{NewTokens: 1024, CachedTokens: 8192}}})
+	att = 4 * 32 * 32 * 128 * (1024*1025/2.0/0.5 + 1024*8192/0.2) / 989.4e12 * 1e3
+	if math.Abs(e.AttentionComputeMS-att) > 1e-9 {
+		t.Errorf("cached prefill attention %.6f ms, want %.6f", e.AttentionComputeMS, att)
+	}
+	// A catalogue profile does not tell the two apart: same as one efficiency.
+	if p.CachedAttentionEfficiency != p.AttentionEfficiency {
+		t.Errorf("catalogue cached_attention_efficiency %v, attention_efficiency %v", p.CachedAttentionEfficiency, p.AttentionEfficiency)
 	}
 }
 

@@ -24,9 +24,13 @@ import (
 const (
 	DefaultComputeEfficiency   = 0.55
 	DefaultAttentionEfficiency = 0.45
-	DefaultMemoryEfficiency    = 0.75
-	DefaultOverheadMS          = 2.0
-	DefaultMinIterationMS      = 0.0
+	// DefaultCachedAttentionEfficiency is attention over cached context
+	// (new × cached keys, and decode); the catalogue does not tell the two
+	// kernels apart.
+	DefaultCachedAttentionEfficiency = DefaultAttentionEfficiency
+	DefaultMemoryEfficiency          = 0.75
+	DefaultOverheadMS                = 2.0
+	DefaultMinIterationMS            = 0.0
 )
 
 // Profile is a GPU × model × tensor-parallel degree with fitted efficiencies
@@ -41,9 +45,14 @@ type Profile struct {
 
 	ComputeEfficiency   float64 `json:"compute_efficiency"`
 	AttentionEfficiency float64 `json:"attention_efficiency"`
-	MemoryEfficiency    float64 `json:"memory_efficiency"`
-	OverheadMS          float64 `json:"overhead_ms"`
-	MinIterationMS      float64 `json:"min_iteration_ms"`
+	// CachedAttentionEfficiency applies to attention over cached context:
+	// the new × cached keys of a prefill chunk and decode steps (optional in
+	// a profile file; absent, it equals attention_efficiency, which keeps
+	// older profiles' predictions unchanged).
+	CachedAttentionEfficiency float64 `json:"cached_attention_efficiency"`
+	MemoryEfficiency          float64 `json:"memory_efficiency"`
+	OverheadMS                float64 `json:"overhead_ms"`
+	MinIterationMS            float64 `json:"min_iteration_ms"`
 
 	// BytesPerParam and KVBytesPerElement default to 2 (bf16).
 	BytesPerParam     int `json:"bytes_per_param"`
@@ -69,14 +78,19 @@ type FitSummary struct {
 	MAPE         float64            `json:"mape_pct"`
 	HeldOutMAPE  map[string]float64 `json:"held_out_mape_pct_by_regime"`
 	HeldOutP90   map[string]float64 `json:"held_out_p90_abs_err_pct_by_regime"`
-	Notes        string             `json:"notes,omitempty"`
+	// Ceilings measured with the points (0 when the CSV has none); they
+	// bounded the fitted efficiencies.
+	CeilingMatmulTFLOPS float64 `json:"ceiling_matmul_bf16_tflops,omitempty"`
+	CeilingCopyGBps     float64 `json:"ceiling_copy_gbps,omitempty"`
+	Notes               string  `json:"notes,omitempty"`
 }
 
 // New builds and validates a profile of a catalogue GPU and model.
 func New(name, gpuName, modelName string, tp int) (*Profile, error) {
 	p := &Profile{Name: name, GPUName: gpuName, ModelName: modelName, TP: tp,
 		ComputeEfficiency: DefaultComputeEfficiency, AttentionEfficiency: DefaultAttentionEfficiency,
-		MemoryEfficiency: DefaultMemoryEfficiency, OverheadMS: DefaultOverheadMS, MinIterationMS: DefaultMinIterationMS,
+		CachedAttentionEfficiency: DefaultCachedAttentionEfficiency,
+		MemoryEfficiency:          DefaultMemoryEfficiency, OverheadMS: DefaultOverheadMS, MinIterationMS: DefaultMinIterationMS,
 		BytesPerParam: 2, KVBytesPerElement: 2,
 		Description: "roofline profile from catalogue figures with default efficiencies (not fitted)"}
 	if err := p.resolve(); err != nil {
@@ -90,7 +104,8 @@ var requiredFields = []string{"name", "gpu", "model", "tp", "compute_efficiency"
 	"memory_efficiency", "overhead_ms", "min_iteration_ms"}
 
 // Parse reads a profile file's bytes. Missing, negative or unknown fields are
-// errors naming the field.
+// errors naming the field. cached_attention_efficiency is optional: absent,
+// it takes attention_efficiency (profiles written before it existed).
 func Parse(data []byte) (*Profile, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -113,6 +128,9 @@ func Parse(data []byte) (*Profile, error) {
 	if _, ok := raw["kv_bytes_per_element"]; !ok {
 		p.KVBytesPerElement = 2
 	}
+	if v, ok := raw["cached_attention_efficiency"]; !ok || string(v) == "null" {
+		p.CachedAttentionEfficiency = p.AttentionEfficiency
+	}
 	if err := p.resolve(); err != nil {
 		return nil, err
 	}
@@ -132,6 +150,7 @@ func (p *Profile) resolve() error {
 		{"tp", float64(p.TP), true},
 		{"compute_efficiency", p.ComputeEfficiency, true},
 		{"attention_efficiency", p.AttentionEfficiency, true},
+		{"cached_attention_efficiency", p.CachedAttentionEfficiency, true},
 		{"memory_efficiency", p.MemoryEfficiency, true},
 		{"overhead_ms", p.OverheadMS, false},
 		{"min_iteration_ms", p.MinIterationMS, false},
@@ -244,12 +263,15 @@ type Breakdown struct {
 
 // work is an iteration's FLOPs and bytes.
 type work struct {
-	linFLOPs, linBytes, attnFLOPs, attnBytes float64
+	linFLOPs, linBytes float64
+	// attention FLOPs: causal among a chunk's new tokens, and over cached
+	// context (a chunk's new × cached keys; decode steps)
+	attnNewFLOPs, attnCtxFLOPs, attnBytes float64
 }
 
 func (p *Profile) work(it Iteration) work {
 	m := p.Model
-	var tokens, seqs, keys, kvTokens float64
+	var tokens, seqs, keysNew, keysCtx, kvTokens float64
 	for _, c := range it.Prefill {
 		if c.NewTokens <= 0 {
 			continue
@@ -257,14 +279,15 @@ func (p *Profile) work(it Iteration) work {
 		n, ctx := float64(c.NewTokens), float64(max(c.CachedTokens, 0))
 		tokens += n
 		seqs++
-		keys += n*ctx + n*(n+1)/2
+		keysCtx += n * ctx
+		keysNew += n * (n + 1) / 2
 		kvTokens += ctx + n
 	}
 	for _, x := range it.DecodeContexts {
 		xf := float64(max(x, 0))
 		tokens++
 		seqs++
-		keys += xf + 1
+		keysCtx += xf + 1
 		kvTokens += xf + 1
 	}
 	var w work
@@ -282,29 +305,37 @@ func (p *Profile) work(it Iteration) work {
 	} else {
 		w.linBytes = float64(m.Params()) * bp
 	}
-	w.attnFLOPs = 4 * float64(m.Layers) * float64(m.Heads) * float64(m.HeadDim) * keys
+	perKey := 4 * float64(m.Layers) * float64(m.Heads) * float64(m.HeadDim)
+	w.attnNewFLOPs, w.attnCtxFLOPs = perKey*keysNew, perKey*keysCtx
 	w.attnBytes = kvTokens * float64(p.KVBytesPerToken())
 	return w
 }
 
 // Estimate models one iteration.
 func (p *Profile) Estimate(it Iteration) Breakdown {
-	return p.estimate(it, p.ComputeEfficiency, p.AttentionEfficiency, p.MemoryEfficiency, p.OverheadMS, p.MinIterationMS)
+	return p.estimate(p.work(it), p.params())
 }
 
-func (p *Profile) estimate(it Iteration, ec, ea, em, overhead, floor float64) Breakdown {
-	w := p.work(it)
+// params are the profile's efficiencies and overheads.
+func (p *Profile) params() FitParams {
+	return FitParams{ComputeEfficiency: p.ComputeEfficiency, AttentionEfficiency: p.AttentionEfficiency,
+		CachedAttentionEfficiency: p.CachedAttentionEfficiency, MemoryEfficiency: p.MemoryEfficiency,
+		OverheadMS: p.OverheadMS, MinIterationMS: p.MinIterationMS}
+}
+
+func (p *Profile) estimate(w work, fp FitParams) Breakdown {
 	tp := float64(p.TP)
 	var b Breakdown
-	if w.linFLOPs == 0 && w.attnFLOPs == 0 {
+	if w.linFLOPs == 0 && w.attnNewFLOPs == 0 && w.attnCtxFLOPs == 0 {
 		return b
 	}
-	b.LinearComputeMS = w.linFLOPs / (tp * p.GPU.BF16FLOPS * ec) * 1e3
-	b.LinearMemoryMS = w.linBytes / (tp * p.GPU.MemBandwidth * em) * 1e3
-	b.AttentionComputeMS = w.attnFLOPs / (tp * p.GPU.BF16FLOPS * ea) * 1e3
-	b.AttentionMemoryMS = w.attnBytes / (tp * p.GPU.MemBandwidth * em) * 1e3
+	peak, bw := tp*p.GPU.BF16FLOPS, tp*p.GPU.MemBandwidth
+	b.LinearComputeMS = w.linFLOPs / (peak * fp.ComputeEfficiency) * 1e3
+	b.LinearMemoryMS = w.linBytes / (bw * fp.MemoryEfficiency) * 1e3
+	b.AttentionComputeMS = (w.attnNewFLOPs/(peak*fp.AttentionEfficiency) + w.attnCtxFLOPs/(peak*fp.CachedAttentionEfficiency)) * 1e3
+	b.AttentionMemoryMS = w.attnBytes / (bw * fp.MemoryEfficiency) * 1e3
 	b.GPUMS = math.Max(b.LinearComputeMS, b.LinearMemoryMS) + math.Max(b.AttentionComputeMS, b.AttentionMemoryMS)
-	b.TotalMS = overhead + math.Max(floor, b.GPUMS)
+	b.TotalMS = fp.OverheadMS + math.Max(fp.MinIterationMS, b.GPUMS)
 	return b
 }
 

@@ -128,8 +128,8 @@ func newProfileShowCmd() *cobra.Command {
 			}
 			fmt.Fprintf(out, "\n  parameters %d (active %d), derived from the shape\n", m.Params(), m.ActiveParams())
 			printSources(out, m.Sources, m.Unverified)
-			fmt.Fprintf(out, "tp %d; efficiencies: compute %.4f, attention %.4f, memory %.4f; overhead %.3f ms; min iteration %.3f ms\n",
-				p.TP, p.ComputeEfficiency, p.AttentionEfficiency, p.MemoryEfficiency, p.OverheadMS, p.MinIterationMS)
+			fmt.Fprintf(out, "tp %d; efficiencies: compute %.4f, attention %.4f (cached context %.4f), memory %.4f; overhead %.3f ms; min iteration %.3f ms\n",
+				p.TP, p.ComputeEfficiency, p.AttentionEfficiency, p.CachedAttentionEfficiency, p.MemoryEfficiency, p.OverheadMS, p.MinIterationMS)
 			fmt.Fprintf(out, "capacity: mem_fraction %.3f, weights %.2f GiB, KV %d bytes/token, cache %d tokens\n",
 				p.MemFractionUsed(), p.WeightBytes()/(1<<30), p.KVBytesPerToken(), p.CacheTokens())
 			fmt.Fprintf(out, "lbgr:preset=paper: a_c %.5f ms per cached token (context 0), a_m %.5f ms per missed token (4096-token prompt)\n", ac, am)
@@ -236,6 +236,8 @@ func newProfileFitCmd() *cobra.Command {
 		Long: "Least squares (relative errors) on the efficiencies, overhead and floor of the\n" +
 			"base profile's GPU × model × TP. Prefill points with more than 8,192 new or cached\n" +
 			"tokens and every fifth remaining point per regime are held out before fitting.\n" +
+			"The ceilings in the CSV's comment lines (# ceiling_matmul_bf16_tflops=,\n" +
+			"# ceiling_copy_gbps=) bound the efficiencies at the share of datasheet they reached.\n" +
 			"Prints MAPE overall, per regime and per point.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -254,11 +256,11 @@ func newProfileFitCmd() *cobra.Command {
 				return err
 			}
 			defer f.Close()
-			pts, err := gpuprofile.ReadMeasurements(f, args[0])
+			pts, ceil, err := gpuprofile.ReadMeasurementSet(f, args[0])
 			if err != nil {
 				return err
 			}
-			rep, err := gpuprofile.Fit(bp, pts)
+			rep, err := gpuprofile.Fit(bp, pts, ceil)
 			if err != nil {
 				return err
 			}
