@@ -155,14 +155,6 @@ func PairedCI(a, b []float64) Paired {
 	return Paired{Diff: iv, Significant: iv.HasInterval() && (iv.Lo > 0 || iv.Hi < 0)}
 }
 
-// Harmonic returns H_k = Σ_{t=1..k} 1/t (0 for k < 1).
-func Harmonic(k int) float64 {
-	h := 0.0
-	for t := 1; t <= k; t++ {
-		h += 1 / float64(t)
-	}
-	return h
-}
 
 // jsonFloat writes a float for JSON: NaN and ±Inf (no value: an empty
 // distribution, a ratio over nothing) as null, which encoding/json would

@@ -61,11 +61,6 @@ func TestMeanCI(t *testing.T) {
 	}
 }
 
-func TestHarmonic(t *testing.T) {
-	if Harmonic(0) != 0 || Harmonic(1) != 1 || math.Abs(Harmonic(4)-25.0/12) > 1e-15 {
-		t.Error("harmonic numbers wrong")
-	}
-}
 
 func TestDistJSONEmpty(t *testing.T) {
 	b, err := json.Marshal(Summarize(nil))
