@@ -155,7 +155,6 @@ func PairedCI(a, b []float64) Paired {
 	return Paired{Diff: iv, Significant: iv.HasInterval() && (iv.Lo > 0 || iv.Hi < 0)}
 }
 
-
 // jsonFloat writes a float for JSON: NaN and ±Inf (no value: an empty
 // distribution, a ratio over nothing) as null, which encoding/json would
 // otherwise refuse.

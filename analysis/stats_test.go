@@ -61,7 +61,6 @@ func TestMeanCI(t *testing.T) {
 	}
 }
 
-
 func TestDistJSONEmpty(t *testing.T) {
 	b, err := json.Marshal(Summarize(nil))
 	if err != nil {
