@@ -734,6 +734,7 @@ func (m *Model) export() tea.Cmd {
 	for _, sl := range m.s.slots {
 		req.Entries = append(req.Entries, sl.entry)
 	}
+	req.Command = reproduceCommand(m.cfg.Command, m.s.tr.Info.Source, m.cfg.ExportPath, req.Entries)
 	ex, ctx := m.cfg.Exporter, m.ctx
 	return func() tea.Msg {
 		p, err := ex.Export(ctx, req)
@@ -992,4 +993,42 @@ func (m *Model) statusLine() string {
 // terse is b with a shorter description, for a narrow status line.
 func terse(b key.Binding, desc string) key.Binding {
 	return key.NewBinding(key.WithKeys(b.Keys()...), key.WithHelp(b.Help().Key, desc))
+}
+
+// reproduceCommand is the command written into an exported report. The
+// scenarios on screen (what-if ones included) may differ from those the
+// explorer was opened with, so for a trace file it is the `kvscope compare`
+// that reruns exactly them, one seed each as on screen; the embedded sample
+// (no path to give compare) keeps the opening command.
+func reproduceCommand(opened, source, out string, entries []Entry) string {
+	if strings.HasPrefix(source, "sample:") || source == "" {
+		return opened
+	}
+	var b strings.Builder
+	b.WriteString("kvscope compare " + shellQuote(source))
+	for _, e := range entries {
+		spec := e.Scenario.String()
+		if c, err := sim.Resolve(e.Scenario); err == nil {
+			spec = c
+		}
+		b.WriteString(" -s " + shellQuote(spec))
+	}
+	b.WriteString(" --seeds 1 -o " + shellQuote(out))
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe
+// characters.
+func shellQuote(s string) string {
+	safe := true
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./:=,+@%", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe && s != "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
