@@ -44,11 +44,11 @@ import "github.com/kvscope/kvscope/replay/kvcache"
 //   - The server's capacity check at request start is "pinned + missing ≤
 //     B" and fails the request otherwise; kvcache's oversize rule
 //     (Footprint > B) is the same at concurrency 1.
+//
+// It is leaf-LRU (lru.go) with a different clock: only completions advance
+// it, so it embeds lru and filters the accesses.
 type serverLRU struct {
-	nop
-	clock uint64
-	stamp []uint64
-	h     keyHeap
+	lru
 }
 
 func newServerLRU(*paramArgs, Env) (Policy, error) { return &serverLRU{}, nil }
@@ -58,31 +58,11 @@ func newServerLRU(*paramArgs, Env) (Policy, error) { return &serverLRU{}, nil }
 // registry.
 func NewServerLRU() Policy { return &serverLRU{} }
 
-func (p *serverLRU) Inserted(b BlockID) {
-	p.stamp = grow(p.stamp, int(b)+1)
-	p.stamp[b] = p.clock
-}
-
+// Access stamps the path only when a request finishes (Complete, or the
+// single HitOnly access of hit-only replay).
 func (p *serverLRU) Access(path []BlockID, ev kvcache.Event) {
 	if ev != kvcache.Complete && ev != kvcache.HitOnly {
 		return
 	}
-	p.clock++
-	t := p.clock
-	for _, b := range path {
-		p.stamp[b] = t
-		if p.h.has(b) {
-			p.h.rekey(b, t, 0, tie(p.c, b))
-		}
-	}
+	p.lru.Access(path, ev)
 }
-
-func (p *serverLRU) Evictable(b BlockID, yes bool) {
-	if yes {
-		p.h.push(b, p.stamp[b], 0, tie(p.c, b))
-	} else {
-		p.h.remove(b)
-	}
-}
-
-func (p *serverLRU) Victim(int64) (BlockID, bool) { return p.h.min() }
