@@ -2,7 +2,8 @@
 // and sets of runs (percentiles by nearest rank, imbalance, intervals over
 // seeds, paired comparisons), the theoretical bounds of SPEC §6 beside the
 // empirical competitive ratios, the lower bound on max_load_s, sweeps, and
-// the comparison reports (Markdown, HTML, JSON, CSV).
+// the comparison reports (Markdown, HTML, JSON, CSV) and the report that
+// sets a live run (replay/live) beside the same requests simulated.
 //
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code.

@@ -125,9 +125,9 @@ func newLiveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var rep *live.Report
+			var rep *analysis.LiveReport
 			if compareEvict != "" {
-				sc, err := live.ModelScenario(res, compareEvict, compareProfile, seed)
+				sc, err := analysis.LiveModelScenario(res, compareEvict, compareProfile, seed)
 				if err != nil {
 					return usageError{err}
 				}
@@ -135,9 +135,9 @@ func newLiveCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("live: model run: %w", err)
 				}
-				rep = live.Compare(res, modelSide(run.Scenario, analysis.Summary(res.Plan.Model, run, sc)))
+				rep = analysis.CompareLive(res, analysis.LiveModelOf(run.Scenario, analysis.Summary(res.Plan.Model, run, sc)))
 			} else {
-				rep = live.NewReport(res)
+				rep = analysis.NewLiveReport(res)
 			}
 			rep.Command = commandLine(cmd, args)
 			if output == "" {
@@ -243,17 +243,4 @@ func commandLine(cmd *cobra.Command, args []string) string {
 		parts = append(parts, "--"+f.Name+"="+f.Value.String())
 	})
 	return strings.Join(parts, " ")
-}
-
-// modelSide takes what the live report needs from the simulated run.
-func modelSide(scenario string, m analysis.RunMetrics) live.ModelSide {
-	ms := live.ModelSide{Scenario: scenario, Completed: m.Completed, Failed: m.Failed,
-		TokenHitRatio: m.TokenHitRatio, ThroughputRPS: m.ThroughputRPS,
-		TTFT: live.Dist{P50: m.TTFT.P50, P90: m.TTFT.P90, P99: m.TTFT.P99, Mean: m.TTFT.Mean, N: m.TTFT.N},
-		E2E:  live.Dist{P50: m.E2E.P50, P90: m.E2E.P90, P99: m.E2E.P99, Mean: m.E2E.Mean, N: m.E2E.N}}
-	for _, w := range m.WorkerMetrics {
-		ms.WorkerHitRatio = append(ms.WorkerHitRatio, w.TokenHitRatio)
-		ms.WorkerCompleted = append(ms.WorkerCompleted, w.Completed)
-	}
-	return ms
 }

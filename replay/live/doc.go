@@ -1,12 +1,11 @@
 // Package live replays a trace against attached workers (SPEC §11): real
 // vLLM or sglang servers, or llm-d-inference-sim, with kvscope's own routers
-// (replay/route) in front, and sets the run beside the same requests
+// (replay/route) in front; analysis sets the run beside the same requests
 // simulated (replay/sim).
 //
-// It owns the protocol clients, the /metrics scraper, the prompt builder,
-// the live driver and the live report. It simulates nothing itself: the
-// comparison calls sim.Simulate, and its model of each worker's cache is a
-// kvcache.Cache with a registered policy. It must not import terminal code
+// It owns the protocol clients, the /metrics scraper, the prompt builder
+// and the live driver. It simulates nothing itself: its model of each
+// worker's cache is a kvcache.Cache with a registered policy. It must not import terminal code
 // (charm); the explorer consumes the streaming API below.
 //
 // # Prompts (NewPlan, Words)
@@ -120,18 +119,13 @@
 //
 // # Report
 //
-// Summarize reduces a run to the metrics a simulation also gives (its own
-// nearest-rank Dist: replay must not import analysis). ModelScenario is the
-// scenario to simulate beside it: the run's router, the given eviction and
-// optional gpuprofile, one worker per attached worker with the smallest
-// attached cache, the run's time scale, oversize=fail. The caller (the CLI)
-// runs sim.Simulate on Plan.Model (the requests as sent: whole blocks at the
-// server's page size, the trace's outputs) and passes the figures as a
-// ModelSide; Compare lists per metric live, model, live − model and the
-// relative difference. Latency rows are labelled: against
-// llm-d-inference-sim, whose latencies are its flags, they check plumbing
-// only. WriteJSON and WriteMarkdown render it (the analysis package's
-// renderers serve scenario comparisons; this report is live-specific).
+// The report that sets a live run beside the same requests simulated is
+// analysis.LiveReport (analysis renders every report): SummarizeLive,
+// LiveModelScenario (the run's router, the given eviction and optional
+// gpuprofile, one worker per attached worker with the smallest attached
+// cache, the run's time scale, oversize=fail), CompareLive and its JSON and
+// Markdown writers. The CLI runs sim.Simulate on Plan.Model (the requests as
+// sent: whole blocks at the server's page size, the trace's outputs).
 //
 // # Tests against a real server
 //

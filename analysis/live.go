@@ -1,4 +1,4 @@
-package live
+package analysis
 
 import (
 	"encoding/json"
@@ -9,29 +9,30 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kvscope/kvscope/replay/live"
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/scenario"
 )
 
-// LatencyNote labels every latency figure of a live report.
-const LatencyNote = "latencies depend on the workers; against llm-d-inference-sim (whose latencies are its flags) they check plumbing only"
+// LiveLatencyNote labels every latency figure of a live report.
+const LiveLatencyNote = "latencies depend on the workers; against llm-d-inference-sim (whose latencies are its flags) they check plumbing only"
 
-// Report is a live run set beside the same workload simulated.
-type Report struct {
-	Live *Result `json:"live"`
+// LiveReport is a live run set beside the same workload simulated.
+type LiveReport struct {
+	Live *live.Result `json:"live"`
 	// LiveSummary are the live run's figures in the model's terms.
-	LiveSummary Summary `json:"live_summary"`
+	LiveSummary LiveSummary `json:"live_summary"`
 	// Model is the simulation of the same requests (nil when not asked).
-	Model *ModelSide `json:"model,omitempty"`
+	Model *LiveModel `json:"model,omitempty"`
 	// Rows are the per-metric differences, live − model.
-	Rows        []Row  `json:"rows,omitempty"`
-	LatencyNote string `json:"latency_note"`
+	Rows        []LiveRow `json:"rows,omitempty"`
+	LatencyNote string    `json:"latency_note"`
 	// Command is the command line that produced the report, if known.
 	Command string `json:"command,omitempty"`
 }
 
-// Summary is a live run reduced to the metrics a simulation also gives.
-type Summary struct {
+// LiveSummary is a live run reduced to the metrics a simulation also gives.
+type LiveSummary struct {
 	Requests  int `json:"requests"`
 	Completed int `json:"completed"`
 	Failed    int `json:"failed"`
@@ -53,38 +54,21 @@ type Summary struct {
 	WorkerRequests      []int     `json:"worker_requests"`
 }
 
-// Dist is a latency distribution in ms: nearest-rank percentiles (the
-// ⌈q·n⌉-th smallest, SPEC §9) and the mean; all 0 when N is 0.
-type Dist struct {
-	P50  float64 `json:"p50"`
-	P90  float64 `json:"p90"`
-	P99  float64 `json:"p99"`
-	Mean float64 `json:"mean"`
-	N    int     `json:"n"`
+// LiveModelOf takes what the live report needs from a simulated run's
+// metrics.
+func LiveModelOf(scenario string, m RunMetrics) LiveModel {
+	lm := LiveModel{Scenario: scenario, Completed: m.Completed, Failed: m.Failed,
+		TokenHitRatio: m.TokenHitRatio, ThroughputRPS: m.ThroughputRPS, TTFT: m.TTFT, E2E: m.E2E}
+	for _, w := range m.WorkerMetrics {
+		lm.WorkerHitRatio = append(lm.WorkerHitRatio, w.TokenHitRatio)
+		lm.WorkerCompleted = append(lm.WorkerCompleted, w.Completed)
+	}
+	return lm
 }
 
-// DistOf summarizes xs (sorted in place).
-func DistOf(xs []float64) Dist {
-	if len(xs) == 0 {
-		return Dist{}
-	}
-	slices.Sort(xs)
-	rank := func(q float64) float64 {
-		k := int(math.Ceil(q * float64(len(xs))))
-		return xs[min(max(k, 1), len(xs))-1]
-	}
-	sum := 0.0
-	for _, x := range xs {
-		sum += x
-	}
-	return Dist{P50: rank(0.5), P90: rank(0.9), P99: rank(0.99), Mean: sum / float64(len(xs)), N: len(xs)}
-}
-
-// ModelSide is the simulated run a live run is set beside: what the caller
-// (the CLI) takes from sim.Simulate and the analysis package's summary. It
-// is plain numbers so that replay/live does not depend on analysis (DESIGN:
-// replay never imports analysis).
-type ModelSide struct {
+// LiveModel is the simulated run a live run is set beside: what the caller
+// (the CLI) takes from sim.Simulate and Summary (LiveModelOf).
+type LiveModel struct {
 	Scenario        string    `json:"scenario"`
 	Completed       int       `json:"completed"`
 	Failed          int       `json:"failed"`
@@ -96,8 +80,8 @@ type ModelSide struct {
 	ThroughputRPS   float64   `json:"throughput_rps"`
 }
 
-// Row is one metric, live beside model.
-type Row struct {
+// LiveRow is one metric, live beside model.
+type LiveRow struct {
 	Metric string  `json:"metric"`
 	Live   float64 `json:"live"`
 	Model  float64 `json:"model"`
@@ -108,15 +92,15 @@ type Row struct {
 }
 
 // Summarize reduces a live run to its summary.
-func Summarize(res *Result) Summary {
-	s := Summary{Requests: res.Requests, Completed: res.Completed, Failed: res.Failed, TimedOut: res.TimedOut}
+func SummarizeLive(res *live.Result) LiveSummary {
+	s := LiveSummary{Requests: res.Requests, Completed: res.Completed, Failed: res.Failed, TimedOut: res.TimedOut}
 	var prompt, cached, model int64
 	var mq, mh float64
 	var ttft, e2e []float64
 	agree := 0
 	first, last := math.Inf(1), math.Inf(-1)
 	for _, r := range res.Records {
-		if r.Status != Completed {
+		if r.Status != live.Completed {
 			continue
 		}
 		prompt += int64(r.PromptTokens)
@@ -141,24 +125,24 @@ func Summarize(res *Result) Summary {
 		mq += w.MetricsQueried
 		mh += w.MetricsHit
 	}
-	s.TokenHitRatio = ratioF(float64(cached), float64(prompt))
-	s.ModelTokenHitRatio = ratioF(float64(model), float64(prompt))
-	s.MetricsTokenHitRatio = ratioF(mh, mq)
-	s.PerRequestAgreement = ratioF(float64(agree), float64(s.Completed))
-	s.TTFT = DistOf(ttft)
-	s.E2E = DistOf(e2e)
+	s.TokenHitRatio = ratioF64(float64(cached), float64(prompt))
+	s.ModelTokenHitRatio = ratioF64(float64(model), float64(prompt))
+	s.MetricsTokenHitRatio = ratioF64(mh, mq)
+	s.PerRequestAgreement = ratioF64(float64(agree), float64(s.Completed))
+	s.TTFT = Summarize(ttft)
+	s.E2E = Summarize(e2e)
 	if s.Completed > 0 && last > first {
 		s.ThroughputRPS = float64(s.Completed) / ((last - first) / 1000)
 	}
 	return s
 }
 
-// ModelScenario is the scenario a live run is compared with: the run's
+// LiveModelScenario is the scenario a live run is compared with: the run's
 // router, eviction evict, one worker per attached worker with the live cache
 // size (server blocks, the model trace's unit), the run's time scale, and
 // oversize=fail (a server fails a request that does not fit). profile, if
 // given, selects the engine latency model.
-func ModelScenario(res *Result, evict, profile string, seed uint64) (scenario.Scenario, error) {
+func LiveModelScenario(res *live.Result, evict, profile string, seed uint64) (scenario.Scenario, error) {
 	base := scenario.Default(param.Spec{}, param.Spec{})
 	base.Workers = len(res.Workers)
 	capBlocks := int64(0)
@@ -185,23 +169,25 @@ func ModelScenario(res *Result, evict, profile string, seed uint64) (scenario.Sc
 }
 
 // Compare sets the live run beside m (the same requests, Plan.Model,
-// simulated under ModelScenario) and lists per metric live, model,
+// simulated under LiveModelScenario) and lists per metric live, model,
 // live − model and the relative difference. Non-finite model figures (a
 // simulation where nothing completed) count as 0.
-func Compare(res *Result, m ModelSide) *Report {
-	rep := &Report{Live: res, LiveSummary: Summarize(res), LatencyNote: LatencyNote}
-	m.TokenHitRatio = finite(m.TokenHitRatio)
-	m.ThroughputRPS = finite(m.ThroughputRPS)
+func CompareLive(res *live.Result, m LiveModel) *LiveReport {
+	rep := &LiveReport{Live: res, LiveSummary: SummarizeLive(res), LatencyNote: LiveLatencyNote}
+	m.TokenHitRatio = liveFinite(m.TokenHitRatio)
+	m.ThroughputRPS = liveFinite(m.ThroughputRPS)
 	for _, d := range []*Dist{&m.TTFT, &m.E2E} {
-		d.P50, d.P90, d.P99, d.Mean = finite(d.P50), finite(d.P90), finite(d.P99), finite(d.Mean)
+		d.P50, d.P90, d.P99, d.Mean = liveFinite(d.P50), liveFinite(d.P90), liveFinite(d.P99), liveFinite(d.Mean)
 	}
 	for i := range m.WorkerHitRatio {
-		m.WorkerHitRatio[i] = finite(m.WorkerHitRatio[i])
+		m.WorkerHitRatio[i] = liveFinite(m.WorkerHitRatio[i])
 	}
 	rep.Model = &m
 	ls := rep.LiveSummary
-	add := func(name string, live, model float64, note string) {
-		r := Row{Metric: name, Live: live, Model: model, Diff: live - model, Note: note}
+	add := func(name string, lv, model float64, note string) {
+		// An empty distribution (nothing completed) reads as 0 here.
+		lv, model = liveFinite(lv), liveFinite(model)
+		r := LiveRow{Metric: name, Live: lv, Model: model, Diff: lv - model, Note: note}
 		if model != 0 {
 			r.Rel = r.Diff / model
 		}
@@ -229,21 +215,21 @@ func Compare(res *Result, m ModelSide) *Report {
 	return rep
 }
 
-func finite(x float64) float64 {
+func liveFinite(x float64) float64 {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return 0
 	}
 	return x
 }
 
-// NewReport is a report of the live run alone (no model side).
-func NewReport(res *Result) *Report {
-	return &Report{Live: res, LiveSummary: Summarize(res), LatencyNote: LatencyNote}
+// NewLiveReport is a report of the live run alone (no model side).
+func NewLiveReport(res *live.Result) *LiveReport {
+	return &LiveReport{Live: res, LiveSummary: SummarizeLive(res), LatencyNote: LiveLatencyNote}
 }
 
 // WriteJSON writes the report as indented JSON. The API key is never in it:
 // the Result holds no key, and reasons were scrubbed when recorded.
-func (r *Report) WriteJSON(w io.Writer) error {
+func (r *LiveReport) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
@@ -252,7 +238,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteMarkdown writes the report as Markdown: the run, what failed and
 // why, per-worker hit ratios from responses and from /metrics, and the
 // comparison with the model.
-func (r *Report) WriteMarkdown(w io.Writer) error {
+func (r *LiveReport) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	res, s := r.Live, r.LiveSummary
 	fmt.Fprintf(&b, "# kvscope live run\n\n")
@@ -270,12 +256,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if res.Failed+res.TimedOut > 0 {
 		fmt.Fprintf(&b, "## What failed\n\n| reason | requests |\n| --- | ---: |\n")
 		for _, k := range res.FailReasonList() {
-			fmt.Fprintf(&b, "| %s | %d |\n", mdCell(k), res.FailReasons[k])
+			fmt.Fprintf(&b, "| %s | %d |\n", liveCell(k), res.FailReasons[k])
 		}
 		fmt.Fprintf(&b, "\n| request | status | worker | attempts | reason |\n| ---: | --- | --- | ---: | --- |\n")
 		shown := 0
 		for _, rec := range res.Records {
-			if rec.Status == Completed {
+			if rec.Status == live.Completed {
 				continue
 			}
 			if shown == 20 {
@@ -286,7 +272,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if rec.Worker >= 0 {
 				wk = fmt.Sprintf("%d (%s)", rec.Worker, res.WorkerURLs[rec.Worker])
 			}
-			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s |\n", rec.Index, rec.Status, mdCell(wk), rec.Attempts, mdCell(rec.Reason))
+			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s |\n", rec.Index, rec.Status, liveCell(wk), rec.Attempts, liveCell(rec.Reason))
 			shown++
 		}
 		b.WriteString("\n")
@@ -307,7 +293,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(&b, "\nWorker %d (%s) failed attempts:", wr.Worker, wr.URL)
-		for _, k := range sortedKeys(wr.Failures) {
+		for _, k := range liveSortedKeys(wr.Failures) {
 			fmt.Fprintf(&b, " %s × %d;", k, wr.Failures[k])
 		}
 		b.WriteString("\n")
@@ -322,7 +308,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if row.Model != 0 {
 				rel = fmt.Sprintf("%+.1f%%", 100*row.Rel)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", row.Metric, num(row.Live), num(row.Model), signed(row.Diff), rel, row.Note)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", row.Metric, liveNum(row.Live), liveNum(row.Model), liveSigned(row.Diff), rel, row.Note)
 		}
 		b.WriteString("\n")
 	}
@@ -331,22 +317,29 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-func num(x float64) string {
+func liveNum(x float64) string {
 	if x == math.Trunc(x) && math.Abs(x) < 1e12 {
 		return fmt.Sprintf("%.0f", x)
 	}
 	return fmt.Sprintf("%.4f", x)
 }
 
-func signed(x float64) string {
+func liveSigned(x float64) string {
 	if x == math.Trunc(x) && math.Abs(x) < 1e12 {
 		return fmt.Sprintf("%+.0f", x)
 	}
 	return fmt.Sprintf("%+.4f", x)
 }
 
-func mdCell(s string) string {
+func liveCell(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ")
 }
 
-func sortedKeys(m map[string]int) []string { return slices.Sorted(maps.Keys(m)) }
+func liveSortedKeys(m map[string]int) []string { return slices.Sorted(maps.Keys(m)) }
+
+func ratioF64(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}

@@ -1,0 +1,91 @@
+package analysis
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/kvscope/kvscope/replay/live"
+)
+
+// liveResult is a hand-built live run: 20 completed requests on one worker,
+// each sending 100 prompt tokens of which the server reported 25 cached (the
+// model agreeing on all but two), plus one failure.
+func liveResult() *live.Result {
+	res := &live.Result{Requests: 21, Completed: 20, Failed: 1, Router: "round_robin", ModelEvict: "server_lru",
+		FailReasons: map[string]int{"http 500": 1}, WorkerURLs: []string{"http://127.0.0.1:1"}}
+	for i := range 20 {
+		model := 25
+		if i < 2 {
+			model = 50
+		}
+		res.Records = append(res.Records, live.Record{Index: i, Status: live.Completed, Worker: 0,
+			ArrivalMs: float64(100 * i), SentMs: float64(100 * i), TTFTMs: float64(i + 1), E2EMs: float64(2 * (i + 1)),
+			PromptTokens: 100, CachedTokens: 25, ModelCachedTokens: model})
+	}
+	res.Records = append(res.Records, live.Record{Index: 20, Status: live.Failed, Worker: 0, Reason: "http 500"})
+	res.Workers = []live.WorkerResult{{Worker: 0, URL: "http://127.0.0.1:1", Completed: 20, Failed: 1,
+		PromptTokens: 2000, CachedTokens: 500, HitRatio: 0.25, HasMetrics: true, MetricsQueried: 2000, MetricsHit: 500, MetricsHitRatio: 0.25}}
+	return res
+}
+
+func TestLiveSummaryAndComparison(t *testing.T) {
+	res := liveResult()
+	ls := SummarizeLive(res)
+	if ls.Completed != 20 || ls.TokenHitRatio != 0.25 || ls.MetricsTokenHitRatio != 0.25 || ls.PerRequestAgreement != 0.9 {
+		t.Fatalf("summary %+v", ls)
+	}
+	// TTFTs 1..20 ms: nearest-rank p50 = 10, p90 = 18, p99 = 20.
+	if ls.TTFT.P50 != 10 || ls.TTFT.P90 != 18 || ls.TTFT.P99 != 20 || ls.TTFT.N != 20 {
+		t.Fatalf("TTFT %+v", ls.TTFT)
+	}
+	m := LiveModel{Scenario: "round_robin+server_lru;workers=1", Completed: 19, Failed: 2, TokenHitRatio: 0.2,
+		WorkerHitRatio: []float64{0.2}, WorkerCompleted: []int{19}, TTFT: Summarize(nil), ThroughputRPS: math.Inf(1)}
+	rep := CompareLive(res, m)
+	row := func(name string) LiveRow {
+		for _, r := range rep.Rows {
+			if r.Metric == name {
+				return r
+			}
+		}
+		t.Fatalf("no row %q", name)
+		return LiveRow{}
+	}
+	if r := row("completed"); r.Diff != 1 || math.Abs(r.Rel-1.0/19) > 1e-12 {
+		t.Fatalf("%+v", r)
+	}
+	if r := row("token hit ratio (responses)"); r.Live != 0.25 || r.Model != 0.2 || math.Abs(r.Diff-0.05) > 1e-12 {
+		t.Fatalf("%+v", r)
+	}
+	if r := row("TTFT p50 ms"); r.Live != 10 || r.Model != 0 || !strings.Contains(r.Note, "plumbing only") {
+		t.Fatalf("an empty model distribution must read as 0: %+v", r)
+	}
+	row("token hit ratio (/metrics)")
+	row("worker 0 requests")
+	var js, md strings.Builder
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal([]byte(js.String()), &back); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Live beside the model", "round_robin+server_lru;workers=1", "| completed | 20 | 19 | +1 | +5.3% |", "## What failed", "http 500", "plumbing only", "90.0% of completed requests"} {
+		if !strings.Contains(md.String(), want) {
+			t.Fatalf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
+func TestLiveModelOf(t *testing.T) {
+	m := RunMetrics{Completed: 3, Failed: 1, TokenHitRatio: 0.5, TTFT: Summarize([]float64{1, 2, 3}),
+		WorkerMetrics: []WorkerMetrics{{TokenHitRatio: 0.4, Completed: 1}, {TokenHitRatio: 0.6, Completed: 2}}}
+	lm := LiveModelOf("s", m)
+	if lm.Completed != 3 || lm.TTFT.P50 != 2 || len(lm.WorkerHitRatio) != 2 || lm.WorkerCompleted[1] != 2 {
+		t.Fatalf("%+v", lm)
+	}
+}
