@@ -21,7 +21,7 @@ func (cfg *config) applyProfile(blockSize int) (int64, error) {
 		return 0, err
 	}
 	if cfg.isEngine {
-		cfg.engine.Model = profileModel{p: p}
+		cfg.engine.Model = &profileModel{p: p}
 		cfg.cachedMs, cfg.missMs = p.LBGRPaperCoefficients()
 	}
 	tokens := int64(p.CacheTokens())
@@ -32,14 +32,18 @@ func (cfg *config) applyProfile(blockSize int) (int64, error) {
 }
 
 // profileModel adapts a gpuprofile to the engine model's IterationModel.
+// Its chunk buffer is reused across iterations (one per simulation: a
+// config is resolved per Simulate call), so the engine loop does not
+// allocate per iteration.
 type profileModel struct {
-	p *gpuprofile.Profile
+	p   *gpuprofile.Profile
+	buf []gpuprofile.PrefillChunk
 }
 
-func (m profileModel) Iteration(prefill []Chunk, decodes []int) time.Duration {
-	chunks := make([]gpuprofile.PrefillChunk, len(prefill))
-	for i, c := range prefill {
-		chunks[i] = gpuprofile.PrefillChunk{NewTokens: c.New, CachedTokens: c.Cached}
+func (m *profileModel) Iteration(prefill []Chunk, decodes []int) time.Duration {
+	m.buf = m.buf[:0]
+	for _, c := range prefill {
+		m.buf = append(m.buf, gpuprofile.PrefillChunk{NewTokens: c.New, CachedTokens: c.Cached})
 	}
-	return m.p.IterationTime(gpuprofile.Iteration{Prefill: chunks, DecodeContexts: decodes})
+	return m.p.IterationTime(gpuprofile.Iteration{Prefill: m.buf, DecodeContexts: decodes})
 }
