@@ -39,9 +39,10 @@
 //
 // overhead is serial per-iteration work (scheduling, sampling); min_iteration
 // is a floor that GPU work hides: a launch-bound runtime (HF transformers
-// without CUDA graphs measured about 19 ms per forward on an H200 however
+// without CUDA graphs measured about 22 ms per forward on an H200 however
 // small the batch) issues kernels no faster than this, and only GPU work
-// longer than the floor shows. Tensor-parallel communication is not modelled.
+// longer than the floor shows. A runtime that replays CUDA graphs, as the
+// shipped h200-llama-3.1-8b-hf measurement does, fits a floor of 0. Tensor-parallel communication is not modelled.
 //
 // Fit bounds every efficiency by what a measured ceiling reached: the
 // compute and attention efficiencies by a large bf16 matmul's share of peak,

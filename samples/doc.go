@@ -14,5 +14,10 @@
 // and regenerated with the same command whenever the generator or the
 // native writer changes (TestSampleUpToDate in replay/trace/gen checks it).
 //
+// h200_llama31_8b_measurements.csv is the H200 measurement behind the shipped
+// profile h200-llama-3.1-8b-hf (CUDA-graph replays; gpuprofile/measure says how it
+// was taken); the _eager*.csv files are the first session's eager-PyTorch runs
+// of the same grid, kept for comparison (BENCHMARKS.md).
+//
 // Big data does not belong here: benchmarks read ../shared/traces.
 package samples

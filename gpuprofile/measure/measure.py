@@ -248,6 +248,35 @@ def forward(model, ids, start):
     return model(input_ids=ids, position_ids=pos, use_cache=False, logits_to_keep=1)
 
 
+def check_graph(model, cfg, meta):
+    """On the full model: a replayed graph must give the eager forward's logits
+    for the same inputs, for each kind of point (prefill, prefill on cached
+    context, decode, batched prefill)."""
+    worst = 0.0
+    for kind, b, n, c, x in [("prefill", 1, 512, 0, 0), ("prefill", 1, 256, 1024, 0),
+                             ("decode", 4, 1, 0, 1024), ("prefill", 2, 256, 0, 0)]:
+        start, length = (c, c + n) if kind == "prefill" else (x, x + 1)
+        torch.manual_seed(11)
+        STORE.bufs = alloc_bufs(cfg, b, length, fill=start > 0)
+        ids = torch.randint(0, cfg.vocab_size, (b, n), device="cuda")
+        with torch.inference_mode():
+            ref = forward(model, ids, start).logits.float().clone()
+            g, out = capture(lambda: forward(model, ids, start))  # noqa: B023
+            out.logits.fill_(float("nan"))  # the replay must rewrite it
+            g.replay()
+            torch.cuda.synchronize()
+            got = out.logits.float()
+        rel = ((got - ref).norm() / ref.norm()).item()
+        worst = max(worst, rel if math.isfinite(rel) else float("inf"))
+        STORE.bufs = None
+        del g, out, ids
+    torch.cuda.empty_cache()
+    log(f"graph check: replay vs eager worst rel err {worst:.2e}")
+    meta["graph_check_rel_err"] = f"{worst:.2e}"
+    if not worst < 1e-2:
+        raise SystemExit(f"graph check failed: rel err {worst}")
+
+
 def check_model(meta):
     """Tiny model: kvscope attention (prefix, then new tokens on top) must give
     HF sdpa's last-token logits over the whole sequence."""
@@ -296,6 +325,21 @@ def time_it(fn, warmup, repeats):
     return ts
 
 
+def capture(fn):
+    """Capture fn (one forward) in a CUDA graph, after one eager run on a side
+    stream (lazy initialisation, as torch.cuda.graph's docs ask). Returns the
+    graph and the output tensors it rewrites on each replay."""
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        fn()
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        out = fn()
+    return g, out
+
+
 def ceilings(meta):
     torch.manual_seed(3)
     n = 8192
@@ -341,7 +385,10 @@ def grid():
     return pts
 
 
-def run_point(model, cfg, pt, warmup, repeats):
+def run_point(model, cfg, pt, warmup, repeats, runtime="eager"):
+    """Times one grid point. runtime "graphs" captures the forward in a CUDA
+    graph and times its replays (one launch per iteration, as engines run
+    their iterations); "eager" times the Python forward itself."""
     kind, b, n, c, x = pt
     g = torch.Generator(device="cuda")
     g.manual_seed(b * 1_000_003 + n * 101 + c * 7 + x)
@@ -353,12 +400,16 @@ def run_point(model, cfg, pt, warmup, repeats):
         STORE.bufs = alloc_bufs(cfg, b, x + 1, fill=True)
         ids = torch.randint(0, cfg.vocab_size, (b, 1), device="cuda", generator=g)
         fn = lambda: forward(model, ids, x)  # noqa: E731
+    g = None
     try:
         with torch.inference_mode():
+            if runtime == "graphs":
+                g, _ = capture(fn)
+                return time_it(g.replay, warmup, repeats)
             return time_it(fn, warmup, repeats)
     finally:
         STORE.bufs = None
-        del ids, fn
+        del ids, fn, g
 
 
 def heavy(pt):
@@ -385,7 +436,7 @@ def run_sequential(model, cfg, pts, args, meta, t0):
                 break
             hv = heavy(pt)
             try:
-                ts = run_point(model, cfg, pt, 1 if hv else 2, args.heavy_repeats if hv else args.repeats)
+                ts = run_point(model, cfg, pt, 1 if hv else 2, args.heavy_repeats if hv else args.repeats, args.runtime)
             except torch.cuda.OutOfMemoryError as e:
                 f.write(f"# skipped {pt}: out of memory\n")
                 log(f"OOM at {pt}: {e}")
@@ -407,6 +458,39 @@ def run_sequential(model, cfg, pts, args, meta, t0):
             log(f"[{i + 1}/{len(pts)} {time.time() - t0:6.1f}s] {kind} b={b} new={n} cached={c} ctx={x}: {med:.3f} ms")
         else:
             f.write(f"# complete: {done} of {len(pts)} points in {time.time() - t0:.0f}s\n")
+        if args.recheck_every > 0:
+            recheck(model, cfg, pts[:: args.recheck_every], args, f, t0)
+
+
+def recheck(model, cfg, pts, args, f, t0):
+    """Times some points again after the whole grid and writes how far each
+    new median is from the first (comment lines): the run's repeatability."""
+    first = {}
+    f.flush()
+    with open(args.out) as r:
+        for line in r:
+            if line[0] in "#k":
+                continue
+            kind, b, n, c, x, med = line.split(",")[:6]
+            first[(kind, int(b), int(n), int(c), int(x))] = float(med)
+    diffs = []
+    for pt in pts:
+        if pt not in first or time.time() - t0 > args.budget_s:
+            continue
+        hv = heavy(pt)
+        ts = run_point(model, cfg, pt, 1 if hv else 2, args.heavy_repeats if hv else args.repeats, args.runtime)
+        med = statistics.median(ts)
+        d = 100 * (med - first[pt]) / first[pt]
+        diffs.append(abs(d))
+        kind, b, n, c, x = pt
+        f.write(f"# recheck {kind},{b},{n},{c},{x}: {med:.4f} ms ({d:+.2f}%)\n")
+        torch.cuda.empty_cache()
+    if diffs:
+        diffs.sort()
+        f.write(f"# recheck_points={len(diffs)}\n")
+        f.write(f"# recheck_median_abs_diff_pct={statistics.median(diffs):.2f}\n")
+        f.write(f"# recheck_max_abs_diff_pct={diffs[-1]:.2f}\n")
+        log(f"recheck: {len(diffs)} points, median |diff| {statistics.median(diffs):.2f}%, max {diffs[-1]:.2f}%")
 
 
 def run_interleaved(model, cfg, pts, args, meta, t0):
@@ -430,7 +514,7 @@ def run_interleaved(model, cfg, pts, args, meta, t0):
                     stopped = f"budget of {args.budget_s:.0f}s reached in pass {p}"
                     break
                 try:
-                    ts = run_point(model, cfg, pt, 0, 1)
+                    ts = run_point(model, cfg, pt, 1 if args.runtime == "graphs" else 0, 1, args.runtime)
                 except torch.cuda.OutOfMemoryError as e:
                     log(f"OOM at {pt} pass {p}: {e}")
                     torch.cuda.empty_cache()
@@ -474,9 +558,17 @@ def main():
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats per point (interleaved: passes)")
     ap.add_argument("--heavy-repeats", type=int, default=5, help="sequential order only: repeats of heavy points")
     ap.add_argument("--limit", type=int, default=0, help="only the first N grid points (testing)")
-    ap.add_argument("--order", choices=["interleaved", "sequential"], default="interleaved",
-                    help="interleaved: timed passes over the shuffled grid (default); sequential: each point's repeats back to back")
+    ap.add_argument("--order", choices=["interleaved", "sequential"], default=None,
+                    help="interleaved: timed passes over the shuffled grid (default for eager); "
+                         "sequential: each point's repeats back to back (default for graphs)")
+    ap.add_argument("--runtime", choices=["graphs", "eager"], default="graphs",
+                    help="graphs: capture each point's forward in a CUDA graph and time its replays (default); "
+                         "eager: time the Python forward")
+    ap.add_argument("--recheck-every", type=int, default=8,
+                    help="sequential order: after the grid, time every Nth point again and record the drift (0: off)")
     args = ap.parse_args()
+    if args.order is None:
+        args.order = "sequential" if args.runtime == "graphs" else "interleaved"
     t0 = time.time()
     import transformers
 
@@ -490,7 +582,11 @@ def main():
         "transformers": transformers.__version__,
         "python": sys.version.split()[0],
         "model": "LlamaForCausalLM shaped like Llama-3.1-8B, random bf16 weights",
-        "timing": "CUDA events around one forward after synchronize; median of repeats after warm-up",
+        "runtime": ("CUDA graphs: each point's forward (HF modeling code, eager kernels) captured once in a "
+                    "torch.cuda.CUDAGraph and replayed" if args.runtime == "graphs" else
+                    "eager PyTorch: the Python forward, no CUDA graphs, no torch.compile"),
+        "timing": ("CUDA events around one graph replay" if args.runtime == "graphs" else
+                   "CUDA events around one forward after synchronize") + "; median of repeats after warm-up",
     }
     check_attend(meta)
     register_attention()
@@ -504,10 +600,12 @@ def main():
 
     # smoke: one point of each kind, one repeat, before writing anything
     for pt in [("prefill", 1, 512, 0, 0), ("prefill", 1, 256, 1024, 0), ("decode", 4, 1, 0, 1024), ("prefill", 2, 256, 0, 0)]:
-        ts = run_point(model, cfg, pt, 1, 1)
+        ts = run_point(model, cfg, pt, 1, 1, args.runtime)
         log(f"smoke {pt}: {ts[0]:.2f} ms")
     if STORE.calls == 0:
         raise SystemExit("kvscope attention never called on the full model")
+    if args.runtime == "graphs":
+        check_graph(model, cfg, meta)
 
     pts = grid()
     if args.limit:
@@ -519,6 +617,8 @@ def main():
                            "(random.Random(pass)), after one untimed warm-up pass; median per point across passes")
         run_interleaved(model, cfg, pts, args, meta, t0)
     else:
+        meta["repeats"] = (f"{args.repeats} timed repeats per point ({args.heavy_repeats} for heavy points) back to back "
+                           "after warm-up (2, heavy 1); median per point")
         run_sequential(model, cfg, pts, args, meta, t0)
     log(f"done in {time.time() - t0:.1f}s")
 
