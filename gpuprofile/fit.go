@@ -101,10 +101,15 @@ func ReadMeasurements(r io.Reader, name string) ([]Point, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+			// No record came back: the line is the parse error's (FieldPos
+			// would panic).
+			if pe, ok := errors.AsType[*csv.ParseError](err); ok {
+				return nil, fmt.Errorf("%s:%d: %w", name, pe.Line, pe.Err)
+			}
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		line, _ := cr.FieldPos(0)
 		get := func(c string) string {
 			if i := col[c]; i < len(rec) {
 				return strings.TrimSpace(rec[i])
@@ -329,9 +334,12 @@ func Fit(base *Profile, pts []Point, ceil Ceilings) (*FitReport, error) {
 		ws[i] = base.work(its[i])
 	}
 	bd := BoundsFrom(base, ceil)
-	sig := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+	// Efficiencies stay in [MinEfficiency, bound], overhead and floor in
+	// (0, MaxIterationMS]: a fitted profile always passes Parse.
+	eff := func(x, bound float64) float64 { return math.Max(MinEfficiency, bound/(1+math.Exp(-x))) }
+	ms := func(x float64) float64 { return math.Min(MaxIterationMS, math.Exp(x)) }
 	decode := func(x []float64) FitParams {
-		return FitParams{bd.Compute * sig(x[0]), bd.Compute * sig(x[1]), bd.Compute * sig(x[2]), bd.Memory * sig(x[3]), math.Exp(x[4]), math.Exp(x[5])}
+		return FitParams{eff(x[0], bd.Compute), eff(x[1], bd.Compute), eff(x[2], bd.Compute), eff(x[3], bd.Memory), ms(x[4]), ms(x[5])}
 	}
 	// logit of an efficiency as a share of its bound (kept inside (0, 1))
 	logit := func(e, bound float64) float64 {

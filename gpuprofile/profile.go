@@ -137,6 +137,15 @@ func Parse(data []byte) (*Profile, error) {
 	return p, nil
 }
 
+// Limits on a profile's fitted fields: an efficiency is a share of the
+// datasheet peak, in [MinEfficiency, 1]; the per-iteration overhead and
+// floor are at most MaxIterationMS. Outside them a modelled iteration would
+// not be a physical time (or would overflow time.Duration).
+const (
+	MinEfficiency  = 1e-3
+	MaxIterationMS = 60_000.0
+)
+
 // resolve validates the fields and attaches the catalogue GPU and model.
 func (p *Profile) resolve() error {
 	if strings.TrimSpace(p.Name) == "" {
@@ -171,6 +180,16 @@ func (p *Profile) resolve() error {
 	}
 	if p.MemFraction > 1 {
 		return fmt.Errorf("profile %s: field \"mem_fraction\": must be at most 1 (got %g)", p.Name, p.MemFraction)
+	}
+	for _, c := range checks[1:5] {
+		if c.v < MinEfficiency || c.v > 1 {
+			return fmt.Errorf("profile %s: field %q: an efficiency is a share of the datasheet peak, want %g to 1 (got %g)", p.Name, c.field, MinEfficiency, c.v)
+		}
+	}
+	for _, c := range checks[5:7] {
+		if c.v > MaxIterationMS {
+			return fmt.Errorf("profile %s: field %q: at most %g ms (got %g)", p.Name, c.field, MaxIterationMS, c.v)
+		}
 	}
 	g, err := LookupGPU(p.GPUName)
 	if err != nil {
