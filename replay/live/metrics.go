@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,7 +47,8 @@ var (
 )
 
 // ParseMetrics reads the Prometheus text exposition format with
-// prometheus/common's expfmt.
+// prometheus/common's expfmt. A value read that is NaN, infinite or
+// negative, or a KV cache usage above 1, is an error naming the metric.
 func ParseMetrics(r io.Reader) (Scrape, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(r)
@@ -54,21 +56,33 @@ func ParseMetrics(r io.Reader) (Scrape, error) {
 		return Scrape{}, fmt.Errorf("metrics: %w", err)
 	}
 	s := Scrape{At: time.Now()}
-	var okQ, okH bool
-	s.Queried, okQ = sumOf(fams, namesQueried)
-	s.Hit, okH = sumOf(fams, namesHit)
+	var okQ, okH, okW, okR bool
+	for _, g := range []struct {
+		dst   *float64
+		ok    *bool
+		names []string
+	}{
+		{&s.Queried, &okQ, namesQueried}, {&s.Hit, &okH, namesHit}, {&s.Usage, &s.HasUsage, namesUsage},
+		{&s.Waiting, &okW, namesWaiting}, {&s.Running, &okR, namesRunning},
+	} {
+		if *g.dst, *g.ok, err = sumOf(fams, g.names); err != nil {
+			return Scrape{}, err
+		}
+	}
 	s.HasCache = okQ && okH
-	s.Usage, s.HasUsage = sumOf(fams, namesUsage)
-	var okW, okR bool
-	s.Waiting, okW = sumOf(fams, namesWaiting)
-	s.Running, okR = sumOf(fams, namesRunning)
 	s.HasQueue = okW || okR
+	if s.Usage > 1 {
+		return Scrape{}, fmt.Errorf("metrics: KV cache usage %v: want a fraction from 0 to 1", s.Usage)
+	}
 	if f := family(fams, "vllm:cache_config_info"); f != nil {
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
 				v, err := strconv.Atoi(l.GetValue())
 				if err != nil {
 					continue
+				}
+				if v < 0 {
+					return Scrape{}, fmt.Errorf("metrics: vllm:cache_config_info label %s=%d: want a non-negative count", l.GetName(), v)
 				}
 				switch l.GetName() {
 				case "num_gpu_blocks":
@@ -93,8 +107,10 @@ func family(fams map[string]*dto.MetricFamily, name string) *dto.MetricFamily {
 	return nil
 }
 
-// sumOf returns the sum over every series of the first family found.
-func sumOf(fams map[string]*dto.MetricFamily, names []string) (float64, bool) {
+// sumOf returns the sum over every series of the first family found. A
+// value that is not a finite, non-negative number is an error naming the
+// metric: every figure read here is a count, a queue length or a fraction.
+func sumOf(fams map[string]*dto.MetricFamily, names []string) (float64, bool, error) {
 	for _, n := range names {
 		f := family(fams, n)
 		if f == nil {
@@ -102,18 +118,28 @@ func sumOf(fams map[string]*dto.MetricFamily, names []string) (float64, bool) {
 		}
 		var sum float64
 		for _, m := range f.GetMetric() {
+			var v float64
 			switch {
 			case m.Counter != nil:
-				sum += m.GetCounter().GetValue()
+				v = m.GetCounter().GetValue()
 			case m.Gauge != nil:
-				sum += m.GetGauge().GetValue()
+				v = m.GetGauge().GetValue()
 			case m.Untyped != nil:
-				sum += m.GetUntyped().GetValue()
+				v = m.GetUntyped().GetValue()
+			default:
+				continue
 			}
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				return 0, false, fmt.Errorf("metrics: %s: value %v: want a finite, non-negative number", f.GetName(), v)
+			}
+			sum += v
 		}
-		return sum, true
+		if math.IsInf(sum, 0) {
+			return 0, false, fmt.Errorf("metrics: %s: the series sum overflows", f.GetName())
+		}
+		return sum, true, nil
 	}
-	return 0, false
+	return 0, false, nil
 }
 
 // Scrape reads worker w's /metrics.
