@@ -357,7 +357,7 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 	}
 	d.router, d.canon, err = route.New(cfg.Router, route.Env{
 		Workers: len(cfg.Workers), BlockSize: d.bs, Blocks: plan.Model.Blocks.Len(),
-		Rand: rng.Stream(cfg.Seed, rng.Router, 0), Cluster: clusterView{d},
+		Rand: rng.Stream(cfg.Seed, rng.Router, 0), Cluster: clusterView{d}, Orig: plan.Model.Blocks.OrigFunc(),
 		// lbgr:preset=paper's a_c/a_m: the real workers' costs are unknown,
 		// so the linear model's defaults (SPEC §8).
 		CachedMs: 0, MissMs: 0.15,

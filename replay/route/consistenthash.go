@@ -30,15 +30,18 @@ func fnv1a64(b []byte) uint64 {
 }
 
 // HashKey is consistent_hash's key for req: FNV-1a-64 over its first n block
-// ids, each written as 8 bytes little-endian. The ids are the request's dense
-// trace.BlockIDs widened to uint64 (the trace's ids as the request carries
-// them; dense ids are assigned in order of first appearance, so the key is a
-// pure function of the trace). A request with fewer than n ids hashes those
-// it has; one with none hashes nothing (the FNV offset basis).
-func HashKey(req *trace.Request, n int) uint64 {
+// ids, each written as 8 bytes little-endian. The ids are the trace's own
+// (orig maps the request's dense ids to them: trace.Table.OrigFunc; for a
+// kv-cache-tester trace with local ids, the namespaced rank<<32 | id); with
+// orig nil, the dense ids widened to uint64. A request with fewer than n ids
+// hashes those it has; one with none hashes nothing (the FNV offset basis).
+func HashKey(req *trace.Request, n int, orig func(trace.BlockID) uint64) uint64 {
 	h := uint64(fnvOffset64)
 	for _, id := range req.Blocks[:min(n, len(req.Blocks))] {
 		v := uint64(id)
+		if orig != nil {
+			v = orig(id)
+		}
 		for range 8 {
 			h ^= v & 0xff
 			h *= fnvPrime64
@@ -61,6 +64,7 @@ type ringPoint struct {
 type consistentHash struct {
 	base
 	nIDs int
+	orig func(trace.BlockID) uint64
 	ring []ringPoint
 	// next[i*n+w] is the index of worker w's first point at or after ring
 	// index i (cyclic), so the scores cost O(workers); built for up to
@@ -73,7 +77,7 @@ const maxNextTable = 64
 func parseConsistentHash(a *param.Args) builder {
 	n := a.Int("n", 1, 1, 1<<20)
 	return func(env Env) (Router, error) {
-		r := &consistentHash{base: newBase(env.Workers), nIDs: n, ring: buildRing(env.Workers)}
+		r := &consistentHash{base: newBase(env.Workers), nIDs: n, orig: env.Orig, ring: buildRing(env.Workers)}
 		r.timeless = true
 		if env.Workers <= maxNextTable {
 			r.next = nextTable(r.ring, env.Workers)
@@ -131,7 +135,7 @@ func (r *consistentHash) successor(key uint64) int {
 
 func (r *consistentHash) Route(now time.Duration, req *trace.Request) Decision {
 	r.at(now)
-	key := HashKey(req, r.nIDs)
+	key := HashKey(req, r.nIDs, r.orig)
 	start := r.successor(key)
 	w := int(r.ring[start].worker)
 	// Scores: clockwise distance from the key to each worker's nearest

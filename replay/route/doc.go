@@ -60,8 +60,10 @@
 //   - Load (SPEC: requests routed and not completed) is counted from Route
 //     and Complete; least_load and p2c count input+output tokens, dynamo
 //     input blocks, cache_aware requests.
-//   - consistent_hash hashes the request's dense trace.BlockIDs widened to
-//     uint64 (8 bytes little-endian each): the ids the request carries. A
+//   - consistent_hash hashes the trace's own block ids (Env.Orig; 8 bytes
+//     little-endian each), so a request routes as under a router keyed on
+//     the trace's hash_ids, whatever else the trace holds; without Orig,
+//     the dense ids. A
 //     request with fewer than n ids hashes those it has; with none, the
 //     key is the FNV offset basis (all such requests share a worker). The
 //     successor is the first ring point with hash ≥ key, wrapping; equal

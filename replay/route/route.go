@@ -122,6 +122,11 @@ type Env struct {
 	// Cluster is the simulator's view of the workers, nil in hit-only
 	// replay. Required by precise=true routers and by llmd.
 	Cluster Cluster
+	// Orig, when known, maps a dense block id to the trace's own id
+	// (trace.Table.OrigFunc). consistent_hash hashes those, so it routes as
+	// a router keyed on the trace's hash_ids would, however the trace was
+	// cut. Nil: the dense ids are hashed.
+	Orig func(trace.BlockID) uint64
 }
 
 func (e Env) check() error {

@@ -186,7 +186,7 @@ func TestConsistentHashAgainstReference(t *testing.T) {
 				if want := refRoute(pts, key); d.Worker != want {
 					t.Fatalf("workers=%d n=%d blocks=%v: worker %d, reference %d", workers, n, bl, d.Worker, want)
 				}
-				if d.Why.Key != key || HashKey(rq, n) != key {
+				if d.Why.Key != key || HashKey(rq, n, nil) != key {
 					t.Fatalf("key %#x, reference %#x", d.Why.Key, key)
 				}
 				if d.Scores[d.Worker] != slices.Min(d.Scores) || slices.Min(d.Scores) < 0 {
@@ -385,5 +385,39 @@ func TestCanonicalDefaults(t *testing.T) {
 		if h.maxSize != 1<<26 || h.period != 120*time.Second {
 			t.Errorf("%s: tree trimmed to %d every %v", spec, h.maxSize, h.period)
 		}
+	}
+}
+
+// consistent_hash keys on the trace's own ids (Env.Orig), not on the dense
+// ids a load assigns: the same request routes the same however the trace
+// around it was cut.
+func TestConsistentHashUsesTraceIDs(t *testing.T) {
+	const head = `{"format":"kvscope-trace","version":1,"block_size":16}` + "\n"
+	full := head +
+		`{"arrival_s":0,"input":32,"output":1,"blocks":[900001,900002]}` + "\n" +
+		`{"arrival_s":1,"input":32,"output":1,"blocks":[77,78]}` + "\n"
+	cut := head + `{"arrival_s":1,"input":32,"output":1,"blocks":[77,78]}` + "\n"
+	worker := func(data string, i int) (int, uint64) {
+		tr, err := trace.LoadBytes("t", []byte(data), trace.ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := mustNew(t, "consistent_hash", Env{Workers: 4, BlockSize: 16, Orig: tr.Blocks.OrigFunc()})
+		var d Decision
+		for j := range tr.Requests[:i+1] {
+			d = r.Route(0, &tr.Requests[j])
+		}
+		return d.Worker, d.Why.Key
+	}
+	w1, k1 := worker(full, 1)
+	w2, k2 := worker(cut, 0)
+	if want := refKey([]trace.BlockID{77}, 1); k1 != want || k2 != want {
+		t.Fatalf("keys %#x and %#x, want FNV-1a-64 of the trace id 77: %#x", k1, k2, want)
+	}
+	if w1 != w2 {
+		t.Fatalf("the same request routed to %d in the full trace and %d in the cut one", w1, w2)
+	}
+	if w, want := w1, refRoute(refRing(4), refKey([]trace.BlockID{77}, 1)); w != want {
+		t.Fatalf("worker %d, reference %d", w, want)
 	}
 }

@@ -204,7 +204,7 @@ func Run(tr *trace.Trace, cfg Config) (*Result, error) {
 	}
 	// Routing needs no cache state: route everything first, so each
 	// worker's sequence (opt's future) is known before it is replayed.
-	rt, _, err := route.NewSpec(cfg.Router, route.Env{Workers: cfg.Workers, BlockSize: bs, Rand: rng.Stream(cfg.Seed, rng.Router, 0)})
+	rt, _, err := route.NewSpec(cfg.Router, route.Env{Workers: cfg.Workers, BlockSize: bs, Rand: rng.Stream(cfg.Seed, rng.Router, 0), Orig: tr.Blocks.OrigFunc()})
 	if err != nil {
 		return nil, err
 	}

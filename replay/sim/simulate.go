@@ -161,7 +161,7 @@ func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 	}
 	c.router, _, err = route.NewSpec(sc.Router, route.Env{
 		Workers: sc.Workers, BlockSize: bs, Blocks: tr.Blocks.Len(), Rand: rng.Stream(sc.Seed, rng.Router, 0),
-		CachedMs: cfg.cachedMs, MissMs: cfg.missMs, Cluster: clusterView{c},
+		CachedMs: cfg.cachedMs, MissMs: cfg.missMs, Cluster: clusterView{c}, Orig: tr.Blocks.OrigFunc(),
 	})
 	if err != nil {
 		return nil, err

@@ -63,6 +63,16 @@ func (t *Table) Orig(b BlockID) uint64 {
 	return uint64(b)
 }
 
+// OrigFunc returns Orig when the table records original ids, else nil (a
+// scan per call is for error messages, not for hot paths); nil for a nil
+// table.
+func (t *Table) OrigFunc() func(BlockID) uint64 {
+	if t == nil || !t.keep {
+		return nil
+	}
+	return t.Orig
+}
+
 // Parent returns the dense parent of b and whether b has one.
 func (t *Table) Parent(b BlockID) (BlockID, bool) {
 	p := t.parents[b]
