@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -94,28 +93,10 @@ type Config struct {
 // LiveFunc runs a live replay, sending live.Updates (see live.Config).
 type LiveFunc func(ctx context.Context, updates chan<- live.Update) (*live.Result, error)
 
-// statsOfFile returns a Stats function that rereads a trace file.
-func statsOfFile(path string, opt trace.ReadOptions) func() (*trace.Stats, error) {
-	return func() (*trace.Stats, error) {
-		s, err := trace.Open(path, opt)
-		if err != nil {
-			return nil, err
-		}
-		defer s.Close()
-		return trace.ComputeStats(s)
-	}
-}
-
-// statsOfBytes returns a Stats function over an in-memory trace.
-func statsOfBytes(name string, data []byte, opt trace.ReadOptions) func() (*trace.Stats, error) {
-	return func() (*trace.Stats, error) {
-		s, err := trace.OpenReader(name, bytes.NewReader(data), opt)
-		if err != nil {
-			return nil, err
-		}
-		defer s.Close()
-		return trace.ComputeStats(s)
-	}
+// TraceStats returns a Stats function over the loaded trace itself
+// (trace.StatsOf): the file is not read a second time.
+func TraceStats(tr *trace.Trace) func() (*trace.Stats, error) {
+	return func() (*trace.Stats, error) { return trace.StatsOf(tr), nil }
 }
 
 // FileConfig loads the trace at path and parses the scenarios over base.
@@ -131,7 +112,7 @@ func FileConfig(path string, opt trace.ReadOptions, specs []string, base scenari
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Trace: tr, Stats: statsOfFile(path, opt), Scenarios: entries, Base: base}, nil
+	return Config{Trace: tr, Stats: TraceStats(tr), Scenarios: entries, Base: base}, nil
 }
 
 // SampleConfig is the zero-argument start: the embedded Mooncake slice and
@@ -151,6 +132,6 @@ func SampleConfig() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Trace: tr, Stats: statsOfBytes(name, data, trace.ReadOptions{}), Scenarios: entries, Base: base,
+	return Config{Trace: tr, Stats: TraceStats(tr), Scenarios: entries, Base: base,
 		Command: "kvscope"}, nil
 }

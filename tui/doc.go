@@ -6,7 +6,7 @@
 // The tui owns presentation only. It never simulates and never decides a
 // cache question: replays are sim.Simulate calls run in tea.Cmds, metrics
 // and series come from package analysis, trace statistics from
-// trace.ComputeStats, scenario validation from scenario.Parse and
+// trace.StatsOf, scenario validation from scenario.Parse and
 // sim.Resolve, and reports from analysis.Compare and analysis.Report (behind
 // the Exporter interface). It must not be imported by replay, analysis or
 // gpuprofile.

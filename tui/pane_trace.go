@@ -19,7 +19,7 @@ type tracePane struct {
 	keys   traceKeys
 	output bool // histogram of output lengths instead of input
 	// arrivals are the trace's arrival instants (trace order is arrival
-	// order unless the reader sorted; ComputeStats requires order too).
+	// order unless the reader sorted; StatsOf counts in that order too).
 	arrivals []float64
 	first    float64
 	dur      float64

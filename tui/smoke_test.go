@@ -36,7 +36,7 @@ func smallConfig(t testing.TB, n int) Config {
 	}
 	dark := true
 	return Config{Trace: tr, Scenarios: entries, Base: base, Dark: &dark,
-		Stats: statsOfBytes("sample-head", small, trace.ReadOptions{})}
+		Stats: TraceStats(tr)}
 }
 
 // startTea runs the explorer under teatest and waits until its replays

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kvscope/kvscope/analysis"
@@ -90,31 +89,11 @@ func newCompareCmd() *cobra.Command {
 			opt.Seed = sf.seed
 			stderr := cmd.ErrOrStderr()
 
-			// The trace's statistics come from a second streaming read, beside
-			// the in-memory load.
-			var (
-				st     *trace.Stats
-				stErr  error
-				stWait sync.WaitGroup
-			)
-			stWait.Go(func() {
-				s, err := trace.Open(args[0], opt)
-				if err != nil {
-					stErr = err
-					return
-				}
-				defer s.Close()
-				st, stErr = trace.ComputeStats(s)
-			})
 			tr, err := trace.Load(args[0], opt)
 			if err != nil {
-				stWait.Wait()
 				return err
 			}
-			stWait.Wait()
-			if stErr != nil {
-				return stErr
-			}
+			st := trace.StatsOf(tr)
 			tLoad := time.Now()
 
 			bar := newProgressBar(stderr)

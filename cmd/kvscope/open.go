@@ -96,17 +96,9 @@ func newOpenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			path := args[0]
 			cfg := tui.Config{
 				Trace: tr, Scenarios: entries, Base: base, ExportPath: export, Dark: dark,
-				Stats: func() (*trace.Stats, error) {
-					s, err := trace.Open(path, opt)
-					if err != nil {
-						return nil, err
-					}
-					defer s.Close()
-					return trace.ComputeStats(s)
-				},
+				Stats:    tui.TraceStats(tr),
 				Exporter: tui.ReportExporter{Version: version},
 				Command:  openCommandLine(cmd, args),
 				Live:     liveRun,

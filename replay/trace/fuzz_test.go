@@ -2,6 +2,7 @@ package trace
 
 import (
 	"os"
+	"reflect"
 	"testing"
 )
 
@@ -28,10 +29,15 @@ func fuzzRoundTrip(t *testing.T, format Format, data []byte) {
 			t.Fatalf("unique blocks %d, after round trip %d", tr.Blocks.Len(), back.Blocks.Len())
 		}
 	}
-	// Statistics never fail where loading succeeded.
-	if _, err := LoadBytes("fuzz", data, ReadOptions{Format: format}); err == nil {
-		if _, err := statsOf(t, "fuzz", string(data), ReadOptions{Format: format}); err != nil {
+	// Statistics never fail where loading succeeded, and StatsOf over the
+	// loaded trace gives what the streaming pass gives.
+	if tr, err := LoadBytes("fuzz", data, ReadOptions{Format: format}); err == nil {
+		st, err := statsOf(t, "fuzz", string(data), ReadOptions{Format: format})
+		if err != nil {
 			t.Fatalf("stats failed on a loadable trace: %v", err)
+		}
+		if got := StatsOf(tr); !reflect.DeepEqual(got, st) {
+			t.Fatalf("StatsOf %+v, streaming stats %+v", got, st)
 		}
 	}
 }

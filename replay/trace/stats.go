@@ -90,17 +90,9 @@ func ComputeStats(s *Stream) (*Stats, error) { return ComputeStatsProbe(s, Stats
 
 // ComputeStatsProbe is ComputeStats with a probe.
 func ComputeStatsProbe(s *Stream, probe StatsProbe) (*Stats, error) {
-	st := &Stats{}
 	var (
-		r            Request
-		counts       []uint32 // requests per dense block
-		ins, outs    []uint32
-		sess         sessionSet
-		first, prev  time.Duration
-		bin1, bin60  int64 = -1, -1
-		n1, n60      int
-		chainTokens  int64
-		tokensHitDen int64
+		acc statsAcc
+		r   Request
 	)
 	for {
 		err := s.NextInto(&r)
@@ -110,76 +102,117 @@ func ComputeStatsProbe(s *Stream, probe StatsProbe) (*Stats, error) {
 		if err != nil {
 			return nil, err
 		}
-		bs := s.Info().BlockSize
-		if st.Requests == 0 {
-			first = r.Arrival
-		}
-		prev = r.Arrival
-		st.Requests++
-		if slices.Contains(r.Tags, "subagent") {
-			st.SubagentRequests++
-		}
-		if b := int64((r.Arrival - first) / time.Second); b != bin1 {
-			bin1, n1 = b, 0
-		}
-		n1++
-		st.PeakRate1s = max(st.PeakRate1s, float64(n1))
-		if b := int64((r.Arrival - first) / time.Minute); b != bin60 {
-			bin60, n60 = b, 0
-		}
-		n60++
-		st.PeakRate60s = max(st.PeakRate60s, float64(n60)/60)
-
-		st.InputTokens += int64(r.Input)
-		st.OutputTokens += int64(r.Output)
-		ins = append(ins, uint32(r.Input))
-		outs = append(outs, uint32(r.Output))
-		if r.Session >= 0 {
-			sess.add(r.Session)
-		}
-		if need := s.Table().Len(); need > len(counts) {
-			counts = slices.Grow(counts, need-len(counts))[:need]
-		}
-		st.Blocks += int64(len(r.Blocks))
-		st.MaxRequestBlocks = max(st.MaxRequestBlocks, len(r.Blocks))
-		hits := 0
-		for i, b := range r.Blocks {
-			if counts[b] > 0 {
-				hits++
-				st.HitTokens += int64(r.BlockTokens(i, bs))
-			}
-			counts[b]++
-		}
-		st.HitBlocks += int64(hits)
-		st.DeepestSharedPrefix = max(st.DeepestSharedPrefix, hits)
-		ct := int64(r.ChainTokens(bs))
-		chainTokens += ct
-		st.TailTokens += int64(r.Input) - ct
-		tokensHitDen += int64(r.Input)
-		if probe.Func != nil && probe.Every > 0 && st.Requests%probe.Every == 0 {
-			probe.Func(st.Requests, s.Table().Len())
+		acc.add(&r, s.Info().BlockSize, s.Table().Len())
+		if probe.Func != nil && probe.Every > 0 && acc.st.Requests%probe.Every == 0 {
+			probe.Func(acc.st.Requests, s.Table().Len())
 		}
 	}
-	st.Info = s.Info()
-	st.BlockSize = st.Info.BlockSize
-	st.SkippedLines = st.Info.Skipped.Count
+	return acc.finish(s.Info(), s.Table().Len()), nil
+}
+
+// StatsOf summarises a loaded trace without reading its file again; it gives
+// what ComputeStats gives on a stream of the same file with the same options.
+func StatsOf(t *Trace) *Stats {
+	var acc statsAcc
+	n := 0
+	if t.Blocks != nil {
+		n = t.Blocks.Len()
+	}
+	for i := range t.Requests {
+		acc.add(&t.Requests[i], t.Info.BlockSize, n)
+	}
+	return acc.finish(t.Info, n)
+}
+
+// statsAcc is the one-pass state behind ComputeStats and StatsOf.
+type statsAcc struct {
+	st           Stats
+	counts       []uint32 // requests per dense block
+	ins, outs    []uint32
+	sess         sessionSet
+	first, prev  time.Duration
+	bin1, bin60  int64
+	n1, n60      int
+	chainTokens  int64
+	tokensHitDen int64
+}
+
+// add counts r; tableLen is at least one more than r's largest dense id.
+func (a *statsAcc) add(r *Request, bs, tableLen int) {
+	st := &a.st
+	if st.Requests == 0 {
+		a.first = r.Arrival
+		a.bin1, a.bin60 = -1, -1
+	}
+	a.prev = r.Arrival
+	st.Requests++
+	if slices.Contains(r.Tags, "subagent") {
+		st.SubagentRequests++
+	}
+	if b := int64((r.Arrival - a.first) / time.Second); b != a.bin1 {
+		a.bin1, a.n1 = b, 0
+	}
+	a.n1++
+	st.PeakRate1s = max(st.PeakRate1s, float64(a.n1))
+	if b := int64((r.Arrival - a.first) / time.Minute); b != a.bin60 {
+		a.bin60, a.n60 = b, 0
+	}
+	a.n60++
+	st.PeakRate60s = max(st.PeakRate60s, float64(a.n60)/60)
+
+	st.InputTokens += int64(r.Input)
+	st.OutputTokens += int64(r.Output)
+	a.ins = append(a.ins, uint32(r.Input))
+	a.outs = append(a.outs, uint32(r.Output))
+	if r.Session >= 0 {
+		a.sess.add(r.Session)
+	}
+	if tableLen > len(a.counts) {
+		a.counts = slices.Grow(a.counts, tableLen-len(a.counts))[:tableLen]
+	}
+	st.Blocks += int64(len(r.Blocks))
+	st.MaxRequestBlocks = max(st.MaxRequestBlocks, len(r.Blocks))
+	hits := 0
+	for i, b := range r.Blocks {
+		if a.counts[b] > 0 {
+			hits++
+			st.HitTokens += int64(r.BlockTokens(i, bs))
+		}
+		a.counts[b]++
+	}
+	st.HitBlocks += int64(hits)
+	st.DeepestSharedPrefix = max(st.DeepestSharedPrefix, hits)
+	ct := int64(r.ChainTokens(bs))
+	a.chainTokens += ct
+	st.TailTokens += int64(r.Input) - ct
+	a.tokensHitDen += int64(r.Input)
+}
+
+func (a *statsAcc) finish(info Info, uniqueBlocks int) *Stats {
+	st := &a.st
+	st.Info = info
+	st.BlockSize = info.BlockSize
+	st.SkippedLines = info.Skipped.Count
 	st.TopLevelRequests = st.Requests - st.SubagentRequests
-	st.UniqueBlocks = s.Table().Len()
-	st.Sessions = sess.len()
-	st.DurationS = (prev - first).Seconds()
+	st.UniqueBlocks = uniqueBlocks
+	st.Sessions = a.sess.len()
+	st.DurationS = (a.prev - a.first).Seconds()
 	if st.DurationS > 0 {
 		st.MeanRate = float64(st.Requests) / st.DurationS
 	}
 	if st.Blocks > 0 {
 		st.IdealBlockHitRatio = float64(st.HitBlocks) / float64(st.Blocks)
 	}
-	if tokensHitDen > 0 {
-		st.IdealTokenHitRatio = float64(st.HitTokens) / float64(tokensHitDen)
+	if a.tokensHitDen > 0 {
+		st.IdealTokenHitRatio = float64(st.HitTokens) / float64(a.tokensHitDen)
 	}
-	st.Input = lengths(ins, st.InputTokens)
-	st.Output = lengths(outs, st.OutputTokens)
-	st.Sharing = sharing(counts[:st.UniqueBlocks])
-	return st, nil
+	st.Input = lengths(a.ins, st.InputTokens)
+	st.Output = lengths(a.outs, st.OutputTokens)
+	if len(a.counts) < uniqueBlocks {
+		a.counts = slices.Grow(a.counts, uniqueBlocks-len(a.counts))[:uniqueBlocks]
+	}
+	st.Sharing = sharing(a.counts[:uniqueBlocks])
+	return st
 }
 
 func lengths(v []uint32, total int64) Lengths {
