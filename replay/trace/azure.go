@@ -23,6 +23,12 @@ type azureSource struct {
 
 const azureLayout = "2006-01-02 15:04:05.9999999"
 
+// maxAzureContext bounds ContextTokens: the reader makes one block per
+// BlockSize tokens, so one short row could otherwise ask for hundreds of
+// millions of blocks (gigabytes of block table). A row above 2^24 tokens
+// (16.8M) is taken for a corrupt one.
+const maxAzureContext = 1 << 24
+
 func newAzureSource(name string, br *bufio.Reader, bs int) (*azureSource, error) {
 	if bs == 0 {
 		bs = 16
@@ -66,8 +72,8 @@ func (s *azureSource) next(r *Request, ids []uint64) ([]uint64, error) {
 	if out < 0 {
 		return bad(fieldErr("GeneratedTokens", "negative (%d)", out))
 	}
-	if in > 1<<30 {
-		return bad(fieldErr("ContextTokens", "too large (%d)", in))
+	if in > maxAzureContext {
+		return bad(fieldErr("ContextTokens", "too large (%d; at most %d)", in, maxAzureContext))
 	}
 	if !s.hasT0 {
 		s.first, s.hasT0 = ts, true

@@ -57,6 +57,8 @@ func TestBadInput(t *testing.T) {
 			want: "t:2: json: malformed JSON at byte 74: want end of record, got 'x'", skippable: true},
 		{name: "azure bad time", data: "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,10,1\nyesterday,10,1\n",
 			want: `t:3: TIMESTAMP: not a time like 2023-11-16 18:17:03.9799600 ("yesterday")`, skippable: true},
+		{name: "azure too large", data: "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,10,1\n2023-11-16 18:17:04,16777217,1\n",
+			want: `t:3: ContextTokens: too large (16777217; at most 16777216)`, skippable: true},
 		{name: "azure negative", data: "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,10,1\n2023-11-16 18:17:04,-10,1\n",
 			want: `t:3: ContextTokens: negative (-10)`, skippable: true},
 		{name: "azure out of order", data: "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,10,1\n2023-11-16 18:17:02,10,1\n",

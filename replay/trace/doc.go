@@ -62,7 +62,8 @@
 //     digits and kept as deltas from the first row (a row earlier than the
 //     first is an error, even with Sort). No prefix data: each
 //     request gets fresh ids, one per block of BlockSize (default 16)
-//     tokens, the partial last block included.
+//     tokens, the partial last block included. ContextTokens above 2^24 is
+//     an error (one row would otherwise cost gigabytes of block table).
 //   - native: kvscope's own JSONL, below.
 //
 // # Native format, version 1
