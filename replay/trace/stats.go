@@ -133,7 +133,6 @@ type statsAcc struct {
 	first, prev  time.Duration
 	bin1, bin60  int64
 	n1, n60      int
-	chainTokens  int64
 	tokensHitDen int64
 }
 
@@ -182,9 +181,7 @@ func (a *statsAcc) add(r *Request, bs, tableLen int) {
 	}
 	st.HitBlocks += int64(hits)
 	st.DeepestSharedPrefix = max(st.DeepestSharedPrefix, hits)
-	ct := int64(r.ChainTokens(bs))
-	a.chainTokens += ct
-	st.TailTokens += int64(r.Input) - ct
+	st.TailTokens += int64(r.Input) - int64(r.ChainTokens(bs))
 	a.tokensHitDen += int64(r.Input)
 }
 
