@@ -109,17 +109,7 @@ func (s *seqset) settle() {
 		return
 	}
 	s.hole = false
-	ci, i := s.hc, s.hi
-	c := s.chunks[ci]
-	copy(c[i:], c[i+1:])
-	c = c[:len(c)-1]
-	if len(c) == 0 {
-		copy(s.chunks[ci:], s.chunks[ci+1:])
-		s.chunks[len(s.chunks)-1] = nil
-		s.chunks = s.chunks[:len(s.chunks)-1]
-	} else {
-		s.chunks[ci] = c
-	}
+	s.chunks = chunkRemove(s.chunks, s.hc, s.hi)
 }
 
 func (s *seqset) fitsHole(key uint64) bool {

@@ -73,7 +73,7 @@ func (h *keyHeap) len() int {
 
 func (h *keyHeap) push(id BlockID, a, b, c uint64) {
 	if int(id) >= len(h.pos) {
-		h.pos = growInt32(h.pos, int(id)+1)
+		h.pos = grow(h.pos, int(id)+1)
 	}
 	if h.pos[id] != 0 {
 		h.rekey(id, a, b, c)
@@ -199,17 +199,22 @@ func (s *idset) settle() {
 	}
 	s.hole = false
 	s.kok = false
-	ci, i := s.hc, s.hi
-	c := s.chunks[ci]
+	s.chunks = chunkRemove(s.chunks, s.hc, s.hi)
+}
+
+// chunkRemove removes element i of chunk ci from a chunked sorted set,
+// dropping the chunk when it empties (idset and seqset share it).
+func chunkRemove[E any](chunks [][]E, ci, i int) [][]E {
+	c := chunks[ci]
 	copy(c[i:], c[i+1:])
 	c = c[:len(c)-1]
-	if len(c) == 0 {
-		copy(s.chunks[ci:], s.chunks[ci+1:])
-		s.chunks[len(s.chunks)-1] = nil
-		s.chunks = s.chunks[:len(s.chunks)-1]
-	} else {
-		s.chunks[ci] = c
+	if len(c) > 0 {
+		chunks[ci] = c
+		return chunks
 	}
+	copy(chunks[ci:], chunks[ci+1:])
+	chunks[len(chunks)-1] = nil
+	return chunks[:len(chunks)-1]
 }
 
 // fitsHole reports whether id belongs exactly at the hole.
@@ -349,22 +354,6 @@ func (s *idset) kth(k int) BlockID {
 		k -= len(c)
 	}
 	panic("evict: idset.kth out of range")
-}
-
-func growInt32(s []int32, n int) []int32 {
-	if n <= cap(s) {
-		return s[:n]
-	}
-	nc := 2 * cap(s)
-	if nc < n {
-		nc = n
-	}
-	if nc < 64 {
-		nc = 64
-	}
-	ns := make([]int32, n, nc)
-	copy(ns, s)
-	return ns
 }
 
 // grow extends a per-block slice to hold index n-1, doubling capacity.
