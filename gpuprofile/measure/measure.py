@@ -426,6 +426,7 @@ def write_header(f, meta):
 
 def run_sequential(model, cfg, pts, args, meta, t0):
     """Each point: warm-up, then its repeats back to back."""
+    first = {}  # point -> median, for the recheck
     with open(args.out, "w") as f:
         write_header(f, meta)
         done = 0
@@ -450,6 +451,7 @@ def run_sequential(model, cfg, pts, args, meta, t0):
                 continue
             kind, b, n, c, x = pt
             med = statistics.median(ts)
+            first[pt] = med
             f.write(f"{kind},{b},{n},{c},{x},{med:.4f},{min(ts):.4f},{max(ts):.4f},{len(ts)}\n")
             f.flush()
             done += 1
@@ -459,20 +461,12 @@ def run_sequential(model, cfg, pts, args, meta, t0):
         else:
             f.write(f"# complete: {done} of {len(pts)} points in {time.time() - t0:.0f}s\n")
         if args.recheck_every > 0:
-            recheck(model, cfg, pts[:: args.recheck_every], args, f, t0)
+            recheck(model, cfg, pts[:: args.recheck_every], first, args, f, t0)
 
 
-def recheck(model, cfg, pts, args, f, t0):
+def recheck(model, cfg, pts, first, args, f, t0):
     """Times some points again after the whole grid and writes how far each
     new median is from the first (comment lines): the run's repeatability."""
-    first = {}
-    f.flush()
-    with open(args.out) as r:
-        for line in r:
-            if line[0] in "#k":
-                continue
-            kind, b, n, c, x, med = line.split(",")[:6]
-            first[(kind, int(b), int(n), int(c), int(x))] = float(med)
     diffs = []
     for pt in pts:
         if pt not in first or time.time() - t0 > args.budget_s:
