@@ -3,7 +3,9 @@
 // seeds, paired comparisons), the theoretical bounds of SPEC §6 beside the
 // empirical competitive ratios, the lower bound on max_load_s, sweeps, and
 // the comparison reports (Markdown, HTML, JSON, CSV) and the report that
-// sets a live run (replay/live) beside the same requests simulated.
+// sets a live run (replay/live) beside the same requests simulated (the
+// requests it sent: an interrupted run is compared on those only, and its
+// cancelled requests are counted apart from its failures).
 //
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code.

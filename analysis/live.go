@@ -37,6 +37,11 @@ type LiveSummary struct {
 	Completed int `json:"completed"`
 	Failed    int `json:"failed"`
 	TimedOut  int `json:"timed_out"`
+	// Cancelled requests did not end before the run was interrupted
+	// (Interrupted); Sent counts the requests sent at least once.
+	Cancelled   int  `json:"cancelled"`
+	Sent        int  `json:"sent"`
+	Interrupted bool `json:"interrupted"`
 	// TokenHitRatio from the responses (Σ cached / Σ prompt tokens over
 	// completed requests), from /metrics (workers with counters only), and
 	// kvscope's model of the workers fed the live order.
@@ -57,7 +62,7 @@ type LiveSummary struct {
 // LiveModelOf takes what the live report needs from a simulated run's
 // metrics.
 func LiveModelOf(scenario string, m RunMetrics) LiveModel {
-	lm := LiveModel{Scenario: scenario, Completed: m.Completed, Failed: m.Failed,
+	lm := LiveModel{Scenario: scenario, Requests: m.Requests, Completed: m.Completed, Failed: m.Failed,
 		TokenHitRatio: m.TokenHitRatio, ThroughputRPS: m.ThroughputRPS, TTFT: m.TTFT, E2E: m.E2E}
 	for _, w := range m.WorkerMetrics {
 		lm.WorkerHitRatio = append(lm.WorkerHitRatio, w.TokenHitRatio)
@@ -67,9 +72,12 @@ func LiveModelOf(scenario string, m RunMetrics) LiveModel {
 }
 
 // LiveModel is the simulated run a live run is set beside: what the caller
-// (the CLI) takes from sim.Simulate and Summary (LiveModelOf).
+// (the CLI) takes from sim.Simulate and Summary (LiveModelOf), on the live
+// run's live.Result.SentWorkload (the requests it sent).
 type LiveModel struct {
-	Scenario        string    `json:"scenario"`
+	Scenario string `json:"scenario"`
+	// Requests is how many requests were simulated: the live run's Sent.
+	Requests        int       `json:"requests"`
 	Completed       int       `json:"completed"`
 	Failed          int       `json:"failed"`
 	TokenHitRatio   float64   `json:"token_hit_ratio"`
@@ -93,7 +101,8 @@ type LiveRow struct {
 
 // Summarize reduces a live run to its summary.
 func SummarizeLive(res *live.Result) LiveSummary {
-	s := LiveSummary{Requests: res.Requests, Completed: res.Completed, Failed: res.Failed, TimedOut: res.TimedOut}
+	s := LiveSummary{Requests: res.Requests, Completed: res.Completed, Failed: res.Failed, TimedOut: res.TimedOut,
+		Cancelled: res.Cancelled, Sent: res.Sent, Interrupted: res.Interrupted}
 	var prompt, cached, model int64
 	var mq, mh float64
 	var ttft, e2e []float64
@@ -168,10 +177,12 @@ func LiveModelScenario(res *live.Result, evict, profile string, seed uint64) (sc
 	return sc, nil
 }
 
-// Compare sets the live run beside m (the same requests, Plan.Model,
-// simulated under LiveModelScenario) and lists per metric live, model,
-// live − model and the relative difference. Non-finite model figures (a
-// simulation where nothing completed) count as 0.
+// CompareLive sets the live run beside m (the requests it sent,
+// live.Result.SentWorkload, simulated under LiveModelScenario) and lists per
+// metric live, model, live − model and the relative difference. Non-finite
+// model figures (a simulation where nothing completed) count as 0. An
+// interrupted run gets a "cancelled after sending" row: requests it sent but
+// did not see end, which the model serves.
 func CompareLive(res *live.Result, m LiveModel) *LiveReport {
 	rep := &LiveReport{Live: res, LiveSummary: SummarizeLive(res), LatencyNote: LiveLatencyNote}
 	m.TokenHitRatio = liveFinite(m.TokenHitRatio)
@@ -195,6 +206,10 @@ func CompareLive(res *live.Result, m LiveModel) *LiveReport {
 	}
 	add("completed", float64(ls.Completed), float64(m.Completed), "")
 	add("failed (incl. timed out)", float64(ls.Failed+ls.TimedOut), float64(m.Failed), "")
+	if ls.Interrupted {
+		cut := ls.Sent - ls.Completed - ls.Failed - ls.TimedOut
+		add("cancelled after sending", float64(cut), 0, "run interrupted: sent, never ended; the model serves them")
+	}
 	add("token hit ratio (responses)", ls.TokenHitRatio, m.TokenHitRatio, "")
 	if ls.HasMetrics {
 		add("token hit ratio (/metrics)", ls.MetricsTokenHitRatio, m.TokenHitRatio, "")
@@ -249,10 +264,15 @@ func (r *LiveReport) WriteMarkdown(w io.Writer) error {
 		res.Started.Format("2006-01-02 15:04:05Z"), res.DurationS, res.API, res.Router, res.ModelEvict)
 	fmt.Fprintf(&b, "- time scale %g, concurrency %d, retries %d; trace blocks of %d tokens, server blocks of %d\n",
 		res.TimeScale, res.Concurrency, res.Retries, res.TraceBlockSize, res.ServerBlockSize)
-	fmt.Fprintf(&b, "- requests %d: completed %d, failed %d, timed out %d\n", res.Requests, res.Completed, res.Failed, res.TimedOut)
+	fmt.Fprintf(&b, "- requests %d: completed %d, failed %d, timed out %d, cancelled %d\n", res.Requests, res.Completed, res.Failed, res.TimedOut, res.Cancelled)
 	fmt.Fprintf(&b, "- partial last blocks dropped: %d (%d tokens not sent); %d distinct blocks sent\n\n",
 		res.DroppedPartial, res.DroppedTokens, res.DistinctBlocks)
 
+	if res.Interrupted {
+		fmt.Fprintf(&b, "## Interrupted\n\nThe run was cancelled (%s) after %.1f s: %d of %d requests sent; %d cancelled (%d cut after sending, %d never sent). "+
+			"Cancelled requests are not failures; every figure below covers what was sent.\n\n",
+			liveCell(res.InterruptCause), res.DurationS, res.Sent, res.Requests, res.Cancelled, res.Sent-res.Completed-res.Failed-res.TimedOut, res.Requests-res.Sent)
+	}
 	if res.Failed+res.TimedOut > 0 {
 		fmt.Fprintf(&b, "## What failed\n\n| reason | requests |\n| --- | ---: |\n")
 		for _, k := range res.FailReasonList() {
@@ -261,7 +281,7 @@ func (r *LiveReport) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "\n| request | status | worker | attempts | reason |\n| ---: | --- | --- | ---: | --- |\n")
 		shown := 0
 		for _, rec := range res.Records {
-			if rec.Status == live.Completed {
+			if rec.Status == live.Completed || rec.Status == live.Cancelled {
 				continue
 			}
 			if shown == 20 {
@@ -301,7 +321,7 @@ func (r *LiveReport) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "\nCached tokens per request equal to kvscope's worker model: %.1f%% of completed requests.\n\n", 100*s.PerRequestAgreement)
 
 	if r.Model != nil {
-		fmt.Fprintf(&b, "## Live beside the model\n\nModel: `%s`, simulated on the requests as sent (whole blocks, server pages).\n\n", r.Model.Scenario)
+		fmt.Fprintf(&b, "## Live beside the model\n\nModel: `%s`, simulated on the %d requests as sent (whole blocks, server pages).\n\n", r.Model.Scenario, r.Model.Requests)
 		fmt.Fprintf(&b, "| metric | live | model | live − model | relative | note |\n| --- | ---: | ---: | ---: | ---: | --- |\n")
 		for _, row := range r.Rows {
 			rel := "–"

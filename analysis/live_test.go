@@ -89,3 +89,49 @@ func TestLiveModelOf(t *testing.T) {
 		t.Fatalf("%+v", lm)
 	}
 }
+
+// An interrupted run: the report says so, counts the cancelled requests
+// apart from the failed ones, and the comparison (on the requests sent)
+// gets a row for the requests sent but never ended.
+func TestLiveReportInterrupted(t *testing.T) {
+	res := liveResult()
+	// Of 30 requests: 20 completed, 1 failed, 2 cut after sending, 7 never sent.
+	for i := 21; i < 30; i++ {
+		rec := live.Record{Index: i, Status: live.Cancelled, Worker: -1, Routed: -1, Reason: "run cancelled before sending"}
+		if i < 23 {
+			rec.Worker, rec.Attempts, rec.Failures, rec.Reason = 0, 1, []string{string(live.KindCancelled)}, "cancelled: run cancelled in flight (interrupt signal received)"
+		}
+		res.Records = append(res.Records, rec)
+	}
+	res.Records[20].Attempts = 1
+	for i := range 20 {
+		res.Records[i].Attempts = 1
+	}
+	res.Requests, res.Cancelled, res.Sent, res.Interrupted, res.InterruptCause = 30, 9, 23, true, "interrupt signal received"
+	m := LiveModel{Scenario: "round_robin+lru;workers=1", Requests: 23, Completed: 23, TokenHitRatio: 0.2,
+		WorkerHitRatio: []float64{0.2}, WorkerCompleted: []int{23}}
+	rep := CompareLive(res, m)
+	ls := rep.LiveSummary
+	if !ls.Interrupted || ls.Cancelled != 9 || ls.Sent != 23 || ls.Failed != 1 || ls.Completed != 20 {
+		t.Fatalf("summary %+v", ls)
+	}
+	var md strings.Builder
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	out := md.String()
+	for _, want := range []string{
+		"## Interrupted", "cancelled (interrupt signal received)", "23 of 30 requests sent; 9 cancelled (2 cut after sending, 7 never sent)",
+		"requests 30: completed 20, failed 1, timed out 0, cancelled 9",
+		"simulated on the 23 requests as sent",
+		"| completed | 20 | 23 | -3 |", "| cancelled after sending | 2 | 0 | +2 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	// The failure table lists the failed request, not the cancelled ones.
+	if strings.Contains(out, "run cancelled before sending") || !strings.Contains(out, "| 20 | failed |") {
+		t.Errorf("failure table:\n%s", out)
+	}
+}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,13 +43,15 @@ func newLiveCmd() *cobra.Command {
 		Long: "live replays TRACE in real time (× --time-scale) against running workers: the OpenAI\n" +
 			"completions API (vLLM, llm-d-inference-sim; prompts as token ids, or --words) or sglang's\n" +
 			"/generate (input_ids), streamed, with kvscope's router in front. Each request ends\n" +
-			"completed, failed with a reason, or timed out; failed attempts are retried by --retries,\n" +
+			"completed, failed with a reason, timed out, or cancelled; failed attempts are retried by --retries,\n" +
 			"an unhealthy worker leaves routing and is probed until it recovers. Per worker it\n" +
 			"reports the hit ratio from the responses and from /metrics, and kvscope's own model\n" +
-			"of the worker caches. With --compare-evict it simulates the same requests and gives,\n" +
+			"of the worker caches. With --compare-evict it simulates the requests sent and gives,\n" +
 			"per metric, live − model. The report goes to -o (.json or .md) or Markdown on stdout.\n" +
 			"API keys come only from --api-key-env or --api-key-file and are sent only to the\n" +
-			"attached hosts, never printed. Exit status 1 when no request completed.",
+			"attached hosts, never printed. Exit status 1 when no request completed. Ctrl-C stops\n" +
+			"sending, cancels the requests in flight, writes the report of what was sent (marked\n" +
+			"interrupted) and exits 130; a second Ctrl-C stops at once, without a report.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := live.ParseAPI(api)
@@ -96,6 +100,9 @@ func newLiveCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
+			// After the first Ctrl-C the default handling is back: a second
+			// one ends the process without waiting for the report.
+			context.AfterFunc(ctx, stop)
 			cfg := live.Config{
 				Workers: eps, Router: router, Seed: seed, TimeScale: timeScale, Concurrency: concurrency,
 				Retries: retries, Backoff: backoff, ProbeInterval: probeEvery, ScrapeInterval: scrapeEvery,
@@ -122,7 +129,15 @@ func newLiveCmd() *cobra.Command {
 				close(cfg.Updates)
 				<-done
 			}
-			if err != nil {
+			var pe *live.PanicError
+			if errors.As(err, &pe) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "kvscope: live: the panic's stack (a bug: please report it):\n%s", pe.Stack)
+			}
+			interrupted := ctx.Err() != nil
+			switch {
+			case err != nil && res == nil && interrupted:
+				return interruptedError{err} // nothing was sent: no report
+			case err != nil && (res == nil || !interrupted):
 				return err
 			}
 			var rep *analysis.LiveReport
@@ -131,11 +146,14 @@ func newLiveCmd() *cobra.Command {
 				if err != nil {
 					return usageError{err}
 				}
-				run, err := sim.Simulate(ctx, res.Plan.Model, sc, sim.Options{})
+				// The requests sent, not the ones an interrupted run never
+				// got to; simulated even after Ctrl-C (a second one stops it).
+				sent := res.SentWorkload()
+				run, err := sim.Simulate(context.WithoutCancel(ctx), sent, sc, sim.Options{})
 				if err != nil {
 					return fmt.Errorf("live: model run: %w", err)
 				}
-				rep = analysis.CompareLive(res, analysis.LiveModelOf(run.Scenario, analysis.Summary(res.Plan.Model, run, sc)))
+				rep = analysis.CompareLive(res, analysis.LiveModelOf(run.Scenario, analysis.Summary(sent, run, sc)))
 			} else {
 				rep = analysis.NewLiveReport(res)
 			}
@@ -152,8 +170,16 @@ func newLiveCmd() *cobra.Command {
 				if err := trace.WriteFileAtomic(output, func(w io.Writer) error { return write(w) }); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "live: %d requests: %d completed, %d failed, %d timed out; token hit ratio %.4f; report %s\n",
-					res.Requests, res.Completed, res.Failed, res.TimedOut, rep.LiveSummary.TokenHitRatio, output)
+				fmt.Fprintf(cmd.OutOrStdout(), "live: %d requests: %d completed, %d failed, %d timed out, %d cancelled; token hit ratio %.4f; report %s\n",
+					res.Requests, res.Completed, res.Failed, res.TimedOut, res.Cancelled, rep.LiveSummary.TokenHitRatio, output)
+			}
+			if interrupted {
+				where := "stdout"
+				if output != "" {
+					where = output
+				}
+				return interruptedError{fmt.Errorf("live: interrupted (%v): %d of %d requests sent, %d completed, %d cancelled; report of what was sent written to %s",
+					context.Cause(ctx), res.Sent, res.Requests, res.Completed, res.Cancelled, where)}
 			}
 			if res.Completed == 0 && res.Requests > 0 {
 				return fmt.Errorf("no request completed (%s)", strings.Join(res.FailReasonList(), ", "))

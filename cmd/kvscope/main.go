@@ -1,6 +1,10 @@
 // Command kvscope is a terminal trace explorer and what-if analyzer for LLM
 // serving clusters. This file only wires subcommands; each lives in its own
 // file and calls into the packages that do the work.
+//
+// Exit status: 0 ok, 1 failure, 2 usage (a bad flag or argument), 130
+// interrupted (Ctrl-C in kvscope live, after writing the report of what was
+// sent; a second Ctrl-C stops at once).
 package main
 
 import (
@@ -16,11 +20,12 @@ import (
 // version is stamped by the release build (-ldflags "-X main.version=…").
 var version = "dev"
 
-// Exit codes (DESIGN: 0 ok, 1 failure, 2 usage).
+// Exit codes (DESIGN: 0 ok, 1 failure, 2 usage, 130 interrupted).
 const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report it
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -35,6 +40,13 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
+// interruptedError marks a command stopped by Ctrl-C (SIGINT) after it
+// wrote what it had done.
+type interruptedError struct{ err error }
+
+func (e interruptedError) Error() string { return e.err.Error() }
+func (e interruptedError) Unwrap() error { return e.err }
+
 // run executes kvscope with args and returns the process exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
@@ -44,6 +56,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "kvscope:", err)
+	if errors.As(err, new(interruptedError)) {
+		return exitInterrupted
+	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage
@@ -57,7 +72,9 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Trace explorer and what-if analyzer for LLM serving clusters",
 		Long: "kvscope replays LLM request traces through modeled GPU workers with prefix KV caches\n" +
 			"and compares eviction policies and routers: hit rates, TTFT, latency, load balance,\n" +
-			"and competitive ratios against the offline optimum.",
+			"and competitive ratios against the offline optimum.\n\n" +
+			"Exit status: 0 ok, 1 failure, 2 usage error, 130 interrupted (Ctrl-C in kvscope live,\n" +
+			"after writing the report of what was sent).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,

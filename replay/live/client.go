@@ -179,6 +179,9 @@ const (
 	KindRejected Kind = "rejected in stream"
 	KindProtocol Kind = "bad response"
 	KindRedirect Kind = "redirect refused"
+	// KindCancelled: the run was cancelled (its context ended) while the
+	// attempt was in flight; the attempt says nothing about the worker.
+	KindCancelled Kind = "cancelled"
 )
 
 // AttemptError is why one attempt failed.
@@ -198,7 +201,7 @@ func (e *AttemptError) Error() string {
 // Retryable reports whether another attempt may succeed.
 func (e *AttemptError) Retryable() bool {
 	switch e.Kind {
-	case KindStatus4, KindProtocol, KindRedirect, KindRejected:
+	case KindStatus4, KindProtocol, KindRedirect, KindRejected, KindCancelled:
 		return false
 	}
 	return true
@@ -255,6 +258,7 @@ func (c *Client) Send(ctx context.Context, w Endpoint, tokens []uint32, maxToken
 	if err != nil {
 		return Response{}, &AttemptError{Kind: KindProtocol, Msg: err.Error()}
 	}
+	parent := ctx
 	if c.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
@@ -284,7 +288,7 @@ func (c *Client) Send(ctx context.Context, w Endpoint, tokens []uint32, maxToken
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Response{}, c.classify(ctx, stallErr, false, err)
+		return Response{}, c.classify(parent, ctx, stallErr, false, false, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -314,9 +318,6 @@ func (c *Client) Send(ctx context.Context, w Endpoint, tokens []uint32, maxToken
 			break
 		}
 		chunks++
-		if c.cfg.StallTimeout > 0 {
-			watch.Reset(c.cfg.StallTimeout)
-		}
 		tok, err := c.parseChunk(payload, &out)
 		if err != nil {
 			return Response{}, err
@@ -324,6 +325,12 @@ func (c *Client) Send(ctx context.Context, w Endpoint, tokens []uint32, maxToken
 		if tok && !sawToken {
 			sawToken = true
 			out.TTFT = time.Since(start)
+		}
+		// Until the first token the first-token deadline stands: a chunk
+		// without one (an empty delta, a usage-only or role chunk) arrives
+		// during prefill and must not shorten it to the stall timeout.
+		// From the first token on, every chunk restarts the stall timeout.
+		if sawToken {
 			if c.cfg.StallTimeout > 0 {
 				watch.Reset(c.cfg.StallTimeout)
 			} else {
@@ -332,11 +339,11 @@ func (c *Client) Send(ctx context.Context, w Endpoint, tokens []uint32, maxToken
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return Response{}, c.classify(ctx, stallErr, true, fmt.Errorf("after %d chunks: %w", chunks, err))
+		return Response{}, c.classify(parent, ctx, stallErr, true, sawToken, fmt.Errorf("after %d chunks: %w", chunks, err))
 	}
 	if !done {
 		if cause := context.Cause(ctx); cause != nil {
-			return Response{}, c.classify(ctx, stallErr, true, cause)
+			return Response{}, c.classify(parent, ctx, stallErr, true, sawToken, cause)
 		}
 		return Response{}, &AttemptError{Kind: KindCut, Msg: fmt.Sprintf("stream ended after %d chunks without [DONE]", chunks)}
 	}
@@ -355,20 +362,23 @@ func (c *Client) authorize(req *http.Request) {
 	req.Header.Set("Authorization", "Bearer "+c.cfg.Key.v)
 }
 
-// classify turns a transport error into an AttemptError.
-func (c *Client) classify(ctx context.Context, stallErr error, streaming bool, err error) *AttemptError {
+// classify turns a transport error into an AttemptError. parent is the
+// caller's context (its end cancels the run: KindCancelled), ctx the
+// attempt's (whole-request timeout, watchdog); sawToken tells the two
+// watchdog deadlines apart.
+func (c *Client) classify(parent, ctx context.Context, stallErr error, streaming, sawToken bool, err error) *AttemptError {
 	msg := c.cfg.Key.scrub(err.Error())
 	cause := context.Cause(ctx)
 	switch {
 	case errors.Is(cause, stallErr):
-		if streaming {
+		if sawToken {
 			return &AttemptError{Kind: KindStall, Msg: "no chunk within the stall timeout"}
 		}
 		return &AttemptError{Kind: KindStall, Msg: "no first token within the first-token timeout"}
+	case parent.Err() != nil:
+		return &AttemptError{Kind: KindCancelled, Msg: "run cancelled in flight (" + context.Cause(parent).Error() + ")"}
 	case errors.Is(cause, context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		return &AttemptError{Kind: KindTimeout, Msg: "request timeout"}
-	case errors.Is(err, context.Canceled):
-		return &AttemptError{Kind: KindTimeout, Msg: "canceled"}
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return &AttemptError{Kind: KindRefused, Msg: msg}
 	case strings.Contains(msg, "redirect") && strings.Contains(msg, "refused"):

@@ -76,19 +76,46 @@
 // serving worker at send time (ModelCachedTokens): with concurrency 1 on
 // llm-d-inference-sim this is the comparison the tests make.
 //
-// Every request ends Completed, Failed (with its last attempt's reason) or
-// TimedOut (its last attempt stalled or hit the timeout), and
-// Completed + Failed + TimedOut = Requests. Faults: a refused connection,
-// 5xx, 429, a stall (no first token within FirstTokenTimeout, no chunk
-// within StallTimeout), the whole-request Timeout and a stream cut before
-// [DONE] are retried up to Config.Retries times with doubling Backoff; 4xx,
-// an error in the stream, bad JSON and refused redirects are not. A worker
+// Every request ends Completed, Failed (with its last attempt's reason),
+// TimedOut (its last attempt stalled or hit the timeout) or Cancelled (the
+// run's context ended first), and Completed + Failed + TimedOut + Cancelled
+// = Requests. Faults: a refused connection, 5xx, 429, a stall (no first
+// token within FirstTokenTimeout, no chunk within StallTimeout), the
+// whole-request Timeout and a stream cut before [DONE] are retried up to
+// Config.Retries times with doubling Backoff; 4xx, an error in the stream,
+// bad JSON and refused redirects are not. The first-token deadline holds
+// until a chunk carries output: chunks without a token (an empty delta, a
+// usage-only or role chunk) arrive during prefill and do not switch the
+// watchdog to the shorter stall timeout. A worker
 // that refuses connections leaves routing at once; after a stall, timeout or
 // cut it leaves only if a health probe fails too. While it is out, a router's
 // choice of it goes to the next healthy worker in index order (the router is
 // told its choice completed as failed, and the record keeps both: Routed and
 // Worker); GET /health is probed every ProbeInterval until it answers, and
 // the worker rejoins.
+//
+// # Cancellation and panics
+//
+// When Run's context ends (Ctrl-C in the CLI, the explorer closing), no
+// further request is sent, the requests in flight are cut, and every
+// unfinished request ends Cancelled: "run cancelled before sending" (Attempts
+// 0), "before a retry", or "in flight" (attempt kind "cancelled"). A
+// cancelled attempt is neither the worker's failure nor a reason to probe
+// it, and Cancelled requests are not in FailReasons. Run still returns the
+// Result, with Interrupted set, Sent (the requests sent at least once) and
+// InterruptCause, together with an error wrapping ctx.Err(): a cancelled
+// run is never mistaken for a clean one. SentWorkload is the model trace of
+// the sent requests only, which the comparison simulates. After the
+// requests, the workers' /metrics are read until their counters settle, at
+// most 3 s in all (all workers at once); a cancelled run reads each worker
+// once and does not wait.
+//
+// A panic in the driver's goroutines (serving a request, dispatching,
+// probing, scraping) or in what they call (the router, the model of a
+// worker's cache) is recovered: the run stops and Run returns a
+// *PanicError naming the router, the model's eviction and the request's
+// trace index, with the stack, and no Result. The process does not crash;
+// the explorer shows the error's one line as the live run's failure.
 //
 // # Security
 //

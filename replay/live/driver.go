@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -56,6 +57,13 @@ type Config struct {
 	// closes it.
 	Updates       chan<- Update
 	SnapshotEvery time.Duration
+
+	// settleFor bounds the wait for the workers' /metrics counters to stop
+	// moving after the run, all workers together; settleEvery is the pause
+	// between two readings (tests shorten them).
+	settleFor, settleEvery time.Duration
+	// wrapRouter, when set, wraps the router (tests: one that panics).
+	wrapRouter func(route.Router) route.Router
 }
 
 func (c *Config) defaults() {
@@ -77,6 +85,12 @@ func (c *Config) defaults() {
 	if c.SnapshotEvery <= 0 {
 		c.SnapshotEvery = time.Second
 	}
+	if c.settleFor <= 0 {
+		c.settleFor = 3 * time.Second
+	}
+	if c.settleEvery <= 0 {
+		c.settleEvery = 100 * time.Millisecond
+	}
 	if c.Client.API == "" {
 		c.Client.API = OpenAI
 	}
@@ -95,6 +109,10 @@ const (
 	Completed Status = "completed"
 	Failed    Status = "failed"
 	TimedOut  Status = "timed_out"
+	// Cancelled: the run was cancelled (its context ended: Ctrl-C, the
+	// explorer closing) before the request ended; Attempts is 0 when it
+	// was never sent. Not a failure of the request or of a worker.
+	Cancelled Status = "cancelled"
 )
 
 // Record is one request of a live run.
@@ -102,8 +120,8 @@ type Record struct {
 	// Index is the request's index in the trace.
 	Index  int    `json:"index"`
 	Status Status `json:"status"`
-	// Reason says why a request failed or timed out (its last attempt's
-	// error); empty when completed.
+	// Reason says why a request failed, timed out or was cancelled (its
+	// last attempt's error); empty when completed.
 	Reason string `json:"reason,omitempty"`
 	// Worker served the last attempt (-1: never sent); Routed is the
 	// router's choice for it (differs when that worker was unhealthy).
@@ -186,6 +204,7 @@ type worker struct {
 	capacity  int64
 	before    *Scrape
 	latest    *Scrape
+	settled   bool
 	fail      map[string]int
 }
 
@@ -207,6 +226,52 @@ type driver struct {
 	// bg ends with the run (probes, scrapes); probes counts probe loops.
 	bg     context.Context
 	probes sync.WaitGroup
+	// stopRun ends the run's context when a goroutine panics; panicked
+	// keeps the first panic, as the run's error.
+	stopRun   context.CancelCauseFunc
+	panicOnce sync.Once
+	panicked  *PanicError
+}
+
+// PanicError is a panic inside a live run (the driver, a router it calls,
+// its model of a worker's cache) turned into the run's error: the run stops
+// and Run returns it instead of the process crashing. Error() is one line
+// (for a status bar); Stack holds the panicking goroutine's stack.
+type PanicError struct {
+	// Router and ModelEvict name the run's scenario.
+	Router, ModelEvict string
+	// Request is the trace index of the request being handled, -1 when the
+	// panic was outside any request; Where says what the driver was doing.
+	Request int
+	Where   string
+	Value   any
+	Stack   []byte
+}
+
+func (e *PanicError) Error() string {
+	at := e.Where
+	if e.Request >= 0 {
+		at = fmt.Sprintf("%s request %d", e.Where, e.Request)
+	}
+	return fmt.Sprintf("live run (router %s, model eviction %s): internal error (panic) %s: %v", e.Router, e.ModelEvict, at, e.Value)
+}
+
+// recovered turns p, a recover() result, into the run's error (the first
+// one is kept) and stops the run. Deferred as
+// defer func() { d.recovered(recover(), where, index) }().
+func (d *driver) recovered(p any, where string, index int) {
+	if p == nil {
+		return
+	}
+	router := d.canon
+	if router == "" {
+		router = d.cfg.Router
+	}
+	pe := &PanicError{Router: router, ModelEvict: d.cfg.ModelEvict, Request: index, Where: where, Value: p, Stack: debug.Stack()}
+	d.panicOnce.Do(func() { d.panicked = pe })
+	if d.stopRun != nil {
+		d.stopRun(pe)
+	}
 }
 
 // Result is a finished live run.
@@ -222,13 +287,23 @@ type Result struct {
 	// TraceBlockSize and ServerBlockSize: see Plan.
 	TraceBlockSize  int `json:"trace_block_size"`
 	ServerBlockSize int `json:"server_block_size"`
-	// Requests counts the requests replayed; Completed + Failed + TimedOut =
-	// Requests.
+	// Requests counts the requests replayed; Completed + Failed + TimedOut
+	// + Cancelled = Requests.
 	Requests  int `json:"requests"`
 	Completed int `json:"completed"`
 	Failed    int `json:"failed"`
 	TimedOut  int `json:"timed_out"`
-	// FailReasons counts failed and timed-out requests by reason kind.
+	Cancelled int `json:"cancelled"`
+	// Sent counts the requests sent at least once (Attempts > 0): all of
+	// them unless the run was interrupted.
+	Sent int `json:"sent"`
+	// Interrupted is set when the run was cancelled before every request
+	// ended (Cancelled > 0); InterruptCause says why (the context's cause,
+	// "interrupt signal received" for Ctrl-C in the CLI).
+	Interrupted    bool   `json:"interrupted"`
+	InterruptCause string `json:"interrupt_cause,omitempty"`
+	// FailReasons counts failed and timed-out requests by reason kind
+	// (cancelled ones are not failures and are not counted here).
 	FailReasons map[string]int `json:"fail_reasons"`
 	// DroppedPartial, DroppedTokens: see Plan.
 	DroppedPartial int   `json:"dropped_partial_blocks"`
@@ -258,8 +333,11 @@ type WorkerResult struct {
 	ModelCachedTokens int64   `json:"model_cached_tokens"`
 	ModelHitRatio     float64 `json:"model_hit_ratio"`
 	// From /metrics: the counters' growth over the run (HasMetrics false
-	// when either reading failed or lacked the counters).
+	// when either reading failed or lacked the counters). MetricsSettled is
+	// false when the last reading was taken before the counters stopped
+	// moving (the wait ran out, or the run was cancelled: one reading).
 	HasMetrics      bool    `json:"has_metrics"`
+	MetricsSettled  bool    `json:"metrics_settled"`
 	MetricsQueried  float64 `json:"metrics_queried_tokens"`
 	MetricsHit      float64 `json:"metrics_hit_tokens"`
 	MetricsHitRatio float64 `json:"metrics_hit_ratio"`
@@ -276,15 +354,25 @@ type WorkerResult struct {
 type ScrapeResult struct{ Before, After *Scrape }
 
 // Run replays reqs (requests of tr, in arrival order) against cfg.Workers.
-// It returns an error only when the run cannot start (bad router, no cache
-// size); failures of requests and workers are in the Result.
-func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config) (*Result, error) {
+// Failures of requests and workers are in the Result. It returns an error
+// with no Result when the run cannot start (bad router, no cache size, ctx
+// already done) or when something panicked (a *PanicError naming the
+// scenario and the request); and both the Result of what was done and an
+// error wrapping ctx.Err() when ctx ended before every request did
+// (Result.Interrupted, the unfinished requests Cancelled).
+func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config) (res *Result, err error) {
 	cfg.defaults()
 	if len(cfg.Workers) == 0 {
 		return nil, errors.New("live: no workers")
 	}
 	d := &driver{cfg: cfg, client: NewClient(cfg.Client, cfg.Workers)}
 	defer d.client.Close()
+	defer func() {
+		d.recovered(recover(), "in the driver", -1)
+		if d.panicked != nil {
+			res, err = nil, d.panicked
+		}
+	}()
 
 	// Readings before the run: counters' baselines, cache config.
 	scrapeErr := make([]error, len(cfg.Workers))
@@ -296,6 +384,9 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 			scrapeErr[i] = err
 		}
 		d.workers = append(d.workers, w)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("live: cancelled before the run started (%v): %w", context.Cause(ctx), err)
 	}
 	d.bs = cfg.ServerBlockSize
 	for _, w := range d.workers {
@@ -365,6 +456,9 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 	if err != nil {
 		return nil, fmt.Errorf("live: %w", err)
 	}
+	if cfg.wrapRouter != nil {
+		d.router = cfg.wrapRouter(d.router)
+	}
 	d.records = make([]Record, len(plan.Requests))
 	return d.run(ctx)
 }
@@ -380,20 +474,52 @@ func (d *driver) newModel(w int) (*kvcache.Cache, error) {
 
 func (d *driver) run(ctx context.Context) (*Result, error) {
 	d.start = time.Now()
-	bg, stopBG := context.WithCancel(ctx)
+	// runCtx ends with ctx or at the first panic.
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	d.stopRun = stopRun
+	bg, stopBG := context.WithCancel(runCtx)
 	d.bg = bg
 	var bgWG sync.WaitGroup
-	bgWG.Add(1)
-	go func() { defer bgWG.Done(); d.scrapeLoop(bg) }()
+	bgWG.Go(func() {
+		defer func() { d.recovered(recover(), "scraping /metrics", -1) }()
+		d.scrapeLoop(bg)
+	})
 	if d.cfg.Updates != nil {
-		bgWG.Add(1)
-		go func() { defer bgWG.Done(); d.snapshotLoop(bg) }()
+		bgWG.Go(func() {
+			defer func() { d.recovered(recover(), "taking a snapshot", -1) }()
+			d.snapshotLoop(bg)
+		})
 	}
-
-	sem := make(chan struct{}, d.cfg.Concurrency)
 	var wg sync.WaitGroup
+	d.dispatch(runCtx, &wg)
+	wg.Wait()
+	stopBG()
+	bgWG.Wait()
+	d.probes.Wait()
+	if d.panicked != nil {
+		return nil, d.panicked
+	}
+	res := d.result(ctx)
+	if d.panicked != nil { // in settle
+		return nil, d.panicked
+	}
+	if res.Interrupted {
+		return res, fmt.Errorf("live: run cancelled (%s) with %d of %d requests sent: %w", res.InterruptCause, res.Sent, res.Requests, ctx.Err())
+	}
+	return res, nil
+}
+
+// dispatch sends every request at its arrival time, at most
+// Config.Concurrency at once, each served in its own goroutine (counted by
+// wg); once ctx ends, the requests not yet sent are cancelled.
+func (d *driver) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+	cur := -1
+	defer func() { d.recovered(recover(), "dispatching", cur) }()
+	sem := make(chan struct{}, d.cfg.Concurrency)
 	for i := range d.plan.Requests {
 		pr := &d.plan.Requests[i]
+		cur = pr.Index
 		at := time.Duration(float64(pr.Arrival) * d.cfg.TimeScale)
 		d.records[i] = Record{Index: pr.Index, Worker: -1, Routed: -1, ArrivalMs: ms(at), SentTokens: len(pr.Tokens)}
 		if ctx.Err() == nil {
@@ -413,24 +539,18 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 			}
 		}
 		if ctx.Err() != nil {
-			d.finish(ctx, i, Failed, "run canceled before sending")
+			d.finish(ctx, i, Cancelled, "run cancelled before sending")
 			continue
 		}
 		d.mu.Lock()
 		d.sent++
 		d.mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer func() { <-sem }()
+			defer func() { d.recovered(recover(), "serving", pr.Index) }()
 			d.serve(ctx, i)
-		}()
+		})
 	}
-	wg.Wait()
-	stopBG()
-	bgWG.Wait()
-	d.probes.Wait()
-	return d.result(ctx), nil
 }
 
 // now is the run's clock for the router: nondecreasing, under d.mu.
@@ -541,6 +661,24 @@ func (d *driver) complete(a *attempt, i int, e2e time.Duration, failed bool) {
 	}
 }
 
+// ended books an attempt's end: the router, the model, the worker's counts
+// (ae nil: completed). A cancelled attempt is not the worker's failure.
+func (d *driver) ended(a *attempt, i int, resp Response, ae *AttemptError) {
+	d.mu.Lock()
+	defer d.mu.Unlock() // also when the router panics
+	d.complete(a, i, resp.E2E, ae != nil)
+	w := d.workers[a.w]
+	switch {
+	case ae == nil:
+		w.completed++
+		w.prompt += int64(resp.PromptTokens)
+		w.cached += int64(resp.CachedTokens)
+		w.modelHit += int64(d.records[i].ModelCachedTokens)
+	case ae.Kind != KindCancelled:
+		w.fail[string(ae.Kind)]++
+	}
+}
+
 func (d *driver) serve(ctx context.Context, i int) {
 	pr := &d.plan.Requests[i]
 	rec := &d.records[i]
@@ -557,7 +695,11 @@ func (d *driver) serve(ctx context.Context, i int) {
 			backoff = min(2*backoff, 16*d.cfg.Backoff)
 		}
 		if ctx.Err() != nil {
-			d.finish(ctx, i, Failed, "run canceled")
+			why := "run cancelled before sending"
+			if attempt > 0 {
+				why = "run cancelled before a retry"
+			}
+			d.finish(ctx, i, Cancelled, why)
 			return
 		}
 		a, err := d.begin(i)
@@ -575,18 +717,7 @@ func (d *driver) serve(ctx context.Context, i int) {
 		if serr != nil && !errors.As(serr, &ae) {
 			ae = &AttemptError{Kind: KindProtocol, Msg: serr.Error()}
 		}
-		d.mu.Lock()
-		d.complete(a, i, resp.E2E, serr != nil)
-		w := d.workers[a.w]
-		if serr == nil {
-			w.completed++
-			w.prompt += int64(resp.PromptTokens)
-			w.cached += int64(resp.CachedTokens)
-			w.modelHit += int64(rec.ModelCachedTokens)
-		} else {
-			w.fail[string(ae.Kind)]++
-		}
-		d.mu.Unlock()
+		d.ended(a, i, resp, ae)
 		// A worker that refuses connections leaves routing at once; after a
 		// stall, a timeout or a cut stream it leaves only if it does not
 		// answer a health probe either (one slow request is not a dead
@@ -608,8 +739,8 @@ func (d *driver) serve(ctx context.Context, i int) {
 		}
 		last = ae
 		rec.Failures = append(rec.Failures, string(ae.Kind))
-		if ctx.Err() != nil {
-			d.finish(ctx, i, Failed, "run canceled")
+		if ctx.Err() != nil || ae.Kind == KindCancelled {
+			d.finish(ctx, i, Cancelled, d.cfg.Client.Key.scrub(ae.Error()))
 			return
 		}
 		if !ae.Retryable() {
@@ -642,9 +773,17 @@ func (d *driver) finish(ctx context.Context, i int, st Status, reason string) {
 	if d.cfg.Updates != nil {
 		r := *rec
 		r.Failures = append([]string(nil), rec.Failures...)
+		u := Update{Record: &r}
+		// Delivered when there is room, even after ctx ended (the records
+		// of cancelled requests); a blocked consumer holds the run only
+		// until ctx ends.
 		select {
-		case d.cfg.Updates <- Update{Record: &r}:
-		case <-ctx.Done():
+		case d.cfg.Updates <- u:
+		default:
+			select {
+			case d.cfg.Updates <- u:
+			case <-ctx.Done():
+			}
 		}
 	}
 }
@@ -663,9 +802,8 @@ func (d *driver) markDown(w int) {
 		return
 	}
 	wk.probing = true
-	d.probes.Add(1)
-	go func() {
-		defer d.probes.Done()
+	d.probes.Go(func() {
+		defer func() { d.recovered(recover(), fmt.Sprintf("probing worker %d", w), -1) }()
 		t := time.NewTicker(d.cfg.ProbeInterval)
 		defer t.Stop()
 		for {
@@ -680,19 +818,25 @@ func (d *driver) markDown(w int) {
 			if d.client.Probe(ctx, wk.ep) != nil {
 				continue
 			}
-			d.mu.Lock()
-			wk.healthy, wk.probing = true, false
-			wk.recovered++
-			// A worker that went away most likely restarted with an empty
-			// cache: start its model afresh (requests still holding the old
-			// model release their pins there).
-			if m, err := d.newModel(w); err == nil {
-				wk.model = m
-			}
-			d.mu.Unlock()
+			d.rejoin(w)
 			return
 		}
-	}()
+	})
+}
+
+// rejoin puts worker w back into routing after a successful probe.
+func (d *driver) rejoin(w int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	wk := d.workers[w]
+	wk.healthy, wk.probing = true, false
+	wk.recovered++
+	// A worker that went away most likely restarted with an empty cache:
+	// start its model afresh (requests still holding the old model release
+	// their pins there).
+	if m, err := d.newModel(w); err == nil {
+		wk.model = m
+	}
 }
 
 func (d *driver) scrapeLoop(ctx context.Context) {
@@ -755,31 +899,53 @@ func (d *driver) Snapshot() Snapshot {
 	return s
 }
 
-// settle reads every healthy worker's /metrics until its counters stop
-// moving (the server updates them asynchronously), at most ~3 s.
+// settle takes the workers' last /metrics readings: it reads each worker
+// until its counters stop moving (the server updates them asynchronously),
+// all workers at once, pausing Config.settleEvery between readings and
+// waiting at most Config.settleFor (3 s) in all. A worker out of routing,
+// and every worker once ctx has ended (a cancelled run), is read once,
+// without waiting. A worker's reading is nil when none succeeded.
 func (d *driver) settle(ctx context.Context) {
-	for _, w := range d.workers {
-		if !w.healthy {
-			if s, err := d.client.Scrape(ctx, w.ep); err == nil {
-				w.latest = &s
-			} else {
-				w.latest = nil
-			}
-			continue
+	// The readings themselves outlive ctx (a cancelled run still reports
+	// what the workers counted), within the same bound.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.settleFor)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, w := range d.workers {
+		wg.Go(func() {
+			defer func() { d.recovered(recover(), fmt.Sprintf("reading worker %d's /metrics", i), -1) }()
+			d.settleWorker(ctx, rctx, w)
+		})
+	}
+	wg.Wait()
+}
+
+func (d *driver) settleWorker(ctx, rctx context.Context, w *worker) {
+	w.latest, w.settled = nil, false
+	var prev *Scrape
+	for {
+		s, err := d.client.Scrape(rctx, w.ep)
+		if err != nil {
+			return // keeps the last reading taken here, if any
 		}
-		var prev *Scrape
-		for k := 0; k < 30; k++ {
-			s, err := d.client.Scrape(ctx, w.ep)
-			if err != nil {
-				w.latest = nil
-				break
-			}
-			w.latest = &s
-			if prev != nil && prev.Queried == s.Queried && prev.Hit == s.Hit && float64(w.prompt) <= s.Queried-d.base(w).Queried {
-				break
-			}
-			prev = &s
-			time.Sleep(100 * time.Millisecond)
+		w.latest = &s
+		if prev != nil && prev.Queried == s.Queried && prev.Hit == s.Hit && float64(w.prompt) <= s.Queried-d.base(w).Queried {
+			w.settled = true
+			return
+		}
+		if !w.healthy || ctx.Err() != nil {
+			return
+		}
+		prev = &s
+		t := time.NewTimer(d.cfg.settleEvery)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		case <-rctx.Done():
+		}
+		t.Stop()
+		if rctx.Err() != nil {
+			return
 		}
 	}
 }
@@ -794,7 +960,7 @@ func (d *driver) base(w *worker) Scrape {
 }
 
 func (d *driver) result(ctx context.Context) *Result {
-	d.settle(context.WithoutCancel(ctx))
+	d.settle(ctx)
 	r := &Result{
 		API: d.cfg.Client.API, Router: d.canon, ModelEvict: d.cfg.ModelEvict,
 		TimeScale: d.cfg.TimeScale, Concurrency: d.cfg.Concurrency, Retries: d.cfg.Retries,
@@ -805,15 +971,26 @@ func (d *driver) result(ctx context.Context) *Result {
 		Records: d.records, Plan: d.plan,
 	}
 	for _, rec := range d.records {
+		if rec.Attempts > 0 {
+			r.Sent++
+		}
 		switch rec.Status {
 		case Completed:
 			r.Completed++
+		case Cancelled:
+			r.Cancelled++
 		case TimedOut:
 			r.TimedOut++
 			r.FailReasons[reasonKind(rec)]++
 		default:
 			r.Failed++
 			r.FailReasons[reasonKind(rec)]++
+		}
+	}
+	if r.Interrupted = r.Cancelled > 0; r.Interrupted {
+		r.InterruptCause = "cancelled"
+		if ctx.Err() != nil {
+			r.InterruptCause = context.Cause(ctx).Error()
 		}
 	}
 	for i, w := range d.workers {
@@ -829,7 +1006,7 @@ func (d *driver) result(ctx context.Context) *Result {
 		// series on first use) started at 0.
 		if w.before != nil && w.latest != nil && w.latest.HasCache {
 			b := d.base(w)
-			wr.HasMetrics = true
+			wr.HasMetrics, wr.MetricsSettled = true, w.settled
 			wr.MetricsQueried = w.latest.Queried - b.Queried
 			wr.MetricsHit = w.latest.Hit - b.Hit
 			wr.MetricsHitRatio = ratioF(wr.MetricsHit, wr.MetricsQueried)
@@ -846,6 +1023,29 @@ func reasonKind(rec Record) string {
 		return rec.Failures[len(rec.Failures)-1]
 	}
 	return rec.Reason
+}
+
+// SentWorkload is Plan.Model restricted to the requests sent at least once
+// (Sent of them, in order, re-indexed from 0; the block table is shared):
+// what a comparison simulates, so that an interrupted run is set beside the
+// requests it sent, not beside the ones it never got to. A run that sent
+// every request gives Plan.Model itself.
+func (r *Result) SentWorkload() *trace.Trace {
+	m := r.Plan.Model
+	if r.Sent == len(m.Requests) {
+		return m
+	}
+	sub := &trace.Trace{Blocks: m.Blocks, Info: m.Info, Requests: make([]trace.Request, 0, r.Sent)}
+	sub.Info.Source += fmt.Sprintf(" (the %d of %d requests sent)", r.Sent, len(m.Requests))
+	for i, rec := range r.Records {
+		if rec.Attempts == 0 {
+			continue
+		}
+		q := m.Requests[i]
+		q.Index = len(sub.Requests)
+		sub.Requests = append(sub.Requests, q)
+	}
+	return sub
 }
 
 // FailReasonList returns the failure kinds sorted by count, then name.

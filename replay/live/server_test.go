@@ -195,9 +195,9 @@ func runLive(t testing.TB, tr *trace.Trace, eps []Endpoint, cfg Config) *Result 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Completed + res.Failed + res.TimedOut; got != res.Requests || res.Requests != len(tr.Requests) {
-		t.Fatalf("accounting: %d completed + %d failed + %d timed out = %d, requests %d of %d",
-			res.Completed, res.Failed, res.TimedOut, got, res.Requests, len(tr.Requests))
+	if got := res.Completed + res.Failed + res.TimedOut; got != res.Requests || res.Requests != len(tr.Requests) || res.Cancelled != 0 || res.Interrupted {
+		t.Fatalf("accounting: %d completed + %d failed + %d timed out = %d (%d cancelled), requests %d of %d",
+			res.Completed, res.Failed, res.TimedOut, got, res.Cancelled, res.Requests, len(tr.Requests))
 	}
 	return res
 }
@@ -472,8 +472,8 @@ loop:
 	if records != res.Requests {
 		t.Fatalf("streamed %d records for %d requests", records, res.Requests)
 	}
-	if got := res.Completed + res.Failed + res.TimedOut; got != res.Requests {
-		t.Fatalf("%d + %d + %d != %d", res.Completed, res.Failed, res.TimedOut, res.Requests)
+	if got := res.Completed + res.Failed + res.TimedOut; got != res.Requests || res.Cancelled != 0 {
+		t.Fatalf("%d + %d + %d != %d (%d cancelled)", res.Completed, res.Failed, res.TimedOut, res.Requests, res.Cancelled)
 	}
 	w1 := res.Workers[1]
 	if w1.Downs == 0 || w1.Healthy {
