@@ -50,6 +50,10 @@
 //   - Live workers (Config.Live, `kvscope open TRACE --attach URL`) run
 //     replay/live's driver in the background; the workers pane shows its
 //     latest snapshot in wall-clock time beside the simulated scenarios.
+//     A run that fails (a panic in it included: the driver returns it as an
+//     error, and the hook's own panics are recovered here) shows the error
+//     wrapped in the pane and "live failed"; an interrupted one shows its
+//     result as "interrupted", with its cancelled requests.
 //   - The form's text fields are a small line editor (input.go):
 //     bubbles/v2's textinput imports github.com/atotto/clipboard, which
 //     go.mod does not carry.

@@ -3,6 +3,7 @@ package tui
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -198,6 +199,13 @@ func liveCmd(ctx context.Context, run LiveFunc) tea.Cmd {
 	updates := make(chan live.Update, 64)
 	done := make(chan liveDoneMsg, 1)
 	go func() {
+		defer func() {
+			// The driver turns its own panics into errors; this catches the
+			// rest of the hook, so the explorer shows a failure, not a crash.
+			if p := recover(); p != nil {
+				done <- liveDoneMsg{err: fmt.Errorf("live: internal error (panic): %v", p)}
+			}
+		}()
 		res, err := run(ctx, updates)
 		done <- liveDoneMsg{res: res, err: err}
 	}()

@@ -521,11 +521,18 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case liveDoneMsg:
 		if l := m.s.live; l != nil {
 			l.running, l.res, l.err = false, msg.res, msg.err
-			if msg.err != nil {
-				m.setStatus("live: "+msg.err.Error(), false)
-			} else if msg.res != nil {
-				m.setStatus(fmt.Sprintf("live: %d requests: %d completed, %d failed, %d timed out",
-					msg.res.Requests, msg.res.Completed, msg.res.Failed, msg.res.TimedOut), msg.res.Completed > 0)
+			switch r := msg.res; {
+			case r != nil:
+				// A finished run, or an interrupted one (its error says it
+				// was cancelled; the result holds what was sent).
+				s := fmt.Sprintf("live: %d requests: %d completed, %d failed, %d timed out", r.Requests, r.Completed, r.Failed, r.TimedOut)
+				if r.Interrupted {
+					s += fmt.Sprintf(", %d cancelled (interrupted)", r.Cancelled)
+				}
+				l.err = nil
+				m.setStatus(s, r.Completed > 0 && !r.Interrupted)
+			case msg.err != nil:
+				m.setStatus("live failed: "+msg.err.Error(), false)
 			}
 		}
 		return m, nil
@@ -954,6 +961,8 @@ func (m *Model) statusLine() string {
 			left = append(left, st.warn.Render("live…"))
 		case l.err != nil:
 			left = append(left, st.errText.Render("live failed"))
+		case l.res != nil && l.res.Interrupted:
+			left = append(left, st.warn.Render("live interrupted"))
 		default:
 			left = append(left, st.good.Render("live ✓"))
 		}

@@ -117,8 +117,15 @@ func (p *workersPane) liveLines() []string {
 	if r := l.res; r != nil && !l.running {
 		// The run's end: the result's per-worker figures, with kvscope's
 		// model of each worker's cache beside the responses'.
-		out := []string{head + st.dim.Render(fmt.Sprintf(" · ended after %.1f s · %d requests: %d completed, %d failed, %d timed out",
-			r.DurationS, r.Requests, r.Completed, r.Failed, r.TimedOut))}
+		ended := "ended"
+		if r.Interrupted {
+			ended = "interrupted"
+		}
+		out := []string{head + st.dim.Render(fmt.Sprintf(" · %s after %.1f s · %d requests: %d completed, %d failed, %d timed out",
+			ended, r.DurationS, r.Requests, r.Completed, r.Failed, r.TimedOut))}
+		if r.Cancelled > 0 {
+			out[0] += st.dim.Render(fmt.Sprintf(", %d cancelled (%d sent)", r.Cancelled, r.Sent))
+		}
 		for _, w := range r.Workers {
 			health := st.good.Render("up")
 			if !w.Healthy {
@@ -129,19 +136,34 @@ func (p *workersPane) liveLines() []string {
 		}
 		return out
 	}
+	var out []string
+	if !l.running && l.err != nil {
+		// A run that failed (it could not start, or something in it
+		// panicked): the error, wrapped to the pane, then the last snapshot
+		// if there was one.
+		out = append(out, head+" · "+st.errText.Render("failed:"))
+		for _, line := range wrap(l.err.Error(), p.w-4, "") {
+			out = append(out, "  "+st.errText.Render(line))
+		}
+		if !l.hasSnap {
+			return out
+		}
+	}
 	if !l.hasSnap {
 		state := "connecting…"
 		if !l.running {
 			state = "ended"
-			if l.err != nil {
-				state = "failed: " + l.err.Error()
-			}
 		}
 		return []string{head + st.dim.Render(" · "+state)}
 	}
 	sn := &l.snap
-	out := []string{head + st.dim.Render(fmt.Sprintf(" · %.1f s · %d/%d finished (%d not completed) · %d sent",
-		sn.Elapsed.Seconds(), sn.Finished, sn.Total, l.failed, sn.Dispatched))}
+	if len(out) == 0 {
+		out = append(out, head)
+	} else {
+		out = append(out, st.dim.Render("  last snapshot:"))
+	}
+	out[len(out)-1] += st.dim.Render(fmt.Sprintf(" · %.1f s · %d/%d finished (%d not completed) · %d sent",
+		sn.Elapsed.Seconds(), sn.Finished, sn.Total, l.failed, sn.Dispatched))
 	for _, w := range sn.Workers {
 		health := st.good.Render("up")
 		if !w.Healthy {
