@@ -3,8 +3,14 @@ package evict
 import "github.com/kvscope/kvscope/replay/kvcache"
 
 // sieve is SIEVE (Zhang et al., NSDI '24) adapted to leaves. Every cached
-// block has a place in one FIFO in insertion order and a visited bit, set by
-// any access. The hand walks from the oldest block toward newer ones: a
+// block has a place in one FIFO in insertion order and a visited bit, set
+// when a request hits it: a request's use (hit-only access or prefill end)
+// sets the bit of each block of its path that was present before the
+// request, and the blocks it inserts, its misses, stay unvisited, as SIEVE
+// inserts new objects. (An earlier version set the bit on every access,
+// the inserting one included, so a block used once survived the hand's
+// first pass: SIEVE's quick demotion was lost; reference_test.go pins the
+// difference.) The hand walks from the oldest block toward newer ones: a
 // block that is not an unpinned leaf (an internal block or a pinned one) is
 // passed over untouched, keeping its bit; an unpinned leaf with its bit set
 // has the bit cleared and is passed over; the first unpinned leaf without
@@ -19,9 +25,11 @@ import "github.com/kvscope/kvscope/replay/kvcache"
 // victims as walking the whole list (TestSieveMatchesListWalk).
 type sieve struct {
 	nop
-	seq     uint64
-	at      []uint64
-	visited []bool
+	seq uint64
+	at  []uint64
+	// visited: 1 visited, 0 not, -1 inserted and its inserting use not
+	// yet seen (that use does not count, as in s3fifo).
+	visited []int8
 	ev      seqset
 	hand    uint64
 	// all cached blocks in insertion order: a victim with no newer cached
@@ -38,15 +46,20 @@ func (p *sieve) Inserted(b BlockID) {
 	n := int(b) + 1
 	p.visited = grow(p.visited, n)
 	p.at = grow(p.at, n)
-	p.visited[b] = false
+	p.visited[b] = -1
 	p.seq++
 	p.at[b] = p.seq
 	p.l.pushNewest(&p.q, b, 0)
 }
 
-func (p *sieve) Access(path []BlockID, _ kvcache.Event) {
+func (p *sieve) Access(path []BlockID, ev kvcache.Event) {
+	if ev != kvcache.HitOnly && ev != kvcache.PrefillEnd {
+		return
+	}
 	for _, b := range path {
-		p.visited[b] = true
+		if p.visited[b] < 1 {
+			p.visited[b]++
+		}
 	}
 }
 
@@ -73,8 +86,8 @@ func (p *sieve) Victim(int64) (BlockID, bool) {
 		if i++; i == len(p.ev.chunks[ci]) {
 			ci, i = ci+1, 0
 		}
-		if p.visited[e.id] {
-			p.visited[e.id] = false
+		if p.visited[e.id] > 0 {
+			p.visited[e.id] = 0
 			continue
 		}
 		p.hand = e.key + 1

@@ -15,14 +15,14 @@ type sieveList struct {
 	nop
 	l       dlist
 	q       queue
-	visited []bool
+	visited []int8 // as sieve's
 	hand    BlockID
 	nEvict  int
 }
 
 func (p *sieveList) Inserted(b BlockID) {
 	p.visited = grow(p.visited, int(b)+1)
-	p.visited[b] = false
+	p.visited[b] = -1
 	p.l.pushNewest(&p.q, b, 0)
 }
 
@@ -33,9 +33,14 @@ func (p *sieveList) Removed(b BlockID) {
 	p.l.unlink(&p.q, b, 0)
 }
 
-func (p *sieveList) Access(path []BlockID, _ kvcache.Event) {
+func (p *sieveList) Access(path []BlockID, ev kvcache.Event) {
+	if ev != kvcache.HitOnly && ev != kvcache.PrefillEnd {
+		return
+	}
 	for _, b := range path {
-		p.visited[b] = true
+		if p.visited[b] < 1 {
+			p.visited[b]++
+		}
 	}
 }
 
@@ -57,11 +62,11 @@ func (p *sieveList) Victim(int64) (BlockID, bool) {
 			b = p.q.head
 		}
 		if p.c.IsEvictable(b) {
-			if !p.visited[b] {
+			if p.visited[b] < 1 {
 				p.hand = p.l.next[b]
 				return b, true
 			}
-			p.visited[b] = false
+			p.visited[b] = 0
 		}
 		b = p.l.next[b]
 	}
