@@ -24,6 +24,10 @@ type RunMetrics struct {
 	Requests  int `json:"requests"`
 	Completed int `json:"completed"`
 	Failed    int `json:"failed"`
+	// InFlight counts the requests that arrived but had not ended: only
+	// in MetricsAt's summaries up to a cursor (Completed + Failed +
+	// InFlight = Requests); 0 for a whole run.
+	InFlight int `json:"in_flight,omitempty"`
 	// FailedReasons counts failures by reason.
 	FailedReasons map[string]int `json:"failed_reasons"`
 	Bypassed      int            `json:"bypassed"`

@@ -107,21 +107,42 @@ func TTFTCDF(run *sim.Run) (ms, frac []float64) {
 // MetricsAt summarises a run up to simulated time t: requests that arrived
 // by t, latencies of those finished by t, hits and loads as of t. It is what
 // the explorer's compare pane shows at its cursor.
+//
+// Every request that arrived by t is in Requests and in exactly one of
+// Completed (completed or bypassed, last token by t), Failed (its failure,
+// the event log's fail entry, by t; at its arrival for a run without an
+// event log) and InFlight (the rest), so Completed + Failed + InFlight =
+// Requests. Per worker, Requests counts those routed there by t, in flight
+// included. Requests in flight have a state of their own: they are never
+// passed through Metrics as failures, so no failure reason can be taken for
+// them.
 func MetricsAt(run *sim.Run, seed uint64, t time.Duration) RunMetrics {
+	var failedBy map[int32]bool // failures logged by t
+	if len(run.Events) > 0 {
+		failedBy = map[int32]bool{}
+		for _, e := range run.Events[:run.EventIndex(t+1)] {
+			if e.Kind == sim.LogFail {
+				failedBy[e.Req] = true
+			}
+		}
+	}
 	cut := *run
 	cut.Records = make([]sim.Record, 0, len(run.Records))
+	var flying []int16 // the workers of requests in flight
 	for i := range run.Records {
-		r := run.Records[i]
+		r := &run.Records[i]
 		if r.Arrival > t {
 			continue
 		}
-		if r.Done > t || r.Done < 0 {
-			// Not finished by t: count it, as failed "in flight", only in
-			// the request total below.
-			r.Status = sim.Failed
-			r.Fail = "in flight at cursor"
+		ended := r.Done >= 0 && r.Done <= t
+		if r.Status == sim.Failed {
+			ended = failedBy == nil || failedBy[r.Index]
 		}
-		cut.Records = append(cut.Records, r)
+		if !ended {
+			flying = append(flying, r.Worker)
+			continue
+		}
+		cut.Records = append(cut.Records, *r)
 	}
 	st := run.StateAt(t)
 	cut.Samples = make([][]sim.Sample, run.Workers)
@@ -132,9 +153,12 @@ func MetricsAt(run *sim.Run, seed uint64, t time.Duration) RunMetrics {
 		cut.End = t
 	}
 	m := Metrics(&cut, seed, math.NaN())
-	inFlight := m.FailedReasons["in flight at cursor"]
-	m.Failed -= inFlight
-	delete(m.FailedReasons, "in flight at cursor")
-	m.Requests -= inFlight
+	m.InFlight = len(flying)
+	m.Requests += m.InFlight
+	for _, w := range flying {
+		if w >= 0 {
+			m.WorkerMetrics[w].Requests++
+		}
+	}
 	return m
 }
