@@ -89,16 +89,30 @@
 //     chain length (a paged engine holds the tail too); overlap counts chain
 //     blocks only. temperature > 0 draws one Float64 per decision and picks
 //     the first worker whose cumulative exp(−c'/T) exceeds u·Σ.
-//   - lbgr: uncached = input tokens − cached (tails always miss). W's decay
-//     multiplies by 31/32 once per instant (never a pow), and the
-//     completion factor (31/32)^d is the product of d factors, so the
-//     arithmetic is the same however instants are batched; once W reaches 0
-//     it stays 0 without further multiplications. y uses the E2E the
-//     simulator reports. Failed requests free their W share but do not
-//     teach the RLS. lbgr keeps its per-request routing record keyed by
-//     trace.Request.Index, which must be unique among requests in flight.
-//     preset=paper needs Env.MissMs > 0 and Env.CachedMs ≥ 0; preset=code
-//     ignores them.
+//   - lbgr: uncached = input tokens − cached (tails always miss). W below
+//     1e-9 ms is flushed to exactly 0, after each decay instant and after
+//     each completion's subtraction (this project's choice beside SPEC §7,
+//     which keeps W a float: without it W decays into the subnormals and
+//     sticks at about 8e-323, since x·31/32 rounds back to x there, 23,356
+//     instants after W = 1 ms; and the residue a completion leaves, such as
+//     1.8e-15, would linger). A gap of n instants decays W step by step, one
+//     rounded multiplication by 31/32 per instant, for n ≤ 2048 (stopping at
+//     the flush), and as W·(31/32)^n (math.Pow) beyond; the completion factor
+//     (31/32)^d is the product of d factors for d ≤ 2048 (a table) and
+//     math.Pow beyond. So the bits are the same however instants are batched,
+//     a gap costs at most 2048 multiplications, and since any W below 1e19 ms
+//     crosses 1e-9 within 2048 instants, the closed form only ever applies to
+//     such W as an exact 0; against the step-by-step reference (with the same
+//     flush) it agrees within 1e-12 relative above the threshold (a test pins
+//     1, 31, 32, 1000, 2049 and 10^9 instants). Against the unflushed
+//     arithmetic, over 96 lbgr scenarios on the two sample traces, decisions
+//     and times are unchanged, W moves by under 1e-9 ms, and the float32
+//     scores a run keeps change only with preset=paper (W is a feature of the
+//     RLS; by up to 8e-7 relative). y uses the E2E the simulator reports.
+//     Failed requests free their W share but do not teach the RLS. lbgr keeps
+//     its per-request routing record keyed by trace.Request.Index, which must
+//     be unique among requests in flight. preset=paper needs Env.MissMs > 0
+//     and Env.CachedMs ≥ 0; preset=code ignores them.
 //   - llmd: prefix = matched blocks / chain blocks (0 for a request
 //     without ids); the first sample is at time 0; the weights and
 //     scrape_ms are parameters (defaults 3, 2, 2 and 50). Its Loads are the

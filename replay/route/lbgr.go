@@ -3,6 +3,7 @@ package route
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/param"
@@ -15,7 +16,64 @@ const (
 	lbgrDecay      = 31.0 / 32.0 // exact in binary
 	lbgrLambda     = 0.992
 	lbgrP0         = 1e6
+	// lbgrFlush is this project's choice beside SPEC §7: a W below it (ms)
+	// is exactly 0, after a decay instant and after a completion's
+	// subtraction. Without it W decays into the subnormals and sticks at
+	// about 8e-323 (x·31/32 rounds back to x there) instead of reaching 0.
+	lbgrFlush = 1e-9
+	// lbgrSteps bounds the step-by-step arithmetic: a gap of up to this many
+	// instants decays W one rounded multiplication per instant (as SPEC's
+	// W ← W·31/32 reads), a longer one in closed form, W·(31/32)^n. Any W
+	// below 1e19 ms crosses lbgrFlush within lbgrSteps instants, so for such
+	// W both give the same bits (0); the closed form only saves time.
+	lbgrSteps = 2048
 )
+
+// lbgrPow[d] = (31/32)^d as the product of d factors, d ≤ lbgrSteps: the
+// completion's factor, rounded exactly as the step-by-step decay of W.
+var lbgrPow = func() []float64 {
+	p := make([]float64, lbgrSteps+1)
+	p[0] = 1
+	for d := 1; d <= lbgrSteps; d++ {
+		p[d] = p[d-1] * lbgrDecay
+	}
+	return p
+}()
+
+// lbgrDecayFactor is (31/32)^d: the product of d factors up to lbgrSteps,
+// math.Pow beyond (within 1e-12 relative of the product; a test checks).
+func lbgrDecayFactor(d int64) float64 {
+	if d <= lbgrSteps {
+		return lbgrPow[d]
+	}
+	return math.Pow(lbgrDecay, float64(d))
+}
+
+// lbgrDecayW returns w after n decay instants, flushed to 0 below
+// lbgrFlush. It costs O(min(n, lbgrSteps)) and, for W < 1e19 ms, at most
+// the instants it takes W to cross lbgrFlush (about 1,300 from 1e9 ms).
+func lbgrDecayW(w float64, n int64) float64 {
+	if n > lbgrSteps {
+		return lbgrDecayClosed(w, n)
+	}
+	for ; n > 0 && w != 0; n-- {
+		w = lbgrFlushed(w * lbgrDecay)
+	}
+	return w
+}
+
+// lbgrDecayClosed is lbgrDecayW's closed form, w·(31/32)^n flushed.
+func lbgrDecayClosed(w float64, n int64) float64 {
+	return lbgrFlushed(w * math.Pow(lbgrDecay, float64(n)))
+}
+
+// lbgrFlushed is w, or 0 below lbgrFlush (negative w included).
+func lbgrFlushed(w float64) float64 {
+	if w < lbgrFlush {
+		return 0
+	}
+	return w
+}
 
 // lbgr is the paper's Learning-Based Greedy Routing (SPEC §7), in tokens
 // and ms. For worker i
@@ -27,12 +85,14 @@ const (
 //
 // W_i is an exponentially decayed sum of routed prefill work: routing adds
 // inc = a_c·cached + a_m·uncached; at every instant t = 20·m ms every W_i is
-// multiplied by 31/32, one multiplication per instant (so the float result
-// is the same however the instants are batched); completion subtracts
-// inc·(31/32)^d, d = instants in (t_route, t_done], with (31/32)^d the
-// product of d factors, and clamps at 0. Instants are processed lazily up to
-// the time of each call, decay instants first at equal times. Once W_i is 0
-// further decay is skipped (it stays 0).
+// multiplied by 31/32; completion subtracts inc·(31/32)^d, d = instants in
+// (t_route, t_done], and clamps at 0. Instants are processed lazily up to
+// the time of each call, decay instants first at equal times. A gap of n
+// instants costs O(1) per worker (lbgrDecayW): up to lbgrSteps instants it
+// is one rounded multiplication per instant (so the bits are the same
+// however the instants are batched), beyond that W·(31/32)^n; (31/32)^d of
+// a completion is rounded the same way (lbgrDecayFactor). W below
+// lbgrFlush (1e-9 ms) is 0, after a decay instant and after a completion.
 //
 // θ_i is learned by recursive least squares per worker (θ₀ = 0, P₀ = 1e6·I,
 // λ = 0.992) from each completion: y = max(1, e2e_ms − (a_c·cached +
@@ -61,7 +121,6 @@ type lbgr struct {
 	theta   []float64 // n × dim
 	p       []float64 // n × dim × dim
 	pending map[int]lbgrPending
-	pow     []float64 // pow[d] = (31/32)^d by repeated multiplication
 
 	tok   []float64
 	blk   []int
@@ -92,7 +151,6 @@ func parseLBGR(a *param.Args) builder {
 			precise: precise, cluster: env.Cluster,
 			w:       make([]float64, n),
 			pending: make(map[int]lbgrPending),
-			pow:     []float64{1},
 			tok:     make([]float64, n), blk: make([]int, n),
 			basev: make([]float64, n), corr: make([]float64, n),
 		}
@@ -124,28 +182,12 @@ func (r *lbgr) advance(now time.Duration) {
 		steps := k - r.decays
 		r.decays = k
 		for i, x := range r.w {
-			for s := int64(0); s < steps && x != 0; s++ {
-				x *= lbgrDecay
-			}
-			r.w[i] = x
+			r.w[i] = lbgrDecayW(x, steps)
 		}
 	}
 	if r.tree != nil {
 		r.tree.advance(now)
 	}
-}
-
-// decayPow returns (31/32)^d as the product of d factors (0 once it
-// underflows).
-func (r *lbgr) decayPow(d int64) float64 {
-	for int64(len(r.pow)) <= d {
-		last := r.pow[len(r.pow)-1]
-		if last == 0 {
-			return 0
-		}
-		r.pow = append(r.pow, last*lbgrDecay)
-	}
-	return r.pow[d]
 }
 
 func (r *lbgr) Route(now time.Duration, req *trace.Request) Decision {
@@ -225,7 +267,7 @@ func (r *lbgr) Complete(c Completion) error {
 	delete(r.pending, c.Req.Index)
 	r.advance(c.Done)
 	w := c.Worker
-	r.w[w] = max(0, r.w[w]-pd.inc*r.decayPow(r.decays-pd.decays))
+	r.w[w] = lbgrFlushed(r.w[w] - pd.inc*lbgrDecayFactor(r.decays-pd.decays))
 	if c.Failed {
 		return nil
 	}

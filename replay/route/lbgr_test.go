@@ -107,7 +107,7 @@ func TestLBGRDecayInstants(t *testing.T) {
 
 // lbgrRef is an independent event-driven model of W: every decay instant
 // is an explicit event, processed before routings and completions at the
-// same time.
+// same time; W below 1e-9 ms is 0.
 func TestLBGRDecayLazyEqualsEager(t *testing.T) {
 	type ev struct {
 		t    time.Duration
@@ -152,7 +152,9 @@ func TestLBGRDecayLazyEqualsEager(t *testing.T) {
 	refAdvance := func(to time.Duration) {
 		for next := refT + 20*time.Millisecond; next <= to; next += 20 * time.Millisecond {
 			for i := range refW {
-				refW[i] *= lbgrDecay
+				if refW[i] *= lbgrDecay; refW[i] < 1e-9 {
+					refW[i] = 0
+				}
 			}
 			refT = next
 		}
@@ -185,7 +187,9 @@ func TestLBGRDecayLazyEqualsEager(t *testing.T) {
 			for k := int64(e.t/(20*time.Millisecond)) - int64(routed[e.idx]/(20*time.Millisecond)); k > 0; k-- {
 				f *= lbgrDecay
 			}
-			refW[c.Worker] = max(0, refW[c.Worker]-refInc[e.idx]*f)
+			if refW[c.Worker] -= refInc[e.idx] * f; refW[c.Worker] < 1e-9 {
+				refW[c.Worker] = 0
+			}
 		}
 		if !slices.Equal(lazy.w, eager.w) || !slices.Equal(lazy.w, refW) {
 			t.Fatalf("at %v: lazy W %v, eager %v, reference %v", e.t, lazy.w, eager.w, refW)
@@ -329,5 +333,120 @@ func TestLBGRPaperNeedsLatency(t *testing.T) {
 	}
 	if _, canon, err := New("lbgr", Env{Workers: 2, BlockSize: 16}); err != nil || canon != "lbgr:precise=false,preset=code" {
 		t.Fatalf("canonical %q %v", canon, err)
+	}
+}
+
+// stepDecay is the reference for W's decay: n rounded multiplications by
+// 31/32, flushed to 0 (for good) once below 1e-9 ms.
+func stepDecay(w float64, n int64) float64 {
+	for ; n > 0 && w != 0; n-- {
+		if w *= 31.0 / 32.0; w < 1e-9 {
+			w = 0
+		}
+	}
+	return w
+}
+
+// stepFactor is the reference (31/32)^d: the product of d factors, taken
+// as 0 below 1e-300 (the product sticks at a subnormal instead of reaching
+// 0; any inc·factor is then far below the flush threshold).
+func stepFactor(d int64) float64 {
+	f := 1.0
+	for ; d > 0; d-- {
+		if f *= 31.0 / 32.0; f < 1e-300 {
+			return 0
+		}
+	}
+	return f
+}
+
+// TestLBGRDecayGap pins W after a gap of n instants against the
+// step-by-step reference: within 1e-12 relative while above the flush
+// threshold (bit-identical up to lbgrSteps instants), exactly 0 after it;
+// both the router's scheme and its closed form, through the router too.
+func TestLBGRDecayGap(t *testing.T) {
+	ns := []int64{1, 31, 32, 1000, lbgrSteps, lbgrSteps + 1, 5000, 1e9}
+	ws := []float64{1e-9, 2e-9, 1, 100, 12345.678, 1e6, 3.7e8, 1e12, 1e18, 1e19, 1e30}
+	for _, w := range ws {
+		for _, n := range ns {
+			want := stepDecay(w, n)
+			for _, c := range []struct {
+				name string
+				got  float64
+			}{{"scheme", lbgrDecayW(w, n)}, {"closed form", lbgrDecayClosed(w, n)}} {
+				switch {
+				case want == 0 && c.got != 0:
+					t.Errorf("W %g, %d instants, %s: %g, want exactly 0", w, n, c.name, c.got)
+				case want != 0 && math.Abs(c.got-want) > 1e-12*want:
+					t.Errorf("W %g, %d instants, %s: %.17g, want %.17g (rel %.3g)", w, n, c.name, c.got, want, math.Abs(c.got-want)/want)
+				}
+			}
+			if got := lbgrDecayW(w, n); n <= lbgrSteps && got != want {
+				t.Errorf("W %g, %d instants: %.17g, want the step-by-step bits %.17g", w, n, got, want)
+			}
+		}
+	}
+	// Any W below 1e19 ms crosses the threshold within lbgrSteps instants,
+	// so beyond them the closed form and the steps agree exactly (0).
+	if w := stepDecay(1e19, lbgrSteps); w != 0 {
+		t.Fatalf("1e19 ms after %d instants: %g, want 0", lbgrSteps, w)
+	}
+	// 1e9 instants give 0 from any finite W.
+	if w := lbgrDecayW(math.MaxFloat64, 1e9); w != 0 {
+		t.Fatalf("max float after 1e9 instants: %g", w)
+	}
+	// The values above the threshold for a few n (pinned: a change in the
+	// arithmetic shows here).
+	for _, c := range []struct {
+		w    float64
+		n    int64
+		want float64
+	}{
+		{100, 1, 96.875},
+		{100, 32, 100 * math.Pow(31.0/32, 32)},
+		{1e6, 1000, 1e6 * math.Pow(31.0/32, 1000)},
+	} {
+		if got := lbgrDecayW(c.w, c.n); math.Abs(got-c.want) > 1e-12*c.want {
+			t.Errorf("W %g after %d: %.17g, want %.17g", c.w, c.n, got, c.want)
+		}
+	}
+	// (31/32)^d of a completion: the product of d factors up to lbgrSteps,
+	// within 1e-12 beyond.
+	for _, d := range []int64{0, 1, 31, 32, 1000, lbgrSteps, lbgrSteps + 1, 5000, 20000} {
+		got, want := lbgrDecayFactor(d), stepFactor(d)
+		if d <= lbgrSteps && got != want || math.Abs(got-want) > 1e-12*want {
+			t.Errorf("factor %d: %.17g, want %.17g", d, got, want)
+		}
+	}
+	// Through the router: W at the end of a gap, and a completion after it.
+	for _, n := range ns {
+		for _, in := range []int{1, 700, 50000} {
+			r := newLBGR(t, "lbgr", 1)
+			a, b := input(0, in), input(1, 3*in)
+			r.Route(0, a)
+			r.Route(0, b)
+			at := time.Duration(n) * lbgrDecayEvery
+			w0 := float64(4 * in)
+			want := stepDecay(w0, n)
+			if got := r.Loads(at, nil)[0]; want == 0 && got != 0 || math.Abs(got-want) > 1e-12*want {
+				t.Errorf("in %d, %d instants: W %.17g, want %.17g", in, n, got, want)
+			}
+			if err := r.Complete(Completion{Worker: 0, Req: a, Done: at, E2E: at}); err != nil {
+				t.Fatal(err)
+			}
+			want = want - float64(in)*stepFactor(n)
+			if want < 1e-9 {
+				want = 0
+			}
+			if got := r.w[0]; want == 0 && got != 0 || math.Abs(got-want) > 1e-12*want {
+				t.Errorf("in %d, %d instants, after a completion: W %.17g, want %.17g", in, n, got, want)
+			}
+			if err := r.Complete(Completion{Worker: 0, Req: b, Done: at, E2E: at}); err != nil {
+				t.Fatal(err)
+			}
+			if r.w[0] != 0 {
+				t.Errorf("in %d, %d instants: W %.17g after every completion, want 0", in, n, r.w[0])
+			}
+		}
 	}
 }
