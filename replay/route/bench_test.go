@@ -84,6 +84,30 @@ func schedule(reqs []*trace.Request) []event {
 	return evs
 }
 
+// runSchedule runs r through the schedule evs, scraping at its instants before
+// each event; *k is the position in evs (the next pending event). It
+// returns the number of requests routed and leaves their workers in
+// worker.
+func runSchedule(b *testing.B, r Router, evs []event, reqs []*trace.Request, worker []int, k *int) int {
+	n := 0
+	for *k = 0; *k < len(evs); *k++ {
+		e := evs[*k]
+		for at, ok := r.NextObserve(); ok && at <= e.at; at, ok = r.NextObserve() {
+			r.Observe(at)
+		}
+		rq := reqs[e.i]
+		if e.done {
+			if err := r.Complete(Completion{Worker: worker[e.i], Req: rq, Routed: rq.Arrival, Done: e.at, E2E: e.at - rq.Arrival}); err != nil {
+				b.Fatal(err)
+			}
+			continue
+		}
+		worker[e.i] = r.Route(e.at, rq).Worker
+		n++
+	}
+	return n
+}
+
 // BenchmarkRoute routes the Mooncake conversation trace (the full 12,031
 // requests from ../shared/traces when present, else the embedded 2,000)
 // over 8 workers in arrival order, each request completing 0.15 ms per input
@@ -103,20 +127,56 @@ func BenchmarkRoute(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				for _, e := range evs {
-					for at, ok := r.NextObserve(); ok && at <= e.at; at, ok = r.NextObserve() {
-						r.Observe(at)
-					}
-					rq := reqs[e.i]
-					if e.done {
-						if err := r.Complete(Completion{Worker: worker[e.i], Req: rq, Routed: rq.Arrival, Done: e.at, E2E: e.at - rq.Arrival}); err != nil {
-							b.Fatal(err)
-						}
-						continue
-					}
-					worker[e.i] = r.Route(e.at, rq).Worker
-					n++
+				n += runSchedule(b, r, evs, reqs, worker, new(int))
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "req/s")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/req")
+		})
+	}
+}
+
+// eventStub is stubCluster with the schedule's next event
+// (ClusterEvents), as replay/sim provides it.
+type eventStub struct {
+	stubCluster
+	evs  []event
+	next *int
+}
+
+func (c eventStub) NextEvent() (time.Duration, bool) {
+	if *c.next >= len(c.evs) {
+		return 0, false
+	}
+	return c.evs[*c.next].at, true
+}
+
+// BenchmarkRouteSparse is BenchmarkRoute with the arrivals a million times
+// further apart (SPEC §1's time_scale=1e6: gaps of minutes to days), for
+// the routers with per-instant behaviour: lbgr's decay every 20 ms and
+// llmd's scrape every 50 ms (llmd skips idle instants through
+// ClusterEvents). A gap must cost O(1), not O(gap / instant).
+func BenchmarkRouteSparse(b *testing.B) {
+	reqs, nblocks := loadMooncake(b)
+	sparse := make([]*trace.Request, len(reqs))
+	for i, r := range reqs {
+		c := *r
+		c.Arrival *= 1_000_000
+		sparse[i] = &c
+	}
+	evs := schedule(sparse)
+	worker := make([]int, len(sparse))
+	for _, spec := range []string{"lbgr", "lbgr:preset=paper", "llmd", "cache_aware"} {
+		b.Run(spec, func(b *testing.B) {
+			b.ReportAllocs()
+			var n int
+			for b.Loop() {
+				var k int
+				cl := eventStub{stubCluster{new(int)}, evs, &k}
+				r, _, err := New(spec, Env{Workers: 8, BlockSize: 512, Blocks: nblocks, MissMs: 0.15, Cluster: cl})
+				if err != nil {
+					b.Fatal(err)
 				}
+				n += runSchedule(b, r, evs, sparse, worker, &k)
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "req/s")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/req")

@@ -55,6 +55,18 @@
 // Observe; a simulator that skips an instant makes llmd sample at its next
 // Route (counted as a late sample).
 //
+// No instant costs anything by itself: a gap of n instants costs O(1) per
+// worker whatever n (time_scale=1e6 stretches the sample trace's gaps to
+// days). lbgr's decay takes n instants at once (below); the history trims
+// collapse pending instants into one (a trim of a tree within its size does
+// nothing); llmd jumps over idle scrape instants when the Cluster implements
+// ClusterEvents (replay/sim's does): after a scrape its next one is the first
+// instant at or after the simulator's next pending event, since Waiting and
+// Usage change only at events, so the skipped instants would have sampled
+// the same values (decisions and scores are bit-identical; a test checks it
+// against a scrape at every instant). Without ClusterEvents (replay/live)
+// llmd scrapes every instant, which there pass in real time.
+//
 // # Choices where SPEC §7 is open
 //
 //   - Load (SPEC: requests routed and not completed) is counted from Route

@@ -2,6 +2,7 @@ package route
 
 import (
 	"errors"
+	"math"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/param"
@@ -24,12 +25,20 @@ import (
 // uses a sample older than one period plus the gap. Matched blocks come from
 // a routing-history tree trimmed like the sglang preset's, or precise=true
 // from the workers' caches. The weights are parameters (default 3/2/2).
+//
+// Idle instants are jumped over: when the Cluster also implements
+// ClusterEvents (replay/sim's does), Observe moves the next scrape to the
+// first instant at or after the simulator's next pending event. Waiting
+// and Usage change only at events, so the instants skipped would have
+// sampled exactly what the last one did, and the held sample is the same
+// bits; a run costs O(events), not O(span / scrape_ms).
 type llmd struct {
 	base
 	wp, wq, wk  float64
 	scrape      time.Duration
 	precise     bool
 	cluster     Cluster
+	events      ClusterEvents // nil: scrape every instant
 	tree        *history
 	next        time.Duration // next scrape instant
 	q, usage    []float64
@@ -56,6 +65,7 @@ func parseLLMD(a *param.Args) builder {
 			q: make([]float64, n), usage: make([]float64, n),
 			tok: make([]float64, n), blk: make([]int, n),
 		}
+		r.events, _ = env.Cluster.(ClusterEvents)
 		if !precise {
 			r.tree = newHistory(env, sglangMaxTreeSize, sglangEvictInterval)
 		}
@@ -63,11 +73,28 @@ func parseLLMD(a *param.Args) builder {
 	}
 }
 
+// ClusterEvents is an optional part of a Cluster: a simulator that knows
+// its pending events implements it so that llmd can skip scrape instants at
+// which nothing can have changed.
+type ClusterEvents interface {
+	// NextEvent returns the time of the earliest event still pending (false
+	// if none). Called from Observe: until that time Waiting and Usage
+	// return what they return now.
+	NextEvent() (time.Duration, bool)
+}
+
 func (r *llmd) NextObserve() (time.Duration, bool) { return r.next, true }
 
 func (r *llmd) Observe(at time.Duration) {
 	r.at(at)
 	r.sample(at)
+	if r.events == nil {
+		return
+	}
+	// The instants before the next event would sample what this one did.
+	if t, ok := r.events.NextEvent(); ok && t > r.next {
+		r.next = r.instantFrom(t)
+	}
 }
 
 func (r *llmd) sample(at time.Duration) {
@@ -75,7 +102,23 @@ func (r *llmd) sample(at time.Duration) {
 		r.q[i] = float64(r.cluster.Waiting(i))
 		r.usage[i] = r.cluster.Usage(i)
 	}
-	r.next = (at/r.scrape + 1) * r.scrape
+	r.next = r.instantFrom(at + 1)
+}
+
+// instantFrom returns the first scrape instant k·scrape_ms ≥ t, saturating
+// at the largest Duration (a negative t is an overflowed one).
+func (r *llmd) instantFrom(t time.Duration) time.Duration {
+	if t < 0 {
+		return math.MaxInt64
+	}
+	k := t / r.scrape
+	if k*r.scrape < t {
+		k++
+	}
+	if k > math.MaxInt64/r.scrape {
+		return math.MaxInt64
+	}
+	return k * r.scrape
 }
 
 func (r *llmd) Route(now time.Duration, req *trace.Request) Decision {

@@ -2,6 +2,7 @@ package route
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,131 @@ func TestLLMDScrapeInstants(t *testing.T) {
 	}
 	if _, _, err := New("llmd", Env{Workers: 2, BlockSize: 16}); err == nil {
 		t.Fatal("llmd without a cluster accepted")
+	}
+}
+
+// eventCluster is a fakeCluster that tells llmd when its next event is
+// (route.ClusterEvents), as replay/sim's does.
+type eventCluster struct {
+	*fakeCluster
+	next func() (time.Duration, bool)
+}
+
+func (c eventCluster) NextEvent() (time.Duration, bool) { return c.next() }
+
+// llmdScript drives llmd the way replay/sim does: cluster changes, then
+// scrape instants, then arrivals at equal times, the scrape scheduled at
+// NextObserve. It returns every decision's worker and scores, and the
+// number of Observe calls.
+func llmdScript(t *testing.T, spec string, withEvents bool) (dec [][]float64, observes int) {
+	t.Helper()
+	type change struct {
+		at      time.Duration
+		waiting []int
+		usage   []float64
+	}
+	s := rng(11)
+	const n = 3
+	var changes []change
+	var arrivals []time.Duration
+	now := time.Duration(0)
+	for range 400 {
+		gap := time.Duration(s.IntN(int(80 * time.Millisecond)))
+		if s.IntN(6) == 0 {
+			gap = time.Duration(s.IntN(int(30 * time.Second))) // idle stretches
+		}
+		if s.IntN(5) == 0 {
+			gap -= gap % (50 * time.Millisecond) // on a scrape instant
+		}
+		now += gap
+		if s.IntN(2) == 0 {
+			c := change{at: now, waiting: make([]int, n), usage: make([]float64, n)}
+			for i := range n {
+				c.waiting[i], c.usage[i] = s.IntN(6), float64(s.IntN(9))/8
+			}
+			changes = append(changes, c)
+		} else {
+			arrivals = append(arrivals, now)
+		}
+	}
+	cl := newFakeCluster(n, 16)
+	next := func() (time.Duration, bool) {
+		switch {
+		case len(changes) > 0 && len(arrivals) > 0:
+			return min(changes[0].at, arrivals[0]), true
+		case len(changes) > 0:
+			return changes[0].at, true
+		case len(arrivals) > 0:
+			return arrivals[0], true
+		}
+		return 0, false
+	}
+	var c Cluster = cl
+	if withEvents {
+		c = eventCluster{cl, next}
+	}
+	r := mustNew(t, spec, Env{Workers: n, BlockSize: 16, Cluster: c})
+	gen := newChainGen(5, 16, 3)
+	for i := 0; len(changes) > 0 || len(arrivals) > 0; {
+		at, _ := r.NextObserve()
+		ev, _ := next()
+		switch {
+		case len(changes) > 0 && changes[0].at <= at && changes[0].at == ev:
+			copy(cl.waiting, changes[0].waiting)
+			copy(cl.usage, changes[0].usage)
+			changes = changes[1:]
+		case at <= ev:
+			r.Observe(at)
+			observes++
+		default:
+			d := r.Route(arrivals[0], gen.request(i, 4))
+			dec = append(dec, append([]float64{float64(d.Worker)}, d.Scores...))
+			arrivals = arrivals[1:]
+			i++
+		}
+	}
+	if l := r.(*llmd).lateSamples; l != 0 {
+		t.Fatalf("%d late samples", l)
+	}
+	return dec, observes
+}
+
+// Skipping idle scrape instants changes no decision and no score bit, and
+// costs Observe calls in proportion to events, not to the span.
+func TestLLMDSkipsIdleInstants(t *testing.T) {
+	for _, spec := range []string{"llmd", "llmd:scrape_ms=7", "llmd:scrape_ms=1000"} {
+		every, nEvery := llmdScript(t, spec, false)
+		skip, nSkip := llmdScript(t, spec, true)
+		if len(every) == 0 || len(every) != len(skip) {
+			t.Fatalf("%s: %d and %d decisions", spec, len(every), len(skip))
+		}
+		for i := range every {
+			if !slices.Equal(every[i], skip[i]) {
+				t.Fatalf("%s: decision %d: every instant %v, skipping %v", spec, i, every[i], skip[i])
+			}
+		}
+		// 400 events: at most one scrape after each, plus the first.
+		if nSkip > 401 || nEvery < 10*nSkip && spec != "llmd:scrape_ms=1000" {
+			t.Fatalf("%s: %d scrapes skipping, %d every instant", spec, nSkip, nEvery)
+		}
+		t.Logf("%s: %d decisions; %d scrapes every instant, %d skipping", spec, len(every), nEvery, nSkip)
+	}
+	// The next scrape after an Observe: the first instant at or after the
+	// next event, never the instant just sampled.
+	for _, c := range []struct {
+		ev   time.Duration
+		ok   bool
+		want time.Duration
+	}{
+		{ms(1000), true, ms(1000)}, {ms(1010), true, ms(1050)}, {ms(100), true, ms(150)},
+		{ms(120), true, ms(150)}, {ms(0), false, ms(150)}, {ms(100), false, ms(150)},
+		{math.MaxInt64 - 1, true, math.MaxInt64},
+	} {
+		cl := eventCluster{newFakeCluster(2, 16), func() (time.Duration, bool) { return c.ev, c.ok }}
+		r := mustNew(t, "llmd", Env{Workers: 2, BlockSize: 16, Cluster: cl}).(*llmd)
+		r.Observe(ms(100))
+		if at, _ := r.NextObserve(); at != c.want {
+			t.Errorf("next event %v %v: next scrape %v, want %v", c.ev, c.ok, at, c.want)
+		}
 	}
 }

@@ -98,6 +98,16 @@ func (v clusterView) Match(w int, r *trace.Request) (int, int) {
 	return h, hitTokens(r, h, v.c.tr.Info.BlockSize)
 }
 func (v clusterView) Waiting(w int) int { return v.c.workers[w].queueLen() }
+
+// NextEvent is the time of the earliest pending event (route.ClusterEvents):
+// state changes only at events, so llmd skips the scrape instants before it.
+func (v clusterView) NextEvent() (time.Duration, bool) {
+	if len(v.c.sched.q) == 0 {
+		return 0, false
+	}
+	return v.c.sched.q[0].t, true
+}
+
 func (v clusterView) Usage(w int) float64 {
 	c := v.c.workers[w].cache
 	return float64(c.PinnedWeight()+c.Reserved()) / float64(c.Capacity())
