@@ -113,8 +113,12 @@ func (p *requestPane) lines() []string {
 			svc := float64(rec.FirstToken - rec.Start)
 			out = append(out, fmt.Sprintf("  TTFT %s = queueing %s + prefill %s · E2E %s", ms(q+svc), ms(q), ms(svc), ms(float64(rec.E2E()))))
 		}
-		for _, l := range wrap("why: "+dec.Reason(), w-2, "     ") {
-			out = append(out, "  "+l)
+		if lines, ok := lbgrWhy(st, rec.Why, int(rec.Worker), w-2); ok {
+			out = append(out, lines...)
+		} else {
+			for _, l := range wrap("why: "+dec.Reason(), w-2, "     ") {
+				out = append(out, "  "+l)
+			}
 		}
 		scores := sl.run.RequestScores(i)
 		hi := 0.0
@@ -137,6 +141,44 @@ func (p *requestPane) lines() []string {
 		}
 	}
 	return out
+}
+
+// lbgrWhy explains an lbgr decision by the parts of E of the winner and
+// the runner-up (the terms that decide: a learned bias, a decayed W or a
+// prefill the router believes cached), as lines indented for the pane;
+// false for other rules.
+func lbgrWhy(st *styles, y route.Why, worker, w int) ([]string, bool) {
+	win, alt, ok := y.LBGRTerms()
+	if !ok {
+		return nil, false
+	}
+	var head string
+	switch part, edge := y.LBGREdge(); {
+	case y.Alt < 0:
+		head = fmt.Sprintf("lbgr: single worker w%d", worker)
+	case alt.E() < win.E():
+		head = fmt.Sprintf("lbgr: w%d kept: w%d's E is lower, but a later worker must be lower by more than 1 ms", worker, y.Alt)
+	case part == "":
+		head = fmt.Sprintf("lbgr: lowest E → w%d (w%d next)", worker, y.Alt)
+	default:
+		head = fmt.Sprintf("lbgr: lowest E → w%d; its largest difference from w%d, the next best: %s, %s ms lower", worker, y.Alt, part, si(edge))
+	}
+	var out []string
+	for _, l := range wrap("why: "+head, w, "     ") {
+		out = append(out, "  "+l)
+	}
+	for _, l := range wrap("E = max(1, prefill + W + learned θ·φ) in ms; cached: tokens as the router sees them", w, "") {
+		out = append(out, st.dim.Render("  "+l))
+	}
+	out = append(out, fmt.Sprintf("  %6s %7s %8s %7s %8s %8s", "", "E", "prefill", "W", "learned", "cached"))
+	row := func(mark string, i int, t route.LBGRTerms) string {
+		return fmt.Sprintf("  %sw%-3d %7s %8s %7s %8s %8s", mark, i, si(t.E()), si(t.Prefill), si(t.Queue), si(t.Learned), si(float64(t.Cached)))
+	}
+	out = append(out, row("▸ ", worker, win))
+	if y.Alt >= 0 {
+		out = append(out, row("  ", y.Alt, alt))
+	}
+	return out, true
 }
 
 func (p *requestPane) View() string {

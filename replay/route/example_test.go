@@ -37,7 +37,7 @@ func Example() {
 	fmt.Println(r.LoadUnit(), r.Loads(30*time.Millisecond, nil))
 	// Output:
 	// lbgr:precise=false,preset=code
-	// request 0 → worker 0, E (ms) [40 40]: lbgr: lowest E = 40 ms (40 predicted + 0 learned) → worker 0; next best worker 1: 40 ms
-	// request 1 → worker 1, E (ms) [48 40]: lbgr: lowest E = 40 ms (40 predicted + 0 learned) → worker 1; next best worker 0: 48 ms
+	// request 0 → worker 0, E (ms) [40 40]: lbgr: lowest E → worker 0: 40 ms = prefill 40 + W 0 + learned 0, 0 tokens cached in the router's view; next best worker 1: 40 ms = prefill 40 + W 0 + learned 0, 0 cached
+	// request 1 → worker 1, E (ms) [48 40]: lbgr: lowest E → worker 1: 40 ms = prefill 40 + W 0 + learned 0, 0 tokens cached in the router's view; next best worker 0: 48 ms = prefill 8 + W 40 + learned 0, 32 cached; largest difference: W, 40 ms lower on worker 1
 	// W (ms) [0 38.75]
 }

@@ -125,6 +125,7 @@ type lbgr struct {
 	tok   []float64
 	blk   []int
 	phi   []float64 // n × dim, this routing's features
+	pre   []float64 // a_c·cached + a_m·uncached per worker
 	basev []float64 // a_c·cached + a_m·uncached + a_q·W per worker
 	corr  []float64 // θ·φ per worker
 	tmp   [2][4]float64
@@ -152,7 +153,7 @@ func parseLBGR(a *param.Args) builder {
 			w:       make([]float64, n),
 			pending: make(map[int]lbgrPending),
 			tok:     make([]float64, n), blk: make([]int, n),
-			basev: make([]float64, n), corr: make([]float64, n),
+			pre: make([]float64, n), basev: make([]float64, n), corr: make([]float64, n),
 		}
 		if preset == "paper" {
 			if env.CachedMs < 0 || env.MissMs <= 0 {
@@ -204,7 +205,8 @@ func (r *lbgr) Route(now time.Duration, req *trace.Request) Decision {
 	for i := range r.scores {
 		cached := r.tok[i]
 		uncached := max(0, in-cached)
-		r.basev[i] = r.ac*cached + r.am*uncached + r.aq*r.w[i]
+		r.pre[i] = r.ac*cached + r.am*uncached
+		r.basev[i] = r.pre[i] + r.aq*r.w[i]
 		phi := r.phi[i*r.dim : (i+1)*r.dim]
 		phi[0] = 1
 		if r.paper {
@@ -230,9 +232,10 @@ func (r *lbgr) Route(now time.Duration, req *trace.Request) Decision {
 			alt = i
 		}
 	}
-	y := Why{Rule: RuleLBGR, Alt: alt, A: r.scores[best], C: r.basev[best], D: r.corr[best]}
+	y := Why{Rule: RuleLBGR, Alt: alt, A: r.pre[best], B: r.aq * r.w[best], C: r.corr[best], Key: lbgrTok(r.tok[best])}
 	if alt >= 0 {
-		y.B = r.scores[alt]
+		y.D, y.E, y.F = r.pre[alt], r.aq*r.w[alt], r.corr[alt]
+		y.Key |= lbgrTok(r.tok[alt]) << 32
 	}
 	cached := r.tok[best]
 	inc := r.ac*cached + r.am*max(0, in-cached)
@@ -249,6 +252,9 @@ func (r *lbgr) Route(now time.Duration, req *trace.Request) Decision {
 	}
 	return Decision{Worker: best, Scores: r.scores, Why: y}
 }
+
+// lbgrTok is a token count for Why.Key, saturated at 2^32−1.
+func lbgrTok(t float64) uint64 { return uint64(min(t, math.MaxUint32)) }
 
 func (r *lbgr) Complete(c Completion) error {
 	if c.Req == nil {

@@ -217,7 +217,7 @@ func TestLBGRRLSByHand(t *testing.T) {
 	b := input(1, 100)
 	d := r.Route(ms(10), b)
 	th0, p0 := r.theta[0], r.p[0]
-	base := d.Why.C
+	base := d.Why.A + d.Why.B
 	if err := r.Complete(Completion{Worker: 0, Req: b, Done: ms(20), E2E: ms(5)}); err != nil {
 		t.Fatal(err)
 	}
@@ -446,6 +446,73 @@ func TestLBGRDecayGap(t *testing.T) {
 			}
 			if r.w[0] != 0 {
 				t.Errorf("in %d, %d instants: W %.17g after every completion, want 0", in, n, r.w[0])
+			}
+		}
+	}
+}
+
+// A decision's Why holds the parts of E of the winner and the runner-up:
+// they give back the compared scores bit for bit, and the reason names the
+// part that separates them.
+func TestLBGRWhy(t *testing.T) {
+	r := newLBGR(t, "lbgr", 3)
+	r.tree.insert(1, req(-1, 16, ids(1, 2, 3), 0, 0))
+	copy(r.w, []float64{0, 30, 5})
+	copy(r.theta, []float64{400, 900, 0})
+	// E: w0 64+0+400 = 464; w1 16+30+900 = 946; w2 64+5+0 = 69.
+	d := r.Route(0, req(0, 16, ids(1, 2, 3, 4), 0, 0))
+	win, alt, ok := d.Why.LBGRTerms()
+	want := LBGRTerms{Prefill: 64, Queue: 5, Learned: 0, Cached: 0}
+	if !ok || d.Worker != 2 || d.Why.Alt != 0 || win != want || alt != (LBGRTerms{Prefill: 64, Learned: 400}) {
+		t.Fatalf("worker %d alt %d terms %+v %+v", d.Worker, d.Why.Alt, win, alt)
+	}
+	if got, w := d.Reason(), "lbgr: lowest E → worker 2: 69 ms = prefill 64 + W 5 + learned 0, 0 tokens cached in the router's view; next best worker 0: 464 ms = prefill 64 + W 0 + learned 400, 0 cached; largest difference: learned θ·φ, 400 ms lower on worker 2"; got != w {
+		t.Fatalf("reason\n%s\nwant\n%s", got, w)
+	}
+	// Kept by the scan rule: the runner-up is lower, but not by more than 1.
+	r = newLBGR(t, "lbgr", 3)
+	copy(r.w, []float64{10, 8.5, 7.9})
+	d = r.Route(0, input(0, 100))
+	if got, w := d.Reason(), "lbgr: worker 1 kept, E 108.5 ms = prefill 100 + W 8.5 + learned 0, 0 tokens cached in the router's view; worker 2's E 107.9 ms = prefill 100 + W 7.9 + learned 0 (0 cached) is lower, but a later worker must be lower by more than 1 ms"; d.Worker != 1 || got != w {
+		t.Fatalf("worker %d reason\n%s\nwant\n%s", d.Worker, got, w)
+	}
+	// The floor, and a single worker.
+	r = newLBGR(t, "lbgr", 1)
+	r.theta[0] = -500
+	if got, w := r.Route(0, input(0, 100)).Reason(), "lbgr: single worker 0, E 1 ms (the floor) = prefill 100 + W 0 + learned -500, 0 tokens cached in the router's view"; got != w {
+		t.Fatalf("reason\n%s\nwant\n%s", got, w)
+	}
+	// Over learning runs of both presets, tree and precise: the parts give
+	// back the scores bit for bit, and the cached tokens the router used.
+	for _, spec := range []string{"lbgr", "lbgr:preset=paper", "lbgr:precise=true", "lbgr:preset=paper,precise=true"} {
+		cl := newFakeCluster(4, 16)
+		r := mustNew(t, spec, Env{Workers: 4, BlockSize: 16, CachedMs: 0.01, MissMs: 0.15, Cluster: cl}).(*lbgr)
+		gen := newChainGen(7, 16, 3)
+		s := rng(3)
+		now := time.Duration(0)
+		type open struct {
+			rq *trace.Request
+			w  int
+			at time.Duration
+		}
+		var inflight []open
+		for i := range 300 {
+			now += ms(float64(s.IntN(40)))
+			rq := gen.request(i, 6)
+			d := r.Route(now, rq)
+			win, alt, _ := d.Why.LBGRTerms()
+			if win.E() != d.Scores[d.Worker] || alt.E() != d.Scores[d.Why.Alt] ||
+				float64(win.Cached) != r.tok[d.Worker] || float64(alt.Cached) != r.tok[d.Why.Alt] {
+				t.Fatalf("%s request %d: terms %+v %+v, scores %v, cached %v", spec, i, win, alt, d.Scores, r.tok)
+			}
+			cl.cache(d.Worker, rq.Blocks...)
+			inflight = append(inflight, open{rq, d.Worker, now})
+			for len(inflight) > 0 && s.IntN(3) == 0 {
+				o := inflight[0]
+				inflight = inflight[1:]
+				if err := r.Complete(Completion{Worker: o.w, Req: o.rq, Routed: o.at, Done: now, E2E: now - o.at + ms(float64(s.IntN(500)))}); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}

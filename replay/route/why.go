@@ -43,10 +43,12 @@ const (
 	// probability, B = temperature, C = the winner's cost, Alt = the
 	// lowest-cost worker, D = its cost.
 	RuleSampled
-	// RuleLBGR: Scores = E_i (ms); A = the winner's E, Alt = the runner-up
-	// (lowest E among the others, -1 with one worker), B = its E, C = the
-	// winner's predicted queue+prefill part (a_c·cached + a_m·uncached +
-	// a_q·W), D = the winner's learned correction θ·φ.
+	// RuleLBGR: Scores = E_i (ms); Alt = the runner-up (lowest E among the
+	// others, -1 with one worker). The parts of E = max(1, prefill + W +
+	// learned), in ms: A, B, C = the winner's a_c·cached + a_m·uncached,
+	// a_q·W and θ·φ; D, E, F = the runner-up's. Key = the cached tokens the
+	// router saw on the winner (low 32 bits) and on the runner-up (high 32
+	// bits), saturated at 2^32−1. LBGRTerms reads them.
 	RuleLBGR
 	// RuleLLMD: Scores = 3·prefix + 2·queue + 2·kv (weights as configured);
 	// A = prefix, B = queue, C = kv of the winner, D = its score.
@@ -101,11 +103,67 @@ func (r Rule) Unit() string {
 
 // Why is the compact, allocation-free explanation of a decision.
 type Why struct {
-	Rule       Rule
-	Alt        int
-	A, B, C, D float64
-	// Key is consistent_hash's exact 64-bit key.
+	Rule             Rule
+	Alt              int
+	A, B, C, D, E, F float64
+	// Key is consistent_hash's exact 64-bit key (lbgr: two cached-token
+	// counts).
 	Key uint64
+}
+
+// LBGRTerms are one worker's parts of lbgr's E (SPEC §7), in ms, and the
+// cached tokens they were computed from.
+type LBGRTerms struct {
+	// Prefill is a_c·cached + a_m·uncached, Queue a_q·W, Learned θ·φ.
+	Prefill, Queue, Learned float64
+	// Cached is the cached prefix in tokens as the router saw it (its
+	// routing-history tree, or the worker's cache with precise=true).
+	Cached uint32
+}
+
+// E is max(1, Prefill + Queue + Learned), the score lbgr compared (the
+// same bits: the parts are summed in the router's order).
+func (t LBGRTerms) E() float64 { return max(1, t.Prefill+t.Queue+t.Learned) }
+
+// String is "E = prefill P + W Q + learned L".
+func (t LBGRTerms) String() string {
+	e := g(t.E()) + " ms"
+	if t.Prefill+t.Queue+t.Learned < 1 {
+		e = "1 ms (the floor)"
+	}
+	return fmt.Sprintf("%s = prefill %s + W %s + learned %s", e, g(t.Prefill), g(t.Queue), g(t.Learned))
+}
+
+// LBGRTerms returns the parts of E of an lbgr decision's winner and
+// runner-up (zero when Alt < 0); ok is false for other rules.
+func (y Why) LBGRTerms() (win, alt LBGRTerms, ok bool) {
+	if y.Rule != RuleLBGR {
+		return win, alt, false
+	}
+	win = LBGRTerms{Prefill: y.A, Queue: y.B, Learned: y.C, Cached: uint32(y.Key)}
+	if y.Alt >= 0 {
+		alt = LBGRTerms{Prefill: y.D, Queue: y.E, Learned: y.F, Cached: uint32(y.Key >> 32)}
+	}
+	return win, alt, true
+}
+
+// LBGREdge names the part of E (prefill, W or learned θ·φ) in which an
+// lbgr decision's winner is furthest below the runner-up, and by how many
+// ms; "" when it is below in none (or for other rules).
+func (y Why) LBGREdge() (part string, ms float64) {
+	win, alt, ok := y.LBGRTerms()
+	if !ok || y.Alt < 0 {
+		return "", 0
+	}
+	for _, c := range []struct {
+		name string
+		d    float64
+	}{{"prefill", alt.Prefill - win.Prefill}, {"W", alt.Queue - win.Queue}, {"learned θ·φ", alt.Learned - win.Learned}} {
+		if c.d > ms {
+			part, ms = c.name, c.d
+		}
+	}
+	return part, ms
 }
 
 // Reason formats the explanation of a decision that chose worker (what a
@@ -147,15 +205,20 @@ func (y Why) format(w int) string {
 		return fmt.Sprintf("softmax at temperature %s: drew worker %d (p = %.3g, cost %s); lowest cost was worker %d (%s)",
 			g(y.B), w, y.A, g(y.C), y.Alt, g(y.D))
 	case RuleLBGR:
+		win, alt, _ := y.LBGRTerms()
 		if y.Alt < 0 {
-			return fmt.Sprintf("lbgr: single worker, E = %s ms", g(y.A))
+			return fmt.Sprintf("lbgr: single worker %d, E %s, %d tokens cached in the router's view", w, win, win.Cached)
 		}
-		if y.B < y.A {
-			return fmt.Sprintf("lbgr: worker %d kept with E = %s ms (%s predicted + %s learned): worker %d's E = %s ms is lower, but a later worker must be lower by more than 1 ms",
-				w, g(y.A), g(y.C), g(y.D), y.Alt, g(y.B))
+		if alt.E() < win.E() {
+			return fmt.Sprintf("lbgr: worker %d kept, E %s, %d tokens cached in the router's view; worker %d's E %s (%d cached) is lower, but a later worker must be lower by more than 1 ms",
+				w, win, win.Cached, y.Alt, alt, alt.Cached)
 		}
-		return fmt.Sprintf("lbgr: lowest E = %s ms (%s predicted + %s learned) → worker %d; next best worker %d: %s ms",
-			g(y.A), g(y.C), g(y.D), w, y.Alt, g(y.B))
+		s := fmt.Sprintf("lbgr: lowest E → worker %d: %s, %d tokens cached in the router's view; next best worker %d: %s, %d cached",
+			w, win, win.Cached, y.Alt, alt, alt.Cached)
+		if name, edge := y.LBGREdge(); name != "" {
+			s += fmt.Sprintf("; largest difference: %s, %s ms lower on worker %d", name, g(edge), w)
+		}
+		return s
 	case RuleLLMD:
 		return fmt.Sprintf("llmd: highest score %s (prefix %.3g, queue %.3g, kv %.3g) → worker %d", g(y.D), y.A, y.B, y.C, w)
 	}
