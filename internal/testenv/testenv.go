@@ -34,6 +34,18 @@ func Require(t testing.TB, what string, ok bool) {
 // directory holding go.mod. It skips or fails as Require does when missing.
 func SharedTraces(t testing.TB) string {
 	t.Helper()
+	return shared(t, "traces")
+}
+
+// VLLMGroundTruth returns the absolute path of ../shared/vllm-groundtruth
+// (measured vLLM runs driven by inference-perf), as SharedTraces does.
+func VLLMGroundTruth(t testing.TB) string {
+	t.Helper()
+	return shared(t, "vllm-groundtruth")
+}
+
+func shared(t testing.TB, name string) string {
+	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +61,7 @@ func SharedTraces(t testing.TB) string {
 		}
 		dir = up
 	}
-	p := filepath.Join(filepath.Dir(dir), "shared", "traces")
+	p := filepath.Join(filepath.Dir(dir), "shared", name)
 	fi, err := os.Stat(p)
 	Require(t, p, err == nil && fi.IsDir())
 	return p
