@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/replay/trace/gen"
+	"github.com/kvscope/kvscope/replay/trace/infperf"
 )
 
 // newGenCmd is `kvscope gen NAME [flags]`: one subcommand per generator of
@@ -16,23 +18,27 @@ import (
 func newGenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gen NAME [flags]",
-		Short: "Generate a synthetic workload trace (" + strings.Join(gen.Names(), ", ") + ")",
+		Short: "Generate a synthetic workload trace (" + strings.Join(genNames(), ", ") + ")",
 		Long: "gen writes a synthetic trace in kvscope's native JSONL (or Mooncake JSONL).\n" +
 			"The same flags and --seed give the same bytes.",
 		Example: "  kvscope gen gsp -o gsp.jsonl\n" +
 			"  kvscope gen multiturn --clients 1000 --think-s 2 -o mt.jsonl\n" +
-			"  kvscope gen cycle --k 64 -o cycle.jsonl",
+			"  kvscope gen cycle --k 64 -o cycle.jsonl\n" +
+			"  kvscope gen inference-perf results/config.yaml -o run.jsonl",
 		Args: cobra.ArbitraryArgs,
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usagef("gen: name a generator: %s", strings.Join(gen.Names(), ", "))
+				return usagef("gen: name a generator: %s", strings.Join(genNames(), ", "))
 			}
-			return usagef("gen: unknown generator %q (choose %s)", args[0], strings.Join(gen.Names(), ", "))
+			return usagef("gen: unknown generator %q (choose %s)", args[0], strings.Join(genNames(), ", "))
 		},
 	}
-	cmd.AddCommand(newGenGSPCmd(), newGenMultiturnCmd(), newGenLongdocCmd(), newGenCycleCmd())
+	cmd.AddCommand(newGenGSPCmd(), newGenMultiturnCmd(), newGenLongdocCmd(), newGenCycleCmd(), newGenInferencePerfCmd())
 	return cmd
 }
+
+// genNames lists the generators: SPEC §3's and inference-perf's, sorted.
+func genNames() []string { return slices.Sorted(slices.Values(append(gen.Names(), "inference-perf"))) }
 
 // genOutput holds the flags every generator shares.
 type genOutput struct {
@@ -222,6 +228,36 @@ func newGenCycleCmd() *cobra.Command {
 	f.IntVar(&p.Rounds, "rounds", 0, "passes over the k+1 prefixes (default k+1)")
 	f.IntVar(&p.OutputLen, "output-len", p.OutputLen, "output tokens per request")
 	f.IntVar(&p.BlockSize, "block-size", p.BlockSize, "tokens per block")
+	o.addFlags(cmd)
+	return cmd
+}
+
+func newGenInferencePerfCmd() *cobra.Command {
+	p := infperf.Params{BlockSize: infperf.DefaultBlockSize}
+	var o genOutput
+	cmd := &cobra.Command{
+		Use:   "inference-perf CONFIG",
+		Short: "the workload of an inference-perf configuration (shared_prefix, random, synthetic; constant, poisson)",
+		Long: "Reads an inference-perf configuration (its input YAML, or the results/config.yaml it writes)\n" +
+			"and writes the requests its load stages send: the data generator's prompts as block chains\n" +
+			"(a shared_prefix group's system prompt is a chain its prompts share; only full blocks have\n" +
+			"ids, as vLLM caches only full blocks) at the load's send times, each request tagged with its\n" +
+			"stage (\"stage=N\") and, for shared_prefix, its group (\"group=G\"). Stages follow each\n" +
+			"other without the drain inference-perf waits for. kvscope draws from --seed, not from\n" +
+			"inference-perf's numpy streams: the trace has the run's distributions, not its draws.\n" +
+			"--format mooncake cannot hold the tokens past the last full block (they have no id) and\n" +
+			"fails on them; it works when every prompt fills its blocks (--block-size 1).",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := infperf.LoadConfig(args[0])
+			if err != nil {
+				return fmt.Errorf("gen inference-perf: %w", err)
+			}
+			p.Config, p.Seed = c, o.seed
+			return o.write(cmd, &p)
+		},
+	}
+	cmd.Flags().IntVar(&p.BlockSize, "block-size", p.BlockSize, "tokens per block (vLLM's default is 16)")
 	o.addFlags(cmd)
 	return cmd
 }
