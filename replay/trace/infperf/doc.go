@@ -93,9 +93,9 @@
 //     poisson are refused). Both clip to [min, max], round and clip again.
 //     A plain integer is that length exactly.
 //   - constant load (ConstantLoadTimer): the stage's N send times are N
-//     exponential gaps scaled so that they sum to the duration: random
-//     times with exactly N in the stage, the last at its end (not evenly
-//     spaced). poisson load (PoissonLoadTimer): for each second a
+//     exponential gaps scaled so that they sum to the duration: the last
+//     at the stage's end, the others falling as N-1 sorted uniform times
+//     over the stage (random, not evenly spaced). poisson load (PoissonLoadTimer): for each second a
 //     Poisson(rate) count, spread over that second by the constant rule
 //     (a second drawing 0 is skipped); with worker processes (num_workers
 //     > 0, the default) the stage takes the first N times, so it may end

@@ -17,8 +17,8 @@ const stageLead = 1.0
 //
 //   - constant: the stage's N = int(rate × duration) requests; N
 //     exponential gaps are drawn and scaled to sum to the duration, so the
-//     last request is sent at the stage's end and the gaps are random (a
-//     Poisson process conditioned on N events), not even.
+//     last request is sent at the stage's end and the others fall as N-1
+//     sorted uniform times over the stage: random, not evenly spaced.
 //   - poisson: second by second, a Poisson(rate) count of requests spread
 //     over that second by the constant rule (a second drawing 0 is
 //     skipped); the worker-process path takes the first N times, so the
