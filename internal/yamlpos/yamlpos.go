@@ -88,13 +88,40 @@ func syntaxErr(file string, data []byte, err error) error {
 		return &Error{File: file, Line: line, Reason: "YAML: " + m[2]}
 	}
 	e := &Error{File: file, Reason: strings.Replace(msg, "yaml: ", "YAML: ", 1)}
+	lineAt := func(i int) int { return 1 + bytes.Count(data[:i], []byte{'\n'}) }
 	if m := yamlAnchor.FindStringSubmatch(msg); m != nil {
 		// The first use of the alias is where it fails.
 		if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
-			e.Line = 1 + bytes.Count(data[:i], []byte{'\n'})
+			e.Line = lineAt(i)
+		}
+	}
+	if e.Line == 0 {
+		// yaml.v3 gives no line for characters YAML does not allow
+		// (control characters, bad UTF-8): find the first; failing that
+		// the error is at the end of the stream.
+		if i := notPrintable(data); i >= 0 {
+			e.Line = lineAt(i)
+		} else {
+			e.Line = lineAt(len(bytes.TrimRight(data, "\n")))
 		}
 	}
 	return e
+}
+
+// notPrintable is the offset of the first character outside YAML's
+// printable set (tab, line feed, carriage return, U+0020-U+007E, U+0085,
+// U+00A0-U+D7FF, U+E000-U+FFFD, U+10000 and above), or -1.
+func notPrintable(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		ok := r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r <= 0x7e) || r == 0x85 ||
+			(r >= 0xa0 && r <= 0xd7ff) || (r >= 0xe000 && r <= 0xfffd) || r >= 0x10000
+		if !ok || (r == utf8.RuneError && n == 1) {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // Path is the node's dotted field path ("load.stages[1].rate"); "" for the

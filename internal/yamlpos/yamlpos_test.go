@@ -84,6 +84,10 @@ func TestParseErrors(t *testing.T) {
 		{"a: 1\n---\nb: 2\n", "f.yaml:2: a second YAML document (a configuration is one document)"},
 		{"a: 1\na: 2\n", ""},
 		{"a: *nope\n", "f.yaml:1: YAML: unknown anchor 'nope' referenced"},
+		{"a: 1\nb: \"x\n", "f.yaml:2: YAML: found unexpected end of stream"},
+		{"\"", "f.yaml:1: YAML: found unexpected end of stream"},
+		{"a: 1\nb: \x01\n", "f.yaml:2: YAML: control characters are not allowed"},
+		{"a: 1\n\nb: \xff\n", "f.yaml:3: YAML: invalid leading UTF-8 octet"},
 	} {
 		root, err := Parse("f.yaml", []byte(tc.in))
 		if tc.want == "" {
