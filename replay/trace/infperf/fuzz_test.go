@@ -29,7 +29,7 @@ func FuzzParseConfig(f *testing.F) {
 		c, err := ParseConfig("fuzz.yaml", data)
 		if err != nil {
 			var pe *yamlpos.Error
-			if !errors.As(err, &pe) || pe.File != "fuzz.yaml" {
+			if !errors.As(err, &pe) || pe.File != "fuzz.yaml" || pe.Line < 1 {
 				t.Fatalf("error without a position: %v", err)
 			}
 			return
