@@ -2,6 +2,12 @@
 // tools, servers) skip with a logged reason on a user's fresh machine, and
 // fail instead when KVSCOPE_REQUIRE_EXTERNAL=1 (CI), so that a test that can
 // silently skip in CI cannot exist.
+//
+// It is also the one place where a test skips under -short (SkipIfShort):
+// CI runs the whole suite once without -short, then again with -race
+// -short, so a check skipped under -short still runs in CI, in the first
+// pass. Every skip in the suite goes through this package, with its reason
+// in the test log.
 package testenv
 
 import (
@@ -27,6 +33,17 @@ func Require(t testing.TB, what string, ok bool) {
 		t.Fatalf("%s is missing and %s=1", what, RequireEnv)
 	}
 	t.Skipf("skipping: %s is missing (set %s=1 to make this a failure)", what, RequireEnv)
+}
+
+// SkipIfShort skips t under -short, logging why (what the test reads or
+// runs that makes it too long for the race pass). Only full-size checks
+// whose reduced forms run anyway belong behind it; the reason must say what
+// is left out.
+func SkipIfShort(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("skipping under -short: %s", why)
+	}
 }
 
 // SharedTraces returns the absolute path of ../shared/traces relative to

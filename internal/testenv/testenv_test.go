@@ -19,3 +19,16 @@ func TestSharedTraces(t *testing.T) {
 func TestRequirePresent(t *testing.T) {
 	Require(t, "something present", true) // must neither skip nor fail
 }
+
+// SkipIfShort skips exactly under -short: the body after it runs in a
+// plain `go test` and not under -short.
+func TestSkipIfShort(t *testing.T) {
+	ran := false
+	t.Run("probe", func(t *testing.T) {
+		SkipIfShort(t, "probe of the helper")
+		ran = true
+	})
+	if ran == testing.Short() {
+		t.Fatalf("-short %v, body ran %v", testing.Short(), ran)
+	}
+}

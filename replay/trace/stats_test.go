@@ -113,6 +113,7 @@ func TestStatsGolden(t *testing.T) {
 func TestSharedTraces(t *testing.T) {
 	dir := testenv.SharedTraces(t)
 	t.Run("mooncake", func(t *testing.T) {
+		testenv.SkipIfShort(t, "reads the whole Mooncake trace (12,031 requests); testdata/mooncake_300.jsonl is read in every run")
 		st := statsFile(t, filepath.Join(dir, "mooncake", "conversation_trace.jsonl"), ReadOptions{})
 		if st.Requests != 12031 || math.Abs(st.IdealBlockHitRatio-0.366412) > 1e-6 ||
 			st.HitBlocks != 105710 || st.Blocks != 288500 || st.UniqueBlocks != 182790 || st.MaxRequestBlocks != 247 {
@@ -131,9 +132,7 @@ func TestSharedTraces(t *testing.T) {
 		}
 	})
 	t.Run("kvtester", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("reads 441 MB of JSON (-short)")
-		}
+		testenv.SkipIfShort(t, "reads the whole kv-cache-tester archive (441 MB of JSON); testdata/kvtester_3.tar.xz is read in every run")
 		st := statsFile(t, filepath.Join(dir, "kv-cache-tester", "traces.tar.xz"), ReadOptions{})
 		if st.Requests != 49334 || st.TopLevelRequests != 48658 || st.SubagentRequests != 676 || st.Sessions != 710 {
 			t.Fatalf("requests %d (top-level %d, sub-agents %d), sessions %d", st.Requests, st.TopLevelRequests, st.SubagentRequests, st.Sessions)
