@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,38 +58,41 @@ func BenchmarkFirstFrame(b *testing.B) {
 // scrub sends n random scrub keys to m and returns each key's Update+View
 // time. Commands the keys start (the metrics table at the new cursor) run
 // in goroutines, as under tea.Program, and their messages are delivered
-// (and drawn) between keys, off the clock.
+// (and drawn) between keys, off the clock. It returns once every command
+// started has answered: each goroutine sends exactly one message, so the
+// count of unanswered ones tells when the last has landed.
 func scrub(m *Model, rng *rand.Rand, n int) []time.Duration {
 	keys := []string{"left", "right", ",", ".", "f", "b", "F", "B", "home", "end", "pgup", "pgdown"}
 	results := make(chan tea.Msg, 64)
-	var inflight atomic.Int64
-	var launch func(c tea.Cmd)
-	launch = func(c tea.Cmd) {
-		if c == nil {
-			return
+	pending := 0 // goroutines started whose message was not received yet
+	launch := func(c tea.Cmd) {
+		if c != nil {
+			pending++
+			go func() { results <- c() }()
 		}
-		inflight.Add(1)
-		go func() {
-			defer inflight.Add(-1)
-			switch msg := c().(type) {
-			case nil:
-			case tea.BatchMsg:
-				for _, c := range msg {
-					launch(c)
-				}
-			default:
-				results <- msg
+	}
+	handle := func(msg tea.Msg, draw bool) {
+		pending--
+		switch msg := msg.(type) {
+		case nil:
+		case tea.BatchMsg:
+			for _, c := range msg {
+				launch(c)
 			}
-		}()
+		default:
+			_, c := m.Update(msg)
+			if draw {
+				_ = m.View()
+			}
+			launch(c)
+		}
 	}
 	lat := make([]time.Duration, 0, n)
 	for range n {
 		for drained := false; !drained; {
 			select {
 			case msg := <-results:
-				_, c := m.Update(msg)
-				_ = m.View()
-				launch(c)
+				handle(msg, true)
 			default:
 				drained = true
 			}
@@ -102,20 +104,11 @@ func scrub(m *Model, rng *rand.Rand, n int) []time.Duration {
 		lat = append(lat, time.Since(t0))
 		launch(c)
 	}
-	// Let the background work land, as the program would. A goroutine
-	// sends its message before it stops counting as in flight.
-	for {
-		select {
-		case msg := <-results:
-			_, c := m.Update(msg)
-			launch(c)
-		default:
-			if inflight.Load() == 0 && len(results) == 0 {
-				return lat
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
+	// Let the background work land, as the program would.
+	for pending > 0 {
+		handle(<-results, false)
 	}
+	return lat
 }
 
 func quantile(lat []time.Duration, q float64) time.Duration {
@@ -125,48 +118,34 @@ func quantile(lat []time.Duration, q float64) time.Duration {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
-// BenchmarkScrub: after the replays finished, 1,000 random scrub keys at
-// 200×60; reports the p50 and p99 of Update plus View per key.
-func BenchmarkScrub(b *testing.B) {
-	m := newDone(b, conversationConfig(b), 200, 60)
-	rng := rand.New(rand.NewPCG(1, 2))
-	var lat []time.Duration
-	for b.Loop() {
-		lat = scrub(m, rng, 1000)
-	}
-	b.ReportMetric(float64(quantile(lat, 0.5))/1e6, "p50-ms")
-	b.ReportMetric(float64(quantile(lat, 0.99))/1e6, "p99-ms")
-	b.ReportMetric(float64(quantile(lat, 1))/1e6, "max-ms")
-}
-
-// TestScrubTarget keeps the scrubbing target honest in plain `go test`:
-// the p99 of Update+View over 1,000 random scrub keys at 200×60 on the
-// conversation trace stays under 16 ms (the benchmark reports figures).
-func TestScrubTarget(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
-	m := newDone(t, conversationConfig(t), 200, 60)
-	rng := rand.New(rand.NewPCG(1, 2))
-	// The machine may be shared: the best of three rounds counts.
-	var p99 time.Duration
-	for round := range 3 {
-		lat := scrub(m, rng, 1000)
-		p99 = quantile(lat, 0.99)
-		t.Logf("round %d: scrub p50 %v p99 %v max %v", round, quantile(lat, 0.5), p99, quantile(lat, 1))
-		if p99 < 16*time.Millisecond {
-			break
-		}
-	}
-	if p99 > 16*time.Millisecond && !raceEnabled {
-		t.Errorf("scrub p99 %v in every round, want under 16ms", p99)
-	}
-	// The table caught up with the cursor once the keys stopped.
+// checkCaughtUp fails unless every scenario's metrics table is the one at
+// the cursor: once the keys stop, the table catches up with the cursor.
+func checkCaughtUp(t testing.TB, m *Model) {
+	t.Helper()
 	for _, sl := range m.s.slots {
 		if _, exact, ok := m.s.metricsAt(sl); !ok || !exact {
 			t.Errorf("%s: metrics table not at the cursor after scrubbing", sl.label())
 		}
 	}
+}
+
+// BenchmarkScrub: after the replays finished, rounds of 1,000 random scrub
+// keys at 200×60 on the whole conversation trace; reports the p50, p99 and
+// max of Update plus View per key over every key of every round. The
+// target (BENCHMARKS.md) is a p99 under 16 ms; a benchmark reports it and
+// no test asserts it, since a wall-clock threshold fails on a loaded
+// machine whatever the code does.
+func BenchmarkScrub(b *testing.B) {
+	m := newDone(b, conversationConfig(b), 200, 60)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var lat []time.Duration
+	for b.Loop() {
+		lat = append(lat, scrub(m, rng, 1000)...)
+	}
+	checkCaughtUp(b, m)
+	b.ReportMetric(float64(quantile(lat, 0.5))/1e6, "p50-ms")
+	b.ReportMetric(float64(quantile(lat, 0.99))/1e6, "p99-ms")
+	b.ReportMetric(float64(quantile(lat, 1))/1e6, "max-ms")
 }
 
 // BenchmarkReplaysReady: from loading the conversation trace to both

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"image/color"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -180,4 +181,17 @@ func TestFailedScenario(t *testing.T) {
 	if _, _, ok := m.s.metricsAt(m.s.slots[0]); !ok {
 		t.Error("A has no metrics table")
 	}
+}
+
+// Random scrub keys with the metrics commands running in goroutines, as
+// under tea.Program (the scrub benchmark's driver, on the sample's head):
+// once the keys stop and the commands have answered, every scenario's
+// metrics table is the one at the cursor.
+func TestScrubCatchesUp(t *testing.T) {
+	m := newDone(t, smallConfig(t, 300), 200, 60)
+	rng := rand.New(rand.NewPCG(1, 2))
+	if lat := scrub(m, rng, 100); len(lat) != 100 {
+		t.Fatalf("%d keys timed, want 100", len(lat))
+	}
+	checkCaughtUp(t, m)
 }

@@ -39,6 +39,11 @@ func smallConfig(t testing.TB, n int) Config {
 		Stats: TraceStats(tr)}
 }
 
+// patience bounds every wait for the program (replays finishing, text
+// showing, the final model): a deadline against a hang, generous enough
+// that a loaded machine never reaches it, never a speed check.
+const patience = 3 * time.Minute
+
 // startTea runs the explorer under teatest and waits until its replays
 // finished. Key effects are then deterministic: the program handles
 // messages in order, so after Quit the final model has seen every key.
@@ -52,8 +57,8 @@ func startTea(t *testing.T, cfg Config, w, h int) (*teatest.TestModel, *Model) {
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
 	select {
 	case <-m.Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("replays did not finish")
+	case <-time.After(patience):
+		t.Fatalf("replays did not finish within %v", patience)
 	}
 	return tm, m
 }
@@ -62,7 +67,7 @@ func startTea(t *testing.T, cfg Config, w, h int) (*teatest.TestModel, *Model) {
 func waitText(t *testing.T, tm *teatest.TestModel, s string) {
 	t.Helper()
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(s)) },
-		teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+		teatest.WithDuration(patience), teatest.WithCheckInterval(20*time.Millisecond))
 }
 
 func finalModel(t *testing.T, tm *teatest.TestModel) *Model {
@@ -70,7 +75,7 @@ func finalModel(t *testing.T, tm *teatest.TestModel) *Model {
 	if err := tm.Quit(); err != nil {
 		t.Fatal(err)
 	}
-	return tm.FinalModel(t, teatest.WithFinalTimeout(20*time.Second)).(*Model)
+	return tm.FinalModel(t, teatest.WithFinalTimeout(patience)).(*Model)
 }
 
 func send(tm *teatest.TestModel, keys ...string) {
