@@ -2,13 +2,22 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/kvscope/kvscope/internal/testenv"
 	"github.com/rogpeppe/go-internal/testscript"
 )
+
+// waitPatience bounds waiturl: a deadline against a server that never
+// comes up, generous enough that a loaded machine does not reach it.
+const waitPatience = 3 * time.Minute
 
 // TestMain lets testscript run this test binary as the `kvscope` command.
 func TestMain(m *testing.M) {
@@ -42,6 +51,15 @@ func TestScript(t *testing.T) {
 			// exitcode N CMD ARGS...: run CMD and require exit status N
 			// (0 ok, 1 failure, 2 usage); stdout and stderr are kept for
 			// the stdout/stderr checks that follow.
+			// freeport NAME...: set each NAME to a TCP port that the OS
+			// reports free on every IPv4 interface (the ports are held
+			// together while picked, so they differ), for a server the
+			// script starts next. No script uses a fixed port.
+			"freeport": cmdFreeport,
+			// waiturl URL...: wait until each URL answers GET with 200,
+			// polling; fail at the deadline naming the URL and the last
+			// error. Scripts wait for a server with it, never with sleep.
+			"waiturl": cmdWaitURL,
 			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) < 2 {
 					ts.Fatalf("usage: exitcode N command [args...]")
@@ -69,7 +87,7 @@ func TestScript(t *testing.T) {
 				// Scripts guard shared-trace steps with [shared]; under
 				// KVSCOPE_REQUIRE_EXTERNAL=1 a missing copy fails instead.
 				_, err := os.Stat("../../../shared/traces")
-				if err != nil && os.Getenv("KVSCOPE_REQUIRE_EXTERNAL") == "1" {
+				if err != nil && testenv.Required() {
 					return false, err
 				}
 				return err == nil, nil
@@ -77,4 +95,61 @@ func TestScript(t *testing.T) {
 			return false, nil
 		},
 	})
+}
+
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: freeport NAME...")
+	}
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for _, name := range args {
+		l, err := net.Listen("tcp4", ":0")
+		if err != nil {
+			ts.Fatalf("freeport: %v", err)
+		}
+		ls = append(ls, l)
+		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		ts.Setenv(name, port)
+		ts.Logf("freeport: %s=%s", name, port)
+	}
+}
+
+func cmdWaitURL(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: waiturl URL...")
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(waitPatience)
+	for _, u := range args {
+		start := time.Now()
+		for {
+			err := get(client, u)
+			if err == nil {
+				ts.Logf("waiturl: %s answered after %v", u, time.Since(start).Round(time.Millisecond))
+				break
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("waiturl: %s did not answer within %v: %v", u, waitPatience, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// get is one GET of u: nil when it answers 200.
+func get(c *http.Client, u string) error {
+	resp, err := c.Get(u)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	return nil
 }

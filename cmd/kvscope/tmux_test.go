@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -46,46 +47,53 @@ func (s *tmuxSession) keys(keys ...string) {
 
 func (s *tmuxSession) text(text string) { s.must("send-keys", "-t", s.name, "-l", text) }
 
-// waitFor polls the screen until every string shows, failing with the
-// last screen after the timeout.
-func (s *tmuxSession) waitFor(step string, timeout time.Duration, want ...string) string {
+// tmuxPatience bounds every wait on the screen: a deadline against a
+// hang, generous enough that a loaded machine does not reach it (a step
+// usually shows within a second). How fast a step shows is no test's
+// business: the explorer's speed is measured by the tui benchmarks.
+const tmuxPatience = 3 * time.Minute
+
+// waitUntil polls the screen until ok accepts it, failing at the
+// deadline with the last screen and what was awaited.
+func (s *tmuxSession) waitUntil(step, what string, ok func(screen string) bool) string {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
-	var screen string
+	deadline := time.Now().Add(tmuxPatience)
 	for {
-		screen = s.capture()
-		missing := ""
-		for _, w := range want {
-			if !strings.Contains(screen, w) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
+		screen := s.capture()
+		if ok(screen) {
 			return screen
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s: %q not on screen after %s:\n%s", step, missing, timeout, screen)
+			s.t.Fatalf("%s: %s not seen after %s:\n%s", step, what, tmuxPatience, screen)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// waitGone polls until s is off the screen.
-func (s *tmuxSession) waitGone(step string, timeout time.Duration, gone string) {
+// waitFor polls the screen until every string shows.
+func (s *tmuxSession) waitFor(step string, want ...string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		screen := s.capture()
-		if !strings.Contains(screen, gone) {
-			return
+	return s.waitUntil(step, fmt.Sprintf("every one of %q on screen", want), func(screen string) bool {
+		for _, w := range want {
+			if !strings.Contains(screen, w) {
+				return false
+			}
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s: %q still on screen after %s:\n%s", step, gone, timeout, screen)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return true
+	})
 }
+
+// waitGone polls until gone is off the screen.
+func (s *tmuxSession) waitGone(step string, gone string) {
+	s.t.Helper()
+	s.waitUntil(step, fmt.Sprintf("%q off the screen", gone), func(screen string) bool {
+		return !strings.Contains(screen, gone)
+	})
+}
+
+// eventLine is the timeline's "event N of M" (the first event after the
+// cursor), or "" when not on screen.
+var eventLine = regexp.MustCompile(`event [0-9]+ of [0-9]+`)
 
 // startTmux builds kvscope and starts it with args in a fresh tmux server
 // at w×h, in a temporary directory (returned) where reports land.
@@ -93,9 +101,7 @@ func startTmux(t *testing.T, w, h int, args ...string) (*tmuxSession, string) {
 	t.Helper()
 	_, err := exec.LookPath("tmux")
 	testenv.Require(t, "tmux (Debian package tmux)", err == nil)
-	if testing.Short() {
-		t.Skip("short: builds the binary")
-	}
+	testenv.SkipIfShort(t, "builds the kvscope binary and drives it in a real terminal")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "kvscope")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -119,10 +125,10 @@ func TestTmuxOpen(t *testing.T) {
 	s, _ := startTmux(t, 120, 40, "open", tr, "-s", "lbgr+rlt", "-s", "round_robin+lru", "-s", "cache_aware+lru;workers=2")
 	// The source path is cut to the pane's width wherever the checkout
 	// lives, so check the trace by its statistics line.
-	s.waitFor("replays", 60*time.Second, "[A] ✓  B ✓  C ✓", "mooncake · 512 tokens/block · 300 requests",
+	s.waitFor("replays", "[A] ✓  B ✓  C ✓", "mooncake · 512 tokens/block · 300 requests",
 		"A lbgr+rlt", "B round_robin+lru", "C cache_aware+lru;workers=2", "vs Belady")
 	s.keys("q")
-	s.waitExit(10 * time.Second)
+	s.waitExit()
 }
 
 // TestTmuxExplorer runs `kvscope` (the zero-argument explorer on the
@@ -132,50 +138,56 @@ func TestTmuxOpen(t *testing.T) {
 func TestTmuxExplorer(t *testing.T) {
 	s, dir := startTmux(t, 120, 40)
 	// 1. The screen is usable at once and the replays finish.
-	s.waitFor("start", 15*time.Second, "1 Timeline", "2 Trace", "3 Workers", "4 Compare", "5 Bounds", "6 Request")
-	screen := s.waitFor("replays", 60*time.Second, "[A] ✓  B ✓", "vs Belady", "cache_aware:preset=sglang-0.4.6+lru", "lbgr+rlt")
+	s.waitFor("start", "1 Timeline", "2 Trace", "3 Workers", "4 Compare", "5 Bounds", "6 Request")
+	screen := s.waitFor("replays", "[A] ✓  B ✓", "vs Belady", "cache_aware:preset=sglang-0.4.6+lru", "lbgr+rlt")
 	if !strings.Contains(screen, "┏━ 1 Timeline") {
 		t.Fatalf("timeline not focused at start:\n%s", screen)
 	}
 
 	// 2. Tab moves focus to the trace pane (heavy border).
 	s.keys("Tab")
-	s.waitFor("tab", 5*time.Second, "┏━ 2 Trace", "╭─ 1 Timeline")
+	s.waitFor("tab", "┏━ 2 Trace", "╭─ 1 Timeline")
 
 	// 3. Two 10% jumps and one event step.
+	// The step moves the cursor to the next event: the timeline's "event
+	// N of M" changes (awaited, since the key is handled asynchronously).
 	s.keys("F", "F")
-	s.waitFor("jump", 5*time.Second, "( 20.0%)")
-	s.keys("Right")
-	screen = s.waitFor("step", 5*time.Second, "▸ ")
-	if strings.Contains(screen, "( 20.0%)") && !strings.Contains(screen, "event ") {
-		t.Fatalf("event step changed nothing:\n%s", screen)
+	screen = s.waitFor("jump", "( 20.0%)")
+	before := eventLine.FindString(screen)
+	if before == "" {
+		t.Fatalf("no \"event N of M\" line on the timeline:\n%s", screen)
 	}
+	s.keys("Right")
+	s.waitUntil("step", "the event line change from "+before, func(screen string) bool {
+		now := eventLine.FindString(screen)
+		return now != "" && now != before
+	})
 
 	// 4. Help shows the global keys and the focused pane's.
 	s.keys("?")
-	s.waitFor("help", 5*time.Second, "Global keys", "Trace pane keys", "next event", "input/output lengths")
+	s.waitFor("help", "Global keys", "Trace pane keys", "next event", "input/output lengths")
 	s.keys("?")
-	s.waitGone("help closed", 5*time.Second, "Global keys")
+	s.waitGone("help closed", "Global keys")
 
 	// 5. What-if: an unknown router is refused inline, then a valid
 	// scenario replays and joins the comparison as C.
 	s.keys("a")
-	s.waitFor("form", 5*time.Second, "What if… Add a scenario", "routers:")
+	s.waitFor("form", "What if… Add a scenario", "routers:")
 	s.keys("C-u")
 	s.text("nope")
 	s.keys("Enter")
-	s.waitFor("form error", 5*time.Second, "nope")
+	s.waitFor("form error", "nope")
 	s.keys("C-u")
 	s.text("round_robin")
 	s.keys("Tab", "C-u")
 	s.text("lru")
 	s.keys("Enter")
-	s.waitFor("scenario C", 60*time.Second, "C round_robin+lru", "[C] ✓", "C replayed in")
+	s.waitFor("scenario C", "C round_robin+lru", "[C] ✓", "C replayed in")
 
 	// 6. The report key writes the comparison and shows the path.
 	s.keys("w")
 	report := filepath.Join(dir, "kvscope-report.md")
-	s.waitFor("report", 120*time.Second, "wrote "+report[:min(len(report), 40)])
+	s.waitFor("report", "wrote "+report[:min(len(report), 40)])
 	b, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatalf("report: %v", err)
@@ -189,23 +201,23 @@ func TestTmuxExplorer(t *testing.T) {
 	// 7. At 80×24 the panes stack: the focused one open, the others one
 	// line each.
 	s.must("resize-window", "-t", s.name, "-x", "80", "-y", "24")
-	s.waitFor("stack", 5*time.Second, "▸ 1 Timeline", "▸ 3 Workers", "▸ 6 Request", "┏━ 2 Trace")
+	s.waitFor("stack", "▸ 1 Timeline", "▸ 3 Workers", "▸ 6 Request", "┏━ 2 Trace")
 
 	// 8. q quits: the session ends.
 	s.keys("q")
-	s.waitExit(10 * time.Second)
+	s.waitExit()
 }
 
 // waitExit waits until the program ended (tmux closes the session).
-func (s *tmuxSession) waitExit(timeout time.Duration) {
+func (s *tmuxSession) waitExit() {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(tmuxPatience)
 	for {
 		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("still running after q:\n%s", s.capture())
+			s.t.Fatalf("still running %v after q:\n%s", tmuxPatience, s.capture())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
