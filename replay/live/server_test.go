@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,18 +45,18 @@ func simBinary(t testing.TB) string {
 
 // simServer is one running llm-d-inference-sim.
 type simServer struct {
-	URL  string
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
-	once sync.Once
+	URL    string
+	cmd    *exec.Cmd
+	log    *bytes.Buffer // read only after exited is closed
+	exited chan struct{} // closed once the process ended and its output is in log
+	err    error         // the process's exit status, set before exited closes
 }
 
-// Kill stops the server at once (SIGKILL), as a crash would.
+// Kill stops the server at once (SIGKILL), as a crash would, and waits
+// until it ended.
 func (s *simServer) Kill() {
-	s.once.Do(func() {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-	})
+	_ = s.cmd.Process.Kill()
+	<-s.exited
 }
 
 type simOpts struct {
@@ -108,11 +107,15 @@ func startSim(t testing.TB, n int, o simOpts) []*simServer {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", bin, err)
 		}
-		s := &simServer{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, log: &log}
+		s := &simServer{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, log: &log, exited: make(chan struct{})}
+		go func() { s.err = cmd.Wait(); close(s.exited) }()
 		t.Cleanup(s.Kill)
 		out = append(out, s)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	// Poll /health until every server answers, with a deadline against a
+	// server that never comes up; one that exits first fails at once with
+	// its output (a port taken between freePort and its bind, for one).
+	deadline := time.Now().Add(patience)
 	for _, s := range out {
 		for {
 			resp, err := http.Get(s.URL + "/health")
@@ -122,9 +125,14 @@ func startSim(t testing.TB, n int, o simOpts) []*simServer {
 					break
 				}
 			}
+			select {
+			case <-s.exited:
+				t.Fatalf("llm-d-inference-sim at %s exited before answering /health (%v):\n%s", s.URL, s.err, s.log.String())
+			default:
+			}
 			if time.Now().After(deadline) {
 				s.Kill()
-				t.Fatalf("llm-d-inference-sim at %s not ready after 20 s: %v\n%s", s.URL, err, s.log.String())
+				t.Fatalf("llm-d-inference-sim at %s not ready after %v: %v\n%s", s.URL, patience, err, s.log.String())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -187,9 +195,9 @@ func runLive(t testing.TB, tr *trace.Trace, eps []Endpoint, cfg Config) *Result 
 		cfg.Client.Model = "kvscope-test-model"
 	}
 	if cfg.Client.Timeout == 0 {
-		cfg.Client.FirstTokenTimeout, cfg.Client.StallTimeout, cfg.Client.Timeout = 10*time.Second, 10*time.Second, 30*time.Second
+		cfg.Client.FirstTokenTimeout, cfg.Client.StallTimeout, cfg.Client.Timeout = patience, patience, patience
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	res, err := Run(ctx, tr, tr.Requests, cfg)
 	if err != nil {
@@ -440,8 +448,8 @@ func TestRealServerWorkerKilled(t *testing.T) {
 		defer close(done)
 		cfg := Config{Workers: endpoints(t, srv), Router: "round_robin", Concurrency: 6, Retries: 0,
 			ProbeInterval: 100 * time.Millisecond, Updates: updates, SnapshotEvery: 50 * time.Millisecond,
-			Client: ClientConfig{Model: "kvscope-test-model", FirstTokenTimeout: 5 * time.Second, StallTimeout: 5 * time.Second, Timeout: 20 * time.Second}}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			Client: ClientConfig{Model: "kvscope-test-model", FirstTokenTimeout: patience, StallTimeout: patience, Timeout: patience}}
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
 		defer cancel()
 		res, err = Run(ctx, tr, tr.Requests, cfg)
 	}()
