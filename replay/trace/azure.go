@@ -84,8 +84,8 @@ func (s *azureSource) next(r *Request, ids []uint64) ([]uint64, error) {
 		// place a row before it.
 		return bad(fieldErr("TIMESTAMP", "%s is before the first row's %s (arrivals are kept as deltas from the first row)", f[0], s.first.Format(azureLayout)))
 	}
-	if d > maxArrival {
-		return bad(fieldErr("TIMESTAMP", "more than %s after the first row", maxArrival))
+	if d > MaxTime {
+		return bad(fieldErr("TIMESTAMP", "%s after the first row (%s)", fmtDur(d), maxTimeText))
 	}
 	r.Arrival, r.Input, r.Output = d, in, out
 	n := (in + s.bs - 1) / s.bs

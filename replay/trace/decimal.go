@@ -7,9 +7,21 @@ import (
 	"time"
 )
 
-// maxArrival bounds arrivals (about 31 years) so that every reader accepts
-// the same range and durations never overflow.
-const maxArrival = 1e9 * time.Second
+// MaxSeconds bounds every time a reader returns, in seconds: an arrival
+// (Mooncake and Qwen-Bailian timestamp, native arrival_s, an Azure row's
+// delta from the first, kv-cache-tester session start + t with sub-agent
+// offsets) and a think time (native think_s, kv-cache-tester think_time).
+// 1e9 s is about 31.7 years: far beyond any recorded trace, and small
+// enough that a few such times add up without overflowing time.Duration
+// (about 292 years). What a replay makes of them (time_scale, chains of
+// think times, service times) is bounded by the simulator (sim.MaxTime).
+const MaxSeconds = 1e9
+
+// MaxTime is MaxSeconds as a Duration.
+const MaxTime = MaxSeconds * time.Second
+
+// maxTimeText is how errors state the limit.
+const maxTimeText = "at most 1e9 s, about 31.7 years"
 
 // Arrivals are written as exact decimals of their nanoseconds (seconds in
 // native traces, milliseconds in Mooncake ones) and read back exactly, so a
@@ -47,8 +59,8 @@ func parseDuration(raw []byte, unit time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("negative (%s)", raw)
 	}
 	if d, ok := exactDecimal(raw, int64(unit)); ok {
-		if d > maxArrival {
-			return 0, fmt.Errorf("too large (%s)", raw)
+		if d > MaxTime {
+			return 0, fmt.Errorf("too large (%s; %s)", raw, maxTimeText)
 		}
 		return d, nil
 	}
@@ -60,8 +72,8 @@ func parseDuration(raw []byte, unit time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("negative (%s)", raw)
 	}
 	ns := f * float64(unit)
-	if ns > float64(maxArrival) {
-		return 0, fmt.Errorf("too large (%s)", raw)
+	if ns > float64(MaxTime) {
+		return 0, fmt.Errorf("too large (%s; %s)", raw, maxTimeText)
 	}
 	return time.Duration(math.Round(ns)), nil
 }
@@ -106,8 +118,22 @@ func exactDecimal(raw []byte, unit int64) (time.Duration, bool) {
 	for ; nf < digits; nf++ {
 		fp *= 10
 	}
-	if ip > int64(maxArrival)/unit {
+	if ip > int64(MaxTime)/unit {
 		return time.Duration(math.MaxInt64), true // caller reports too large
 	}
 	return time.Duration(ip*unit + fp), true
+}
+
+// checkSeconds checks a time in seconds read from a trace field: finite,
+// not negative, at most MaxSeconds.
+func checkSeconds(field string, v float64) error {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return fieldErr(field, "not a number (%v)", v)
+	case v < 0:
+		return fieldErr(field, "negative (%v)", v)
+	case v > MaxSeconds:
+		return fieldErr(field, "too large (%v; %s)", v, maxTimeText)
+	}
+	return nil
 }

@@ -92,6 +92,23 @@
 // are ignored, so later versions may add fields; a change of meaning bumps
 // the version. Writers are deterministic: same requests, same bytes.
 //
+// # Time limits
+//
+// Every time a reader returns is at most MaxSeconds = 1e9 s (about 31.7
+// years): arrivals (Mooncake timestamp in ms, Qwen-Bailian timestamp in s,
+// native arrival_s, an Azure row's delta from the first, kv-cache-tester
+// session start + sub-agent entry t + t) and think times (native think_s,
+// kv-cache-tester think_time). A larger, negative or non-finite value is a
+// record error "FILE:LINE: field: too large (V; at most 1e9 s, about 31.7
+// years)", skippable with SkipBad; a kv-cache-tester sub-agent entry whose
+// own t is bad fails each of its requests. Session starts (poisson,
+// stagger) past the limit are an error of the option. The writers refuse
+// what the readers would (Request.Validate). The bound is far beyond any
+// recorded trace and keeps every single time, and the sum of a few, well
+// inside time.Duration (about 292 years); the simulator bounds what a
+// replay derives from them (time_scale, chains of think times, service
+// times) against its own limit, sim.MaxTime.
+//
 // # Errors
 //
 // A record that does not parse stops the read with "FILE:LINE: field:

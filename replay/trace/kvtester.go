@@ -248,12 +248,19 @@ func (k *kvReader) sessionStart(rank int) (time.Duration, error) {
 				if k.rng == nil {
 					k.rng = rand.New(rand.NewPCG(k.s.opt.Seed, 0x6b762d7374617274)) // "kv-start"
 				}
-				d = k.starts[i-1] + time.Duration(math.Round(k.rng.ExpFloat64()/rate*1e9))
+				gap := k.rng.ExpFloat64() / rate
+				if gap > MaxSeconds-k.starts[i-1].Seconds() {
+					return 0, fmt.Errorf("session start %q: session %d would start more than 1e9 s in (session starts are %s)", spec, i, maxTimeText)
+				}
+				d = k.starts[i-1] + time.Duration(math.Round(gap*1e9))
 			}
 		case strings.HasPrefix(spec, "stagger:"):
 			sv, err := specParam(spec, "stagger", "s")
 			if err != nil {
 				return 0, err
+			}
+			if float64(i)*sv > MaxSeconds {
+				return 0, fmt.Errorf("session start %q: session %d would start at %v s (session starts are %s)", spec, i, float64(i)*sv, maxTimeText)
 			}
 			d = time.Duration(math.Round(float64(i) * sv * 1e9))
 		default:
@@ -379,12 +386,20 @@ func (k *kvReader) file(rank int, f kvFile) error {
 		where := fmt.Sprintf("%s:requests[%d]", loc, i)
 		if !q.sub {
 			turn++
-			prev = k.hold(rank, start, 0, q, where, prev, turn, nil)
+			prev = k.hold(rank, start, 0, nil, q, where, prev, turn, nil)
 			continue
 		}
 		// A sub-agent: its own chain of turns, starting from the parent's
 		// last request, at the entry's t.
-		base := time.Duration(math.Round(q.t * 1e9))
+		// The entry's own t offsets its requests; a bad one fails each of
+		// them (so that --skip-bad counts every request it drops).
+		var base time.Duration
+		baseErr := checkSeconds("t", q.t)
+		if fe, ok := baseErr.(*FieldError); ok {
+			baseErr = fieldErr("t", "the sub-agent entry's t is %s", fe.Reason)
+		} else {
+			base = time.Duration(math.Round(q.t * 1e9))
+		}
 		sp, st := prev, 0
 		tags := []string{"subagent"}
 		if q.agent != "" {
@@ -395,17 +410,21 @@ func (k *kvReader) file(rank int, f kvFile) error {
 		}
 		for j := range q.children {
 			st++
-			sp = k.hold(rank, start, base, &q.children[j], fmt.Sprintf("%s.requests[%d]", where, j), sp, st, tags)
+			sp = k.hold(rank, start, base, baseErr, &q.children[j], fmt.Sprintf("%s.requests[%d]", where, j), sp, st, tags)
 		}
 	}
 	return k.err
 }
 
 // hold validates one request, interns its blocks and buffers it; it returns
-// the request's id (or prev when the request was skipped).
-func (k *kvReader) hold(rank int, start, base time.Duration, q *kvReq, where string, prev int64, turn int, tags []string) int64 {
+// the request's id (or prev when the request was skipped). base is a
+// sub-agent entry's offset; baseErr, when set, fails the request.
+func (k *kvReader) hold(rank int, start, base time.Duration, baseErr error, q *kvReq, where string, prev int64, turn int, tags []string) int64 {
 	s := k.s
 	err := k.check(q)
+	if err == nil {
+		err = baseErr
+	}
 	var r Request
 	if err == nil {
 		r = Request{
@@ -413,8 +432,8 @@ func (k *kvReader) hold(rank int, start, base time.Duration, q *kvReq, where str
 			Input: int(q.in), Output: int(q.out), Session: int64(rank), Parent: prev,
 			Turn: turn, ThinkS: q.think, Type: q.typ, Tags: tags,
 		}
-		if r.Arrival > maxArrival {
-			err = fieldErr("t", "session start + t is too large (%s)", fmtDur(r.Arrival))
+		if r.Arrival > MaxTime {
+			err = fieldErr("t", "session start + t is too large (%s; %s)", fmtDur(r.Arrival), maxTimeText)
 		} else {
 			r.Blocks, err = s.table.Intern(k.blocks[:0], k.ids[q.idsStart:q.idsEnd])
 			k.blocks = r.Blocks
@@ -460,10 +479,11 @@ func (k *kvReader) check(q *kvReq) error {
 		return fieldErr("out", "missing")
 	case !q.hasIDs:
 		return fieldErr("hash_ids", "missing")
-	case q.t < 0:
-		return fieldErr("t", "negative (%v)", q.t)
-	case q.t > 1e8:
-		return fieldErr("t", "too large (%v)", q.t)
+	}
+	if err := checkSeconds("t", q.t); err != nil {
+		return err
+	}
+	switch {
 	case q.in < 0:
 		return fieldErr("in", "negative (%d)", q.in)
 	case q.out < 0:
@@ -472,6 +492,9 @@ func (k *kvReader) check(q *kvReq) error {
 		return fieldErr("in", "too large (%d)", q.in)
 	case q.out > math.MaxInt32:
 		return fieldErr("out", "too large (%d)", q.out)
+	}
+	if err := checkSeconds("think_time", q.think); err != nil {
+		return err
 	}
 	n, want := q.idsEnd-q.idsStart, int(q.in)/k.bs
 	if n > want {

@@ -135,8 +135,8 @@ func (s *nativeSource) next(r *Request, ids []uint64) ([]uint64, error) {
 			r.Parent = max(r.Parent, NoParent)
 		case "think_s":
 			r.ThinkS, err = s.sc.float()
-			if err == nil && r.ThinkS < 0 {
-				err = fieldErr("think_s", "negative (%v)", r.ThinkS)
+			if err == nil {
+				err = checkSeconds("think_s", r.ThinkS)
 			}
 		case "turn":
 			v, err = s.sc.int()
@@ -256,10 +256,7 @@ func (nw *NativeWriter) Write(r *Request, t *Table) error {
 		b = append(b, `,"parent":`...)
 		b = strconv.AppendInt(b, r.Parent, 10)
 	}
-	if r.ThinkS != 0 {
-		if r.ThinkS < 0 || math.IsNaN(r.ThinkS) || math.IsInf(r.ThinkS, 0) {
-			return fmt.Errorf("native writer: request %d: think_s: invalid (%v)", nw.n, r.ThinkS)
-		}
+	if r.ThinkS != 0 { // checked by Validate
 		b = append(b, `,"think_s":`...)
 		b = strconv.AppendFloat(b, r.ThinkS, 'f', -1, 64)
 	}

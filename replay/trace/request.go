@@ -87,6 +87,13 @@ func (r *Request) Validate(blockSize int) error {
 		return fieldErr("output_length", "negative (%d)", r.Output)
 	case r.Arrival < 0:
 		return fieldErr("timestamp", "negative (%s)", r.Arrival)
+	case r.Arrival > MaxTime:
+		return fieldErr("timestamp", "too large (%s; %s)", fmtDur(r.Arrival), maxTimeText)
+	}
+	if r.ThinkS != 0 {
+		if err := checkSeconds("think_s", r.ThinkS); err != nil {
+			return err
+		}
 	}
 	if len(r.Blocks) == 0 {
 		if r.LastBlockTokens != 0 {
