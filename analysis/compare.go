@@ -614,8 +614,10 @@ const cdfPoints = 200
 func runOne(ctx context.Context, tr *trace.Trace, j job, points int) (res jobResult) {
 	defer func() {
 		// A panic in one run must not take the other scenarios down.
+		// Simulate recovers its own (naming the request); this catches
+		// the metrics and charts computed from its result.
 		if p := recover(); p != nil {
-			res = jobResult{err: fmt.Errorf("internal error: %v", p)}
+			res = jobResult{err: sim.Recovered(j.sc.String(), p)}
 		}
 	}()
 	run, err := sim.Simulate(ctx, tr, j.sc, sim.Options{VsOpt: true})

@@ -26,6 +26,13 @@
 // EventIndex); the metrics table at the cursor is memoised per scenario and
 // cursor, and rendered charts are cached by size and data version.
 //
+// A replay that fails (bad input found by the simulator, or a panic inside
+// it, which sim.Simulate recovers into a *sim.InternalError) marks its
+// scenario failed; the others still compare. The reason shows in every
+// pane and the status line; for a recovered panic it is the short form
+// (InternalError.Brief: the request, its place in the trace, the panic
+// value), the scenario being the slot's own label.
+//
 // Choices where the spec is silent:
 //
 //   - The cursor is one simulated instant shared by every scenario. Step by

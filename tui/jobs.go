@@ -3,6 +3,7 @@ package tui
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -183,6 +184,18 @@ func replayCmd(ctx context.Context, tr *trace.Trace, e Entry, id, gen int) tea.C
 		return m
 	}
 	return listen
+}
+
+// failureText is how a failed replay reads on screen. The slot's label
+// already names the scenario, so a panic the simulator recovered
+// (*sim.InternalError) shows without its long canonical scenario string,
+// which would push the request and the panic value off the line.
+func failureText(err error) string {
+	var ie *sim.InternalError
+	if errors.As(err, &ie) {
+		return ie.Brief()
+	}
+	return err.Error()
 }
 
 // statsCmd computes the trace statistics in the background.

@@ -71,7 +71,7 @@ func (s *shared) scenTag(i int) string {
 func (s *shared) slotStatus(sl *slot) string {
 	switch sl.state {
 	case slotFailed:
-		return s.st.errText.Render("failed: " + sl.err.Error())
+		return s.st.errText.Render("failed: " + failureText(sl.err))
 	case slotRunning:
 		if sl.total > 0 {
 			return s.st.warn.Render(fmt.Sprintf("replaying… %d%%", 100*sl.done/sl.total))
@@ -458,7 +458,7 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		tag := string(rune('A' + slices.Index(m.s.slots, sl)))
 		if msg.err != nil {
 			sl.state, sl.err = slotFailed, msg.err
-			m.setStatus(tag+" failed: "+msg.err.Error(), false)
+			m.setStatus(tag+" failed: "+failureText(msg.err), false)
 		} else {
 			sl.state, sl.run, sl.view, sl.done = slotDone, msg.run, msg.view, sl.total
 			if m.status != "" && strings.HasPrefix(m.status, "replaying "+tag) {

@@ -18,6 +18,11 @@
 //   - A scenario that gives neither cache_tokens nor cache_blocks takes its
 //     capacity from the profile; without a profile that is an error.
 //   - seed defaults to 1; workers to 1.
+//   - time_scale and rate take values in (0, 1e9]. Whether a trace fits at
+//     that scale (time_scale × its span, rate re-timing, think times along
+//     closed sessions, service times) is the simulator's check against its
+//     limit of 4e9 s of simulated time (replay/sim, MaxTime), made before a
+//     run starts and reported naming the key.
 //
 // scenario imports replay/param only; it must not import terminal code.
 package scenario

@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/kvcache"
@@ -79,10 +78,16 @@ type cluster struct {
 	childByID map[int64]int32
 	// nextFresh is the next dense id for kept outputs no request names.
 	nextFresh trace.BlockID
-	// dependent[i] marks requests released by their parent, not the clock.
+	// dependent[i] marks requests released by their parent, not the clock;
+	// parentOf[i] is that parent's index (-1 for none).
 	dependent []bool
-	done      int
-	progress  func(done, total int)
+	parentOf  []int32
+	// cur is the request being handled (-1: none) and now the time of the
+	// event being handled: named if a panic escapes the simulation.
+	cur      int32
+	now      time.Duration
+	done     int
+	progress func(done, total int)
 	// prefill chunk and decode context buffers for the engine model.
 	chunks  []Chunk
 	decodes []int
@@ -308,7 +313,10 @@ func (c *cluster) finish(rec *Record, r *trace.Request, w int, t time.Duration, 
 		c.progress(c.done, len(c.tr.Requests))
 	}
 	for _, ch := range c.children[rec.Index] {
-		c.release(ch, t+secondsToDuration(c.tr.Requests[ch].ThinkS))
+		// checkHorizon bounds every release, so at cannot fail here.
+		if at, ok := c.at(t, secondsToDuration(c.tr.Requests[ch].ThinkS), -1, ch, "the think time before it"); ok {
+			c.release(ch, at)
+		}
 	}
 	if t > c.run.End {
 		c.run.End = t
@@ -325,6 +333,3 @@ func (c *cluster) fail(err error) {
 		c.err = err
 	}
 }
-
-// secondsToDuration converts seconds to a Duration, rounding to the ns.
-func secondsToDuration(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }

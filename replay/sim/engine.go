@@ -44,6 +44,7 @@ func (c *cluster) engineStep(w *worker, t time.Duration) {
 	}
 	for budget > 0 && len(w.run) < eng.MaxRunning && w.queueLen() > 0 {
 		x := w.waiting[w.head]
+		c.cur = x
 		rn := c.admit(w, x, t)
 		if rn == nil {
 			if c.err != nil {
@@ -71,13 +72,17 @@ func (c *cluster) engineStep(w *worker, t time.Duration) {
 		return
 	}
 	d := eng.Model.Iteration(c.chunks, c.decodes)
-	if d <= 0 {
+	if d == 0 {
 		d = 1 // time must advance
+	}
+	end, ok := c.at(t, d, w.id, -1, "an iteration")
+	if !ok {
+		return
 	}
 	w.busy = true
 	w.iterStart = t
 	w.sample.Busy += d
-	c.sched.push(event{t: t + d, kind: evIterEnd, worker: int32(w.id), req: -1})
+	c.sched.push(event{t: end, kind: evIterEnd, worker: int32(w.id), req: -1})
 	c.snap(w, t)
 }
 
@@ -97,6 +102,7 @@ func (c *cluster) engineIterEnd(w *worker, t time.Duration) {
 	w.busy = false
 	keep := w.run[:0]
 	for _, rn := range w.run {
+		c.cur = int32(rn.req.Index)
 		done := false
 		if rn.rec.FirstToken == unset {
 			if rn.chunk > 0 {

@@ -11,6 +11,7 @@ import "time"
 func (c *cluster) linearStart(w *worker, t time.Duration) {
 	for !w.busy && w.queueLen() > 0 {
 		x := w.popWaiting()
+		c.cur = x
 		rn := c.admit(w, x, t)
 		if rn == nil {
 			// With one request at a time every other block is unpinned,
@@ -27,8 +28,12 @@ func (c *cluster) linearStart(w *worker, t time.Duration) {
 		if rn.bypass {
 			d = c.cfg.linear.Prefill(0, rn.req.Input)
 		}
+		end, ok := c.at(t, d, w.id, x, "the prefill")
+		if !ok {
+			return
+		}
 		w.sample.Busy += d
-		c.sched.push(event{t: t + d, kind: evPrefillEnd, worker: int32(w.id), req: x})
+		c.sched.push(event{t: end, kind: evPrefillEnd, worker: int32(w.id), req: x})
 		c.snap(w, t)
 	}
 }
@@ -39,8 +44,12 @@ func (c *cluster) linearPrefillEnd(w *worker, t time.Duration) {
 	c.commitUpTo(w, rn)
 	c.prefillDone(w, rn, t)
 	d := c.cfg.linear.Decode(rn.req.Output)
+	end, ok := c.at(t, d, w.id, int32(rn.req.Index), "the decode")
+	if !ok {
+		return
+	}
 	w.sample.Busy += d
-	c.sched.push(event{t: t + d, kind: evComplete, worker: int32(w.id), req: int32(rn.req.Index)})
+	c.sched.push(event{t: end, kind: evComplete, worker: int32(w.id), req: int32(rn.req.Index)})
 	c.snap(w, t)
 }
 

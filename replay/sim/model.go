@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/param"
@@ -44,8 +43,9 @@ func (m Linear) Cost(hit, input, output int) float64 {
 	return m.CachedMs*float64(hit) + m.MissMs*float64(input-hit) + m.OutMs*float64(output)
 }
 
-// ms converts milliseconds to a Duration, rounding to the nearest ns.
-func ms(x float64) time.Duration { return time.Duration(math.Round(x * 1e6)) }
+// ms converts milliseconds to a Duration, rounding to the nearest ns and
+// saturating as durationOf does (a run refuses such a duration).
+func ms(x float64) time.Duration { return durationOf(x * 1e6) }
 
 // Chunk is one request's prefill work in an engine iteration: New tokens
 // computed on top of Cached tokens of context already in the KV cache.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/evict"
@@ -116,8 +115,20 @@ func resolve(sc scenario.Scenario, blockSize int) (*config, error) {
 	return cfg, nil
 }
 
-// Simulate replays tr under scenario sc in simulated time.
-func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Options) (*Run, error) {
+// Simulate replays tr under scenario sc in simulated time. A panic inside
+// the replay (a bug, never bad input) does not escape: it comes back as an
+// *InternalError naming the scenario and the request being handled.
+func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Options) (run *Run, err error) {
+	g := newGuard(sc.String())
+	defer func() {
+		if p := recover(); p != nil {
+			run, err = nil, g.internalError(p)
+		}
+	}()
+	return simulate(ctx, tr, sc, opt, g)
+}
+
+func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Options, g *guard) (*Run, error) {
 	bs := tr.Info.BlockSize
 	if bs < 1 {
 		return nil, fmt.Errorf("trace %s: block size %d", tr.Info.Source, bs)
@@ -126,6 +137,7 @@ func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 	if err != nil {
 		return nil, err
 	}
+	g.scenario = cfg.canonical
 	if opt.iterModel != nil {
 		cfg.engine.Model = opt.iterModel
 	}
@@ -147,7 +159,8 @@ func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 	run.LoadT = make([]time.Duration, 0, 2*n)
 	run.Loads = make([]float32, 0, 2*n*sc.Workers)
 	c := &cluster{ctx: ctx, tr: tr, cfg: cfg, run: run, progress: opt.Progress,
-		nextFresh: trace.BlockID(tr.Blocks.Len())}
+		nextFresh: trace.BlockID(tr.Blocks.Len()), cur: -1}
+	g.c = c
 	for w := range sc.Workers {
 		pol, _, err := evict.New(sc.Evict, evict.Env{Unit: cfg.unit, Capacity: cfg.capacity, Rand: evict.WorkerRand(sc.Seed, w)})
 		if err != nil {
@@ -166,6 +179,9 @@ func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 	if err != nil {
 		return nil, err
 	}
+	if at := g.debug.panicAt; at >= 0 {
+		c.router = panicRouter{Router: c.router, at: at}
+	}
 	run.LoadUnit = c.router.LoadUnit()
 	if err := c.prepare(); err != nil {
 		return nil, err
@@ -173,6 +189,7 @@ func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 	if err := c.loop(); err != nil {
 		return nil, err
 	}
+	c.cur = -1
 	if opt.VsOpt {
 		if err := c.ratios(); err != nil {
 			return nil, err
@@ -181,24 +198,15 @@ func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 	return run, nil
 }
 
-// prepare sets arrival times, oversize verdicts and session dependencies.
+// prepare sets arrival times, oversize verdicts and session dependencies,
+// and refuses a run that could pass MaxTime.
 func (c *cluster) prepare() error {
 	tr, sc := c.tr, &c.cfg.sc
 	n := len(tr.Requests)
-	c.arrivals = make([]time.Duration, n)
-	var wl = rng.Stream(sc.Seed, rng.Workload, 0)
-	var clock float64 // seconds, for rate re-timing
+	if err := c.arrivalTimes(); err != nil {
+		return err
+	}
 	for i := range tr.Requests {
-		r := &tr.Requests[i]
-		switch {
-		case sc.Rate > 0:
-			if i > 0 {
-				clock += wl.ExpFloat64() / sc.Rate
-			}
-			c.arrivals[i] = time.Duration(math.Round(clock * 1e9))
-		default:
-			c.arrivals[i] = time.Duration(math.Round(float64(r.Arrival) * sc.TimeScale))
-		}
 		rec := &c.run.Records[i]
 		*rec = Record{Index: int32(i), Worker: -1, Arrival: c.arrivals[i], Start: unset, FirstToken: unset, Done: unset}
 	}
@@ -229,18 +237,21 @@ func (c *cluster) prepare() error {
 		}
 		c.children = map[int32][]int32{}
 		c.dependent = make([]bool, n)
+		c.parentOf = make([]int32, n)
 		for i := range tr.Requests {
 			r := &tr.Requests[i]
+			c.parentOf[i] = -1
 			if r.Parent == trace.NoParent {
 				continue
 			}
 			if p, ok := byID[r.Parent]; ok && p != int32(i) {
 				c.children[p] = append(c.children[p], int32(i))
 				c.dependent[i] = true
+				c.parentOf[i] = p
 			}
 		}
 	}
-	return nil
+	return c.checkHorizon()
 }
 
 // pushNextTraceArrival schedules the next request released by the trace's
@@ -283,6 +294,7 @@ func (c *cluster) loop() error {
 				return fmt.Errorf("%w: %w", errCanceled, err)
 			}
 		}
+		c.cur, c.now = e.req, e.t
 		switch e.kind {
 		case evObserve:
 			obsPending = false
@@ -312,6 +324,7 @@ func (c *cluster) loop() error {
 
 // arrive routes request x at t and queues it on the chosen worker.
 func (c *cluster) arrive(x int32, t time.Duration) {
+	c.cur = x
 	rec := &c.run.Records[x]
 	rec.Arrival = t
 	r := &c.tr.Requests[x]

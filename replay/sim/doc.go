@@ -1,0 +1,56 @@
+// Package sim is the discrete-event cluster of SPEC §8: arrivals (the
+// trace's timestamps times time_scale, a Poisson re-timing at rate, or with
+// session_timing=closed a turn released think_s after its parent
+// completes), the router's decision per request, each worker's queue,
+// prefix cache and latency model (linear, or the engine model's continuous
+// batching timed by a gpuprofile), completion, the event log and the
+// per-worker series the explorer scrubs. Simulate returns a Run; metrics
+// math lives in analysis. sim must not import terminal code.
+//
+// # Time limits
+//
+// Simulated time is a time.Duration (ns, about 292 years). Every instant
+// of a run must stay within MaxTime = 4e9 s (about 126.8 years): under half
+// the Duration range, so an instant plus a duration within it cannot
+// overflow, and room for a trace as the readers bound it (every arrival and
+// think time at most trace.MaxSeconds = 1e9 s). A run that could pass it is
+// refused before any work, with an error naming what makes it too long:
+//
+//   - time_scale × the trace's last arrival past MaxTime: "time_scale=X:
+//     the trace's arrivals span S (the last at FILE:LINE), which become T of
+//     simulated time, past the simulator's limit …", with the largest
+//     time_scale the trace's arrivals allow (5.97e6 for the 669 s embedded
+//     sample; 1e6 is fine).
+//   - rate re-timing whose Poisson clock passes MaxTime (a tiny rate).
+//   - session_timing=closed: a turn's earliest release (its session's first
+//     arrival plus the think times along its chain of parents) past
+//     MaxTime: "FILE:LINE: think_s: …"; and a chain of parents that loops
+//     (never reaches a turn the clock releases): "FILE:LINE: parent: …".
+//   - linear model: the latest earliest release plus the sum of every
+//     request's service time bound (max(cached_ms, miss_ms) per input token
+//     plus out_ms per output token) past MaxTime. That sum bounds the run's
+//     end because a worker is never idle while a request it holds waits.
+//
+// The engine model's iteration times have no cheap bound, so each event's
+// instant is also checked as it is scheduled: an iteration, prefill or
+// decode that would end past MaxTime (or a latency model whose duration
+// overflowed, which float-to-Duration conversions here saturate rather
+// than wrap) stops the run with "worker W: … takes D, past the simulator's
+// limit". Nothing overflows silently.
+//
+// # Panics
+//
+// A panic inside a replay is a bug, never the answer to bad input; it still
+// must not take a process (or the explorer, or the other scenarios of a
+// comparison) down. Simulate recovers it, in this one place used by `kvscope
+// run`, `kvscope compare` (analysis.Compare), the explorer's replay jobs and
+// the live command's model run, and returns an *InternalError:
+//
+//	scenario "lbgr:…": request 17 (FILE:LINE) at 1.2 s: internal error: <panic value>
+//
+// naming the canonical scenario and the request being handled (none for a
+// router's scrape instant). The stack is kept in InternalError.Stack; with
+// KVSCOPE_DEBUG=stack the message carries it. KVSCOPE_DEBUG=panic_at=N
+// makes the router panic on request N, which is how the tests exercise this
+// path end to end (DebugEnv lists the switches).
+package sim
