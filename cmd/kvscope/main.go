@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -20,7 +19,8 @@ import (
 // version is stamped by the release build (-ldflags "-X main.version=…").
 var version = "dev"
 
-// Exit codes (DESIGN: 0 ok, 1 failure, 2 usage, 130 interrupted).
+// Exit codes (DESIGN: 0 ok, 1 failure, 2 usage, 130 interrupted). Only a
+// usageError (or an error wrapping one) exits 2; see markUsageErrors.
 const (
 	exitOK          = 0
 	exitFailure     = 1
@@ -60,7 +60,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitInterrupted
 	}
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	if errors.As(err, &ue) {
 		return exitUsage
 	}
 	return exitFailure
@@ -86,7 +86,6 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	// Explicit registry of subcommands: one file each.
 	root.AddCommand(
 		newVersionCmd(),
@@ -99,19 +98,36 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newCompareCmd(),
 		newLiveCmd(),
 	)
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	markUsageErrors(root)
 	return root
 }
 
-// isCobraUsage recognises cobra's own argument errors (unknown command,
-// wrong number of arguments), which it returns as plain errors.
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "unknown flag", "unknown shorthand", "invalid argument", "required flag"} {
-		if strings.Contains(msg, p) {
-			return true
+// markUsageErrors makes every usage error cobra reports a usageError, at
+// its source: flag parsing goes through the flag error func, positional
+// arguments through each command's Args validator, wrapped here. An error
+// is classified by where it comes from, never by its text (a data error
+// quoting a file name or a field value that happens to read "invalid
+// argument" is still a failure, exit 1). kvscope declares no required
+// flags or flag groups, cobra's only other plain usage errors.
+func markUsageErrors(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				var ue usageError
+				if errors.As(err, &ue) {
+					return err
+				}
+				return usageError{err}
+			}
+			return nil
 		}
 	}
-	return false
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
 }
 
 func newVersionCmd() *cobra.Command {
