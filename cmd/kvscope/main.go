@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -49,6 +50,25 @@ func (e interruptedError) Unwrap() error { return e.err }
 
 // run executes kvscope with args and returns the process exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return guard(stderr, func() int { return execute(args, stdin, stdout, stderr) })
+}
+
+// guard runs f and turns a panic that escaped every package's own recovery
+// (sim.Simulate and the live driver recover theirs with the scenario and
+// request named) into exit 1 and a message with the stack, instead of Go's
+// own panic exit 2, which would read as a usage error.
+func guard(stderr io.Writer, f func() int) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(stderr, "kvscope: internal error (a bug: please report it with the command that caused it): %v\n%s", p, debug.Stack())
+			code = exitFailure
+		}
+	}()
+	return f()
+}
+
+// execute runs the command line and maps its error to an exit code.
+func execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
