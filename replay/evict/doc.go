@@ -21,6 +21,13 @@
 // to leaves. opt needs the worker's future sequence and is for sequential
 // replay only.
 //
+// A registry entry (Info) is everything other code asks about a policy:
+// Offline, Randomized, Doc. Help, the explorer's form, scenario.Randomized
+// and the simulator read those, never a policy's name, so adding a policy
+// is its file and one table line. Register adds one from outside the table
+// (tests and extensions) and returns its removal; the registry is guarded
+// by a lock, since runs look policies up concurrently.
+//
 // evict imports kvcache, param and trace; it must not import terminal code
 // (charm), the simulator or routers.
 package evict

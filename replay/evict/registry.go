@@ -3,7 +3,6 @@ package evict
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 
 	"github.com/kvscope/kvscope/replay/kvcache"
@@ -31,18 +30,23 @@ type Env struct {
 // reads every parameter through args (so args.Canonical spells defaults).
 type Constructor func(args *param.Args, env Env) (Policy, error)
 
-// Info describes a registered policy.
+// Info describes a registered policy: everything other code asks about it
+// (help, the explorer's form, scenario, the simulator), so nothing outside
+// its file asks by name.
 type Info struct {
 	New Constructor
-	// Offline policies need Env.Future (sequential replay only).
+	// Offline policies need Env.Future (sequential replay only): a timed
+	// run refuses them.
 	Offline bool
 	// Randomized policies draw from Env.Rand.
 	Randomized bool
-	Doc        string
+	// Doc is one line for --help and the explorer's what-if form.
+	Doc string
 }
 
-// registry is the table of policies: name → constructor. No init tricks.
-var registry = map[string]Info{
+// registry is the table of policies: name → constructor. No init tricks
+// (Register adds one from outside, for tests and extensions).
+var registry = param.NewRegistry(map[string]Info{
 	"lru":         {New: newLRU, Doc: "leaf-LRU (sglang RadixCache): oldest stamp among unpinned leaves"},
 	"rlt":         {New: newRLT, Randomized: true, Doc: "Randomized Leaf Token: marking with uniform draws over unmarked leaves"},
 	"opt":         {New: newOpt, Offline: true, Doc: "offline optimum: farthest next use among unpinned leaves"},
@@ -52,21 +56,29 @@ var registry = map[string]Info{
 	"sieve":       {New: newSieve, Doc: "SIEVE hand over insertion order, leaves only"},
 	"s3fifo":      {New: newS3FIFO, Doc: "S3-FIFO small/main/ghost queues, leaves only (small_ratio=0.1)"},
 	"server_lru":  {New: newServerLRU, Doc: "llm-d-inference-sim's cache: LRU over unreferenced blocks, one time per finished request (SPEC §11)"},
+})
+
+// Register adds a policy under name, for tests and extensions that cannot
+// edit the table; it returns the function that removes it again (a test
+// passes it to t.Cleanup). The name must be a plain spec name not yet
+// registered; info needs New and Doc.
+func Register(name string, info Info) (remove func(), err error) {
+	if info.New == nil || info.Doc == "" {
+		return nil, fmt.Errorf("eviction policy %s: New and Doc are required", name)
+	}
+	remove, err = registry.Add(name, info)
+	if err != nil {
+		return nil, fmt.Errorf("eviction policy: %w", err)
+	}
+	return remove, nil
 }
 
 // Names returns the registered policy names, sorted.
-func Names() []string {
-	n := make([]string, 0, len(registry))
-	for k := range registry {
-		n = append(n, k)
-	}
-	slices.Sort(n)
-	return n
-}
+func Names() []string { return registry.Names() }
 
 // Lookup returns a policy's registry entry, or an error listing the names.
 func Lookup(name string) (Info, error) {
-	in, ok := registry[name]
+	in, ok := registry.Get(name)
 	if !ok {
 		return Info{}, fmt.Errorf("unknown eviction policy %q (valid: %s)", name, strings.Join(Names(), ", "))
 	}

@@ -7,5 +7,8 @@
 // result can be rerun from it. Unknown keys and out-of-range values are
 // errors naming the key, the allowed range and the valid keys.
 //
+// Registry is the table those components are registered in (one per
+// kind, in replay/evict and replay/route), by the same spec names.
+//
 // param imports nothing of kvscope; it must not import terminal code.
 package param
