@@ -2,6 +2,7 @@ package route
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/param"
@@ -48,7 +49,31 @@ type cacheAware struct {
 	blk     []int
 }
 
-func parseCacheAware(a *param.Args) builder {
+// cache_aware's rules, one per branch.
+var (
+	// ruleBalance: Scores = requests in flight; A = max load, B = min load,
+	// C = balance_abs_threshold, D = balance_rel_threshold.
+	ruleBalance = &Rule{Name: "balance", Unit: "requests in flight",
+		Format: func(y Why, w int) string {
+			return fmt.Sprintf("balance: max−min load %s−%s > %s and max > %s·min → least loaded, worker %d (%s requests)",
+				g(y.A), g(y.B), g(y.C), g(y.D), w, g(y.B))
+		}}
+	// ruleCacheHit: Scores = matched tokens; A = hit ratio max m / input,
+	// B = cache_threshold, C = matched tokens of the winner.
+	ruleCacheHit = &Rule{Name: "cache_hit", Unit: "matched tokens",
+		Format: func(y Why, w int) string {
+			return fmt.Sprintf("cache hit %.3g > %s → worker %d (%s matched tokens)", y.A, g(y.B), w, g(y.C))
+		}}
+	// ruleSmallestTree: Scores = tokens in each routing-history tree;
+	// A = hit ratio, B = cache_threshold, C = the winner's tree size.
+	ruleSmallestTree = &Rule{Name: "smallest_tree", Unit: "tree tokens",
+		Format: func(y Why, w int) string {
+			return fmt.Sprintf("cache hit %.3g ≤ %s and loads balanced → smallest routing tree, worker %d (%s tokens)", y.A, g(y.B), w, g(y.C))
+		}}
+	cacheAwareRules = []*Rule{ruleBalance, ruleCacheHit, ruleSmallestTree}
+)
+
+func parseCacheAware(a *param.Args) Builder {
 	name := a.Enum("preset", "sglang", "sglang", "sglang-0.4.6")
 	d := cacheAwarePresets[name]
 	p := cacheAwarePreset{
@@ -94,7 +119,7 @@ func (r *cacheAware) decide(req *trace.Request) (int, Why) {
 		for i, l := range r.reqs {
 			r.scores[i] = float64(l)
 		}
-		return argmin(r.scores), Why{Rule: RuleBalance, Alt: -1, A: float64(maxL), B: float64(minL), C: r.p.balanceAbs, D: r.p.balanceRel}
+		return argmin(r.scores), Why{Rule: ruleBalance, Alt: -1, A: float64(maxL), B: float64(minL), C: r.p.balanceAbs, D: r.p.balanceRel}
 	}
 	if r.precise {
 		for i := range r.tok {
@@ -111,13 +136,13 @@ func (r *cacheAware) decide(req *trace.Request) (int, Why) {
 		ratio = r.scores[best] / float64(req.Input)
 	}
 	if ratio > r.p.cacheThreshold {
-		return best, Why{Rule: RuleCacheHit, Alt: -1, A: ratio, B: r.p.cacheThreshold, C: r.scores[best]}
+		return best, Why{Rule: ruleCacheHit, Alt: -1, A: ratio, B: r.p.cacheThreshold, C: r.scores[best]}
 	}
 	for i, s := range r.tree.size {
 		r.scores[i] = float64(s)
 	}
 	w := argmin(r.scores)
-	return w, Why{Rule: RuleSmallestTree, Alt: -1, A: ratio, B: r.p.cacheThreshold, C: r.scores[w]}
+	return w, Why{Rule: ruleSmallestTree, Alt: -1, A: ratio, B: r.p.cacheThreshold, C: r.scores[w]}
 }
 
 func (r *cacheAware) Complete(c Completion) error {

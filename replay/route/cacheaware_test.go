@@ -28,34 +28,34 @@ func TestCacheAwareBranches(t *testing.T) {
 		trees  map[int][]trace.BlockID
 		blocks []trace.BlockID
 		want   int
-		rule   Rule
+		rule   *Rule
 		scores []float64
 	}{
 		// Loads [40 5 5]: max−min 35 > 32 and 40 > 1.0001·5 under
 		// sglang-0.4.6 → least loaded (ties: lowest index).
 		{name: "0.4.6 balance", spec: "cache_aware:preset=sglang-0.4.6", loads: []int64{40, 5, 5},
-			trees: map[int][]trace.BlockID{0: {1, 2, 3, 4}}, blocks: ids(1, 2, 3, 4), want: 1, rule: RuleBalance, scores: []float64{40, 5, 5}},
+			trees: map[int][]trace.BlockID{0: {1, 2, 3, 4}}, blocks: ids(1, 2, 3, 4), want: 1, rule: ruleBalance, scores: []float64{40, 5, 5}},
 		// The same loads under sglang: 35 ≤ 64, no balance; full hit on 0.
 		{name: "sglang no balance", spec: "cache_aware", loads: []int64{40, 5, 5},
-			trees: map[int][]trace.BlockID{0: {1, 2, 3, 4}}, blocks: ids(1, 2, 3, 4), want: 0, rule: RuleCacheHit, scores: []float64{64, 0, 0}},
+			trees: map[int][]trace.BlockID{0: {1, 2, 3, 4}}, blocks: ids(1, 2, 3, 4), want: 0, rule: ruleCacheHit, scores: []float64{64, 0, 0}},
 		// abs passes but rel fails: 100 vs 70 → 30 > 20 but 100 ≤ 1.5·70.
 		{name: "rel blocks balance", spec: "cache_aware:balance_abs_threshold=20", loads: []int64{100, 70, 80},
-			trees: map[int][]trace.BlockID{2: {1, 2}}, blocks: ids(1, 2, 3, 4), want: 2, rule: RuleCacheHit, scores: []float64{0, 0, 32}},
+			trees: map[int][]trace.BlockID{2: {1, 2}}, blocks: ids(1, 2, 3, 4), want: 2, rule: ruleCacheHit, scores: []float64{0, 0, 32}},
 		// Equality is not enough: max−min = 32 is not > 32.
 		{name: "abs strict", spec: "cache_aware:preset=sglang-0.4.6", loads: []int64{33, 1, 2},
-			trees: map[int][]trace.BlockID{1: {7}}, blocks: ids(7), want: 1, rule: RuleCacheHit},
+			trees: map[int][]trace.BlockID{1: {7}}, blocks: ids(7), want: 1, rule: ruleCacheHit},
 		// 32 of 64 tokens matched on worker 1: ratio 0.5 > 0.3 (sglang) …
 		{name: "sglang cache hit", spec: "cache_aware", loads: []int64{0, 0, 0},
-			trees: map[int][]trace.BlockID{0: {9, 10, 11}, 1: {1, 2, 3}, 2: {1}}, blocks: ids(1, 2, 9, 10), want: 1, rule: RuleCacheHit, scores: []float64{0, 32, 16}},
+			trees: map[int][]trace.BlockID{0: {9, 10, 11}, 1: {1, 2, 3}, 2: {1}}, blocks: ids(1, 2, 9, 10), want: 1, rule: ruleCacheHit, scores: []float64{0, 32, 16}},
 		// … but not > 0.5 (sglang-0.4.6): smallest tree, worker 2 (16 tokens).
 		{name: "0.4.6 smallest tree", spec: "cache_aware:preset=sglang-0.4.6", loads: []int64{0, 0, 0},
-			trees: map[int][]trace.BlockID{0: {9, 10, 11}, 1: {1, 2, 3}, 2: {1}}, blocks: ids(1, 2, 9, 10), want: 2, rule: RuleSmallestTree, scores: []float64{48, 48, 16}},
+			trees: map[int][]trace.BlockID{0: {9, 10, 11}, 1: {1, 2, 3}, 2: {1}}, blocks: ids(1, 2, 9, 10), want: 2, rule: ruleSmallestTree, scores: []float64{48, 48, 16}},
 		// Smallest-tree ties go to the lowest index.
 		{name: "tree tie", spec: "cache_aware", loads: []int64{1, 1, 1},
-			trees: map[int][]trace.BlockID{0: {5, 6}, 1: {7}, 2: {8}}, blocks: ids(1), want: 1, rule: RuleSmallestTree, scores: []float64{32, 16, 16}},
+			trees: map[int][]trace.BlockID{0: {5, 6}, 1: {7}, 2: {8}}, blocks: ids(1), want: 1, rule: ruleSmallestTree, scores: []float64{32, 16, 16}},
 		// Argmax ties go to the lowest index.
 		{name: "hit tie", spec: "cache_aware", loads: []int64{0, 0, 0},
-			trees: map[int][]trace.BlockID{1: {1, 2}, 2: {1, 2, 3}}, blocks: ids(1, 2), want: 1, rule: RuleCacheHit, scores: []float64{0, 32, 32}},
+			trees: map[int][]trace.BlockID{1: {1, 2}, 2: {1, 2, 3}}, blocks: ids(1, 2), want: 1, rule: ruleCacheHit, scores: []float64{0, 32, 32}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

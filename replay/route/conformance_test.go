@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"github.com/kvscope/kvscope/replay/param"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -84,6 +85,7 @@ type step struct {
 	worker int
 	scores []float64
 	reason string
+	rule   *Rule
 }
 
 // drive runs nreq random requests with random completions through r,
@@ -147,7 +149,7 @@ func drive(t testing.TB, r Router, cl *fakeCluster, n int, seed uint64, nreq int
 		}
 		// Cache what was routed, so precise routers see something.
 		cl.cache(d.Worker, rq.Blocks...)
-		out = append(out, step{d.Worker, slices.Clone(d.Scores), d.Reason()})
+		out = append(out, step{d.Worker, slices.Clone(d.Scores), d.Reason(), d.Why.Rule})
 		fly = append(fly, inflight{rq, d.Worker, now})
 	}
 	for len(fly) > 0 {
@@ -169,23 +171,45 @@ func TestConformance(t *testing.T) {
 				if n == 70 {
 					nreq = 150
 				}
-				run := func(seed uint64) ([]step, *fakeCluster, Router) {
+				// run drives the router on seed's workload with the router
+				// stream of seed+stream.
+				run := func(seed, stream uint64) ([]step, *fakeCluster, Router) {
 					cl := newFakeCluster(n, 16)
-					r, canon, err := New(spec, Env{Workers: n, BlockSize: 16, Rand: rng(seed), CachedMs: 0.01, MissMs: 0.15, Cluster: cl})
+					r, canon, err := New(spec, Env{Workers: n, BlockSize: 16, Rand: rng(seed + stream), CachedMs: 0.01, MissMs: 0.15, Cluster: cl})
 					if err != nil {
 						t.Fatal(err)
 					}
-					if _, canon2, err := New(canon, Env{Workers: n, BlockSize: 16, Rand: rng(seed), CachedMs: 0.01, MissMs: 0.15, Cluster: cl}); err != nil || canon2 != canon {
+					if _, canon2, err := New(canon, Env{Workers: n, BlockSize: 16, Rand: rng(seed + stream), CachedMs: 0.01, MissMs: 0.15, Cluster: cl}); err != nil || canon2 != canon {
 						t.Fatalf("canonical %q does not round-trip: %q, %v", canon, canon2, err)
 					}
 					return drive(t, r, cl, n, seed, nreq), cl, r
 				}
-				a, cl, r := run(5)
-				b, _, _ := run(5)
-				if !slices.EqualFunc(a, b, func(x, y step) bool {
+				same := func(x, y step) bool {
 					return x.worker == y.worker && x.reason == y.reason && slices.Equal(x.scores, y.scores)
-				}) {
+				}
+				a, cl, r := run(5, 0)
+				b, _, _ := run(5, 0)
+				if !slices.EqualFunc(a, b, same) {
 					t.Fatal("same seed, different decisions")
+				}
+				// The descriptor says whether the router draws: another
+				// router stream changes nothing unless it is Randomized (and
+				// with several workers, something when it is).
+				sp, _ := param.Parse(spec)
+				randomized, err := Randomized(sp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				other, _, _ := run(5, 1000)
+				if changed := !slices.EqualFunc(a, other, same); changed != (randomized && n > 1) {
+					t.Fatalf("Randomized = %v, but another router stream changed decisions: %v", randomized, changed)
+				}
+				// Every decision carries one of the rules its router registers.
+				info, _ := Lookup(sp.Name)
+				for i, s := range a {
+					if !slices.Contains(info.Rules, s.rule) {
+						t.Fatalf("request %d: rule %v is not among %s's registered rules %v", i, s.rule, sp.Name, info.Rules)
+					}
 				}
 				for w, c := range r.(inflightCounter).inflightCounts() {
 					if c != 0 {

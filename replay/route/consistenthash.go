@@ -2,6 +2,7 @@ package route
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -74,7 +75,14 @@ type consistentHash struct {
 
 const maxNextTable = 64
 
-func parseConsistentHash(a *param.Args) builder {
+// ruleHash: Scores = clockwise ring distance from the key to each worker's
+// nearest virtual node; Key = the key, B = n ids hashed (as float64).
+var ruleHash = &Rule{Name: "consistent_hash", Unit: "ring distance",
+	Format: func(y Why, w int) string {
+		return fmt.Sprintf("consistent hash: key %#016x (FNV-1a-64 of %d leading block ids) → its clockwise successor is a virtual node of worker %d", y.Key, int(y.B), w)
+	}}
+
+func parseConsistentHash(a *param.Args) Builder {
 	n := a.Int("n", 1, 1, 1<<20)
 	return func(env Env) (Router, error) {
 		r := &consistentHash{base: newBase(env.Workers), nIDs: n, orig: env.Orig, ring: buildRing(env.Workers)}
@@ -159,7 +167,7 @@ func (r *consistentHash) Route(now time.Duration, req *trace.Request) Decision {
 		}
 	}
 	r.reqs[w]++
-	return Decision{Worker: w, Scores: r.scores, Why: Why{Rule: RuleHash, Alt: -1, Key: key, B: float64(min(r.nIDs, len(req.Blocks)))}}
+	return Decision{Worker: w, Scores: r.scores, Why: Why{Rule: ruleHash, Alt: -1, Key: key, B: float64(min(r.nIDs, len(req.Blocks)))}}
 }
 
 func (r *consistentHash) Complete(c Completion) error { return r.complete(c) }

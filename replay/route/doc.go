@@ -22,6 +22,17 @@
 // imports the standard library, replay/trace and replay/param only (a test
 // checks this).
 //
+// # What a router registers
+//
+// Its registry entry (Info) is everything other code asks about it: Doc,
+// NeedsTiming, Randomized (a function of its parameters: dynamo draws only
+// with temperature > 0), the Rules its decisions carry, and Parse. A Rule
+// is the router's own explanation, declared in its file: a name, the units
+// of the Scores, and a Format of the Why's numbers; Why points at it. So
+// adding a router is its file and one table line, and nothing (why.go,
+// scenario, help, the explorer) switches on router names. Register adds
+// one from outside the table (tests and extensions).
+//
 // # Using it (the simulator's side)
 //
 //	r, canon, err := route.New(spec, route.Env{Workers: n, BlockSize: bs,
@@ -40,7 +51,7 @@
 // Every routed request must be completed exactly once (failed ones with
 // Failed set). Calls to timed routers must come in nondecreasing time
 // (earlier times panic: a caller bug). Hit-only replay may use the routers
-// whose Info.Timing is false (round_robin, random, consistent_hash): they
+// whose Info.NeedsTiming is false (round_robin, random, consistent_hash): they
 // ignore time and need no completions. Resolve canonicalises a spec without
 // an environment (it has the shape of scenario.Resolver).
 //

@@ -2,6 +2,7 @@ package route
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -43,9 +44,35 @@ type dynamo struct {
 	wts      []float64
 }
 
-func parseDynamo(a *param.Args) builder {
+// dynamo's rules: the lowest cost (temperature 0) or a softmax draw.
+var (
+	// ruleLowestCost: Scores = cost; A = cost, B = overlap_weight,
+	// C = prefill blocks, D = decode blocks of the winner.
+	ruleLowestCost = &Rule{Name: "lowest_cost", Unit: "cost (blocks)",
+		Format: func(y Why, w int) string {
+			return fmt.Sprintf("lowest cost %s = %s·%s prefill + %s decode blocks → worker %d", g(y.A), g(y.B), g(y.C), g(y.D), w)
+		}}
+	// ruleSampled: Scores = cost; A = the winner's probability,
+	// B = temperature, C = the winner's cost, Alt = the lowest-cost worker,
+	// D = its cost.
+	ruleSampled = &Rule{Name: "sampled", Unit: "cost (blocks)",
+		Format: func(y Why, w int) string {
+			return fmt.Sprintf("softmax at temperature %s: drew worker %d (p = %.3g, cost %s); lowest cost was worker %d (%s)",
+				g(y.B), w, y.A, g(y.C), y.Alt, g(y.D))
+		}}
+	dynamoRules = []*Rule{ruleLowestCost, ruleSampled}
+)
+
+// dynamoTemperature reads dynamo's temperature, for parseDynamo and
+// dynamoRandomized alike.
+func dynamoTemperature(a *param.Args) float64 { return a.Float("temperature", 0, 0, 1e9) }
+
+// dynamoRandomized: only temperature > 0 draws.
+func dynamoRandomized(a *param.Args) bool { return dynamoTemperature(a) > 0 }
+
+func parseDynamo(a *param.Args) Builder {
 	ow := a.Float("overlap_weight", 1, 0, 1e9)
-	temp := a.Float("temperature", 0, 0, 1e9)
+	temp := dynamoTemperature(a)
 	precise := a.Bool("precise", true)
 	return func(env Env) (Router, error) {
 		if precise && env.Cluster == nil {
@@ -106,9 +133,9 @@ func (r *dynamo) Route(now time.Duration, req *trace.Request) Decision {
 				break
 			}
 		}
-		y = Why{Rule: RuleSampled, Alt: low, A: r.wts[w] / sum, B: r.temp, C: r.scores[w], D: r.scores[low]}
+		y = Why{Rule: ruleSampled, Alt: low, A: r.wts[w] / sum, B: r.temp, C: r.scores[w], D: r.scores[low]}
 	} else {
-		y = Why{Rule: RuleLowestCost, Alt: -1, A: r.scores[w], B: r.ow, C: r.pre[w], D: r.inflight[w] + in}
+		y = Why{Rule: ruleLowestCost, Alt: -1, A: r.scores[w], B: r.ow, C: r.pre[w], D: r.inflight[w] + in}
 	}
 	r.reqs[w]++
 	r.inflight[w] += in

@@ -38,7 +38,7 @@ func TestDynamoCost(t *testing.T) {
 		if d.Worker != tc.want || !slices.Equal(d.Scores, tc.scores) {
 			t.Fatalf("%s inflight %v: worker %d scores %v, want %d %v", tc.spec, tc.inflight, d.Worker, d.Scores, tc.want, tc.scores)
 		}
-		if d.Why.Rule != RuleLowestCost {
+		if d.Why.Rule != ruleLowestCost {
 			t.Fatalf("rule %v", d.Why.Rule)
 		}
 	}
@@ -104,7 +104,7 @@ func TestDynamoTemperature(t *testing.T) {
 		if d.Worker != want && math.Abs(u-acc) > 1e-12 {
 			t.Fatalf("request %d: worker %d, draw %g says %d", i, d.Worker, u, want)
 		}
-		if d.Why.Rule != RuleSampled || d.Why.Alt != 0 || math.Abs(d.Why.A-p[d.Worker]) > 1e-12 {
+		if d.Why.Rule != ruleSampled || d.Why.Alt != 0 || math.Abs(d.Why.A-p[d.Worker]) > 1e-12 {
 			t.Fatalf("why %+v", d.Why)
 		}
 		cnt[d.Worker]++

@@ -139,7 +139,7 @@ type lbgrPending struct {
 	phi    [4]float64
 }
 
-func parseLBGR(a *param.Args) builder {
+func parseLBGR(a *param.Args) Builder {
 	preset := a.Enum("preset", "code", "code", "paper")
 	precise := a.Bool("precise", false)
 	return func(env Env) (Router, error) {
@@ -232,7 +232,7 @@ func (r *lbgr) Route(now time.Duration, req *trace.Request) Decision {
 			alt = i
 		}
 	}
-	y := Why{Rule: RuleLBGR, Alt: alt, A: r.pre[best], B: r.aq * r.w[best], C: r.corr[best], Key: lbgrTok(r.tok[best])}
+	y := Why{Rule: ruleLBGR, Alt: alt, A: r.pre[best], B: r.aq * r.w[best], C: r.corr[best], Key: lbgrTok(r.tok[best])}
 	if alt >= 0 {
 		y.D, y.E, y.F = r.pre[alt], r.aq*r.w[alt], r.corr[alt]
 		y.Key |= lbgrTok(r.tok[alt]) << 32
@@ -255,6 +255,100 @@ func (r *lbgr) Route(now time.Duration, req *trace.Request) Decision {
 
 // lbgrTok is a token count for Why.Key, saturated at 2^32−1.
 func lbgrTok(t float64) uint64 { return uint64(min(t, math.MaxUint32)) }
+
+// ruleLBGR: Scores = E_i (ms); Alt = the runner-up (lowest E among the
+// others, -1 with one worker). The parts of E = max(1, prefill + W +
+// learned), in ms: A, B, C = the winner's a_c·cached + a_m·uncached, a_q·W
+// and θ·φ; D, E, F = the runner-up's. Key = the cached tokens the router
+// saw on the winner (low 32 bits) and on the runner-up (high 32 bits),
+// saturated at 2^32−1. LBGRTerms reads them.
+var ruleLBGR = &Rule{Name: "lbgr", Unit: "E (ms)", Format: formatLBGR}
+
+func formatLBGR(y Why, w int) string {
+	win, alt := lbgrTerms(y)
+	if y.Alt < 0 {
+		return fmt.Sprintf("lbgr: single worker %d, E %s, %d tokens cached in the router's view", w, win, win.Cached)
+	}
+	if alt.E() < win.E() {
+		return fmt.Sprintf("lbgr: worker %d kept, E %s, %d tokens cached in the router's view; worker %d's E %s (%d cached) is lower, but a later worker must be lower by more than 1 ms",
+			w, win, win.Cached, y.Alt, alt, alt.Cached)
+	}
+	s := fmt.Sprintf("lbgr: lowest E → worker %d: %s, %d tokens cached in the router's view; next best worker %d: %s, %d cached",
+		w, win, win.Cached, y.Alt, alt, alt.Cached)
+	if name, edge := lbgrEdge(y); name != "" {
+		s += fmt.Sprintf("; largest difference: %s, %s ms lower on worker %d", name, g(edge), w)
+	}
+	return s
+}
+
+// LBGRTerms are one worker's parts of lbgr's E (SPEC §7), in ms, and the
+// cached tokens they were computed from.
+type LBGRTerms struct {
+	// Prefill is a_c·cached + a_m·uncached, Queue a_q·W, Learned θ·φ.
+	Prefill, Queue, Learned float64
+	// Cached is the cached prefix in tokens as the router saw it (its
+	// routing-history tree, or the worker's cache with precise=true).
+	Cached uint32
+}
+
+// E is max(1, Prefill + Queue + Learned), the score lbgr compared (the
+// same bits: the parts are summed in the router's order).
+func (t LBGRTerms) E() float64 { return max(1, t.Prefill+t.Queue+t.Learned) }
+
+// String is "E = prefill P + W Q + learned L".
+func (t LBGRTerms) String() string {
+	e := g(t.E()) + " ms"
+	if t.Prefill+t.Queue+t.Learned < 1 {
+		e = "1 ms (the floor)"
+	}
+	return fmt.Sprintf("%s = prefill %s + W %s + learned %s", e, g(t.Prefill), g(t.Queue), g(t.Learned))
+}
+
+// LBGRTerms returns the parts of E of an lbgr decision's winner and
+// runner-up (zero when Alt < 0); ok is false for other rules.
+func (y Why) LBGRTerms() (win, alt LBGRTerms, ok bool) {
+	if y.Rule != ruleLBGR {
+		return win, alt, false
+	}
+	win, alt = lbgrTerms(y)
+	return win, alt, true
+}
+
+// lbgrTerms reads the parts of E out of an lbgr Why (formatLBGR calls it:
+// ruleLBGR's Format cannot refer to ruleLBGR).
+func lbgrTerms(y Why) (win, alt LBGRTerms) {
+	win = LBGRTerms{Prefill: y.A, Queue: y.B, Learned: y.C, Cached: uint32(y.Key)}
+	if y.Alt >= 0 {
+		alt = LBGRTerms{Prefill: y.D, Queue: y.E, Learned: y.F, Cached: uint32(y.Key >> 32)}
+	}
+	return win, alt
+}
+
+// LBGREdge names the part of E (prefill, W or learned θ·φ) in which an
+// lbgr decision's winner is furthest below the runner-up, and by how many
+// ms; "" when it is below in none (or for other rules).
+func (y Why) LBGREdge() (part string, ms float64) {
+	if y.Rule != ruleLBGR {
+		return "", 0
+	}
+	return lbgrEdge(y)
+}
+
+func lbgrEdge(y Why) (part string, ms float64) {
+	if y.Alt < 0 {
+		return "", 0
+	}
+	win, alt := lbgrTerms(y)
+	for _, c := range []struct {
+		name string
+		d    float64
+	}{{"prefill", alt.Prefill - win.Prefill}, {"W", alt.Queue - win.Queue}, {"learned θ·φ", alt.Learned - win.Learned}} {
+		if c.d > ms {
+			part, ms = c.name, c.d
+		}
+	}
+	return part, ms
+}
 
 func (r *lbgr) Complete(c Completion) error {
 	if c.Req == nil {

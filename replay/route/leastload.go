@@ -2,6 +2,7 @@ package route
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -44,7 +45,25 @@ func (t *tokenLoad) LoadUnit() string { return "tokens in flight" }
 // tokens in flight (ties to the lowest index).
 type leastLoad struct{ tokenLoad }
 
-func parseLeastLoad(*param.Args) builder {
+// ruleLeastLoad: Scores = tokens (input+output) in flight; A = the largest
+// load, C = the winner's.
+var ruleLeastLoad = &Rule{Name: "least_load", Unit: "tokens in flight",
+	Format: func(y Why, w int) string {
+		return fmt.Sprintf("least load: worker %d has %s tokens in flight, the fewest (most: %s)", w, g(y.C), g(y.A))
+	}}
+
+// ruleP2C: Scores = tokens in flight; Alt = the other drawn worker, A = its
+// load, C = the winner's.
+var ruleP2C = &Rule{Name: "p2c", Unit: "tokens in flight",
+	Format: func(y Why, w int) string {
+		if y.Alt < 0 {
+			return fmt.Sprintf("power of two choices: single worker %d", w)
+		}
+		return fmt.Sprintf("power of two choices: drew workers %d and %d; worker %d has %s tokens in flight ≤ %s (ties to the lower index)",
+			min(w, y.Alt), max(w, y.Alt), w, g(y.C), g(y.A))
+	}}
+
+func parseLeastLoad(*param.Args) Builder {
 	return func(env Env) (Router, error) {
 		return &leastLoad{newTokenLoad(env.Workers)}, nil
 	}
@@ -54,7 +73,7 @@ func (r *leastLoad) Route(now time.Duration, req *trace.Request) Decision {
 	r.at(now)
 	copy(r.scores, r.tokens)
 	w := argmin(r.scores)
-	y := Why{Rule: RuleLeastLoad, Alt: -1, A: r.scores[argmax(r.scores)], C: r.scores[w]}
+	y := Why{Rule: ruleLeastLoad, Alt: -1, A: r.scores[argmax(r.scores)], C: r.scores[w]}
 	r.reqs[w]++
 	r.tokens[w] += reqTokens(req)
 	return Decision{Worker: w, Scores: r.scores, Why: y}
@@ -69,7 +88,7 @@ type p2c struct {
 	rng *rand.Rand
 }
 
-func parseP2C(*param.Args) builder {
+func parseP2C(*param.Args) Builder {
 	return func(env Env) (Router, error) {
 		if env.Rand == nil {
 			return nil, errors.New("needs the router's random stream (Env.Rand)")
@@ -99,7 +118,7 @@ func (r *p2c) Route(now time.Duration, req *trace.Request) Decision {
 			w, alt = b, a
 		}
 	}
-	y := Why{Rule: RuleP2C, Alt: alt, C: r.tokens[w]}
+	y := Why{Rule: ruleP2C, Alt: alt, C: r.tokens[w]}
 	if alt >= 0 {
 		y.A = r.tokens[alt]
 	}

@@ -2,6 +2,7 @@ package route
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"time"
 
@@ -47,7 +48,14 @@ type llmd struct {
 	blk         []int
 }
 
-func parseLLMD(a *param.Args) builder {
+// ruleLLMD: Scores = 3·prefix + 2·queue + 2·kv (weights as configured);
+// A = prefix, B = queue, C = kv of the winner, D = its score.
+var ruleLLMD = &Rule{Name: "llmd", Unit: "score",
+	Format: func(y Why, w int) string {
+		return fmt.Sprintf("llmd: highest score %s (prefix %.3g, queue %.3g, kv %.3g) → worker %d", g(y.D), y.A, y.B, y.C, w)
+	}}
+
+func parseLLMD(a *param.Args) Builder {
 	wk := a.Float("kv_weight", 2, 0, 1e6)
 	wp := a.Float("prefix_weight", 3, 0, 1e6)
 	wq := a.Float("queue_weight", 2, 0, 1e6)
@@ -161,7 +169,7 @@ func (r *llmd) Route(now time.Duration, req *trace.Request) Decision {
 	if r.tree != nil {
 		r.tree.insert(best, req)
 	}
-	return Decision{Worker: best, Scores: r.scores, Why: Why{Rule: RuleLLMD, Alt: -1, A: bp, B: bq, C: bk, D: r.scores[best]}}
+	return Decision{Worker: best, Scores: r.scores, Why: Why{Rule: ruleLLMD, Alt: -1, A: bp, B: bq, C: bk, D: r.scores[best]}}
 }
 
 func (r *llmd) Complete(c Completion) error {

@@ -2,6 +2,7 @@ package route
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -16,7 +17,11 @@ type random struct {
 	rng *rand.Rand
 }
 
-func parseRandom(*param.Args) builder {
+// ruleRandom: Scores = each worker's probability (1/workers).
+var ruleRandom = &Rule{Name: "random", Unit: "probability",
+	Format: func(_ Why, w int) string { return fmt.Sprintf("uniform random draw → worker %d", w) }}
+
+func parseRandom(*param.Args) Builder {
 	return func(env Env) (Router, error) {
 		if env.Rand == nil {
 			return nil, errors.New("needs the router's random stream (Env.Rand)")
@@ -34,7 +39,7 @@ func (r *random) Route(now time.Duration, _ *trace.Request) Decision {
 	r.at(now)
 	w := r.rng.IntN(r.n)
 	r.reqs[w]++
-	return Decision{Worker: w, Scores: r.scores, Why: Why{Rule: RuleRandom, Alt: -1}}
+	return Decision{Worker: w, Scores: r.scores, Why: Why{Rule: ruleRandom, Alt: -1}}
 }
 
 func (r *random) Complete(c Completion) error { return r.complete(c) }

@@ -2,85 +2,115 @@ package route
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/kvscope/kvscope/replay/param"
 )
 
-// builder makes a router from an environment once its parameters are read.
-type builder func(env Env) (Router, error)
+// Builder makes a router from an environment once its parameters are read.
+type Builder func(env Env) (Router, error)
 
-// Info describes one registered router.
+// Info describes one registered router: everything other code asks about
+// it (help, the explorer's form, scenario, hit-only replay), so nothing
+// outside its file asks by name.
 type Info struct {
-	Name string
-	// Timing is true for routers that need simulated time and completion
-	// feedback (everything but round_robin, random and consistent_hash);
-	// hit-only replay accepts only routers without it.
-	Timing bool
-	// Summary is one line for --help and the TUI picker.
-	Summary string
-
-	// parse reads the router's parameters (defaults and ranges) and returns
-	// the builder; it must read every key it accepts whatever their values,
-	// so that Canonical spells every default.
-	parse func(a *param.Args) builder
+	// Doc is one line for --help and the explorer's what-if form.
+	Doc string
+	// NeedsTiming is true for routers that need simulated time and
+	// completion feedback (everything but round_robin, random and
+	// consistent_hash); hit-only replay accepts only routers without it.
+	NeedsTiming bool
+	// Randomized reports whether the router, with the parameters in a
+	// (already read by Parse), draws from Env.Rand; nil means never. It
+	// reads parameters through a as Parse does, so defaults and ranges
+	// live in one place (see dynamo).
+	Randomized func(a *param.Args) bool
+	// Rules are the rules its decisions can carry in Why.Rule: their names,
+	// units and formatting are the router's own.
+	Rules []*Rule
+	// Parse reads the router's parameters (defaults and ranges) and
+	// returns the builder; it must read every key it accepts whatever
+	// their values, so that Canonical spells every default.
+	Parse func(a *param.Args) Builder
 }
 
-// registry is the table of routers, name → constructor. No init() tricks:
-// adding a router is one line here and one file.
-var registry = []Info{
-	{Name: "cache_aware", Timing: true, Summary: "sglang's cache-aware router: balance by requests in flight, else the longest routing-history match, else the smallest tree", parse: parseCacheAware},
-	{Name: "consistent_hash", Summary: "FNV-1a-64 of the first n block ids on a ring of 160 virtual nodes per worker", parse: parseConsistentHash},
-	{Name: "dynamo", Timing: true, Summary: "NVIDIA Dynamo's KV router: overlap_weight·prefill blocks + decode blocks, softmax at a temperature", parse: parseDynamo},
-	{Name: "lbgr", Timing: true, Summary: "the paper's learning-based greedy routing: predicted latency E_i with a per-worker RLS correction", parse: parseLBGR},
-	{Name: "least_load", Timing: true, Summary: "fewest input+output tokens in flight", parse: parseLeastLoad},
-	{Name: "llmd", Timing: true, Summary: "llm-d's scorers: 3·prefix + 2·queue + 2·kv, queue and usage scraped every 50 ms", parse: parseLLMD},
-	{Name: "p2c", Timing: true, Summary: "power of two choices over tokens in flight", parse: parseP2C},
-	{Name: "random", Summary: "uniform random worker", parse: parseRandom},
-	{Name: "round_robin", Summary: "workers in turn", parse: parseRoundRobin},
-}
+// always is Info.Randomized for routers that draw on every decision.
+func always(*param.Args) bool { return true }
 
-func lookup(name string) (*Info, error) {
-	for i := range registry {
-		if registry[i].Name == name {
-			return &registry[i], nil
+// registry is the table of routers, name → description. No init() tricks:
+// adding a router is one line here and one file (Register adds one from
+// outside, for tests and extensions).
+var registry = param.NewRegistry(map[string]Info{
+	"cache_aware":     {NeedsTiming: true, Doc: "sglang's cache-aware router: balance by requests in flight, else the longest routing-history match, else the smallest tree", Rules: cacheAwareRules, Parse: parseCacheAware},
+	"consistent_hash": {Doc: "FNV-1a-64 of the first n block ids on a ring of 160 virtual nodes per worker", Rules: []*Rule{ruleHash}, Parse: parseConsistentHash},
+	"dynamo":          {NeedsTiming: true, Randomized: dynamoRandomized, Doc: "NVIDIA Dynamo's KV router: overlap_weight·prefill blocks + decode blocks, softmax at a temperature", Rules: dynamoRules, Parse: parseDynamo},
+	"lbgr":            {NeedsTiming: true, Doc: "the paper's learning-based greedy routing: predicted latency E_i with a per-worker RLS correction", Rules: []*Rule{ruleLBGR}, Parse: parseLBGR},
+	"least_load":      {NeedsTiming: true, Doc: "fewest input+output tokens in flight", Rules: []*Rule{ruleLeastLoad}, Parse: parseLeastLoad},
+	"llmd":            {NeedsTiming: true, Doc: "llm-d's scorers: 3·prefix + 2·queue + 2·kv, queue and usage scraped every 50 ms", Rules: []*Rule{ruleLLMD}, Parse: parseLLMD},
+	"p2c":             {NeedsTiming: true, Randomized: always, Doc: "power of two choices over tokens in flight", Rules: []*Rule{ruleP2C}, Parse: parseP2C},
+	"random":          {Randomized: always, Doc: "uniform random worker", Rules: []*Rule{ruleRandom}, Parse: parseRandom},
+	"round_robin":     {Doc: "workers in turn", Rules: []*Rule{ruleRoundRobin}, Parse: parseRoundRobin},
+})
+
+// Register adds a router under name, for tests and extensions that cannot
+// edit the table; it returns the function that removes it again (a test
+// passes it to t.Cleanup). The name must be a plain spec name not yet
+// registered; info needs Parse, Doc and at least one Rule with a Name and
+// a Format.
+func Register(name string, info Info) (remove func(), err error) {
+	if info.Parse == nil || info.Doc == "" || len(info.Rules) == 0 {
+		return nil, fmt.Errorf("router %s: Parse, Doc and Rules are required", name)
+	}
+	for _, r := range info.Rules {
+		if r == nil || r.Name == "" || r.Format == nil {
+			return nil, fmt.Errorf("router %s: every rule needs a Name and a Format", name)
 		}
 	}
-	return nil, fmt.Errorf("unknown name %q (valid: %s)", name, strings.Join(Names(), ", "))
+	remove, err = registry.Add(name, info)
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	return remove, nil
+}
+
+func lookup(name string) (Info, error) {
+	r, ok := registry.Get(name)
+	if !ok {
+		return Info{}, fmt.Errorf("unknown name %q (valid: %s)", name, strings.Join(Names(), ", "))
+	}
+	return r, nil
 }
 
 // Names returns the registered router names, sorted.
-func Names() []string {
-	names := make([]string, len(registry))
-	for i, r := range registry {
-		names[i] = r.Name
-	}
-	slices.Sort(names)
-	return names
-}
-
-// Infos returns every registered router's description, sorted by name.
-func Infos() []Info {
-	out := slices.Clone(registry)
-	slices.SortFunc(out, func(a, b Info) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}
+func Names() []string { return registry.Names() }
 
 // Lookup returns the description of a registered router.
 func Lookup(name string) (Info, bool) {
 	r, err := lookup(name)
-	if err != nil {
-		return Info{}, false
-	}
-	return *r, true
+	return r, err == nil
 }
 
 // NeedsTiming reports whether the named router needs simulated time and
 // completion feedback (false for unknown names).
 func NeedsTiming(name string) bool {
 	r, ok := Lookup(name)
-	return ok && r.Timing
+	return ok && r.NeedsTiming
+}
+
+// Randomized reports whether the router sp names, with its parameters,
+// draws from its random stream (so a scenario using it is worth several
+// seeds). An unknown name or bad parameters give false and the error.
+func Randomized(sp param.Spec) (bool, error) {
+	r, err := lookup(sp.Name)
+	if err != nil {
+		return false, err
+	}
+	a := param.NewArgs(sp)
+	r.Parse(a)
+	if _, err := a.Canonical(); err != nil {
+		return false, err
+	}
+	return r.Randomized != nil && r.Randomized(a), nil
 }
 
 // Resolve checks a router spec against the registry and returns its
@@ -91,13 +121,13 @@ func Resolve(sp param.Spec) (string, error) {
 	return canon, err
 }
 
-func resolve(sp param.Spec) (builder, string, error) {
+func resolve(sp param.Spec) (Builder, string, error) {
 	r, err := lookup(sp.Name)
 	if err != nil {
 		return nil, "", err
 	}
 	a := param.NewArgs(sp)
-	b := r.parse(a)
+	b := r.Parse(a)
 	canon, err := a.Canonical()
 	if err != nil {
 		return nil, "", err

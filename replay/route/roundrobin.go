@@ -1,6 +1,7 @@
 package route
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/param"
@@ -14,7 +15,14 @@ type roundRobin struct {
 	next int64
 }
 
-func parseRoundRobin(*param.Args) builder {
+// ruleRoundRobin: Scores = turns until each worker's turn (0 = this
+// request's); A = the rotation counter before this request.
+var ruleRoundRobin = &Rule{Name: "round_robin", Unit: "turns until its turn",
+	Format: func(y Why, w int) string {
+		return fmt.Sprintf("round robin: request %d of the rotation → worker %d", int64(y.A), w)
+	}}
+
+func parseRoundRobin(*param.Args) Builder {
 	return func(env Env) (Router, error) {
 		r := &roundRobin{base: newBase(env.Workers)}
 		r.timeless = true
@@ -28,7 +36,7 @@ func (r *roundRobin) Route(now time.Duration, _ *trace.Request) Decision {
 	for i := range r.scores {
 		r.scores[i] = float64((i - w + r.n) % r.n)
 	}
-	y := Why{Rule: RuleRoundRobin, Alt: -1, A: float64(r.next)}
+	y := Why{Rule: ruleRoundRobin, Alt: -1, A: float64(r.next)}
 	r.next++
 	r.reqs[w]++
 	return Decision{Worker: w, Scores: r.scores, Why: y}

@@ -15,7 +15,7 @@ import (
 // every time-driven instant of its own (cache_aware's trims, lbgr's W decay)
 // that is ≤ that time, so its behaviour does not depend on how often it is
 // called. A call with a time earlier than one already seen panics: it is a
-// bug in the caller, not bad input. Routers without timing (Info.Timing
+// bug in the caller, not bad input. Routers without timing (Info.NeedsTiming
 // false: round_robin, random, consistent_hash) ignore time altogether.
 type Router interface {
 	// Route decides where req goes at simulated time now. The returned

@@ -30,10 +30,10 @@ func TestRegistry(t *testing.T) {
 	}
 	for _, n := range names {
 		info, ok := Lookup(n)
-		if !ok || info.Summary == "" {
+		if !ok || info.Doc == "" {
 			t.Errorf("%s: missing info", n)
 		}
-		if !strings.Contains("random round_robin consistent_hash", n) && !info.Timing {
+		if !strings.Contains("random round_robin consistent_hash", n) && !info.NeedsTiming {
 			t.Errorf("%s must need timing", n)
 		}
 	}
