@@ -24,5 +24,9 @@
 //     limit of 4e9 s of simulated time (replay/sim, MaxTime), made before a
 //     run starts and reported naming the key.
 //
-// scenario imports replay/param only; it must not import terminal code.
+// Whether a scenario is randomized is the components' own answer: Randomized
+// asks the eviction and router registries' descriptors, never their names.
+//
+// scenario imports replay/param and the component registries (replay/evict,
+// replay/route); it must not import terminal code.
 package scenario

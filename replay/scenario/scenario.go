@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kvscope/kvscope/replay/evict"
 	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/route"
 )
 
 // Unit is the capacity unit of the caches.
@@ -265,22 +267,17 @@ func (sc *Scenario) format(r, e, l string) string {
 	return b.String()
 }
 
-// Randomized reports whether the scenario draws random numbers (SPEC §1:
-// rlt, random_leaf, random, p2c, dynamo with temperature > 0, or rate
-// re-timing), so --seeds N runs it N times.
+// Randomized reports whether the scenario draws random numbers, so --seeds
+// N runs it N times (SPEC §1): its eviction policy or its router says so in
+// its registry descriptor (rlt, random_leaf; random, p2c, dynamo with
+// temperature > 0), or rate re-timing draws arrivals. A component the
+// registries do not know counts as not randomized (Resolve reports it).
 func (sc *Scenario) Randomized() bool {
-	switch sc.Evict.Name {
-	case "rlt", "random_leaf":
+	if in, err := evict.Lookup(sc.Evict.Name); err == nil && in.Randomized {
 		return true
 	}
-	switch sc.Router.Name {
-	case "random", "p2c":
+	if r, err := route.Randomized(sc.Router); err == nil && r {
 		return true
-	case "dynamo":
-		if t, ok := sc.Router.Params["temperature"]; ok {
-			f, err := strconv.ParseFloat(t, 64)
-			return err == nil && f > 0
-		}
 	}
 	return sc.Rate > 0
 }
