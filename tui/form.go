@@ -262,20 +262,56 @@ func (f *whatIfForm) View(w int) string {
 				lines = append(lines, st.dim.Render(l))
 			}
 		}
+		if doc := fieldDoc(f.focus, f.inputs[f.focus].Value()); doc != "" {
+			for _, l := range wrap(doc, inner-2, "  ") {
+				lines = append(lines, st.dim.Render(l))
+			}
+		}
 	}
 	lines = append(lines, st.dim.Render("tab/↓ next · shift+tab/↑ previous · enter replay · esc cancel"))
 	return box(st, "What-if", "", true, lines, inner+2, len(lines)+2, 0)
 }
 
-// fieldChoices lists the registered names for a field, from the registries.
+// fieldChoices lists the names a field accepts, from the registries'
+// descriptors: every router, the policies a timed run accepts (not the
+// offline ones), the GPU profiles.
 func fieldChoices(f int) string {
 	switch f {
 	case fRouter:
 		return "routers: " + strings.Join(route.Names(), ", ")
 	case fEvict:
-		return "policies: " + strings.Join(evict.Names(), ", ")
+		return "policies: " + strings.Join(timedPolicies(), ", ")
 	case fProfile:
 		return "profiles: " + strings.Join(gpuprofile.Names(), ", ")
+	}
+	return ""
+}
+
+// timedPolicies are the eviction policies a what-if (a timed run) accepts:
+// those whose descriptor is not Offline.
+func timedPolicies() []string {
+	var out []string
+	for _, n := range evict.Names() {
+		if in, err := evict.Lookup(n); err == nil && !in.Offline {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// fieldDoc is the registry's Doc of the component a router or eviction
+// field names ("" when it names none): the form shows what the choice is.
+func fieldDoc(f int, value string) string {
+	name, _, _ := strings.Cut(strings.TrimSpace(value), ":")
+	switch f {
+	case fRouter:
+		if in, ok := route.Lookup(name); ok {
+			return name + ": " + in.Doc
+		}
+	case fEvict:
+		if in, err := evict.Lookup(name); err == nil && !in.Offline {
+			return name + ": " + in.Doc
+		}
 	}
 	return ""
 }
