@@ -43,8 +43,7 @@ func newReplayCmd() *cobra.Command {
 		Long: "Replay a trace in arrival order through each worker's prefix KV cache, one request at a\n" +
 			"time (match, pin with the output allowance reserved, insert, unpin): hit ratios, evictions\n" +
 			"and, with --vs-opt, misses against the offline optimum and the Belady bound with the\n" +
-			"competitive-ratio bounds of the paper. Eviction policies: " + strings.Join(evict.Names(), ", ") + ".\n" +
-			"Routers (no timing): " + strings.Join(timingFree, ", ") + ".",
+			"competitive-ratio bounds of the paper.\n\n" + componentsHelp(false),
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()

@@ -37,6 +37,7 @@ type scenarioFlags struct {
 // add registers the flags; multi says whether -s may repeat.
 func (f *scenarioFlags) add(cmd *cobra.Command, multi bool, defRouter string) {
 	f.multi = multi
+	cmd.Long = withComponents(cmd.Long, true)
 	fl := cmd.Flags()
 	if multi {
 		fl.StringArrayVarP(&f.specs, "scenario", "s", nil, "scenario (SPEC §1 grammar: router[:k=v,...]+evict[:k=v,...][;key=value...]); repeat to compare")
