@@ -161,15 +161,15 @@ func kvscope(t *testing.T, args ...string) string {
 }
 
 // helpLists checks that cmd's --help lists name with its Doc.
-func helpLists(t *testing.T, cmd, name, doc string, want bool) {
+func helpLists(t *testing.T, cmd, name, doc string) {
 	t.Helper()
 	help := kvscope(t, cmd, "--help")
 	found := slices.ContainsFunc(strings.Split(help, "\n"), func(l string) bool {
 		f := strings.Fields(l)
 		return len(f) > 1 && f[0] == name && strings.Contains(l, doc)
 	})
-	if found != want {
-		t.Errorf("%s --help lists %s with its Doc: %v, want %v\n%s", cmd, name, found, want, help)
+	if !found {
+		t.Errorf("%s --help does not list %s with its Doc:\n%s", cmd, name, help)
 	}
 }
 
@@ -220,7 +220,7 @@ func simulate(t *testing.T, sc scenario.Scenario) *sim.Run {
 func TestAddOnePolicy(t *testing.T) {
 	registerAddoneLeaf(t)
 	for _, cmd := range []string{"run", "compare", "open", "replay"} {
-		helpLists(t, cmd, "addone_leaf", addoneLeafDoc, true)
+		helpLists(t, cmd, "addone_leaf", addoneLeafDoc)
 	}
 	sc, canon := parseScenario(t, "round_robin+addone_leaf;cache_blocks=600;workers=2")
 	if !strings.HasPrefix(canon, "round_robin+addone_leaf;cache_blocks=600;") {
@@ -254,7 +254,7 @@ func TestAddOneRouter(t *testing.T) {
 	registerAddoneFixed(t)
 	for _, cmd := range []string{"run", "compare", "open", "replay"} {
 		// It needs no timing, so hit-only replay takes it too.
-		helpLists(t, cmd, "addone_fixed", addoneFixedDoc, true)
+		helpLists(t, cmd, "addone_fixed", addoneFixedDoc)
 	}
 	sc, canon := parseScenario(t, "addone_fixed+lru;cache_blocks=600;workers=2")
 	if !strings.HasPrefix(canon, "addone_fixed:draw=false,worker=0+lru;") {
