@@ -192,24 +192,7 @@ func (s *seqset) add(key uint64, id BlockID) {
 			ci--
 		}
 	}
-	c := s.chunks[ci]
-	i := ssearch(c, key)
-	if len(c) == seqChunkMax {
-		half := make([]sent, seqChunkMax/2, seqChunkMax)
-		copy(half, c[seqChunkMax/2:])
-		c = c[:seqChunkMax/2]
-		s.chunks[ci] = c
-		s.chunks = append(s.chunks, nil)
-		copy(s.chunks[ci+2:], s.chunks[ci+1:])
-		s.chunks[ci+1] = half
-		if i > len(c) {
-			ci, c, i = ci+1, half, i-len(c)
-		}
-	}
-	c = append(c, sent{})
-	copy(c[i+1:], c[i:])
-	c[i] = sent{key, id}
-	s.chunks[ci] = c
+	s.chunks = chunkInsert(s.chunks, ci, ssearch(s.chunks[ci], key), sent{key, id}, seqChunkMax)
 	s.n++
 }
 

@@ -217,6 +217,31 @@ func chunkRemove[E any](chunks [][]E, ci, i int) [][]E {
 	return chunks[:len(chunks)-1]
 }
 
+// chunkInsert puts e at index i of chunk ci of a chunked sorted set whose
+// chunks hold at most limit elements, splitting a full chunk in halves first
+// (idset and seqset share it).
+func chunkInsert[E any](chunks [][]E, ci, i int, e E, limit int) [][]E {
+	c := chunks[ci]
+	if len(c) == limit {
+		half := make([]E, limit/2, limit)
+		copy(half, c[limit/2:])
+		c = c[:limit/2]
+		chunks[ci] = c
+		chunks = append(chunks, nil)
+		copy(chunks[ci+2:], chunks[ci+1:])
+		chunks[ci+1] = half
+		if i > len(c) {
+			ci, c, i = ci+1, half, i-len(c)
+		}
+	}
+	var zero E
+	c = append(c, zero)
+	copy(c[i+1:], c[i:])
+	c[i] = e
+	chunks[ci] = c
+	return chunks
+}
+
 // fitsHole reports whether id belongs exactly at the hole.
 func (s *idset) fitsHole(id BlockID) bool {
 	c := s.chunks[s.hc]
@@ -300,25 +325,7 @@ func (s *idset) add(id BlockID) bool {
 		return true
 	}
 	ci := s.find(id)
-	c := s.chunks[ci]
-	i := search(c, id)
-	if len(c) == chunkMax {
-		// Split in halves.
-		half := make([]BlockID, chunkMax/2, chunkMax)
-		copy(half, c[chunkMax/2:])
-		c = c[:chunkMax/2]
-		s.chunks[ci] = c
-		s.chunks = append(s.chunks, nil)
-		copy(s.chunks[ci+2:], s.chunks[ci+1:])
-		s.chunks[ci+1] = half
-		if i > len(c) {
-			ci, c, i = ci+1, half, i-len(c)
-		}
-	}
-	c = append(c, 0)
-	copy(c[i+1:], c[i:])
-	c[i] = id
-	s.chunks[ci] = c
+	s.chunks = chunkInsert(s.chunks, ci, search(s.chunks[ci], id), id, chunkMax)
 	s.n++
 	return true
 }
