@@ -13,6 +13,7 @@ import (
 	"github.com/kvscope/kvscope/replay/kvcache"
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
@@ -20,16 +21,10 @@ import (
 
 func newReplayCmd() *cobra.Command {
 	var (
-		rf          readerFlags
-		workers     int
-		router      string
-		cacheTokens int64
-		cacheBlocks int64
-		evictSpec   string
-		seed        uint64
-		oversize    string
-		vsOpt       bool
-		asJSON      bool
+		rf     readerFlags
+		sf     scenarioFlags
+		vsOpt  bool
+		asJSON bool
 	)
 	var timingFree []string
 	for _, n := range route.Names() {
@@ -38,61 +33,38 @@ func newReplayCmd() *cobra.Command {
 		}
 	}
 	cmd := &cobra.Command{
-		Use:   "replay TRACE (--cache-tokens B | --cache-blocks N) --evict E[:k=v,...]",
+		Use:   "replay TRACE (-s router+evict[;key=value...] | --evict E[:k=v,...]) (--cache-tokens B | --cache-blocks N)",
 		Short: "Hit-only sequential replay of a trace through per-worker prefix caches",
 		Long: "Replay a trace in arrival order through each worker's prefix KV cache, one request at a\n" +
 			"time (match, pin with the output allowance reserved, insert, unpin): hit ratios, evictions\n" +
 			"and, with --vs-opt, misses against the offline optimum and the Belady bound with the\n" +
-			"competitive-ratio bounds of the paper.\n\n" + componentsHelp(false),
+			"competitive-ratio bounds of the paper. The scenario is SPEC §1's, as for run (-s or the\n" +
+			"flags); hit-only replay uses its router, evict, workers, cache size, seed and oversize.\n\n" +
+			componentsHelp(false),
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fl := cmd.Flags()
-			cfg := seq.Config{Workers: workers, Seed: seed, Oversize: oversize, VsOpt: vsOpt}
-			switch {
-			case fl.Changed("cache-tokens") && fl.Changed("cache-blocks"):
-				return usagef("give --cache-tokens or --cache-blocks, not both")
-			case fl.Changed("cache-tokens"):
-				cfg.Unit, cfg.Capacity = kvcache.Tokens, cacheTokens
-			case fl.Changed("cache-blocks"):
-				cfg.Unit, cfg.Capacity = kvcache.Blocks, cacheBlocks
-			default:
-				return usagef("replay: give the cache size: --cache-tokens B or --cache-blocks N")
+			if len(sf.specs) == 0 {
+				// --evict has a default for run; a replay names its policy.
+				if !changed(cmd.Flags(), "evict") {
+					return usagef("replay: give --evict (one of %s) or -s router+evict", strings.Join(evict.Names(), ", "))
+				}
+				if !changed(cmd.Flags(), "cache-tokens", "cache-blocks") {
+					return usagef("replay: give the cache size: --cache-tokens B or --cache-blocks N")
+				}
 			}
-			if cfg.Capacity < 1 {
-				return usagef("cache size %d: must be a positive integer", cfg.Capacity)
+			scs, err := sf.scenarios(cmd)
+			if err != nil {
+				return err
 			}
-			if workers < 1 || workers > 4096 {
-				return usagef("--workers %d: must be in [1, 4096]", workers)
+			if len(scs) != 1 {
+				return usagef("replay takes one scenario")
 			}
-			switch oversize {
-			case "error", "fail", "bypass":
-			default:
-				return usagef("--oversize %q: want error, fail or bypass", oversize)
+			cfg, err := hitOnlyConfig(scs[0], timingFree)
+			if err != nil {
+				return err
 			}
-			if evictSpec == "" {
-				return usagef("replay: give --evict (one of %s)", strings.Join(evict.Names(), ", "))
-			}
-			var err error
-			if cfg.Evict, err = param.Parse(evictSpec); err != nil {
-				return usagef("--evict: %v", err)
-			}
-			if _, err := evict.Resolve(cfg.Evict); err != nil {
-				return usagef("--evict: %v", err)
-			}
-			if cfg.Router, err = param.Parse(router); err != nil {
-				return usagef("--router: %v", err)
-			}
-			if _, ok := route.Lookup(cfg.Router.Name); !ok {
-				return usagef("--router: unknown router %q (hit-only replay takes %s)", cfg.Router.Name, strings.Join(timingFree, ", "))
-			}
-			if route.NeedsTiming(cfg.Router.Name) {
-				return usagef("--router %s needs simulated time and completion feedback: hit-only replay takes %s (use kvscope run for timed routers)",
-					cfg.Router.Name, strings.Join(timingFree, ", "))
-			}
-			if _, err := route.Resolve(cfg.Router); err != nil {
-				return usagef("--router: %v", err)
-			}
-			rf.seed = seed
+			cfg.VsOpt = vsOpt
+			rf.seed = cfg.Seed
 			opt, err := rf.options()
 			if err != nil {
 				return err
@@ -119,22 +91,61 @@ func newReplayCmd() *cobra.Command {
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&rf.format, "format", "", "input format: auto-detected from the content, or one of "+formatList())
-	f.BoolVar(&rf.skipBad, "skip-bad", false, "skip (and count) records that do not parse instead of stopping")
-	f.BoolVar(&rf.sort, "sort", false, "put requests in arrival order (otherwise an out-of-order arrival is an error)")
-	f.IntVar(&rf.blockSize, "block-size", 0, "block size of formats that do not record it (Azure default 16, Mooncake 512, Qwen-Bailian 16)")
-	f.StringVar(&rf.sessionStart, "session-start", "", "kv-cache-tester session starts: zero (default), poisson:rate=R or stagger:s=S")
-	f.IntVar(&workers, "workers", 1, "number of workers")
-	f.StringVar(&router, "router", "round_robin", "router needing no timing: "+strings.Join(timingFree, ", "))
-	f.Int64Var(&cacheTokens, "cache-tokens", 0, "cache capacity per worker in tokens (a block weighs its token count)")
-	f.Int64Var(&cacheBlocks, "cache-blocks", 0, "cache capacity per worker in blocks (every block weighs 1)")
-	f.StringVar(&evictSpec, "evict", "", "eviction policy name[:key=value,...]: "+strings.Join(evict.Names(), ", "))
-	f.Uint64Var(&seed, "seed", 1, "scenario seed (router and per-worker eviction streams)")
-	f.StringVar(&oversize, "oversize", "error", "a request larger than the cache: error (stop before any work), fail, or bypass (serve uncached)")
-	f.BoolVar(&vsOpt, "vs-opt", false, "also run opt and the Belady bound on each worker's sequence and report competitive ratios")
-	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	rf.addNoSeed(cmd, "block size of formats that do not record it (Azure default 16, Mooncake 512, Qwen-Bailian 16)")
+	sf.add(cmd, false, "round_robin")
+	// The timed keys mean nothing to a hit-only replay: hidden, and refused
+	// when set (hitOnlyConfig).
+	for _, n := range []string{"profile", "latency", "rate", "time-scale", "keep-outputs", "session-timing"} {
+		_ = cmd.Flags().MarkHidden(n) // errs only for a flag that does not exist
+
+	}
+	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "also run opt and the Belady bound on each worker's sequence and report competitive ratios")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
+}
+
+// hitOnlyConfig turns a scenario into a hit-only replay's configuration,
+// refusing what needs simulated time (a router that does, or a timed key
+// away from its default) and a scenario without a cache size.
+func hitOnlyConfig(sc scenario.Scenario, timingFree []string) (seq.Config, error) {
+	def := scenario.Default(param.Spec{}, param.Spec{})
+	for _, k := range []struct {
+		key   string
+		isSet bool
+	}{
+		{"profile", sc.Profile != ""},
+		{"latency", sc.Latency.Name != def.Latency.Name || len(sc.Latency.Params) > 0},
+		{"rate", sc.Rate != def.Rate},
+		{"time_scale", sc.TimeScale != def.TimeScale},
+		{"keep_outputs", sc.KeepOutputs != def.KeepOutputs},
+		{"session_timing", sc.SessionTiming != def.SessionTiming},
+	} {
+		if k.isSet {
+			return seq.Config{}, usagef("replay: %s needs simulated time; hit-only replay takes router, evict, workers, cache_tokens or cache_blocks, seed and oversize (use kvscope run)", k.key)
+		}
+	}
+	if sc.Capacity == 0 {
+		return seq.Config{}, usagef("replay: give the cache size: --cache-tokens B or --cache-blocks N")
+	}
+	cfg := seq.Config{Workers: sc.Workers, Router: sc.Router, Evict: sc.Evict, Unit: kvcache.Blocks,
+		Capacity: int64(sc.Capacity), Seed: sc.Seed, Oversize: sc.Oversize}
+	if sc.Unit == scenario.Tokens {
+		cfg.Unit = kvcache.Tokens
+	}
+	if _, err := evict.Resolve(cfg.Evict); err != nil {
+		return cfg, usagef("--evict: %v", err)
+	}
+	if _, ok := route.Lookup(cfg.Router.Name); !ok {
+		return cfg, usagef("--router: unknown router %q (hit-only replay takes %s)", cfg.Router.Name, strings.Join(timingFree, ", "))
+	}
+	if route.NeedsTiming(cfg.Router.Name) {
+		return cfg, usagef("--router %s needs simulated time and completion feedback: hit-only replay takes %s (use kvscope run for timed routers)",
+			cfg.Router.Name, strings.Join(timingFree, ", "))
+	}
+	if _, err := route.Resolve(cfg.Router); err != nil {
+		return cfg, usagef("--router: %v", err)
+	}
+	return cfg, nil
 }
 
 func fmtOpt(p *float64, prec int) string {
