@@ -21,8 +21,8 @@ import (
 // with its own seed, and carries "no interval (deterministic)". Per metric
 // the comparison holds the per-seed values, their mean and a 95% Student-t
 // interval with N−1 degrees of freedom (SPEC §9); pairs of scenarios are
-// compared on the same seeds by t over the per-seed differences. Runs always
-// ask the simulator for the sequential competitive ratios (VsOpt), so every
+// compared on the same seeds by t over the per-seed differences. Every run
+// is followed by the sequential competitive-ratio step (Ratios), so every
 // worker's ratio_vs_opt and ratio_vs_belady sit beside SPEC §6's bounds for
 // its B and L.
 //
@@ -620,11 +620,16 @@ func runOne(ctx context.Context, tr *trace.Trace, j job, points int) (res jobRes
 			res = jobResult{err: sim.Recovered(j.sc.String(), p)}
 		}
 	}()
-	run, err := sim.Simulate(ctx, tr, j.sc, sim.Options{VsOpt: true})
+	run, err := sim.Simulate(ctx, tr, j.sc, sim.Options{})
+	if err != nil {
+		return jobResult{err: err}
+	}
+	rs, err := Ratios(ctx, tr, run, j.sc)
 	if err != nil {
 		return jobResult{err: err}
 	}
 	res.m = Summary(tr, run, j.sc)
+	res.m.SetRatios(rs)
 	if j.charts {
 		ms, frac := TTFTCDF(run)
 		res.charts = &ChartData{

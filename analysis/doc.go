@@ -1,7 +1,11 @@
 // Package analysis turns runs into answers: the metrics of SPEC §9 for runs
 // and sets of runs (percentiles by nearest rank, imbalance, intervals over
-// seeds, paired comparisons), the theoretical bounds of SPEC §6 beside the
-// empirical competitive ratios, the lower bound on max_load_s, sweeps, and
+// seeds, paired comparisons), the empirical competitive ratios of a timed
+// run (Ratios: each worker's prefill-start-ordered sequence, from
+// sim.Run.Sequences, replayed by replay/seq after the run and cancellable
+// through its context) beside SPEC §6's bounds (replay/bounds: a package
+// of its own because replay/seq's results carry them too), the lower bound
+// on max_load_s, sweeps, and
 // the comparison reports (Markdown, HTML, JSON, CSV) and the report that
 // sets a live run (replay/live) beside the same requests simulated (the
 // requests it sent: an interrupted run is compared on those only, and its

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 )
@@ -77,8 +78,9 @@ type WorkerMetrics struct {
 	LoadS   float64 `json:"load_s"`
 	Evicted int64   `json:"evicted"`
 	Phases  int64   `json:"phases"`
-	// Ratios are the sequential competitive ratios (with --vs-opt).
-	Ratios *sim.WorkerRatios `json:"ratios,omitempty"`
+	// Ratios are the sequential competitive ratios (with --vs-opt: see
+	// Ratios and SetRatios).
+	Ratios *seq.WorkerRatios `json:"ratios,omitempty"`
 }
 
 func ratio(a, b int64) float64 {
@@ -142,9 +144,6 @@ func Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 		wm.TokenHitRatio = ratio(wm.HitTokens, wm.InputTokens)
 		wm.BlockHitRatio = ratio(wm.HitBlocks, wm.Blocks)
 		wm.TTFT, wm.E2E = Summarize(ttft[w]), Summarize(e2e[w])
-		if w < len(run.Ratios) {
-			wm.Ratios = &run.Ratios[w]
-		}
 		loads[w] = wm.LoadS
 		m.HitTokens += wm.HitTokens
 		m.InputTokens += wm.InputTokens

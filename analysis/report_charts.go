@@ -3,7 +3,7 @@ package analysis
 import (
 	"bytes"
 	"fmt"
-	"github.com/kvscope/kvscope/replay/seq"
+	"github.com/kvscope/kvscope/replay/bounds"
 	"image/color"
 	"math"
 	"slices"
@@ -207,7 +207,7 @@ func (r *Report) competitiveChart() (chart, bool) {
 		}
 		return l
 	}
-	h := func(k float64) float64 { return seq.Harmonic(int64(math.Floor(k))) }
+	h := func(k float64) float64 { return bounds.Harmonic(int64(math.Floor(k))) }
 	gray := len(palette) - 3 // gray, olive, cyan: away from the scenarios'
 	c.Lines = append(c.Lines,
 		curve("H_k (randomized lower bound)", h, gray),

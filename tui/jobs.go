@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/kvscope/kvscope/analysis"
 	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 )
@@ -62,6 +63,8 @@ type runView struct {
 	ttft     analysis.Series
 	// queueMax is the largest total queue (chart scale).
 	queueMax float64
+	// ratios are the per-worker competitive ratios (analysis.Ratios).
+	ratios []seq.WorkerRatios
 }
 
 func newRunView(run *sim.Run) *runView {
@@ -158,10 +161,15 @@ func replayCmd(ctx context.Context, tr *trace.Trace, e Entry, id, gen int) tea.C
 			default: // the screen still has the previous one: skip
 			}
 		}
-		run, err := sim.Simulate(ctx, tr, e.Scenario, sim.Options{VsOpt: true, Progress: progress})
+		run, err := sim.Simulate(ctx, tr, e.Scenario, sim.Options{Progress: progress})
+		var rs []seq.WorkerRatios
+		if err == nil {
+			rs, err = analysis.Ratios(ctx, tr, run, e.Scenario)
+		}
 		var v *runView
 		if err == nil {
 			v = newRunView(run)
+			v.ratios = rs
 		}
 		// Drain a pending progress message so the final one gets through.
 		select {

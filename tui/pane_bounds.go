@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/help"
-	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/seq"
 )
 
 // boundsPane shows each worker's competitive ratios (ratio_vs_opt and
@@ -39,7 +39,7 @@ func (p *boundsPane) summary() string {
 			continue
 		}
 		worst := math.NaN()
-		for _, r := range sl.run.Ratios {
+		for _, r := range sl.view.ratios {
 			if r.RatioVsOpt != nil && (math.IsNaN(worst) || *r.RatioVsOpt > worst) {
 				worst = *r.RatioVsOpt
 			}
@@ -58,7 +58,7 @@ func ptr(p *float64) float64 {
 
 // ratioStrip places markers on a log scale from 1 to k over w cells:
 // h = H_k, r = 2·H_k, k = k, ○ = ratio vs Belady, ● = ratio vs opt.
-func ratioStrip(st *styles, r *sim.WorkerRatios, w int) string {
+func ratioStrip(st *styles, r *seq.WorkerRatios, w int) string {
 	if r.Bounds.K == nil || *r.Bounds.K < 2 || w < 8 {
 		return ""
 	}
@@ -121,13 +121,13 @@ func (p *boundsPane) lines() []string {
 			out = append(out, "  "+s.slotStatus(sl))
 			continue
 		}
-		if len(sl.run.Ratios) == 0 {
+		if len(sl.view.ratios) == 0 {
 			out = append(out, st.dim.Render("  no ratios (replay ran without VsOpt)"))
 			continue
 		}
 		out = append(out, st.dim.Render(fmt.Sprintf("  %-3s %6s %7s %9s %6s %6s %6s", "w", "k", "vs opt", "vs Belady", "H_k", "2H_k", "seq")))
-		for wi := range sl.run.Ratios {
-			r := &sl.run.Ratios[wi]
+		for wi := range sl.view.ratios {
+			r := &sl.view.ratios[wi]
 			k := "n/a"
 			if r.Bounds.K != nil {
 				k = fmt.Sprint(*r.Bounds.K)
@@ -144,8 +144,8 @@ func (p *boundsPane) lines() []string {
 				out = append(out, "    "+strip)
 			}
 		}
-		if len(sl.run.Ratios) > 0 {
-			r := &sl.run.Ratios[0]
+		if len(sl.view.ratios) > 0 {
+			r := &sl.view.ratios[0]
 			if r.OptLabel != "" {
 				out = append(out, st.dim.Render("  opt: "+r.OptLabel+" · bound: "+r.BeladyLabel))
 			}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
@@ -50,11 +51,18 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{VsOpt: vsOpt})
+			run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{})
 			if err != nil {
 				return err
 			}
 			m := analysis.Summary(tr, run, sc)
+			if vsOpt {
+				rs, err := analysis.Ratios(cmd.Context(), tr, run, sc)
+				if err != nil {
+					return err
+				}
+				m.SetRatios(rs)
+			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -126,7 +134,7 @@ func printRunMetrics(w io.Writer, m *analysis.RunMetrics) {
 }
 
 // ratioCells formats a worker's competitive ratios for the table.
-func ratioCells(r *sim.WorkerRatios) []string {
+func ratioCells(r *seq.WorkerRatios) []string {
 	opt := func(p *float64) string {
 		if p == nil {
 			return "n/a"

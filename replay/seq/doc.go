@@ -21,11 +21,13 @@
 //     eviction rng.Stream(seed, "evict", w).
 //
 // CompareOpt is the ratio computation (opt, Belady bound or compulsory
-// misses, SPEC §6 bounds) on one worker's sequence given the policy's
-// misses; SequentialRatios (sequential.go) also replays the policy itself
-// on that sequence, which is what the timed simulator calls with a
-// worker's requests in prefill-start order.
+// misses, with SPEC §6's bounds from replay/bounds) on one worker's
+// sequence given the policy's misses; SequentialRatios (sequential.go) also
+// replays the policy itself on that sequence, which is what analysis.Ratios
+// calls after a timed run with each worker's requests in prefill-start
+// order. Both take a context and stop when it is cancelled (checked every
+// 256 requests; the Belady bound itself, one pass, is not interrupted).
 //
-// seq imports trace, kvcache, evict, route, rng, param and scenario; it must
-// not import the timed simulator or terminal code (charm).
+// seq imports trace, kvcache, evict, route, rng, param, scenario and bounds;
+// it must not import the timed simulator or terminal code (charm).
 package seq

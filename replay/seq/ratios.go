@@ -1,8 +1,10 @@
 package seq
 
 import (
+	"context"
 	"fmt"
 
+	"github.com/kvscope/kvscope/replay/bounds"
 	"github.com/kvscope/kvscope/replay/evict"
 	"github.com/kvscope/kvscope/replay/kvcache"
 	"github.com/kvscope/kvscope/replay/param"
@@ -21,53 +23,9 @@ type Ratios struct {
 	// OptLabel is "optimum" in block mode and "farthest-in-future
 	// heuristic" in token mode; BeladyLabel is "Belady bound" in block
 	// mode and "compulsory misses only" in token mode.
-	OptLabel    string `json:"opt_label"`
-	BeladyLabel string `json:"belady_label"`
-	Bounds      Bounds `json:"bounds"`
-}
-
-// Bounds are SPEC §6's competitive-ratio figures for capacity B and the
-// longest request L (input + output allowance), both in the cache's unit:
-// k = B − L + 1, lru_bound = k, rlt_bound = 2·H_k, harmonic_k = H_k; all
-// null ("n/a") when k < 1 or the sequence is empty.
-type Bounds struct {
-	K         *int64   `json:"k"`
-	LRUBound  *float64 `json:"lru_bound"`
-	RLTBound  *float64 `json:"rlt_bound"`
-	HarmonicK *float64 `json:"harmonic_k"`
-	// Longest is L.
-	Longest int64  `json:"longest"`
-	Note    string `json:"note"`
-}
-
-const (
-	boundNoteBlocks = "the paper's asymptotic form with classical paging constants (lru Θ(k), rlt Θ(log k))"
-	boundNoteTokens = "classical paging constants; exact only in block mode, indicative in token mode"
-)
-
-// Harmonic returns H_k = Σ_{t=1..k} 1/t.
-func Harmonic(k int64) float64 {
-	var h float64
-	for t := k; t >= 1; t-- { // small terms first
-		h += 1 / float64(t)
-	}
-	return h
-}
-
-// MakeBounds computes Bounds for capacity and longest request L.
-func MakeBounds(u kvcache.Unit, capacity, longest int64) Bounds {
-	b := Bounds{Longest: longest, Note: boundNoteBlocks}
-	if u == kvcache.Tokens {
-		b.Note = boundNoteTokens
-	}
-	k := capacity - longest + 1
-	if k < 1 || longest == 0 { // longest 0: an empty sequence
-		return b
-	}
-	h := Harmonic(k)
-	lb, rb := float64(k), 2*h
-	b.K, b.LRUBound, b.RLTBound, b.HarmonicK = &k, &lb, &rb, &h
-	return b
+	OptLabel    string        `json:"opt_label"`
+	BeladyLabel string        `json:"belady_label"`
+	Bounds      bounds.Bounds `json:"bounds"`
 }
 
 func divRatio(a, b int64) *float64 {
@@ -89,15 +47,19 @@ func divRatio(a, b int64) *float64 {
 // returns them with the ratios of policyMissed (the policy's misses on that
 // same sequential replay, in the cache's unit) and SPEC §6's bounds.
 // Requests whose footprint exceeds capacity are not in a cache's sequence
-// and must not be passed (an error).
-func CompareOpt(reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockSize int, policyMissed int64) (Ratios, error) {
+// and must not be passed (an error). A cancelled ctx stops it with ctx's
+// error.
+func CompareOpt(ctx context.Context, reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockSize int, policyMissed int64) (Ratios, error) {
 	future := chains(reqs)
 	c, err := newCache(param.Spec{Name: "opt"}, unit, capacity, blockSize, nil, future, sizeHint(reqs))
 	if err != nil {
 		return Ratios{}, err
 	}
 	var optMissed, longest int64
-	for _, r := range reqs {
+	for i, r := range reqs {
+		if err := checkCtx(ctx, i); err != nil {
+			return Ratios{}, err
+		}
 		fp := c.Footprint(r)
 		if fp > capacity {
 			return Ratios{}, fmt.Errorf("request %d needs %d %s, more than the cache's %d", r.Index, fp, unit, capacity)
@@ -110,6 +72,9 @@ func CompareOpt(reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockS
 		optMissed += missed(unit, r, hb, ht)
 	}
 	out := Ratios{OptMissed: optMissed, OptLabel: "optimum", BeladyLabel: "Belady bound"}
+	if err := ctx.Err(); err != nil {
+		return Ratios{}, err
+	}
 	if unit == kvcache.Blocks {
 		out.BeladyMissed = evict.BeladyMisses(future, capacity)
 	} else {
@@ -119,7 +84,7 @@ func CompareOpt(reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockS
 	}
 	out.RatioVsOpt = divRatio(policyMissed, out.OptMissed)
 	out.RatioVsBelady = divRatio(policyMissed, out.BeladyMissed)
-	out.Bounds = MakeBounds(unit, capacity, longest)
+	out.Bounds = bounds.Of(unit, capacity, longest)
 	return out, nil
 }
 
@@ -138,6 +103,15 @@ func sumRatios(ws []Ratios, policyMissed int64, u kvcache.Unit, capacity int64) 
 	}
 	out.RatioVsOpt = divRatio(policyMissed, out.OptMissed)
 	out.RatioVsBelady = divRatio(policyMissed, out.BeladyMissed)
-	out.Bounds = MakeBounds(u, capacity, longest)
+	out.Bounds = bounds.Of(u, capacity, longest)
 	return out
+}
+
+// checkCtx looks at ctx every 256 requests: often enough to stop within
+// milliseconds, rarely enough to cost nothing.
+func checkCtx(ctx context.Context, i int) error {
+	if i%256 != 0 {
+		return nil
+	}
+	return ctx.Err()
 }

@@ -1,6 +1,7 @@
 package seq
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -304,7 +305,7 @@ func replayWorker(tr *trace.Trace, idx []int32, over []bool, cfg Config, w, bs i
 	}
 	st.ratios()
 	if cfg.VsOpt {
-		r, err := CompareOpt(served, cfg.Unit, cfg.Capacity, bs, st.Missed)
+		r, err := CompareOpt(context.Background(), served, cfg.Unit, cfg.Capacity, bs, st.Missed)
 		if err != nil {
 			return st, err
 		}

@@ -1,6 +1,7 @@
 package seq_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -76,13 +77,24 @@ func TestBoundsNA(t *testing.T) {
 	if *res.Bounds.K != 1 {
 		t.Fatalf("k = %v", *res.Bounds.K)
 	}
-	b := seq.MakeBounds(kvcache.Blocks, 4, 5)
-	if b.K != nil || b.LRUBound != nil {
-		t.Fatalf("k < 1 not n/a: %+v", b)
+}
+
+// A cancelled context stops the ratio step with the context's error.
+func TestSequentialRatiosCancel(t *testing.T) {
+	tr := mkTrace(1, 0, []trace.BlockID{0}, []trace.BlockID{1}, []trace.BlockID{0})
+	reqs := []*trace.Request{&tr.Requests[0], &tr.Requests[1], &tr.Requests[2]}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := seq.SequentialRatios(ctx, reqs, spec("lru"), nil, kvcache.Blocks, 2, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	js, _ := json.Marshal(b)
-	if !strings.Contains(string(js), `"k":null`) {
-		t.Errorf("json %s", js)
+	r, err := seq.SequentialRatios(context.Background(), reqs, spec("lru"), nil, kvcache.Blocks, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// B = 1: lru and opt both miss all three.
+	if r.Sequence != 3 || r.PolicyMissed != 3 || r.OptMissed != 3 || *r.RatioVsOpt != 1 {
+		t.Fatalf("%+v", r)
 	}
 }
 
@@ -182,7 +194,7 @@ func TestCompareOptCycle(t *testing.T) {
 	for i := range tr.Requests {
 		reqs = append(reqs, &tr.Requests[i])
 	}
-	r, err := seq.CompareOpt(reqs, kvcache.Blocks, int64(k), 1, int64(len(reqs)))
+	r, err := seq.CompareOpt(context.Background(), reqs, kvcache.Blocks, int64(k), 1, int64(len(reqs)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package seq
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 
@@ -9,24 +10,44 @@ import (
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
+// WorkerRatios is one worker's competitive ratios (SPEC §5): its requests
+// in prefill-start order, replayed sequentially by the scenario's policy,
+// by opt, and through the Belady bound (block mode), with SPEC §6's bounds
+// for its capacity and longest request.
+type WorkerRatios struct {
+	// Sequence is the number of requests in the worker's sequence
+	// (bypassed and failed requests are not cached and are left out).
+	Sequence int `json:"sequence"`
+	// PolicyMissed is the policy's misses on the sequential replay.
+	PolicyMissed int64 `json:"policy_missed"`
+	Ratios
+}
+
 // SequentialRatios is SPEC §5's ratio computation for one worker of a timed
 // run: reqs is the worker's sequence (prefill-start order, oversize requests
 // left out); the policy sp replays it sequentially (hit-only, drawing from
 // rnd when randomized), and its misses are compared with opt's and the
 // Belady bound's on the same sequence. The timed run's own misses never
-// enter a ratio.
-func SequentialRatios(reqs []*trace.Request, sp param.Spec, rnd *rand.Rand, unit kvcache.Unit, capacity int64, blockSize int) (policyMissed int64, r Ratios, err error) {
+// enter a ratio. A cancelled ctx stops it with ctx's error.
+func SequentialRatios(ctx context.Context, reqs []*trace.Request, sp param.Spec, rnd *rand.Rand, unit kvcache.Unit, capacity int64, blockSize int) (WorkerRatios, error) {
 	c, err := newCache(sp, unit, capacity, blockSize, rnd, chains(reqs), sizeHint(reqs))
 	if err != nil {
-		return 0, Ratios{}, err
+		return WorkerRatios{}, err
 	}
-	for _, q := range reqs {
+	var policyMissed int64
+	for i, q := range reqs {
+		if err := checkCtx(ctx, i); err != nil {
+			return WorkerRatios{}, err
+		}
 		hb, ht, err := c.HitOnly(q)
 		if err != nil {
-			return 0, Ratios{}, fmt.Errorf("%s: request %d: %w", sp.Name, q.Index, err)
+			return WorkerRatios{}, fmt.Errorf("%s: request %d: %w", sp.Name, q.Index, err)
 		}
 		policyMissed += missed(unit, q, hb, ht)
 	}
-	r, err = CompareOpt(reqs, unit, capacity, blockSize, policyMissed)
-	return policyMissed, r, err
+	r, err := CompareOpt(ctx, reqs, unit, capacity, blockSize, policyMissed)
+	if err != nil {
+		return WorkerRatios{}, err
+	}
+	return WorkerRatios{Sequence: len(reqs), PolicyMissed: policyMissed, Ratios: r}, nil
 }

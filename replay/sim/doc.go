@@ -5,7 +5,9 @@
 // prefix cache and latency model (linear, or the engine model's continuous
 // batching timed by a gpuprofile), completion, the event log and the
 // per-worker series the explorer scrubs. Simulate returns a Run; metrics
-// math lives in analysis. sim must not import terminal code.
+// math lives in analysis, and so does the competitive-ratio step (SPEC §5:
+// analysis.Ratios replays each worker's Run.Sequences after the run,
+// cancellably). sim must not import terminal code.
 //
 // # Time limits
 //

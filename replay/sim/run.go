@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -132,10 +133,30 @@ type Run struct {
 	LoadT    []time.Duration
 	Loads    []float32
 	LoadUnit string
-	// Ratios holds per-worker competitive ratios when asked (VsOpt).
-	Ratios []WorkerRatios
 	// Start and End bound the run: first arrival, last completion.
 	Start, End time.Duration
+}
+
+// Sequences returns each worker's sequence for SPEC §5's competitive
+// ratios: the trace indices of the requests it completed (bypassed and
+// failed ones are not cached and are left out), in prefill-start order,
+// ties broken by trace index. The ratios themselves are analysis's step
+// (analysis.Ratios), run after the simulation and cancellable; the
+// simulator only records what it needs.
+func (r *Run) Sequences() [][]int32 {
+	out := make([][]int32, r.Workers)
+	for i := range r.Records {
+		rec := &r.Records[i]
+		if rec.Status == Completed && rec.Worker >= 0 {
+			out[rec.Worker] = append(out[rec.Worker], rec.Index)
+		}
+	}
+	for _, s := range out {
+		slices.SortFunc(s, func(a, b int32) int {
+			return cmp.Or(cmp.Compare(r.Records[a].Start, r.Records[b].Start), cmp.Compare(a, b))
+		})
+	}
+	return out
 }
 
 // RequestScores returns the router scores recorded for request i.

@@ -20,9 +20,6 @@ const unset = time.Duration(-1)
 
 // Options tune a simulation beyond its scenario.
 type Options struct {
-	// VsOpt computes each worker's sequential opt and Belady ratios on its
-	// prefill-start-ordered sequence (SPEC §5).
-	VsOpt bool
 	// Progress, if set, is called every 1024 finished requests.
 	Progress func(done, total int)
 
@@ -190,11 +187,6 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 		return nil, err
 	}
 	c.cur = -1
-	if opt.VsOpt {
-		if err := c.ratios(); err != nil {
-			return nil, err
-		}
-	}
 	return run, nil
 }
 

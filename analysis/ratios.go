@@ -1,0 +1,57 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kvscope/kvscope/replay/kvcache"
+	"github.com/kvscope/kvscope/replay/rng"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/seq"
+	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// evictSeqStream names the random stream of a randomized policy's
+// sequential replay: its own, so asking for ratios never changes the timed
+// run's draws.
+const evictSeqStream = "evict-seq"
+
+// Ratios is SPEC §5's competitive-ratio step for a timed run of scenario sc
+// over tr: each worker's sequence (run.Sequences, prefill-start order) is
+// replayed sequentially by the scenario's policy and by opt, and compared
+// with the Belady bound, with SPEC §6's bounds. It runs after the
+// simulation, at analysis's request, and stops with ctx's error when ctx is
+// cancelled.
+func Ratios(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scenario) ([]seq.WorkerRatios, error) {
+	unit := kvcache.Blocks
+	if run.Unit == kvcache.Tokens.String() {
+		unit = kvcache.Tokens
+	}
+	seqs := run.Sequences()
+	out := make([]seq.WorkerRatios, len(seqs))
+	for w, idx := range seqs {
+		reqs := make([]*trace.Request, len(idx))
+		for i, j := range idx {
+			reqs[i] = &tr.Requests[j]
+		}
+		r, err := seq.SequentialRatios(ctx, reqs, sc.Evict, rng.Stream(sc.Seed, evictSeqStream, w), unit, run.Capacity, tr.Info.BlockSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("ratios: worker %d: %w", w, err)
+		}
+		out[w] = r
+	}
+	return out, nil
+}
+
+// SetRatios attaches per-worker ratios (from Ratios) to m's workers.
+func (m *RunMetrics) SetRatios(rs []seq.WorkerRatios) {
+	for w := range m.WorkerMetrics {
+		if w < len(rs) {
+			m.WorkerMetrics[w].Ratios = &rs[w]
+		}
+	}
+}
