@@ -22,8 +22,14 @@ const evictSeqStream = "evict-seq"
 // replayed sequentially by the scenario's policy and by opt, and compared
 // with the Belady bound, with SPEC §6's bounds. It runs after the
 // simulation, at analysis's request, and stops with ctx's error when ctx is
-// cancelled.
-func Ratios(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scenario) ([]seq.WorkerRatios, error) {
+// cancelled. A panic inside it (a bug) comes back as a *sim.InternalError
+// naming the scenario, as it did when the simulator ran this step.
+func Ratios(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scenario) (rs []seq.WorkerRatios, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rs, err = nil, sim.Recovered(sc.String(), p)
+		}
+	}()
 	unit := kvcache.Blocks
 	if run.Unit == kvcache.Tokens.String() {
 		unit = kvcache.Tokens
