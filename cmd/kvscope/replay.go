@@ -99,6 +99,10 @@ func newReplayCmd() *cobra.Command {
 		_ = cmd.Flags().MarkHidden(n) // errs only for a flag that does not exist
 
 	}
+	// run defaults --evict to lru; a replay is asked which policy.
+	if f := cmd.Flags().Lookup("evict"); f != nil {
+		f.DefValue, f.Usage = "", "eviction policy[:k=v,...], required when no -s is given: "+strings.Join(evict.Names(), ", ")
+	}
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "also run opt and the Belady bound on each worker's sequence and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
