@@ -12,11 +12,6 @@ import (
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
-// evictSeqStream names the random stream of a randomized policy's
-// sequential replay: its own, so asking for ratios never changes the timed
-// run's draws.
-const evictSeqStream = "evict-seq"
-
 // Ratios is SPEC §5's competitive-ratio step for a timed run of scenario sc
 // over tr: each worker's sequence (run.Sequences, prefill-start order) is
 // replayed sequentially by the scenario's policy and by opt, and compared
@@ -41,7 +36,7 @@ func Ratios(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scen
 		for i, j := range idx {
 			reqs[i] = &tr.Requests[j]
 		}
-		r, err := seq.SequentialRatios(ctx, reqs, sc.Evict, rng.Stream(sc.Seed, evictSeqStream, w), unit, run.Capacity, tr.Info.BlockSize)
+		r, err := seq.SequentialRatios(ctx, reqs, sc.Evict, rng.Stream(sc.Seed, rng.EvictSeq, w), unit, run.Capacity, tr.Info.BlockSize)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, err

@@ -25,4 +25,8 @@ const (
 	Workload = "workload"
 	Router   = "router"
 	Evict    = "evict"
+	// EvictSeq is a randomized policy's own stream in the sequential
+	// replay of the competitive ratios (analysis.Ratios), so asking for
+	// ratios never changes a timed run's draws.
+	EvictSeq = "evict-seq"
 )
