@@ -35,13 +35,7 @@ func newReplayCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay TRACE (-s router+evict[;key=value...] | --evict E[:k=v,...]) (--cache-tokens B | --cache-blocks N)",
 		Short: "Hit-only sequential replay of a trace through per-worker prefix caches",
-		Long: "Replay a trace in arrival order through each worker's prefix KV cache, one request at a\n" +
-			"time (match, pin with the output allowance reserved, insert, unpin): hit ratios, evictions\n" +
-			"and, with --vs-opt, misses against the offline optimum and the Belady bound with the\n" +
-			"competitive-ratio bounds of the paper. The scenario is SPEC §1's, as for run (-s or the\n" +
-			"flags); hit-only replay uses its router, evict, workers, cache size, seed and oversize.\n\n" +
-			componentsHelp(false),
-		Args: exactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(sf.specs) == 0 {
 				// --evict has a default for run; a replay names its policy.
@@ -93,6 +87,13 @@ func newReplayCmd() *cobra.Command {
 	}
 	rf.addNoSeed(cmd, "block size of formats that do not record it (Azure default 16, Mooncake 512, Qwen-Bailian 16)")
 	sf.add(cmd, false, "round_robin")
+	// After sf.add, which appends the timed components: a hit-only replay
+	// takes only the routers that need no timing (and opt).
+	cmd.Long = withComponents("Replay a trace in arrival order through each worker's prefix KV cache, one request at a\n"+
+		"time (match, pin with the output allowance reserved, insert, unpin): hit ratios, evictions\n"+
+		"and, with --vs-opt, misses against the offline optimum and the Belady bound with the\n"+
+		"competitive-ratio bounds of the paper. The scenario is SPEC §1's, as for run (-s or the\n"+
+		"flags); hit-only replay uses its router, evict, workers, cache size, seed and oversize.", false)
 	// The timed keys mean nothing to a hit-only replay: hidden, and refused
 	// when set (hitOnlyConfig).
 	for _, n := range []string{"profile", "latency", "rate", "time-scale", "keep-outputs", "session-timing"} {
