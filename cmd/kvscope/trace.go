@@ -49,6 +49,24 @@ func formatList() string {
 	return strings.Join(names, ", ")
 }
 
+// formatHelp lists every trace format with its Doc, for `kvscope trace
+// --help`.
+func formatHelp() string {
+	var b strings.Builder
+	b.WriteString("Formats:\n")
+	for _, f := range trace.FormatInfos() {
+		fmt.Fprintf(&b, "  %-10s %s\n", f.Name, f.Doc)
+	}
+	return b.String()
+}
+
+// freshIDs says whether a format gives every request fresh block ids, so
+// that --block-size is the size to read it with rather than a split.
+func freshIDs(f trace.Format) bool {
+	info, ok := trace.LookupFormat(f)
+	return ok && info.FreshIDs
+}
+
 func (f *readerFlags) options() (trace.ReadOptions, error) {
 	format, err := trace.ParseFormat(f.format)
 	if err != nil {
@@ -73,7 +91,7 @@ func newTraceCmd() *cobra.Command {
 		Long: "Read request traces (formats: " + formatList() + "; gzip, zstd and xz are\n" +
 			"decompressed transparently; FILE - is standard input) and print statistics, convert\n" +
 			"them, or cut them. A bad record stops the read with FILE:LINE: field: reason unless\n" +
-			"--skip-bad, which skips and counts it.",
+			"--skip-bad, which skips and counts it.\n\n" + formatHelp(),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usagef("trace: name a subcommand (stats, convert, head)")
@@ -167,7 +185,7 @@ func newTraceConvertCmd() *cobra.Command {
 			}
 			split := opt.BlockSize
 			opt.BlockSize = 0
-			if opt.Format == trace.FormatAzure {
+			if freshIDs(opt.Format) {
 				opt.BlockSize, split = split, 0
 			}
 			opt.KeepIDs = true
@@ -176,10 +194,10 @@ func newTraceConvertCmd() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			if s.Info().Format == trace.FormatAzure && split != 0 {
+			if freshIDs(s.Info().Format) && split != 0 {
 				// Detected (not forced) Azure: reopen with the block size.
 				if args[0] == "-" {
-					return usagef("Azure input on standard input: give --format azure with --block-size")
+					return usagef("%s input on standard input: give --format %s with --block-size", s.Info().Format, s.Info().Format)
 				}
 				s.Close()
 				opt.BlockSize, split = split, 0

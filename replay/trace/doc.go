@@ -28,6 +28,16 @@
 //
 // # Formats
 //
+// The formats are one table, builtinFormats in formats.go: each entry
+// (FormatInfo) carries the name, the Doc that help shows, the content sniff,
+// the opener, the reader options it records in Info.Options, and what it
+// reads besides a single file (kvtester: tar archives and directories).
+// Formats, ParseFormat, detection, Open and `kvscope trace` all read that
+// table and nothing else. Adding a format is its reader in a file of its own
+// and one line in the table; RegisterFormat adds one from outside the
+// package (tests, extensions) through the exported Records interface, after
+// the built-in ones in detection order.
+//
 //   - mooncake: JSONL {"timestamp": ms, "input_length", "output_length",
 //     "hash_ids"}; 512-token blocks (ReadOptions.BlockSize overrides, for
 //     Mooncake-shaped traces with other pages); len(hash_ids) must be

@@ -1,15 +1,10 @@
 package trace
 
 import (
-	"archive/tar"
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,66 +22,6 @@ import (
 // holding each request as a few words (see held), and then emits all of them
 // merged by arrival; ties keep file order (rank, then position in the file).
 
-type kvFile struct {
-	name  string // member or file name (for messages)
-	label string // "ARCHIVE[MEMBER]" or FILE
-	data  []byte
-}
-
-// readKVTester reads a single .json file or a tar archive (already
-// decompressed) into the stream's buffer.
-func (s *Stream) readKVTester(name string, br *bufio.Reader) error {
-	head, _ := br.Peek(512)
-	k := &kvReader{s: s}
-	if isTar(head) {
-		return k.readTar(name, br)
-	}
-	data, err := io.ReadAll(br)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, readErr(err))
-	}
-	return k.finish([]kvFile{{name: name, label: name, data: data}}, true)
-}
-
-func openKVTesterDir(dir string, opt ReadOptions) (*Stream, error) {
-	names, err := sortedJSON(dir)
-	if err != nil {
-		return nil, err
-	}
-	s := &Stream{name: dir, opt: opt, table: NewTable(opt.KeepIDs)}
-	s.info = Info{Source: dir, Format: FormatKVTester}
-	k := &kvReader{s: s}
-	for rank, n := range names {
-		f, err := os.Open(n)
-		if err != nil {
-			return nil, err
-		}
-		br, closers, err := decompress(n, f)
-		var data []byte
-		if err == nil {
-			data, err = io.ReadAll(br)
-			if err != nil {
-				err = fmt.Errorf("%s: %w", n, readErr(err))
-			}
-		}
-		for _, c := range closers {
-			c.Close()
-		}
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
-		if err := k.file(rank, kvFile{name: n, label: n, data: data}); err != nil {
-			return nil, err
-		}
-	}
-	if err := k.done(); err != nil {
-		return nil, err
-	}
-	s.finishOpen()
-	return s, nil
-}
-
 type kvReader struct {
 	s      *Stream
 	bs     int
@@ -99,61 +34,6 @@ type kvReader struct {
 	blocks []BlockID
 	files  []kvFileInfo
 	err    error
-}
-
-func (k *kvReader) readTar(name string, br *bufio.Reader) error {
-	tr := tar.NewReader(br)
-	var data []byte
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			// Read what follows the tar end so that a damaged or truncated
-			// compressed stream is noticed.
-			// (Not io.Copy: bufio.Reader.WriteTo would bypass the error
-			// its buffer already holds.)
-			if err := drainReader(br); err != nil {
-				return fmt.Errorf("%s: truncated or corrupt archive: %w", name, readErr(err))
-			}
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%s: truncated or corrupt archive: %w", name, err)
-		}
-		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(h.Name, ".json") || strings.HasPrefix(path.Base(h.Name), "._") {
-			continue
-		}
-		if h.Size > 1<<30 {
-			return fmt.Errorf("%s[%s]: member too large (%d bytes)", name, h.Name, h.Size)
-		}
-		// Grow with what arrives rather than trusting the header's size.
-		var err2 error
-		data, err2 = readAllInto(data[:0], tr)
-		if err2 == nil && int64(len(data)) != h.Size {
-			err2 = io.ErrUnexpectedEOF
-		}
-		if err2 != nil {
-			return fmt.Errorf("%s[%s]: truncated archive: %w", name, h.Name, readErr(err2))
-		}
-		// Members are parsed as they come, numbered in archive order;
-		// done() renumbers them by sorted name if the archive was not sorted.
-		if err := k.file(len(k.files), kvFile{name: h.Name, label: name + "[" + h.Name + "]", data: data}); err != nil {
-			return err
-		}
-	}
-	if len(k.files) == 0 {
-		return fmt.Errorf("%s: archive has no .json members", name)
-	}
-	return k.done()
-}
-
-// finish parses in-memory files (a single .json).
-func (k *kvReader) finish(files []kvFile, _ bool) error {
-	for i := range files {
-		if err := k.file(i, files[i]); err != nil {
-			return err
-		}
-	}
-	return k.done()
 }
 
 // kvFileInfo records what was read from one file, by archive position.
@@ -572,34 +452,4 @@ func (k *kvReader) requests(field string, depth int) ([]kvReq, error) {
 		return nil
 	})
 	return out, err
-}
-
-func drainReader(r io.Reader) error {
-	buf := make([]byte, 32<<10)
-	for {
-		_, err := r.Read(buf)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// readAllInto appends all of r to buf.
-func readAllInto(buf []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }

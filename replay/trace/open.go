@@ -8,8 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,25 +47,11 @@ type ReadOptions struct {
 }
 
 // canonical returns the options that change the trace, as SPEC §1 wants them
-// recorded with its statistics.
-func (o ReadOptions) canonical(f Format, bs int) string {
+// recorded with its statistics: the format's own, then skip_bad and sort.
+func (o ReadOptions) canonical(f FormatInfo, bs int) string {
 	var parts []string
-	switch f {
-	case FormatAzure:
-		parts = append(parts, "block_size="+strconv.Itoa(bs))
-	case FormatMooncake, FormatBailian:
-		if o.BlockSize != 0 {
-			parts = append(parts, "block_size="+strconv.Itoa(bs))
-		}
-	case FormatKVTester:
-		ss := o.SessionStart
-		if ss == "" {
-			ss = "zero"
-		}
-		parts = append(parts, "session_start="+ss)
-		if ss != "zero" {
-			parts = append(parts, "seed="+strconv.FormatUint(o.Seed, 10))
-		}
+	if f.Options != nil {
+		parts = f.Options(o, bs)
 	}
 	if o.SkipBad {
 		parts = append(parts, "skip_bad=true")
@@ -77,38 +62,17 @@ func (o ReadOptions) canonical(f Format, bs int) string {
 	return strings.Join(parts, ";")
 }
 
-// Formats lists the format names, sorted.
-func Formats() []Format {
-	return []Format{FormatAzure, FormatBailian, FormatKVTester, FormatMooncake, FormatNative}
-}
-
-// ParseFormat checks a format name; "" and "auto" mean detect.
-func ParseFormat(s string) (Format, error) {
-	if s == "" || s == "auto" {
-		return "", nil
-	}
-	for _, f := range Formats() {
-		if string(f) == s {
-			return f, nil
-		}
-	}
-	names := make([]string, 0, 5)
-	for _, f := range Formats() {
-		names = append(names, string(f))
-	}
-	return "", fmt.Errorf("unknown format %q (known: %s)", s, strings.Join(names, ", "))
-}
-
 // Stream reads a trace one request at a time. It holds the block table and,
 // only for kv-cache-tester input or with Sort, the requests in compact form.
 type Stream struct {
-	name  string
-	opt   ReadOptions
-	info  Info
-	table *Table
-	src   source // nil once buffered
-	buf   *held
-	close []io.Closer
+	name   string
+	opt    ReadOptions
+	format FormatInfo
+	info   Info
+	table  *Table
+	src    source // nil once buffered
+	buf    *held
+	close  []io.Closer
 
 	n       int           // requests emitted
 	last    time.Duration // previous arrival (order check)
@@ -141,10 +105,7 @@ func Open(path string, opt ReadOptions) (*Stream, error) {
 		return nil, err
 	}
 	if fi.IsDir() {
-		if opt.Format != "" && opt.Format != FormatKVTester {
-			return nil, fmt.Errorf("%s: a directory can only be read as %s", path, FormatKVTester)
-		}
-		return openKVTesterDir(path, opt)
+		return openDir(path, opt)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -222,49 +183,6 @@ type zstdCloser struct{ d *zstd.Decoder }
 
 func (z zstdCloser) Close() error { z.d.Close(); return nil }
 
-// detect names the format of decompressed content.
-func detect(name string, br *bufio.Reader) (Format, error) {
-	head, err := br.Peek(peekSize)
-	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
-		return "", fmt.Errorf("%s: %w", name, readErr(err))
-	}
-	if len(bytes.TrimSpace(head)) == 0 {
-		return "", fmt.Errorf("%s: empty input", name)
-	}
-	if isTar(head) {
-		return FormatKVTester, nil
-	}
-	line := head
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i]
-	}
-	line = bytes.TrimSpace(bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")))
-	has := func(k string) bool { return bytes.Contains(line, []byte(`"`+k+`"`)) }
-	switch {
-	case len(line) > 0 && line[0] == '{' && has("format") && bytes.Contains(line, []byte(`"`+nativeFormatName+`"`)):
-		return FormatNative, nil
-	case len(line) > 0 && line[0] == '{' && (has("hash_id_scope") || has("requests")),
-		// A pretty-printed kv-cache-tester file: "{" alone on the first line.
-		string(line) == "{" && bytes.Contains(head, []byte(`"requests"`)):
-		return FormatKVTester, nil
-	case len(line) > 0 && line[0] == '{' && has("hash_ids") && (has("chat_id") || has("parent_chat_id")):
-		return FormatBailian, nil
-	case len(line) > 0 && line[0] == '{' && has("hash_ids") && has("timestamp"):
-		return FormatMooncake, nil
-	case bytes.HasPrefix(bytes.ToUpper(line), []byte("TIMESTAMP,")):
-		return FormatAzure, nil
-	}
-	show := line
-	if len(show) > 60 {
-		show = append(show[:60:60], "…"...)
-	}
-	return "", fmt.Errorf("%s: unknown format (first line %q); use --format with one of %v", name, show, Formats())
-}
-
-func isTar(b []byte) bool {
-	return len(b) >= 262 && bytes.Equal(b[257:262], []byte("ustar"))
-}
-
 func readErr(err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("truncated input: %w", err)
@@ -273,45 +191,59 @@ func readErr(err error) error {
 }
 
 func openDecoded(name string, br *bufio.Reader, opt ReadOptions) (*Stream, error) {
-	f := opt.Format
-	if f == "" {
+	var f FormatInfo
+	if opt.Format == "" {
 		var err error
 		if f, err = detect(name, br); err != nil {
 			return nil, err
 		}
-	} else if _, err := ParseFormat(string(f)); err != nil {
+	} else if _, err := ParseFormat(string(opt.Format)); err != nil {
 		return nil, err
 	} else if head, _ := br.Peek(1); len(head) == 0 {
 		return nil, fmt.Errorf("%s: empty input", name)
+	} else {
+		f, _ = LookupFormat(opt.Format)
 	}
 	if opt.BlockSize < 0 {
 		return nil, fmt.Errorf("block size %d: must be positive", opt.BlockSize)
 	}
-	s := &Stream{name: name, opt: opt, table: NewTable(opt.KeepIDs)}
-	s.info = Info{Source: name, Format: f}
-	var err error
-	switch f {
-	case FormatMooncake, FormatBailian:
-		s.src, err = newJSONLSource(name, br, f, opt.BlockSize)
-	case FormatAzure:
-		s.src, err = newAzureSource(name, br, opt.BlockSize)
-	case FormatNative:
-		s.src, err = newNativeSource(name, br)
-	case FormatKVTester:
-		err = s.readKVTester(name, br)
-	}
-	if err != nil {
+	s := newStream(name, opt, f)
+	if err := f.Open.file(s, br); err != nil {
 		return nil, err
 	}
 	s.finishOpen()
 	return s, nil
 }
 
+// openDir reads a directory with the format that opens directories itself
+// (kvtester: a directory of session files).
+func openDir(dir string, opt ReadOptions) (*Stream, error) {
+	fs := dirFormats()
+	var names []string
+	for _, f := range fs {
+		names = append(names, string(f.Name))
+	}
+	i := slices.IndexFunc(fs, func(f FormatInfo) bool { return opt.Format == "" || f.Name == opt.Format })
+	if i < 0 {
+		return nil, fmt.Errorf("%s: a directory can only be read as %s", dir, strings.Join(names, " or "))
+	}
+	s := newStream(dir, opt, fs[i])
+	if err := fs[i].Open.dir(s, dir); err != nil {
+		return nil, err
+	}
+	s.finishOpen()
+	return s, nil
+}
+
+func newStream(name string, opt ReadOptions, f FormatInfo) *Stream {
+	return &Stream{name: name, opt: opt, format: f, table: NewTable(opt.KeepIDs), info: Info{Source: name, Format: f.Name}}
+}
+
 func (s *Stream) finishOpen() {
 	if s.src != nil {
 		s.info.BlockSize = s.src.blockSize()
 	}
-	s.info.Options = s.opt.canonical(s.info.Format, s.info.BlockSize)
+	s.info.Options = s.opt.canonical(s.format, s.info.BlockSize)
 	if s.opt.Sort && s.buf == nil {
 		s.buf = &held{}
 	}
@@ -531,26 +463,4 @@ func collect(s *Stream) (*Trace, error) {
 	}
 	t.Info = s.Info()
 	return t, nil
-}
-
-// sortedJSON lists the .json files of a directory (compressed ones too),
-// sorted by name.
-func sortedJSON(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, e := range ents {
-		n := e.Name()
-		if e.Type().IsRegular() && (strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".json.gz") ||
-			strings.HasSuffix(n, ".json.zst") || strings.HasSuffix(n, ".json.xz")) {
-			names = append(names, filepath.Join(dir, n))
-		}
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return nil, fmt.Errorf("%s: no .json files", dir)
-	}
-	return names, nil
 }
