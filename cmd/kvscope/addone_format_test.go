@@ -96,7 +96,7 @@ func TestAddOneFormatCLI(t *testing.T) {
 
 	out, _ := kv(0, "trace", "--help")
 	has("trace --help", out, "formats: azure, bailian, kvtester, mooncake, native, pairs;",
-		"  pairs      a test format: INPUT OUTPUT lines after #pairs\n")
+		"\n  pairs     a test format: INPUT OUTPUT lines after #pairs\n")
 	for _, sub := range []string{"stats", "convert", "head"} {
 		out, _ = kv(0, "trace", sub, "--help")
 		has("trace "+sub+" --help", out, "or one of azure, bailian, kvtester, mooncake, native, pairs")

@@ -50,12 +50,17 @@ func formatList() string {
 }
 
 // formatHelp lists every trace format with its Doc, for `kvscope trace
-// --help`.
+// --help` (laid out as componentsHelp lists routers and policies).
 func formatHelp() string {
+	fs := trace.FormatInfos()
+	w := 0
+	for _, f := range fs {
+		w = max(w, len(f.Name))
+	}
 	var b strings.Builder
-	b.WriteString("Formats:\n")
-	for _, f := range trace.FormatInfos() {
-		fmt.Fprintf(&b, "  %-10s %s\n", f.Name, f.Doc)
+	b.WriteString("Formats:")
+	for _, f := range fs {
+		fmt.Fprintf(&b, "\n  %-*s  %s", w, f.Name, f.Doc)
 	}
 	return b.String()
 }

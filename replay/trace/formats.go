@@ -117,20 +117,20 @@ var builtinFormats = []FormatInfo{
 	{Name: FormatNative, Doc: "kvscope's own JSONL: a header line, then one request a line",
 		Sniff: sniffNative,
 		Open:  streaming(func(s *Stream, br *bufio.Reader) (source, error) { return newNativeSource(s.name, br) })},
-	{Name: FormatKVTester, Doc: "kv-cache-tester sessions: a .json file, a directory of them or a tar archive",
+	{Name: FormatKVTester, Doc: "kv-cache-tester sessions: a .json file, a directory or a tar archive",
 		Sniff: sniffKVTester, Options: kvTesterOptions, Archives: true,
 		Open: Opener{file: (*Stream).readKVTester, dir: (*Stream).readKVTesterDir}},
-	{Name: FormatBailian, Doc: "Qwen-Bailian JSONL: Mooncake's fields in seconds, with chat_id and parent_chat_id; 16-token blocks",
+	{Name: FormatBailian, Doc: "Qwen-Bailian JSONL: Mooncake's keys (in s), chat_id, parent_chat_id",
 		Sniff: sniffBailian, Options: blockSizeIfSet,
 		Open: streaming(func(s *Stream, br *bufio.Reader) (source, error) {
 			return newJSONLSource(s.name, br, FormatBailian, s.opt.BlockSize)
 		})},
-	{Name: FormatMooncake, Doc: "Mooncake JSONL: timestamp (ms), input_length, output_length, hash_ids; 512-token blocks",
+	{Name: FormatMooncake, Doc: "Mooncake JSONL: timestamp (ms), input/output_length, hash_ids",
 		Sniff: sniffMooncake, Options: blockSizeIfSet,
 		Open: streaming(func(s *Stream, br *bufio.Reader) (source, error) {
 			return newJSONLSource(s.name, br, FormatMooncake, s.opt.BlockSize)
 		})},
-	{Name: FormatAzure, Doc: "Azure LLM inference 2023 CSV: TIMESTAMP,ContextTokens,GeneratedTokens; fresh ids per block",
+	{Name: FormatAzure, Doc: "Azure LLM inference 2023 CSV: TIMESTAMP,ContextTokens,GeneratedTokens",
 		Sniff: sniffAzure, Options: blockSizeAlways, FreshIDs: true,
 		Open: streaming(func(s *Stream, br *bufio.Reader) (source, error) {
 			return newAzureSource(s.name, br, s.opt.BlockSize)
