@@ -18,13 +18,28 @@ import (
 func conversationConfig(b testing.TB) Config {
 	b.Helper()
 	path := filepath.Join(testenv.SharedTraces(b), "mooncake", "conversation_trace.jsonl")
-	cfg, err := FileConfig(path, trace.ReadOptions{}, DefaultSpecs, DefaultBase())
+	cfg, err := fileConfig(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	dark := true
 	cfg.Dark = &dark
 	return cfg
+}
+
+// fileConfig loads the trace at path and the default scenarios, as
+// `kvscope open PATH` does.
+func fileConfig(path string) (Config, error) {
+	base := DefaultBase()
+	entries, err := ParseEntries(DefaultSpecs, base)
+	if err != nil {
+		return Config{}, err
+	}
+	tr, err := trace.Load(path, trace.ReadOptions{})
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Trace: tr, Stats: TraceStats(tr), Scenarios: entries, Base: base}, nil
 }
 
 // BenchmarkFirstFrame: load the conversation trace, build the root model
@@ -36,7 +51,7 @@ func BenchmarkFirstFrame(b *testing.B) {
 	var worst time.Duration
 	for b.Loop() {
 		start := time.Now()
-		cfg, err := FileConfig(path, trace.ReadOptions{}, DefaultSpecs, DefaultBase())
+		cfg, err := fileConfig(path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -154,7 +169,7 @@ func BenchmarkScrub(b *testing.B) {
 func BenchmarkReplaysReady(b *testing.B) {
 	path := filepath.Join(testenv.SharedTraces(b), "mooncake", "conversation_trace.jsonl")
 	for b.Loop() {
-		cfg, err := FileConfig(path, trace.ReadOptions{}, DefaultSpecs, DefaultBase())
+		cfg, err := fileConfig(path)
 		if err != nil {
 			b.Fatal(err)
 		}

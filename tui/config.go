@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/kvscope/kvscope/replay/live"
 	"github.com/kvscope/kvscope/replay/param"
@@ -97,22 +96,6 @@ type LiveFunc func(ctx context.Context, updates chan<- live.Update) (*live.Resul
 // (trace.StatsOf): the file is not read a second time.
 func TraceStats(tr *trace.Trace) func() (*trace.Stats, error) {
 	return func() (*trace.Stats, error) { return trace.StatsOf(tr), nil }
-}
-
-// FileConfig loads the trace at path and parses the scenarios over base.
-func FileConfig(path string, opt trace.ReadOptions, specs []string, base scenario.Scenario) (Config, error) {
-	entries, err := ParseEntries(specs, base)
-	if err != nil {
-		return Config{}, err
-	}
-	if _, err := os.Stat(path); err != nil {
-		return Config{}, err
-	}
-	tr, err := trace.Load(path, opt)
-	if err != nil {
-		return Config{}, err
-	}
-	return Config{Trace: tr, Stats: TraceStats(tr), Scenarios: entries, Base: base}, nil
 }
 
 // SampleConfig is the zero-argument start: the embedded Mooncake slice and

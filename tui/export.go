@@ -4,8 +4,12 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
@@ -61,4 +65,44 @@ func (e ReportExporter) Export(ctx context.Context, req ExportRequest) (string, 
 		return abs, nil
 	}
 	return req.Path, nil
+}
+
+// export writes the comparison on screen in the background.
+func (m *Model) export() tea.Cmd {
+	if m.exporting {
+		m.setStatus("a report is already being written", false)
+		return nil
+	}
+	m.exporting = true
+	m.setStatus("writing "+m.cfg.ExportPath+"…", true)
+	req := ExportRequest{Trace: m.s.tr, Stats: m.s.stats, Path: m.cfg.ExportPath, Command: m.cfg.Command}
+	for _, sl := range m.s.slots {
+		req.Entries = append(req.Entries, sl.entry)
+	}
+	req.Command = reproduceCommand(m.cfg.Command, m.s.tr.Info.Source, m.cfg.ExportPath, req.Entries)
+	ex, ctx := m.cfg.Exporter, m.ctx
+	return func() tea.Msg {
+		p, err := ex.Export(ctx, req)
+		return exportDoneMsg{path: p, err: err}
+	}
+}
+
+// reproduceCommand is the command written into an exported report. The
+// scenarios on screen (what-if ones included) may differ from those the
+// explorer was opened with, so for a trace file it is the `kvscope compare`
+// that reruns exactly them, one seed each as on screen; the embedded sample
+// (no path to give compare) keeps the opening command.
+func reproduceCommand(opened, source, out string, entries []Entry) string {
+	if strings.HasPrefix(source, "sample:") || source == "" {
+		return opened
+	}
+	args := []string{"kvscope", "compare", source}
+	for _, e := range entries {
+		spec := e.Scenario.String()
+		if c, err := sim.Resolve(e.Scenario); err == nil {
+			spec = c
+		}
+		args = append(args, "-s", spec)
+	}
+	return analysis.ShellQuote(append(args, "--seeds", "1", "-o", out))
 }

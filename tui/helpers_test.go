@@ -106,3 +106,23 @@ func plain(m *Model) string { return ansi.Strip(m.View().Content) }
 func winSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
 
 func stripANSI(s string) string { return ansi.Strip(s) }
+
+// The built-in panes' indices, looked up by name in the pane table.
+var (
+	paneTimeline = paneNamed("Timeline")
+	paneTrace    = paneNamed("Trace")
+	paneWorkers  = paneNamed("Workers")
+	paneCompare  = paneNamed("Compare")
+	paneRequest  = paneNamed("Request")
+	numPanes     = len(builtinPanes())
+)
+
+// paneNamed is the index of the built-in pane called name, or -1.
+func paneNamed(name string) int {
+	for i, p := range builtinPanes() {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}

@@ -28,8 +28,6 @@ func newLineInput(st *styles, prompt, placeholder, value string, width int) line
 
 func (in *lineInput) Value() string { return string(in.value) }
 
-func (in *lineInput) SetValue(s string) { in.value = []rune(s); in.pos = len(in.value) }
-
 func (in *lineInput) insert(s string) {
 	r := []rune(strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\r' || r == '\t' {

@@ -1,6 +1,12 @@
 package tui
 
-import "charm.land/bubbles/v2/key"
+import (
+	"fmt"
+	"strconv"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
 
 // globalKeys work whatever pane has focus.
 type globalKeys struct {
@@ -11,14 +17,20 @@ type globalKeys struct {
 	ScenNext, ScenPrev, Add, Edit, Del, Write key.Binding
 }
 
-func newGlobalKeys() globalKeys {
+// newGlobalKeys builds the global key map for n panes (the digit keys pick
+// them).
+func newGlobalKeys(n int) globalKeys {
 	b := func(keys []string, k, d string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, d))
+	}
+	var digits []string
+	for i := range n {
+		digits = append(digits, strconv.Itoa(i+1))
 	}
 	return globalKeys{
 		Next:     b([]string{"tab"}, "tab", "next pane"),
 		Prev:     b([]string{"shift+tab"}, "shift+tab", "previous pane"),
-		Pick:     b([]string{"1", "2", "3", "4", "5", "6"}, "1-6", "focus pane"),
+		Pick:     b(digits, "1-"+digits[len(digits)-1], "focus pane"),
 		Zoom:     b([]string{"z"}, "z", "zoom pane"),
 		Help:     b([]string{"?"}, "?", "help"),
 		Quit:     b([]string{"q", "ctrl+c"}, "q", "quit"),
@@ -78,13 +90,13 @@ type scroller struct {
 }
 
 // handle applies a scroll key; it reports whether the key was one.
-func (s *scroller) handle(k string) bool {
+func (s *scroller) handle(k tea.KeyPressMsg) bool {
 	switch {
-	case key.Matches(keyString(k), s.keys.Up):
+	case key.Matches(k, s.keys.Up):
 		s.off = max(s.off-1, 0)
-	case key.Matches(keyString(k), s.keys.Down):
+	case key.Matches(k, s.keys.Down):
 		s.off++
-	case key.Matches(keyString(k), s.keys.Top):
+	case key.Matches(k, s.keys.Top):
 		s.off = 0
 	default:
 		return false
@@ -94,6 +106,94 @@ func (s *scroller) handle(k string) bool {
 
 // clampTo keeps the offset inside content of n lines shown h at a time.
 func (s *scroller) clampTo(n, h int) { s.off = max(0, min(s.off, n-h)) }
+
+// globalKey applies a global key; handled is false for a key the global
+// map does not hold (the focused pane gets it).
+func (m *Model) globalKey(msg tea.KeyPressMsg) (handled bool, cmd tea.Cmd) {
+	g := m.keys
+	s := m.s
+	switch {
+	case key.Matches(msg, g.Quit):
+		return true, m.quit()
+	case key.Matches(msg, g.Help):
+		m.push(&helpDialog{m: m})
+	case key.Matches(msg, g.Next):
+		m.setFocus(cycleFocus(s.focus, 1, len(m.panes)))
+	case key.Matches(msg, g.Prev):
+		m.setFocus(cycleFocus(s.focus, -1, len(m.panes)))
+	case key.Matches(msg, g.Pick):
+		m.setFocus(int(msg.String()[0] - '1'))
+	case key.Matches(msg, g.Zoom):
+		m.zoom = !m.zoom
+		m.relayout()
+	case key.Matches(msg, g.EvNext):
+		s.stepEvent(1)
+	case key.Matches(msg, g.EvPrev):
+		s.stepEvent(-1)
+	case key.Matches(msg, g.ReqNext):
+		s.stepRequest(1)
+	case key.Matches(msg, g.ReqPrev):
+		s.stepRequest(-1)
+	case key.Matches(msg, g.Fwd1):
+		s.cursor = s.span.jump(s.cursor, 0.01)
+	case key.Matches(msg, g.Back1):
+		s.cursor = s.span.jump(s.cursor, -0.01)
+	case key.Matches(msg, g.Fwd10):
+		s.cursor = s.span.jump(s.cursor, 0.10)
+	case key.Matches(msg, g.Back10):
+		s.cursor = s.span.jump(s.cursor, -0.10)
+	case key.Matches(msg, g.Home):
+		s.cursor = s.span.Start
+	case key.Matches(msg, g.End):
+		s.cursor = s.span.End
+	case key.Matches(msg, g.Goto):
+		m.push(newGotoDialog(s.st, m.goTo))
+	case key.Matches(msg, g.Play):
+		s.playing = !s.playing
+		s.playSeq++
+		if s.playing {
+			if s.cursor >= s.span.End {
+				s.cursor = s.span.Start
+			}
+			return true, m.tick()
+		}
+	case key.Matches(msg, g.Faster):
+		s.speed = min(s.speed+1, len(speeds)-1)
+	case key.Matches(msg, g.Slower):
+		s.speed = max(s.speed-1, 0)
+	case key.Matches(msg, g.ScenNext):
+		s.sel = (s.sel + 1) % len(s.slots)
+	case key.Matches(msg, g.ScenPrev):
+		s.sel = (s.sel - 1 + len(s.slots)) % len(s.slots)
+	case key.Matches(msg, g.Add):
+		if len(s.slots) >= MaxScenarios {
+			m.setStatus(fmt.Sprintf("at most %d scenarios: remove one (x) or edit one (e)", MaxScenarios), false)
+			return true, nil
+		}
+		from := m.cfg.Base
+		if sl := s.selected(); sl != nil {
+			from = sl.entry.Scenario
+		}
+		m.push(&formDialog{f: newWhatIfForm(s.st, m.cfg.Base, from, -1), submit: m.submitScenario})
+	case key.Matches(msg, g.Edit):
+		if sl := s.selected(); sl != nil {
+			m.push(&formDialog{f: newWhatIfForm(s.st, m.cfg.Base, sl.entry.Scenario, s.sel), submit: m.submitScenario})
+		}
+	case key.Matches(msg, g.Del):
+		if len(s.slots) <= 1 {
+			m.setStatus("the last scenario cannot be removed", false)
+			return true, nil
+		}
+		lab := s.slots[s.sel].label()
+		m.remove(s.sel)
+		m.setStatus("removed "+lab, true)
+	case key.Matches(msg, g.Write):
+		return true, m.export()
+	default:
+		return false, nil
+	}
+	return true, nil
+}
 
 // keyString adapts a key's String() form to key.Matches.
 type keyString string

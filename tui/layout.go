@@ -1,28 +1,5 @@
 package tui
 
-// paneID names a pane. The order is the focus order and the stacking
-// order; the digit keys 1–6 pick them in this order.
-type paneID int
-
-const (
-	paneTimeline paneID = iota
-	paneTrace
-	paneWorkers
-	paneCompare
-	paneBounds
-	paneRequest
-	numPanes
-)
-
-var paneNames = [numPanes]string{"Timeline", "Trace", "Workers", "Compare", "Bounds", "Request"}
-
-func (p paneID) String() string {
-	if p >= 0 && p < numPanes {
-		return paneNames[p]
-	}
-	return "?"
-}
-
 // rect is a screen rectangle; a zero-sized rect is not shown.
 type rect struct{ X, Y, W, H int }
 
@@ -39,9 +16,9 @@ const (
 	// modeStack: one column; the focused pane gets the room, the others
 	// one summary line each (narrow or short terminals).
 	modeStack layoutMode = iota
-	// modeGrid2: timeline on top, two columns below.
+	// modeGrid2: the top band (timeline), two columns below.
 	modeGrid2
-	// modeGrid3: timeline on top, three columns below (wide terminals).
+	// modeGrid3: the top band, three columns below (wide terminals).
 	modeGrid3
 	// modeZoom: the focused pane alone.
 	modeZoom
@@ -51,26 +28,35 @@ func (m layoutMode) String() string {
 	return [...]string{"stack", "grid2", "grid3", "zoom"}[m]
 }
 
-// screenLayout is every rectangle of one frame.
+// grid is a grid layout: a full-width top band of a fixed height over
+// columns sharing the width by weight (the last takes the rest). Which pane
+// sits where is the pane table's (paneSpec.Wide, paneSpec.Medium).
+type grid struct {
+	minW, minH int // the smallest terminal it is used on
+	band       int
+	cols       []int
+}
+
+var (
+	mediumGrid = grid{minW: 100, minH: 30, band: 7, cols: []int{50, 50}}
+	wideGrid   = grid{minW: 160, minH: 36, band: 10, cols: []int{30, 34, 36}}
+)
+
+// screenLayout is every rectangle of one frame, indexed like the pane table.
 type screenLayout struct {
 	Mode  layoutMode
-	Panes [numPanes]rect
+	Panes []rect
 	// Collapsed panes are drawn as one summary line (stack mode).
-	Collapsed [numPanes]bool
+	Collapsed []bool
 	Status    rect
 }
 
-// Thresholds of the grid layouts.
-const (
-	grid2MinW, grid2MinH = 100, 30
-	grid3MinW, grid3MinH = 160, 36
-)
-
-// layout computes every rectangle for a w×h terminal: the status line is
-// the last row; the panes share the rest. It is pure and cheap, called on
-// every resize, focus change and zoom toggle.
-func layout(w, h int, focus paneID, zoom bool) screenLayout {
-	var l screenLayout
+// layout computes every rectangle for a w×h terminal and the panes of
+// specs: the status line is the last row; the panes share the rest. It is
+// pure and cheap, called on every resize, focus change and zoom toggle.
+func layout(specs []paneSpec, w, h, focus int, zoom bool) screenLayout {
+	n := len(specs)
+	l := screenLayout{Panes: make([]rect, n), Collapsed: make([]bool, n)}
 	w, h = max(w, 0), max(h, 0)
 	if h == 0 || w == 0 {
 		return l
@@ -81,41 +67,17 @@ func layout(w, h int, focus paneID, zoom bool) screenLayout {
 	case zoom:
 		l.Mode = modeZoom
 		l.Panes[focus] = rect{0, 0, w, body}
-	case w >= grid3MinW && h >= grid3MinH:
+	case w >= wideGrid.minW && h >= wideGrid.minH:
 		l.Mode = modeGrid3
-		tl := 10
-		l.Panes[paneTimeline] = rect{0, 0, w, tl}
-		rest := body - tl
-		c1 := w * 30 / 100
-		c2 := w * 34 / 100
-		c3 := w - c1 - c2
-		top1 := rest * 45 / 100
-		l.Panes[paneTrace] = rect{0, tl, c1, top1}
-		l.Panes[paneRequest] = rect{0, tl + top1, c1, rest - top1}
-		top2 := rest * 55 / 100
-		l.Panes[paneWorkers] = rect{c1, tl, c2, top2}
-		l.Panes[paneBounds] = rect{c1, tl + top2, c2, rest - top2}
-		l.Panes[paneCompare] = rect{c1 + c2, tl, c3, rest}
-	case w >= grid2MinW && h >= grid2MinH:
+		wideGrid.place(l.Panes, specs, func(p paneSpec) cell { return p.Wide }, w, body)
+	case w >= mediumGrid.minW && h >= mediumGrid.minH:
 		l.Mode = modeGrid2
-		tl := 7
-		l.Panes[paneTimeline] = rect{0, 0, w, tl}
-		rest := body - tl
-		c1 := w / 2
-		c2 := w - c1
-		a := rest * 25 / 100
-		b := rest * 38 / 100
-		l.Panes[paneTrace] = rect{0, tl, c1, a}
-		l.Panes[paneWorkers] = rect{0, tl + a, c1, b}
-		l.Panes[paneRequest] = rect{0, tl + a + b, c1, rest - a - b}
-		cm := rest * 60 / 100
-		l.Panes[paneCompare] = rect{c1, tl, c2, cm}
-		l.Panes[paneBounds] = rect{c1, tl + cm, c2, rest - cm}
+		mediumGrid.place(l.Panes, specs, func(p paneSpec) cell { return p.Medium }, w, body)
 	default:
 		l.Mode = modeStack
-		big := max(body-int(numPanes-1), 1)
+		big := max(body-(n-1), 1)
 		y := 0
-		for p := range numPanes {
+		for p := range n {
 			hh := 1
 			if p == focus {
 				hh = big
@@ -132,18 +94,68 @@ func layout(w, h int, focus paneID, zoom bool) screenLayout {
 	return l
 }
 
+// place fills out with the rectangles of the grid's panes on a w×body area.
+func (g grid) place(out []rect, specs []paneSpec, at func(paneSpec) cell, w, body int) {
+	colW := split(w, g.cols)
+	x := 0
+	for c := 0; c <= len(g.cols); c++ {
+		var members []int
+		var weights []int
+		for i, p := range specs {
+			if at(p).Col == c {
+				members = append(members, i)
+				weights = append(weights, at(p).Weight)
+			}
+		}
+		if c == 0 {
+			// The band: its panes side by side.
+			xx := 0
+			for j, pw := range split(w, weights) {
+				out[members[j]] = rect{xx, 0, pw, g.band}
+				xx += pw
+			}
+			continue
+		}
+		cw := colW[c-1]
+		y := g.band
+		for j, ph := range split(body-g.band, weights) {
+			out[members[j]] = rect{x, y, cw, ph}
+			y += ph
+		}
+		x += cw
+	}
+}
+
+// split shares total by weights: total·weight/sum each, the last the rest.
+func split(total int, weights []int) []int {
+	sum := 0
+	for _, wt := range weights {
+		sum += wt
+	}
+	out := make([]int, len(weights))
+	left := total
+	for i, wt := range weights {
+		if i == len(weights)-1 {
+			out[i] = left
+			break
+		}
+		out[i] = total * wt / sum
+		left -= out[i]
+	}
+	return out
+}
+
 // paneAt returns the pane under a screen cell.
-func (l screenLayout) paneAt(x, y int) (paneID, bool) {
-	for p := range numPanes {
-		if !l.Panes[p].empty() && l.Panes[p].contains(x, y) {
+func (l screenLayout) paneAt(x, y int) (int, bool) {
+	for p, r := range l.Panes {
+		if !r.empty() && r.contains(x, y) {
 			return p, true
 		}
 	}
 	return 0, false
 }
 
-// cycleFocus moves focus by dir (+1 tab, −1 shift+tab) around the panes.
-func cycleFocus(cur paneID, dir int) paneID {
-	n := int(numPanes)
-	return paneID(((int(cur)+dir)%n + n) % n)
+// cycleFocus moves focus by dir (+1 tab, −1 shift+tab) around n panes.
+func cycleFocus(cur, dir, n int) int {
+	return ((cur+dir)%n + n) % n
 }

@@ -100,7 +100,7 @@ func TestMouse(t *testing.T) {
 	rq := m.lay.Panes[paneRequest]
 	m.Update(tea.MouseClickMsg{X: rq.X + 2, Y: rq.Y + 2, Button: tea.MouseLeft})
 	if m.s.focus != paneRequest {
-		t.Errorf("click did not focus the request pane: %s", m.s.focus)
+		t.Errorf("click did not focus the request pane: %d", m.s.focus)
 	}
 	top := strings.Split(plain(m), "\n")[rq.Y+1]
 	m.Update(tea.MouseWheelMsg{X: rq.X + 2, Y: rq.Y + 2, Button: tea.MouseWheelDown})

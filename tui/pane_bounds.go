@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/help"
+	tea "charm.land/bubbletea/v2"
 	"github.com/kvscope/kvscope/replay/seq"
 )
 
@@ -13,6 +14,7 @@ import (
 // ratio_vs_belady of its sequential replay, SPEC §5) against SPEC §6's
 // curves for its cache: H_k, 2·H_k (rlt) and k (lru), on a log scale.
 type boundsPane struct {
+	paneHead
 	s      *shared
 	w, h   int
 	scroll scroller
@@ -22,14 +24,14 @@ type boundsPane struct {
 	cached   []string
 }
 
-func newBoundsPane(s *shared) *boundsPane {
+func newBoundsPane(s *shared) pane {
 	return &boundsPane{s: s, scroll: scroller{keys: newScrollKeys()}}
 }
 
-func (p *boundsPane) SetSize(w, h int)        { p.w, p.h = w, h }
-func (p *boundsPane) KeyMap() help.KeyMap     { return p.scroll.keys }
-func (p *boundsPane) handleKey(k string) bool { return p.scroll.handle(k) }
-func (p *boundsPane) wheel(d int)             { p.scroll.off = max(p.scroll.off+d, 0) }
+func (p *boundsPane) SetSize(w, h int)                 { p.w, p.h = w, h }
+func (p *boundsPane) KeyMap() help.KeyMap              { return p.scroll.keys }
+func (p *boundsPane) Update(k tea.KeyPressMsg) tea.Cmd { p.scroll.handle(k); return nil }
+func (p *boundsPane) wheel(d int)                      { p.scroll.off = max(p.scroll.off+d, 0) }
 
 func (p *boundsPane) summary() string {
 	var parts []string
@@ -164,5 +166,5 @@ func (p *boundsPane) View() string {
 	}
 	lines := p.cached
 	p.scroll.clampTo(len(lines), p.h-2)
-	return box(p.s.st, "5 Bounds", "", p.s.focus == paneBounds, lines, p.w, p.h, p.scroll.off)
+	return box(p.s.st, p.title, "", p.focusedIn(p.s), lines, p.w, p.h, p.scroll.off)
 }

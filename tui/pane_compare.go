@@ -8,6 +8,7 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/guptarohit/asciigraph"
 	"github.com/kvscope/kvscope/analysis"
@@ -17,6 +18,7 @@ import (
 // the cursor (analysis.MetricsAt) and charts of hit ratio, queue length and
 // TTFT over time, with the cursor marked.
 type comparePane struct {
+	paneHead
 	s      *shared
 	w, h   int
 	scroll scroller
@@ -45,7 +47,7 @@ type renderedChart struct {
 	plotW   int
 }
 
-func newComparePane(s *shared) *comparePane {
+func newComparePane(s *shared) pane {
 	p := &comparePane{s: s, scroll: scroller{keys: newScrollKeys()}, cache: map[chartKey]renderedChart{}}
 	p.keys = compareKeys{scrollKeys: p.scroll.keys,
 		Chart: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cycle charts"))}
@@ -54,12 +56,13 @@ func newComparePane(s *shared) *comparePane {
 
 func (p *comparePane) SetSize(w, h int)    { p.w, p.h = w, h }
 func (p *comparePane) KeyMap() help.KeyMap { return p.keys }
-func (p *comparePane) handleKey(k string) bool {
-	if key.Matches(keyString(k), p.keys.Chart) {
+func (p *comparePane) Update(k tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(k, p.keys.Chart) {
 		p.chart = (p.chart + 1) % 4
-		return true
+		return nil
 	}
-	return p.scroll.handle(k)
+	p.scroll.handle(k)
+	return nil
 }
 func (p *comparePane) wheel(d int) { p.scroll.off = max(p.scroll.off+d, 0) }
 
@@ -325,7 +328,7 @@ func (p *comparePane) View() string {
 	lines := p.lines()
 	p.scroll.clampTo(len(lines), p.h-2)
 	note := "c: " + chartNames[p.chart]
-	return box(p.s.st, "4 Compare", note, p.s.focus == paneCompare, lines, p.w, p.h, p.scroll.off)
+	return box(p.s.st, p.title, note, p.focusedIn(p.s), lines, p.w, p.h, p.scroll.off)
 }
 
 // bestOf returns the best of vals in direction better (-1 lower, +1

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/help"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/sim"
@@ -16,19 +17,20 @@ import (
 // before it) in every scenario: where it went and why, every worker's
 // router score, its hits and its TTFT split into queueing and prefill.
 type requestPane struct {
+	paneHead
 	s      *shared
 	w, h   int
 	scroll scroller
 }
 
-func newRequestPane(s *shared) *requestPane {
+func newRequestPane(s *shared) pane {
 	return &requestPane{s: s, scroll: scroller{keys: newScrollKeys()}}
 }
 
-func (p *requestPane) SetSize(w, h int)        { p.w, p.h = w, h }
-func (p *requestPane) KeyMap() help.KeyMap     { return p.scroll.keys }
-func (p *requestPane) handleKey(k string) bool { return p.scroll.handle(k) }
-func (p *requestPane) wheel(d int)             { p.scroll.off = max(p.scroll.off+d, 0) }
+func (p *requestPane) SetSize(w, h int)                 { p.w, p.h = w, h }
+func (p *requestPane) KeyMap() help.KeyMap              { return p.scroll.keys }
+func (p *requestPane) Update(k tea.KeyPressMsg) tea.Cmd { p.scroll.handle(k); return nil }
+func (p *requestPane) wheel(d int)                      { p.scroll.off = max(p.scroll.off+d, 0) }
 
 func (p *requestPane) summary() string {
 	i := p.s.requestAtCursor()
@@ -184,7 +186,7 @@ func lbgrWhy(st *styles, y route.Why, worker, w int) ([]string, bool) {
 func (p *requestPane) View() string {
 	lines := p.lines()
 	p.scroll.clampTo(len(lines), p.h-2)
-	return box(p.s.st, "6 Request", "", p.s.focus == paneRequest, lines, p.w, p.h, p.scroll.off)
+	return box(p.s.st, p.title, "", p.focusedIn(p.s), lines, p.w, p.h, p.scroll.off)
 }
 
 // phaseAt says where a request stands at instant t.

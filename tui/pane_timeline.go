@@ -6,12 +6,14 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/kvscope/kvscope/replay/sim"
 )
 
 // timelinePane shows the cursor over simulated time, the play state and
 // the selected scenario's events around the cursor.
 type timelinePane struct {
+	paneHead
 	s      *shared
 	w, h   int
 	keys   timelineKeys
@@ -23,7 +25,7 @@ type timelineKeys struct{ Filter key.Binding }
 func (k timelineKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Filter} }
 func (k timelineKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Filter}} }
 
-func newTimelinePane(s *shared) *timelinePane {
+func newTimelinePane(s *shared) pane {
 	return &timelinePane{s: s, keys: timelineKeys{
 		Filter: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "filter event kind")),
 	}}
@@ -33,12 +35,12 @@ const numKinds = int(sim.LogFail) + 1
 
 func (p *timelinePane) SetSize(w, h int)    { p.w, p.h = w, h }
 func (p *timelinePane) KeyMap() help.KeyMap { return p.keys }
-func (p *timelinePane) handleKey(k string) bool {
-	if key.Matches(keyString(k), p.keys.Filter) {
+func (p *timelinePane) Update(k tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(k, p.keys.Filter) {
 		p.filter = (p.filter + 1) % (numKinds + 1)
-		return true
+		return nil
 	}
-	return false
+	return nil
 }
 
 // wheel scrubs: one event per notch.
@@ -153,5 +155,5 @@ func (p *timelinePane) View() string {
 	if p.s.span.len() > 0 {
 		note = "←/→ event  ,/. request  f/b 1%  pgup/pgdn 10%  g go to  space play"
 	}
-	return box(p.s.st, "1 Timeline", note, p.s.focus == paneTimeline, p.lines(), p.w, p.h, 0)
+	return box(p.s.st, p.title, note, p.focusedIn(p.s), p.lines(), p.w, p.h, 0)
 }

@@ -8,11 +8,13 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 )
 
 // tracePane shows the trace's statistics, an arrival-rate sparkline and a
 // histogram of request lengths.
 type tracePane struct {
+	paneHead
 	s      *shared
 	w, h   int
 	scroll scroller
@@ -43,7 +45,7 @@ func (k traceKeys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{k.Toggle, k.Up, k.Down, k.Top}}
 }
 
-func newTracePane(s *shared) *tracePane {
+func newTracePane(s *shared) pane {
 	p := &tracePane{s: s, scroll: scroller{keys: newScrollKeys()}}
 	p.keys = traceKeys{scrollKeys: p.scroll.keys,
 		Toggle: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "input/output lengths"))}
@@ -78,12 +80,13 @@ func addLog2(h []int, n int) []int {
 
 func (p *tracePane) SetSize(w, h int)    { p.w, p.h = w, h }
 func (p *tracePane) KeyMap() help.KeyMap { return p.keys }
-func (p *tracePane) handleKey(k string) bool {
-	if key.Matches(keyString(k), p.keys.Toggle) {
+func (p *tracePane) Update(k tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(k, p.keys.Toggle) {
 		p.output = !p.output
-		return true
+		return nil
 	}
-	return p.scroll.handle(k)
+	p.scroll.handle(k)
+	return nil
 }
 func (p *tracePane) wheel(d int) { p.scroll.off = max(p.scroll.off+d, 0) }
 
@@ -189,5 +192,5 @@ func (p *tracePane) View() string {
 	}
 	lines := p.cached
 	p.scroll.clampTo(len(lines), p.h-2)
-	return box(p.s.st, "2 Trace", "", p.s.focus == paneTrace, lines, p.w, p.h, p.scroll.off)
+	return box(p.s.st, p.title, "", p.focusedIn(p.s), lines, p.w, p.h, p.scroll.off)
 }

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/kvscope/kvscope/replay/sim"
 )
 
@@ -14,21 +15,22 @@ import (
 // fill (pinned, marked, unmarked), queue, running requests, the router's
 // own load for it and its hit ratio so far.
 type workersPane struct {
+	paneHead
 	s      *shared
 	w, h   int
 	scroll scroller
 }
 
-func newWorkersPane(s *shared) *workersPane {
+func newWorkersPane(s *shared) pane {
 	return &workersPane{s: s, scroll: scroller{keys: newScrollKeys()}}
 }
 
-func (p *workersPane) SetSize(w, h int)        { p.w, p.h = w, h }
-func (p *workersPane) KeyMap() help.KeyMap     { return p.scroll.keys }
-func (p *workersPane) handleKey(k string) bool { return p.scroll.handle(k) }
-func (p *workersPane) wheel(d int)             { p.scroll.off = max(p.scroll.off+d, 0) }
-func (k scrollKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Up, k.Down} }
-func (k scrollKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Up, k.Down, k.Top}} }
+func (p *workersPane) SetSize(w, h int)                 { p.w, p.h = w, h }
+func (p *workersPane) KeyMap() help.KeyMap              { return p.scroll.keys }
+func (p *workersPane) Update(k tea.KeyPressMsg) tea.Cmd { p.scroll.handle(k); return nil }
+func (p *workersPane) wheel(d int)                      { p.scroll.off = max(p.scroll.off+d, 0) }
+func (k scrollKeys) ShortHelp() []key.Binding           { return []key.Binding{k.Up, k.Down} }
+func (k scrollKeys) FullHelp() [][]key.Binding          { return [][]key.Binding{{k.Up, k.Down, k.Top}} }
 
 func (p *workersPane) summary() string {
 	var parts []string
@@ -102,7 +104,7 @@ func (p *workersPane) View() string {
 	p.scroll.clampTo(len(lines), p.h-2)
 	st := p.s.st
 	legend := st.pinned.Render("█") + " pinned " + st.marked.Render("▓") + " marked " + st.unmarked.Render("░") + " unmarked · free"
-	return box(st, "3 Workers at cursor", legend, p.s.focus == paneWorkers, lines, p.w, p.h, p.scroll.off)
+	return box(st, p.title, legend, p.focusedIn(p.s), lines, p.w, p.h, p.scroll.off)
 }
 
 // liveLines shows the attached workers' latest snapshot (wall-clock time,

@@ -95,7 +95,7 @@ func TestSmokeScrubAndFocus(t *testing.T) {
 		t.Fatal("replays not finished")
 	}
 	if m.s.focus != paneTrace {
-		t.Errorf("focus %s, want Trace", m.s.focus)
+		t.Errorf("focus %d, want Trace", m.s.focus)
 	}
 	if m.s.sel != 1 {
 		t.Errorf("selected scenario %d, want 1", m.s.sel)
@@ -143,7 +143,7 @@ func TestSmokeWhatIf(t *testing.T) {
 	if b.entry.Scenario.Router.Name != "round_robin" || b.entry.Scenario.Evict.Name != "lru" {
 		t.Errorf("B = %q, want round_robin+lru", b.entry.Label)
 	}
-	if m.form != nil {
+	if len(m.dialogs) != 0 {
 		t.Error("form still open")
 	}
 }

@@ -1,0 +1,158 @@
+package tui
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// shared is the state every pane reads: the trace, the scenarios, the
+// cursor and the theme. Only the root Model writes it.
+type shared struct {
+	st       *styles
+	tr       *trace.Trace
+	stats    *trace.Stats
+	statsErr error
+	slots    []*slot
+	sel      int
+	focus    int // index into the pane table
+	cursor   time.Duration
+	span     span
+	// traceArrivals are the trace's arrival instants, sorted (stepping
+	// before a replay finishes).
+	traceArrivals []time.Duration
+	traceReq      []int32
+	playing       bool
+	speed         int // index into speeds
+	playSeq       int
+	// version changes whenever chart data or styles change.
+	version int
+	// live is the attached workers' state (nil without --attach).
+	live *liveState
+}
+
+// liveState is what the explorer knows of a live run.
+type liveState struct {
+	running bool
+	snap    live.Snapshot
+	hasSnap bool
+	// records and failed count the finished requests seen so far.
+	records, failed int
+	res             *live.Result
+	err             error
+}
+
+func (s *shared) selected() *slot {
+	if s.sel >= 0 && s.sel < len(s.slots) {
+		return s.slots[s.sel]
+	}
+	return nil
+}
+
+// scenTag is scenario i's letter, styled.
+func (s *shared) scenTag(i int) string {
+	return s.st.scenStyle(i).Render(string(rune('A' + i)))
+}
+
+func (s *shared) slotStatus(sl *slot) string {
+	switch sl.state {
+	case slotFailed:
+		return s.st.errText.Render("failed: " + failureText(sl.err))
+	case slotRunning:
+		if sl.total > 0 {
+			return s.st.warn.Render(fmt.Sprintf("replaying… %d%%", 100*sl.done/sl.total))
+		}
+		return s.st.warn.Render("replaying…")
+	}
+	return fmt.Sprintf("replayed in %.2f s", sl.elapsed.Seconds())
+}
+
+// metricsAt returns the slot's metrics table as last computed
+// (analysis.MetricsAt, off the event loop: see refreshMetrics); exact is
+// false while the figures are for an earlier cursor, ok false before the
+// first computation.
+func (s *shared) metricsAt(sl *slot) (m *analysis.RunMetrics, exact, ok bool) {
+	if !sl.memoOK {
+		return nil, false, false
+	}
+	return &sl.memo, sl.memoT == s.cursor, true
+}
+
+// progressStamp changes whenever a running replay reports progress.
+func (s *shared) progressStamp() int {
+	n := 0
+	for _, sl := range s.slots {
+		n += sl.done + int(sl.state)<<24
+	}
+	return n
+}
+
+// arrivals returns the sorted arrivals to step through and their requests.
+func (s *shared) arrivals() ([]time.Duration, []int32) {
+	if sl := s.selected(); sl != nil && sl.state == slotDone {
+		return sl.view.arrivals, sl.view.reqAt
+	}
+	return s.traceArrivals, s.traceReq
+}
+
+// requestAtCursor is the last request that arrived at or before the
+// cursor, or -1.
+func (s *shared) requestAtCursor() int {
+	ts, req := s.arrivals()
+	i := lastAtOrBefore(ts, s.cursor)
+	if i < 0 {
+		return -1
+	}
+	return int(req[i])
+}
+
+func (s *shared) stepEvent(d int) {
+	if sl := s.selected(); sl != nil && sl.state == slotDone && len(sl.run.Events) > 0 {
+		for range max(d, -d) {
+			s.cursor = stepEvent(sl.run.Events, s.cursor, d)
+		}
+		return
+	}
+	s.stepRequest(d)
+}
+
+func (s *shared) stepRequest(d int) {
+	ts, _ := s.arrivals()
+	for range max(d, -d) {
+		s.cursor = stepTime(ts, s.cursor, d)
+	}
+}
+
+func (s *shared) playState() string {
+	if s.playing {
+		return "▶ " + fmtSpeed(speeds[s.speed])
+	}
+	return "⏸ " + fmtSpeed(speeds[s.speed])
+}
+
+// updateSpan recomputes the time range from the finished runs (or the
+// trace) and clamps the cursor.
+func (s *shared) updateSpan() {
+	sp := span{}
+	first := true
+	for _, sl := range s.slots {
+		if sl.state != slotDone {
+			continue
+		}
+		if first || sl.run.Start < sp.Start {
+			sp.Start = sl.run.Start
+		}
+		if first || sl.run.End > sp.End {
+			sp.End = sl.run.End
+		}
+		first = false
+	}
+	if first && len(s.traceArrivals) > 0 {
+		sp = span{s.traceArrivals[0], s.traceArrivals[len(s.traceArrivals)-1]}
+	}
+	s.span = sp
+	s.cursor = sp.clamp(s.cursor)
+}

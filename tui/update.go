@@ -1,0 +1,172 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/kvscope/kvscope/replay/live"
+)
+
+// update applies a message to the root's state: replay progress and
+// results, metrics, statistics, exports, play ticks, the live run, the
+// terminal's size and background; input goes to input.
+func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case metricsMsg:
+		m.metricsBusy = false
+		for _, r := range msg.res {
+			if sl := m.slotByID(r.id, r.gen); sl != nil && sl.state == slotDone {
+				sl.memo, sl.memoT, sl.memoOK = r.m, msg.t, true
+			}
+		}
+		return m, nil
+	case tea.WindowSizeMsg:
+		m.resize(msg.Width, msg.Height)
+		return m, nil
+	case tea.BackgroundColorMsg:
+		if m.cfg.Dark == nil {
+			m.setTheme(msg.IsDark())
+		}
+		return m, nil
+	case progressMsg:
+		if sl := m.slotByID(msg.id, msg.gen); sl != nil && sl.state == slotRunning {
+			sl.done, sl.total = msg.done, msg.total
+			m.s.version++
+		}
+		return m, msg.next
+	case replayDoneMsg:
+		sl := m.slotByID(msg.id, msg.gen)
+		if sl == nil {
+			return m, nil // removed or edited meanwhile
+		}
+		sl.elapsed = msg.elapsed
+		tag := string(rune('A' + slices.Index(m.s.slots, sl)))
+		if msg.err != nil {
+			sl.state, sl.err = slotFailed, msg.err
+			m.setStatus(tag+" failed: "+failureText(msg.err), false)
+		} else {
+			sl.state, sl.run, sl.view, sl.done = slotDone, msg.run, msg.view, sl.total
+			if m.status != "" && strings.HasPrefix(m.status, "replaying "+tag) {
+				m.setStatus(fmt.Sprintf("%s replayed in %.2f s", tag, msg.elapsed.Seconds()), true)
+			}
+		}
+		sl.memoOK = false
+		if m.Done() {
+			select {
+			case <-m.ready:
+			default:
+				close(m.ready)
+			}
+		}
+		wasStart := m.s.cursor == m.s.span.Start
+		m.s.version++
+		m.s.updateSpan()
+		if wasStart {
+			m.s.cursor = m.s.span.Start
+		}
+		return m, nil
+	case statsMsg:
+		m.s.stats, m.s.statsErr = msg.stats, msg.err
+		m.s.version++
+		return m, nil
+	case exportDoneMsg:
+		m.exporting = false
+		if msg.err != nil {
+			m.setStatus("report: "+msg.err.Error(), false)
+		} else {
+			m.exported = msg.path
+			m.setStatus("wrote "+msg.path, true)
+		}
+		return m, nil
+	case playTickMsg:
+		if !m.s.playing || msg.seq != m.s.playSeq {
+			return m, nil
+		}
+		var end bool
+		m.s.cursor, end = playStep(m.s.span, m.s.cursor, speeds[m.s.speed], playTick)
+		if end {
+			m.s.playing = false
+			return m, nil
+		}
+		return m, m.tick()
+	case liveMsg:
+		if l := m.s.live; l != nil {
+			if msg.u.Snapshot != nil {
+				l.snap = *msg.u.Snapshot
+				l.hasSnap = true
+			}
+			if r := msg.u.Record; r != nil {
+				l.records++
+				if r.Status != live.Completed {
+					l.failed++
+				}
+			}
+		}
+		return m, msg.next
+	case liveDoneMsg:
+		if l := m.s.live; l != nil {
+			l.running, l.res, l.err = false, msg.res, msg.err
+			switch r := msg.res; {
+			case r != nil:
+				// A finished run, or an interrupted one (its error says it
+				// was cancelled; the result holds what was sent).
+				s := fmt.Sprintf("live: %d requests: %d completed, %d failed, %d timed out", r.Requests, r.Completed, r.Failed, r.TimedOut)
+				if r.Interrupted {
+					s += fmt.Sprintf(", %d cancelled (interrupted)", r.Cancelled)
+				}
+				l.err = nil
+				m.setStatus(s, r.Completed > 0 && !r.Interrupted)
+			case msg.err != nil:
+				m.setStatus("live failed: "+msg.err.Error(), false)
+			}
+		}
+		return m, nil
+	}
+	return m, m.input(msg)
+}
+
+// input routes a key, paste or mouse message: ctrl+c quits whatever is
+// open; otherwise the topmost dialog sees it first and may let it through
+// to the global keys, then the focused pane (keys), or the pane under the
+// pointer (mouse).
+func (m *Model) input(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "ctrl+c" {
+		return m.quit()
+	}
+	if d := m.top(); d != nil {
+		r := d.update(msg)
+		if r.close {
+			m.closeTop()
+		}
+		if !r.pass {
+			return r.cmd
+		}
+	}
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		if ok, cmd := m.globalKey(msg); ok {
+			return cmd
+		}
+		return m.panes[m.s.focus].Update(msg)
+	case tea.MouseWheelMsg:
+		mo := msg.Mouse()
+		if p, ok := m.lay.paneAt(mo.X, mo.Y); ok {
+			d := 0
+			switch mo.Button {
+			case tea.MouseWheelUp:
+				d = -1
+			case tea.MouseWheelDown:
+				d = 1
+			}
+			m.panes[p].wheel(d)
+		}
+	case tea.MouseClickMsg:
+		mo := msg.Mouse()
+		if p, ok := m.lay.paneAt(mo.X, mo.Y); ok && mo.Button == tea.MouseLeft {
+			m.setFocus(p)
+		}
+	}
+	return nil
+}
