@@ -13,10 +13,20 @@
 //
 // Layout follows the crush / gh-dash habit: one root Model owns focus,
 // layout and message routing; each pane (trace, timeline, workers, compare,
-// bounds, request) lives in its own file with SetSize, View and a key map
-// implementing help.KeyMap; layout(w, h, …) computes every rectangle and is
-// called on resize and on every toggle. Narrow terminals stack the panes:
-// the focused one expanded, the others as one-line summaries.
+// bounds, request) lives in its own file with SetSize, View, Update and a
+// key map implementing help.KeyMap. The panes are one table (panes.go:
+// name, constructor, place in the wide and medium grids), so a pane is its
+// file plus one table line; panesWith adds one without editing the table
+// (tests; no init() registration). layout(specs, w, h, …) computes every
+// rectangle from the table and is called on resize and on every toggle.
+// Narrow terminals stack the panes in table order: the focused one
+// expanded, the others as one-line summaries.
+//
+// Keys go, in order: to the topmost dialog (the what-if form, the go-to
+// prompt, the help overlay, on a stack as in crush), which may let a key
+// through (help does, for keys it does not use); to the global key map;
+// to the focused pane, which returns a command. Help shows the global keys
+// plus the focused pane's (or an open form's).
 //
 // Nothing slow runs in Update. Replays stream progress back as messages
 // tagged with the scenario's id and generation, so a result for a scenario

@@ -36,7 +36,13 @@ func drive(t testing.TB, m *Model, cmd tea.Cmd) {
 // newDone builds the explorer on cfg at w×h and runs its replays.
 func newDone(t testing.TB, cfg Config, w, h int) *Model {
 	t.Helper()
-	m, err := New(cfg)
+	return newDoneWith(t, cfg, builtinPanes(), w, h)
+}
+
+// newDoneWith is newDone with the panes of specs.
+func newDoneWith(t testing.TB, cfg Config, specs []paneSpec, w, h int) *Model {
+	t.Helper()
+	m, err := newModel(cfg, specs)
 	if err != nil {
 		t.Fatal(err)
 	}
