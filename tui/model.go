@@ -204,7 +204,7 @@ func (m *Model) setFocus(p int) {
 // Update routes messages. It never runs anything slow: replays, statistics,
 // the metrics table at the cursor and exports are commands.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	_, cmd := m.update(msg)
+	cmd := m.update(msg)
 	if c := m.refreshMetrics(); c != nil {
 		cmd = tea.Batch(cmd, c)
 	}

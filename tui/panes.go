@@ -53,8 +53,9 @@ type paneSpec struct {
 	// own (pane.KeyMap, pane.Update).
 	New func(s *shared) pane
 	// Wide and Medium place the pane in the three- and two-column grids
-	// (see grids). Narrow terminals stack every pane in table order, which
-	// is also the focus order and the order of the digit keys.
+	// (type grid, layout.go). Narrow terminals stack every pane in table
+	// order, which is also the focus order and the order of the digit
+	// keys.
 	Wide, Medium cell
 }
 

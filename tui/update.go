@@ -12,7 +12,7 @@ import (
 // update applies a message to the root's state: replay progress and
 // results, metrics, statistics, exports, play ticks, the live run, the
 // terminal's size and background; input goes to input.
-func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case metricsMsg:
 		m.metricsBusy = false
@@ -21,25 +21,25 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				sl.memo, sl.memoT, sl.memoOK = r.m, msg.t, true
 			}
 		}
-		return m, nil
+		return nil
 	case tea.WindowSizeMsg:
 		m.resize(msg.Width, msg.Height)
-		return m, nil
+		return nil
 	case tea.BackgroundColorMsg:
 		if m.cfg.Dark == nil {
 			m.setTheme(msg.IsDark())
 		}
-		return m, nil
+		return nil
 	case progressMsg:
 		if sl := m.slotByID(msg.id, msg.gen); sl != nil && sl.state == slotRunning {
 			sl.done, sl.total = msg.done, msg.total
 			m.s.version++
 		}
-		return m, msg.next
+		return msg.next
 	case replayDoneMsg:
 		sl := m.slotByID(msg.id, msg.gen)
 		if sl == nil {
-			return m, nil // removed or edited meanwhile
+			return nil // removed or edited meanwhile
 		}
 		sl.elapsed = msg.elapsed
 		tag := string(rune('A' + slices.Index(m.s.slots, sl)))
@@ -66,11 +66,11 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if wasStart {
 			m.s.cursor = m.s.span.Start
 		}
-		return m, nil
+		return nil
 	case statsMsg:
 		m.s.stats, m.s.statsErr = msg.stats, msg.err
 		m.s.version++
-		return m, nil
+		return nil
 	case exportDoneMsg:
 		m.exporting = false
 		if msg.err != nil {
@@ -79,18 +79,18 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.exported = msg.path
 			m.setStatus("wrote "+msg.path, true)
 		}
-		return m, nil
+		return nil
 	case playTickMsg:
 		if !m.s.playing || msg.seq != m.s.playSeq {
-			return m, nil
+			return nil
 		}
 		var end bool
 		m.s.cursor, end = playStep(m.s.span, m.s.cursor, speeds[m.s.speed], playTick)
 		if end {
 			m.s.playing = false
-			return m, nil
+			return nil
 		}
-		return m, m.tick()
+		return m.tick()
 	case liveMsg:
 		if l := m.s.live; l != nil {
 			if msg.u.Snapshot != nil {
@@ -104,7 +104,7 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				}
 			}
 		}
-		return m, msg.next
+		return msg.next
 	case liveDoneMsg:
 		if l := m.s.live; l != nil {
 			l.running, l.res, l.err = false, msg.res, msg.err
@@ -122,9 +122,9 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.setStatus("live failed: "+msg.err.Error(), false)
 			}
 		}
-		return m, nil
+		return nil
 	}
-	return m, m.input(msg)
+	return m.input(msg)
 }
 
 // input routes a key, paste or mouse message: ctrl+c quits whatever is
