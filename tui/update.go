@@ -135,6 +135,7 @@ func (m *Model) input(msg tea.Msg) tea.Cmd {
 	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "ctrl+c" {
 		return m.quit()
 	}
+	var first tea.Cmd
 	if d := m.top(); d != nil {
 		r := d.update(msg)
 		if r.close {
@@ -143,13 +144,15 @@ func (m *Model) input(msg tea.Msg) tea.Cmd {
 		if !r.pass {
 			return r.cmd
 		}
+		first = r.cmd
 	}
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
-		if ok, cmd := m.globalKey(msg); ok {
-			return cmd
+		ok, cmd := m.globalKey(msg)
+		if !ok {
+			cmd = m.panes[m.s.focus].Update(msg)
 		}
-		return m.panes[m.s.focus].Update(msg)
+		return tea.Batch(first, cmd)
 	case tea.MouseWheelMsg:
 		mo := msg.Mouse()
 		if p, ok := m.lay.paneAt(mo.X, mo.Y); ok {
@@ -168,5 +171,5 @@ func (m *Model) input(msg tea.Msg) tea.Cmd {
 			m.setFocus(p)
 		}
 	}
-	return nil
+	return first
 }
