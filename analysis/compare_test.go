@@ -190,8 +190,9 @@ func TestPair(t *testing.T) {
 	if !ok || math.Abs(float64(st.Mean)-0.15) > 1e-12 || !st.HasInterval() || st.N != 3 {
 		t.Fatalf("randomized vs deterministic: %+v", st)
 	}
-	if want := MeanCI([]float64{0.05, 0.15, 0.25}); math.Abs(float64(st.HalfWidth)-want.HalfWidth) > 1e-12 {
-		t.Fatalf("half width %v, want %v", st.HalfWidth, want.HalfWidth)
+	// s = 0.1; with 2 degrees of freedom t(p) = (2p−1)/√(2p(1−p)).
+	if want := 0.95 / math.Sqrt(2*0.975*0.025) * 0.1 / math.Sqrt(3); math.Abs(float64(st.HalfWidth)-want) > 1e-12 {
+		t.Fatalf("half width %v, want %v", st.HalfWidth, want)
 	}
 	st, ok = Pair(&d, &e, k)
 	if !ok || !st.Det || st.HasInterval() || math.Abs(float64(st.Mean)-0.05) > 1e-12 {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -261,4 +262,15 @@ func pairText(p PairedResult, d int) (diff, interval, verdict string) {
 		verdict = "significant"
 	}
 	return diff, interval, verdict
+}
+
+// sortedKeys returns a map's keys in order (reports never iterate maps
+// unsorted).
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"encoding/json"
 	"math"
 	"slices"
 
@@ -98,109 +97,104 @@ func ImbalanceOf(loads []float64) Imbalance {
 	}
 }
 
-// Interval is a mean with a two-sided 95% Student-t confidence interval over
-// seeds (SPEC §9). Deterministic scenarios and single seeds carry no
-// interval: Deterministic or N == 1, Lo == Hi == Mean.
-type Interval struct {
-	Mean float64 `json:"mean"`
-	Lo   float64 `json:"lo"`
-	Hi   float64 `json:"hi"`
-	// HalfWidth is t_{0.975, n-1} · s / √n.
-	HalfWidth float64 `json:"half_width"`
-	N         int     `json:"n"`
-	// Deterministic marks a scenario with no random draws: one run, no
-	// interval (SPEC: "no interval (deterministic)").
-	Deterministic bool `json:"deterministic,omitempty"`
+// Stat is a mean over seeds with its 95% Student-t interval and the
+// per-seed values. Deterministic scenarios have one value and no interval.
+type Stat struct {
+	Mean      F    `json:"mean"`
+	Lo        F    `json:"lo"`
+	Hi        F    `json:"hi"`
+	HalfWidth F    `json:"half_width"`
+	N         int  `json:"n"`
+	DF        int  `json:"df"`
+	Det       bool `json:"deterministic"`
+	Values    []F  `json:"values"`
 }
 
-// HasInterval reports whether an interval was computed (≥ 2 seeds).
-func (iv Interval) HasInterval() bool { return !iv.Deterministic && iv.N >= 2 }
+// HasInterval reports whether the statistic carries an interval.
+func (s Stat) HasInterval() bool { return !s.Det && s.N >= 2 }
 
-// MeanCI computes the mean and 95% Student-t interval with n−1 degrees of
-// freedom of per-seed values.
-func MeanCI(xs []float64) Interval {
-	n := len(xs)
-	m := Mean(xs)
-	iv := Interval{Mean: m, Lo: m, Hi: m, N: n}
-	if n < 2 {
-		return iv
+// StatOf computes a Stat from per-seed values; NaN values (a metric a run
+// does not have, such as TTFT with no completed request) are left out of
+// the mean and the interval but kept in Values.
+func StatOf(xs []float64, deterministic bool) Stat {
+	st := Stat{Det: deterministic, Values: make([]F, len(xs))}
+	var ok []float64
+	for i, x := range xs {
+		st.Values[i] = F(x)
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			ok = append(ok, x)
+		}
 	}
+	st.N = len(ok)
+	m := Mean(ok)
+	st.Mean, st.Lo, st.Hi = F(m), F(m), F(m)
+	if st.HasInterval() {
+		hw := tHalfWidth(ok, m)
+		st.HalfWidth, st.DF = F(hw), st.N-1
+		st.Lo, st.Hi = F(m-hw), F(m+hw)
+	}
+	return st
+}
+
+// tHalfWidth is the half-width of the two-sided 95% Student-t interval of
+// the mean m of xs (len(xs) ≥ 2), with n−1 degrees of freedom (SPEC §9):
+// t_{0.975, n−1} · s / √n.
+func tHalfWidth(xs []float64, m float64) float64 {
+	n := len(xs)
 	var ss float64
 	for _, x := range xs {
 		ss += (x - m) * (x - m)
 	}
 	s := math.Sqrt(ss / float64(n-1))
 	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(n - 1)}.Quantile(0.975)
-	iv.HalfWidth = t * s / math.Sqrt(float64(n))
-	iv.Lo, iv.Hi = m-iv.HalfWidth, m+iv.HalfWidth
-	return iv
+	return t * s / math.Sqrt(float64(n))
 }
 
-// Paired is a paired comparison of two scenarios on the same seeds: the
-// mean per-seed difference a−b with its 95% t interval, and whether the
-// interval excludes zero.
-type Paired struct {
-	Diff        Interval `json:"diff"`
-	Significant bool     `json:"significant"`
-}
+// ExcludesZero reports whether the statistic's interval lies wholly on one
+// side of 0: for a paired difference, that the two scenarios differ
+// significantly (SPEC §9).
+func (s Stat) ExcludesZero() bool { return s.HasInterval() && (s.Lo > 0 || s.Hi < 0) }
 
-// PairedCI compares per-seed values a[i] and b[i] (same seeds, same order).
-func PairedCI(a, b []float64) Paired {
-	n := min(len(a), len(b))
-	d := make([]float64, n)
-	for i := range d {
-		d[i] = a[i] - b[i]
-	}
-	iv := MeanCI(d)
-	return Paired{Diff: iv, Significant: iv.HasInterval() && (iv.Lo > 0 || iv.Hi < 0)}
-}
-
-// jsonFloat writes a float for JSON: NaN and ±Inf (no value: an empty
-// distribution, a ratio over nothing) as null, which encoding/json would
-// otherwise refuse.
-type jsonFloat float64
-
-func (f jsonFloat) MarshalJSON() ([]byte, error) {
-	x := float64(f)
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(x)
-}
-
-func (f *jsonFloat) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*f = jsonFloat(math.NaN())
+// valuesFor returns a scenario's per-seed values of a metric over seeds,
+// broadcasting a deterministic scenario's one value to n seeds.
+func valuesFor(s *ScenarioResult, key string, n int) []float64 {
+	ms := s.Metric(key)
+	if ms == nil {
 		return nil
 	}
-	var x float64
-	if err := json.Unmarshal(b, &x); err != nil {
-		return err
+	out := make([]float64, 0, n)
+	if ms.Det {
+		for range n {
+			out = append(out, float64(ms.Values[0]))
+		}
+		return out
 	}
-	*f = jsonFloat(x)
-	return nil
+	for _, v := range ms.Values {
+		out = append(out, float64(v))
+	}
+	return out
 }
 
-// MarshalJSON writes an empty distribution's figures as null.
-func (d Dist) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		P50  jsonFloat `json:"p50"`
-		P90  jsonFloat `json:"p90"`
-		P99  jsonFloat `json:"p99"`
-		Mean jsonFloat `json:"mean"`
-		N    int       `json:"n"`
-	}{jsonFloat(d.P50), jsonFloat(d.P90), jsonFloat(d.P99), jsonFloat(d.Mean), d.N})
-}
-
-// UnmarshalJSON reads null figures back as NaN.
-func (d *Dist) UnmarshalJSON(b []byte) error {
-	var v struct {
-		P50, P90, P99, Mean jsonFloat
-		N                   int
+// Pair compares a with b on one metric over the same seeds (SPEC §9: t
+// over per-seed differences). Two deterministic scenarios differ exactly:
+// no interval. A deterministic side counts as a constant.
+func Pair(a, b *ScenarioResult, key string) (Stat, bool) {
+	ma, mb := a.Metric(key), b.Metric(key)
+	if ma == nil || mb == nil {
+		return Stat{}, false
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
+	if ma.Det && mb.Det {
+		d := float64(ma.Values[0] - mb.Values[0])
+		return StatOf([]float64{d}, true), true
 	}
-	*d = Dist{P50: float64(v.P50), P90: float64(v.P90), P99: float64(v.P99), Mean: float64(v.Mean), N: v.N}
-	return nil
+	n := max(len(ma.Values), len(mb.Values))
+	if !ma.Det && !mb.Det && len(ma.Values) != len(mb.Values) {
+		return Stat{}, false
+	}
+	xa, xb := valuesFor(a, key, n), valuesFor(b, key, n)
+	d := make([]float64, n)
+	for i := range d {
+		d[i] = xa[i] - xb[i]
+	}
+	return StatOf(d, false), true
 }

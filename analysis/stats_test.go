@@ -40,23 +40,26 @@ func TestImbalance(t *testing.T) {
 	}
 }
 
-func TestMeanCI(t *testing.T) {
+func TestStatInterval(t *testing.T) {
 	// n=5, mean 3, s = sqrt(2.5); t(0.975, 4) = 2.7764451051977987.
-	iv := MeanCI([]float64{1, 2, 3, 4, 5})
+	st := StatOf([]float64{1, 2, 3, 4, 5}, false)
 	want := 2.7764451051977987 * math.Sqrt(2.5) / math.Sqrt(5)
-	if iv.Mean != 3 || math.Abs(iv.HalfWidth-want) > 1e-9 || !iv.HasInterval() {
-		t.Errorf("MeanCI = %+v, half width want %v", iv, want)
+	if st.Mean != 3 || math.Abs(float64(st.HalfWidth)-want) > 1e-9 || !st.HasInterval() ||
+		math.Abs(float64(st.Lo)-(3-want)) > 1e-9 || math.Abs(float64(st.Hi)-(3+want)) > 1e-9 {
+		t.Errorf("StatOf = %+v, half width want %v", st, want)
 	}
-	one := MeanCI([]float64{7})
-	if one.HasInterval() || one.Lo != 7 || one.Hi != 7 {
+	one := StatOf([]float64{7}, false)
+	if one.HasInterval() || one.Lo != 7 || one.Hi != 7 || one.ExcludesZero() {
 		t.Errorf("one seed must carry no interval: %+v", one)
 	}
-	p := PairedCI([]float64{10, 11, 12, 13}, []float64{1, 2, 3, 4})
-	if !p.Significant || p.Diff.Mean != 9 || p.Diff.HalfWidth != 0 {
+	// Paired differences: a constant one is significant, noise around 0 is not.
+	k := "token_hit_ratio"
+	a, b := mkResult(k, false, "", 10, 11, 12, 13), mkResult(k, false, "", 1, 2, 3, 4)
+	if p, ok := Pair(&a, &b, k); !ok || !p.ExcludesZero() || p.Mean != 9 || p.HalfWidth != 0 {
 		t.Errorf("paired constant difference: %+v", p)
 	}
-	p = PairedCI([]float64{1, 3, 1, 3}, []float64{2, 2, 2, 2})
-	if p.Significant {
+	a, b = mkResult(k, false, "", 1, 3, 1, 3), mkResult(k, false, "", 2, 2, 2, 2)
+	if p, ok := Pair(&a, &b, k); !ok || p.ExcludesZero() || !p.HasInterval() {
 		t.Errorf("paired noise judged significant: %+v", p)
 	}
 }

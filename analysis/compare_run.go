@@ -1,0 +1,114 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// runJobs runs every job on a pool of goroutines. Results are placed by
+// index, so the outcome does not depend on scheduling.
+func runJobs(ctx context.Context, tr *trace.Trace, jobs []job, opt CompareOptions) ([]jobResult, error) {
+	par := opt.Parallel
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	par = min(par, len(jobs))
+	results := make([]jobResult, len(jobs))
+	var (
+		next atomic.Int64
+		done int
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+	)
+	for range par {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) || ctx.Err() != nil {
+					return
+				}
+				results[i] = runOne(ctx, tr, jobs[i], opt.Points)
+				if opt.Progress != nil {
+					mu.Lock()
+					done++
+					opt.Progress(done, len(jobs))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
+	}
+	return results, nil
+}
+
+const cdfPoints = 200
+
+func runOne(ctx context.Context, tr *trace.Trace, j job, points int) (res jobResult) {
+	defer func() {
+		// A panic in one run must not take the other scenarios down.
+		// Simulate recovers its own (naming the request); this catches
+		// the metrics and charts computed from its result.
+		if p := recover(); p != nil {
+			res = jobResult{err: sim.Recovered(j.sc.String(), p)}
+		}
+	}()
+	run, err := sim.Simulate(ctx, tr, j.sc, sim.Options{})
+	if err != nil {
+		return jobResult{err: err}
+	}
+	rs, err := Ratios(ctx, tr, run, j.sc)
+	if err != nil {
+		return jobResult{err: err}
+	}
+	res.m = Summary(tr, run, j.sc)
+	res.m.SetRatios(rs)
+	if j.charts {
+		ms, frac := TTFTCDF(run)
+		res.charts = &ChartData{
+			Seed:     j.sc.Seed,
+			HitRatio: HitRatioSeries(run, points),
+			Queue:    QueueSeries(run, points),
+			TTFTCDF:  thinCDF(ms, frac, cdfPoints),
+		}
+	}
+	if j.keep {
+		res.records = make([]RequestRow, len(run.Records))
+		for i := range run.Records {
+			r := &run.Records[i]
+			q := &tr.Requests[r.Index]
+			res.records[i] = RequestRow{
+				Index: r.Index, Worker: r.Worker, Status: r.Status,
+				Arrival: r.Arrival, Start: r.Start, FirstToken: r.FirstToken, Done: r.Done,
+				HitTokens: r.HitTokens, HitBlocks: r.HitBlocks,
+				Input: int32(q.Input), Output: int32(q.Output), Blocks: int32(len(q.Blocks)),
+				Fail: r.Fail,
+			}
+		}
+	}
+	return res
+}
+
+// thinCDF keeps at most n points of a CDF: the values at evenly spaced
+// ranks, always including the last.
+func thinCDF(ms, frac []float64, n int) Series {
+	if len(ms) <= n {
+		return Series{T: ms, V: frac}
+	}
+	var s Series
+	for i := 1; i <= n; i++ {
+		j := int(math.Ceil(float64(i)*float64(len(ms))/float64(n))) - 1
+		s.T = append(s.T, ms[j])
+		s.V = append(s.V, frac[j])
+	}
+	return s
+}
