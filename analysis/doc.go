@@ -5,12 +5,14 @@
 // sim.Run.Sequences, replayed by replay/seq after the run and cancellable
 // through its context) beside SPEC §6's bounds (replay/bounds: a package
 // of its own because replay/seq's results carry them too), the lower bound
-// on max_load_s, sweeps, and
-// the comparison reports (Markdown, HTML, JSON, CSV) and the report that
-// sets a live run (replay/live) beside the same requests simulated (the
-// requests it sent: an interrupted run is compared on those only, and its
-// cancelled requests are counted apart from its failures).
+// on max_load_s, sweeps, and the comparison reports (Markdown, HTML, JSON,
+// CSV) and the report that sets a live run (replay/live/liverun's results)
+// beside the same requests simulated (the requests it sent: an interrupted
+// run is compared on those only, and its cancelled requests are counted
+// apart from its failures).
 //
 // analysis reads results of replay; it never renders a terminal pane and
-// must not import charm or other terminal code.
+// must not import charm or other terminal code. It reads live runs through
+// their result types (liverun), never the HTTP driver: no package of this
+// module that it depends on imports net/http (internal/testenv checks).
 package analysis

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/live/liverun"
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/scenario"
 )
@@ -19,7 +19,7 @@ const LiveLatencyNote = "latencies depend on the workers; against llm-d-inferenc
 
 // LiveReport is a live run set beside the same workload simulated.
 type LiveReport struct {
-	Live *live.Result `json:"live"`
+	Live *liverun.Result `json:"live"`
 	// LiveSummary are the live run's figures in the model's terms.
 	LiveSummary LiveSummary `json:"live_summary"`
 	// Model is the simulation of the same requests (nil when not asked).
@@ -73,7 +73,7 @@ func LiveModelOf(scenario string, m RunMetrics) LiveModel {
 
 // LiveModel is the simulated run a live run is set beside: what the caller
 // (the CLI) takes from sim.Simulate and Summary (LiveModelOf), on the live
-// run's live.Result.SentWorkload (the requests it sent).
+// run's liverun.Result.SentWorkload (the requests it sent).
 type LiveModel struct {
 	Scenario string `json:"scenario"`
 	// Requests is how many requests were simulated: the live run's Sent.
@@ -100,7 +100,7 @@ type LiveRow struct {
 }
 
 // Summarize reduces a live run to its summary.
-func SummarizeLive(res *live.Result) LiveSummary {
+func SummarizeLive(res *liverun.Result) LiveSummary {
 	s := LiveSummary{Requests: res.Requests, Completed: res.Completed, Failed: res.Failed, TimedOut: res.TimedOut,
 		Cancelled: res.Cancelled, Sent: res.Sent, Interrupted: res.Interrupted}
 	var prompt, cached, model int64
@@ -109,7 +109,7 @@ func SummarizeLive(res *live.Result) LiveSummary {
 	agree := 0
 	first, last := math.Inf(1), math.Inf(-1)
 	for _, r := range res.Records {
-		if r.Status != live.Completed {
+		if r.Status != liverun.Completed {
 			continue
 		}
 		prompt += int64(r.PromptTokens)
@@ -151,7 +151,7 @@ func SummarizeLive(res *live.Result) LiveSummary {
 // size (server blocks, the model trace's unit), the run's time scale, and
 // oversize=fail (a server fails a request that does not fit). profile, if
 // given, selects the engine latency model.
-func LiveModelScenario(res *live.Result, evict, profile string, seed uint64) (scenario.Scenario, error) {
+func LiveModelScenario(res *liverun.Result, evict, profile string, seed uint64) (scenario.Scenario, error) {
 	base := scenario.Default(param.Spec{}, param.Spec{})
 	base.Workers = len(res.Workers)
 	capBlocks := int64(0)
@@ -178,12 +178,12 @@ func LiveModelScenario(res *live.Result, evict, profile string, seed uint64) (sc
 }
 
 // CompareLive sets the live run beside m (the requests it sent,
-// live.Result.SentWorkload, simulated under LiveModelScenario) and lists per
+// liverun.Result.SentWorkload, simulated under LiveModelScenario) and lists per
 // metric live, model, live − model and the relative difference. Non-finite
 // model figures (a simulation where nothing completed) count as 0. An
 // interrupted run gets a "cancelled after sending" row: requests it sent but
 // did not see end, which the model serves.
-func CompareLive(res *live.Result, m LiveModel) *LiveReport {
+func CompareLive(res *liverun.Result, m LiveModel) *LiveReport {
 	rep := &LiveReport{Live: res, LiveSummary: SummarizeLive(res), LatencyNote: LiveLatencyNote}
 	m.TokenHitRatio = liveFinite(m.TokenHitRatio)
 	m.ThroughputRPS = liveFinite(m.ThroughputRPS)
@@ -238,7 +238,7 @@ func liveFinite(x float64) float64 {
 }
 
 // NewLiveReport is a report of the live run alone (no model side).
-func NewLiveReport(res *live.Result) *LiveReport {
+func NewLiveReport(res *liverun.Result) *LiveReport {
 	return &LiveReport{Live: res, LiveSummary: SummarizeLive(res), LatencyNote: LiveLatencyNote}
 }
 
@@ -281,7 +281,7 @@ func (r *LiveReport) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "\n| request | status | worker | attempts | reason |\n| ---: | --- | --- | ---: | --- |\n")
 		shown := 0
 		for _, rec := range res.Records {
-			if rec.Status == live.Completed || rec.Status == live.Cancelled {
+			if rec.Status == liverun.Completed || rec.Status == liverun.Cancelled {
 				continue
 			}
 			if shown == 20 {

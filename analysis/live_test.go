@@ -6,26 +6,26 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/live/liverun"
 )
 
 // liveResult is a hand-built live run: 20 completed requests on one worker,
 // each sending 100 prompt tokens of which the server reported 25 cached (the
 // model agreeing on all but two), plus one failure.
-func liveResult() *live.Result {
-	res := &live.Result{Requests: 21, Completed: 20, Failed: 1, Router: "round_robin", ModelEvict: "server_lru",
+func liveResult() *liverun.Result {
+	res := &liverun.Result{Requests: 21, Completed: 20, Failed: 1, Router: "round_robin", ModelEvict: "server_lru",
 		FailReasons: map[string]int{"http 500": 1}, WorkerURLs: []string{"http://127.0.0.1:1"}}
 	for i := range 20 {
 		model := 25
 		if i < 2 {
 			model = 50
 		}
-		res.Records = append(res.Records, live.Record{Index: i, Status: live.Completed, Worker: 0,
+		res.Records = append(res.Records, liverun.Record{Index: i, Status: liverun.Completed, Worker: 0,
 			ArrivalMs: float64(100 * i), SentMs: float64(100 * i), TTFTMs: float64(i + 1), E2EMs: float64(2 * (i + 1)),
 			PromptTokens: 100, CachedTokens: 25, ModelCachedTokens: model})
 	}
-	res.Records = append(res.Records, live.Record{Index: 20, Status: live.Failed, Worker: 0, Reason: "http 500"})
-	res.Workers = []live.WorkerResult{{Worker: 0, URL: "http://127.0.0.1:1", Completed: 20, Failed: 1,
+	res.Records = append(res.Records, liverun.Record{Index: 20, Status: liverun.Failed, Worker: 0, Reason: "http 500"})
+	res.Workers = []liverun.WorkerResult{{Worker: 0, URL: "http://127.0.0.1:1", Completed: 20, Failed: 1,
 		PromptTokens: 2000, CachedTokens: 500, HitRatio: 0.25, HasMetrics: true, MetricsQueried: 2000, MetricsHit: 500, MetricsHitRatio: 0.25}}
 	return res
 }
@@ -97,9 +97,9 @@ func TestLiveReportInterrupted(t *testing.T) {
 	res := liveResult()
 	// Of 30 requests: 20 completed, 1 failed, 2 cut after sending, 7 never sent.
 	for i := 21; i < 30; i++ {
-		rec := live.Record{Index: i, Status: live.Cancelled, Worker: -1, Routed: -1, Reason: "run cancelled before sending"}
-		if i < 23 {
-			rec.Worker, rec.Attempts, rec.Failures, rec.Reason = 0, 1, []string{string(live.KindCancelled)}, "cancelled: run cancelled in flight (interrupt signal received)"
+		rec := liverun.Record{Index: i, Status: liverun.Cancelled, Worker: -1, Routed: -1, Reason: "run cancelled before sending"}
+		if i < 23 { // cut in flight: one attempt of kind live.KindCancelled
+			rec.Worker, rec.Attempts, rec.Failures, rec.Reason = 0, 1, []string{"cancelled"}, "cancelled: run cancelled in flight (interrupt signal received)"
 		}
 		res.Records = append(res.Records, rec)
 	}

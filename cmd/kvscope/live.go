@@ -15,6 +15,7 @@ import (
 
 	"github.com/kvscope/kvscope/analysis"
 	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/live/liverun"
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
@@ -54,7 +55,7 @@ func newLiveCmd() *cobra.Command {
 			"interrupted) and exits 130; a second Ctrl-C stops at once, without a report.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := live.ParseAPI(api)
+			a, err := liverun.ParseAPI(api)
 			if err != nil {
 				return usageError{err}
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kvscope/kvscope/analysis"
 	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/live/liverun"
 	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/tui"
@@ -150,7 +151,7 @@ func (f *openLiveFlags) check() error {
 	if f.attach == "" {
 		return nil
 	}
-	if _, err := live.ParseAPI(f.api); err != nil {
+	if _, err := liverun.ParseAPI(f.api); err != nil {
 		return usageError{err}
 	}
 	for _, u := range strings.Split(f.attach, ",") {
@@ -169,7 +170,7 @@ func (f *openLiveFlags) build(tr *trace.Trace, sc scenario.Scenario) (tui.LiveFu
 	if f.attach == "" {
 		return nil, nil
 	}
-	a, _ := live.ParseAPI(f.api)
+	a, _ := liverun.ParseAPI(f.api)
 	var eps []live.Endpoint
 	for _, u := range strings.Split(f.attach, ",") {
 		ep, err := live.ParseEndpoint(u)

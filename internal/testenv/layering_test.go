@@ -35,3 +35,33 @@ func TestLayering(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalysisWithoutHTTP keeps analysis on live run results, not on the
+// live driver (issue 13): no package of this module that analysis depends
+// on imports net/http (the result types live in replay/live/liverun).
+func TestAnalysisWithoutHTTP(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		Require(t, "the go command", false)
+	}
+	const module = "github.com/kvscope/kvscope"
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", module+"/analysis").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps analysis: %v\n%s", err, out)
+	}
+	ours := 0
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != module && !strings.HasPrefix(f[0], module+"/") {
+			continue
+		}
+		ours++
+		for _, imp := range f[1:] {
+			if imp == "net/http" || strings.HasPrefix(imp, "net/http/") {
+				t.Errorf("%s imports %s, and analysis depends on it", f[0], imp)
+			}
+		}
+	}
+	if ours < 2 {
+		t.Fatalf("go list -deps analysis listed %d packages of the module:\n%s", ours, out)
+	}
+}

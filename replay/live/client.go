@@ -15,27 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kvscope/kvscope/replay/live/liverun"
 )
-
-// API names a worker protocol.
-type API string
-
-const (
-	// OpenAI is the OpenAI-compatible completions API (vLLM,
-	// llm-d-inference-sim): POST /v1/completions, streamed.
-	OpenAI API = "openai"
-	// SGLang is sglang's native POST /generate with input_ids, streamed.
-	SGLang API = "sglang"
-)
-
-// ParseAPI checks an API name.
-func ParseAPI(s string) (API, error) {
-	switch API(s) {
-	case OpenAI, SGLang:
-		return API(s), nil
-	}
-	return "", fmt.Errorf("unknown API %q (valid: openai, sglang)", s)
-}
 
 // Secret holds an API key. It never prints: String, GoString, Format and
 // MarshalJSON all give "[redacted]", so a key cannot reach a log, an error
@@ -246,7 +228,7 @@ func (c *Client) Send(ctx context.Context, w Endpoint, tokens []uint32, maxToken
 		path = "/v1/completions"
 		var prompt any = tokens
 		if c.cfg.Words {
-			prompt = Words(tokens)
+			prompt = liverun.Words(tokens)
 		}
 		body = map[string]any{
 			"model": c.cfg.Model, "prompt": prompt, "max_tokens": maxTokens,

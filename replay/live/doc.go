@@ -3,31 +3,13 @@
 // (replay/route) in front; analysis sets the run beside the same requests
 // simulated (replay/sim).
 //
-// It owns the protocol clients, the /metrics scraper, the prompt builder
-// and the live driver. It simulates nothing itself: its model of each
+// It owns the protocol clients, the /metrics scraper and the live driver.
+// The prompt builder (NewPlan) and the types of a finished run (Result,
+// Record, WorkerResult, Status, API) live in replay/live/liverun, which
+// imports no net/http, so that analysis reads runs without depending on the
+// driver; this package aliases those types for its callers. It simulates nothing itself: its model of each
 // worker's cache is a kvcache.Cache with a registered policy. It must not import terminal code
 // (charm); the explorer consumes the streaming API below.
-//
-// # Prompts (NewPlan, Words)
-//
-// Each distinct block id of the replayed requests gets a dense per-run index
-// in order of first appearance. A block is BlockSize tokens: the first two
-// encode the index (index mod TokenRange, then index / TokenRange, both
-// offset by TokenBase, so sibling blocks differ from their first token unless
-// their indices are congruent mod 30000, counted in FirstTokenClashes), the
-// rest a SplitMix64 sequence seeded by the index. Distinct indices give
-// distinct blocks, so prompts share exactly the whole blocks their chains
-// share. Partial last blocks (and tokens past the chain) are dropped and
-// counted: servers cache whole pages only. Token ids lie in [1000, 31000),
-// inside every common vocabulary. Words renders the same prompt as one
-// [a-z0-9]+ word per token, each followed by one space, for servers that
-// count words (llm-d-inference-sim's --force-dummy-tokenizer).
-//
-// The plan also holds the sent workload as a trace at the server's block
-// size (Plan.Model): server block j of a request is named by the trace block
-// holding its last token and that token's offset, which is exactly "the
-// prompt up to the end of block j", so the server's pages and the model's
-// blocks coincide whatever the two block sizes are.
 //
 // # Clients
 //

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/evict"
 	"github.com/kvscope/kvscope/replay/kvcache"
+	"github.com/kvscope/kvscope/replay/live/liverun"
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/rng"
 	"github.com/kvscope/kvscope/replay/route"
@@ -100,60 +100,6 @@ func (c *Config) defaults() {
 			c.ModelEvict = "lru"
 		}
 	}
-}
-
-// Status is how a request ended.
-type Status string
-
-const (
-	Completed Status = "completed"
-	Failed    Status = "failed"
-	TimedOut  Status = "timed_out"
-	// Cancelled: the run was cancelled (its context ended: Ctrl-C, the
-	// explorer closing) before the request ended; Attempts is 0 when it
-	// was never sent. Not a failure of the request or of a worker.
-	Cancelled Status = "cancelled"
-)
-
-// Record is one request of a live run.
-type Record struct {
-	// Index is the request's index in the trace.
-	Index  int    `json:"index"`
-	Status Status `json:"status"`
-	// Reason says why a request failed, timed out or was cancelled (its
-	// last attempt's error); empty when completed.
-	Reason string `json:"reason,omitempty"`
-	// Worker served the last attempt (-1: never sent); Routed is the
-	// router's choice for it (differs when that worker was unhealthy).
-	Worker   int `json:"worker"`
-	Routed   int `json:"routed"`
-	Attempts int `json:"attempts"`
-	// Failures lists the kinds of failed attempts, in order.
-	Failures []string `json:"failures,omitempty"`
-	// Arrival is the scheduled arrival (trace time × time scale), Sent when
-	// the last attempt was sent, both since the run's start.
-	ArrivalMs float64 `json:"arrival_ms"`
-	SentMs    float64 `json:"sent_ms"`
-	// TTFT (send → first streamed token) and E2E (send → end of stream) of
-	// the last attempt, completed requests only.
-	TTFTMs float64 `json:"ttft_ms"`
-	E2EMs  float64 `json:"e2e_ms"`
-	// PromptTokens and CachedTokens are what the server reported;
-	// CachedKnown false when it reported no cached tokens.
-	PromptTokens int  `json:"prompt_tokens"`
-	CachedTokens int  `json:"cached_tokens"`
-	CachedKnown  bool `json:"cached_known"`
-	OutputTokens int  `json:"output_tokens"`
-	// SentTokens is the prompt length sent; ModelCachedTokens kvscope's
-	// model's prediction for the serving worker at send time (ModelFits
-	// false when the model could not make room).
-	SentTokens        int  `json:"sent_tokens"`
-	ModelCachedTokens int  `json:"model_cached_tokens"`
-	ModelFits         bool `json:"model_fits"`
-	// ModelEvicted is how many blocks the model evicted for it.
-	ModelEvicted int64 `json:"model_evicted"`
-	// Why is the router's explanation of its decision.
-	Why string `json:"why,omitempty"`
 }
 
 // Update is one message of the streaming API: exactly one field is set.
@@ -274,85 +220,6 @@ func (d *driver) recovered(p any, where string, index int) {
 	}
 }
 
-// Result is a finished live run.
-type Result struct {
-	API        API      `json:"api"`
-	Router     string   `json:"router"`
-	ModelEvict string   `json:"model_evict"`
-	WorkerURLs []string `json:"worker_urls"`
-	TimeScale  float64  `json:"time_scale"`
-	// Concurrency, Retries: the driver's settings.
-	Concurrency int `json:"concurrency"`
-	Retries     int `json:"retries"`
-	// TraceBlockSize and ServerBlockSize: see Plan.
-	TraceBlockSize  int `json:"trace_block_size"`
-	ServerBlockSize int `json:"server_block_size"`
-	// Requests counts the requests replayed; Completed + Failed + TimedOut
-	// + Cancelled = Requests.
-	Requests  int `json:"requests"`
-	Completed int `json:"completed"`
-	Failed    int `json:"failed"`
-	TimedOut  int `json:"timed_out"`
-	Cancelled int `json:"cancelled"`
-	// Sent counts the requests sent at least once (Attempts > 0): all of
-	// them unless the run was interrupted.
-	Sent int `json:"sent"`
-	// Interrupted is set when the run was cancelled before every request
-	// ended (Cancelled > 0); InterruptCause says why (the context's cause,
-	// "interrupt signal received" for Ctrl-C in the CLI).
-	Interrupted    bool   `json:"interrupted"`
-	InterruptCause string `json:"interrupt_cause,omitempty"`
-	// FailReasons counts failed and timed-out requests by reason kind
-	// (cancelled ones are not failures and are not counted here).
-	FailReasons map[string]int `json:"fail_reasons"`
-	// DroppedPartial, DroppedTokens: see Plan.
-	DroppedPartial int   `json:"dropped_partial_blocks"`
-	DroppedTokens  int64 `json:"dropped_tokens"`
-	DistinctBlocks int   `json:"distinct_blocks"`
-	// Started is the wall-clock start (UTC); DurationS the run's length.
-	Started   time.Time       `json:"started"`
-	DurationS float64         `json:"duration_s"`
-	Workers   []WorkerResult  `json:"workers"`
-	Records   []Record        `json:"records"`
-	Plan      *Plan           `json:"-"`
-	Scrapes   []*ScrapeResult `json:"-"`
-}
-
-// WorkerResult is one worker's share of a live run.
-type WorkerResult struct {
-	Worker    int    `json:"worker"`
-	URL       string `json:"url"`
-	Completed int    `json:"completed"`
-	Failed    int    `json:"failed"`
-	// From responses: Σ prompt and cached tokens of completed requests.
-	PromptTokens int64   `json:"prompt_tokens"`
-	CachedTokens int64   `json:"cached_tokens"`
-	HitRatio     float64 `json:"hit_ratio"`
-	// ModelCachedTokens is kvscope's model's prediction for the same
-	// requests; ModelHitRatio = it / PromptTokens.
-	ModelCachedTokens int64   `json:"model_cached_tokens"`
-	ModelHitRatio     float64 `json:"model_hit_ratio"`
-	// From /metrics: the counters' growth over the run (HasMetrics false
-	// when either reading failed or lacked the counters). MetricsSettled is
-	// false when the last reading was taken before the counters stopped
-	// moving (the wait ran out, or the run was cancelled: one reading).
-	HasMetrics      bool    `json:"has_metrics"`
-	MetricsSettled  bool    `json:"metrics_settled"`
-	MetricsQueried  float64 `json:"metrics_queried_tokens"`
-	MetricsHit      float64 `json:"metrics_hit_tokens"`
-	MetricsHitRatio float64 `json:"metrics_hit_ratio"`
-	// CacheBlocks is the cache size used for the model (server blocks).
-	CacheBlocks int64 `json:"cache_blocks"`
-	// Downs counts transitions to unhealthy, Recovered the recoveries.
-	Downs     int            `json:"downs"`
-	Recovered int            `json:"recovered"`
-	Healthy   bool           `json:"healthy_at_end"`
-	Failures  map[string]int `json:"failures,omitempty"`
-}
-
-// ScrapeResult is kept for tests: a worker's readings before and after.
-type ScrapeResult struct{ Before, After *Scrape }
-
 // Run replays reqs (requests of tr, in arrival order) against cfg.Workers.
 // Failures of requests and workers are in the Result. It returns an error
 // with no Result when the run cannot start (bad router, no cache size, ctx
@@ -425,7 +292,7 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 			return nil, fmt.Errorf("live: worker %d (%s): cache size unknown (%s): give --cache-blocks", i, w.ep, why)
 		}
 	}
-	plan, err := NewPlan(tr, reqs, d.bs)
+	plan, err := liverun.NewPlan(tr, reqs, d.bs)
 	if err != nil {
 		return nil, err
 	}
@@ -1011,7 +878,6 @@ func (d *driver) result(ctx context.Context) *Result {
 			wr.MetricsHit = w.latest.Hit - b.Hit
 			wr.MetricsHitRatio = ratioF(wr.MetricsHit, wr.MetricsQueried)
 		}
-		r.Scrapes = append(r.Scrapes, &ScrapeResult{Before: w.before, After: w.latest})
 		r.Workers = append(r.Workers, wr)
 	}
 	return r
@@ -1023,44 +889,6 @@ func reasonKind(rec Record) string {
 		return rec.Failures[len(rec.Failures)-1]
 	}
 	return rec.Reason
-}
-
-// SentWorkload is Plan.Model restricted to the requests sent at least once
-// (Sent of them, in order, re-indexed from 0; the block table is shared):
-// what a comparison simulates, so that an interrupted run is set beside the
-// requests it sent, not beside the ones it never got to. A run that sent
-// every request gives Plan.Model itself.
-func (r *Result) SentWorkload() *trace.Trace {
-	m := r.Plan.Model
-	if r.Sent == len(m.Requests) {
-		return m
-	}
-	sub := &trace.Trace{Blocks: m.Blocks, Info: m.Info, Requests: make([]trace.Request, 0, r.Sent)}
-	sub.Info.Source += fmt.Sprintf(" (the %d of %d requests sent)", r.Sent, len(m.Requests))
-	for i, rec := range r.Records {
-		if rec.Attempts == 0 {
-			continue
-		}
-		q := m.Requests[i]
-		q.Index = len(sub.Requests)
-		sub.Requests = append(sub.Requests, q)
-	}
-	return sub
-}
-
-// FailReasonList returns the failure kinds sorted by count, then name.
-func (r *Result) FailReasonList() []string {
-	var ks []string
-	for k := range r.FailReasons {
-		ks = append(ks, k)
-	}
-	sort.Slice(ks, func(i, j int) bool {
-		if r.FailReasons[ks[i]] != r.FailReasons[ks[j]] {
-			return r.FailReasons[ks[i]] > r.FailReasons[ks[j]]
-		}
-		return ks[i] < ks[j]
-	})
-	return ks
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kvscope/kvscope/replay/live/liverun"
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
@@ -401,7 +402,7 @@ func TestPlanPrompts(t *testing.T) {
 			tr.Requests[i].Input -= 11
 		}
 	}
-	p, err := NewPlan(tr, tr.Requests, 16)
+	p, err := liverun.NewPlan(tr, tr.Requests, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,13 +437,13 @@ func TestPlanPrompts(t *testing.T) {
 			}
 			firstOf[fk] = id
 			for _, x := range blk {
-				if x < TokenBase || x >= TokenBase+TokenRange {
+				if x < liverun.TokenBase || x >= liverun.TokenBase+liverun.TokenRange {
 					t.Fatalf("token %d out of range", x)
 				}
 			}
 			parent = int64(id)
 		}
-		if w := Words(pr.Tokens); len(pr.Tokens) > 0 && (!wordRE.MatchString(w) || len(strings.Fields(w)) != len(pr.Tokens)) {
+		if w := liverun.Words(pr.Tokens); len(pr.Tokens) > 0 && (!wordRE.MatchString(w) || len(strings.Fields(w)) != len(pr.Tokens)) {
 			t.Fatalf("words %q", w[:min(len(w), 60)])
 		}
 		if m := p.Model.Requests[i]; len(m.Blocks) != pr.TraceBlocks || m.Input != len(pr.Tokens) {
@@ -451,7 +452,7 @@ func TestPlanPrompts(t *testing.T) {
 	}
 	// Server pages of 4 tokens: four per trace block, shared exactly when
 	// the trace blocks are.
-	p4, err := NewPlan(tr, tr.Requests, 4)
+	p4, err := liverun.NewPlan(tr, tr.Requests, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
