@@ -15,4 +15,6 @@
 // must not import charm or other terminal code. It reads live runs through
 // their result types (liverun), never the HTTP driver: no package of this
 // module that it depends on imports net/http (internal/testenv checks).
+// Report files are written whole or not at all (Report.WriteFile,
+// LiveReport.WriteFile, through internal/atomicfile).
 package analysis

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"context"
-	"io"
 	"path/filepath"
 	"strings"
 
@@ -58,7 +57,7 @@ func (e ReportExporter) Export(ctx context.Context, req ExportRequest) (string, 
 		return "", err
 	}
 	rep := &analysis.Report{Command: req.Command, Version: e.Version, Stats: req.Stats, Comparison: cmp}
-	if err := trace.WriteFileAtomic(req.Path, func(w io.Writer) error { return rep.Write(w, format) }); err != nil {
+	if err := rep.WriteFile(req.Path, format); err != nil {
 		return "", err
 	}
 	if abs, err := filepath.Abs(req.Path); err == nil {

@@ -116,7 +116,7 @@ func newCompareCmd() *cobra.Command {
 				Stats:      st,
 				Comparison: cmp,
 			}
-			if err := trace.WriteFileAtomic(output, func(w io.Writer) error { return rep.Write(w, format) }); err != nil {
+			if err := rep.WriteFile(output, format); err != nil {
 				return fmt.Errorf("report %s: %w", output, err)
 			}
 			tEnd := time.Now()

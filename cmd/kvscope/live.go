@@ -6,10 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -164,11 +162,7 @@ func newLiveCmd() *cobra.Command {
 					return err
 				}
 			} else {
-				write := rep.WriteMarkdown
-				if strings.EqualFold(filepath.Ext(output), ".json") {
-					write = rep.WriteJSON
-				}
-				if err := trace.WriteFileAtomic(output, func(w io.Writer) error { return write(w) }); err != nil {
+				if err := rep.WriteFile(output); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "live: %d requests: %d completed, %d failed, %d timed out, %d cancelled; token hit ratio %.4f; report %s\n",
