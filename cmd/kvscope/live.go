@@ -254,14 +254,15 @@ func readCA(file string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// commandLine rebuilds the command for the report from the flags given.
-// Keys never appear on the command line (only the names of their variable
-// or file), so nothing needs hiding.
+// commandLine rebuilds the command for the report from the flags given,
+// quoted for a POSIX shell (a value with a space or a ';' stays one
+// argument). Keys never appear on the command line (only the names of
+// their variable or file), so nothing needs hiding.
 func commandLine(cmd *cobra.Command, args []string) string {
-	parts := []string{"kvscope live"}
+	parts := []string{"kvscope", "live"}
 	parts = append(parts, args...)
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		parts = append(parts, "--"+f.Name+"="+f.Value.String())
 	})
-	return strings.Join(parts, " ")
+	return analysis.ShellQuote(parts)
 }
