@@ -103,9 +103,6 @@ func NewArgs(sp Spec) *Args {
 // Name is the spec's name.
 func (a *Args) Name() string { return a.spec.Name }
 
-// Has reports whether key was given explicitly.
-func (a *Args) Has(key string) bool { _, ok := a.spec.Params[key]; return ok }
-
 func (a *Args) fail(key, format string, args ...any) {
 	a.errs = append(a.errs, fmt.Errorf("%s: parameter %s: %s", a.spec.Name, key, fmt.Sprintf(format, args...)))
 }

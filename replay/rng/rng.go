@@ -20,7 +20,9 @@ func Stream(seed uint64, name string, i int) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, h.Sum64()^(uint64(i)*0x9e3779b97f4a7c15)))
 }
 
-// Names of the streams kvscope draws from.
+// Names of the streams kvscope draws from: every Stream call names one of
+// these (a test checks the module's source), so no two subsystems share a
+// stream by accident and the list of streams is here.
 const (
 	Workload = "workload"
 	Router   = "router"

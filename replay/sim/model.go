@@ -67,9 +67,3 @@ type Engine struct {
 	MaxRunning       int
 	Model            IterationModel
 }
-
-// DefaultEngine returns SPEC §8's limits: 8192 tokens and 256 requests per
-// iteration.
-func DefaultEngine(m IterationModel) Engine {
-	return Engine{MaxBatchedTokens: 8192, MaxRunning: 256, Model: m}
-}
