@@ -1,0 +1,92 @@
+package live
+
+import (
+	"time"
+
+	"github.com/kvscope/kvscope/replay/route"
+)
+
+// Config is everything that decides a live run besides the trace.
+type Config struct {
+	Workers []Endpoint
+	Client  ClientConfig
+	// Router is a route spec ("cache_aware", "llmd:precise=true", …).
+	Router string
+	// Seed feeds the router's stream (random, p2c, dynamo with a
+	// temperature).
+	Seed uint64
+	// TimeScale multiplies the trace's arrival times (1 = as recorded;
+	// 0.1 = ten times faster).
+	TimeScale float64
+	// Concurrency caps the requests in flight (≥ 1); arrivals beyond it wait
+	// in the driver, FIFO.
+	Concurrency int
+	// Retries is how many more attempts a request gets after a retryable
+	// failure; Backoff the wait before the first retry (doubling, at most
+	// 16×).
+	Retries int
+	Backoff time.Duration
+	// ProbeInterval is how often an unhealthy worker is probed (GET
+	// /health); ScrapeInterval how often /metrics is read during the run
+	// (queue lengths and usage for llmd, snapshots).
+	ProbeInterval, ScrapeInterval time.Duration
+	// CacheBlocks is each worker's cache size in server blocks; 0 reads
+	// vLLM's vllm:cache_config_info from /metrics.
+	CacheBlocks int
+	// ServerBlockSize is the workers' tokens per block; 0 reads it from
+	// /metrics, else 16 for the OpenAI API and 1 (sglang's token pool)
+	// for sglang.
+	ServerBlockSize int
+	// ModelEvict is the eviction policy of kvscope's model of each worker's
+	// cache (default server_lru for OpenAI workers, lru for sglang).
+	ModelEvict string
+	// Updates, if set, receives a Record per finished request (sent
+	// blocking: the consumer must keep up) and a Snapshot every
+	// SnapshotEvery (dropped when the channel is full). The driver never
+	// closes it.
+	Updates       chan<- Update
+	SnapshotEvery time.Duration
+
+	// settleFor bounds the wait for the workers' /metrics counters to stop
+	// moving after the run, all workers together; settleEvery is the pause
+	// between two readings (tests shorten them).
+	settleFor, settleEvery time.Duration
+	// wrapRouter, when set, wraps the router (tests: one that panics).
+	wrapRouter func(route.Router) route.Router
+}
+
+func (c *Config) defaults() {
+	if c.TimeScale <= 0 {
+		c.TimeScale = 1
+	}
+	if c.Concurrency < 1 {
+		c.Concurrency = 1
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = 200 * time.Millisecond
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = 500 * time.Millisecond
+	}
+	if c.ScrapeInterval <= 0 {
+		c.ScrapeInterval = time.Second
+	}
+	if c.SnapshotEvery <= 0 {
+		c.SnapshotEvery = time.Second
+	}
+	if c.settleFor <= 0 {
+		c.settleFor = 3 * time.Second
+	}
+	if c.settleEvery <= 0 {
+		c.settleEvery = 100 * time.Millisecond
+	}
+	if c.Client.API == "" {
+		c.Client.API = OpenAI
+	}
+	if c.ModelEvict == "" {
+		c.ModelEvict = "server_lru"
+		if c.Client.API == SGLang {
+			c.ModelEvict = "lru"
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package live
+
+import (
+	"fmt"
+	"time"
+)
+
+// markDown takes worker w out of routing and probes it until it answers
+// (under d.mu).
+func (d *driver) markDown(w int) {
+	ctx := d.bg
+	wk := d.workers[w]
+	if !wk.healthy {
+		return
+	}
+	wk.healthy = false
+	wk.downs++
+	if wk.probing {
+		return
+	}
+	wk.probing = true
+	d.probes.Go(func() {
+		defer func() { d.recovered(recover(), fmt.Sprintf("probing worker %d", w), -1) }()
+		t := time.NewTicker(d.cfg.ProbeInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				d.mu.Lock()
+				wk.probing = false
+				d.mu.Unlock()
+				return
+			case <-t.C:
+			}
+			if d.client.Probe(ctx, wk.ep) != nil {
+				continue
+			}
+			d.rejoin(w)
+			return
+		}
+	})
+}
+
+// rejoin puts worker w back into routing after a successful probe.
+func (d *driver) rejoin(w int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	wk := d.workers[w]
+	wk.healthy, wk.probing = true, false
+	wk.recovered++
+	// A worker that went away most likely restarted with an empty cache:
+	// start its model afresh (requests still holding the old model release
+	// their pins there).
+	if m, err := d.newModel(w); err == nil {
+		wk.model = m
+	}
+}

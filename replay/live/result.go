@@ -1,0 +1,105 @@
+package live
+
+import (
+	"context"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/live/liverun"
+)
+
+// A finished run's types live in liverun, which imports no net/http, so
+// that analysis can read runs without depending on the driver; they are
+// aliased here for the driver's callers.
+type (
+	Result       = liverun.Result
+	WorkerResult = liverun.WorkerResult
+	Record       = liverun.Record
+	Status       = liverun.Status
+	Plan         = liverun.Plan
+	API          = liverun.API
+)
+
+// Request outcomes (liverun.Status) and worker protocols (liverun.API).
+const (
+	Completed = liverun.Completed
+	Failed    = liverun.Failed
+	TimedOut  = liverun.TimedOut
+	Cancelled = liverun.Cancelled
+
+	OpenAI = liverun.OpenAI
+	SGLang = liverun.SGLang
+)
+
+func (d *driver) result(ctx context.Context) *Result {
+	d.settle(ctx)
+	r := &Result{
+		API: d.cfg.Client.API, Router: d.canon, ModelEvict: d.cfg.ModelEvict,
+		TimeScale: d.cfg.TimeScale, Concurrency: d.cfg.Concurrency, Retries: d.cfg.Retries,
+		TraceBlockSize: d.plan.TraceBlockSize, ServerBlockSize: d.bs,
+		Requests: len(d.records), FailReasons: map[string]int{},
+		DroppedPartial: d.plan.DroppedPartial, DroppedTokens: d.plan.DroppedTokens, DistinctBlocks: d.plan.DistinctBlocks,
+		Started: d.start.UTC(), DurationS: time.Since(d.start).Seconds(),
+		Records: d.records, Plan: d.plan,
+	}
+	for _, rec := range d.records {
+		if rec.Attempts > 0 {
+			r.Sent++
+		}
+		switch rec.Status {
+		case Completed:
+			r.Completed++
+		case Cancelled:
+			r.Cancelled++
+		case TimedOut:
+			r.TimedOut++
+			r.FailReasons[reasonKind(rec)]++
+		default:
+			r.Failed++
+			r.FailReasons[reasonKind(rec)]++
+		}
+	}
+	if r.Interrupted = r.Cancelled > 0; r.Interrupted {
+		r.InterruptCause = "cancelled"
+		if ctx.Err() != nil {
+			r.InterruptCause = context.Cause(ctx).Error()
+		}
+	}
+	for i, w := range d.workers {
+		r.WorkerURLs = append(r.WorkerURLs, w.ep.String())
+		wr := WorkerResult{Worker: i, URL: w.ep.String(), Completed: w.completed, Failed: w.failed,
+			PromptTokens: w.prompt, CachedTokens: w.cached, HitRatio: ratioF(float64(w.cached), float64(w.prompt)),
+			ModelCachedTokens: w.modelHit, ModelHitRatio: ratioF(float64(w.modelHit), float64(w.prompt)),
+			CacheBlocks: w.capacity, Downs: w.downs, Recovered: w.recovered, Healthy: w.healthy}
+		if len(w.fail) > 0 {
+			wr.Failures = w.fail
+		}
+		// A counter not yet exposed before the run (the server registers its
+		// series on first use) started at 0.
+		if w.before != nil && w.latest != nil && w.latest.HasCache {
+			b := d.base(w)
+			wr.HasMetrics, wr.MetricsSettled = true, w.settled
+			wr.MetricsQueried = w.latest.Queried - b.Queried
+			wr.MetricsHit = w.latest.Hit - b.Hit
+			wr.MetricsHitRatio = ratioF(wr.MetricsHit, wr.MetricsQueried)
+		}
+		r.Workers = append(r.Workers, wr)
+	}
+	return r
+}
+
+// reasonKind is a failure's reason without per-request detail, for counts.
+func reasonKind(rec Record) string {
+	if len(rec.Failures) > 0 {
+		return rec.Failures[len(rec.Failures)-1]
+	}
+	return rec.Reason
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func ratioF(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
