@@ -205,25 +205,9 @@ func Run(tr *trace.Trace, cfg Config) (*Result, error) {
 	}
 	// Routing needs no cache state: route everything first, so each
 	// worker's sequence (opt's future) is known before it is replayed.
-	rt, _, err := route.NewSpec(cfg.Router, route.Env{Workers: cfg.Workers, BlockSize: bs, Rand: rng.Stream(cfg.Seed, rng.Router, 0), Orig: tr.Blocks.OrigFunc()})
+	perWorker, err := Assign(tr, cfg, over)
 	if err != nil {
 		return nil, err
-	}
-	assign := make([]int32, n)
-	perWorker := make([][]int32, cfg.Workers)
-	var now time.Duration
-	for i := range tr.Requests {
-		r := &tr.Requests[i]
-		now = max(now, r.Arrival)
-		d := rt.Route(now, r)
-		if d.Worker < 0 || d.Worker >= cfg.Workers {
-			return nil, fmt.Errorf("router %s chose worker %d of %d", cfg.Router.Name, d.Worker, cfg.Workers)
-		}
-		if err := rt.Complete(route.Completion{Worker: d.Worker, Req: r, Routed: now, Done: now, Failed: over[i]}); err != nil {
-			return nil, err
-		}
-		assign[i] = int32(d.Worker)
-		perWorker[d.Worker] = append(perWorker[d.Worker], int32(i))
 	}
 	res := &Result{Scenario: canon, SkippedLines: tr.Info.Skipped.Count, Unit: cfg.Unit.String(), Trace: tr.Info,
 		Workers: make([]Worker, cfg.Workers)}
@@ -246,6 +230,33 @@ func Run(tr *trace.Trace, cfg Config) (*Result, error) {
 	}
 	res.ElapsedS = time.Since(start).Seconds()
 	return res, nil
+}
+
+// Assign routes every request of tr in trace order as Run does (cfg's
+// router, workers and seed; over[i] marks request i oversize, which the
+// router hears as a failure; nil for none) and returns each worker's
+// requests, as trace indices in trace order. The router must need no
+// timing (Scenario checks it).
+func Assign(tr *trace.Trace, cfg Config, over []bool) ([][]int32, error) {
+	rt, _, err := route.NewSpec(cfg.Router, route.Env{Workers: cfg.Workers, BlockSize: tr.Info.BlockSize, Rand: rng.Stream(cfg.Seed, rng.Router, 0), Orig: tr.Blocks.OrigFunc()})
+	if err != nil {
+		return nil, err
+	}
+	perWorker := make([][]int32, cfg.Workers)
+	var now time.Duration
+	for i := range tr.Requests {
+		r := &tr.Requests[i]
+		now = max(now, r.Arrival)
+		d := rt.Route(now, r)
+		if d.Worker < 0 || d.Worker >= cfg.Workers {
+			return nil, fmt.Errorf("router %s chose worker %d of %d", cfg.Router.Name, d.Worker, cfg.Workers)
+		}
+		if err := rt.Complete(route.Completion{Worker: d.Worker, Req: r, Routed: now, Done: now, Failed: over != nil && over[i]}); err != nil {
+			return nil, err
+		}
+		perWorker[d.Worker] = append(perWorker[d.Worker], int32(i))
+	}
+	return perWorker, nil
 }
 
 func replayWorker(tr *trace.Trace, idx []int32, over []bool, cfg Config, w, bs int, outcomes []Outcome) (Stats, error) {
