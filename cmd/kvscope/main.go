@@ -117,6 +117,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newOpenCmd(),
 		newCompareCmd(),
 		newLiveCmd(),
+		newCurveCmd(),
 	)
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
