@@ -121,11 +121,16 @@ func TestSampleSmall(t *testing.T) {
 	}
 }
 
+// The measured errors (BENCHMARKS.md) with some room: Mooncake's hot
+// prefix blocks make a few ids carry much of the hits at small sizes, so
+// its error is larger than kv-cache-tester's and barely shrinks with the
+// rate; the mean over seeds is close to exact (the estimate is unbiased,
+// the spread is the popularity's).
 func TestSampleErrorMooncake(t *testing.T) {
 	testenv.SkipIfShort(t, "samples the whole Mooncake trace; TestSampleSmall runs on the embedded slice")
 	tr := loadShared(t, "mooncake/conversation_trace.jsonl")
 	for _, u := range units() {
-		sampleErrors(t, tr, u, map[float64]float64{0.1: 1, 0.01: 1})
+		sampleErrors(t, tr, u, map[float64]float64{0.1: 0.06, 0.01: 0.06})
 	}
 }
 
@@ -133,6 +138,6 @@ func TestSampleErrorKVTester(t *testing.T) {
 	testenv.SkipIfShort(t, "samples the whole kv-cache-tester archive; TestSampleSmall runs on the embedded slice")
 	tr := loadShared(t, "kv-cache-tester/traces.tar.xz")
 	for _, u := range units() {
-		sampleErrors(t, tr, u, map[float64]float64{0.1: 1, 0.01: 1})
+		sampleErrors(t, tr, u, map[float64]float64{0.1: 0.01, 0.01: 0.03})
 	}
 }
