@@ -9,7 +9,10 @@
 // CSV) and the report that sets a live run (replay/live/liverun's results)
 // beside the same requests simulated (the requests it sent: an interrupted
 // run is compared on those only, and its cancelled requests are counted
-// apart from its failures).
+// apart from its failures), and the capacity-planning report of the
+// tree-LRU hit-ratio curve (replay/curve): knees, GPU × model × TP
+// capacities from gpuprofile's catalogue, and opt, the Belady bound and rlt
+// replayed at chosen capacities (report_curve*.go).
 //
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code. It reads live runs through

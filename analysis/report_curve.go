@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/kvscope/kvscope/replay/curve"
 	"github.com/kvscope/kvscope/replay/kvcache"
 	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/trace"
 )
@@ -55,6 +57,12 @@ type CurveReport struct {
 	AtPoints []curve.Point
 	Opt      []CurveOpt
 	RLT      []CurveRLT
+
+	// Below L under oversize fail or bypass, points come from one more
+	// pass per set of requests left out (curve.Below), kept here.
+	tr     *trace.Trace
+	cfg    curve.Config
+	levels []*curve.Curve
 }
 
 // CurveKnee is the smallest capacity whose hit ratio reaches Fraction of
@@ -82,8 +90,12 @@ type CurveMarker struct {
 	// Listed: the catalogue's pick for this GPU and model (the smallest TP
 	// holding a 64k-token context; gpuprofile.Names).
 	Listed bool `json:"listed"`
-	// BelowMin: the capacity is below L, where the curve is not exact.
+	// BelowMin: the capacity is below L. Its point is there (HasPoint)
+	// under oversize fail or bypass, from a pass of its own; under error
+	// replay stops there.
 	BelowMin bool        `json:"below_min"`
+	HasPoint bool        `json:"-"`
+	Skipped  int         `json:"requests_left_out,omitempty"`
 	Point    curve.Point `json:"-"`
 	// Unverified names catalogue figures no found source confirms;
 	// AffectsCapacity says whether one of them enters the capacity.
@@ -141,7 +153,7 @@ func newCurveReport(ctx context.Context, tr *trace.Trace, cv *curve.Curve, cfg c
 	if opt.Seeds < 1 {
 		return nil, fmt.Errorf("seeds %d: need at least 1", opt.Seeds)
 	}
-	r := &CurveReport{Curve: cv, Options: opt, Unbounded: cv.Unbounded()}
+	r := &CurveReport{Curve: cv, Options: opt, Unbounded: cv.Unbounded(), tr: tr, cfg: cfg}
 	sc, err := seq.Scenario(replayConfig(cv, cfg, "lru", cv.MinCapacity, cv.Seed))
 	if err != nil {
 		return nil, err
@@ -160,7 +172,10 @@ func newCurveReport(ctx context.Context, tr *trace.Trace, cv *curve.Curve, cfg c
 	}
 	if opt.At != nil {
 		for _, c := range opt.At {
-			pt, err := cv.At(c)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			pt, _, err := r.at(c)
 			if err != nil {
 				return nil, err
 			}
@@ -168,7 +183,7 @@ func newCurveReport(ctx context.Context, tr *trace.Trace, cv *curve.Curve, cfg c
 		}
 	}
 	if opt.Model != "" {
-		if err := r.markers(opt.Model); err != nil {
+		if err := r.markers(ctx, opt.Model); err != nil {
 			return nil, err
 		}
 	}
@@ -176,14 +191,14 @@ func newCurveReport(ctx context.Context, tr *trace.Trace, cv *curve.Curve, cfg c
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		o, err := optAt(tr, cv, cfg, c)
+		o, err := r.optAt(c)
 		if err != nil {
 			return nil, err
 		}
 		r.Opt = append(r.Opt, o)
 	}
 	for _, c := range opt.RLTAt {
-		x, err := rltAt(ctx, tr, cv, cfg, c, opt.Seeds)
+		x, err := r.rltAt(ctx, c, opt.Seeds)
 		if err != nil {
 			return nil, err
 		}
@@ -192,14 +207,40 @@ func newCurveReport(ctx context.Context, tr *trace.Trace, cv *curve.Curve, cfg c
 	return r, nil
 }
 
+// at is the exact point at capacity c: the curve's from L, below it (under
+// oversize fail or bypass) the point of the pass that leaves out the
+// requests larger than c; skipped counts those.
+func (r *CurveReport) at(c int64) (pt curve.Point, skipped int, err error) {
+	if c >= r.Curve.MinCapacity {
+		pt, err = r.Curve.At(c)
+		return pt, 0, err
+	}
+	if r.cfg.Oversize != scenario.OversizeFail && r.cfg.Oversize != scenario.OversizeBypass {
+		return curve.Point{}, 0, &curve.BelowMinError{Capacity: c, Min: r.Curve.MinCapacity, Unit: r.Curve.Unit}
+	}
+	for _, lv := range r.levels {
+		if c >= lv.MinCapacity && c <= lv.Limit {
+			pt, err = lv.At(c)
+			return pt, lv.Skipped, err
+		}
+	}
+	lv, err := curve.Below(r.tr, r.cfg, c)
+	if err != nil {
+		return curve.Point{}, 0, err
+	}
+	r.levels = append(r.levels, lv)
+	pt, err = lv.At(c)
+	return pt, lv.Skipped, err
+}
+
 // replayConfig is the hit-only replay of the curve's scenario at capacity
 // c with policy evict and seed.
 func replayConfig(cv *curve.Curve, cfg curve.Config, evict string, c int64, seed uint64) seq.Config {
 	return seq.Config{Workers: cv.Workers, Router: cfg.Router, Evict: param.Spec{Name: evict}, Unit: cv.Unit,
-		Capacity: c, Seed: seed}
+		Capacity: c, Seed: seed, Oversize: cv.Oversize}
 }
 
-func (r *CurveReport) markers(model string) error {
+func (r *CurveReport) markers(ctx context.Context, model string) error {
 	m, err := gpuprofile.LookupModel(model)
 	if err != nil {
 		return err
@@ -232,10 +273,16 @@ func (r *CurveReport) markers(model string) error {
 				mk.Unverified = append(mk.Unverified, "model "+f)
 				mk.AffectsCapacity = mk.AffectsCapacity || capacityFields[f]
 			}
-			if pt, err := cv.At(mk.Capacity); err == nil {
-				mk.Point = pt
-			} else {
-				mk.BelowMin = true
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			mk.BelowMin = mk.Capacity < cv.MinCapacity
+			var below *curve.BelowMinError
+			switch pt, skipped, err := r.at(mk.Capacity); {
+			case err == nil:
+				mk.Point, mk.HasPoint, mk.Skipped = pt, true, skipped
+			case !errors.As(err, &below):
+				return err
 			}
 			r.Markers = append(r.Markers, mk)
 		}
@@ -245,14 +292,15 @@ func (r *CurveReport) markers(model string) error {
 
 // optAt replays lru with --vs-opt at capacity c: opt's and the Belady
 // bound's misses, and lru's hits, which must be the curve's.
-func optAt(tr *trace.Trace, cv *curve.Curve, cfg curve.Config, c int64) (CurveOpt, error) {
-	pt, err := cv.At(c)
+func (r *CurveReport) optAt(c int64) (CurveOpt, error) {
+	cv := r.Curve
+	pt, _, err := r.at(c)
 	if err != nil {
 		return CurveOpt{}, err
 	}
-	rc := replayConfig(cv, cfg, "lru", c, cv.Seed)
+	rc := replayConfig(cv, r.cfg, "lru", c, cv.Seed)
 	rc.VsOpt = true
-	res, err := seq.Run(tr, rc)
+	res, err := seq.Run(r.tr, rc)
 	if err != nil {
 		return CurveOpt{}, err
 	}
@@ -278,8 +326,9 @@ func optAt(tr *trace.Trace, cv *curve.Curve, cfg curve.Config, c int64) (CurveOp
 }
 
 // rltAt replays rlt at capacity c with seeds 1..n.
-func rltAt(ctx context.Context, tr *trace.Trace, cv *curve.Curve, cfg curve.Config, c int64, n int) (CurveRLT, error) {
-	if _, err := cv.At(c); err != nil {
+func (r *CurveReport) rltAt(ctx context.Context, c int64, n int) (CurveRLT, error) {
+	cv, tr, cfg := r.Curve, r.tr, r.cfg
+	if _, _, err := r.at(c); err != nil {
 		return CurveRLT{}, err
 	}
 	var blk, tok []float64

@@ -100,7 +100,8 @@ func (r *CurveReport) factRows() [][2]string {
 		[2]string{"policy", "lru (tree leaf-LRU), hit-only replay as kvscope replay"},
 		[2]string{"scenario at the first point", r.Scenario},
 		[2]string{"unit", r.unit() + " (capacity per worker, " + strconv.Itoa(cv.Workers) + " worker" + plural(cv.Workers) + ")"},
-		[2]string{"L (first capacity)", fmt.Sprintf("%d %s: the largest request (input + tail + output allowance); below it replay stops or skips requests and the curve is not exact", cv.MinCapacity, r.unit())},
+		[2]string{"L (first capacity)", fmt.Sprintf("%d %s: the largest request (input + tail + output allowance); below it replay stops (oversize=error) or leaves requests out (fail, bypass: one more pass per point asked)", cv.MinCapacity, r.unit())},
+		[2]string{"oversize", cv.Oversize},
 		[2]string{"saturation", fmt.Sprintf("%d %s: the ratio does not grow above it", cv.MaxCapacity, r.unit())},
 		[2]string{"unbounded hit ratio blocks / tokens", num(r.Unbounded.BlockHitRatio, 6) + " / " + num(r.Unbounded.TokenHitRatio, 6)},
 	)
@@ -146,8 +147,11 @@ func (r *CurveReport) headline() string {
 	if r.Curve.Unit == kvcache.Blocks {
 		s += fmt.Sprintf(" = %d blocks of %d tokens", mk.Capacity, r.Curve.BlockSize)
 	}
-	if mk.BelowMin {
-		return s + ", below L: the curve does not cover it."
+	switch {
+	case mk.BelowMin && !mk.HasPoint:
+		return s + ", below L: replay stops there (oversize=error; --oversize fail or bypass gives it)."
+	case mk.BelowMin:
+		s += fmt.Sprintf(", below L: with oversize=%s (%d requests left out)", r.Curve.Oversize, mk.Skipped)
 	}
 	return s + fmt.Sprintf(": block hit ratio %s, token hit ratio %s.", num(mk.Point.BlockHitRatio, 4), num(mk.Point.TokenHitRatio, 4))
 }
@@ -178,8 +182,12 @@ func (r *CurveReport) markerRows() [][]string {
 			name += " *"
 		}
 		blk, tok := num(m.Point.BlockHitRatio, 4), num(m.Point.TokenHitRatio, 4)
-		if m.BelowMin {
+		switch {
+		case m.BelowMin && !m.HasPoint:
 			blk, tok = "below L", "below L"
+		case m.BelowMin:
+			blk += " (" + r.Curve.Oversize + ")"
+			tok += " (" + r.Curve.Oversize + ")"
 		}
 		unv := "–"
 		if len(m.Unverified) > 0 {
@@ -284,10 +292,19 @@ func (r *CurveReport) curveChart() chart {
 		hi = max(hi, c)
 	}
 	hi += hi / 10
+	lo := cv.MinCapacity
+	for _, m := range r.Markers {
+		if m.Listed && m.HasPoint {
+			lo = min(lo, m.Capacity)
+		}
+	}
+	for _, p := range r.AtPoints {
+		lo = min(lo, p.Capacity)
+	}
 	caps := spreadCaps(cv.MinCapacity, hi, 240)
 	ch := chart{ID: "curve", Title: "Hit ratio of tree-LRU against cache size", YLabel: "hit ratio",
 		XLabel: "cache size per worker (" + r.unit() + ", log scale)", LogX: true, Height: 420, YHeadroom: 1.6}
-	if float64(hi) < 10*float64(max(cv.MinCapacity, 1)) {
+	if float64(hi) < 10*float64(max(lo, 1)) {
 		ch.LogX = false
 		ch.XLabel = "cache size per worker (" + r.unit() + ")"
 	}
@@ -303,7 +320,7 @@ func (r *CurveReport) curveChart() chart {
 	var gpu chartLine
 	gpu.Name, gpu.Points, gpu.Color = "GPU capacities (*)", true, 3
 	for _, m := range r.Markers {
-		if m.Listed && !m.BelowMin {
+		if m.Listed && m.HasPoint {
 			gpu.X, gpu.Y = append(gpu.X, float64(m.Capacity)), append(gpu.Y, m.Point.BlockHitRatio)
 		}
 	}
@@ -577,6 +594,7 @@ func (r *CurveReport) WriteJSON(out io.Writer) error {
 		Evict          string          `json:"evict"`
 		Seed           uint64          `json:"seed"`
 		Scenario       string          `json:"scenario"`
+		Oversize       string          `json:"oversize"`
 		Sample         float64         `json:"sample_rate"`
 		Exact          bool            `json:"exact"`
 		Requests       int             `json:"requests"`
@@ -595,7 +613,8 @@ func (r *CurveReport) WriteJSON(out io.Writer) error {
 		RLT            []CurveRLT      `json:"rlt"`
 	}{Version: CurveJSONVersion, KVScopeVersion: r.Version, Command: r.Command, Trace: cv.Trace, Unit: r.unit(),
 		BlockSize: cv.BlockSize, Workers: cv.Workers, Router: cv.Router, Evict: cv.Evict, Seed: cv.Seed, Scenario: r.Scenario,
-		Sample: cv.Sample, Exact: cv.Sample == 1, Requests: cv.Requests, InputBlocks: cv.InputBlocks, InputTokens: cv.InputTokens,
+		Oversize: cv.Oversize,
+		Sample:   cv.Sample, Exact: cv.Sample == 1, Requests: cv.Requests, InputBlocks: cv.InputBlocks, InputTokens: cv.InputTokens,
 		SampledBlocks: cv.SampledBlocks, MinCapacity: cv.MinCapacity, Saturation: cv.MaxCapacity, Unbounded: jsonPoint(r.Unbounded),
 		KVBytes: r.KVBytesPerToken, Mark: r.Options.Mark,
 		Knees: []knee{}, Markers: []marker{}, Opt: []optJ{}, RLT: r.RLT}
@@ -610,7 +629,7 @@ func (r *CurveReport) WriteJSON(out io.Writer) error {
 	}
 	for _, m := range r.Markers {
 		j := marker{CurveMarker: m}
-		if !m.BelowMin {
+		if m.HasPoint {
 			j.Point = jsonPoint(m.Point)
 		}
 		head.Markers = append(head.Markers, j)

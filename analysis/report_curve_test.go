@@ -211,3 +211,59 @@ func TestCurveReportErrors(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+// Below L, oversize fail and bypass give exact points (one pass per set
+// of requests left out): --at's, the GPU capacities, opt's check.
+func TestCurveReportBelow(t *testing.T) {
+	tr := curveSample(t)
+	for _, ov := range []string{"fail", "bypass"} {
+		cfg := curveCfg(kvcache.Blocks)
+		cfg.Oversize = ov
+		r, err := NewCurveReport(context.Background(), tr, cfg, CurveOptions{At: []int64{60, 98, 150, 242, 243, 1000},
+			Model: "llama-3.1-8b", OptAt: []int64{150}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Curve.MinCapacity != 243 {
+			t.Fatalf("L = %d", r.Curve.MinCapacity)
+		}
+		replay := func(c int64) *seq.Result {
+			res, err := seq.Run(tr, seq.Config{Workers: 1, Router: cfg.Router, Evict: param.Spec{Name: "lru"}, Unit: kvcache.Blocks,
+				Capacity: c, Seed: 1, Oversize: ov})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		for _, p := range r.AtPoints {
+			res := replay(p.Capacity)
+			if p.HitBlocks != res.HitBlocks || p.BlockHitRatio != res.BlockHitRatio || p.TokenHitRatio != res.TokenHitRatio {
+				t.Fatalf("%s at %d: %+v, replay %d %v %v", ov, p.Capacity, p, res.HitBlocks, res.BlockHitRatio, res.TokenHitRatio)
+			}
+		}
+		below := 0
+		for _, m := range r.Markers {
+			if !m.HasPoint {
+				t.Fatalf("%s: marker %s has no point", ov, m.Profile)
+			}
+			if !m.BelowMin {
+				continue
+			}
+			below++
+			if res := replay(m.Capacity); m.Point.HitBlocks != res.HitBlocks || m.Skipped != res.Failed.Count+res.Bypassed {
+				t.Fatalf("%s: marker %s at %d: %d hits %d left out, replay %d hits, %d failed, %d bypassed", ov, m.Profile, m.Capacity,
+					m.Point.HitBlocks, m.Skipped, res.HitBlocks, res.Failed.Count, res.Bypassed)
+			}
+		}
+		if below == 0 {
+			t.Fatalf("%s: no marker below L", ov)
+		}
+		if len(r.Opt) != 1 {
+			t.Fatalf("%s: opt %+v", ov, r.Opt)
+		}
+		md := string(renderCurve(t, r, FormatMarkdown))
+		if !strings.Contains(md, "| oversize | "+ov+" |") || !strings.Contains(md, "("+ov+")") {
+			t.Fatalf("%s: the report does not say which points left requests out", ov)
+		}
+	}
+}

@@ -25,6 +25,7 @@ func newCurveCmd() *cobra.Command {
 		workers, seeds    int
 		router, evictSpec string
 		unit, model       string
+		oversize          string
 		at, optAt, rltAt  string
 		sample            float64
 		seed              uint64
@@ -51,13 +52,19 @@ func newCurveCmd() *cobra.Command {
 			"of each catalogue GPU × TP for --model, the knees (smallest sizes reaching 50%, 80% and\n" +
 			"90% of the unbounded hit ratio), and replays opt (with the Belady bound) at --opt-at and\n" +
 			"rlt at --rlt-at over --seeds seeds. --sample RATE estimates the curve from a SHARDS\n" +
-			"sample of the block ids.\n\n" +
+			"sample of the block ids. Below L, --oversize fail or bypass (as replay) gives the points\n" +
+			"asked for (--at, GPU capacities, --opt-at, --rlt-at) by one more pass each.\n\n" +
 			"Output: Markdown on stdout, --json on stdout, or -o FILE by extension (.md, .html, .json,\n" +
 			".csv; written atomically). JSON and CSV list every size where the ratio changes (or\n" +
 			"exactly --at's). Routers (no timing): " + strings.Join(timingFree, ", ") + ".",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg := curve.Config{Workers: workers, Seed: seed, Sample: sample}
+			cfg := curve.Config{Workers: workers, Seed: seed, Sample: sample, Oversize: oversize}
+			switch oversize {
+			case "error", "fail", "bypass":
+			default:
+				return usagef("--oversize %q: want error, fail or bypass", oversize)
+			}
 			switch unit {
 			case "blocks":
 				cfg.Unit = kvcache.Blocks
@@ -152,6 +159,7 @@ func newCurveCmd() *cobra.Command {
 	f.StringVar(&evictSpec, "evict", "lru", "eviction policy: only lru has a one-pass curve (others: --rlt-at, --opt-at, kvscope replay)")
 	f.StringVar(&unit, "unit", "blocks", "capacity unit: blocks (paged, one trace block a page) or tokens")
 	f.Float64Var(&sample, "sample", 0, "SHARDS sampling rate in (0, 1] for traces too large to pass exactly (0: exact)")
+	f.StringVar(&oversize, "oversize", "error", "below L, the largest request: error (replay stops: no point), fail or bypass (one more pass per capacity asked)")
 	f.StringVar(&at, "at", "", "list exactly these capacities (comma-separated, in --unit, each ≥ L) instead of every step")
 	f.StringVar(&model, "model", "llama-3.1-8b", "catalogue model for the KV GiB axis and the GPU × TP capacities (\"\" for none): "+strings.Join(models, ", "))
 	f.StringVar(&optAt, "opt-at", "", "capacities at which to replay opt and the Belady bound (comma-separated)")

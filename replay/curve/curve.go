@@ -1,6 +1,7 @@
 package curve
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"github.com/kvscope/kvscope/replay/kvcache"
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/trace"
 )
@@ -29,6 +31,10 @@ type Config struct {
 	Seed uint64
 	// Sample is the SHARDS sampling rate in (0, 1]; 0 means 1 (exact).
 	Sample float64
+	// Oversize is replay's setting for a request larger than the cache
+	// (scenario.OversizeError when ""). It only matters below L, where
+	// Below computes exact curves for fail and bypass.
+	Oversize string
 }
 
 // Curve is the hit ratio of tree-LRU at every capacity from MinCapacity
@@ -63,6 +69,13 @@ type Curve struct {
 	// MaxCapacity is the smallest capacity from which the ratio no longer
 	// grows (MinCapacity when it never does).
 	MaxCapacity int64
+	// Limit, on a curve from Below, is the largest capacity it holds for
+	// (the smallest skipped footprint less one); 0 on a whole curve.
+	Limit int64
+	// Oversize is the setting of Config.Oversize; Skipped counts the
+	// requests a curve from Below leaves out (failed or bypassed).
+	Oversize string
+	Skipped  int
 
 	// dense: hits[C] = (block, token) hits at capacity C (block unit).
 	hitB, hitT []int64
@@ -96,8 +109,8 @@ type BelowMinError struct {
 
 func (e *BelowMinError) Error() string {
 	return fmt.Sprintf("capacity %d %s is below L = %d %s, the largest request (input + tail + output allowance): "+
-		"there replay stops (oversize=error) or skips requests (fail, bypass), and a skipped request's absence changes "+
-		"the recency order, so the curve cannot give it exactly (run kvscope replay at that capacity)",
+		"replay stops there under oversize=error; under fail or bypass it leaves the larger requests out, which changes "+
+		"the recency order, so each such capacity takes a pass of its own (kvscope curve --oversize fail|bypass)",
 		e.Capacity, e.Unit, e.Min, e.Unit)
 }
 
@@ -107,8 +120,37 @@ var ErrNotExact = errors.New("the one-pass curve cannot model this exactly")
 // sampleScale is the fixed-point scale of a sampled curve's weights.
 const sampleScale = 1 << 16
 
-// Compute derives the curve of tr under cfg in one pass (doc.go).
+// Compute derives the curve of tr under cfg in one pass (doc.go): exact
+// at every capacity from L.
 func Compute(tr *trace.Trace, cfg Config) (*Curve, error) {
+	return compute(tr, cfg, 0)
+}
+
+// Below computes the curve that holds around capacity c < L under
+// cfg.Oversize fail or bypass: replay leaves out every request whose
+// footprint exceeds c (failed, or served uncached), and with that set
+// fixed the recency order is too, so one pass gives the exact curve on
+// [MinCapacity, Limit]: from the largest footprint kept to just below the
+// smallest one left out. One pass per call; sampling is not offered here.
+func Below(tr *trace.Trace, cfg Config, c int64) (*Curve, error) {
+	switch cfg.Oversize {
+	case scenario.OversizeFail, scenario.OversizeBypass:
+	default:
+		return nil, fmt.Errorf("capacity %d below L: %w under oversize=%s (replay stops there); fail and bypass are exact",
+			c, ErrNotExact, cmp.Or(cfg.Oversize, scenario.OversizeError))
+	}
+	if cfg.Sample != 0 && cfg.Sample != 1 {
+		return nil, fmt.Errorf("capacity %d below L: %w with a sample: sampling is only offered from L", c, ErrNotExact)
+	}
+	if c < 1 {
+		return nil, fmt.Errorf("capacity %d: need at least 1", c)
+	}
+	return compute(tr, cfg, c)
+}
+
+// compute is Compute (below = 0) or Below (below = c: requests whose
+// footprint exceeds c are left out).
+func compute(tr *trace.Trace, cfg Config, below int64) (*Curve, error) {
 	if cfg.Workers < 1 {
 		return nil, fmt.Errorf("workers = %d: need at least 1", cfg.Workers)
 	}
@@ -134,6 +176,13 @@ func Compute(tr *trace.Trace, cfg Config) (*Curve, error) {
 	if cfg.Unit != kvcache.Blocks && cfg.Unit != kvcache.Tokens {
 		return nil, fmt.Errorf("unit %d: want blocks or tokens", cfg.Unit)
 	}
+	switch cfg.Oversize {
+	case "":
+		cfg.Oversize = scenario.OversizeError
+	case scenario.OversizeError, scenario.OversizeFail, scenario.OversizeBypass:
+	default:
+		return nil, fmt.Errorf("oversize %q: want error, fail or bypass", cfg.Oversize)
+	}
 	rate := cfg.Sample
 	if rate == 0 {
 		rate = 1
@@ -156,27 +205,46 @@ func Compute(tr *trace.Trace, cfg Config) (*Curve, error) {
 		return nil, err
 	}
 	c := &Curve{Unit: cfg.Unit, BlockSize: bs, Workers: cfg.Workers, Router: rt, Evict: ev, Seed: cfg.Seed,
-		Trace: tr.Info, Sample: rate, Requests: len(tr.Requests)}
-	// Reservations (output allowance + tail, the cache's own arithmetic)
-	// and the largest footprint L.
+		Trace: tr.Info, Sample: rate, Requests: len(tr.Requests), Oversize: cfg.Oversize}
+	// Reservations (output allowance + tail, the cache's own arithmetic),
+	// the largest footprint kept (L) and, below L, the requests left out.
 	res := make([]int64, len(tr.Requests))
+	var skip []bool
+	if below > 0 {
+		skip = make([]bool, len(tr.Requests))
+	}
 	var maxRes int64
 	for i := range tr.Requests {
 		r := &tr.Requests[i]
-		res[i] = probe.Allowance(r.TailTokens(bs)) + probe.Allowance(r.Output)
-		maxRes = max(maxRes, res[i])
-		c.MinCapacity = max(c.MinCapacity, probe.Footprint(r))
+		fp := probe.Footprint(r)
+		if below > 0 && fp > below {
+			skip[i] = true
+			c.Skipped++
+			if c.Limit == 0 || fp-1 < c.Limit {
+				c.Limit = fp - 1
+			}
+			if cfg.Oversize == scenario.OversizeFail {
+				continue // failed: outside the denominators
+			}
+		} else {
+			res[i] = probe.Allowance(r.TailTokens(bs)) + probe.Allowance(r.Output)
+			maxRes = max(maxRes, res[i])
+			c.MinCapacity = max(c.MinCapacity, fp)
+		}
 		c.InputBlocks += int64(len(r.Blocks))
 		c.InputTokens += int64(r.Input)
 		c.ChainTokens += int64(r.ChainTokens(bs))
 	}
 	c.MinCapacity = max(c.MinCapacity, 1)
-	perWorker, err := seq.Assign(tr, seq.Config{Workers: cfg.Workers, Router: cfg.Router, Seed: cfg.Seed}, nil)
+	perWorker, err := seq.Assign(tr, seq.Config{Workers: cfg.Workers, Router: cfg.Router, Seed: cfg.Seed}, skip)
 	if err != nil {
 		return nil, err
 	}
 	p := newPass(tr, c, cfg, res, maxRes)
 	for w, idx := range perWorker {
+		if skip != nil {
+			idx = slices.DeleteFunc(slices.Clone(idx), func(i int32) bool { return skip[i] })
+		}
 		if err := p.runWorker(w, idx); err != nil {
 			return nil, err
 		}
@@ -516,6 +584,9 @@ func (c *Curve) point(C, hb, ht int64) Point {
 func (c *Curve) At(C int64) (Point, error) {
 	if C < c.MinCapacity {
 		return Point{}, &BelowMinError{Capacity: C, Min: c.MinCapacity, Unit: c.Unit}
+	}
+	if c.Limit > 0 && C > c.Limit {
+		return Point{}, fmt.Errorf("capacity %d: above %d, the largest this curve (oversize=%s, %d requests left out) holds for", C, c.Limit, c.Oversize, c.Skipped)
 	}
 	hb, ht := c.hits(C)
 	return c.point(C, hb, ht), nil

@@ -88,15 +88,24 @@
 //
 // # What is refused (ErrNotExact, or BelowMinError)
 //
-//   - Capacities below L, the largest footprint (input blocks or tokens +
-//     tail + output allowance) of any request: replay stops there
-//     (oversize=error) or skips requests (fail, bypass), and a skipped
-//     request does not touch the stack, so the order itself depends on C
-//     and inclusion fails. At and above L no request is oversize, so the
-//     oversize setting does not matter.
-//   - Policies other than lru: rlt, random_leaf and the baselines are not
-//     stack policies; opt is, but its stack needs the future (analysis
-//     replays it, and rlt, at a bounded number of capacities).
+//   - One curve for capacities below L, the largest footprint (input
+//     blocks or tokens + tail + output allowance) of any request: replay
+//     stops there (oversize=error, BelowMinError), or leaves the larger
+//     requests out (fail, bypass), and a request left out does not touch
+//     the stack, so the order itself depends on C and inclusion fails
+//     across those capacities. At and above L no request is oversize, so
+//     the setting does not matter there. Below (curve.Below) is exact for
+//     fail and bypass at the cost of a pass per set of requests left out:
+//     with that set fixed, the argument above holds on the requests kept
+//     (bypassed ones stay in the denominators with no hits, failed ones
+//     leave them, as in replay). kvscope curve spends such passes only on
+//     the points asked for (--at, GPU capacities, --opt-at, --rlt-at).
+//   - Policies other than lru: rlt and random_leaf draw at random and
+//     the baselines (fifo, lfu, sieve, s3fifo) keep no nested order.
+//     Belady's MIN is a stack algorithm for unit pages, but no one-pass
+//     form for opt on prefix trees with reservations is built here:
+//     analysis replays opt and the Belady bound, and rlt over seeds, at a
+//     bounded number of capacities.
 //   - Routers that need timing: their choices depend on the caches, hence
 //     on C (hit-only replay refuses them too). round_robin, random and
 //     consistent_hash route without cache state; seq.Assign routes the
@@ -110,17 +119,20 @@
 //
 // # Sampling
 //
-// Config.Sample = R < 1 keeps the blocks whose id hashes (splitmix64 of
-// the dense id, salted by the seed) below R·2^64, as SHARDS does for
-// addresses: unsampled blocks are left out of the stack altogether, the
-// sampled ones weigh 1/R of their weight, reservations are exact; a
-// sampled access's critical value M/R... is rounded up to a capacity. The
-// ratios are sampled hits over sampled lookups (the token ratio times the
-// share of input tokens that have ids). Weights are fixed point (2^16).
-// The rate saves little time here (the pass already costs about one
-// replay); it bounds nothing in memory either (per-id arrays stay dense).
-// It is offered for estimates at a fraction of the histogram work and is
-// measured against the exact curve in BENCHMARKS.md.
+// Config.Sample = R < 1 keeps the blocks whose dense id hashes
+// (splitmix64, salted by the seed) below R·2^64, as SHARDS samples
+// addresses: unsampled blocks are left out of the stack altogether and
+// never counted; a sampled block weighs 1/R of its weight, reservations
+// stay exact, and an access's critical capacity (D/R + r) is rounded up to
+// an integer capacity. Weights are fixed point (2^16). The ratios are
+// sampled hits over sampled lookups (the token ratio times the share of
+// input tokens that have ids). The sample saves the tree and histogram
+// work and shortens the output, not the walk over the chains (every id
+// is hashed) or the per-id arrays. BENCHMARKS.md has its measured error:
+// hot prefix blocks (Mooncake's) carry much of the hits at small sizes,
+// and whether a sample holds them moves the whole curve, so the error
+// shrinks little with the rate there, while the mean over seeds stays
+// close to exact.
 //
 // curve imports replay/trace, kvcache, evict, route, param and seq; it
 // must not import the timed simulator or terminal code.

@@ -113,7 +113,7 @@ func randomTrace(rng *rand.Rand, n, maxLen, bs int, reuse float64, partial bool)
 func replayAt(t testing.TB, tr *trace.Trace, cfg curve.Config, c int64) *seq.Result {
 	t.Helper()
 	res, err := seq.Run(tr, seq.Config{Workers: cfg.Workers, Router: cfg.Router, Evict: spec("lru"), Unit: cfg.Unit,
-		Capacity: c, Seed: cfg.Seed})
+		Capacity: c, Seed: cfg.Seed, Oversize: cfg.Oversize})
 	if err != nil {
 		t.Fatalf("replay at %d: %v", c, err)
 	}
@@ -152,7 +152,33 @@ func checkEvery(t testing.TB, tr *trace.Trace, cfg curve.Config) *curve.Curve {
 			t.Fatalf("capacity %d below L = %d accepted", c, cv.MinCapacity)
 		}
 	}
+	checkBelow(t, tr, cfg, cv.MinCapacity)
 	return cv
+}
+
+// checkBelow compares every capacity below L with replay under oversize
+// fail and bypass, one pass per set of requests left out.
+func checkBelow(t testing.TB, tr *trace.Trace, cfg curve.Config, L int64) {
+	t.Helper()
+	for _, ov := range []string{"fail", "bypass"} {
+		cfg.Oversize = ov
+		var lv *curve.Curve
+		for c := int64(1); c < L; c++ {
+			if lv == nil || c > lv.Limit {
+				var err error
+				if lv, err = curve.Below(tr, cfg, c); err != nil {
+					t.Fatal(err)
+				}
+				if lv.Limit < c || lv.Limit >= L || lv.Skipped == 0 {
+					t.Fatalf("below %d: limit %d, %d left out", c, lv.Limit, lv.Skipped)
+				}
+			}
+			checkAt(t, tr, cfg, lv, c)
+		}
+		if _, err := lv.At(lv.Limit + 1); err == nil {
+			t.Fatalf("%s: capacity %d above the level's limit %d accepted", ov, lv.Limit+1, lv.Limit)
+		}
+	}
 }
 
 func units() []kvcache.Unit { return []kvcache.Unit{kvcache.Blocks, kvcache.Tokens} }

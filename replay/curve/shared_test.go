@@ -60,4 +60,12 @@ func TestSharedKVTester(t *testing.T) {
 			checkAt(t, tr, cfg, cv, capacity)
 		}
 	}
+	// Below L (13,988 blocks, one 894k-token request): one H100's 7,045
+	// blocks for Llama-3.1-8B, with the larger requests bypassed.
+	cfg := curve.Config{Workers: 1, Router: spec("round_robin"), Oversize: "bypass"}
+	lv, err := curve.Below(tr, cfg, 7045)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAt(t, tr, cfg, lv, 7045)
 }
