@@ -121,10 +121,10 @@ type CurveOpt struct {
 
 // CurveRLT is rlt at one capacity over seeds 1..N.
 type CurveRLT struct {
-	Capacity int64    `json:"capacity"`
-	Block    Interval `json:"block_hit_ratio"`
-	Token    Interval `json:"token_hit_ratio"`
-	Seeds    int      `json:"seeds"`
+	Capacity int64 `json:"capacity"`
+	Block    Stat  `json:"block_hit_ratio"`
+	Token    Stat  `json:"token_hit_ratio"`
+	Seeds    int   `json:"seeds"`
 }
 
 // curveTPs are the tensor-parallel sizes marked.
@@ -343,7 +343,7 @@ func (r *CurveReport) rltAt(ctx context.Context, c int64, n int) (CurveRLT, erro
 		blk = append(blk, res.BlockHitRatio)
 		tok = append(tok, res.TokenHitRatio)
 	}
-	return CurveRLT{Capacity: c, Block: MeanCI(blk), Token: MeanCI(tok), Seeds: n}, nil
+	return CurveRLT{Capacity: c, Block: StatOf(blk, false), Token: StatOf(tok, false), Seeds: n}, nil
 }
 
 // Tokens converts a capacity in the curve's unit to tokens: pages of

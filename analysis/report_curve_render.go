@@ -220,11 +220,11 @@ func (r *CurveReport) optRows() [][]string {
 	return rows
 }
 
-func ivCell(iv Interval) string {
-	if iv.HasInterval() {
-		return num(iv.Mean, 4) + " ± " + num(iv.HalfWidth, 4)
+func ivCell(st Stat) string {
+	if st.HasInterval() {
+		return num(float64(st.Mean), 4) + " ± " + num(float64(st.HalfWidth), 4)
 	}
-	return num(iv.Mean, 4)
+	return num(float64(st.Mean), 4)
 }
 
 func (r *CurveReport) rltRows() [][]string {
@@ -343,7 +343,7 @@ func (r *CurveReport) curveChart() chart {
 	if len(r.RLT) > 0 {
 		l := chartLine{Name: fmt.Sprintf("rlt block (%d seeds, 95%% t)", r.RLT[0].Seeds), Points: true, Color: 4}
 		for _, x := range r.RLT {
-			l.X, l.Y, l.Err = append(l.X, float64(x.Capacity)), append(l.Y, x.Block.Mean), append(l.Err, x.Block.HalfWidth)
+			l.X, l.Y, l.Err = append(l.X, float64(x.Capacity)), append(l.Y, float64(x.Block.Mean)), append(l.Err, float64(x.Block.HalfWidth))
 		}
 		ch.Lines = append(ch.Lines, l)
 	}
