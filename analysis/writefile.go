@@ -24,3 +24,9 @@ func (r *LiveReport) WriteFile(path string) error {
 	}
 	return atomicfile.Write(path, write)
 }
+
+// WriteFile writes the curve report to path in format f, whole or not at
+// all, like Report.WriteFile.
+func (r *CurveReport) WriteFile(path string, f Format) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return r.Write(w, f) })
+}

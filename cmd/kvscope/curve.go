@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -144,9 +143,9 @@ func newCurveCmd() *cobra.Command {
 			}
 			rep.Command, rep.Version = curveCommand(cmd, args[0]), version
 			if output == "" {
-				return trace.WriteFileAtomic("-", func(w io.Writer) error { return rep.Write(w, format) })
+				return rep.Write(cmd.OutOrStdout(), format)
 			}
-			if err := trace.WriteFileAtomic(output, func(w io.Writer) error { return rep.Write(w, format) }); err != nil {
+			if err := rep.WriteFile(output, format); err != nil {
 				return fmt.Errorf("report %s: %w", output, err)
 			}
 			return nil
