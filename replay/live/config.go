@@ -13,7 +13,7 @@ type Config struct {
 	// Router is a route spec ("cache_aware", "llmd:precise=true", …).
 	Router string
 	// Seed feeds the router's stream (random, p2c, dynamo with a
-	// temperature).
+	// temperature, llmd's exact score ties).
 	Seed uint64
 	// TimeScale multiplies the trace's arrival times (1 = as recorded;
 	// 0.1 = ten times faster).

@@ -172,7 +172,7 @@ func BenchmarkRouteSparse(b *testing.B) {
 			for b.Loop() {
 				var k int
 				cl := eventStub{stubCluster{new(int)}, evs, &k}
-				r, _, err := New(spec, Env{Workers: 8, BlockSize: 512, Blocks: nblocks, MissMs: 0.15, Cluster: cl})
+				r, _, err := New(spec, Env{Workers: 8, BlockSize: 512, Blocks: nblocks, Rand: rng(1), MissMs: 0.15, Cluster: cl})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -126,6 +126,11 @@ func drive(t testing.TB, r Router, cl *fakeCluster, n int, seed uint64, nreq int
 		for w := range cl.waiting {
 			cl.waiting[w] = s.IntN(5)
 			cl.usage[w] = s.Float64()
+			if i%2 == 0 {
+				// Coarse usage, so that llmd's scores tie exactly now and
+				// then (no extra draw: the workload stays the same).
+				cl.usage[w] = math.Floor(cl.usage[w]*4) / 4
+			}
 		}
 		for len(fly) > 0 && s.IntN(3) > 0 {
 			complete(s.IntN(len(fly)))

@@ -26,7 +26,7 @@
 //
 // Its registry entry (Info) is everything other code asks about it: Doc,
 // NeedsTiming, Randomized (a function of its parameters: dynamo draws only
-// with temperature > 0), the Rules its decisions carry, and Parse. A Rule
+// with temperature > 0; random, p2c and llmd always), the Rules its decisions carry, and Parse. A Rule
 // is the router's own explanation, declared in its file: a name, the units
 // of the Scores, and a Format of the Why's numbers; Why points at it. So
 // adding a router is its file and one table line, and nothing (why.go,
@@ -140,8 +140,30 @@
 //     without ids); the first sample is at time 0; the weights and
 //     scrape_ms are parameters (defaults 3, 2, 2 and 50). Its Loads are the
 //     scraped waiting-queue lengths.
-//   - Ties go to the lowest worker index everywhere (lbgr's scan rule
-//     already implies it).
+//   - Ties. SPEC §7: ties go to the lowest worker index, except llmd's.
+//     least_load, consistent_hash (equal ring hashes, above),
+//     cache_aware (argmin load, argmax match, argmin tree size), dynamo at
+//     temperature 0 (lowest cost) and lbgr (its scan replaces the best
+//     only when E_i < E_best − 1, so near-ties also keep the lower index)
+//     take the lowest index; p2c's two drawn workers at equal load go to
+//     the lower index. dynamo at temperature > 0 has no tie rule: equal
+//     costs get equal weights and one Float64 draw picks among all workers
+//     (above). llmd breaks exact score ties (float64 ==, after 3·prefix +
+//     2·queue + 2·kv) uniformly at random from the router stream: with
+//     t ≥ 2 workers at the top score it draws IntN(t) and takes that tied
+//     worker in index order; a unique top draws nothing. This follows
+//     llm-d's picker: llm-d-inference-scheduler uses the Gateway API
+//     Inference Extension's max-score-picker
+//     (kubernetes-sigs/gateway-api-inference-extension,
+//     pkg/epp/scheduling/framework/plugins/picker/max_score_picker.go),
+//     which shuffles the scored endpoints and then sorts them stably by
+//     score, highest first, so equal scores come out in random order. It
+//     shuffles on every decision; drawing only on a tie is this project's
+//     choice (same distribution, fewer draws). Why it matters (issue 17,
+//     finding 7): queue and kv scores tie whenever workers are equally
+//     loaded, and with lowest-index ties a live run at concurrency 8 sent
+//     none of its 500 requests to worker 3. random and round_robin have no
+//     ties to break.
 //
 // # Performance and memory
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/param"
@@ -27,6 +28,12 @@ import (
 // a routing-history tree trimmed like the sglang preset's, or precise=true
 // from the workers' caches. The weights are parameters (default 3/2/2).
 //
+// Exact ties of the score (float64 ==) are broken uniformly at random from
+// the router stream, as llm-d's max-score picker does (it shuffles the
+// candidates, then sorts them stably by score): with t ≥ 2 workers tied at
+// the top, one IntN(t) draw picks the k-th of them in index order; a
+// decision without a tie draws nothing. So llmd is always Randomized.
+//
 // Idle instants are jumped over: when the Cluster also implements
 // ClusterEvents (replay/sim's does), Observe moves the next scrape to the
 // first instant at or after the simulator's next pending event. Waiting
@@ -44,15 +51,22 @@ type llmd struct {
 	next        time.Duration // next scrape instant
 	q, usage    []float64
 	lateSamples int64
+	rng         *rand.Rand
 	tok         []float64
 	blk         []int
 }
 
 // ruleLLMD: Scores = 3·prefix + 2·queue + 2·kv (weights as configured);
-// A = prefix, B = queue, C = kv of the winner, D = its score.
+// A = prefix, B = queue, C = kv of the winner, D = its score, E = the
+// number of workers tied at that score (the winner drawn among them when
+// E > 1).
 var ruleLLMD = &Rule{Name: "llmd", Unit: "score",
 	Format: func(y Why, w int) string {
-		return fmt.Sprintf("llmd: highest score %s (prefix %.3g, queue %.3g, kv %.3g) → worker %d", g(y.D), y.A, y.B, y.C, w)
+		s := fmt.Sprintf("llmd: highest score %s (prefix %.3g, queue %.3g, kv %.3g) → worker %d", g(y.D), y.A, y.B, y.C, w)
+		if y.E > 1 {
+			s += fmt.Sprintf(", drawn among %d tied", int(y.E))
+		}
+		return s
 	}}
 
 func parseLLMD(a *param.Args) Builder {
@@ -65,11 +79,14 @@ func parseLLMD(a *param.Args) Builder {
 		if env.Cluster == nil {
 			return nil, errors.New("reads queue lengths and cache usage from the workers, which need the simulator (no cluster here)")
 		}
+		if env.Rand == nil {
+			return nil, errors.New("breaks exact score ties with the router's random stream (Env.Rand)")
+		}
 		n := env.Workers
 		r := &llmd{
 			base: newBase(n), wp: wp, wq: wq, wk: wk,
 			scrape:  time.Duration(scrape * float64(time.Millisecond)),
-			precise: precise, cluster: env.Cluster,
+			precise: precise, cluster: env.Cluster, rng: env.Rand,
 			q: make([]float64, n), usage: make([]float64, n),
 			tok: make([]float64, n), blk: make([]int, n),
 		}
@@ -148,28 +165,49 @@ func (r *llmd) Route(now time.Duration, req *trace.Request) Decision {
 		maxQ, minQ = max(maxQ, q), min(minQ, q)
 	}
 	nb := float64(len(req.Blocks))
-	var best int
-	var bp, bq, bk float64
+	best, tied := 0, 0
 	for i := range r.scores {
-		prefix := 0.0
-		if nb > 0 {
-			prefix = float64(r.blk[i]) / nb
-		}
-		queue := 1.0
-		if maxQ > minQ {
-			queue = (maxQ - r.q[i]) / (maxQ - minQ)
-		}
-		kv := 1 - r.usage[i]
+		prefix, queue, kv := r.terms(i, nb, maxQ, minQ)
 		r.scores[i] = r.wp*prefix + r.wq*queue + r.wk*kv
-		if i == 0 || r.scores[i] > r.scores[best] {
-			best, bp, bq, bk = i, prefix, queue, kv
+		switch {
+		case i == 0 || r.scores[i] > r.scores[best]:
+			best, tied = i, 1
+		case r.scores[i] == r.scores[best]:
+			tied++
+		}
+	}
+	if tied > 1 {
+		// The k-th tied worker in index order, k uniform (SPEC §7).
+		k := r.rng.IntN(tied)
+		for i := best; ; i++ {
+			if r.scores[i] == r.scores[best] {
+				if k == 0 {
+					best = i
+					break
+				}
+				k--
+			}
 		}
 	}
 	r.reqs[best]++
 	if r.tree != nil {
 		r.tree.insert(best, req)
 	}
-	return Decision{Worker: best, Scores: r.scores, Why: Why{Rule: ruleLLMD, Alt: -1, A: bp, B: bq, C: bk, D: r.scores[best]}}
+	bp, bq, bk := r.terms(best, nb, maxQ, minQ)
+	return Decision{Worker: best, Scores: r.scores, Why: Why{Rule: ruleLLMD, Alt: -1, A: bp, B: bq, C: bk, D: r.scores[best], E: float64(tied)}}
+}
+
+// terms returns worker i's prefix, queue and kv terms for a request of nb
+// blocks, with the sample's queue range [minQ, maxQ].
+func (r *llmd) terms(i int, nb, maxQ, minQ float64) (prefix, queue, kv float64) {
+	if nb > 0 {
+		prefix = float64(r.blk[i]) / nb
+	}
+	queue = 1
+	if maxQ > minQ {
+		queue = (maxQ - r.q[i]) / (maxQ - minQ)
+	}
+	return prefix, queue, 1 - r.usage[i]
 }
 
 func (r *llmd) Complete(c Completion) error {

@@ -1,18 +1,21 @@
 package route
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kvscope/kvscope/replay/trace"
 )
 
 func TestLLMDScores(t *testing.T) {
 	cl := newFakeCluster(4, 16)
 	cl.waiting = []int{5, 3, 3, 1}
 	cl.usage = []float64{0.5, 0.1, 0.9, 0}
-	r := mustNew(t, "llmd", Env{Workers: 4, BlockSize: 16, Cluster: cl}).(*llmd)
+	r := mustNew(t, "llmd", Env{Workers: 4, BlockSize: 16, Rand: rng(1), Cluster: cl}).(*llmd)
 	r.Observe(0)
 	// Worker 2's routing tree holds 3 of the request's 4 blocks.
 	r.tree.insert(2, req(-1, 16, ids(1, 2, 3), 0, 0))
@@ -30,19 +33,125 @@ func TestLLMDScores(t *testing.T) {
 	if !strings.Contains(d.Reason(), "llmd: highest score 4") {
 		t.Fatalf("reason %q", d.Reason())
 	}
-	// All queues equal → queue 1 for all; ties to the lowest index.
+	// All queues equal → queue 1 for all; a four-way tie, drawn.
 	cl.waiting = []int{3, 3, 3, 3}
 	cl.usage = []float64{0.2, 0.2, 0.2, 0.2}
 	r.Observe(ms(50))
 	d = r.Route(ms(50), req(1, 16, nil, 0, 0))
-	if d.Worker != 0 || d.Scores[0] != 2+2*0.8 || d.Scores[3] != d.Scores[0] {
-		t.Fatalf("equal: worker %d scores %v", d.Worker, d.Scores)
+	if d.Scores[0] != 2+2*0.8 || d.Scores[3] != d.Scores[0] || d.Why.E != 4 {
+		t.Fatalf("equal: worker %d scores %v why %+v", d.Worker, d.Scores, d.Why)
+	}
+	if want := fmt.Sprintf("→ worker %d, drawn among 4 tied", d.Worker); !strings.HasSuffix(d.Reason(), want) {
+		t.Fatalf("reason %q, want it to end in %q", d.Reason(), want)
+	}
+}
+
+// Exact score ties are drawn uniformly from the router stream (SPEC §7, as
+// llm-d's max-score picker shuffles before its stable sort); a unique top
+// score draws nothing, so decisions without a tie are what they were.
+func TestLLMDTies(t *testing.T) {
+	const seeds = 400
+	for _, c := range []struct {
+		name    string
+		waiting []int
+		usage   []float64
+		cached  map[int][]trace.BlockID // worker → blocks in its routing tree
+		tied    []int                   // the workers tied at the top
+	}{
+		{name: "four idle workers", waiting: []int{0, 0, 0, 0}, usage: []float64{0, 0, 0, 0}, tied: []int{0, 1, 2, 3}},
+		{name: "queues and usage equal, not idle", waiting: []int{4, 4, 4, 4}, usage: []float64{0.375, 0.375, 0.375, 0.375}, tied: []int{0, 1, 2, 3}},
+		{name: "two of five, not adjacent", waiting: []int{2, 0, 1, 0, 2}, usage: []float64{0.5, 0.25, 0.25, 0.25, 0.5}, tied: []int{1, 3}},
+		{name: "equal prefixes, queue and kv trade off", waiting: []int{0, 2, 1}, usage: []float64{1, 0, 0.5},
+			cached: map[int][]trace.BlockID{0: ids(1, 2), 1: ids(1, 2), 2: ids(1, 2)}, tied: []int{0, 1, 2}},
+		{name: "a prefix breaks the tie", waiting: []int{0, 0, 0}, usage: []float64{0, 0, 0},
+			cached: map[int][]trace.BlockID{2: ids(1)}, tied: []int{2}},
+		{name: "one worker", waiting: []int{7}, usage: []float64{0.5}, tied: []int{0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := len(c.waiting)
+			count := make([]int, n)
+			for seed := range uint64(seeds) {
+				route := func() (Decision, *llmd) {
+					cl := newFakeCluster(n, 16)
+					copy(cl.waiting, c.waiting)
+					copy(cl.usage, c.usage)
+					r := mustNew(t, "llmd", Env{Workers: n, BlockSize: 16, Rand: rng(seed), Cluster: cl}).(*llmd)
+					for w, b := range c.cached {
+						r.tree.insert(w, req(-1, 16, b, 0, 0))
+					}
+					r.Observe(0)
+					return r.Route(ms(1), req(0, 16, ids(1, 2, 3, 4), 0, 0)), r
+				}
+				d, r := route()
+				if again, _ := route(); again.Worker != d.Worker {
+					t.Fatalf("seed %d: worker %d, then %d with the same seed", seed, d.Worker, again.Worker)
+				}
+				if !slices.Contains(c.tied, d.Worker) || d.Why.E != float64(len(c.tied)) {
+					t.Fatalf("seed %d: worker %d (why %+v), want one of %v", seed, d.Worker, d.Why, c.tied)
+				}
+				for w := range n {
+					if top := d.Scores[c.tied[0]]; (d.Scores[w] == top) != slices.Contains(c.tied, w) {
+						t.Fatalf("scores %v: the tie is not %v", d.Scores, c.tied)
+					}
+				}
+				// A unique top score leaves the stream untouched.
+				if len(c.tied) == 1 && r.rng.Uint64() != rng(seed).Uint64() {
+					t.Fatalf("seed %d: drew without a tie", seed)
+				}
+				count[d.Worker]++
+			}
+			// Uniform among the tied: each gets seeds/t ± 40% (for t = 4,
+			// 60..140 of 400; binomial σ ≈ 8.7, so the bound is 4.6σ).
+			want := float64(seeds) / float64(len(c.tied))
+			for _, w := range c.tied {
+				if f := float64(count[w]); f < 0.6*want || f > 1.4*want {
+					t.Errorf("worker %d picked %d times of %d, want about %.0f (counts %v)", w, count[w], seeds, want, count)
+				}
+			}
+			t.Logf("counts %v", count)
+		})
+	}
+}
+
+// Over a random workload, every decision picks a worker with the top score
+// and its reason names a tie exactly when there is one; ties do occur (the
+// conformance workload makes usage coarse every other request).
+func TestLLMDDecisionsPickTheTop(t *testing.T) {
+	for _, spec := range []string{"llmd", "llmd:precise=true"} {
+		for _, n := range []int{2, 3, 8} {
+			cl := newFakeCluster(n, 16)
+			var ties int
+			for i, s := range drive(t, mustNew(t, spec, Env{Workers: n, BlockSize: 16, Rand: rng(7), Cluster: cl}), cl, n, 9, 400) {
+				top := slices.Max(s.scores)
+				var tied []int
+				for w, x := range s.scores {
+					if x == top {
+						tied = append(tied, w)
+					}
+				}
+				if !slices.Contains(tied, s.worker) {
+					t.Fatalf("%s n=%d request %d: worker %d, top score on %v (scores %v)", spec, n, i, s.worker, tied, s.scores)
+				}
+				if len(tied) > 1 {
+					ties++
+					if !strings.Contains(s.reason, fmt.Sprintf("drawn among %d tied", len(tied))) {
+						t.Fatalf("%s n=%d request %d: reason %q for a %d-way tie", spec, n, i, s.reason, len(tied))
+					}
+				} else if strings.Contains(s.reason, "tied") {
+					t.Fatalf("%s n=%d request %d: reason %q without a tie", spec, n, i, s.reason)
+				}
+			}
+			if ties == 0 {
+				t.Fatalf("%s n=%d: no tie in 400 decisions; the test shows nothing", spec, n)
+			}
+			t.Logf("%s n=%d: %d ties of 400", spec, n, ties)
+		}
 	}
 }
 
 func TestLLMDScrapeInstants(t *testing.T) {
 	cl := newFakeCluster(2, 16)
-	r := mustNew(t, "llmd", Env{Workers: 2, BlockSize: 16, Cluster: cl}).(*llmd)
+	r := mustNew(t, "llmd", Env{Workers: 2, BlockSize: 16, Rand: rng(1), Cluster: cl}).(*llmd)
 	if at, ok := r.NextObserve(); !ok || at != 0 {
 		t.Fatalf("first scrape at %v %v, want 0", at, ok)
 	}
@@ -137,7 +246,7 @@ func llmdScript(t *testing.T, spec string, withEvents bool) (dec [][]float64, ob
 	if withEvents {
 		c = eventCluster{cl, next}
 	}
-	r := mustNew(t, spec, Env{Workers: n, BlockSize: 16, Cluster: c})
+	r := mustNew(t, spec, Env{Workers: n, BlockSize: 16, Rand: rng(1), Cluster: c})
 	gen := newChainGen(5, 16, 3)
 	for i := 0; len(changes) > 0 || len(arrivals) > 0; {
 		at, _ := r.NextObserve()
@@ -195,7 +304,7 @@ func TestLLMDSkipsIdleInstants(t *testing.T) {
 		{math.MaxInt64 - 1, true, math.MaxInt64},
 	} {
 		cl := eventCluster{newFakeCluster(2, 16), func() (time.Duration, bool) { return c.ev, c.ok }}
-		r := mustNew(t, "llmd", Env{Workers: 2, BlockSize: 16, Cluster: cl}).(*llmd)
+		r := mustNew(t, "llmd", Env{Workers: 2, BlockSize: 16, Rand: rng(1), Cluster: cl}).(*llmd)
 		r.Observe(ms(100))
 		if at, _ := r.NextObserve(); at != c.want {
 			t.Errorf("next event %v %v: next scrape %v, want %v", c.ev, c.ok, at, c.want)

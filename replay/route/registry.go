@@ -46,7 +46,7 @@ var registry = param.NewRegistry(map[string]Info{
 	"dynamo":          {NeedsTiming: true, Randomized: dynamoRandomized, Doc: "NVIDIA Dynamo's KV router: overlap_weight·prefill blocks + decode blocks, softmax at a temperature", Rules: dynamoRules, Parse: parseDynamo},
 	"lbgr":            {NeedsTiming: true, Doc: "the paper's learning-based greedy routing: predicted latency E_i with a per-worker RLS correction", Rules: []*Rule{ruleLBGR}, Parse: parseLBGR},
 	"least_load":      {NeedsTiming: true, Doc: "fewest input+output tokens in flight", Rules: []*Rule{ruleLeastLoad}, Parse: parseLeastLoad},
-	"llmd":            {NeedsTiming: true, Doc: "llm-d's scorers: 3·prefix + 2·queue + 2·kv, queue and usage scraped every 50 ms", Rules: []*Rule{ruleLLMD}, Parse: parseLLMD},
+	"llmd":            {NeedsTiming: true, Randomized: always, Doc: "llm-d's scorers: 3·prefix + 2·queue + 2·kv, queue and usage scraped every 50 ms", Rules: []*Rule{ruleLLMD}, Parse: parseLLMD},
 	"p2c":             {NeedsTiming: true, Randomized: always, Doc: "power of two choices over tokens in flight", Rules: []*Rule{ruleP2C}, Parse: parseP2C},
 	"random":          {Randomized: always, Doc: "uniform random worker", Rules: []*Rule{ruleRandom}, Parse: parseRandom},
 	"round_robin":     {Doc: "workers in turn", Rules: []*Rule{ruleRoundRobin}, Parse: parseRoundRobin},

@@ -108,7 +108,8 @@ type Env struct {
 	// BlockSize is the trace's tokens per block (≥ 1).
 	BlockSize int
 	// Rand is the router's own stream, derived from the scenario seed.
-	// Required by random, p2c and dynamo with temperature > 0.
+	// Required by random, p2c, dynamo with temperature > 0 and llmd (exact
+	// score ties).
 	Rand *rand.Rand
 	// CachedMs and MissMs are the latency model's ms per cached and per
 	// missed prefill token (SPEC §8's linear cached_ms/miss_ms, or the

@@ -371,7 +371,7 @@ func TestCanonicalDefaults(t *testing.T) {
 		t.Errorf("bad preset: %v", err)
 	}
 	// lbgr's, llmd's and dynamo's trees are trimmed like the sglang preset's.
-	env := Env{Workers: 2, BlockSize: 16, Cluster: newFakeCluster(2, 16), MissMs: 0.1}
+	env := Env{Workers: 2, BlockSize: 16, Rand: rng(1), Cluster: newFakeCluster(2, 16), MissMs: 0.1}
 	for _, spec := range []string{"lbgr", "lbgr:preset=paper", "llmd", "dynamo:precise=false"} {
 		var h *history
 		switch r := mustNew(t, spec, env).(type) {
