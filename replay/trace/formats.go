@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // FormatInfo describes a trace format: everything the rest of kvscope asks
@@ -276,11 +277,56 @@ func detect(name string, br *bufio.Reader) (FormatInfo, error) {
 			}
 		}
 	}
-	show := line
-	if len(show) > 60 {
-		show = append(show[:60:60], "…"...)
+	what := "first line " + quoteHead(line, quoteMax)
+	if off := binaryAt(head); off >= 0 {
+		what = fmt.Sprintf("not text at byte %d: %s", off, quoteHead(head[off:], 16))
 	}
-	return FormatInfo{}, fmt.Errorf("%s: unknown format (first line %q); use --format with one of %v", name, show, Formats())
+	return FormatInfo{}, fmt.Errorf("%s: unknown format (%s); use --format with one of %v", name, what, Formats())
+}
+
+// quoteMax is how many bytes of a file an error message quotes.
+const quoteMax = 40
+
+// quoteHead quotes at most n bytes of b, cut on a rune boundary and
+// followed by "…" when cut, so that a message about a binary or
+// one-line file stays one short line.
+func quoteHead(b []byte, n int) string {
+	if len(b) <= n {
+		return strconv.Quote(string(b))
+	}
+	cut := n
+	for cut > 0 && cut > n-utf8.UTFMax && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	if cut == 0 || !utf8.RuneStart(b[cut]) {
+		cut = n
+	}
+	return strconv.Quote(string(b[:cut])) + "…"
+}
+
+// binaryAt returns the offset of the first byte in b that no text trace
+// holds (a control character other than tab, CR and LF, or invalid
+// UTF-8), or -1. A sample cut mid-rune at its end is still text.
+func binaryAt(b []byte) int {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+				return i
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			if !utf8.FullRune(b[i:]) {
+				return -1
+			}
+			return i
+		}
+		i += size
+	}
+	return -1
 }
 
 // hasKey says whether a JSON line has the key k (as "k").
