@@ -37,7 +37,9 @@ func newCompareCmd() *cobra.Command {
 			"key is replaced) and show the mean with a 95% Student-t interval; deterministic ones run\n" +
 			"once and say \"no interval (deterministic)\". Every run also replays each worker's\n" +
 			"sequence with opt and the Belady bound for competitive ratios. --sweep KEY=A,B,C (KEY:\n" +
-			"cache_blocks, cache_tokens, rate, workers) adds curves over that key.\n\n" +
+			"cache_blocks, cache_tokens, rate, workers) adds curves over that key; a cache-size sweep\n" +
+			"also gives the size when no flag does (the tables then use its first value). TRACE -\n" +
+			"is standard input.\n\n" +
 			"The report format follows -o's extension: .md (text charts), .html (one self-contained\n" +
 			"file with SVG charts), .json (versioned, complete), .csv (one row per request per\n" +
 			"scenario per seed). It is written atomically; a scenario that fails is named in the\n" +
@@ -63,6 +65,7 @@ func newCompareCmd() *cobra.Command {
 				}
 				sw = &s
 			}
+			sizeFromSweep(cmd, &sf, sw)
 			scs, err := sf.scenarios(cmd)
 			if err != nil {
 				return err
@@ -89,7 +92,7 @@ func newCompareCmd() *cobra.Command {
 			opt.Seed = sf.seed
 			stderr := cmd.ErrOrStderr()
 
-			tr, err := trace.Load(args[0], opt)
+			tr, err := loadTrace(cmd, args[0], opt)
 			if err != nil {
 				return err
 			}
@@ -155,6 +158,25 @@ func newCompareCmd() *cobra.Command {
 	fl.BoolVar(&stats, "stats", false, "print stage timings (wall, CPU, CPU/wall of the replay stage) to stderr")
 	_ = fl.MarkHidden("stats")
 	return cmd
+}
+
+// sizeFromSweep makes a cache-size sweep's first value the default size
+// when no flag gives one (--cache-tokens, --cache-blocks or --profile), so
+// that `--sweep cache_blocks=…` alone is enough: the curves run at every
+// value, the tables at the first (the report's scenario strings say so),
+// and a -s that sets its own size keeps it.
+func sizeFromSweep(cmd *cobra.Command, sf *scenarioFlags, sw *analysis.Sweep) {
+	if sw == nil || changed(cmd.Flags(), "cache-tokens", "cache-blocks", "profile") {
+		return
+	}
+	// ParseSweep checked the value against the key's rules.
+	n, _ := strconv.Atoi(sw.Values[0])
+	switch sw.Key {
+	case "cache_blocks":
+		sf.cacheBlocks = n
+	case "cache_tokens":
+		sf.cacheTokens = n
+	}
 }
 
 // probeWritable checks that a file can be created beside path (and that

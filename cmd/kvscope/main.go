@@ -17,7 +17,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is stamped by the release build (-ldflags "-X main.version=…").
+// version is stamped by the release build (-ldflags "-X main.version=…");
+// versionString adds the build info a source build carries.
 var version = "dev"
 
 // Exit codes (DESIGN: 0 ok, 1 failure, 2 usage, 130 interrupted). Only a
@@ -97,11 +98,9 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 			"after writing the report of what was sent).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
-		Args:          cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDefault(cmd)
-		},
+		Version:       versionString(),
+		Args:          rootArgs,
+		RunE:          runDefault,
 	}
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -157,7 +156,7 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print kvscope's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), "kvscope", version)
+			fmt.Fprintln(cmd.OutOrStdout(), "kvscope", versionString())
 			return nil
 		},
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/seq"
-	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
 )
 
@@ -63,7 +62,7 @@ func newReplayCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tr, err := trace.Load(args[0], opt)
+			tr, err := loadTrace(cmd, args[0], opt)
 			if err != nil {
 				return err
 			}

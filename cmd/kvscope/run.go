@@ -11,7 +11,6 @@ import (
 	"github.com/kvscope/kvscope/analysis"
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/sim"
-	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
 )
 
@@ -47,7 +46,7 @@ func newRunCmd() *cobra.Command {
 				return err
 			}
 			opt.Seed = sc.Seed
-			tr, err := trace.Load(args[0], opt)
+			tr, err := loadTrace(cmd, args[0], opt)
 			if err != nil {
 				return err
 			}

@@ -281,6 +281,19 @@ func openTrace(cmd *cobra.Command, path string, opt trace.ReadOptions) (*trace.S
 	return trace.Open(path, opt)
 }
 
+// loadTrace loads the whole trace at path, or standard input for "-"
+// (as openTrace opens it for the streaming commands).
+func loadTrace(cmd *cobra.Command, path string, opt trace.ReadOptions) (*trace.Trace, error) {
+	if path != "-" {
+		return trace.Load(path, opt)
+	}
+	data, err := io.ReadAll(cmd.InOrStdin())
+	if err != nil {
+		return nil, fmt.Errorf("-: reading standard input: %w", err)
+	}
+	return trace.LoadBytes("-", data, opt)
+}
+
 func reportSkipped(cmd *cobra.Command, s *trace.Stream) error {
 	if sk := s.Info().Skipped; sk.Count > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d bad records\n", sk.Count)
