@@ -175,7 +175,10 @@ func newTraceConvertCmd() *cobra.Command {
 		Short: "Convert a trace to kvscope's native format or to Mooncake JSONL",
 		Long: "Convert a trace. --block-size N splits every block into pages of N tokens with derived ids\n" +
 			"(the trace's block size must be a multiple of N); for Azure input, which has no block ids,\n" +
-			"it is the block size fresh ids are given in. OUT is written atomically; - is standard output.",
+			"it is the block size fresh ids are given in (default 16, or Mooncake's 512 with --to\n" +
+			"mooncake). Mooncake files do not record their block size and are read as 512-token\n" +
+			"blocks: another size is written with a note saying how to read it back. OUT is written\n" +
+			"atomically; - is standard output.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if to != "native" && to != "mooncake" {
@@ -190,8 +193,16 @@ func newTraceConvertCmd() *cobra.Command {
 			}
 			split := opt.BlockSize
 			opt.BlockSize = 0
+			// Input without prefix data (Azure) gets fresh ids in blocks of
+			// --block-size; for Mooncake output, by default in Mooncake's
+			// own 512-token blocks, so the file reads back as any Mooncake
+			// file does (it records no block size).
+			freshSize := split
+			if freshSize == 0 && to == "mooncake" {
+				freshSize = trace.MooncakeBlockSize
+			}
 			if freshIDs(opt.Format) {
-				opt.BlockSize, split = split, 0
+				opt.BlockSize, split = freshSize, 0
 			}
 			opt.KeepIDs = true
 			s, err := openTrace(cmd, args[0], opt)
@@ -199,13 +210,13 @@ func newTraceConvertCmd() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			if freshIDs(s.Info().Format) && split != 0 {
+			if f := s.Info().Format; freshIDs(f) && opt.BlockSize != freshSize {
 				// Detected (not forced) Azure: reopen with the block size.
 				if args[0] == "-" {
-					return usagef("%s input on standard input: give --format %s with --block-size", s.Info().Format, s.Info().Format)
+					return usagef("%s input on standard input: give --format %s", f, f)
 				}
 				s.Close()
-				opt.BlockSize, split = split, 0
+				opt.BlockSize, split = freshSize, 0
 				if s, err = trace.Open(args[0], opt); err != nil {
 					return err
 				}
@@ -218,10 +229,12 @@ func newTraceConvertCmd() *cobra.Command {
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d requests to %s (%s)\n", n, out, to)
 			// Mooncake files do not record their block size and are read
 			// as 512-token blocks: say how to read other sizes back.
-			if bs := s.Info().BlockSize; to == "mooncake" && split != 0 && split != 512 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: Mooncake files do not record their block size: read %s back with --block-size %d\n", out, split)
-			} else if to == "mooncake" && split == 0 && bs != 512 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: Mooncake files do not record their block size: read %s back with --block-size %d\n", out, bs)
+			bs := s.Info().BlockSize
+			if split != 0 {
+				bs = split
+			}
+			if to == "mooncake" && bs != trace.MooncakeBlockSize {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: Mooncake files do not record their block size (readers assume %d): read %s back with --block-size %d\n", trace.MooncakeBlockSize, out, bs)
 			}
 			return reportSkipped(cmd, s)
 		},

@@ -38,7 +38,7 @@ func TestBadInput(t *testing.T) {
 		{name: "negative timestamp", data: mcHead + `{"timestamp": -1, "input_length": 5, "output_length": 1, "hash_ids": [7]}` + "\n",
 			want: "t:2: timestamp: negative (-1)", skippable: true},
 		{name: "too many ids", data: mcHead + `{"timestamp": 1, "input_length": 512, "output_length": 5, "hash_ids": [1, 9]}` + "\n",
-			want: "t:2: hash_ids: 2 ids but input_length 512 allows at most ceil(512/512) = 1", skippable: true},
+			want: "t:2: hash_ids: 2 ids but input_length 512 allows at most ceil(512/512) = 1 (blocks of 256 tokens? the file does not record its block size: read it with --block-size 256)", skippable: true},
 		{name: "too few ids", data: mcHead + `{"timestamp": 1, "input_length": 1025, "output_length": 5, "hash_ids": [1, 2]}` + "\n",
 			want: "t:2: hash_ids: 2 ids but input_length 1025 needs ceil(1025/512) = 3", skippable: true},
 		{name: "two parents", data: mcHead + `{"timestamp": 1, "input_length": 1024, "output_length": 5, "hash_ids": [3, 2]}` + "\n",

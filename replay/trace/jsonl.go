@@ -64,9 +64,34 @@ type jsonlSource struct {
 	roots map[int64]int64
 }
 
+// smallerBlocks is the hint for a record with more ids than its length
+// allows at block size bs: the file may hold smaller blocks (Mooncake and
+// Qwen-Bailian files do not record theirs). It names the power of two
+// that fits the record when exactly one does.
+func smallerBlocks(n, input, bs int) string {
+	fit := 0
+	for p := bs / 2; p >= 1; p /= 2 {
+		if (input+p-1)/p == n {
+			if fit != 0 {
+				fit = -1
+				break
+			}
+			fit = p
+		}
+	}
+	if fit > 0 {
+		return fmt.Sprintf(" (blocks of %d tokens? the file does not record its block size: read it with --block-size %d)", fit, fit)
+	}
+	return " (smaller blocks? the file does not record its block size: read it with --block-size N)"
+}
+
+// MooncakeBlockSize is the block size of Mooncake traces: the files do not
+// record it, and every Mooncake reader assumes it.
+const MooncakeBlockSize = 512
+
 func newJSONLSource(name string, br *bufio.Reader, f Format, bs int) (*jsonlSource, error) {
 	if bs == 0 {
-		bs = 512
+		bs = MooncakeBlockSize
 		if f == FormatBailian {
 			bs = 16
 		}
@@ -175,7 +200,7 @@ func (s *jsonlSource) next(r *Request, ids []uint64) ([]uint64, error) {
 			r.LastBlockTokens = s.bs
 		}
 	case n > want:
-		return bad(fieldErr("hash_ids", "%d ids but input_length %d allows at most ceil(%d/%d) = %d", n, r.Input, r.Input, s.bs, want))
+		return bad(fieldErr("hash_ids", "%d ids but input_length %d allows at most ceil(%d/%d) = %d%s", n, r.Input, r.Input, s.bs, want, smallerBlocks(n, r.Input, s.bs)))
 	default:
 		return bad(fieldErr("hash_ids", "%d ids but input_length %d needs ceil(%d/%d) = %d", n, r.Input, r.Input, s.bs, want))
 	}
