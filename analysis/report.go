@@ -165,6 +165,9 @@ func (r *Report) traceRows() [][2]string {
 		{"format", string(in.Format)},
 		{"block size", strconv.Itoa(in.BlockSize)},
 	}
+	if n := trace.NoPrefixNote(in.Format); n != "" {
+		rows = append(rows, [2]string{"note", n})
+	}
 	if in.Options != "" {
 		rows = append(rows, [2]string{"reader options", in.Options})
 	}

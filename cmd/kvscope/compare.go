@@ -97,6 +97,9 @@ func newCompareCmd() *cobra.Command {
 				return err
 			}
 			st := trace.StatsOf(tr)
+			if n := trace.NoPrefixNote(tr.Info.Format); n != "" {
+				fmt.Fprintf(stderr, "note: %s\n", n)
+			}
 			tLoad := time.Now()
 
 			bar := newProgressBar(stderr)

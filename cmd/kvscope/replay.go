@@ -15,6 +15,7 @@ import (
 	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/seq"
+	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
 )
 
@@ -166,6 +167,9 @@ func writeReplayTable(out io.Writer, res *seq.Result) {
 		fmt.Fprintf(out, ", %d lines skipped", res.SkippedLines)
 	}
 	fmt.Fprintln(out)
+	if n := trace.NoPrefixNote(res.Trace.Format); n != "" {
+		fmt.Fprintf(out, "note      %s\n", n)
+	}
 	fmt.Fprintf(out, "requests  %d: %d completed (%d bypassed), %d failed\n\n", res.Requests, res.Completed, res.Bypassed, res.Failed.Count)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	hdr := "worker\trequests\ttoken hit\tblock hit\thit blocks\thit tokens\tinput tokens\tevicted (" + res.Unit + ")\tphases\t"

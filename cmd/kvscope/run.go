@@ -11,6 +11,7 @@ import (
 	"github.com/kvscope/kvscope/analysis"
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
 )
 
@@ -95,6 +96,9 @@ func f1(x float64) string {
 func printRunMetrics(w io.Writer, m *analysis.RunMetrics) {
 	fmt.Fprintf(w, "scenario  %s\n", m.Scenario)
 	fmt.Fprintf(w, "trace     %s (%s, block size %d)\n", m.Trace.Source, m.Trace.Format, m.Trace.BlockSize)
+	if n := trace.NoPrefixNote(m.Trace.Format); n != "" {
+		fmt.Fprintf(w, "note      %s\n", n)
+	}
 	fmt.Fprintf(w, "requests  %d: %d completed (%d bypassed), %d failed, %d lines skipped\n",
 		m.Requests, m.Completed, m.Bypassed, m.Failed, m.SkippedLines)
 	for _, r := range m.FailureReasons() {

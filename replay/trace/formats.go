@@ -56,6 +56,17 @@ type Opener struct {
 	dir func(s *Stream, dir string) error
 }
 
+// NoPrefixNote is the line shown once wherever a trace in a format
+// without prefix data (FreshIDs: Azure) is reported, so that its hit
+// ratios of 0 read as what they are, not as a result; "" for other
+// formats.
+func NoPrefixNote(f Format) string {
+	if info, ok := LookupFormat(f); ok && info.FreshIDs {
+		return string(f) + ": no prefix data (every request gets fresh block ids); hit ratios are 0 by construction"
+	}
+	return ""
+}
+
 // ReadsDirectories says whether the format opens a directory path itself.
 func (f FormatInfo) ReadsDirectories() bool { return f.Open.dir != nil }
 

@@ -283,6 +283,9 @@ func (st *Stats) String() string {
 	}
 	line("source", "%s", st.Info.Source)
 	line("format", "%s", st.Info.Format)
+	if n := NoPrefixNote(st.Info.Format); n != "" {
+		line("note", "%s", n)
+	}
 	if st.Info.Options != "" {
 		line("reader options", "%s", st.Info.Options)
 	}
