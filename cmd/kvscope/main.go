@@ -89,11 +89,13 @@ func execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "kvscope",
+		Use:   "kvscope [TRACE]",
 		Short: "Trace explorer and what-if analyzer for LLM serving clusters",
 		Long: "kvscope replays LLM request traces through modeled GPU workers with prefix KV caches\n" +
 			"and compares eviction policies and routers: hit rates, TTFT, latency, load balance,\n" +
 			"and competitive ratios against the offline optimum.\n\n" +
+			"kvscope alone opens the explorer on an embedded sample trace, kvscope TRACE on TRACE\n" +
+			"(as kvscope open TRACE); without a terminal both print the trace's statistics.\n\n" +
 			"Exit status: 0 ok, 1 failure, 2 usage error, 130 interrupted (Ctrl-C in kvscope live,\n" +
 			"after writing the report of what was sent).",
 		SilenceUsage:  true,

@@ -93,7 +93,8 @@ func newReplayCmd() *cobra.Command {
 		"time (match, pin with the output allowance reserved, insert, unpin): hit ratios, evictions\n"+
 		"and, with --vs-opt, misses against the offline optimum and the Belady bound with the\n"+
 		"competitive-ratio bounds of the paper. The scenario is SPEC §1's, as for run (-s or the\n"+
-		"flags); hit-only replay uses its router, evict, workers, cache size, seed and oversize.", false)
+		"flags); hit-only replay uses its router, evict, workers, cache size, seed and oversize.\n"+
+		"TRACE - is standard input.", false)
 	// The timed keys mean nothing to a hit-only replay: hidden, and refused
 	// when set (hitOnlyConfig).
 	for _, n := range []string{"profile", "latency", "rate", "time-scale", "keep-outputs", "session-timing"} {

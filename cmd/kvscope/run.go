@@ -28,7 +28,8 @@ func newRunCmd() *cobra.Command {
 		Long: "run replays TRACE through modeled workers under one scenario (SPEC §1): arrivals at the\n" +
 			"trace's timestamps, the router deciding per request, each worker's prefix cache and\n" +
 			"latency model. It prints hit ratios, TTFT/E2E percentiles, queueing, throughput,\n" +
-			"max_load_s against its lower bound, imbalance and per-worker figures.",
+			"max_load_s against its lower bound, imbalance and per-worker figures. TRACE - is\n" +
+			"standard input.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			scs, err := sf.scenarios(cmd)
