@@ -6,16 +6,11 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
-	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/kvscope/kvscope/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -231,85 +226,12 @@ func TestReportHTMLSelfContained(t *testing.T) {
 // keep every chart in the DOM. The screenshot is kept as
 // testdata/report.png (refreshed with -update).
 func TestReportHTMLChromium(t *testing.T) {
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		bin, err = exec.LookPath("chromium-browser")
-	}
-	testenv.Require(t, "chromium (apt-get install chromium)", err == nil)
 	r := goldenReport(t)
-	dir := t.TempDir()
-	page := filepath.Join(dir, "report.html")
-	if err := os.WriteFile(page, render(t, r, FormatHTML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	chrome := func(url string, extra ...string) (stdout, stderr string) {
-		t.Helper()
-		args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir=" + t.TempDir(), "--window-size=1400,4000"}, extra...)
-		args = append(args, url)
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("chromium %v: %v\n%s", extra, err, e.String())
-		}
-		return o.String(), e.String()
-	}
+	page := render(t, r, FormatHTML)
+	shot, dom := chromiumRender(t, page)
+	checkScreenshot(t, shot, 1000, 3000)
 
-	consoleLines := func(logs string) []string {
-		var out []string
-		for _, line := range strings.Split(logs, "\n") {
-			if strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught") {
-				out = append(out, line)
-			}
-		}
-		return out
-	}
-	// The detector sees console output: a page that logs an error is caught.
-	probe := filepath.Join(dir, "probe.html")
-	if err := os.WriteFile(probe, []byte(`<html><body>x<script>console.error("kvscope-probe")</script></body></html>`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, logs := chrome("file://"+probe, "--screenshot="+filepath.Join(dir, "probe.png"), "--enable-logging=stderr", "--v=0")
-	if got := consoleLines(logs); len(got) == 0 || !strings.Contains(strings.Join(got, "\n"), "kvscope-probe") {
-		t.Fatalf("console detector missed the probe's error; chromium said:\n%s", logs)
-	}
-
-	shot := filepath.Join(dir, "report.png")
-	_, logs = chrome("file://"+page, "--screenshot="+shot, "--enable-logging=stderr", "--v=0")
-	for _, line := range consoleLines(logs) {
-		t.Errorf("console message: %s", line)
-	}
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	b := img.Bounds()
-	if b.Dx() < 1000 || b.Dy() < 3000 {
-		t.Fatalf("screenshot %v", b)
-	}
-	// Non-blank: many distinct colours (tables, highlighted cells, text).
-	colours := map[[3]uint32]bool{}
-	for y := b.Min.Y; y < b.Max.Y; y += 7 {
-		for x := b.Min.X; x < b.Max.X; x += 7 {
-			cr, cg, cb, _ := img.At(x, y).RGBA()
-			colours[[3]uint32{cr >> 8, cg >> 8, cb >> 8}] = true
-		}
-	}
-	if len(colours) < 20 {
-		t.Fatalf("screenshot looks blank: %d distinct colours", len(colours))
-	}
-
-	dom, _ := chrome("file://"+page, "--dump-dom")
-	if n, want := strings.Count(dom, "<svg "), strings.Count(string(render(t, r, FormatHTML)), "<svg "); n != want || n == 0 {
+	if n, want := strings.Count(dom, "<svg "), strings.Count(string(page), "<svg "); n != want || n == 0 {
 		t.Fatalf("DOM has %d SVG charts, want %d", n, want)
 	}
 	for _, id := range []string{"chart-hit-ratio", "chart-ttft-cdf", "chart-competitive", "chart-queue-0", "chart-sweep-token_hit_ratio"} {
