@@ -23,10 +23,11 @@
 // expanded, the others as one-line summaries.
 //
 // Keys go, in order: to the topmost dialog (the what-if form, the go-to
-// prompt, the help overlay, on a stack as in crush), which may let a key
-// through (help does, for keys it does not use); to the global key map;
-// to the focused pane, which returns a command. Help shows the global keys
-// plus the focused pane's (or an open form's).
+// prompt, the help overlay, the curve overlay, on a stack as in crush),
+// which may let a key through (help and the curve do, for keys they do
+// not use); to the global key map; to the focused pane, which returns a
+// command. Help shows the global keys plus the focused pane's (or those
+// of the topmost dialog that has keys: the form, the curve).
 //
 // Nothing slow runs in Update. Replays stream progress back as messages
 // tagged with the scenario's id and generation, so a result for a scenario
@@ -71,6 +72,17 @@
 //     error, and the hook's own panics are recovered here) shows the error
 //     wrapped in the pane and "live failed"; an interrupted one shows its
 //     result as "interrupted", with its cancelled requests.
+//   - The curve overlay (C, overlay_curve.go) is a dialog showing the
+//     loaded trace's tree-LRU hit-ratio curve (analysis.NewCurveReport,
+//     hit-only replay, computed in a command once per
+//     workers/router/unit/seed and kept by the root) with the selected
+//     scenario's cache size marked; a timed router is replaced by
+//     round_robin there, and the overlay says so, as it says when the
+//     scenario's policy is not lru. esc, C or q close it; other keys go
+//     through, so ] and [ switch the scenario it shows. It reads the
+//     selected scenario when it draws, and Update starts that scenario's
+//     curve when it is not known (refreshCurve, as refreshMetrics), so a
+//     scenario edited or removed under it shows its own curve.
 //   - The form's text fields are a small line editor (input.go):
 //     bubbles/v2's textinput imports github.com/atotto/clipboard, which
 //     go.mod does not carry.

@@ -27,9 +27,12 @@ type Model struct {
 	w, h  int
 	lay   screenLayout
 	zoom  bool
-	// dialogs are the layers over the panes (form, go-to prompt, help),
-	// topmost last.
-	dialogs  []dialog
+	// dialogs are the layers over the panes (form, go-to prompt, help,
+	// curve), topmost last.
+	dialogs []dialog
+	// curves are the curve overlay's (overlay_curve.go), kept across
+	// openings.
+	curves   curveCache
 	help     help.Model
 	keys     globalKeys
 	status   string
@@ -202,10 +205,14 @@ func (m *Model) setFocus(p int) {
 }
 
 // Update routes messages. It never runs anything slow: replays, statistics,
-// the metrics table at the cursor and exports are commands.
+// the metrics table at the cursor, the curve overlay's curves and exports
+// are commands.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
 	if c := m.refreshMetrics(); c != nil {
+		cmd = tea.Batch(cmd, c)
+	}
+	if c := m.refreshCurve(); c != nil {
 		cmd = tea.Batch(cmd, c)
 	}
 	return m, cmd
@@ -266,7 +273,7 @@ func (m *Model) quit() tea.Cmd {
 }
 
 // View draws the frame: panes per the layout, the status line, and any
-// overlay (help, what-if form, go-to prompt).
+// overlay (help, what-if form, go-to prompt, curve).
 func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true

@@ -10,8 +10,8 @@ import (
 )
 
 // update applies a message to the root's state: replay progress and
-// results, metrics, statistics, exports, play ticks, the live run, the
-// terminal's size and background; input goes to input.
+// results, metrics, curves, statistics, exports, play ticks, the live
+// run, the terminal's size and background; input goes to input.
 func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case metricsMsg:
@@ -66,6 +66,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if wasStart {
 			m.s.cursor = m.s.span.Start
 		}
+		return nil
+	case curveMsg:
+		m.curveDone(msg)
 		return nil
 	case statsMsg:
 		m.s.stats, m.s.statsErr = msg.stats, msg.err
