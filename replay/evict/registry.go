@@ -55,7 +55,7 @@ var registry = param.NewRegistry(map[string]Info{
 	"random_leaf": {New: newRandomLeaf, Randomized: true, Doc: "uniform unpinned leaf, no marks"},
 	"sieve":       {New: newSieve, Doc: "SIEVE hand over insertion order, leaves only"},
 	"s3fifo":      {New: newS3FIFO, Doc: "S3-FIFO small/main/ghost queues, leaves only (small_ratio=0.1)"},
-	"server_lru":  {New: newServerLRU, Doc: "llm-d-inference-sim's cache: LRU over unreferenced blocks, one time per finished request (SPEC §11)"},
+	"server_lru":  {New: newServerLRU, Doc: "llm-d-inference-sim's cache: LRU over unreferenced blocks, one time per finished request"},
 })
 
 // Register adds a policy under name, for tests and extensions that cannot
@@ -80,7 +80,7 @@ func Names() []string { return registry.Names() }
 func Lookup(name string) (Info, error) {
 	in, ok := registry.Get(name)
 	if !ok {
-		return Info{}, fmt.Errorf("unknown eviction policy %q (valid: %s)", name, strings.Join(Names(), ", "))
+		return Info{}, fmt.Errorf("unknown eviction policy %q (valid: %s)%s", name, strings.Join(Names(), ", "), param.DidYouMean(name, Names()))
 	}
 	return in, nil
 }
@@ -113,8 +113,28 @@ func New(spec param.Spec, env Env) (Policy, string, error) {
 // Resolve checks spec against the registry and returns its canonical form
 // (a scenario.Resolver).
 func Resolve(spec param.Spec) (string, error) {
-	_, canon, err := New(spec, Env{Unit: kvcache.Blocks, Capacity: 1, Rand: rand.New(rand.NewPCG(0, 0))})
+	_, canon, err := New(spec, resolveEnv())
 	return canon, err
+}
+
+// Params returns the parameters the policy sp names accepts, with their
+// defaults and ranges, as its constructor reads them.
+func Params(sp param.Spec) ([]param.Decl, error) {
+	in, err := Lookup(sp.Name)
+	if err != nil {
+		return nil, err
+	}
+	a := param.NewArgs(sp)
+	if _, err := in.New(a, resolveEnv()); err != nil {
+		return nil, err
+	}
+	return a.Decls(), nil
+}
+
+// resolveEnv is the environment Resolve and Params build a policy in: one
+// block, a random stream, no future.
+func resolveEnv() Env {
+	return Env{Unit: kvcache.Blocks, Capacity: 1, Rand: rand.New(rand.NewPCG(0, 0))}
 }
 
 // WorkerRand returns worker w's eviction stream for a scenario seed:

@@ -2,6 +2,7 @@ package param
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -90,6 +91,55 @@ type Args struct {
 	spec     Spec
 	resolved map[string]string
 	errs     []error
+	decls    map[string]Decl
+}
+
+// Decl describes one parameter as its reader declared it: the key, its
+// type, the default and the allowed range or choices. A component's
+// parameters are what its constructor reads (see Decls), so help and
+// listings cannot disagree with parsing.
+type Decl struct {
+	Key string
+	// Kind is "float", "int", "bool" or "enum".
+	Kind string
+	// Default is the canonical spelling of the default.
+	Default string
+	// Min and Max bound a float or int (canonical spellings).
+	Min, Max string
+	// Choices are an enum's allowed values.
+	Choices []string
+}
+
+// Range is the allowed values, as help shows them: "[min, max]",
+// "true|false" or the choices separated by '|'.
+func (d Decl) Range() string {
+	switch d.Kind {
+	case "bool":
+		return "true|false"
+	case "enum":
+		return strings.Join(d.Choices, "|")
+	}
+	return "[" + d.Min + ", " + d.Max + "]"
+}
+
+func (a *Args) declare(d Decl) {
+	if a.decls == nil {
+		a.decls = map[string]Decl{}
+	}
+	if _, ok := a.decls[d.Key]; !ok {
+		a.decls[d.Key] = d
+	}
+}
+
+// Decls returns the parameters read so far, sorted by key: after a
+// constructor read a spec without parameters, every parameter it accepts
+// with its default (the constructors read every key whatever the values).
+func (a *Args) Decls() []Decl {
+	out := make([]Decl, 0, len(a.decls))
+	for _, k := range slices.Sorted(maps.Keys(a.decls)) {
+		out = append(out, a.decls[k])
+	}
+	return out
 }
 
 // NewArgs starts reading sp's parameters.
@@ -109,6 +159,7 @@ func (a *Args) fail(key, format string, args ...any) {
 
 // Float reads key as a float64 in [min, max] with default def.
 func (a *Args) Float(key string, def, min, max float64) float64 {
+	a.declare(Decl{Key: key, Kind: "float", Default: FormatFloat(def), Min: FormatFloat(min), Max: FormatFloat(max)})
 	v := def
 	if s, ok := a.spec.Params[key]; ok {
 		f, err := strconv.ParseFloat(s, 64)
@@ -128,6 +179,7 @@ func (a *Args) Float(key string, def, min, max float64) float64 {
 
 // Int reads key as an int in [min, max] with default def.
 func (a *Args) Int(key string, def, min, max int) int {
+	a.declare(Decl{Key: key, Kind: "int", Default: strconv.Itoa(def), Min: strconv.Itoa(min), Max: strconv.Itoa(max)})
 	v := def
 	if s, ok := a.spec.Params[key]; ok {
 		n, err := strconv.Atoi(s)
@@ -147,6 +199,7 @@ func (a *Args) Int(key string, def, min, max int) int {
 
 // Bool reads key as true/false with default def.
 func (a *Args) Bool(key string, def bool) bool {
+	a.declare(Decl{Key: key, Kind: "bool", Default: strconv.FormatBool(def)})
 	v := def
 	if s, ok := a.spec.Params[key]; ok {
 		b, err := strconv.ParseBool(s)
@@ -163,6 +216,7 @@ func (a *Args) Bool(key string, def bool) bool {
 
 // Enum reads key as one of allowed, default def.
 func (a *Args) Enum(key, def string, allowed ...string) string {
+	a.declare(Decl{Key: key, Kind: "enum", Default: def, Choices: slices.Clone(allowed)})
 	v := def
 	if s, ok := a.spec.Params[key]; ok {
 		v = s
@@ -194,7 +248,11 @@ func (a *Args) Canonical() (string, error) {
 		if len(valid) > 0 {
 			msg = strings.Join(valid, ", ")
 		}
-		return "", fmt.Errorf("%s: unknown parameter %s (valid: %s)", a.spec.Name, strings.Join(unknown, ", "), msg)
+		hint := ""
+		if len(unknown) == 1 {
+			hint = DidYouMean(unknown[0], valid)
+		}
+		return "", fmt.Errorf("%s: unknown parameter %s (valid: %s)%s", a.spec.Name, strings.Join(unknown, ", "), msg, hint)
 	}
 	if len(a.errs) > 0 {
 		return "", a.errs[0]
@@ -202,5 +260,10 @@ func (a *Args) Canonical() (string, error) {
 	return Spec{Name: a.spec.Name, Params: a.resolved}.String(), nil
 }
 
-// FormatFloat is the canonical float spelling: shortest round-trip form.
-func FormatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+// FormatFloat is the canonical float spelling: shortest round-trip form,
+// with a positive exponent written without its '+' ("1e12", not "1e+12"),
+// since '+' separates a scenario's router from its policy and Parse refuses
+// it in a value: a canonical string must parse again.
+func FormatFloat(f float64) string {
+	return strings.Replace(strconv.FormatFloat(f, 'g', -1, 64), "e+", "e", 1)
+}

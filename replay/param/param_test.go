@@ -58,3 +58,52 @@ func TestTypedReaders(t *testing.T) {
 		t.Fatalf("canonical %q, %v", c, err)
 	}
 }
+
+// TestDecls: each reader declares its key, type, default and range as
+// Canonical spells them.
+func TestDecls(t *testing.T) {
+	a := NewArgs(Spec{Name: "r"})
+	a.Float("x", 0.5, 0, 1)
+	a.Int("n", 3, 1, 8)
+	a.Bool("b", true)
+	a.Enum("e", "s", "s", "t")
+	got := a.Decls()
+	want := []string{"b bool true true|false", "e enum s s|t", "n int 3 [1, 8]", "x float 0.5 [0, 1]"}
+	if len(got) != len(want) {
+		t.Fatalf("Decls = %+v", got)
+	}
+	for i, d := range got {
+		if s := d.Key + " " + d.Kind + " " + d.Default + " " + d.Range(); s != want[i] {
+			t.Errorf("decl %d = %q, want %q", i, s, want[i])
+		}
+	}
+	c, err := a.Canonical()
+	if err != nil || c != "r:b=true,e=s,n=3,x=0.5" {
+		t.Fatalf("canonical %q, %v", c, err)
+	}
+}
+
+func TestUnknownKeySuggestion(t *testing.T) {
+	a := NewArgs(Spec{Name: "r", Params: map[string]string{"smal_ratio": "0.2"}})
+	a.Float("small_ratio", 0.1, 0, 1)
+	_, err := a.Canonical()
+	if err == nil || !strings.Contains(err.Error(), `unknown parameter smal_ratio (valid: small_ratio); did you mean "small_ratio"?`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestFormatFloatParses: a large value's canonical spelling is a value
+// Parse accepts (1e+12 was not: '+' separates router and policy).
+func TestFormatFloatParses(t *testing.T) {
+	for _, f := range []float64{1e12, 1e6, 1e21, 2.5e-7, 0.5, 50} {
+		s := FormatFloat(f)
+		sp, err := Parse("r:x=" + s)
+		if err != nil {
+			t.Fatalf("%g spelled %q: %v", f, s, err)
+		}
+		a := NewArgs(sp)
+		if got := a.Float("x", 0, 0, 1e30); got != f {
+			t.Fatalf("%q reads back as %g, want %g", s, got, f)
+		}
+	}
+}

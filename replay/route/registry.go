@@ -76,7 +76,7 @@ func Register(name string, info Info) (remove func(), err error) {
 func lookup(name string) (Info, error) {
 	r, ok := registry.Get(name)
 	if !ok {
-		return Info{}, fmt.Errorf("unknown name %q (valid: %s)", name, strings.Join(Names(), ", "))
+		return Info{}, fmt.Errorf("unknown name %q (valid: %s)%s", name, strings.Join(Names(), ", "), param.DidYouMean(name, Names()))
 	}
 	return r, nil
 }
@@ -111,6 +111,18 @@ func Randomized(sp param.Spec) (bool, error) {
 		return false, err
 	}
 	return r.Randomized != nil && r.Randomized(a), nil
+}
+
+// Params returns the parameters the router sp names accepts, with their
+// defaults and ranges, as its Parse reads them.
+func Params(sp param.Spec) ([]param.Decl, error) {
+	r, err := lookup(sp.Name)
+	if err != nil {
+		return nil, err
+	}
+	a := param.NewArgs(sp)
+	r.Parse(a)
+	return a.Decls(), nil
 }
 
 // Resolve checks a router spec against the registry and returns its
