@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/kvscope/kvscope/internal/suggest"
 )
 
 // GPU is one accelerator's datasheet figures.
@@ -207,7 +209,7 @@ func LookupGPU(name string) (GPU, error) {
 	for _, g := range GPUs() {
 		names = append(names, g.Name)
 	}
-	return GPU{}, fmt.Errorf("unknown GPU %q (valid: %s)", name, strings.Join(names, ", "))
+	return GPU{}, fmt.Errorf("unknown GPU %q (valid: %s)%s", name, strings.Join(names, ", "), suggest.DidYouMean(name, names))
 }
 
 // LookupModel finds a catalogue model by name.
@@ -221,7 +223,7 @@ func LookupModel(name string) (Model, error) {
 	for _, m := range Models() {
 		names = append(names, m.Name)
 	}
-	return Model{}, fmt.Errorf("unknown model %q (valid: %s)", name, strings.Join(names, ", "))
+	return Model{}, fmt.Errorf("unknown model %q (valid: %s)%s", name, strings.Join(names, ", "), suggest.DidYouMean(name, names))
 }
 
 // MemFractionStatic is sglang's default mem_fraction_static for a GPU of

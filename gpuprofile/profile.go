@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kvscope/kvscope/internal/suggest"
 )
 
 // Roofline defaults of the catalogue profiles. They are this project's
@@ -500,6 +502,6 @@ type UnknownProfileError struct {
 }
 
 func (e *UnknownProfileError) Error() string {
-	return fmt.Sprintf("unknown profile %q: not a built-in name nor a file (valid names: %s; or GPU-MODEL-tpN)",
-		e.Name, strings.Join(e.Valid, ", "))
+	return fmt.Sprintf("unknown profile %q: not a built-in name nor a file (valid names: %s; or GPU-MODEL-tpN)%s",
+		e.Name, strings.Join(e.Valid, ", "), suggest.DidYouMean(e.Name, e.Valid))
 }

@@ -10,5 +10,13 @@
 // Registry is the table those components are registered in (one per
 // kind, in replay/evict and replay/route), by the same spec names.
 //
-// param imports nothing of kvscope; it must not import terminal code.
+// Each reader also declares its parameter (Decl: key, type, default,
+// range or choices), so Args.Decls after a constructor read an empty spec
+// is the component's parameter list for help and listings, which cannot
+// drift from parsing; paramtest checks the two agree for every registered
+// component. DidYouMean adds the nearest valid names to an unknown-name
+// error.
+//
+// param imports nothing of kvscope but internal/suggest; it must not
+// import terminal code.
 package param

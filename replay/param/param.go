@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/kvscope/kvscope/internal/suggest"
 )
 
 // Spec is a parsed `name[:key=value,...]`.
@@ -250,7 +252,7 @@ func (a *Args) Canonical() (string, error) {
 		}
 		hint := ""
 		if len(unknown) == 1 {
-			hint = DidYouMean(unknown[0], valid)
+			hint = suggest.DidYouMean(unknown[0], valid)
 		}
 		return "", fmt.Errorf("%s: unknown parameter %s (valid: %s)%s", a.spec.Name, strings.Join(unknown, ", "), msg, hint)
 	}
@@ -267,3 +269,7 @@ func (a *Args) Canonical() (string, error) {
 func FormatFloat(f float64) string {
 	return strings.Replace(strconv.FormatFloat(f, 'g', -1, 64), "e+", "e", 1)
 }
+
+// DidYouMean is the "; did you mean …?" for an unknown name among valid
+// (internal/suggest), for the registries built on this package.
+func DidYouMean(got string, valid []string) string { return suggest.DidYouMean(got, valid) }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/kvscope/kvscope/internal/suggest"
 )
 
 // FormatInfo describes a trace format: everything the rest of kvscope asks
@@ -245,7 +247,7 @@ func ParseFormat(s string) (Format, error) {
 	for _, f := range Formats() {
 		names = append(names, string(f))
 	}
-	return "", fmt.Errorf("unknown format %q (known: %s)", s, strings.Join(names, ", "))
+	return "", fmt.Errorf("unknown format %q (known: %s)%s", s, strings.Join(names, ", "), suggest.DidYouMean(s, names))
 }
 
 // dirFormats lists the formats that open a directory path themselves.

@@ -1,4 +1,4 @@
-package param
+package suggest
 
 import (
 	"slices"
@@ -44,8 +44,8 @@ func TestSuggest(t *testing.T) {
 		{"", routers, nil},
 		{"s3-fifo", policies, []string{"s3fifo"}},
 	} {
-		if got := Suggest(tc.got, tc.valid); !slices.Equal(got, tc.want) {
-			t.Errorf("Suggest(%q) = %q, want %q", tc.got, got, tc.want)
+		if got := Names(tc.got, tc.valid); !slices.Equal(got, tc.want) {
+			t.Errorf("Names(%q) = %q, want %q", tc.got, got, tc.want)
 		}
 	}
 	if got, want := DidYouMean("lur", policies), `; did you mean "lru"?`; got != want {

@@ -1,13 +1,13 @@
-package param
+package suggest
 
 import "strings"
 
-// Suggest returns the names in valid closest to got by edit distance
+// Names returns the names in valid closest to got by edit distance
 // (insertions, deletions, substitutions and swaps of neighbours), for a
 // "did you mean" after an unknown name: those within a third of got's
 // length (at least 1, at most 3), or whose name starts with got, nearest
 // first and otherwise in valid's order. Nil when none is close.
-func Suggest(got string, valid []string) []string {
+func Names(got string, valid []string) []string {
 	limit := min(max(len(got)/3, 1), 3)
 	best := limit + 1
 	var out []string
@@ -27,10 +27,10 @@ func Suggest(got string, valid []string) []string {
 	return out
 }
 
-// DidYouMean is Suggest spelled for an error message: `; did you mean
+// DidYouMean is Names spelled for an error message: `; did you mean
 // "x"?` (or `"x" or "y"`), or "" when nothing is close.
 func DidYouMean(got string, valid []string) string {
-	s := Suggest(got, valid)
+	s := Names(got, valid)
 	if len(s) == 0 {
 		return ""
 	}
