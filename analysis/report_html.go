@@ -115,8 +115,8 @@ func (r *Report) WriteHTML(out io.Writer) error {
 		fmt.Fprintf(w, "</table>\n")
 	}
 
-	fmt.Fprintf(w, "<h2 id=\"workers\">Per worker</h2>\n<p class=\"note\">Competitive ratios are each worker's sequential replay (prefill-start order) against opt and the Belady bound (SPEC §5); "+
-		"k = B − L + 1; bounds k (lru), 2·H_k (rlt) and H_k (every randomized policy) are the paper's asymptotic form with classical paging constants, exact only in block mode (SPEC §6).</p>\n")
+	fmt.Fprintf(w, "<h2 id=\"workers\">Per worker</h2>\n<p class=\"note\">Competitive ratios are each worker's sequential replay (prefill-start order) against opt and the Belady bound; "+
+		"k = B − L + 1; bounds k (lru), 2·H_k (rlt) and H_k (every randomized policy) are the paper's asymptotic form with classical paging constants, exact only in block mode (see <code>kvscope help bounds</code>).</p>\n")
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
 		fmt.Fprintf(w, "<h3>%s</h3>\n", esc(s.Label))

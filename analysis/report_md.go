@@ -115,8 +115,8 @@ func (r *Report) WriteMarkdown(out io.Writer) error {
 	}
 
 	fmt.Fprintf(w, "\n## Per worker\n\n")
-	fmt.Fprintf(w, "Competitive ratios are each worker's sequential replay (prefill-start order) against opt and the Belady bound (SPEC §5); "+
-		"k = B − L + 1, bounds k (lru), 2·H_k (rlt) and H_k (every randomized policy) are the paper's asymptotic form with classical paging constants, exact only in block mode (SPEC §6).\n")
+	fmt.Fprintf(w, "Competitive ratios are each worker's sequential replay (prefill-start order) against opt and the Belady bound; "+
+		"k = B − L + 1, bounds k (lru), 2·H_k (rlt) and H_k (every randomized policy) are the paper's asymptotic form with classical paging constants, exact only in block mode (see `kvscope help bounds`).\n")
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
 		fmt.Fprintf(w, "\n### %s\n\n", mdEscape(s.Label))

@@ -114,7 +114,7 @@ func (p *boundsPane) lines() []string {
 	s, st := p.s, p.s.st
 	w := p.w - 2
 	out := []string{
-		st.dim.Render("whole run, each worker's sequence replayed alone (SPEC §5)"),
+		st.dim.Render("whole run, workers replayed alone · kvscope help bounds"),
 		st.dim.Render("log scale 1…k: ● vs opt ○ vs Belady · h H_k  r 2·H_k (rlt)  k (lru)"),
 	}
 	for i, sl := range s.slots {

@@ -32,7 +32,7 @@ func newCompareCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "compare TRACE -s SCENARIO -s SCENARIO ... -o REPORT",
 		Short: "Compare scenarios on one trace over seeds and write a report (md, html, json, csv)",
-		Long: "compare replays TRACE under every -s scenario (SPEC §1 grammar; flags fill the keys a\n" +
+		Long: "compare replays TRACE under every -s scenario (kvscope help scenario; flags fill the keys a\n" +
 			"scenario leaves out). Randomized scenarios run with seeds 1..N (--seeds; their own seed\n" +
 			"key is replaced) and show the mean with a 95% Student-t interval; deterministic ones run\n" +
 			"once and say \"no interval (deterministic)\". Every run also replays each worker's\n" +

@@ -119,7 +119,9 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newCompareCmd(),
 		newLiveCmd(),
 		newCurveCmd(),
+		newListCmd(),
 	)
+	root.AddCommand(helpTopics()...)
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	markUsageErrors(root)

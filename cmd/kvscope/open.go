@@ -30,7 +30,7 @@ func newOpenCmd() *cobra.Command {
 		Use:   "open TRACE [-s SCENARIO ...]",
 		Short: "Open a trace in the terminal explorer: scrub the replay, compare scenarios, ask what-if",
 		Long: "open loads TRACE and replays it in the background under each -s scenario (1 to 4;\n" +
-			"SPEC §1 grammar; keys a scenario leaves out come from the flags). Without -s it compares\n" +
+			"see kvscope help scenario; keys a scenario leaves out come from the flags). Without -s it compares\n" +
 			"cache_aware:preset=sglang-0.4.6+lru and lbgr+rlt. The explorer shows trace statistics, a\n" +
 			"timeline to scrub, every worker's cache and queue at the cursor, the scenarios side by\n" +
 			"side, competitive ratios against their bounds and the request at the cursor. Press ? for\n" +

@@ -92,7 +92,7 @@ func newReplayCmd() *cobra.Command {
 	cmd.Long = withComponents("Replay a trace in arrival order through each worker's prefix KV cache, one request at a\n"+
 		"time (match, pin with the output allowance reserved, insert, unpin): hit ratios, evictions\n"+
 		"and, with --vs-opt, misses against the offline optimum and the Belady bound with the\n"+
-		"competitive-ratio bounds of the paper. The scenario is SPEC §1's, as for run (-s or the\n"+
+		"competitive-ratio bounds of the paper (kvscope help bounds). The scenario is run's (-s or the\n"+
 		"flags); hit-only replay uses its router, evict, workers, cache size, seed and oversize.\n"+
 		"TRACE - is standard input.", false)
 	// The timed keys mean nothing to a hit-only replay: hidden, and refused

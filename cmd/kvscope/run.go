@@ -25,7 +25,7 @@ func newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run TRACE",
 		Short: "Replay a trace through a modeled cluster in simulated time (routers, queues, TTFT, load)",
-		Long: "run replays TRACE through modeled workers under one scenario (SPEC §1): arrivals at the\n" +
+		Long: "run replays TRACE through modeled workers under one scenario (kvscope help scenario): arrivals at the\n" +
 			"trace's timestamps, the router deciding per request, each worker's prefix cache and\n" +
 			"latency model. It prints hit ratios, TTFT/E2E percentiles, queueing, throughput,\n" +
 			"max_load_s against its lower bound, imbalance and per-worker figures. TRACE - is\n" +

@@ -40,9 +40,9 @@ func (f *scenarioFlags) add(cmd *cobra.Command, multi bool, defRouter string) {
 	cmd.Long = withComponents(cmd.Long, true)
 	fl := cmd.Flags()
 	if multi {
-		fl.StringArrayVarP(&f.specs, "scenario", "s", nil, "scenario (SPEC §1 grammar: router[:k=v,...]+evict[:k=v,...][;key=value...]); repeat to compare")
+		fl.StringArrayVarP(&f.specs, "scenario", "s", nil, "scenario (kvscope help scenario: router[:k=v,...]+evict[:k=v,...][;key=value...]); repeat to compare")
 	} else {
-		fl.StringArrayVarP(&f.specs, "scenario", "s", nil, "scenario (SPEC §1 grammar: router[:k=v,...]+evict[:k=v,...][;key=value...])")
+		fl.StringArrayVarP(&f.specs, "scenario", "s", nil, "scenario (kvscope help scenario: router[:k=v,...]+evict[:k=v,...][;key=value...])")
 	}
 	fl.StringVar(&f.router, "router", defRouter, "router[:k=v,...] when no -s is given")
 	fl.StringVar(&f.evict, "evict", "lru", "eviction policy[:k=v,...] when no -s is given")

@@ -263,11 +263,16 @@ func (a *Args) Canonical() (string, error) {
 }
 
 // FormatFloat is the canonical float spelling: shortest round-trip form,
-// with a positive exponent written without its '+' ("1e12", not "1e+12"),
-// since '+' separates a scenario's router from its policy and Parse refuses
-// it in a value: a canonical string must parse again.
+// with a positive exponent written without its '+' and leading zero
+// ("1e9", not "1e+09"), since '+' separates a scenario's router from its
+// policy and Parse refuses it in a value: a canonical string must parse
+// again. (Negative exponents keep Go's spelling, "1e-05".)
 func FormatFloat(f float64) string {
-	return strings.Replace(strconv.FormatFloat(f, 'g', -1, 64), "e+", "e", 1)
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if i := strings.Index(s, "e+"); i >= 0 {
+		s = s[:i+1] + strings.TrimLeft(s[i+2:], "0")
+	}
+	return s
 }
 
 // DidYouMean is the "; did you mean …?" for an unknown name among valid

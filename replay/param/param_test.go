@@ -95,7 +95,7 @@ func TestUnknownKeySuggestion(t *testing.T) {
 // TestFormatFloatParses: a large value's canonical spelling is a value
 // Parse accepts (1e+12 was not: '+' separates router and policy).
 func TestFormatFloatParses(t *testing.T) {
-	for _, f := range []float64{1e12, 1e6, 1e21, 2.5e-7, 0.5, 50} {
+	for _, f := range []float64{1e12, 1e6, 1e21, 1e100, 2.5e-7, 0.5, 50} {
 		s := FormatFloat(f)
 		sp, err := Parse("r:x=" + s)
 		if err != nil {
@@ -104,6 +104,14 @@ func TestFormatFloatParses(t *testing.T) {
 		a := NewArgs(sp)
 		if got := a.Float("x", 0, 0, 1e30); got != f {
 			t.Fatalf("%q reads back as %g, want %g", s, got, f)
+		}
+	}
+}
+
+func TestFormatFloatSpelling(t *testing.T) {
+	for f, want := range map[float64]string{1e9: "1e9", 1e21: "1e21", 1.5e100: "1.5e100", 1e-5: "1e-05", 0.15: "0.15", 120: "120", -3e7: "-3e7"} {
+		if got := FormatFloat(f); got != want {
+			t.Errorf("FormatFloat(%g) = %q, want %q", f, got, want)
 		}
 	}
 }
