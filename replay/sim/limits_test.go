@@ -64,7 +64,7 @@ func wantAll(t *testing.T, msg string, parts ...string) {
 func TestTimeScaleLimit(t *testing.T) {
 	tr := mkTrace(t, 4, 669*time.Second, 1, []uint64{1}, []uint64{2})
 	msg := simErr(t, tr, "round_robin+lru;cache_blocks=10;time_scale=1e9")
-	wantAll(t, msg, "time_scale=1e+09", "span 669 s", "test:1", "6.69e+11 s", "limit of 4e9 s", "time_scale up to 5.97e+06")
+	wantAll(t, msg, "time_scale=1e9", "span 669 s", "test:1", "6.69e+11 s", "limit of 4e9 s", "time_scale up to 5.97e6")
 
 	run, err := Simulate(context.Background(), tr, mustScenario(t, "round_robin+lru;cache_blocks=10;time_scale=1e6"), Options{})
 	if err != nil {
