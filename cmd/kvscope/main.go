@@ -124,6 +124,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(helpTopics()...)
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
+	registerCompletions(root)
 	markUsageErrors(root)
 	return root
 }
@@ -136,7 +137,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 // argument" is still a failure, exit 1). kvscope declares no required
 // flags or flag groups, cobra's only other plain usage errors.
 func markUsageErrors(c *cobra.Command) {
-	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	c.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{flagSuggestion(c, err)} })
 	if args := c.Args; args != nil {
 		c.Args = func(cmd *cobra.Command, a []string) error {
 			if err := args(cmd, a); err != nil {
@@ -144,7 +145,7 @@ func markUsageErrors(c *cobra.Command) {
 				if errors.As(err, &ue) {
 					return err
 				}
-				return usageError{err}
+				return usageError{commandSuggestion(cmd, a, err)}
 			}
 			return nil
 		}

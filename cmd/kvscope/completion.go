@@ -1,0 +1,205 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/kvscope/kvscope/gpuprofile"
+	"github.com/kvscope/kvscope/internal/suggest"
+	"github.com/kvscope/kvscope/replay/evict"
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// registerCompletions gives every command's component flags value
+// completion for cobra's `completion` scripts: -s/--scenario (router
+// names, then '+' and policy names, then ';' keys), --router, --evict
+// (names, then ':' parameter keys and enum or bool values), --profile
+// (built-in names, or a file) and an input --format. The values come from
+// the registries, as `kvscope list` shows them.
+func registerCompletions(c *cobra.Command) {
+	fns := map[string]cobra.CompletionFunc{
+		"scenario": completeScenario,
+		"router":   specCompleter(route.Names, route.Params),
+		"evict":    specCompleter(evict.Names, evict.Params),
+		"profile":  completeProfile,
+	}
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		fn := fns[f.Name]
+		if f.Name == "format" && strings.HasPrefix(f.Usage, "input format") {
+			fn = completeFormat
+		}
+		if fn != nil {
+			// Only fails for an unknown or already registered flag.
+			_ = c.RegisterFlagCompletionFunc(f.Name, fn)
+		}
+	})
+	for _, sub := range c.Commands() {
+		registerCompletions(sub)
+	}
+}
+
+func withPrefix(prefix string, names []string, toComplete, suffix string) []string {
+	var out []string
+	for _, n := range names {
+		if strings.HasPrefix(prefix+n, toComplete) {
+			out = append(out, prefix+n+suffix)
+		}
+	}
+	return out
+}
+
+// specCompleter completes one component spec, name[:key=value,...].
+func specCompleter(names func() []string, params func(param.Spec) ([]param.Decl, error)) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return completeSpec("", toComplete, names, params, "")
+	}
+}
+
+// completeSpec completes the component spec spec (written after prefix):
+// its name (suffix appended to a name alone), then its parameter keys
+// not yet given, then an enum's or bool's values.
+func completeSpec(prefix, spec string, names func() []string, params func(param.Spec) ([]param.Decl, error), suffix string) ([]string, cobra.ShellCompDirective) {
+	name, rest, hasParams := strings.Cut(spec, ":")
+	if !hasParams {
+		out := withPrefix(prefix, names(), prefix+spec, suffix)
+		if suffix == "" {
+			return out, cobra.ShellCompDirectiveNoFileComp
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
+	decls, err := params(param.Spec{Name: name})
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	kvs := strings.Split(rest, ",")
+	last := kvs[len(kvs)-1]
+	done := prefix + name + ":" + strings.Join(kvs[:len(kvs)-1], ",")
+	if len(kvs) > 1 {
+		done += ","
+	}
+	var out []string
+	if key, _, hasValue := strings.Cut(last, "="); hasValue {
+		for _, d := range decls {
+			if d.Key != key {
+				continue
+			}
+			switch d.Kind {
+			case "enum":
+				out = withPrefix(done+key+"=", d.Choices, prefix+spec, "")
+			case "bool":
+				out = withPrefix(done+key+"=", []string{"false", "true"}, prefix+spec, "")
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
+	given := map[string]bool{}
+	for _, kv := range kvs[:len(kvs)-1] {
+		k, _, _ := strings.Cut(kv, "=")
+		given[k] = true
+	}
+	var keys []string
+	for _, d := range decls {
+		if !given[d.Key] {
+			keys = append(keys, d.Key)
+		}
+	}
+	return withPrefix(done, keys, prefix+spec, "="), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+}
+
+// completeScenario completes -s: router[:params] '+', then
+// evict[:params], then ';' scenario keys.
+func completeScenario(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	head, keys, hasKeys := strings.Cut(toComplete, ";")
+	if hasKeys {
+		parts := strings.Split(keys, ";")
+		if strings.Contains(parts[len(parts)-1], "=") {
+			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		}
+		done := head + ";" + strings.Join(parts[:len(parts)-1], ";")
+		if len(parts) > 1 {
+			done += ";"
+		}
+		return withPrefix(done, scenario.Keys, toComplete, "="), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
+	router, policy, hasPolicy := strings.Cut(head, "+")
+	if !hasPolicy {
+		return completeSpec("", router, route.Names, route.Params, "+")
+	}
+	out, dir := completeSpec(router+"+", policy, evict.Names, evict.Params, "")
+	return out, dir | cobra.ShellCompDirectiveNoSpace
+}
+
+// completeProfile offers the built-in profile names; with none matching,
+// the shell completes a file name (a profile file works wherever a name
+// does).
+func completeProfile(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	out := withPrefix("", gpuprofile.Names(), toComplete, "")
+	if len(out) == 0 {
+		return nil, cobra.ShellCompDirectiveDefault
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+func completeFormat(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	var names []string
+	for _, f := range trace.FormatInfos() {
+		names = append(names, string(f.Name)+"\t"+f.Doc)
+	}
+	names = append(names, "auto\tdetect the format from the content")
+	return withPrefix("", names, toComplete, ""), cobra.ShellCompDirectiveNoFileComp
+}
+
+// flagSuggestion adds "did you mean --x?" to an unknown-flag error, from
+// the command's flags (its own and inherited) by edit distance; a long
+// flag written with one dash (-cache-tokens) is pointed to its two-dash
+// form. Other errors come back unchanged.
+func flagSuggestion(c *cobra.Command, err error) error {
+	var ne *pflag.NotExistError
+	if !errors.As(err, &ne) {
+		return err
+	}
+	var names []string
+	c.Flags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	c.InheritedFlags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	slices.Sort(names)
+	got := ne.GetSpecifiedName()
+	if sh := ne.GetSpecifiedShortnames(); sh != "" {
+		if slices.Contains(names, sh) {
+			return fmt.Errorf("%w; did you mean --%s?", err, sh)
+		}
+		return err
+	}
+	s := suggest.Names(got, names)
+	if len(s) == 0 {
+		return err
+	}
+	for i := range s {
+		s[i] = "--" + s[i]
+	}
+	return fmt.Errorf("%w; did you mean %s?", err, strings.Join(s, " or "))
+}
+
+// commandSuggestion adds cobra's "did you mean" (its edit distance,
+// SuggestionsMinimumDistance) to the error of an argument a command with
+// subcommands does not take, such as `kvscope list routres`.
+func commandSuggestion(c *cobra.Command, args []string, err error) error {
+	if len(args) == 0 || !c.HasAvailableSubCommands() {
+		return err
+	}
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra's own default, set lazily by its Find
+	}
+	s := c.SuggestionsFor(args[0])
+	if len(s) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; did you mean %s?", err, strings.Join(s, " or "))
+}
