@@ -93,3 +93,23 @@ func TestAddOneRouterForm(t *testing.T) {
 		t.Errorf("form with a parameter addone_rr does not read: %v", err)
 	}
 }
+
+// TestFormParams: the what-if form shows the focused component's
+// parameters with defaults and ranges, as its constructor declares them.
+func TestFormParams(t *testing.T) {
+	for _, tc := range []struct {
+		f           int
+		value, want string
+	}{
+		{fEvict, "s3fifo", "parameters (s3fifo:key=value,…): small_ratio=0.1 [0.01, 0.9]"},
+		{fEvict, "s3fifo:small_ratio=0.2", "parameters (s3fifo:key=value,…): small_ratio=0.1 [0.01, 0.9]"},
+		{fRouter, "lbgr", "parameters (lbgr:key=value,…): precise=false (true|false), preset=code (code|paper)"},
+		{fEvict, "lru", ""},
+		{fEvict, "opt", ""},
+		{fRouter, "nope", ""},
+	} {
+		if got := fieldParams(tc.f, tc.value); got != tc.want {
+			t.Errorf("fieldParams(%s, %q) = %q, want %q", fieldLabels[tc.f], tc.value, got, tc.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/kvscope/kvscope/gpuprofile"
 	"github.com/kvscope/kvscope/replay/evict"
+	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/sim"
@@ -262,7 +263,10 @@ func (f *whatIfForm) View(w int) string {
 				lines = append(lines, st.dim.Render(l))
 			}
 		}
-		if doc := fieldDoc(f.focus, f.inputs[f.focus].Value()); doc != "" {
+		for _, doc := range []string{fieldDoc(f.focus, f.inputs[f.focus].Value()), fieldParams(f.focus, f.inputs[f.focus].Value())} {
+			if doc == "" {
+				continue
+			}
 			for _, l := range wrap(doc, inner-2, "  ") {
 				lines = append(lines, st.dim.Render(l))
 			}
@@ -314,4 +318,32 @@ func fieldDoc(f int, value string) string {
 		}
 	}
 	return ""
+}
+
+// fieldParams lists the parameters of the component a router or eviction
+// field names, as its constructor declares them (key=default and the
+// range or choices), or "" when it names none or takes none.
+func fieldParams(f int, value string) string {
+	name, _, _ := strings.Cut(strings.TrimSpace(value), ":")
+	var decls []param.Decl
+	switch f {
+	case fRouter:
+		decls, _ = route.Params(param.Spec{Name: name})
+	case fEvict:
+		if in, err := evict.Lookup(name); err == nil && !in.Offline {
+			decls, _ = evict.Params(param.Spec{Name: name})
+		}
+	}
+	if len(decls) == 0 {
+		return ""
+	}
+	ps := make([]string, len(decls))
+	for i, d := range decls {
+		r := d.Range()
+		if d.Kind == "enum" || d.Kind == "bool" {
+			r = "(" + r + ")"
+		}
+		ps[i] = d.Key + "=" + d.Default + " " + r
+	}
+	return "parameters (" + name + ":key=value,…): " + strings.Join(ps, ", ")
 }
