@@ -27,8 +27,8 @@ import (
 func registerCompletions(c *cobra.Command) {
 	fns := map[string]cobra.CompletionFunc{
 		"scenario": completeScenario,
-		"router":   specCompleter(route.Names, route.Params),
-		"evict":    specCompleter(evict.Names, evict.Params),
+		"router":   specCompleter(route.Names, routerParams),
+		"evict":    specCompleter(evict.Names, evictParams),
 		"profile":  completeProfile,
 	}
 	c.Flags().VisitAll(func(f *pflag.Flag) {
@@ -46,6 +46,31 @@ func registerCompletions(c *cobra.Command) {
 	}
 }
 
+// componentParams returns a component's declared parameters and their
+// docs (nil for an unknown name).
+type componentParams func(name string) ([]param.Decl, map[string]string)
+
+func routerParams(name string) ([]param.Decl, map[string]string) {
+	in, ok := route.Lookup(name)
+	ps, err := route.Params(param.Spec{Name: name})
+	if !ok || err != nil {
+		return nil, nil
+	}
+	return ps, in.ParamDocs
+}
+
+func evictParams(name string) ([]param.Decl, map[string]string) {
+	in, err := evict.Lookup(name)
+	if err != nil {
+		return nil, nil
+	}
+	ps, err := evict.Params(param.Spec{Name: name})
+	if err != nil {
+		return nil, nil
+	}
+	return ps, in.ParamDocs
+}
+
 func withPrefix(prefix string, names []string, toComplete, suffix string) []string {
 	var out []string
 	for _, n := range names {
@@ -57,7 +82,7 @@ func withPrefix(prefix string, names []string, toComplete, suffix string) []stri
 }
 
 // specCompleter completes one component spec, name[:key=value,...].
-func specCompleter(names func() []string, params func(param.Spec) ([]param.Decl, error)) cobra.CompletionFunc {
+func specCompleter(names func() []string, params componentParams) cobra.CompletionFunc {
 	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		return completeSpec("", toComplete, names, params, "")
 	}
@@ -65,8 +90,9 @@ func specCompleter(names func() []string, params func(param.Spec) ([]param.Decl,
 
 // completeSpec completes the component spec spec (written after prefix):
 // its name (suffix appended to a name alone), then its parameter keys
-// not yet given, then an enum's or bool's values.
-func completeSpec(prefix, spec string, names func() []string, params func(param.Spec) ([]param.Decl, error), suffix string) ([]string, cobra.ShellCompDirective) {
+// not yet given (each with its doc, which shells show beside it), then an
+// enum's or bool's values.
+func completeSpec(prefix, spec string, names func() []string, params componentParams, suffix string) ([]string, cobra.ShellCompDirective) {
 	name, rest, hasParams := strings.Cut(spec, ":")
 	if !hasParams {
 		out := withPrefix(prefix, names(), prefix+spec, suffix)
@@ -75,8 +101,8 @@ func completeSpec(prefix, spec string, names func() []string, params func(param.
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	}
-	decls, err := params(param.Spec{Name: name})
-	if err != nil {
+	decls, docs := params(name)
+	if decls == nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	kvs := strings.Split(rest, ",")
@@ -105,13 +131,12 @@ func completeSpec(prefix, spec string, names func() []string, params func(param.
 		k, _, _ := strings.Cut(kv, "=")
 		given[k] = true
 	}
-	var keys []string
 	for _, d := range decls {
-		if !given[d.Key] {
-			keys = append(keys, d.Key)
+		if !given[d.Key] && strings.HasPrefix(done+d.Key, prefix+spec) {
+			out = append(out, done+d.Key+"=\tdefault "+d.Default+", "+d.Range()+": "+docs[d.Key])
 		}
 	}
-	return withPrefix(done, keys, prefix+spec, "="), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 }
 
 // completeScenario completes -s: router[:params] '+', then
@@ -131,9 +156,9 @@ func completeScenario(_ *cobra.Command, _ []string, toComplete string) ([]string
 	}
 	router, policy, hasPolicy := strings.Cut(head, "+")
 	if !hasPolicy {
-		return completeSpec("", router, route.Names, route.Params, "+")
+		return completeSpec("", router, route.Names, routerParams, "+")
 	}
-	out, dir := completeSpec(router+"+", policy, evict.Names, evict.Params, "")
+	out, dir := completeSpec(router+"+", policy, evict.Names, evictParams, "")
 	return out, dir | cobra.ShellCompDirectiveNoSpace
 }
 

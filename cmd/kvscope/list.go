@@ -21,6 +21,7 @@ type listEntry struct {
 	name, doc string
 	tags      []string
 	params    []param.Decl
+	pdocs     map[string]string
 	notes     []string
 }
 
@@ -75,7 +76,7 @@ func routerEntries() ([]listEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		e := listEntry{name: n, doc: in.Doc, params: ps}
+		e := listEntry{name: n, doc: in.Doc, params: ps, pdocs: in.ParamDocs}
 		if in.NeedsTiming {
 			e.tags = append(e.tags, "timed runs only")
 		}
@@ -100,7 +101,7 @@ func evictionEntries() ([]listEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		e := listEntry{name: n, doc: in.Doc, params: ps}
+		e := listEntry{name: n, doc: in.Doc, params: ps, pdocs: in.ParamDocs}
 		if in.Offline {
 			e.tags = append(e.tags, "offline: kvscope replay only")
 		}
@@ -176,12 +177,14 @@ func writeList(w io.Writer, es []listEntry, long bool) {
 		if !long {
 			continue
 		}
-		pw := 0
+		pw, rw := 0, 0
 		for _, p := range e.params {
 			pw = max(pw, len(p.Key)+1+len(p.Default))
+			rw = max(rw, len(p.Kind)+1+len(p.Range()))
 		}
 		for _, p := range e.params {
-			fmt.Fprintf(w, "    %-*s  %s %s\n", pw, p.Key+"="+p.Default, p.Kind, p.Range())
+			line := fmt.Sprintf("    %-*s  %-*s  %s", pw, p.Key+"="+p.Default, rw, p.Kind+" "+p.Range(), e.pdocs[p.Key])
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
 		}
 		if len(e.params) == 0 && (e.tags != nil || len(e.notes) == 0) {
 			fmt.Fprintln(w, "    (no parameters)")

@@ -7,15 +7,23 @@ import (
 	"github.com/kvscope/kvscope/replay/param/paramtest"
 )
 
-// TestParamsRoundTrip: every policy's declared parameters (what help and
-// `kvscope list evictions` show) agree with its constructor's parsing.
-func TestParamsRoundTrip(t *testing.T) {
+// TestParams: every policy's declared parameters (what help, completion
+// and `kvscope list evictions --long` show) agree with its constructor's
+// parsing, and ParamDocs documents exactly those, one line each.
+func TestParams(t *testing.T) {
 	for _, n := range Names() {
+		in, err := Lookup(n)
+		if err != nil {
+			t.Fatal(err)
+		}
 		decls, err := Params(param.Spec{Name: n})
 		if err != nil {
 			t.Fatalf("%s: %v", n, err)
 		}
 		if err := paramtest.RoundTrip(n, decls, Resolve, Params); err != nil {
+			t.Error(err)
+		}
+		if err := paramtest.Docs(n, decls, in.ParamDocs); err != nil {
 			t.Error(err)
 		}
 	}

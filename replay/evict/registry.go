@@ -42,6 +42,11 @@ type Info struct {
 	Randomized bool
 	// Doc is one line for --help and the explorer's what-if form.
 	Doc string
+	// ParamDocs gives each parameter the constructor reads a one-line doc,
+	// for `kvscope list evictions --long`, completion and the explorer's
+	// form (a test checks every built-in policy documents exactly what it
+	// reads).
+	ParamDocs map[string]string
 }
 
 // registry is the table of policies: name → constructor. No init tricks
@@ -54,7 +59,7 @@ var registry = param.NewRegistry(map[string]Info{
 	"lfu":         {New: newLFU, Doc: "fewest uses, ties by stamp, leaves only"},
 	"random_leaf": {New: newRandomLeaf, Randomized: true, Doc: "uniform unpinned leaf, no marks"},
 	"sieve":       {New: newSieve, Doc: "SIEVE hand over insertion order, leaves only"},
-	"s3fifo":      {New: newS3FIFO, Doc: "S3-FIFO small/main/ghost queues, leaves only (small_ratio=0.1)"},
+	"s3fifo":      {New: newS3FIFO, ParamDocs: s3fifoParamDocs, Doc: "S3-FIFO small/main/ghost queues, leaves only (small_ratio=0.1)"},
 	"server_lru":  {New: newServerLRU, Doc: "llm-d-inference-sim's cache: LRU over unreferenced blocks, one time per finished request"},
 })
 

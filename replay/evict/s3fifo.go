@@ -164,3 +164,8 @@ func (p *s3fifo) Victim(int64) (BlockID, bool) {
 		}
 	}
 }
+
+// s3fifoParamDocs documents newS3FIFO's parameters.
+var s3fifoParamDocs = map[string]string{
+	"small_ratio": "share of the capacity given to the small (probationary) FIFO",
+}

@@ -159,3 +159,14 @@ func (r *cacheAware) Loads(now time.Duration, dst []float64) []float64 {
 }
 
 func (r *cacheAware) LoadUnit() string { return "requests" }
+
+// cacheAwareParamDocs documents parseCacheAware's parameters.
+var cacheAwareParamDocs = map[string]string{
+	"preset":                "sglang's defaults: sglang (current) or sglang-0.4.6 (the paper's); the other keys override them",
+	"cache_threshold":       "route to the longest match when max matched / input tokens exceeds this, else to the smallest tree",
+	"balance_abs_threshold": "balance mode when max − min requests in flight exceeds this …",
+	"balance_rel_threshold": "… and max exceeds this × min",
+	"max_tree_size":         "tokens each worker's routing-history tree keeps when trimmed",
+	"eviction_interval_s":   "seconds between trims of the routing-history trees",
+	"precise":               "match against the workers' true caches instead of the routing history",
+}

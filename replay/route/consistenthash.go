@@ -177,3 +177,8 @@ func (r *consistentHash) Loads(now time.Duration, dst []float64) []float64 {
 }
 
 func (r *consistentHash) LoadUnit() string { return "requests" }
+
+// consistentHashParamDocs documents parseConsistentHash's parameters.
+var consistentHashParamDocs = map[string]string{
+	"n": "leading block ids hashed into the request's key",
+}

@@ -168,3 +168,10 @@ func (r *dynamo) Loads(now time.Duration, dst []float64) []float64 {
 }
 
 func (r *dynamo) LoadUnit() string { return "input blocks in flight" }
+
+// dynamoParamDocs documents parseDynamo's parameters.
+var dynamoParamDocs = map[string]string{
+	"overlap_weight": "weight of the prefill blocks (input blocks not cached on the worker) against decode blocks in the cost",
+	"temperature":    "softmax temperature over the costs; 0 takes the lowest cost (deterministic)",
+	"precise":        "overlap from the workers' true caches; false uses a routing-history tree",
+}

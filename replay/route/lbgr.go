@@ -414,3 +414,9 @@ func (r *lbgr) Loads(now time.Duration, dst []float64) []float64 {
 }
 
 func (r *lbgr) LoadUnit() string { return "W (ms)" }
+
+// lbgrParamDocs documents parseLBGR's parameters.
+var lbgrParamDocs = map[string]string{
+	"preset":  "code: predict with miss tokens and W only (φ = [1]); paper: φ = [1, hit, miss, W], a_c/a_m from the latency model",
+	"precise": "cached tokens from the workers' true caches instead of the routing history",
+}

@@ -230,3 +230,12 @@ func (r *llmd) Loads(now time.Duration, dst []float64) []float64 {
 }
 
 func (r *llmd) LoadUnit() string { return "requests waiting (scraped)" }
+
+// llmdParamDocs documents parseLLMD's parameters.
+var llmdParamDocs = map[string]string{
+	"prefix_weight": "weight of the prefix scorer (matched / chain blocks)",
+	"queue_weight":  "weight of the queue scorer (scraped waiting-queue lengths)",
+	"kv_weight":     "weight of the KV-cache usage scorer (scraped usage)",
+	"scrape_ms":     "milliseconds between scrapes of queue lengths and cache usage",
+	"precise":       "prefix matches from the workers' true caches instead of a routing-history tree",
+}

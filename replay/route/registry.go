@@ -28,6 +28,10 @@ type Info struct {
 	// Rules are the rules its decisions can carry in Why.Rule: their names,
 	// units and formatting are the router's own.
 	Rules []*Rule
+	// ParamDocs gives each parameter Parse reads a one-line doc, for
+	// `kvscope list routers --long`, completion and the explorer's form
+	// (a test checks every built-in router documents exactly what it reads).
+	ParamDocs map[string]string
 	// Parse reads the router's parameters (defaults and ranges) and
 	// returns the builder; it must read every key it accepts whatever
 	// their values, so that Canonical spells every default.
@@ -41,12 +45,12 @@ func always(*param.Args) bool { return true }
 // adding a router is one line here and one file (Register adds one from
 // outside, for tests and extensions).
 var registry = param.NewRegistry(map[string]Info{
-	"cache_aware":     {NeedsTiming: true, Doc: "sglang's cache-aware router: balance by requests in flight, else the longest routing-history match, else the smallest tree", Rules: cacheAwareRules, Parse: parseCacheAware},
-	"consistent_hash": {Doc: "FNV-1a-64 of the first n block ids on a ring of 160 virtual nodes per worker", Rules: []*Rule{ruleHash}, Parse: parseConsistentHash},
-	"dynamo":          {NeedsTiming: true, Randomized: dynamoRandomized, Doc: "NVIDIA Dynamo's KV router: overlap_weight·prefill blocks + decode blocks, softmax at a temperature", Rules: dynamoRules, Parse: parseDynamo},
-	"lbgr":            {NeedsTiming: true, Doc: "the paper's learning-based greedy routing: predicted latency E_i with a per-worker RLS correction", Rules: []*Rule{ruleLBGR}, Parse: parseLBGR},
+	"cache_aware":     {ParamDocs: cacheAwareParamDocs, NeedsTiming: true, Doc: "sglang's cache-aware router: balance by requests in flight, else the longest routing-history match, else the smallest tree", Rules: cacheAwareRules, Parse: parseCacheAware},
+	"consistent_hash": {ParamDocs: consistentHashParamDocs, Doc: "FNV-1a-64 of the first n block ids on a ring of 160 virtual nodes per worker", Rules: []*Rule{ruleHash}, Parse: parseConsistentHash},
+	"dynamo":          {ParamDocs: dynamoParamDocs, NeedsTiming: true, Randomized: dynamoRandomized, Doc: "NVIDIA Dynamo's KV router: overlap_weight·prefill blocks + decode blocks, softmax at a temperature", Rules: dynamoRules, Parse: parseDynamo},
+	"lbgr":            {ParamDocs: lbgrParamDocs, NeedsTiming: true, Doc: "the paper's learning-based greedy routing: predicted latency E_i with a per-worker RLS correction", Rules: []*Rule{ruleLBGR}, Parse: parseLBGR},
 	"least_load":      {NeedsTiming: true, Doc: "fewest input+output tokens in flight", Rules: []*Rule{ruleLeastLoad}, Parse: parseLeastLoad},
-	"llmd":            {NeedsTiming: true, Randomized: always, Doc: "llm-d's scorers: 3·prefix + 2·queue + 2·kv, queue and usage scraped every 50 ms", Rules: []*Rule{ruleLLMD}, Parse: parseLLMD},
+	"llmd":            {ParamDocs: llmdParamDocs, NeedsTiming: true, Randomized: always, Doc: "llm-d's scorers: 3·prefix + 2·queue + 2·kv, queue and usage scraped every 50 ms", Rules: []*Rule{ruleLLMD}, Parse: parseLLMD},
 	"p2c":             {NeedsTiming: true, Randomized: always, Doc: "power of two choices over tokens in flight", Rules: []*Rule{ruleP2C}, Parse: parseP2C},
 	"random":          {Randomized: always, Doc: "uniform random worker", Rules: []*Rule{ruleRandom}, Parse: parseRandom},
 	"round_robin":     {Doc: "workers in turn", Rules: []*Rule{ruleRoundRobin}, Parse: parseRoundRobin},

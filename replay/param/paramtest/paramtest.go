@@ -1,5 +1,6 @@
 // Package paramtest checks that a component's declared parameters (what
-// its constructor reads, param.Args.Decls) agree with its parsing: tests
+// its constructor reads, param.Args.Decls) agree with its parsing and are
+// documented (Docs): tests
 // of the registries (replay/evict, replay/route) call it for every name.
 package paramtest
 
@@ -7,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/kvscope/kvscope/replay/param"
 )
@@ -93,4 +95,22 @@ func outside(d param.Decl) (string, bool) {
 		return param.FormatFloat(f - 1), err == nil
 	}
 	return "", false
+}
+
+// Docs checks that docs documents exactly the declared parameters, each
+// in one non-empty line.
+func Docs(name string, decls []param.Decl, docs map[string]string) error {
+	read := map[string]bool{}
+	for _, d := range decls {
+		read[d.Key] = true
+		if doc := docs[d.Key]; doc == "" || strings.Contains(doc, "\n") {
+			return fmt.Errorf("%s: parameter %s has no one-line doc", name, d.Key)
+		}
+	}
+	for k := range docs {
+		if !read[k] {
+			return fmt.Errorf("%s: a doc for %s, which the constructor does not read", name, k)
+		}
+	}
+	return nil
 }
