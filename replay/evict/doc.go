@@ -22,7 +22,9 @@
 // replay only.
 //
 // A registry entry (Info) is everything other code asks about a policy:
-// Offline, Randomized, Doc. Help, the explorer's form, scenario.Randomized
+// Offline, Randomized, Doc, and ParamDocs (one line per parameter the
+// constructor reads; Params lists those with defaults and ranges as the
+// constructor reads them). Help, the explorer's form, scenario.Randomized
 // and the simulator read those, never a policy's name, so adding a policy
 // is its file and one table line. Register adds one from outside the table
 // (tests and extensions) and returns its removal; the registry is guarded

@@ -26,7 +26,11 @@
 //
 // Its registry entry (Info) is everything other code asks about it: Doc,
 // NeedsTiming, Randomized (a function of its parameters: dynamo draws only
-// with temperature > 0; random, p2c and llmd always), the Rules its decisions carry, and Parse. A Rule
+// with temperature > 0; random, p2c and llmd always), the Rules its
+// decisions carry, Parse, and ParamDocs, one line per parameter Parse
+// reads (Params lists those parameters with defaults and ranges as Parse
+// reads them, for help, `kvscope list routers --long`, completion and the
+// explorer's form). A Rule
 // is the router's own explanation, declared in its file: a name, the units
 // of the Scores, and a Format of the Why's numbers; Why points at it. So
 // adding a router is its file and one table line, and nothing (why.go,
