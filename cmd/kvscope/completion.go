@@ -182,7 +182,8 @@ func completeFormat(_ *cobra.Command, _ []string, toComplete string) ([]string, 
 	return withPrefix("", names, toComplete, ""), cobra.ShellCompDirectiveNoFileComp
 }
 
-// flagSuggestion adds "did you mean --x?" to an unknown-flag error, from
+// flagSuggestion adds cobra's "Did you mean this?" with the nearest flags
+// to an unknown-flag error, from
 // the command's flags (its own and inherited) by edit distance; a long
 // flag written with one dash (-cache-tokens) is pointed to its two-dash
 // form. Other errors come back unchanged.
@@ -198,7 +199,7 @@ func flagSuggestion(c *cobra.Command, err error) error {
 	got := ne.GetSpecifiedName()
 	if sh := ne.GetSpecifiedShortnames(); sh != "" {
 		if slices.Contains(names, sh) {
-			return fmt.Errorf("%w; did you mean --%s?", err, sh)
+			return fmt.Errorf("%w\n\nDid you mean this?\n\t--%s", err, sh)
 		}
 		return err
 	}
@@ -209,7 +210,8 @@ func flagSuggestion(c *cobra.Command, err error) error {
 	for i := range s {
 		s[i] = "--" + s[i]
 	}
-	return fmt.Errorf("%w; did you mean %s?", err, strings.Join(s, " or "))
+	// cobra's own wording, as the root's rootArgs (default.go) spells it.
+	return fmt.Errorf("%w\n\nDid you mean this?\n\t%s", err, strings.Join(s, "\n\t"))
 }
 
 // commandSuggestion adds cobra's "did you mean" (its edit distance,
@@ -226,5 +228,6 @@ func commandSuggestion(c *cobra.Command, args []string, err error) error {
 	if len(s) == 0 {
 		return err
 	}
-	return fmt.Errorf("%w; did you mean %s?", err, strings.Join(s, " or "))
+	// cobra's own wording, as the root's rootArgs (default.go) spells it.
+	return fmt.Errorf("%w\n\nDid you mean this?\n\t%s", err, strings.Join(s, "\n\t"))
 }
