@@ -41,8 +41,9 @@ func newListCmd() *cobra.Command {
 			return usagef("list: name what to list (routers, evictions, profiles, formats)")
 		},
 	}
+	var long bool
+	cmd.PersistentFlags().BoolVar(&long, "long", false, "show each component's parameters with defaults, ranges and docs")
 	sub := func(use, short string, entries func() ([]listEntry, error)) *cobra.Command {
-		var long bool
 		c := &cobra.Command{
 			Use:   use,
 			Short: short,
@@ -56,7 +57,6 @@ func newListCmd() *cobra.Command {
 				return nil
 			},
 		}
-		c.Flags().BoolVar(&long, "long", false, "show each component's parameters with defaults and ranges")
 		return c
 	}
 	cmd.AddCommand(
