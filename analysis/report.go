@@ -56,7 +56,18 @@ func FormatOf(path string) (Format, error) {
 }
 
 // Write renders the report in format f.
-func (r *Report) Write(w io.Writer, f Format) error {
+func (r *Report) Write(w io.Writer, f Format) error { return writeAs(r, w, f) }
+
+// renderer is a report that renders in every Format.
+type renderer interface {
+	WriteMarkdown(io.Writer) error
+	WriteHTML(io.Writer) error
+	WriteJSON(io.Writer) error
+	WriteCSV(io.Writer) error
+}
+
+// writeAs renders r in format f.
+func writeAs(r renderer, w io.Writer, f Format) error {
 	switch f {
 	case FormatMarkdown:
 		return r.WriteMarkdown(w)

@@ -19,19 +19,7 @@ import (
 const CurveJSONVersion = 1
 
 // Write renders the report in format f.
-func (r *CurveReport) Write(w io.Writer, f Format) error {
-	switch f {
-	case FormatMarkdown:
-		return r.WriteMarkdown(w)
-	case FormatHTML:
-		return r.WriteHTML(w)
-	case FormatJSON:
-		return r.WriteJSON(w)
-	case FormatCSV:
-		return r.WriteCSV(w)
-	}
-	return fmt.Errorf("unknown report format %q", f)
-}
+func (r *CurveReport) Write(w io.Writer, f Format) error { return writeAs(r, w, f) }
 
 // eachPoint calls fn with the listed points: Options.At's, else every step
 // of the curve.
