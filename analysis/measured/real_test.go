@@ -18,14 +18,7 @@ import (
 // independent reading of the same file (encoding/json into maps, a plain
 // YAML decode).
 func TestGroundTruthExperiments(t *testing.T) {
-	root := testenv.VLLMGroundTruth(t)
-	dirs, err := filepath.Glob(filepath.Join(root, "2026*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(dirs) != 16 {
-		t.Fatalf("%d experiment folders, want 16", len(dirs))
-	}
+	dirs := testenv.VLLMExperiments(t)
 	var measured []string
 	for _, dir := range dirs {
 		e, err := LoadExperiment(dir)

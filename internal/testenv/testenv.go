@@ -61,6 +61,21 @@ func VLLMGroundTruth(t testing.TB) string {
 	return shared(t, "vllm-groundtruth")
 }
 
+// VLLMExperiments returns the experiment folders of ../shared/vllm-groundtruth
+// (the 16 inference-perf runs, sorted), skipping or failing as Require does
+// when the folder is missing and failing when it does not hold 16.
+func VLLMExperiments(t testing.TB) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(VLLMGroundTruth(t), "2026*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) != 16 {
+		t.Fatalf("%d experiment folders, want 16", len(dirs))
+	}
+	return dirs
+}
+
 func shared(t testing.TB, name string) string {
 	t.Helper()
 	dir, err := os.Getwd()

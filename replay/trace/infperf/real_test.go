@@ -19,14 +19,7 @@ import (
 // that independent reading and, where the run was measured, against the
 // requests inference-perf reports per stage.
 func TestGroundTruthConfigs(t *testing.T) {
-	root := testenv.VLLMGroundTruth(t)
-	dirs, err := filepath.Glob(filepath.Join(root, "2026*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(dirs) != 16 {
-		t.Fatalf("%d experiment folders, want 16", len(dirs))
-	}
+	dirs := testenv.VLLMExperiments(t)
 	measured := 0
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
