@@ -15,7 +15,6 @@ import (
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -211,17 +210,8 @@ func reproduceCommand(cmd *cobra.Command, tracePath string) string {
 	for _, s := range specs {
 		args = append(args, "-s", s)
 	}
-	var out string
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		switch f.Name {
-		case "scenario", "stats", "parallel":
-			return
-		case "output":
-			out = f.Value.String()
-			return
-		}
-		args = append(args, "--"+f.Name, f.Value.String())
-	})
+	out, _ := cmd.Flags().GetString("output")
+	args = append(args, flagArgs(cmd, false, "scenario", "stats", "parallel", "output")...)
 	args = append(args, "-o", out)
 	return analysis.ShellQuote(args)
 }

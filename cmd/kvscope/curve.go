@@ -15,7 +15,6 @@ import (
 	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 func newCurveCmd() *cobra.Command {
@@ -189,13 +188,5 @@ func parseCapacities(flag, s string) ([]int64, error) {
 // curveCommand is the command line that reproduces the report: the trace
 // and every flag that was set, in name order.
 func curveCommand(cmd *cobra.Command, tracePath string) string {
-	args := []string{"kvscope", "curve", tracePath}
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if f.Value.Type() == "bool" {
-			args = append(args, "--"+f.Name+"="+f.Value.String())
-			return
-		}
-		args = append(args, "--"+f.Name, f.Value.String())
-	})
-	return analysis.ShellQuote(args)
+	return analysis.ShellQuote(append([]string{"kvscope", "curve", tracePath}, flagArgs(cmd, false)...))
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 func newLiveCmd() *cobra.Command {
@@ -259,10 +258,6 @@ func readCA(file string) (*tls.Config, error) {
 // argument). Keys never appear on the command line (only the names of
 // their variable or file), so nothing needs hiding.
 func commandLine(cmd *cobra.Command, args []string) string {
-	parts := []string{"kvscope", "live"}
-	parts = append(parts, args...)
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		parts = append(parts, "--"+f.Name+"="+f.Value.String())
-	})
-	return analysis.ShellQuote(parts)
+	parts := append([]string{"kvscope", "live"}, args...)
+	return analysis.ShellQuote(append(parts, flagArgs(cmd, true)...))
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/tui"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -205,16 +204,7 @@ func (f *openLiveFlags) build(tr *trace.Trace, sc scenario.Scenario) (tui.LiveFu
 // every flag given, repeated -s values each on their own.
 func openCommandLine(cmd *cobra.Command, args []string) string {
 	parts := append([]string{"kvscope", "open"}, args...)
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if sa, ok := f.Value.(pflag.SliceValue); ok {
-			for _, v := range sa.GetSlice() {
-				parts = append(parts, "--"+f.Name+"="+v)
-			}
-			return
-		}
-		parts = append(parts, "--"+f.Name+"="+f.Value.String())
-	})
-	return analysis.ShellQuote(parts)
+	return analysis.ShellQuote(append(parts, flagArgs(cmd, true)...))
 }
 
 // isTerminal reports whether w is a terminal. Anything but an *os.File
