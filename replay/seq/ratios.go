@@ -50,6 +50,11 @@ func divRatio(a, b int64) *float64 {
 // and must not be passed (an error). A cancelled ctx stops it with ctx's
 // error.
 func CompareOpt(ctx context.Context, reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockSize int, policyMissed int64) (Ratios, error) {
+	return compareOpt(ctx, compact(reqs), unit, capacity, blockSize, policyMissed)
+}
+
+// compareOpt is CompareOpt on requests already renumbered by compact.
+func compareOpt(ctx context.Context, reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockSize int, policyMissed int64) (Ratios, error) {
 	future := chains(reqs)
 	c, err := newCache(param.Spec{Name: "opt"}, unit, capacity, blockSize, nil, future, sizeHint(reqs))
 	if err != nil {

@@ -30,6 +30,12 @@ type WorkerRatios struct {
 // Belady bound's on the same sequence. The timed run's own misses never
 // enter a ratio. A cancelled ctx stops it with ctx's error.
 func SequentialRatios(ctx context.Context, reqs []*trace.Request, sp param.Spec, rnd *rand.Rand, unit kvcache.Unit, capacity int64, blockSize int) (WorkerRatios, error) {
+	return sequentialRatios(ctx, compact(reqs), sp, rnd, unit, capacity, blockSize)
+}
+
+// sequentialRatios is SequentialRatios on requests already renumbered by
+// compact.
+func sequentialRatios(ctx context.Context, reqs []*trace.Request, sp param.Spec, rnd *rand.Rand, unit kvcache.Unit, capacity int64, blockSize int) (WorkerRatios, error) {
 	c, err := newCache(sp, unit, capacity, blockSize, rnd, chains(reqs), sizeHint(reqs))
 	if err != nil {
 		return WorkerRatios{}, err
@@ -45,7 +51,7 @@ func SequentialRatios(ctx context.Context, reqs []*trace.Request, sp param.Spec,
 		}
 		policyMissed += missed(unit, q, hb, ht)
 	}
-	r, err := CompareOpt(ctx, reqs, unit, capacity, blockSize, policyMissed)
+	r, err := compareOpt(ctx, reqs, unit, capacity, blockSize, policyMissed)
 	if err != nil {
 		return WorkerRatios{}, err
 	}
