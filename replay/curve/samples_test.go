@@ -10,11 +10,7 @@ import (
 
 func loadSample(t testing.TB, name string) *trace.Trace {
 	t.Helper()
-	data, err := samples.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := trace.LoadBytes("sample:"+name, data, trace.ReadOptions{})
+	tr, err := trace.LoadSample(name)
 	if err != nil {
 		t.Fatal(err)
 	}

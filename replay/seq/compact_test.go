@@ -41,11 +41,7 @@ func TestCompactKeepsOrder(t *testing.T) {
 // the randomized policies drawing from the same seed.
 func TestCompactSameRatios(t *testing.T) {
 	for _, name := range samples.Names() {
-		data, err := samples.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr, err := trace.LoadBytes("sample:"+name, data, trace.ReadOptions{})
+		tr, err := trace.LoadSample(name)
 		if err != nil {
 			t.Fatal(err)
 		}
