@@ -379,6 +379,26 @@ func (c *Cache) MakeRoom(need int64) (short int64, err error) {
 	return 0, nil
 }
 
+// Forget removes the blocks of path, leaf first, while each is an
+// evictable leaf (present, unpinned, no children), and stops at the first
+// that is not; it returns the weight removed. It is for a model of a remote
+// cache whose request failed: the blocks that request added are most likely
+// not on the server, so they leave the model at once instead of waiting
+// for eviction. Forgotten blocks are not evictions (Evicted is unchanged);
+// the policy hears of them as of an eviction's removal.
+func (c *Cache) Forget(path []BlockID) int64 {
+	var w int64
+	for i := len(path) - 1; i >= 0; i-- {
+		b := path[i]
+		if !c.IsEvictable(b) {
+			break
+		}
+		w += int64(c.nodes[b].weight)
+		c.remove(b)
+	}
+	return w
+}
+
 // remove deletes an evictable block and updates its parent.
 func (c *Cache) remove(b BlockID) {
 	n := &c.nodes[b]

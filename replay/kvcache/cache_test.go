@@ -243,3 +243,63 @@ func fillMemory(t testing.TB, policy string, n int) float64 {
 	runtime.KeepAlive(chains)
 	return float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / float64(c.Len())
 }
+
+// TestForget: a failed request's blocks leave the model leaf first, and
+// stop at a block another request still pins or extends; nothing counts as
+// an eviction, and every policy stays consistent (Check).
+func TestForget(t *testing.T) {
+	for _, pol := range evict.Names() {
+		if info, _ := evict.Lookup(pol); info.Offline {
+			continue
+		}
+		t.Run(pol, func(t *testing.T) {
+			c := newCache(t, pol, kvcache.Blocks, 8, 16)
+			add := func(path ...trace.BlockID) {
+				t.Helper()
+				h := c.Match(path)
+				if err := c.Pin(path[:h]); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Reserve(int64(len(path) - h)); err != nil {
+					t.Fatal(err)
+				}
+				parent := kvcache.NoBlock
+				if h > 0 {
+					parent = path[h-1]
+				}
+				for _, b := range path[h:] {
+					if _, err := c.Commit(parent, b, 1); err != nil {
+						t.Fatal(err)
+					}
+					parent = b
+				}
+			}
+			add(0, 1, 2, 3) // the failed request
+			add(0, 1, 5)    // another, still running, shares 0 and 1
+			if err := c.Unpin([]trace.BlockID{0, 1, 2, 3}); err != nil {
+				t.Fatal(err)
+			}
+			if w := c.Forget([]trace.BlockID{2, 3}); w != 2 {
+				t.Fatalf("forgot %d, want 2 (blocks 3 then 2)", w)
+			}
+			if c.Present(2) || c.Present(3) || !c.Present(1) || c.Evicted() != 0 || c.Len() != 3 {
+				t.Fatalf("after forget: 2 %v 3 %v 1 %v evicted %d len %d", c.Present(2), c.Present(3), c.Present(1), c.Evicted(), c.Len())
+			}
+			check(t, c)
+			// 1 has a child (5) and is pinned: nothing of 0, 1 goes.
+			if w := c.Forget([]trace.BlockID{0, 1}); w != 0 {
+				t.Fatalf("forgot %d of a pinned, extended prefix", w)
+			}
+			if err := c.Unpin([]trace.BlockID{0, 1, 5}); err != nil {
+				t.Fatal(err)
+			}
+			if w := c.Forget([]trace.BlockID{0, 1, 5}); w != 3 || c.Len() != 0 || c.Used() != 0 {
+				t.Fatalf("forgot %d, len %d used %d", w, c.Len(), c.Used())
+			}
+			check(t, c)
+			// What is forgotten can come back.
+			add(0, 1, 2)
+			check(t, c)
+		})
+	}
+}
