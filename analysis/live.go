@@ -49,14 +49,37 @@ type LiveSummary struct {
 	MetricsTokenHitRatio float64 `json:"metrics_token_hit_ratio"`
 	HasMetrics           bool    `json:"has_metrics"`
 	ModelTokenHitRatio   float64 `json:"model_token_hit_ratio"`
+	// CachedReported counts the completed requests whose responses
+	// carried cached tokens (vLLM sends them only with
+	// --enable-prompt-tokens-details); the response and model ratios cover
+	// those requests alone. CachedMissing: none did, so the response ratio
+	// is unknown and the /metrics ratio stands in for it.
+	CachedReported int  `json:"cached_reported"`
+	CachedMissing  bool `json:"cached_missing"`
+	// Attempts counts every attempt sent (retries and failed ones
+	// included): what the servers' /metrics counters cover.
+	Attempts int `json:"attempts"`
+	// CounterResets sums the workers' /metrics counter resets (restarts).
+	CounterResets int `json:"counter_resets"`
+	// Coverage says, for each hit ratio above, which requests it covers.
+	Coverage LiveCoverage `json:"coverage"`
 	// PerRequestAgreement is the share of completed requests whose cached
-	// tokens equal the model's prediction.
+	// tokens equal the model's prediction (among those that reported them).
 	PerRequestAgreement float64   `json:"per_request_agreement"`
 	TTFT                Dist      `json:"ttft_ms"`
 	E2E                 Dist      `json:"e2e_ms"`
 	ThroughputRPS       float64   `json:"throughput_rps"`
 	WorkerHitRatio      []float64 `json:"worker_hit_ratio"`
 	WorkerRequests      []int     `json:"worker_requests"`
+}
+
+// LiveCoverage names the requests behind each live hit ratio: they differ
+// as soon as a request fails or is retried (/metrics counts every attempt
+// that reached a server, responses only the completed requests).
+type LiveCoverage struct {
+	Responses string `json:"responses"`
+	Metrics   string `json:"metrics"`
+	Model     string `json:"model"`
 }
 
 // LiveModelOf takes what the live report needs from a simulated run's
@@ -109,14 +132,18 @@ func SummarizeLive(res *liverun.Result) LiveSummary {
 	agree := 0
 	first, last := math.Inf(1), math.Inf(-1)
 	for _, r := range res.Records {
+		s.Attempts += r.Attempts
 		if r.Status != liverun.Completed {
 			continue
 		}
-		prompt += int64(r.PromptTokens)
-		cached += int64(r.CachedTokens)
-		model += int64(r.ModelCachedTokens)
-		if r.CachedTokens == r.ModelCachedTokens {
-			agree++
+		if r.CachedKnown {
+			s.CachedReported++
+			prompt += int64(r.PromptTokens)
+			cached += int64(r.CachedTokens)
+			model += int64(r.ModelCachedTokens)
+			if r.CachedTokens == r.ModelCachedTokens {
+				agree++
+			}
 		}
 		ttft = append(ttft, r.TTFTMs)
 		e2e = append(e2e, r.E2EMs)
@@ -133,17 +160,45 @@ func SummarizeLive(res *liverun.Result) LiveSummary {
 		}
 		mq += w.MetricsQueried
 		mh += w.MetricsHit
+		s.CounterResets += w.CounterResets
 	}
 	s.TokenHitRatio = ratioF64(float64(cached), float64(prompt))
 	s.ModelTokenHitRatio = ratioF64(float64(model), float64(prompt))
 	s.MetricsTokenHitRatio = ratioF64(mh, mq)
-	s.PerRequestAgreement = ratioF64(float64(agree), float64(s.Completed))
+	s.PerRequestAgreement = ratioF64(float64(agree), float64(s.CachedReported))
+	s.CachedMissing = s.Completed > 0 && s.CachedReported == 0
+	s.Coverage = liveCoverage(s)
 	s.TTFT = Summarize(ttft)
 	s.E2E = Summarize(e2e)
 	if s.Completed > 0 && last > first {
 		s.ThroughputRPS = float64(s.Completed) / ((last - first) / 1000)
 	}
 	return s
+}
+
+func liveCoverage(s LiveSummary) LiveCoverage {
+	var c LiveCoverage
+	switch {
+	case s.CachedMissing:
+		c.Responses = "unknown: no response carried cached_tokens (vLLM needs --enable-prompt-tokens-details)"
+	case s.CachedReported < s.Completed:
+		c.Responses = fmt.Sprintf("the %d of %d completed requests whose responses carried cached_tokens", s.CachedReported, s.Completed)
+	default:
+		c.Responses = fmt.Sprintf("the %d completed requests", s.Completed)
+	}
+	if s.HasMetrics {
+		c.Metrics = fmt.Sprintf("every attempt the servers counted (%d sent, retries and failed attempts included)", s.Attempts)
+		if s.CounterResets > 0 {
+			c.Metrics += fmt.Sprintf("; counters reset %d× (a server restarted): summed as Prometheus's increase(), what was counted between the last reading and a restart is missing", s.CounterResets)
+		}
+	} else {
+		c.Metrics = "none: some worker's /metrics lacked the prefix-cache counters or could not be read"
+	}
+	c.Model = "the same requests as the responses' ratio"
+	if s.CachedMissing {
+		c.Model = "none: it is compared per request with the responses' cached_tokens, and none came"
+	}
+	return c
 }
 
 // LiveModelScenario is the scenario a live run is compared with: the run's
@@ -210,11 +265,19 @@ func CompareLive(res *liverun.Result, m LiveModel) *LiveReport {
 		cut := ls.Sent - ls.Completed - ls.Failed - ls.TimedOut
 		add("cancelled after sending", float64(cut), 0, "run interrupted: sent, never ended; the model serves them")
 	}
-	add("token hit ratio (responses)", ls.TokenHitRatio, m.TokenHitRatio, "")
-	if ls.HasMetrics {
-		add("token hit ratio (/metrics)", ls.MetricsTokenHitRatio, m.TokenHitRatio, "")
+	if !ls.CachedMissing {
+		add("token hit ratio (responses)", ls.TokenHitRatio, m.TokenHitRatio, ls.Coverage.Responses)
 	}
-	add("token hit ratio (kvscope's worker model, live order)", ls.ModelTokenHitRatio, m.TokenHitRatio, "model fed the live routing and order")
+	if ls.HasMetrics {
+		note := ls.Coverage.Metrics
+		if ls.CachedMissing {
+			note = "in place of the responses' ratio (" + ls.Coverage.Responses + "); " + note
+		}
+		add("token hit ratio (/metrics)", ls.MetricsTokenHitRatio, m.TokenHitRatio, note)
+	}
+	if !ls.CachedMissing {
+		add("token hit ratio (kvscope's worker model, live order)", ls.ModelTokenHitRatio, m.TokenHitRatio, "model fed the live routing and order; "+ls.Coverage.Model)
+	}
 	for i := range min(len(ls.WorkerHitRatio), len(m.WorkerHitRatio), len(m.WorkerCompleted)) {
 		add(fmt.Sprintf("worker %d token hit ratio", i), ls.WorkerHitRatio[i], m.WorkerHitRatio[i], "")
 		add(fmt.Sprintf("worker %d requests", i), float64(ls.WorkerRequests[i]), float64(m.WorkerCompleted[i]), "")
@@ -301,12 +364,15 @@ func (r *LiveReport) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "## Workers\n\n| worker | URL | completed | failed | hit ratio (responses) | hit ratio (/metrics) | model hit ratio | cache blocks | down | healthy at end |\n")
 	fmt.Fprintf(&b, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, wr := range res.Workers {
-		mh := "–"
+		mh, rh, modelh := "–", "–", "–"
 		if wr.HasMetrics {
 			mh = fmt.Sprintf("%.4f", wr.MetricsHitRatio)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %d | %.4f | %s | %.4f | %d | %d | %v |\n", wr.Worker, wr.URL, wr.Completed, wr.Failed,
-			wr.HitRatio, mh, wr.ModelHitRatio, wr.CacheBlocks, wr.Downs, wr.Healthy)
+		if !s.CachedMissing {
+			rh, modelh = fmt.Sprintf("%.4f", wr.HitRatio), fmt.Sprintf("%.4f", wr.ModelHitRatio)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %d | %s | %s | %s | %d | %d | %v |\n", wr.Worker, wr.URL, wr.Completed, wr.Failed,
+			rh, mh, modelh, wr.CacheBlocks, wr.Downs, wr.Healthy)
 	}
 	for _, wr := range res.Workers {
 		if len(wr.Failures) == 0 {
@@ -318,7 +384,12 @@ func (r *LiveReport) WriteMarkdown(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\nCached tokens per request equal to kvscope's worker model: %.1f%% of completed requests.\n\n", 100*s.PerRequestAgreement)
+	if s.CachedMissing {
+		fmt.Fprintf(&b, "\nNo response carried cached_tokens (vLLM needs --enable-prompt-tokens-details): the response and model hit ratios are unknown (–); the /metrics ratio stands in for them.\n")
+	} else {
+		fmt.Fprintf(&b, "\nCached tokens per request equal to kvscope's worker model: %.1f%% of the %d completed requests that reported them.\n", 100*s.PerRequestAgreement, s.CachedReported)
+	}
+	fmt.Fprintf(&b, "\nWhat each hit ratio covers:\n\n- responses: %s\n- /metrics: %s\n- kvscope's model: %s\n\n", s.Coverage.Responses, s.Coverage.Metrics, s.Coverage.Model)
 
 	if r.Model != nil {
 		fmt.Fprintf(&b, "## Live beside the model\n\nModel: `%s`, simulated on the %d requests as sent (whole blocks, server pages).\n\n", r.Model.Scenario, r.Model.Requests)

@@ -22,12 +22,42 @@ func liveResult() *liverun.Result {
 		}
 		res.Records = append(res.Records, liverun.Record{Index: i, Status: liverun.Completed, Worker: 0,
 			ArrivalMs: float64(100 * i), SentMs: float64(100 * i), TTFTMs: float64(i + 1), E2EMs: float64(2 * (i + 1)),
-			PromptTokens: 100, CachedTokens: 25, ModelCachedTokens: model})
+			PromptTokens: 100, CachedTokens: 25, CachedKnown: true, ModelCachedTokens: model, Attempts: 1})
 	}
-	res.Records = append(res.Records, liverun.Record{Index: 20, Status: liverun.Failed, Worker: 0, Reason: "http 500"})
+	res.Records = append(res.Records, liverun.Record{Index: 20, Status: liverun.Failed, Worker: 0, Reason: "http 500", Attempts: 2})
 	res.Workers = []liverun.WorkerResult{{Worker: 0, URL: "http://127.0.0.1:1", Completed: 20, Failed: 1,
 		PromptTokens: 2000, CachedTokens: 500, HitRatio: 0.25, HasMetrics: true, MetricsQueried: 2000, MetricsHit: 500, MetricsHitRatio: 0.25}}
 	return res
+}
+
+// TestLiveCachedTokensMissing: a vLLM without
+// --enable-prompt-tokens-details reports no cached tokens; the report says
+// so and sets /metrics in the responses' place instead of a hit ratio of 0.
+func TestLiveCachedTokensMissing(t *testing.T) {
+	res := liveResult()
+	for i := range res.Records {
+		res.Records[i].CachedKnown, res.Records[i].CachedTokens = false, 0
+	}
+	ls := SummarizeLive(res)
+	if !ls.CachedMissing || ls.CachedReported != 0 || !strings.Contains(ls.Coverage.Responses, "--enable-prompt-tokens-details") {
+		t.Fatalf("summary %+v", ls)
+	}
+	rep := CompareLive(res, LiveModel{Scenario: "s", TokenHitRatio: 0.2, WorkerHitRatio: []float64{0.2}, WorkerCompleted: []int{20}})
+	for _, r := range rep.Rows {
+		if strings.HasPrefix(r.Metric, "token hit ratio (responses)") || strings.HasPrefix(r.Metric, "token hit ratio (kvscope") {
+			t.Fatalf("row %q shown without cached tokens", r.Metric)
+		}
+		if r.Metric == "token hit ratio (/metrics)" && !strings.Contains(r.Note, "in place of the responses") {
+			t.Fatalf("/metrics row does not say it stands in: %+v", r)
+		}
+	}
+	var md strings.Builder
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "No response carried cached_tokens") {
+		t.Fatalf("markdown does not flag the missing cached tokens:\n%s", md.String())
+	}
 }
 
 func TestLiveSummaryAndComparison(t *testing.T) {
@@ -74,7 +104,7 @@ func TestLiveSummaryAndComparison(t *testing.T) {
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Live beside the model", "round_robin+server_lru;workers=1", "| completed | 20 | 19 | +1 | +5.3% |", "## What failed", "http 500", "plumbing only", "90.0% of completed requests"} {
+	for _, want := range []string{"## Live beside the model", "round_robin+server_lru;workers=1", "| completed | 20 | 19 | +1 | +5.3% |", "## What failed", "http 500", "plumbing only", "90.0% of the 20 completed requests that reported them", "every attempt the servers counted (22 sent"} {
 		if !strings.Contains(md.String(), want) {
 			t.Fatalf("markdown lacks %q:\n%s", want, md.String())
 		}

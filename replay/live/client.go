@@ -32,6 +32,21 @@ func (s Secret) String() string               { return redacted(s.v) }
 func (s Secret) GoString() string             { return redacted(s.v) }
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted(s.v)) }
 
+// Check reports a key that cannot travel in an Authorization header: one
+// with a line break, a space or another control character inside (a key
+// file of two lines, say). The message never shows the key.
+func (s Secret) Check() error {
+	if n := strings.Count(s.v, "\n") + 1; n > 1 {
+		return fmt.Errorf("the key has %d lines; an API key is one line", n)
+	}
+	for i, r := range s.v {
+		if r <= ' ' || r == 0x7f {
+			return fmt.Errorf("the key has a space or control character at byte %d; an API key is one word", i+1)
+		}
+	}
+	return nil
+}
+
 // Empty reports whether no key is set.
 func (s Secret) Empty() bool { return s.v == "" }
 

@@ -29,7 +29,16 @@
 // sglang:prompt_tokens_total, sglang:cached_tokens_total, sglang:token_usage,
 // sglang:num_queue_reqs. A counter absent before the run (servers register
 // series on first use) counts from 0. The per-worker /metrics hit ratio is the
-// counters' growth over the run, read after they stop moving.
+// counters' growth over the run, read after they stop moving, summed over
+// every reading as Prometheus's increase() sums it: a counter that goes
+// down, or a new process_start_time_seconds, is a reset (the server
+// restarted) and the new reading counts from 0, so a restart never turns a
+// figure negative (what was counted between the last reading and the
+// restart is lost, as in Prometheus). Each ratio of the report says which
+// requests it covers (responses: completed requests that carried
+// cached_tokens; /metrics: every attempt the servers counted); a run whose
+// responses carry no cached_tokens (vLLM without
+// --enable-prompt-tokens-details) is flagged and /metrics stands in.
 //
 // # The driver (Run)
 //
@@ -52,7 +61,11 @@
 // until it ends (the server counts running requests' blocks as cached), then
 // stamps them (kvcache.Complete); its policy is Config.ModelEvict
 // (server_lru, the llm-d-inference-sim/vLLM rule, by default; lru for
-// sglang). It assumes every sent request reached the worker's cache, and a
+// sglang). A failed attempt's new blocks are forgotten at once
+// (kvcache.Forget: leaf first, unless another request holds or extends
+// them): the server most likely never kept them, and kept they made the
+// model drift after retries. Otherwise it assumes every sent request
+// reached the worker's cache, and a
 // worker that recovers from being down starts with an empty model (it most
 // likely restarted). Each record carries the model's prediction for the
 // serving worker at send time (ModelCachedTokens): with concurrency 1 on
@@ -74,7 +87,9 @@
 // choice of it goes to the next healthy worker in index order (the router is
 // told its choice completed as failed, and the record keeps both: Routed and
 // Worker); GET /health is probed every ProbeInterval until it answers, and
-// the worker rejoins.
+// the worker rejoins. When no worker is left, the attempt's error names
+// every worker's URL and the error that took it out (an unknown CA, http
+// spoken to https, a refused port), never a bare "no healthy worker".
 //
 // # Cancellation and panics
 //

@@ -34,7 +34,13 @@ type worker struct {
 	before    *Scrape
 	latest    *Scrape
 	settled   bool
-	fail      map[string]int
+	// ctr follows the prefix-cache counters over the run (every reading);
+	// forgotten counts the blocks the model dropped after failed attempts.
+	ctr       counters
+	forgotten int64
+	// downWhy is the error that last took the worker out of routing.
+	downWhy string
+	fail    map[string]int
 }
 
 type driver struct {
@@ -89,6 +95,7 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 		w := &worker{ep: ep, healthy: true, fail: map[string]int{}}
 		if s, err := d.client.Scrape(ctx, ep); err == nil {
 			w.before, w.latest = &s, &s
+			w.ctr.start(&s)
 		} else {
 			scrapeErr[i] = err
 		}
@@ -305,7 +312,7 @@ func (d *driver) begin(i int) (*attempt, error) {
 		}
 		if a.w < 0 {
 			d.complete(a, i, 0, true)
-			return nil, &AttemptError{Kind: KindConnect, Msg: "no healthy worker"}
+			return nil, d.noHealthyWorker()
 		}
 		a.why += fmt.Sprintf("; worker %d unhealthy, sent to worker %d", dec.Worker, a.w)
 	}
@@ -364,10 +371,22 @@ func (d *driver) complete(a *attempt, i int, e2e time.Duration, failed bool) {
 	if a.w >= 0 {
 		d.workers[a.w].inFlight--
 	}
-	if a.fits {
-		a.model.Access(a.pinned, kvcache.Complete)
-		_ = a.model.Unpin(a.pinned)
+	if !a.fits {
+		return
 	}
+	if failed {
+		// The blocks this attempt added are most likely not on the
+		// server (refused, rejected, cut or aborted): the model forgets
+		// them, from the leaf, unless another request holds or extends
+		// them. Kept, they made the model drift after retries.
+		_ = a.model.Unpin(a.pinned)
+		if a.w >= 0 {
+			d.workers[a.w].forgotten += a.model.Forget(a.pinned[a.hit:])
+		}
+		return
+	}
+	a.model.Access(a.pinned, kvcache.Complete)
+	_ = a.model.Unpin(a.pinned)
 }
 
 // ended books an attempt's end: the router, the model, the worker's counts
@@ -435,7 +454,7 @@ func (d *driver) serve(ctx context.Context, i int) {
 			down := ae.Kind == KindRefused || ae.Kind == KindConnect || d.client.Probe(ctx, d.workers[a.w].ep) != nil
 			if down {
 				d.mu.Lock()
-				d.markDown(a.w)
+				d.markDown(a.w, d.cfg.Client.Key.scrub(ae.Error()))
 				d.mu.Unlock()
 			}
 		}

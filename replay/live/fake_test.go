@@ -29,6 +29,8 @@ type fake struct {
 	hit      int64
 	requests atomic.Int64
 	auth     []string
+	// start is the process_start_time_seconds it reports (none when 0).
+	start float64
 	// behaviour, per request number (1-based); nil = serve normally
 	fault func(n int64, w http.ResponseWriter, r *http.Request) bool
 }
@@ -48,6 +50,9 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "# TYPE vllm:prefix_cache_queries_total counter\nvllm:prefix_cache_queries_total{model_name=\"m\"} %d\n", f.queried)
 		fmt.Fprintf(w, "# TYPE vllm:prefix_cache_hits_total counter\nvllm:prefix_cache_hits_total{model_name=\"m\"} %d\n", f.hit)
 		fmt.Fprintf(w, "# TYPE vllm:cache_config_info gauge\nvllm:cache_config_info{block_size=\"4\",num_gpu_blocks=\"1000\"} 1\n")
+		if f.start > 0 {
+			fmt.Fprintf(w, "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %g\n", f.start)
+		}
 		return
 	}
 	n := f.requests.Add(1)

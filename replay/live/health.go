@@ -2,14 +2,17 @@ package live
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
-// markDown takes worker w out of routing and probes it until it answers
-// (under d.mu).
-func (d *driver) markDown(w int) {
+// markDown takes worker w out of routing, keeping why (the failed
+// attempt's error, shown when no worker is left), and probes it until it
+// answers (under d.mu).
+func (d *driver) markDown(w int, why string) {
 	ctx := d.bg
 	wk := d.workers[w]
+	wk.downWhy = why
 	if !wk.healthy {
 		return
 	}
@@ -54,4 +57,25 @@ func (d *driver) rejoin(w int) {
 	if m, err := d.newModel(w); err == nil {
 		wk.model = m
 	}
+}
+
+// noHealthyWorker is the error of an attempt with every worker out of
+// routing: each worker's URL and the error that took it out, so the cause
+// (a refused port, an unknown CA, http spoken to https) is on the first
+// line rather than behind "no healthy worker" (under d.mu).
+func (d *driver) noHealthyWorker() *AttemptError {
+	var b strings.Builder
+	b.WriteString("no healthy worker")
+	for i, w := range d.workers {
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		why := w.downWhy
+		if why == "" {
+			why = "out of routing"
+		}
+		fmt.Fprintf(&b, "%sworker %d (%s) down after %s", sep, i, w.ep, why)
+	}
+	return &AttemptError{Kind: KindConnect, Msg: b.String()}
 }

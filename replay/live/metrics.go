@@ -35,6 +35,10 @@ type Scrape struct {
 	// CacheBlocks and BlockSize come from vLLM's vllm:cache_config_info
 	// labels num_gpu_blocks and block_size, when present (0 otherwise).
 	CacheBlocks, BlockSize int
+	// StartTime is process_start_time_seconds (the Prometheus client's
+	// standard process metric; 0 when absent): a change means the server
+	// restarted and its counters were reset.
+	StartTime float64
 }
 
 // metric names, each tried with and without the _total suffix.
@@ -70,6 +74,9 @@ func ParseMetrics(r io.Reader) (Scrape, error) {
 		}
 	}
 	s.HasCache = okQ && okH
+	if s.StartTime, _, err = sumOf(fams, []string{"process_start_time_seconds"}); err != nil {
+		return Scrape{}, err
+	}
 	s.HasQueue = okW || okR
 	if s.Usage > 1 {
 		return Scrape{}, fmt.Errorf("metrics: KV cache usage %v: want a fraction from 0 to 1", s.Usage)

@@ -76,12 +76,12 @@ func (d *driver) result(ctx context.Context) *Result {
 		// A counter not yet exposed before the run (the server registers its
 		// series on first use) started at 0.
 		if w.before != nil && w.latest != nil && w.latest.HasCache {
-			b := d.base(w)
 			wr.HasMetrics, wr.MetricsSettled = true, w.settled
-			wr.MetricsQueried = w.latest.Queried - b.Queried
-			wr.MetricsHit = w.latest.Hit - b.Hit
+			wr.MetricsQueried, wr.MetricsHit = w.ctr.queried, w.ctr.hit
 			wr.MetricsHitRatio = ratioF(wr.MetricsHit, wr.MetricsQueried)
+			wr.CounterResets = w.ctr.resets
 		}
+		wr.ModelForgotten = w.forgotten
 		r.Workers = append(r.Workers, wr)
 	}
 	return r

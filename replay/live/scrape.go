@@ -21,6 +21,7 @@ func (d *driver) scrapeLoop(ctx context.Context) {
 			if s, err := d.client.Scrape(ctx, w.ep); err == nil {
 				d.mu.Lock()
 				w.latest = &s
+				w.ctr.observe(&s)
 				d.mu.Unlock()
 			}
 		}
@@ -71,7 +72,8 @@ func (d *driver) settleWorker(ctx, rctx context.Context, w *worker) {
 			return // keeps the last reading taken here, if any
 		}
 		w.latest = &s
-		if prev != nil && prev.Queried == s.Queried && prev.Hit == s.Hit && float64(w.prompt) <= s.Queried-d.base(w).Queried {
+		w.ctr.observe(&s)
+		if prev != nil && prev.Queried == s.Queried && prev.Hit == s.Hit && float64(w.prompt) <= w.ctr.queried {
 			w.settled = true
 			return
 		}
@@ -90,13 +92,4 @@ func (d *driver) settleWorker(ctx, rctx context.Context, w *worker) {
 			return
 		}
 	}
-}
-
-// base is worker w's counters before the run (0 for counters not yet
-// exposed).
-func (d *driver) base(w *worker) Scrape {
-	if w.before != nil && w.before.HasCache {
-		return *w.before
-	}
-	return Scrape{}
 }

@@ -148,6 +148,15 @@ type WorkerResult struct {
 	MetricsQueried  float64 `json:"metrics_queried_tokens"`
 	MetricsHit      float64 `json:"metrics_hit_tokens"`
 	MetricsHitRatio float64 `json:"metrics_hit_ratio"`
+	// CounterResets counts the resets of those counters seen during the
+	// run (a decrease, or a new process start time: the server
+	// restarted); the growth is then summed as Prometheus's increase()
+	// sums it, and what the server counted between the last reading
+	// before a restart and the restart is missing from it.
+	CounterResets int `json:"counter_resets"`
+	// ModelForgotten counts the blocks kvscope's model dropped after
+	// failed attempts (the server most likely never kept them).
+	ModelForgotten int64 `json:"model_forgotten_blocks"`
 	// CacheBlocks is the cache size used for the model (server blocks).
 	CacheBlocks int64 `json:"cache_blocks"`
 	// Downs counts transitions to unhealthy, Recovered the recoveries.
