@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -25,7 +23,8 @@ func newLiveCmd() *cobra.Command {
 		attach, api, router, output        string
 		model, modelEvict                  string
 		compareEvict, compareProfile       string
-		keyEnv, keyFile, caFile            string
+		keyEnv, keyFile                    string
+		tf                                 tlsFlags
 		timeScale                          float64
 		limit, concurrency, retries        int
 		cacheBlocks, serverBlockSize       int
@@ -80,7 +79,7 @@ func newLiveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tlsCfg, err := readCA(caFile)
+			tlsCfg, err := tf.config(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -208,7 +207,7 @@ func newLiveCmd() *cobra.Command {
 	fl.Uint64Var(&seed, "seed", 1, "seed for randomized routers and the comparison")
 	fl.StringVar(&keyEnv, "api-key-env", "", "read the API key from this environment variable")
 	fl.StringVar(&keyFile, "api-key-file", "", "read the API key from this file")
-	fl.StringVar(&caFile, "ca-file", "", "PEM file of CA certificates to trust for https workers (default: the system's)")
+	tf.add(fl, "")
 	fl.StringVarP(&output, "output", "o", "", "write the report here (.json, else Markdown); default Markdown on stdout")
 	return cmd
 }
@@ -224,7 +223,11 @@ func readKey(env, file string) (live.Secret, error) {
 		if !ok || strings.TrimSpace(v) == "" {
 			return live.Secret{}, usagef("--api-key-env %s: the variable is not set", env)
 		}
-		return live.NewSecret(v), nil
+		k := live.NewSecret(v)
+		if err := k.Check(); err != nil {
+			return live.Secret{}, fmt.Errorf("--api-key-env %s: %w", env, err)
+		}
+		return k, nil
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -233,24 +236,13 @@ func readKey(env, file string) (live.Secret, error) {
 		if strings.TrimSpace(string(b)) == "" {
 			return live.Secret{}, fmt.Errorf("--api-key-file %s: empty", file)
 		}
-		return live.NewSecret(string(b)), nil
+		k := live.NewSecret(string(b))
+		if err := k.Check(); err != nil {
+			return live.Secret{}, fmt.Errorf("--api-key-file %s: %w", file, err)
+		}
+		return k, nil
 	}
 	return live.Secret{}, nil
-}
-
-func readCA(file string) (*tls.Config, error) {
-	if file == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("--ca-file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("--ca-file %s: no PEM certificate", file)
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // commandLine rebuilds the command for the report from the flags given,

@@ -127,9 +127,10 @@ func newOpenCmd() *cobra.Command {
 // openLiveFlags attach live workers to the explorer (`kvscope live`'s
 // essentials): the first scenario's router, seed and time scale drive them.
 type openLiveFlags struct {
-	attach, api, model, keyEnv, keyFile, caFile string
-	words                                       bool
-	concurrency, limit                          int
+	attach, api, model, keyEnv, keyFile string
+	words                               bool
+	concurrency, limit                  int
+	tls                                 tlsFlags
 }
 
 func (f *openLiveFlags) add(cmd *cobra.Command) {
@@ -142,7 +143,7 @@ func (f *openLiveFlags) add(cmd *cobra.Command) {
 	fl.IntVar(&f.limit, "limit", 0, "with --attach: send only the first N requests (0 = all)")
 	fl.StringVar(&f.keyEnv, "api-key-env", "", "with --attach: read the API key from this environment variable")
 	fl.StringVar(&f.keyFile, "api-key-file", "", "with --attach: read the API key from this file")
-	fl.StringVar(&f.caFile, "ca-file", "", "with --attach: PEM CA certificates for https workers")
+	f.tls.add(fl, "with --attach: ")
 }
 
 // check validates the live flags before anything is loaded.
@@ -182,7 +183,7 @@ func (f *openLiveFlags) build(tr *trace.Trace, sc scenario.Scenario) (tui.LiveFu
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg, err := readCA(f.caFile)
+	tlsCfg, err := f.tls.config(os.Stderr)
 	if err != nil {
 		return nil, err
 	}
