@@ -95,7 +95,7 @@ type addoneFixed struct {
 
 const addoneFixedDoc = "test-only: every request to one worker, or a drawn one"
 
-var addoneRule = &route.Rule{Name: "fixed", Unit: "requests in flight",
+var addoneRule = &route.Rule{Name: "fixed", Unit: "requests in flight", Prefer: route.PreferLow,
 	Format: func(y route.Why, w int) string {
 		if y.A == 1 {
 			return fmt.Sprintf("addone: drew worker %d", w)

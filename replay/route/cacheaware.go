@@ -53,20 +53,20 @@ type cacheAware struct {
 var (
 	// ruleBalance: Scores = requests in flight; A = max load, B = min load,
 	// C = balance_abs_threshold, D = balance_rel_threshold.
-	ruleBalance = &Rule{Name: "balance", Unit: "requests in flight",
+	ruleBalance = &Rule{Name: "balance", Unit: "requests in flight", Prefer: PreferLow,
 		Format: func(y Why, w int) string {
 			return fmt.Sprintf("balance: max−min load %s−%s > %s and max > %s·min → least loaded, worker %d (%s requests)",
 				g(y.A), g(y.B), g(y.C), g(y.D), w, g(y.B))
 		}}
 	// ruleCacheHit: Scores = matched tokens; A = hit ratio max m / input,
 	// B = cache_threshold, C = matched tokens of the winner.
-	ruleCacheHit = &Rule{Name: "cache_hit", Unit: "matched tokens",
+	ruleCacheHit = &Rule{Name: "cache_hit", Unit: "matched tokens", Prefer: PreferHigh,
 		Format: func(y Why, w int) string {
 			return fmt.Sprintf("cache hit %.3g > %s → worker %d (%s matched tokens)", y.A, g(y.B), w, g(y.C))
 		}}
 	// ruleSmallestTree: Scores = tokens in each routing-history tree;
 	// A = hit ratio, B = cache_threshold, C = the winner's tree size.
-	ruleSmallestTree = &Rule{Name: "smallest_tree", Unit: "tree tokens",
+	ruleSmallestTree = &Rule{Name: "smallest_tree", Unit: "tree tokens", Prefer: PreferLow,
 		Format: func(y Why, w int) string {
 			return fmt.Sprintf("cache hit %.3g ≤ %s and loads balanced → smallest routing tree, worker %d (%s tokens)", y.A, g(y.B), w, g(y.C))
 		}}

@@ -215,6 +215,25 @@ func TestConformance(t *testing.T) {
 					if !slices.Contains(info.Rules, s.rule) {
 						t.Fatalf("request %d: rule %v is not among %s's registered rules %v", i, s.rule, sp.Name, info.Rules)
 					}
+					// The rule's Prefer direction is the one its choices
+					// follow: unless it draws (p2c's pair, a softmax
+					// sample, a uniform pick), the chosen worker's score is
+					// the best in that direction.
+					if slices.Contains([]string{"p2c", "sampled", "random"}, s.rule.Name) || len(s.scores) != n {
+						continue
+					}
+					// lbgr moves off the lowest index only for a gain
+					// above 1 ms (its tie rule).
+					tol := 0.0
+					if s.rule == ruleLBGR {
+						tol = 1
+					}
+					for w, v := range s.scores {
+						c := s.scores[s.worker]
+						if (s.rule.Prefer == PreferLow && v < c-tol) || (s.rule.Prefer == PreferHigh && v > c+tol) {
+							t.Fatalf("request %d: rule %s prefers %d but chose worker %d (score %g) over worker %d (score %g)", i, s.rule, s.rule.Prefer, s.worker, c, w, v)
+						}
+					}
 				}
 				for w, c := range r.(inflightCounter).inflightCounts() {
 					if c != 0 {

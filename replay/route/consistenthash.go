@@ -77,7 +77,7 @@ const maxNextTable = 64
 
 // ruleHash: Scores = clockwise ring distance from the key to each worker's
 // nearest virtual node; Key = the key, B = n ids hashed (as float64).
-var ruleHash = &Rule{Name: "consistent_hash", Unit: "ring distance",
+var ruleHash = &Rule{Name: "consistent_hash", Unit: "ring distance", Prefer: PreferLow,
 	Format: func(y Why, w int) string {
 		return fmt.Sprintf("consistent hash: key %#016x (FNV-1a-64 of %d leading block ids) → its clockwise successor is a virtual node of worker %d", y.Key, int(y.B), w)
 	}}

@@ -48,14 +48,14 @@ type dynamo struct {
 var (
 	// ruleLowestCost: Scores = cost; A = cost, B = overlap_weight,
 	// C = prefill blocks, D = decode blocks of the winner.
-	ruleLowestCost = &Rule{Name: "lowest_cost", Unit: "cost (blocks)",
+	ruleLowestCost = &Rule{Name: "lowest_cost", Unit: "cost (blocks)", Prefer: PreferLow,
 		Format: func(y Why, w int) string {
 			return fmt.Sprintf("lowest cost %s = %s·%s prefill + %s decode blocks → worker %d", g(y.A), g(y.B), g(y.C), g(y.D), w)
 		}}
 	// ruleSampled: Scores = cost; A = the winner's probability,
 	// B = temperature, C = the winner's cost, Alt = the lowest-cost worker,
 	// D = its cost.
-	ruleSampled = &Rule{Name: "sampled", Unit: "cost (blocks)",
+	ruleSampled = &Rule{Name: "sampled", Unit: "cost (blocks)", Prefer: PreferLow,
 		Format: func(y Why, w int) string {
 			return fmt.Sprintf("softmax at temperature %s: drew worker %d (p = %.3g, cost %s); lowest cost was worker %d (%s)",
 				g(y.B), w, y.A, g(y.C), y.Alt, g(y.D))

@@ -262,7 +262,7 @@ func lbgrTok(t float64) uint64 { return uint64(min(t, math.MaxUint32)) }
 // and θ·φ; D, E, F = the runner-up's. Key = the cached tokens the router
 // saw on the winner (low 32 bits) and on the runner-up (high 32 bits),
 // saturated at 2^32−1. LBGRTerms reads them.
-var ruleLBGR = &Rule{Name: "lbgr", Unit: "E (ms)", Format: formatLBGR}
+var ruleLBGR = &Rule{Name: "lbgr", Unit: "E (ms)", Prefer: PreferLow, Format: formatLBGR}
 
 func formatLBGR(y Why, w int) string {
 	win, alt := lbgrTerms(y)

@@ -47,14 +47,14 @@ type leastLoad struct{ tokenLoad }
 
 // ruleLeastLoad: Scores = tokens (input+output) in flight; A = the largest
 // load, C = the winner's.
-var ruleLeastLoad = &Rule{Name: "least_load", Unit: "tokens in flight",
+var ruleLeastLoad = &Rule{Name: "least_load", Unit: "tokens in flight", Prefer: PreferLow,
 	Format: func(y Why, w int) string {
 		return fmt.Sprintf("least load: worker %d has %s tokens in flight, the fewest (most: %s)", w, g(y.C), g(y.A))
 	}}
 
 // ruleP2C: Scores = tokens in flight; Alt = the other drawn worker, A = its
 // load, C = the winner's.
-var ruleP2C = &Rule{Name: "p2c", Unit: "tokens in flight",
+var ruleP2C = &Rule{Name: "p2c", Unit: "tokens in flight", Prefer: PreferLow,
 	Format: func(y Why, w int) string {
 		if y.Alt < 0 {
 			return fmt.Sprintf("power of two choices: single worker %d", w)

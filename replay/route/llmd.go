@@ -60,7 +60,7 @@ type llmd struct {
 // A = prefix, B = queue, C = kv of the winner, D = its score, E = the
 // number of workers tied at that score (the winner drawn among them when
 // E > 1).
-var ruleLLMD = &Rule{Name: "llmd", Unit: "score",
+var ruleLLMD = &Rule{Name: "llmd", Unit: "score", Prefer: PreferHigh,
 	Format: func(y Why, w int) string {
 		s := fmt.Sprintf("llmd: highest score %s (prefix %.3g, queue %.3g, kv %.3g) → worker %d", g(y.D), y.A, y.B, y.C, w)
 		if y.E > 1 {

@@ -18,7 +18,7 @@ type random struct {
 }
 
 // ruleRandom: Scores = each worker's probability (1/workers).
-var ruleRandom = &Rule{Name: "random", Unit: "probability",
+var ruleRandom = &Rule{Name: "random", Unit: "probability", Prefer: PreferHigh,
 	Format: func(_ Why, w int) string { return fmt.Sprintf("uniform random draw → worker %d", w) }}
 
 func parseRandom(*param.Args) Builder {

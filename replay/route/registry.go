@@ -66,8 +66,8 @@ func Register(name string, info Info) (remove func(), err error) {
 		return nil, fmt.Errorf("router %s: Parse, Doc and Rules are required", name)
 	}
 	for _, r := range info.Rules {
-		if r == nil || r.Name == "" || r.Format == nil {
-			return nil, fmt.Errorf("router %s: every rule needs a Name and a Format", name)
+		if r == nil || r.Name == "" || r.Format == nil || (r.Prefer != PreferLow && r.Prefer != PreferHigh) {
+			return nil, fmt.Errorf("router %s: every rule needs a Name, a Format and a Prefer direction", name)
 		}
 	}
 	remove, err = registry.Add(name, info)

@@ -17,7 +17,7 @@ type roundRobin struct {
 
 // ruleRoundRobin: Scores = turns until each worker's turn (0 = this
 // request's); A = the rotation counter before this request.
-var ruleRoundRobin = &Rule{Name: "round_robin", Unit: "turns until its turn",
+var ruleRoundRobin = &Rule{Name: "round_robin", Unit: "turns until its turn", Prefer: PreferLow,
 	Format: func(y Why, w int) string {
 		return fmt.Sprintf("round robin: request %d of the rotation → worker %d", int64(y.A), w)
 	}}

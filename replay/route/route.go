@@ -1,8 +1,10 @@
 package route
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/trace"
@@ -64,6 +66,41 @@ type Decision struct {
 
 // Reason is the human explanation of why Worker won.
 func (d Decision) Reason() string { return d.Why.Reason(d.Worker) }
+
+// Ranked writes into dst (reused, returned) every worker in the router's
+// order of preference: Worker first, then the others by their Scores in
+// the direction the deciding rule prefers, ties by index. Without scores
+// or a direction it is Worker, then the workers after it by index,
+// wrapping around. The live driver takes the first worker of it that it
+// can use.
+func (d Decision) Ranked(dst []int) []int {
+	n := len(d.Scores)
+	dst = dst[:0]
+	dst = append(dst, d.Worker)
+	var pref Prefer
+	if d.Why.Rule != nil {
+		pref = d.Why.Rule.Prefer
+	}
+	if pref == 0 || n == 0 {
+		for k := 1; k < max(n, d.Worker+1); k++ {
+			dst = append(dst, (d.Worker+k)%max(n, d.Worker+1))
+		}
+		return dst
+	}
+	for w := range n {
+		if w != d.Worker {
+			dst = append(dst, w)
+		}
+	}
+	rest := dst[1:]
+	slices.SortStableFunc(rest, func(a, b int) int {
+		if pref == PreferHigh {
+			return cmp.Compare(d.Scores[b], d.Scores[a])
+		}
+		return cmp.Compare(d.Scores[a], d.Scores[b])
+	})
+	return dst
+}
 
 // Unit names the units of Scores ("tokens in flight", "matched tokens", ...).
 func (d Decision) Unit() string { return d.Why.Unit() }

@@ -421,3 +421,37 @@ func TestConsistentHashUsesTraceIDs(t *testing.T) {
 		t.Fatalf("worker %d, reference %d", w, want)
 	}
 }
+
+func TestDecisionRanked(t *testing.T) {
+	low := &Rule{Name: "low", Prefer: PreferLow}
+	high := &Rule{Name: "high", Prefer: PreferHigh}
+	for _, tc := range []struct {
+		name string
+		d    Decision
+		want []int
+	}{
+		{"low first, ties by index", Decision{Worker: 2, Scores: []float64{5, 1, 0, 1}, Why: Why{Rule: low}}, []int{2, 1, 3, 0}},
+		{"high first", Decision{Worker: 0, Scores: []float64{9, 1, 7, 7}, Why: Why{Rule: high}}, []int{0, 2, 3, 1}},
+		{"the choice leads even when not the best", Decision{Worker: 3, Scores: []float64{1, 2, 3, 4}, Why: Why{Rule: low}}, []int{3, 0, 1, 2}},
+		{"no direction: index order after the choice", Decision{Worker: 1, Scores: []float64{1, 2, 3}}, []int{1, 2, 0}},
+		{"no scores", Decision{Worker: 1, Why: Why{Rule: low}}, []int{1, 0}},
+	} {
+		if got := tc.d.Ranked(nil); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestEveryRuleHasADirection(t *testing.T) {
+	for _, name := range Names() {
+		info, _ := Lookup(name)
+		for _, r := range info.Rules {
+			if r.Prefer != PreferLow && r.Prefer != PreferHigh {
+				t.Errorf("router %s: rule %s has no Prefer direction", name, r.Name)
+			}
+		}
+	}
+	if _, err := Register("noprefer", Info{Doc: "d", Rules: []*Rule{{Name: "x", Format: func(Why, int) string { return "" }}}, Parse: func(*param.Args) Builder { return nil }}); err == nil {
+		t.Error("a rule without a direction was registered")
+	}
+}

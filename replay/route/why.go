@@ -15,10 +15,24 @@ type Rule struct {
 	Name string
 	// Unit names the units of the Scores of a decision made by this rule.
 	Unit string
+	// Prefer says which end of those Scores the rule favours: a caller
+	// that cannot use the chosen worker (the live driver, with that worker
+	// down or failing this request) goes down this order (Decision.Ranked).
+	Prefer Prefer
 	// Format explains a decision made by this rule that chose worker; the
 	// rule's doc comment says what Why's numbers hold.
 	Format func(y Why, worker int) string
 }
+
+// Prefer is the direction of a rule's Scores.
+type Prefer int8
+
+const (
+	// PreferLow: the lower the score the better (load, cost, latency).
+	PreferLow Prefer = iota + 1
+	// PreferHigh: the higher the better (matched tokens, a score).
+	PreferHigh
+)
 
 // String is the rule's name.
 func (r *Rule) String() string {
