@@ -27,6 +27,7 @@ func newLiveCmd() *cobra.Command {
 		tf                                 tlsFlags
 		timeScale                          float64
 		limit, concurrency, retries        int
+		breaker                            int
 		cacheBlocks, serverBlockSize       int
 		words                              bool
 		seed                               uint64
@@ -69,8 +70,8 @@ func newLiveCmd() *cobra.Command {
 			if words && a != live.OpenAI {
 				return usagef("--words: only with --api openai")
 			}
-			if timeScale <= 0 || limit < 0 || concurrency < 1 || retries < 0 || cacheBlocks < 0 || serverBlockSize < 0 {
-				return usagef("--time-scale must be > 0, --concurrency ≥ 1, --limit, --retries, --cache-blocks and --server-block-size ≥ 0")
+			if timeScale <= 0 || limit < 0 || concurrency < 1 || retries < 0 || cacheBlocks < 0 || serverBlockSize < 0 || breaker < 1 {
+				return usagef("--time-scale must be > 0, --concurrency and --breaker-failures ≥ 1, --limit, --retries, --cache-blocks and --server-block-size ≥ 0")
 			}
 			if compareProfile != "" && compareEvict == "" {
 				return usagef("--compare-profile needs --compare-evict")
@@ -102,7 +103,7 @@ func newLiveCmd() *cobra.Command {
 			context.AfterFunc(ctx, stop)
 			cfg := live.Config{
 				Workers: eps, Router: router, Seed: seed, TimeScale: timeScale, Concurrency: concurrency,
-				Retries: retries, Backoff: backoff, ProbeInterval: probeEvery, ScrapeInterval: scrapeEvery,
+				Retries: retries, BreakerFailures: breaker, Backoff: backoff, ProbeInterval: probeEvery, ScrapeInterval: scrapeEvery,
 				CacheBlocks: cacheBlocks, ServerBlockSize: serverBlockSize, ModelEvict: modelEvict,
 				Client: live.ClientConfig{API: a, Model: model, Words: words, Key: key, TLS: tlsCfg,
 					FirstTokenTimeout: firstTok, StallTimeout: stall, Timeout: timeout},
@@ -188,7 +189,8 @@ func newLiveCmd() *cobra.Command {
 	fl.Float64Var(&timeScale, "time-scale", 1, "multiply the trace's arrival times (0.1 = ten times faster)")
 	fl.IntVar(&limit, "limit", 0, "replay only the first N requests (0 = all)")
 	fl.IntVar(&concurrency, "concurrency", 16, "requests in flight at most")
-	fl.IntVar(&retries, "retries", 1, "further attempts after a retryable failure (connection, 5xx, 429, stall, cut stream)")
+	fl.IntVar(&retries, "retries", 1, "further attempts after a retryable failure (connection, 5xx, 429, stall, cut stream, capacity rejection), each on the router's next choice")
+	fl.IntVar(&breaker, "breaker-failures", 3, "consecutive failed attempts that take a worker out of routing (its circuit breaker)")
 	fl.DurationVar(&backoff, "backoff", 200*time.Millisecond, "wait before the first retry (doubling, at most 16×)")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "whole-request timeout")
 	fl.DurationVar(&firstTok, "first-token-timeout", time.Minute, "send → first streamed token timeout")

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -186,6 +187,32 @@ type AttemptError struct {
 	Kind   Kind
 	Status int
 	Msg    string
+	// RetryAfter is the server's Retry-After (a 429 or 503), 0 when none:
+	// the driver waits at least this long before the retry.
+	RetryAfter time.Duration
+}
+
+// maxRetryAfter bounds a server's Retry-After: a longer one (or a date far
+// ahead) is capped rather than stalling the run.
+const maxRetryAfter = time.Minute
+
+// retryAfter reads a Retry-After header (RFC 9110 §10.2.3: delay-seconds or
+// an HTTP date), 0 when absent or unreadable, capped at maxRetryAfter.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(h); err == nil {
+		d = t.Sub(now)
+	}
+	return max(0, min(d, maxRetryAfter))
 }
 
 func (e *AttemptError) Error() string {
@@ -198,7 +225,7 @@ func (e *AttemptError) Error() string {
 // Retryable reports whether another attempt may succeed.
 func (e *AttemptError) Retryable() bool {
 	switch e.Kind {
-	case KindStatus4, KindProtocol, KindRedirect, KindRejected, KindCancelled:
+	case KindStatus4, KindProtocol, KindRedirect, KindCancelled:
 		return false
 	}
 	return true
@@ -297,7 +324,8 @@ func (c *Client) Send(ctx context.Context, w Endpoint, tokens []uint32, maxToken
 		case resp.StatusCode >= 500:
 			k = KindStatus5
 		}
-		return Response{}, &AttemptError{Kind: k, Status: resp.StatusCode, Msg: c.cfg.Key.scrub(oneLine(string(msg)))}
+		return Response{}, &AttemptError{Kind: k, Status: resp.StatusCode, Msg: c.cfg.Key.scrub(oneLine(string(msg))),
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
 	var out Response
 	sawToken, done := false, false

@@ -26,6 +26,10 @@ type Config struct {
 	// 16×).
 	Retries int
 	Backoff time.Duration
+	// BreakerFailures is how many consecutive failed attempts (5xx,
+	// stalls, timeouts, cut streams, connection errors) open a worker's
+	// circuit breaker (default 3).
+	BreakerFailures int
 	// ProbeInterval is how often an unhealthy worker is probed (GET
 	// /health); ScrapeInterval how often /metrics is read during the run
 	// (queue lengths and usage for llmd, snapshots).
@@ -64,6 +68,9 @@ func (c *Config) defaults() {
 	}
 	if c.Backoff <= 0 {
 		c.Backoff = 200 * time.Millisecond
+	}
+	if c.BreakerFailures <= 0 {
+		c.BreakerFailures = 3
 	}
 	if c.ProbeInterval <= 0 {
 		c.ProbeInterval = 500 * time.Millisecond

@@ -65,9 +65,9 @@
 // (kvcache.Forget: leaf first, unless another request holds or extends
 // them): the server most likely never kept them, and kept they made the
 // model drift after retries. Otherwise it assumes every sent request
-// reached the worker's cache, and a
-// worker that recovers from being down starts with an empty model (it most
-// likely restarted). Each record carries the model's prediction for the
+// reached the worker's cache, and a worker that recovers from a refused or
+// dropped connection starts with an empty model (it most likely
+// restarted). Each record carries the model's prediction for the
 // serving worker at send time (ModelCachedTokens): with concurrency 1 on
 // llm-d-inference-sim this is the comparison the tests make.
 //
@@ -76,18 +76,30 @@
 // run's context ended first), and Completed + Failed + TimedOut + Cancelled
 // = Requests. Faults: a refused connection, 5xx, 429, a stall (no first
 // token within FirstTokenTimeout, no chunk within StallTimeout), the
-// whole-request Timeout and a stream cut before [DONE] are retried up to
-// Config.Retries times with doubling Backoff; 4xx, an error in the stream,
-// bad JSON and refused redirects are not. The first-token deadline holds
-// until a chunk carries output: chunks without a token (an empty delta, a
-// usage-only or role chunk) arrive during prefill and do not switch the
-// watchdog to the shorter stall timeout. A worker
-// that refuses connections leaves routing at once; after a stall, timeout or
-// cut it leaves only if a health probe fails too. While it is out, a router's
-// choice of it goes to the next healthy worker in index order (the router is
-// told its choice completed as failed, and the record keeps both: Routed and
-// Worker); GET /health is probed every ProbeInterval until it answers, and
-// the worker rejoins. When no worker is left, the attempt's error names
+// whole-request Timeout, a stream cut before [DONE] and a capacity
+// rejection in the stream are retried up to Config.Retries times with
+// doubling Backoff, or after the server's Retry-After when longer (capped
+// at a minute); 4xx, bad JSON and refused redirects are not. The
+// first-token deadline holds until a chunk carries output: chunks without
+// a token (an empty delta, a usage-only or role chunk) arrive during
+// prefill and do not switch the watchdog to the shorter stall timeout.
+//
+// Failures are routed around as production routers do (breaker.go). A
+// retry goes to the router's next choice (route.Decision.Ranked: its
+// scores in the direction its rule prefers) among the workers in routing
+// that have not failed this request, and only back to one that has when
+// none is left (never, for a capacity rejection). A per-worker circuit
+// breaker opens after Config.BreakerFailures consecutive 5xx, stalls,
+// timeouts, cuts or connection errors (a refused connection opens it at
+// once; a stall, timeout or cut also when a health probe then fails); the
+// worker is out of routing, GET /health is probed every ProbeInterval
+// after a cool-down that doubles with each reopening (up to 32×), and a
+// worker that answers comes back half-open: one request at a time, the
+// first success closes the breaker, a failure reopens it. While a worker
+// is out, the router's choice of it goes down the same order (the router
+// is told its choice completed as failed, and the record keeps both:
+// Routed and Worker). Every such decision is in the record's Why. When
+// no worker is left, the attempt's error names
 // every worker's URL and the error that took it out (an unknown CA, http
 // spoken to https, a refused port), never a bare "no healthy worker".
 //

@@ -40,7 +40,9 @@ type worker struct {
 	forgotten int64
 	// downWhy is the error that last took the worker out of routing.
 	downWhy string
-	fail    map[string]int
+	// The circuit breaker (breaker.go).
+	breaker
+	fail map[string]int
 }
 
 type driver struct {
@@ -53,6 +55,7 @@ type driver struct {
 	canon   string
 	last    time.Duration
 	workers []*worker
+	rank    []int // begin's scratch: the router's order of preference
 	records []Record
 	done    int
 	sent    int
@@ -295,26 +298,35 @@ type attempt struct {
 }
 
 // begin routes request i and updates the model of the chosen worker.
-func (d *driver) begin(i int) (*attempt, error) {
+// failed marks the workers that already failed this request (nil: none):
+// the attempt goes to the first worker of the router's order of preference
+// (route.Decision.Ranked) that is in routing and has not failed it, else
+// to the first in routing.
+func (d *driver) begin(i int, failed []bool) (*attempt, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	req := &d.plan.Model.Requests[i]
 	t := d.now()
 	dec := d.router.Route(t, req)
-	a := &attempt{routed: dec.Worker, w: dec.Worker, routedAt: t, why: dec.Reason()}
-	if !d.workers[a.w].healthy {
-		a.w = -1
-		for k := 1; k < len(d.workers); k++ {
-			if x := (dec.Worker + k) % len(d.workers); d.workers[x].healthy {
+	a := &attempt{routed: dec.Worker, w: -1, routedAt: t, why: dec.Reason()}
+	d.rank = dec.Ranked(d.rank)
+	for _, avoid := range []bool{true, false} {
+		for _, x := range d.rank {
+			if d.usable(x) && !(avoid && failed != nil && failed[x]) {
 				a.w = x
 				break
 			}
 		}
-		if a.w < 0 {
-			d.complete(a, i, 0, true)
-			return nil, d.noHealthyWorker()
+		if a.w >= 0 {
+			break
 		}
-		a.why += fmt.Sprintf("; worker %d unhealthy, sent to worker %d", dec.Worker, a.w)
+	}
+	if a.w < 0 {
+		d.complete(a, i, 0, true)
+		return nil, d.noHealthyWorker()
+	}
+	if a.w != dec.Worker {
+		a.why += fmt.Sprintf("; worker %d %s, sent to worker %d (the router's next choice)", dec.Worker, d.unusable(dec.Worker, failed), a.w)
 	}
 	w := d.workers[a.w]
 	w.inFlight++
@@ -390,8 +402,10 @@ func (d *driver) complete(a *attempt, i int, e2e time.Duration, failed bool) {
 }
 
 // ended books an attempt's end: the router, the model, the worker's counts
-// (ae nil: completed). A cancelled attempt is not the worker's failure.
-func (d *driver) ended(a *attempt, i int, resp Response, ae *AttemptError) {
+// and its circuit breaker (ae nil: completed). A cancelled attempt is not
+// the worker's failure. It reports whether the failure opens the worker's
+// breaker (see breaker.go).
+func (d *driver) ended(a *attempt, i int, resp Response, ae *AttemptError) (trip bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock() // also when the router panics
 	d.complete(a, i, resp.E2E, ae != nil)
@@ -402,9 +416,12 @@ func (d *driver) ended(a *attempt, i int, resp Response, ae *AttemptError) {
 		w.prompt += int64(resp.PromptTokens)
 		w.cached += int64(resp.CachedTokens)
 		w.modelHit += int64(d.records[i].ModelCachedTokens)
+		w.succeeded()
 	case ae.Kind != KindCancelled:
 		w.fail[string(ae.Kind)]++
+		return w.failedAttempt(ae.Kind, d.cfg.BreakerFailures)
 	}
+	return false
 }
 
 func (d *driver) serve(ctx context.Context, i int) {
@@ -412,9 +429,14 @@ func (d *driver) serve(ctx context.Context, i int) {
 	rec := &d.records[i]
 	backoff := d.cfg.Backoff
 	var last *AttemptError
+	var failed []bool // workers that failed this request
 	for attempt := 0; attempt <= d.cfg.Retries; attempt++ {
 		if attempt > 0 {
-			t := time.NewTimer(backoff)
+			wait := backoff
+			if last != nil && last.RetryAfter > wait {
+				wait = last.RetryAfter // the server asked for it
+			}
+			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 			case <-t.C:
@@ -430,14 +452,24 @@ func (d *driver) serve(ctx context.Context, i int) {
 			d.finish(ctx, i, Cancelled, why)
 			return
 		}
-		a, err := d.begin(i)
+		a, err := d.begin(i, failed)
 		rec.Attempts++
 		if err != nil {
 			last = err.(*AttemptError)
 			rec.Failures = append(rec.Failures, string(last.Kind))
 			continue
 		}
-		rec.Worker, rec.Routed, rec.Why = a.w, a.routed, a.why
+		rec.Worker, rec.Routed = a.w, a.routed
+		if attempt == 0 {
+			rec.Why = a.why
+		} else {
+			// Every attempt's decision stays in the explanation.
+			after := ""
+			if last != nil && last.RetryAfter > backoff/2 {
+				after = fmt.Sprintf(", after the server's Retry-After %v", last.RetryAfter)
+			}
+			rec.Why += fmt.Sprintf(" | retry %d%s: %s", attempt, after, a.why)
+		}
 		rec.SentMs = ms(time.Since(d.start))
 		rec.ModelCachedTokens, rec.ModelFits, rec.ModelEvicted = a.hit*d.bs, a.fits, a.evicted
 		resp, serr := d.client.Send(ctx, d.workers[a.w].ep, pr.Tokens, pr.Output)
@@ -445,16 +477,24 @@ func (d *driver) serve(ctx context.Context, i int) {
 		if serr != nil && !errors.As(serr, &ae) {
 			ae = &AttemptError{Kind: KindProtocol, Msg: serr.Error()}
 		}
-		d.ended(a, i, resp, ae)
+		trip := d.ended(a, i, resp, ae)
 		// A worker that refuses connections leaves routing at once; after a
-		// stall, a timeout or a cut stream it leaves only if it does not
-		// answer a health probe either (one slow request is not a dead
-		// worker).
-		if serr != nil && ae.Unhealthy() && ctx.Err() == nil {
-			down := ae.Kind == KindRefused || ae.Kind == KindConnect || d.client.Probe(ctx, d.workers[a.w].ep) != nil
+		// stall, a timeout or a cut stream it leaves if it does not answer
+		// a health probe either (one slow request is not a dead worker);
+		// and it leaves when its circuit breaker opens (consecutive
+		// failures, or a failed half-open trial).
+		if serr != nil && ctx.Err() == nil && ae.Kind != KindCancelled {
+			if failed == nil {
+				failed = make([]bool, len(d.workers))
+			}
+			failed[a.w] = true
+			down := trip
+			if !down && ae.Unhealthy() {
+				down = ae.Kind == KindRefused || ae.Kind == KindConnect || d.client.Probe(ctx, d.workers[a.w].ep) != nil
+			}
 			if down {
 				d.mu.Lock()
-				d.markDown(a.w, d.cfg.Client.Key.scrub(ae.Error()))
+				d.markDown(a.w, ae.Kind, d.cfg.Client.Key.scrub(ae.Error()))
 				d.mu.Unlock()
 			}
 		}
@@ -472,6 +512,11 @@ func (d *driver) serve(ctx context.Context, i int) {
 			return
 		}
 		if !ae.Retryable() {
+			break
+		}
+		// A capacity rejection is about this request on that worker: it
+		// is retried on another worker, never on the same one.
+		if ae.Kind == KindRejected && !d.another(failed) {
 			break
 		}
 	}

@@ -9,14 +9,17 @@ import (
 // markDown takes worker w out of routing, keeping why (the failed
 // attempt's error, shown when no worker is left), and probes it until it
 // answers (under d.mu).
-func (d *driver) markDown(w int, why string) {
+func (d *driver) markDown(w int, kind Kind, why string) {
 	ctx := d.bg
 	wk := d.workers[w]
 	wk.downWhy = why
 	if !wk.healthy {
 		return
 	}
-	wk.healthy = false
+	wk.healthy, wk.halfOpen, wk.downKind = false, false, kind
+	wk.notBefore = time.Now().Add(d.coolDown(wk))
+	wk.opens++
+	wk.consec = 0
 	wk.downs++
 	if wk.probing {
 		return
@@ -35,7 +38,10 @@ func (d *driver) markDown(w int, why string) {
 				return
 			case <-t.C:
 			}
-			if d.client.Probe(ctx, wk.ep) != nil {
+			d.mu.Lock()
+			wait := time.Now().Before(wk.notBefore)
+			d.mu.Unlock()
+			if wait || d.client.Probe(ctx, wk.ep) != nil {
 				continue
 			}
 			d.rejoin(w)
@@ -49,13 +55,16 @@ func (d *driver) rejoin(w int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	wk := d.workers[w]
-	wk.healthy, wk.probing = true, false
+	wk.healthy, wk.probing, wk.halfOpen = true, false, true
 	wk.recovered++
-	// A worker that went away most likely restarted with an empty cache:
-	// start its model afresh (requests still holding the old model release
-	// their pins there).
-	if m, err := d.newModel(w); err == nil {
-		wk.model = m
+	// A worker that went away (refused or dropped connections) most likely
+	// restarted with an empty cache: start its model afresh (requests
+	// still holding the old model release their pins there). One that
+	// answered 5xx or stalled kept its process, and its cache.
+	if wk.downKind == KindRefused || wk.downKind == KindConnect {
+		if m, err := d.newModel(w); err == nil {
+			wk.model = m
+		}
 	}
 }
 

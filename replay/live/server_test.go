@@ -528,8 +528,8 @@ func firstFailure(res *Result) Record {
 }
 
 // A request larger than the server's cache fails with the server's
-// capacity error (sent inside a 200 stream), is not retried, and kvscope's
-// model predicted that it would not fit.
+// capacity error (sent inside a 200 stream), is not retried (there is no
+// other worker to try), and kvscope's model predicted that it would not fit.
 func TestRealServerCapacityError(t *testing.T) {
 	srv := startSim(t, 1, simOpts{cacheBlocks: 8})
 	tr := treeTraceChains(t, 16, [][]uint64{{1, 2, 3, 4}, {10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, {1, 2, 30}})
