@@ -22,7 +22,8 @@ func liveResult() *liverun.Result {
 		}
 		res.Records = append(res.Records, liverun.Record{Index: i, Status: liverun.Completed, Worker: 0,
 			ArrivalMs: float64(100 * i), SentMs: float64(100 * i), TTFTMs: float64(i + 1), E2EMs: float64(2 * (i + 1)),
-			PromptTokens: 100, CachedTokens: 25, CachedKnown: true, ModelCachedTokens: model, Attempts: 1})
+			PromptTokens: 100, CachedTokens: 25, CachedKnown: true, ModelCachedTokens: model, Attempts: 1,
+			LagMs: float64(i % 4), TTFTFromArrivalMs: float64(i+1) + float64(i%4)})
 	}
 	res.Records = append(res.Records, liverun.Record{Index: 20, Status: liverun.Failed, Worker: 0, Reason: "http 500", Attempts: 2})
 	res.Workers = []liverun.WorkerResult{{Worker: 0, URL: "http://127.0.0.1:1", Completed: 20, Failed: 1,
@@ -88,7 +89,12 @@ func TestLiveSummaryAndComparison(t *testing.T) {
 	if r := row("token hit ratio (responses)"); r.Live != 0.25 || r.Model != 0.2 || math.Abs(r.Diff-0.05) > 1e-12 {
 		t.Fatalf("%+v", r)
 	}
-	if r := row("TTFT p50 ms"); r.Live != 10 || r.Model != 0 || !strings.Contains(r.Note, "plumbing only") {
+	// From the arrival: TTFT + lag, i+1 + i%4 for i = 0..19: sorted, the
+	// 10th is 11.
+	if ls.TTFTFromArrival.P50 != 11 || ls.Lag.N != 21 {
+		t.Fatalf("TTFT from arrival %+v, lag %+v", ls.TTFTFromArrival, ls.Lag)
+	}
+	if r := row("TTFT p50 ms (from arrival)"); r.Live != 11 || r.Model != 0 || !strings.Contains(r.Note, "plumbing only") {
 		t.Fatalf("an empty model distribution must read as 0: %+v", r)
 	}
 	row("token hit ratio (/metrics)")

@@ -29,7 +29,8 @@ func newLiveCmd() *cobra.Command {
 		limit, concurrency, retries        int
 		breaker                            int
 		cacheBlocks, serverBlockSize       int
-		words                              bool
+		words, adaptive                    bool
+		duration                           time.Duration
 		seed                               uint64
 		backoff, timeout, firstTok, stall  time.Duration
 		probeEvery, scrapeEvery, snapEvery time.Duration
@@ -70,8 +71,8 @@ func newLiveCmd() *cobra.Command {
 			if words && a != live.OpenAI {
 				return usagef("--words: only with --api openai")
 			}
-			if timeScale <= 0 || limit < 0 || concurrency < 1 || retries < 0 || cacheBlocks < 0 || serverBlockSize < 0 || breaker < 1 {
-				return usagef("--time-scale must be > 0, --concurrency and --breaker-failures ≥ 1, --limit, --retries, --cache-blocks and --server-block-size ≥ 0")
+			if timeScale <= 0 || limit < 0 || concurrency < 1 || retries < 0 || cacheBlocks < 0 || serverBlockSize < 0 || breaker < 1 || duration < 0 {
+				return usagef("--time-scale must be > 0, --concurrency and --breaker-failures ≥ 1, --limit, --retries, --cache-blocks, --server-block-size and --duration ≥ 0")
 			}
 			if compareProfile != "" && compareEvict == "" {
 				return usagef("--compare-profile needs --compare-evict")
@@ -103,12 +104,19 @@ func newLiveCmd() *cobra.Command {
 			context.AfterFunc(ctx, stop)
 			cfg := live.Config{
 				Workers: eps, Router: router, Seed: seed, TimeScale: timeScale, Concurrency: concurrency,
+				Adaptive: adaptive, Duration: duration,
 				Retries: retries, BreakerFailures: breaker, Backoff: backoff, ProbeInterval: probeEvery, ScrapeInterval: scrapeEvery,
 				CacheBlocks: cacheBlocks, ServerBlockSize: serverBlockSize, ModelEvict: modelEvict,
 				Client: live.ClientConfig{API: a, Model: model, Words: words, Key: key, TLS: tlsCfg,
 					FirstTokenTimeout: firstTok, StallTimeout: stall, Timeout: timeout},
 			}
 			var done chan struct{}
+			// Progress by default on a terminal, one rewritten line;
+			// --progress forces it (a line per interval elsewhere).
+			tty := isTerminal(cmd.ErrOrStderr())
+			if !cmd.Flags().Changed("progress") {
+				progress = tty
+			}
 			if progress {
 				ch := make(chan live.Update, 64)
 				cfg.Updates, cfg.SnapshotEvery = ch, snapEvery
@@ -117,8 +125,16 @@ func newLiveCmd() *cobra.Command {
 					defer close(done)
 					for u := range ch {
 						if s := u.Snapshot; s != nil {
-							fmt.Fprintf(cmd.ErrOrStderr(), "live: %5.1fs  %d/%d finished, %d sent\n", s.Elapsed.Seconds(), s.Finished, s.Total, s.Dispatched)
+							line := liveProgressLine(*s, concurrency)
+							if tty {
+								fmt.Fprintf(cmd.ErrOrStderr(), "\r\x1b[K%s", line)
+							} else {
+								fmt.Fprintln(cmd.ErrOrStderr(), line)
+							}
 						}
+					}
+					if tty {
+						fmt.Fprint(cmd.ErrOrStderr(), "\r\x1b[K")
 					}
 				}()
 			}
@@ -198,7 +214,9 @@ func newLiveCmd() *cobra.Command {
 	fl.DurationVar(&probeEvery, "probe-interval", 500*time.Millisecond, "how often an unhealthy worker is probed (GET /health)")
 	fl.DurationVar(&scrapeEvery, "scrape-interval", time.Second, "how often /metrics is read during the run")
 	fl.DurationVar(&snapEvery, "progress-interval", time.Second, "progress line interval with --progress")
-	fl.BoolVar(&progress, "progress", false, "print a progress line to stderr every --progress-interval")
+	fl.BoolVar(&progress, "progress", false, "a progress line on stderr every --progress-interval: completed, failed, rate, hit ratio, ETA (default: on when stderr is a terminal)")
+	fl.DurationVar(&duration, "duration", 0, "stop sending after this long (0 = no limit); requests in flight finish, the rest are reported as not sent")
+	fl.BoolVar(&adaptive, "adaptive-concurrency", false, "lower the in-flight cap below --concurrency when workers push back (AIMD: halve on a 429 or stall, +1 per cap's worth of successes)")
 	fl.IntVar(&cacheBlocks, "cache-blocks", 0, "each worker's KV cache in server blocks (default: vLLM's cache_config_info from /metrics)")
 	fl.IntVar(&serverBlockSize, "server-block-size", 0, "the workers' tokens per block (default: /metrics, else 16 for openai, 1 for sglang)")
 	fl.StringVar(&model, "model", "kvscope", "model name sent with OpenAI requests")
@@ -254,4 +272,22 @@ func readKey(env, file string) (live.Secret, error) {
 func commandLine(cmd *cobra.Command, args []string) string {
 	parts := append([]string{"kvscope", "live"}, args...)
 	return analysis.ShellQuote(append(parts, flagArgs(cmd, true)...))
+}
+
+// liveProgressLine is one progress line of a live run: what finished and
+// how, the rate, the hit ratio of the responses so far, the in-flight cap
+// when an adaptive limit lowered it, and the time left.
+func liveProgressLine(s live.Snapshot, concurrency int) string {
+	line := fmt.Sprintf("live: %5.1fs  %d/%d done (%d ok, %d failed), %d sent", s.Elapsed.Seconds(), s.Finished, s.Total, s.Completed, s.Failed, s.Dispatched)
+	if sec := s.Elapsed.Seconds(); sec > 0 {
+		line += fmt.Sprintf(" · %.1f req/s", float64(s.Finished)/sec)
+	}
+	line += fmt.Sprintf(" · hit %.3f", s.HitRatio)
+	if s.Limit < concurrency {
+		line += fmt.Sprintf(" · cap %d/%d", s.Limit, concurrency)
+	}
+	if eta := s.ETA(); eta > 0 {
+		line += " · ETA " + eta.Round(time.Second).String()
+	}
+	return line
 }

@@ -21,6 +21,14 @@ type Config struct {
 	// Concurrency caps the requests in flight (≥ 1); arrivals beyond it wait
 	// in the driver, FIFO.
 	Concurrency int
+	// Adaptive lowers the cap below Concurrency as servers push back
+	// (AIMD: halved on a 429 or a stall, raised by one after as many
+	// successes as the cap), which keeps an overloaded fleet out of a
+	// stall-and-retry storm.
+	Adaptive bool
+	// Duration stops sending after this long (0: no limit); requests in
+	// flight finish, those not sent end Cancelled ("not sent").
+	Duration time.Duration
 	// Retries is how many more attempts a request gets after a retryable
 	// failure; Backoff the wait before the first retry (doubling, at most
 	// 16×).

@@ -44,7 +44,18 @@
 //
 // Arrivals are replayed in real time × Config.TimeScale; at most
 // Config.Concurrency requests are in flight and later arrivals wait in the
-// driver (first come, first served). Each request is routed by the same
+// driver (first come, first served). With Config.Adaptive the cap falls
+// below Concurrency when workers push back (limit.go: AIMD, halved once per
+// window on a 429 or a stall, +1/cap per success), so an overloaded fleet
+// is not driven into a stall-and-retry storm. Config.Duration stops the
+// sending (in-flight requests finish; the rest end Cancelled, "not sent",
+// and the result says the limit was reached). Each record keeps the lag
+// from the scheduled arrival to its first send and its TTFT from the
+// arrival as well as from the send: a load test that falls behind its
+// schedule shows it, and the comparison with a simulation, whose TTFT runs
+// from the arrival, uses the former. Prompts are built when a request is
+// sent (liverun.Plan.Tokens, from 4 bytes per block of plan), so what is
+// held follows the requests in flight, not the trace. Each request is routed by the same
 // route.Router the simulator uses, fed the driver's clock (nondecreasing,
 // under one lock), the request as server-block chains, and a Completion for
 // every routed attempt (failed ones with Failed set, so load counters drop

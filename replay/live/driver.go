@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,11 +57,17 @@ type driver struct {
 	last    time.Duration
 	workers []*worker
 	rank    []int // begin's scratch: the router's order of preference
-	records []Record
-	done    int
-	sent    int
-	bs      int
-	newPol  func(w int) (kvcache.Policy, error)
+	limit   *limiter
+	// durationHit is set when Config.Duration stopped the sending.
+	durationHit bool
+	records     []Record
+	done        int
+	sent        int
+	// completed and failedN count finished requests by outcome (failed
+	// and timed out together), for snapshots.
+	completed, failedN int
+	bs                 int
+	newPol             func(w int) (kvcache.Policy, error)
 	// bg ends with the run (probes, scrapes); probes counts probe loops.
 	bg     context.Context
 	probes sync.WaitGroup
@@ -179,6 +186,7 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 		d.router = cfg.wrapRouter(d.router)
 	}
 	d.records = make([]Record, len(plan.Requests))
+	d.limit = newLimiter(cfg.Concurrency, cfg.Adaptive)
 	return d.run(ctx)
 }
 
@@ -223,7 +231,7 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	if d.panicked != nil { // in settle
 		return nil, d.panicked
 	}
-	if res.Interrupted {
+	if res.Interrupted && ctx.Err() != nil {
 		return res, fmt.Errorf("live: run cancelled (%s) with %d of %d requests sent: %w", res.InterruptCause, res.Sent, res.Requests, ctx.Err())
 	}
 	return res, nil
@@ -235,37 +243,45 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 func (d *driver) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 	cur := -1
 	defer func() { d.recovered(recover(), "dispatching", cur) }()
-	sem := make(chan struct{}, d.cfg.Concurrency)
+	// send ends with ctx or when the run's Duration is up: the waits for
+	// an arrival or a free slot stop then, the requests in flight do not.
+	send := ctx
+	if d.cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		send, cancel = context.WithDeadline(ctx, d.start.Add(d.cfg.Duration))
+		defer cancel()
+	}
 	for i := range d.plan.Requests {
 		pr := &d.plan.Requests[i]
 		cur = pr.Index
 		at := time.Duration(float64(pr.Arrival) * d.cfg.TimeScale)
-		d.records[i] = Record{Index: pr.Index, Worker: -1, Routed: -1, ArrivalMs: ms(at), SentTokens: len(pr.Tokens)}
-		if ctx.Err() == nil {
+		d.records[i] = Record{Index: pr.Index, Worker: -1, Routed: -1, ArrivalMs: ms(at), SentTokens: pr.Len}
+		if send.Err() == nil {
 			if wait := time.Until(d.start.Add(at)); wait > 0 {
 				t := time.NewTimer(wait)
 				select {
-				case <-ctx.Done():
+				case <-send.Done():
 				case <-t.C:
 				}
 				t.Stop()
 			}
 		}
-		if ctx.Err() == nil {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-			}
+		if send.Err() == nil {
+			_ = d.limit.acquire(send)
 		}
-		if ctx.Err() != nil {
-			d.finish(ctx, i, Cancelled, "run cancelled before sending")
+		if send.Err() != nil {
+			why := "run cancelled before sending"
+			if ctx.Err() == nil {
+				d.durationHit = true
+				why = fmt.Sprintf("not sent: the run's duration (%v) ended", d.cfg.Duration)
+			}
+			d.finish(ctx, i, Cancelled, why)
 			continue
 		}
 		d.mu.Lock()
 		d.sent++
 		d.mu.Unlock()
 		wg.Go(func() {
-			defer func() { <-sem }()
 			defer func() { d.recovered(recover(), "serving", pr.Index) }()
 			d.serve(ctx, i)
 		})
@@ -429,7 +445,18 @@ func (d *driver) serve(ctx context.Context, i int) {
 	rec := &d.records[i]
 	backoff := d.cfg.Backoff
 	var last *AttemptError
-	var failed []bool // workers that failed this request
+	var failed []bool   // workers that failed this request
+	var prompt []uint32 // built at the first send, reused by retries
+	var firstSent time.Time
+	defer func() {
+		// The slot taken by dispatch; push-back (a 429 or a stall on any
+		// attempt) tells an adaptive limit to back off.
+		pushback := slices.ContainsFunc(rec.Failures, func(k string) bool { return k == string(KindBusy) || k == string(KindStall) })
+		if firstSent.IsZero() {
+			firstSent = time.Now()
+		}
+		d.limit.release(firstSent, pushback, time.Now())
+	}()
 	for attempt := 0; attempt <= d.cfg.Retries; attempt++ {
 		if attempt > 0 {
 			wait := backoff
@@ -462,6 +489,9 @@ func (d *driver) serve(ctx context.Context, i int) {
 		rec.Worker, rec.Routed = a.w, a.routed
 		if attempt == 0 {
 			rec.Why = a.why
+			firstSent = time.Now()
+			rec.FirstSentMs = ms(firstSent.Sub(d.start))
+			rec.LagMs = max(0, rec.FirstSentMs-rec.ArrivalMs)
 		} else {
 			// Every attempt's decision stays in the explanation.
 			after := ""
@@ -472,7 +502,8 @@ func (d *driver) serve(ctx context.Context, i int) {
 		}
 		rec.SentMs = ms(time.Since(d.start))
 		rec.ModelCachedTokens, rec.ModelFits, rec.ModelEvicted = a.hit*d.bs, a.fits, a.evicted
-		resp, serr := d.client.Send(ctx, d.workers[a.w].ep, pr.Tokens, pr.Output)
+		prompt = d.plan.Tokens(i, prompt)
+		resp, serr := d.client.Send(ctx, d.workers[a.w].ep, prompt, pr.Output)
 		var ae *AttemptError
 		if serr != nil && !errors.As(serr, &ae) {
 			ae = &AttemptError{Kind: KindProtocol, Msg: serr.Error()}
@@ -500,6 +531,7 @@ func (d *driver) serve(ctx context.Context, i int) {
 		}
 		if serr == nil {
 			rec.TTFTMs, rec.E2EMs = ms(resp.TTFT), ms(resp.E2E)
+			rec.TTFTFromArrivalMs = rec.SentMs + rec.TTFTMs - rec.ArrivalMs
 			rec.PromptTokens, rec.CachedTokens, rec.CachedKnown = resp.PromptTokens, resp.CachedTokens, resp.CachedKnown
 			rec.OutputTokens = resp.OutputTokens
 			d.finish(ctx, i, Completed, "")
@@ -542,6 +574,12 @@ func (d *driver) finish(ctx context.Context, i int, st Status, reason string) {
 	rec.Status, rec.Reason = st, reason
 	d.mu.Lock()
 	d.done++
+	switch st {
+	case Completed:
+		d.completed++
+	case Failed, TimedOut:
+		d.failedN++
+	}
 	d.mu.Unlock()
 	if d.cfg.Updates != nil {
 		r := *rec

@@ -421,12 +421,13 @@ func TestPlanPrompts(t *testing.T) {
 	firstOf := map[[2]int64]trace.BlockID{}
 	for i, pr := range p.Requests {
 		r := tr.Requests[i]
-		if len(pr.Tokens) != pr.TraceBlocks*16 {
-			t.Fatalf("request %d: %d tokens for %d blocks", i, len(pr.Tokens), pr.TraceBlocks)
+		toks := p.Tokens(i, nil)
+		if len(toks) != pr.TraceBlocks*16 || pr.Len != len(toks) {
+			t.Fatalf("request %d: %d tokens (Len %d) for %d blocks", i, len(toks), pr.Len, pr.TraceBlocks)
 		}
 		parent := int64(-1)
 		for k := range pr.TraceBlocks {
-			blk := pr.Tokens[k*16 : (k+1)*16]
+			blk := toks[k*16 : (k+1)*16]
 			key := fmt.Sprint(blk)
 			id := r.Blocks[k]
 			if prev, ok := byID[id]; ok && prev != key {
@@ -448,10 +449,10 @@ func TestPlanPrompts(t *testing.T) {
 			}
 			parent = int64(id)
 		}
-		if w := liverun.Words(pr.Tokens); len(pr.Tokens) > 0 && (!wordRE.MatchString(w) || len(strings.Fields(w)) != len(pr.Tokens)) {
+		if w := liverun.Words(toks); len(toks) > 0 && (!wordRE.MatchString(w) || len(strings.Fields(w)) != len(toks)) {
 			t.Fatalf("words %q", w[:min(len(w), 60)])
 		}
-		if m := p.Model.Requests[i]; len(m.Blocks) != pr.TraceBlocks || m.Input != len(pr.Tokens) {
+		if m := p.Model.Requests[i]; len(m.Blocks) != pr.TraceBlocks || m.Input != len(toks) {
 			t.Fatalf("model request %d: %d blocks, input %d", i, len(m.Blocks), m.Input)
 		}
 	}

@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/live/liverun"
@@ -58,10 +59,16 @@ func (d *driver) result(ctx context.Context) *Result {
 			r.FailReasons[reasonKind(rec)]++
 		}
 	}
+	r.DurationLimit = d.cfg.Duration.Seconds()
+	r.AdaptiveConcurrency, r.MinConcurrency = d.cfg.Adaptive, d.limit.lowest
 	if r.Interrupted = r.Cancelled > 0; r.Interrupted {
 		r.InterruptCause = "cancelled"
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			r.InterruptCause = context.Cause(ctx).Error()
+		case d.durationHit:
+			r.DurationReached = true
+			r.InterruptCause = fmt.Sprintf("the run's duration limit (%v) was reached", d.cfg.Duration)
 		}
 	}
 	for i, w := range d.workers {

@@ -17,7 +17,29 @@ type Snapshot struct {
 	Dispatched int
 	Finished   int
 	Total      int
-	Workers    []WorkerSnapshot
+	// Completed and Failed (timed out included) split Finished with the
+	// cancelled; HitRatio is Σ cached / Σ prompt tokens over the completed
+	// responses so far; Limit is the concurrency cap now (below the
+	// configured one only when adaptive).
+	Completed, Failed int
+	HitRatio          float64
+	Limit             int
+	// LastArrival is the scheduled arrival of the last request: the run
+	// cannot end before it.
+	LastArrival time.Duration
+	Workers     []WorkerSnapshot
+}
+
+// ETA estimates the time left: the later of the schedule's end and the
+// remaining requests at the rate finished so far; 0 when nothing has
+// finished yet (no rate to go by) or when everything has.
+func (s Snapshot) ETA() time.Duration {
+	left := s.Total - s.Finished
+	if left <= 0 || s.Finished == 0 || s.Elapsed <= 0 {
+		return 0
+	}
+	byRate := time.Duration(float64(left) / float64(s.Finished) * float64(s.Elapsed))
+	return max(byRate, s.LastArrival-s.Elapsed)
 }
 
 // WorkerSnapshot is one worker's state in a Snapshot.
@@ -51,8 +73,15 @@ func (d *driver) snapshotLoop(ctx context.Context) {
 func (d *driver) Snapshot() Snapshot {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := Snapshot{Elapsed: time.Since(d.start), Dispatched: d.sent, Finished: d.done, Total: len(d.records)}
+	s := Snapshot{Elapsed: time.Since(d.start), Dispatched: d.sent, Finished: d.done, Total: len(d.records),
+		Completed: d.completed, Failed: d.failedN, Limit: d.limit.cap()}
+	if n := len(d.plan.Requests); n > 0 {
+		s.LastArrival = time.Duration(float64(d.plan.Requests[n-1].Arrival) * d.cfg.TimeScale)
+	}
+	var prompt, cached int64
 	for i, w := range d.workers {
+		prompt += w.prompt
+		cached += w.cached
 		ws := WorkerSnapshot{Worker: i, URL: w.ep.String(), Healthy: w.healthy, InFlight: w.inFlight,
 			Completed: w.completed, Failed: w.failed, PromptTokens: w.prompt, CachedTokens: w.cached,
 			HitRatio: ratioF(float64(w.cached), float64(w.prompt))}
@@ -62,5 +91,6 @@ func (d *driver) Snapshot() Snapshot {
 		}
 		s.Workers = append(s.Workers, ws)
 	}
+	s.HitRatio = ratioF(float64(cached), float64(prompt))
 	return s
 }

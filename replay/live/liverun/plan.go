@@ -2,6 +2,7 @@ package liverun
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,8 +51,13 @@ type PlannedRequest struct {
 	Index int
 	// Arrival is the trace's arrival time (before --time-scale).
 	Arrival time.Duration
-	// Tokens is the prompt; its length is a multiple of TraceBlockSize.
-	Tokens []uint32
+	// Blocks are the dense per-run indices of the whole trace blocks sent;
+	// the prompt is built from them when sent (Plan.Tokens), so a run holds
+	// 4 bytes per block instead of 4 per token (965 MB of prompts for the
+	// 12k-request Mooncake trace otherwise).
+	Blocks []uint32
+	// Len is the prompt's length in tokens, TraceBlocks × TraceBlockSize.
+	Len int
 	// Output is the trace's output length (the max_tokens sent, at least 1).
 	Output int
 	// TraceBlocks is the number of whole trace blocks sent.
@@ -87,8 +93,8 @@ func NewPlan(tr *trace.Trace, reqs []trace.Request, serverBlockSize int) (*Plan,
 			p.DroppedPartial++
 		}
 		p.DroppedTokens += int64(r.Input - full*bs)
-		pr := PlannedRequest{Index: r.Index, Arrival: r.Arrival, Output: max(1, r.Output), TraceBlocks: full}
-		pr.Tokens = make([]uint32, 0, full*bs)
+		pr := PlannedRequest{Index: r.Index, Arrival: r.Arrival, Output: max(1, r.Output), TraceBlocks: full, Len: full * bs}
+		pr.Blocks = make([]uint32, 0, full)
 		parent := int64(-1)
 		for _, b := range r.Blocks[:full] {
 			x, ok := index[b]
@@ -101,14 +107,14 @@ func NewPlan(tr *trace.Trace, reqs []trace.Request, serverBlockSize int) (*Plan,
 				}
 				firstTok[[2]int64{parent, t0}] = true
 			}
-			pr.Tokens = appendBlock(pr.Tokens, x, bs)
+			pr.Blocks = append(pr.Blocks, x)
 			parent = int64(x)
 		}
 		// Server blocks: block j covers tokens [j·sb, (j+1)·sb); it is named
 		// by the trace block holding its last token and that token's offset
 		// in it, since a trace id names its whole prefix.
 		ids = ids[:0]
-		nsb := len(pr.Tokens) / serverBlockSize
+		nsb := pr.Len / serverBlockSize
 		for j := range nsb {
 			end := (j+1)*serverBlockSize - 1
 			tb := r.Blocks[end/bs]
@@ -119,7 +125,7 @@ func NewPlan(tr *trace.Trace, reqs []trace.Request, serverBlockSize int) (*Plan,
 			return nil, fmt.Errorf("live: request %d: %w", r.Index, err)
 		}
 		mr := trace.Request{Index: len(model.Requests), Source: r.Source, Arrival: r.Arrival,
-			Input: len(pr.Tokens), Output: r.Output, Blocks: chain, Session: r.Session, ID: r.ID,
+			Input: pr.Len, Output: r.Output, Blocks: chain, Session: r.Session, ID: r.ID,
 			Parent: r.Parent, Turn: r.Turn, ThinkS: r.ThinkS, Type: r.Type}
 		if len(chain) > 0 {
 			mr.LastBlockTokens = serverBlockSize
@@ -135,6 +141,19 @@ func NewPlan(tr *trace.Trace, reqs []trace.Request, serverBlockSize int) (*Plan,
 	}
 	p.Model = model
 	return p, nil
+}
+
+// Tokens appends request i's prompt to dst (reused, returned): its blocks'
+// tokens in order. It is built when the request is sent and dropped after,
+// so prompts in memory follow the requests in flight, not the trace.
+func (p *Plan) Tokens(i int, dst []uint32) []uint32 {
+	pr := &p.Requests[i]
+	dst = dst[:0]
+	dst = slices.Grow(dst, pr.Len)
+	for _, x := range pr.Blocks {
+		dst = appendBlock(dst, x, p.TraceBlockSize)
+	}
+	return dst
 }
 
 // appendBlock appends the bs tokens of the block with dense index x.

@@ -57,13 +57,22 @@ type Record struct {
 	// Failures lists the kinds of failed attempts, in order.
 	Failures []string `json:"failures,omitempty"`
 	// Arrival is the scheduled arrival (trace time × time scale), Sent when
-	// the last attempt was sent, both since the run's start.
-	ArrivalMs float64 `json:"arrival_ms"`
-	SentMs    float64 `json:"sent_ms"`
+	// the last attempt was sent, FirstSent when the first was, all since
+	// the run's start. LagMs = FirstSent − Arrival is how late the driver
+	// sent it (waiting for a free slot under --concurrency, or behind its
+	// own clock); 0 when never sent.
+	ArrivalMs   float64 `json:"arrival_ms"`
+	SentMs      float64 `json:"sent_ms"`
+	FirstSentMs float64 `json:"first_sent_ms"`
+	LagMs       float64 `json:"lag_ms"`
 	// TTFT (send → first streamed token) and E2E (send → end of stream) of
-	// the last attempt, completed requests only.
-	TTFTMs float64 `json:"ttft_ms"`
-	E2EMs  float64 `json:"e2e_ms"`
+	// the last attempt, completed requests only. TTFTFromArrivalMs is the
+	// same first token from the scheduled arrival: what a user waiting
+	// since the arrival saw (the lag and any retries included), and what
+	// a simulation's TTFT measures.
+	TTFTMs            float64 `json:"ttft_ms"`
+	E2EMs             float64 `json:"e2e_ms"`
+	TTFTFromArrivalMs float64 `json:"ttft_from_arrival_ms"`
 	// PromptTokens and CachedTokens are what the server reported;
 	// CachedKnown false when it reported no cached tokens.
 	PromptTokens int  `json:"prompt_tokens"`
@@ -107,9 +116,17 @@ type Result struct {
 	Sent int `json:"sent"`
 	// Interrupted is set when the run was cancelled before every request
 	// ended (Cancelled > 0); InterruptCause says why (the context's cause,
-	// "interrupt signal received" for Ctrl-C in the CLI).
-	Interrupted    bool   `json:"interrupted"`
-	InterruptCause string `json:"interrupt_cause,omitempty"`
+	// "interrupt signal received" for Ctrl-C in the CLI, or the duration
+	// limit). DurationLimit is Config.Duration in seconds (0: none);
+	// DurationReached is set when it stopped the sending.
+	Interrupted     bool    `json:"interrupted"`
+	InterruptCause  string  `json:"interrupt_cause,omitempty"`
+	DurationLimit   float64 `json:"duration_limit_s,omitempty"`
+	DurationReached bool    `json:"duration_reached,omitempty"`
+	// AdaptiveConcurrency is set when an AIMD limit governed the requests
+	// in flight (Config.Adaptive); MinConcurrency is the lowest it fell to.
+	AdaptiveConcurrency bool `json:"adaptive_concurrency,omitempty"`
+	MinConcurrency      int  `json:"min_concurrency,omitempty"`
 	// FailReasons counts failed and timed-out requests by reason kind
 	// (cancelled ones are not failures and are not counted here).
 	FailReasons map[string]int `json:"fail_reasons"`
