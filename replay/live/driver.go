@@ -173,7 +173,8 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 		}
 	}
 	d.router, d.canon, err = route.New(cfg.Router, route.Env{
-		Workers: len(cfg.Workers), BlockSize: d.bs, Blocks: plan.Model.Blocks.Len(),
+		Workers: len(cfg.Workers), BlockSize: d.bs, // Blocks: unknown until sent; the trees grow
+
 		Rand: rng.Stream(cfg.Seed, rng.Router, 0), Cluster: clusterView{d}, Orig: plan.Model.Blocks.OrigFunc(),
 		// lbgr:preset=paper's a_c/a_m: the real workers' costs are unknown,
 		// so the linear model's defaults (SPEC §8).
@@ -195,8 +196,9 @@ func (d *driver) newModel(w int) (*kvcache.Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kvcache.New(kvcache.Config{Unit: kvcache.Blocks, Capacity: d.workers[w].capacity, BlockSize: d.bs,
-		SizeHint: d.plan.Model.Blocks.Len()}, p)
+	// No size hint: the model's blocks are interned as requests are sent,
+	// and its arrays grow with them rather than with the trace.
+	return kvcache.New(kvcache.Config{Unit: kvcache.Blocks, Capacity: d.workers[w].capacity, BlockSize: d.bs}, p)
 }
 
 func (d *driver) run(ctx context.Context) (*Result, error) {
@@ -279,8 +281,16 @@ func (d *driver) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 			continue
 		}
 		d.mu.Lock()
-		d.sent++
+		err := d.plan.Chain(i) // in request order, under d.mu: the router reads the table
+		if err == nil {
+			d.sent++
+		}
 		d.mu.Unlock()
+		if err != nil { // never sent: counted failed, with the reason
+			d.limit.release(time.Now(), false, time.Now())
+			d.finish(ctx, i, Failed, err.Error())
+			continue
+		}
 		wg.Go(func() {
 			defer func() { d.recovered(recover(), "serving", pr.Index) }()
 			d.serve(ctx, i)

@@ -422,6 +422,9 @@ func TestPlanPrompts(t *testing.T) {
 	for i, pr := range p.Requests {
 		r := tr.Requests[i]
 		toks := p.Tokens(i, nil)
+		if err := p.Chain(i); err != nil {
+			t.Fatal(err)
+		}
 		if len(toks) != pr.TraceBlocks*16 || pr.Len != len(toks) {
 			t.Fatalf("request %d: %d tokens (Len %d) for %d blocks", i, len(toks), pr.Len, pr.TraceBlocks)
 		}
@@ -463,6 +466,9 @@ func TestPlanPrompts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range p4.Requests {
+		if err := p4.Chain(i); err != nil {
+			t.Fatal(err)
+		}
 		if len(p4.Model.Requests[i].Blocks) != 4*p4.Requests[i].TraceBlocks {
 			t.Fatalf("request %d: %d pages", i, len(p4.Model.Requests[i].Blocks))
 		}

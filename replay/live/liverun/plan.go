@@ -29,7 +29,8 @@ type Plan struct {
 	Requests                        []PlannedRequest
 	// Model is the sent workload as a trace at ServerBlockSize: request i
 	// of Model is Requests[i], with Input = the prompt's tokens, its chain
-	// of server blocks (dense ids of Model.Blocks), and the trace's Output.
+	// of server blocks (dense ids of Model.Blocks; built by Chain when the
+	// request is sent, nil before), and the trace's Output.
 	Model *trace.Trace
 	// DistinctBlocks is the number of distinct trace blocks sent (the dense
 	// per-run indices 0..DistinctBlocks-1).
@@ -85,7 +86,6 @@ func NewPlan(tr *trace.Trace, reqs []trace.Request, serverBlockSize int) (*Plan,
 	model := &trace.Trace{Blocks: trace.NewTable(false), Info: tr.Info}
 	model.Info.BlockSize = serverBlockSize
 	model.Info.Source = tr.Info.Source + " (live: whole blocks, server pages)"
-	var ids []uint64
 	for _, r := range reqs {
 		full := len(r.Blocks)
 		if full > 0 && r.LastBlockTokens < bs {
@@ -110,26 +110,11 @@ func NewPlan(tr *trace.Trace, reqs []trace.Request, serverBlockSize int) (*Plan,
 			pr.Blocks = append(pr.Blocks, x)
 			parent = int64(x)
 		}
-		// Server blocks: block j covers tokens [j·sb, (j+1)·sb); it is named
-		// by the trace block holding its last token and that token's offset
-		// in it, since a trace id names its whole prefix.
-		ids = ids[:0]
-		nsb := pr.Len / serverBlockSize
-		for j := range nsb {
-			end := (j+1)*serverBlockSize - 1
-			tb := r.Blocks[end/bs]
-			ids = append(ids, uint64(index[tb])*uint64(bs)+uint64(end%bs))
-		}
-		chain, err := model.Blocks.Intern(nil, ids)
-		if err != nil {
-			return nil, fmt.Errorf("live: request %d: %w", r.Index, err)
-		}
+		// The chain of server blocks is built when the request is sent
+		// (Chain), so the model holds the blocks of what was sent.
 		mr := trace.Request{Index: len(model.Requests), Source: r.Source, Arrival: r.Arrival,
-			Input: pr.Len, Output: r.Output, Blocks: chain, Session: r.Session, ID: r.ID,
+			Input: pr.Len, Output: r.Output, Session: r.Session, ID: r.ID,
 			Parent: r.Parent, Turn: r.Turn, ThinkS: r.ThinkS, Type: r.Type}
-		if len(chain) > 0 {
-			mr.LastBlockTokens = serverBlockSize
-		}
 		model.Requests = append(model.Requests, mr)
 		p.Requests = append(p.Requests, pr)
 	}
@@ -141,6 +126,34 @@ func NewPlan(tr *trace.Trace, reqs []trace.Request, serverBlockSize int) (*Plan,
 	}
 	p.Model = model
 	return p, nil
+}
+
+// Chain builds request i's chain of server blocks in Model (Blocks,
+// LastBlockTokens) once, interning its blocks in Model.Blocks: server block
+// j covers tokens [j·sb, (j+1)·sb) and is named by the trace block holding
+// its last token and that token's offset in it, since a trace id names its
+// whole prefix. The driver calls it as it sends, in request order, so the
+// dense ids, and everything that breaks ties by them, do not depend on
+// timing, and the model's blocks follow what was sent, not the trace.
+func (p *Plan) Chain(i int) error {
+	mr := &p.Model.Requests[i]
+	pr := &p.Requests[i]
+	sb, bs := p.ServerBlockSize, p.TraceBlockSize
+	nsb := pr.Len / sb
+	if mr.Blocks != nil || nsb == 0 {
+		return nil
+	}
+	ids := make([]uint64, nsb)
+	for j := range nsb {
+		end := (j+1)*sb - 1
+		ids[j] = uint64(pr.Blocks[end/bs])*uint64(bs) + uint64(end%bs)
+	}
+	chain, err := p.Model.Blocks.Intern(nil, ids)
+	if err != nil {
+		return fmt.Errorf("live: request %d: %w", pr.Index, err)
+	}
+	mr.Blocks, mr.LastBlockTokens = chain, sb
+	return nil
 }
 
 // Tokens appends request i's prompt to dst (reused, returned): its blocks'
