@@ -156,6 +156,13 @@ const (
 	srcQwen72B  = "github.com/ZHUI/paddlenlp_model_readme Qwen/Qwen2.5-72B/index.md (80 layers, 64 Q / 8 KV heads, QKV bias, 72.7B parameters)"
 	srcMixtral  = "github.com/keras-team/keras-hub keras_hub/src/models/mixtral/README.md (MixtralForCausalLM dump: embed 32000x4096, 32 layers, k/v 1024, 8 experts of 14336, untied)"
 	srcMistral  = "github.com/edadaltocg/mistral-src-finetune finetune/config.py (Mistral-7B-v0.2: dim 4096, 32 layers, head_dim 128, hidden 14336, 32 heads, 8 KV heads, vocab 32000)"
+	// The Hugging Face config.json files of the models the vLLM ground truth
+	// (../shared/vllm-groundtruth, from github.com/inference-sim/training
+	// commit ed5c1d2, default_args/model_configs) served; a test reads them.
+	srcGTLlama2_7B   = "github.com/inference-sim/training default_args/model_configs/Llama-2-7b-hf/config.json (hidden 4096, intermediate 11008, 32 layers, 32 heads, 32 KV heads, vocab 32000, untied, float16)"
+	srcGTLlama2_70B  = "github.com/inference-sim/training default_args/model_configs/Llama-2-70b-hf/config.json (hidden 8192, intermediate 28672, 80 layers, 64 heads, 8 KV heads, vocab 32000, untied, float16)"
+	srcGTCodeLlama34 = "github.com/inference-sim/training default_args/model_configs/CodeLlama-34b-Instruct-hf/config.json (hidden 8192, intermediate 22016, 48 layers, 64 heads, 8 KV heads, vocab 32000, untied, bfloat16)"
+	srcGTMixtral     = "github.com/inference-sim/training default_args/model_configs/Mixtral-8x7B-v0.1/config.json (hidden 4096, intermediate 14336, 32 layers, 32 heads, 8 KV heads, 8 local experts, 2 per token, vocab 32000, untied)"
 )
 
 // models is the model catalogue; head_dim = hidden/heads where the source
@@ -166,8 +173,9 @@ var models = []Model{
 	{Name: "llama-3.1-70b", HFName: "meta-llama/Llama-3.1-70B", Layers: 80, Hidden: 8192, Heads: 64, KVHeads: 8, HeadDim: 128,
 		Intermediate: 28672, Vocab: 128256, Sources: []string{srcLlama70B}},
 	{Name: "mixtral-8x7b", HFName: "mistralai/Mixtral-8x7B-v0.1", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 8, HeadDim: 128,
-		Intermediate: 14336, Vocab: 32000, Experts: 8, ExpertsPerToken: 2, Sources: []string{srcMixtral},
-		// top-2 routing is in the source's class name (MixtralBlockSparseTop2MLP).
+		Intermediate: 14336, Vocab: 32000, Experts: 8, ExpertsPerToken: 2, Sources: []string{srcMixtral, srcGTMixtral},
+		// top-2 routing is in the first source's class name (MixtralBlockSparseTop2MLP)
+		// and in the config's num_experts_per_tok.
 	},
 	{Name: "qwen2.5-7b", HFName: "Qwen/Qwen2.5-7B", Layers: 28, Hidden: 3584, Heads: 28, KVHeads: 4, HeadDim: 128,
 		Intermediate: 18944, Vocab: 152064, QKVBias: true, Sources: []string{srcQwen7B},
@@ -182,6 +190,15 @@ var models = []Model{
 		Unverified: []string{"hidden", "intermediate", "vocab"}},
 	{Name: "mistral-7b", HFName: "mistralai/Mistral-7B-v0.1", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 8, HeadDim: 128,
 		Intermediate: 14336, Vocab: 32000, Sources: []string{srcMistral}},
+	// The models of the vLLM ground truth. Llama-2 and CodeLlama have no
+	// head_dim in their config: hidden/heads = 128. Llama-2-7B has full
+	// multi-head attention (32 KV heads); the 70B and CodeLlama-34B use GQA (8).
+	{Name: "llama-2-7b", HFName: "meta-llama/Llama-2-7b-hf", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 32, HeadDim: 128,
+		Intermediate: 11008, Vocab: 32000, Sources: []string{srcGTLlama2_7B}},
+	{Name: "llama-2-70b", HFName: "meta-llama/Llama-2-70b-hf", Layers: 80, Hidden: 8192, Heads: 64, KVHeads: 8, HeadDim: 128,
+		Intermediate: 28672, Vocab: 32000, Sources: []string{srcGTLlama2_70B}},
+	{Name: "codellama-34b", HFName: "codellama/CodeLlama-34b-Instruct-hf", Layers: 48, Hidden: 8192, Heads: 64, KVHeads: 8, HeadDim: 128,
+		Intermediate: 22016, Vocab: 32000, Sources: []string{srcGTCodeLlama34}},
 }
 
 // GPUs returns the GPU catalogue sorted by name.
@@ -210,6 +227,21 @@ func LookupGPU(name string) (GPU, error) {
 		names = append(names, g.Name)
 	}
 	return GPU{}, fmt.Errorf("unknown GPU %q (valid: %s)%s", name, strings.Join(names, ", "), suggest.DidYouMean(name, names))
+}
+
+// LookupModelHF finds a catalogue model by its Hugging Face name (as
+// `vllm serve` and inference-perf configurations name it), ignoring case.
+func LookupModelHF(hfName string) (Model, error) {
+	for _, m := range models {
+		if strings.EqualFold(m.HFName, hfName) {
+			return m, nil
+		}
+	}
+	var names []string
+	for _, m := range Models() {
+		names = append(names, m.HFName)
+	}
+	return Model{}, fmt.Errorf("unknown Hugging Face model %q (valid: %s)%s", hfName, strings.Join(names, ", "), suggest.DidYouMean(hfName, names))
 }
 
 // LookupModel finds a catalogue model by name.

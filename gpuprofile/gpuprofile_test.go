@@ -152,7 +152,7 @@ func TestParseRejectsBadFiles(t *testing.T) {
 		{"cached attention type", strings.Replace(good, `"tp":1`, `"tp":1,"cached_attention_efficiency":"fast"`, 1), `cached_attention_efficiency`},
 		{"unknown field", strings.Replace(good, `"tp":1`, `"tp":1,"turbo":true`, 1), `unknown field "turbo"`},
 		{"unknown gpu", strings.Replace(good, `"h200"`, `"h300"`, 1), `field "gpu": unknown GPU "h300" (valid: a100-80gb, a10g, b200, h100-sxm, h200, l4, l40, l40s, mi300x)`},
-		{"unknown model", strings.Replace(good, `"llama-3.1-8b"`, `"llama-9"`, 1), `field "model": unknown model "llama-9" (valid: llama-3.1-70b`},
+		{"unknown model", strings.Replace(good, `"llama-3.1-8b"`, `"llama-9"`, 1), `field "model": unknown model "llama-9" (valid: codellama-34b, llama-2-70b`},
 		{"wrong type", strings.Replace(good, `"tp":1`, `"tp":"one"`, 1), `tp`},
 		{"not json", `{`, `profile:`},
 	}
