@@ -22,13 +22,15 @@
 //   - attention: FLOPs = 4·layers·heads·head_dim·Σ(keys attended per new
 //     token), i.e. n·c + n(n+1)/2 for a chunk of n new tokens on c cached, and
 //     x+1 for a decode step on context x; bytes = the KV read, (c+n) or (x+1)
-//     tokens of KV per sequence. The causal part among new tokens, n(n+1)/2,
-//     runs at attention_efficiency; attention over cached context, n·c and
-//     the decode keys, runs at cached_attention_efficiency (runtimes use
-//     different kernels for the two: a causal kernel versus one with a
-//     lower-right mask or none; catalogue profiles set both to the same
-//     default, and a profile file without the field takes
-//     attention_efficiency).
+//     tokens of KV per sequence. A chunk with nothing cached runs the causal
+//     kernel, at attention_efficiency; a chunk on cached context is one call
+//     of a kernel with a lower-right mask, so all its keys (n·c and the
+//     causal n(n+1)/2) run at cached_attention_efficiency, as do decode
+//     steps (runtimes use different kernels: the shipped H200 measurement's
+//     causal SDPA call ran cuDNN's Hopper flash kernel at 583 TFLOP/s on
+//     8,192 tokens, its lower-right call FlashAttention-2 at 308 TFLOP/s;
+//     catalogue profiles set both to the same default, and a profile file
+//     without the field takes attention_efficiency).
 //
 // Each part is a roofline: time = max(FLOPs/(TP·peak·eff), bytes/(TP·bw·eff_mem)),
 // because within one kernel arithmetic and memory traffic overlap; the two
@@ -48,7 +50,15 @@
 // compute and attention efficiencies by a large bf16 matmul's share of peak,
 // the memory efficiency by a large device copy's share of bandwidth (the
 // harness writes both as comment lines of its CSV; without them the bound is
-// the datasheet, 1).
+// the datasheet, 1). Where the CSV also gives the two attention kernels'
+// throughput measured alone (ceiling_attention_causal_tflops on 8,192 new
+// tokens, ceiling_attention_cached_tflops on 1,024 new over 8,192 cached:
+// the largest sizes the fit uses), the attention efficiencies are those
+// shares of peak, not fitted: in forwards of at most 8,192 tokens attention
+// is under a fifth of the time and its fitted efficiency traded off against
+// the linear layers' (fitted, the H200 profile's causal efficiency came out
+// at 0.357 where the kernel runs at 0.59, and held-out prefills of 32,768
+// tokens were overpredicted by 19%).
 //
 // # Capacity
 //

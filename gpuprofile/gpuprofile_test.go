@@ -231,14 +231,21 @@ func TestIterationTime(t *testing.T) {
 	if math.Abs(e.TotalMS-(DefaultOverheadMS+lin+att)) > 1e-9 {
 		t.Errorf("total %.6f, want overhead + linear + attention %.6f", e.TotalMS, DefaultOverheadMS+lin+att)
 	}
-	// New tokens on cached context: causal new×new keys at attention_efficiency,
-	// new×cached keys at cached_attention_efficiency.
+	// New tokens on cached context: one lower-right kernel call, so all the
+	// chunk's keys (new×cached and the causal new×new) at
+	// cached_attention_efficiency; a chunk with nothing cached beside it
+	// runs the causal kernel at attention_efficiency.
 	q := *p
 	q.AttentionEfficiency, q.CachedAttentionEfficiency = 0.5, 0.2
 	e = q.Estimate(Iteration{Prefill: []PrefillChunk{{NewTokens: 1024, CachedTokens: 8192}}})
-	att = 4 * 32 * 32 * 128 * (1024*1025/2.0/0.5 + 1024*8192/0.2) / 989.4e12 * 1e3
+	att = 4 * 32 * 32 * 128 * ((1024*1025/2.0 + 1024*8192) / 0.2) / 989.4e12 * 1e3
 	if math.Abs(e.AttentionComputeMS-att) > 1e-9 {
 		t.Errorf("cached prefill attention %.6f ms, want %.6f", e.AttentionComputeMS, att)
+	}
+	e = q.Estimate(Iteration{Prefill: []PrefillChunk{{NewTokens: 1024, CachedTokens: 8192}, {NewTokens: 512}}})
+	att += 4 * 32 * 32 * 128 * (512 * 513 / 2.0 / 0.5) / 989.4e12 * 1e3
+	if math.Abs(e.AttentionComputeMS-att) > 1e-9 {
+		t.Errorf("cached + uncached chunks: attention %.6f ms, want %.6f", e.AttentionComputeMS, att)
 	}
 	// A catalogue profile does not tell the two apart: same as one efficiency.
 	if p.CachedAttentionEfficiency != p.AttentionEfficiency {

@@ -48,9 +48,11 @@ type Profile struct {
 	ComputeEfficiency   float64 `json:"compute_efficiency"`
 	AttentionEfficiency float64 `json:"attention_efficiency"`
 	// CachedAttentionEfficiency applies to attention over cached context:
-	// the new × cached keys of a prefill chunk and decode steps (optional in
-	// a profile file; absent, it equals attention_efficiency, which keeps
-	// older profiles' predictions unchanged).
+	// every key of a prefill chunk that has cached tokens (new × cached and
+	// the causal keys among its new tokens: one lower-right kernel call) and
+	// decode steps (optional in a profile file; absent, it equals
+	// attention_efficiency, which keeps older profiles' predictions
+	// unchanged).
 	CachedAttentionEfficiency float64 `json:"cached_attention_efficiency"`
 	MemoryEfficiency          float64 `json:"memory_efficiency"`
 	OverheadMS                float64 `json:"overhead_ms"`
@@ -84,7 +86,14 @@ type FitSummary struct {
 	// bounded the fitted efficiencies.
 	CeilingMatmulTFLOPS float64 `json:"ceiling_matmul_bf16_tflops,omitempty"`
 	CeilingCopyGBps     float64 `json:"ceiling_copy_gbps,omitempty"`
-	Notes               string  `json:"notes,omitempty"`
+	// The attention kernels' throughput measured alone; when present the
+	// attention efficiencies are their shares of peak, not fitted.
+	CeilingAttentionCausalTFLOPS float64 `json:"ceiling_attention_causal_tflops,omitempty"`
+	CeilingAttentionCachedTFLOPS float64 `json:"ceiling_attention_cached_tflops,omitempty"`
+	// HeldOutLongPrefillMax is the largest |err| % over held-out prefill
+	// with at least 16,384 new tokens in the iteration.
+	HeldOutLongPrefillMax float64 `json:"held_out_long_prefill_max_abs_err_pct,omitempty"`
+	Notes                 string  `json:"notes,omitempty"`
 }
 
 // New builds and validates a profile of a catalogue GPU and model.
@@ -285,8 +294,9 @@ type Breakdown struct {
 // work is an iteration's FLOPs and bytes.
 type work struct {
 	linFLOPs, linBytes float64
-	// attention FLOPs: causal among a chunk's new tokens, and over cached
-	// context (a chunk's new × cached keys; decode steps)
+	// attention FLOPs: of chunks with nothing cached (the causal kernel),
+	// and of chunks on cached context and decode steps (the kernels with a
+	// lower-right mask or none)
 	attnNewFLOPs, attnCtxFLOPs, attnBytes float64
 }
 
@@ -300,8 +310,14 @@ func (p *Profile) work(it Iteration) work {
 		n, ctx := float64(c.NewTokens), float64(max(c.CachedTokens, 0))
 		tokens += n
 		seqs++
-		keysCtx += n * ctx
-		keysNew += n * (n + 1) / 2
+		// One kernel call per chunk: with nothing cached, the causal
+		// kernel; on cached context, the lower-right one, for the causal
+		// keys among its new tokens too.
+		if ctx > 0 {
+			keysCtx += n*ctx + n*(n+1)/2
+		} else {
+			keysNew += n * (n + 1) / 2
+		}
 		kvTokens += ctx + n
 	}
 	for _, x := range it.DecodeContexts {

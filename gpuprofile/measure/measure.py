@@ -359,6 +359,38 @@ def ceilings(meta):
     meta["ceiling_copy_gbps"] = f"{gbs:.1f}"
     meta["ceiling_copy_note"] = "2 GiB device-to-device copy, bytes read + written, median of 20"
     log(f"ceilings: matmul {tflops:.1f} TFLOP/s, copy {gbs:.1f} GB/s")
+    attention_ceilings(meta)
+
+
+def attention_ceilings(meta, n=8192, new=1024):
+    """The two attention kernels alone, through attend() as the forward calls
+    them (Llama-3.1-8B heads: 32 query, 8 KV, head_dim 128; q in HF's
+    [B, L, H, D]-then-transposed layout), at the largest sizes the fit uses
+    (n new tokens causal; new tokens on n cached, lower-right): TFLOP/s of
+    the attention FLOPs the Go model counts (4*H*D per query-key pair,
+    causal pairs n(n+1)/2). `kvscope profile fit` takes these as the
+    attention efficiencies instead of fitting them: in a forward of at most
+    8,192 tokens attention is a small share of the time, too small to tell
+    its efficiency apart from the linear layers' (the fit overpredicted
+    32,768-token prefills by 19% when it tried)."""
+    torch.manual_seed(4)
+    h, hkv, d = 32, 8, 128
+    scale = d**-0.5
+    out = {}
+    for label, lq, lk in (("causal", n, n), ("cached", new, n + new)):
+        q = torch.randn(1, lq, h, d, device="cuda", dtype=torch.bfloat16).transpose(1, 2)
+        k = torch.randn(1, hkv, lk, d, device="cuda", dtype=torch.bfloat16)
+        v = torch.randn(1, hkv, lk, d, device="cuda", dtype=torch.bfloat16)
+        ts = time_it(lambda: attend(q, k, v, scale), 3, 20)
+        pairs = lq * (lk - lq) + lq * (lq + 1) / 2
+        out[label] = 4 * h * d * pairs / (statistics.median(ts) * 1e-3) / 1e12
+        del q, k, v
+    torch.cuda.empty_cache()
+    meta["ceiling_attention_causal_tflops"] = f"{out['causal']:.1f}"
+    meta["ceiling_attention_cached_tflops"] = f"{out['cached']:.1f}"
+    meta["ceiling_attention_shape"] = (f"attend() alone, 32 q / 8 kv heads, head_dim 128: causal {n} new; "
+                                       f"cached {new} new on {n} cached (lower-right); median of 20")
+    log(f"attention ceilings: causal {out['causal']:.1f} TFLOP/s, cached {out['cached']:.1f} TFLOP/s")
 
 
 def grid():
@@ -560,6 +592,8 @@ def main():
                          "eager: time the Python forward")
     ap.add_argument("--recheck-every", type=int, default=8,
                     help="sequential order: after the grid, time every Nth point again and record the drift (0: off)")
+    ap.add_argument("--ceilings-only", action="store_true",
+                    help="measure the ceilings alone and print them as the CSV's comment lines (no grid)")
     args = ap.parse_args()
     if args.order is None:
         args.order = "sequential" if args.runtime == "graphs" else "interleaved"
@@ -584,6 +618,12 @@ def main():
     }
     check_attend(meta)
     register_attention()
+    if args.ceilings_only:
+        c = {}
+        ceilings(c)
+        with open(args.out, "w") as f:
+            f.writelines(f"# {k}={c[k]}\n" for k in sorted(c))
+        return
     check_model(meta)
     ceilings(meta)
     cfg = llama_config()
