@@ -19,6 +19,11 @@ type GPU struct {
 	MemBandwidth float64 `json:"mem_bandwidth"`
 	// MemoryGiB is device memory (datasheet figure, taken as GiB).
 	MemoryGiB float64 `json:"memory_gib"`
+	// NVLinkBandwidth is one GPU's NVLink bandwidth in one direction,
+	// bytes/s (half the datasheet's bidirectional figure); 0 where the
+	// catalogue has no sourced figure (PCIe-only cards, other vendors):
+	// tensor-parallel communication is then not modelled.
+	NVLinkBandwidth float64 `json:"nvlink_bandwidth,omitempty"`
 	// Sources names where each figure was found.
 	Sources []string `json:"sources,omitempty"`
 	// Unverified lists fields whose figure no found source confirms.
@@ -118,18 +123,47 @@ const (
 	srcGlennB200  = "https://glennklockwood.com/garden/processors/B200 (HGX B200 at 1,000 W: BF16 matrix 2,250 TFLOPS dense; 8 TB/s)"
 	srcVultrB200  = "https://docs.vultr.com/inference-cookbook/cuda/getting-started/hardware-overview (HGX B200: 179 GB HBM3e as nvidia-smi reports, 8.0 TB/s)"
 	srcMI300X     = "https://www.jaredwatkins.com/research/ai-accelerators/amd-instinct/mi300-series/ (MI300X: 192 GB HBM3, 5.3 TB/s, ~1.3 PFLOPS FP16)"
+	srcNVLink4    = "https://petronellatech.com/hardware/h100-h200-nvlink-cluster-scaling/ (NVLink 4.0: 18 links per H100 or H200, each 50 GB/s bidirectional, 25 GB/s each way: 900 GB/s bidirectional per GPU; A100: 12 NVLink 3.0 links, 600 GB/s)"
+	srcGTH100     = "github.com/inference-sim/training default_args/h100-sxm.json (H100 SXM: bf16 tensor 1979 TFLOPS with sparsity, 80 GB, 3.35 TB/s, NVLink 900 GB/s)"
 )
+
+// Tensor-parallel all-reduce on NVLink. NCCL's ring all-reduce moves
+// 2(tp−1)/tp of the message through each GPU's link in each direction, in
+// 2(tp−1) steps. AllReduceEfficiency is the share of the one-way NVLink
+// bandwidth an all-reduce reaches: nccl-tests on 4× H100 SXM gave a bus
+// bandwidth of about 366 GB/s of 450 (https://waynehacking8.github.io/blog/nccl-nvlink-bandwidth/,
+// "All-reduce bus bandwidth ≈ 366 GB/s"). AllReduceStepLatency is the
+// latency of one ring step: unverified (no measurement found; NVLink's
+// latency is quoted at 1–2 µs in
+// https://fridayswithfaraday.com/posts/gpu-hw-nvlink-nvswitch-interconnect, a
+// figure for one hop, not for NCCL's step).
+const (
+	AllReduceEfficiency  = 366.0 / 450.0
+	AllReduceStepLatency = 2e-6 // seconds, unverified
+)
+
+// AllReduceSeconds is the modelled time of one ring all-reduce of bytes
+// across tp GPUs of this kind: 2(tp−1)/tp · bytes / (NVLink one-way
+// bandwidth · AllReduceEfficiency) + 2(tp−1) · AllReduceStepLatency. Zero
+// for tp ≤ 1 or a GPU without an NVLink figure.
+func (g GPU) AllReduceSeconds(bytes float64, tp int) float64 {
+	if tp <= 1 || g.NVLinkBandwidth <= 0 || bytes <= 0 {
+		return 0
+	}
+	steps := 2 * float64(tp-1)
+	return steps/float64(tp)*bytes/(g.NVLinkBandwidth*AllReduceEfficiency) + steps*AllReduceStepLatency
+}
 
 // gpus is the GPU catalogue. Each figure's source is in Sources; a figure no
 // found source confirms is named in Unverified.
 var gpus = []GPU{
 	{Name: "h100-sxm", Display: "NVIDIA H100 SXM 80GB", BF16FLOPS: 989.4e12, MemBandwidth: 3.35e12, MemoryGiB: 80,
-		Sources: []string{srcGlennH100, srcHPCTech}},
+		NVLinkBandwidth: 450e9, Sources: []string{srcGlennH100, srcHPCTech, srcNVLink4, srcGTH100}},
 	// H200 SXM: same chip and compute as H100 SXM; dense = 1,979 / 2.
 	{Name: "h200", Display: "NVIDIA H200 SXM 141GB", BF16FLOPS: 989.4e12, MemBandwidth: 4.8e12, MemoryGiB: 141,
-		Sources: []string{srcAIWikiH200, srcH200BF16}},
+		NVLinkBandwidth: 450e9, Sources: []string{srcAIWikiH200, srcH200BF16, srcNVLink4}},
 	{Name: "a100-80gb", Display: "NVIDIA A100 SXM 80GB", BF16FLOPS: 312e12, MemBandwidth: 2.039e12, MemoryGiB: 80,
-		Sources: []string{srcGlennA100}},
+		NVLinkBandwidth: 300e9, Sources: []string{srcGlennA100, srcNVLink4}},
 	{Name: "l40s", Display: "NVIDIA L40S 48GB", BF16FLOPS: 362.05e12, MemBandwidth: 864e9, MemoryGiB: 48,
 		Sources: []string{srcMulletL40}},
 	{Name: "l40", Display: "NVIDIA L40 48GB", BF16FLOPS: 181.05e12, MemBandwidth: 864e9, MemoryGiB: 48,

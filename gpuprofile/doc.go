@@ -37,14 +37,25 @@
 // parts are summed, because the weight GEMMs and the attention kernels run one
 // after the other in every layer. The iteration takes
 //
-//	overhead + max(min_iteration, linear + attention)
+//	overhead + max(min_iteration, linear + attention + all-reduce)
 //
 // overhead is serial per-iteration work (scheduling, sampling); min_iteration
 // is a floor that GPU work hides: a launch-bound runtime (HF transformers
 // without CUDA graphs measured about 22 ms per forward on an H200 however
 // small the batch) issues kernels no faster than this, and only GPU work
 // longer than the floor shows. A runtime that replays CUDA graphs, as the
-// shipped h200-llama-3.1-8b-hf measurement does, fits a floor of 0. Tensor-parallel communication is not modelled.
+// shipped h200-llama-3.1-8b-hf measurement does, fits a floor of 0.
+//
+// At TP > 1 each layer adds two ring all-reduces of the iteration's hidden
+// states (tokens × hidden × 2 bytes: after attention and after the MLP, as
+// Megatron-style tensor parallelism and vLLM do), serial with the GPU work:
+// 2(tp−1)/tp · bytes / (NVLink one-way bandwidth · AllReduceEfficiency) +
+// 2(tp−1) · AllReduceStepLatency each (GPU.AllReduceSeconds; the sources and
+// what is unverified are at the constants). The embedding's all-reduce and
+// the logits' gather (once per forward, not per layer) are not counted; a
+// GPU without an NVLink figure in the catalogue models no communication.
+// ForwardTime answers "one forward of N tokens on GPU G, model M, TP t" from
+// the catalogue.
 //
 // Fit bounds every efficiency by what a measured ceiling reached: the
 // compute and attention efficiencies by a large bf16 matmul's share of peak,

@@ -287,8 +287,12 @@ type Breakdown struct {
 	LinearMemoryMS     float64 `json:"linear_memory_ms"`
 	AttentionComputeMS float64 `json:"attention_compute_ms"`
 	AttentionMemoryMS  float64 `json:"attention_memory_ms"`
-	GPUMS              float64 `json:"gpu_ms"`
-	TotalMS            float64 `json:"total_ms"`
+	// AllReduceMS is tensor-parallel communication: two all-reduces per
+	// layer (after attention and after the MLP) of the iteration's hidden
+	// states, tokens × hidden × 2 bytes (0 at TP 1).
+	AllReduceMS float64 `json:"allreduce_ms"`
+	GPUMS       float64 `json:"gpu_ms"`
+	TotalMS     float64 `json:"total_ms"`
 }
 
 // work is an iteration's FLOPs and bytes.
@@ -298,6 +302,9 @@ type work struct {
 	// and of chunks on cached context and decode steps (the kernels with a
 	// lower-right mask or none)
 	attnNewFLOPs, attnCtxFLOPs, attnBytes float64
+	// tokens is the iteration's token count (new prefill tokens plus one
+	// per decode step): the rows of every all-reduce.
+	tokens float64
 }
 
 func (p *Profile) work(it Iteration) work {
@@ -331,6 +338,7 @@ func (p *Profile) work(it Iteration) work {
 	if tokens == 0 {
 		return w
 	}
+	w.tokens = tokens
 	head := float64(m.embedParams())
 	body := float64(m.ActiveParams()) - head - float64(m.headParams())
 	w.linFLOPs = 2*body*tokens + 2*head*seqs
@@ -371,9 +379,33 @@ func (p *Profile) estimate(w work, fp FitParams) Breakdown {
 	b.LinearMemoryMS = w.linBytes / (bw * fp.MemoryEfficiency) * 1e3
 	b.AttentionComputeMS = (w.attnNewFLOPs/(peak*fp.AttentionEfficiency) + w.attnCtxFLOPs/(peak*fp.CachedAttentionEfficiency)) * 1e3
 	b.AttentionMemoryMS = w.attnBytes / (bw * fp.MemoryEfficiency) * 1e3
-	b.GPUMS = math.Max(b.LinearComputeMS, b.LinearMemoryMS) + math.Max(b.AttentionComputeMS, b.AttentionMemoryMS)
+	b.AllReduceMS = p.AllReduceMS(w.tokens)
+	b.GPUMS = math.Max(b.LinearComputeMS, b.LinearMemoryMS) + math.Max(b.AttentionComputeMS, b.AttentionMemoryMS) + b.AllReduceMS
 	b.TotalMS = fp.OverheadMS + math.Max(fp.MinIterationMS, b.GPUMS)
 	return b
+}
+
+// AllReduceMS is the tensor-parallel communication of one iteration of
+// tokens tokens: per layer two ring all-reduces of tokens × hidden ×
+// BytesPerParam bytes (activations in the weights' precision), serial with
+// the layers' GPU work (vLLM waits for each all-reduce before the next
+// layer). 0 at TP 1 or on a GPU without an NVLink figure.
+func (p *Profile) AllReduceMS(tokens float64) float64 {
+	bytes := tokens * float64(p.Model.Hidden) * float64(p.BytesPerParam)
+	return 2 * float64(p.Model.Layers) * p.GPU.AllReduceSeconds(bytes, p.TP) * 1e3
+}
+
+// ForwardTime is the modelled time of one forward of tokens new tokens (one
+// sequence, nothing cached) of catalogue model on tp catalogue GPUs with
+// the catalogue's default efficiencies: a roofline answer to "how long does
+// a prefill of N tokens take on GPU G, model M, TP t", communication
+// included. A fitted profile answers the same through Estimate.
+func ForwardTime(gpu, model string, tp, tokens int) (Breakdown, error) {
+	p, err := New(catalogueName(gpu, model, tp), gpu, model, tp)
+	if err != nil {
+		return Breakdown{}, err
+	}
+	return p.Estimate(Iteration{Prefill: []PrefillChunk{{NewTokens: tokens}}}), nil
 }
 
 // IterationTime is the modelled duration of one engine iteration (0 for an
