@@ -15,12 +15,26 @@ import (
 // runJobs runs every job on a pool of goroutines. Results are placed by
 // index, so the outcome does not depend on scheduling.
 func runJobs(ctx context.Context, tr *trace.Trace, jobs []job, opt CompareOptions) ([]jobResult, error) {
-	par := opt.Parallel
+	results := make([]jobResult, len(jobs))
+	err := forEach(ctx, len(jobs), opt.Parallel, func(i int) {
+		results[i] = runOne(ctx, tr, jobs[i], opt.Points)
+	}, opt.Progress)
+	if err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
+	}
+	return results, nil
+}
+
+// forEach calls f(0) … f(n−1) on par goroutines (GOMAXPROCS when par ≤ 0),
+// each index once, and progress (serialised) after each call; it stops
+// handing out indices once ctx is done and then returns ctx's error. f
+// places its result by index, so the outcome does not depend on
+// scheduling. Comparisons and plans (Plan's cells) share it.
+func forEach(ctx context.Context, n, par int, f func(i int), progress func(done, total int)) error {
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
 	}
-	par = min(par, len(jobs))
-	results := make([]jobResult, len(jobs))
+	par = min(par, n)
 	var (
 		next atomic.Int64
 		done int
@@ -31,24 +45,21 @@ func runJobs(ctx context.Context, tr *trace.Trace, jobs []job, opt CompareOption
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(jobs) || ctx.Err() != nil {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
-				results[i] = runOne(ctx, tr, jobs[i], opt.Points)
-				if opt.Progress != nil {
+				f(i)
+				if progress != nil {
 					mu.Lock()
 					done++
-					opt.Progress(done, len(jobs))
+					progress(done, n)
 					mu.Unlock()
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("compare: %w", err)
-	}
-	return results, nil
+	return ctx.Err()
 }
 
 const cdfPoints = 200

@@ -12,7 +12,14 @@
 // apart from its failures), and the capacity-planning report of the
 // tree-LRU hit-ratio curve (replay/curve): knees, GPU × model × TP
 // capacities from gpuprofile's catalogue, and opt, the Belady bound and rlt
-// replayed at chosen capacities (report_curve*.go).
+// replayed at chosen capacities (report_curve*.go), and the fleet planner
+// (plan.go, `kvscope plan`): per scenario the smallest number of workers,
+// or the cheapest GPU × workers, whose SLO metrics meet every bound, found
+// by a galloping search and bisection over simulated runs with the
+// monotonicity checked at the probed counts; its cells (scenario × GPU ×
+// workers × seed) are independent runs on the comparisons' pool, or on any
+// PlanOptions.Runner. Default GPU prices (plan_prices.go) cite their
+// source; --cost overrides them.
 //
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code. It reads live runs through

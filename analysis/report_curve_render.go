@@ -429,29 +429,7 @@ func (r *CurveReport) WriteHTML(out io.Writer) error {
 		fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td></tr>\n", esc(row[0]), esc(row[1]))
 	}
 	fmt.Fprintf(w, "</table>\n<figure>%s<figcaption>%s</figcaption></figure>\n", svg, esc(ch.Caption))
-	table := func(id, title, note string, hdr []string, rows [][]string) {
-		fmt.Fprintf(w, "<h2 id=\"%s\">%s</h2>\n", id, esc(title))
-		if note != "" {
-			fmt.Fprintf(w, "<p class=\"note\">%s</p>\n", esc(note))
-		}
-		fmt.Fprintf(w, "<table>\n<tr>")
-		for _, h := range hdr {
-			fmt.Fprintf(w, "<th>%s</th>", esc(h))
-		}
-		fmt.Fprintf(w, "</tr>\n")
-		for _, row := range rows {
-			fmt.Fprintf(w, "<tr>")
-			for i, c := range row {
-				class := ""
-				if i > 0 {
-					class = ` class="n"`
-				}
-				fmt.Fprintf(w, "<td%s>%s</td>", class, esc(c))
-			}
-			fmt.Fprintf(w, "</tr>\n")
-		}
-		fmt.Fprintf(w, "</table>\n")
-	}
+	table := func(id, title, note string, hdr []string, rows [][]string) { htmlTable(w, id, title, note, hdr, rows) }
 	table("knees", "Knees", "The smallest cache reaching each share of the unbounded hit ratio (≤ L: the curve's first capacity already does).",
 		append(append([]string{"ratio", "share", "capacity (" + r.unit() + ")"}, r.capHeader()[1:]...), "ratio there"), r.kneeRows())
 	if len(r.Markers) > 0 {

@@ -12,6 +12,34 @@ func esc(s string) string { return html.EscapeString(s) }
 
 func attrEscape(s string) string { return html.EscapeString(s) }
 
+// htmlTable writes a table under an <h2> (when title is set) and a note
+// (when set); cells after the first of each row are numbers, right-aligned.
+func htmlTable(w io.Writer, id, title, note string, hdr []string, rows [][]string) {
+	if title != "" {
+		fmt.Fprintf(w, "<h2 id=\"%s\">%s</h2>\n", attrEscape(id), esc(title))
+	}
+	if note != "" {
+		fmt.Fprintf(w, "<p class=\"note\">%s</p>\n", esc(note))
+	}
+	fmt.Fprintf(w, "<table>\n<tr>")
+	for _, h := range hdr {
+		fmt.Fprintf(w, "<th>%s</th>", esc(h))
+	}
+	fmt.Fprintf(w, "</tr>\n")
+	for _, row := range rows {
+		fmt.Fprintf(w, "<tr>")
+		for i, c := range row {
+			class := ""
+			if i > 0 {
+				class = ` class="n"`
+			}
+			fmt.Fprintf(w, "<td%s>%s</td>", class, esc(c))
+		}
+		fmt.Fprintf(w, "</tr>\n")
+	}
+	fmt.Fprintf(w, "</table>\n")
+}
+
 const htmlStyle = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;margin:2em auto;max-width:1300px;padding:0 1em;color:#1b1b1b;background:#fff}
 h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}

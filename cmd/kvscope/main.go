@@ -119,6 +119,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newCompareCmd(),
 		newLiveCmd(),
 		newCurveCmd(),
+		newPlanCmd(),
 		newListCmd(),
 	)
 	root.AddCommand(helpTopics()...)

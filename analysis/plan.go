@@ -1,0 +1,767 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kvscope/kvscope/internal/suggest"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// A plan answers the fleet question (issue 15, `kvscope plan`): for each
+// scenario, the smallest number of workers whose SLO metrics, averaged
+// over the scenario's seeds (SPEC §1: randomized scenarios run seeds
+// 1..N, deterministic ones once), meet every SLO; with several GPUs, the
+// cheapest (GPU, workers) by workers × TP × price per GPU-hour.
+//
+// The search runs the simulator at chosen worker counts. Each probe is a
+// set of cells (one scenario at one GPU, worker count and seed), each an
+// independent run, so a caller may run them anywhere (PlanOptions.Runner);
+// by default they run on the comparison's pool (forEach), every core busy.
+// The search goes in rounds: every unfinished (scenario, GPU) names the
+// worker counts it needs next, and a round runs all their cells at once.
+//
+// Per (scenario, GPU), as the probes come in (choices where the issue is
+// silent):
+//
+//  1. Gallop: probe 1, 2, 4, … (capped at MaxWorkers) until a count meets
+//     every SLO; when MaxWorkers misses, no fleet meets them.
+//  2. Bisect between the largest count that misses and the smallest that
+//     meets, so the answer and answer−1 are both probed (answer−1 is the
+//     check that the answer is the smallest).
+//  3. Check monotonicity at the probed points: more workers should never
+//     make an SLO metric worse. Where a metric rises between two adjacent
+//     probed counts at or below the answer, the counts between them are
+//     scanned one by one (a linear segment), since a dip there could hide
+//     a smaller fleet that meets the SLOs; then steps 2–3 repeat on the
+//     new points. When no probed count meets, every rise is scanned so.
+//     Rises above the answer cannot change it and are only reported. The answer is the smallest probed count that meets every
+//     SLO, with answer−1 probed and missing.
+//
+// Between probed counts the search assumes monotonicity: a dip it never
+// probed can hide, and the report says at which counts it looked.
+//
+// Margins are relative: (target − value)/target per SLO, the smallest of
+// them the fleet's margin (≥ 0 when it meets every SLO). The miss of a
+// scenario that no fleet up to MaxWorkers meets is −margin of its best
+// probed fleet: the one whose worst SLO misses by the least.
+
+// SLOMetrics lists the metric names an SLO may bound, in order: TTFT,
+// E2E and queueing delay as Summary computes them (SPEC §9), and TPOT.
+var SLOMetrics = func() []string {
+	var out []string
+	for _, m := range []string{"ttft", "e2e", "queue", "tpot"} {
+		for _, q := range []string{"p50", "p90", "p99", "mean"} {
+			out = append(out, m+"_"+q)
+		}
+	}
+	return out
+}()
+
+// SLO is one bound: a metric at most Target.
+type SLO struct {
+	// Metric is one of SLOMetrics ("ttft_p90").
+	Metric string `json:"metric"`
+	// Target is the bound; TargetMS the same in milliseconds.
+	Target   time.Duration `json:"-"`
+	TargetMS F             `json:"target_ms"`
+	// Text is the bound as given ("2s").
+	Text string `json:"text"`
+}
+
+// String writes metric=target.
+func (s SLO) String() string { return s.Metric + "=" + s.Text }
+
+// ParseSLOs parses "ttft_p90=2s,e2e_p99=30s". Each metric may appear once;
+// a target is a positive Go duration with its unit (500ms, 2s, 1m30s).
+func ParseSLOs(s string) ([]SLO, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("--slo: empty: want METRIC=DURATION[,…], e.g. ttft_p90=2s (metrics: %s)", strings.Join(SLOMetrics, ", "))
+	}
+	var out []SLO
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		k, v, ok := strings.Cut(part, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("--slo %q: %q is not METRIC=DURATION (e.g. ttft_p90=2s)", s, part)
+		}
+		if !slices.Contains(SLOMetrics, k) {
+			hint := ""
+			if strings.HasPrefix(k, "itl") {
+				hint = "; the simulator records no per-token times, so itl is not measured: tpot (time per output token after the first) is"
+			}
+			return nil, fmt.Errorf("--slo %q: unknown metric %q (valid: %s)%s%s", s, k, strings.Join(SLOMetrics, ", "), hint, suggest.DidYouMean(k, SLOMetrics))
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			if _, nerr := strconv.ParseFloat(v, 64); nerr == nil {
+				return nil, fmt.Errorf("--slo %q: %s=%s: give the unit (%ss or %sms)", s, k, v, v, v)
+			}
+			return nil, fmt.Errorf("--slo %q: %s=%s: not a duration (e.g. 2s, 500ms)", s, k, v)
+		}
+		if d <= 0 {
+			return nil, fmt.Errorf("--slo %q: %s=%s: the target must be positive", s, k, v)
+		}
+		for _, o := range out {
+			if o.Metric == k {
+				return nil, fmt.Errorf("--slo %q: metric %s given twice", s, k)
+			}
+		}
+		out = append(out, SLO{Metric: k, Target: d, TargetMS: F(msOf(d)), Text: v})
+	}
+	return out, nil
+}
+
+// PlanGPU is one GPU choice of a plan: the scenarios run with Profile, and
+// a worker (one replica of TP GPUs) costs TP × Price per hour.
+type PlanGPU struct {
+	// Name is the catalogue GPU ("h100-sxm"); Profile the gpuprofile name
+	// each scenario takes ("h100-sxm-llama-3.1-8b-tp2").
+	Name    string `json:"gpu"`
+	Profile string `json:"profile"`
+	TP      int    `json:"tp"`
+	// Price is US$ per GPU-hour (NaN: unknown); PriceSource says where it
+	// comes from ("--cost", or the default table's source).
+	Price       F      `json:"price_per_gpu_hour"`
+	PriceSource string `json:"price_source"`
+	Unverified  bool   `json:"price_unverified,omitempty"`
+}
+
+// HourlyCost is the cost of a fleet of n workers per hour (NaN when the
+// price is unknown).
+func (g PlanGPU) HourlyCost(n int) float64 { return float64(n) * float64(g.TP) * float64(g.Price) }
+
+// PlanOptions tune a plan.
+type PlanOptions struct {
+	SLOs []SLO
+	// MaxWorkers bounds the search (default 64).
+	MaxWorkers int
+	// Seeds is N: randomized scenarios run seeds 1..N (default 5).
+	Seeds int
+	// Parallel is the number of runs at once on the default runner
+	// (default GOMAXPROCS).
+	Parallel int
+	// GPUs are the GPU choices; none: each scenario runs as given (its own
+	// profile or cache size) and the plan has no GPU column.
+	GPUs []PlanGPU
+	// Runner, if set, runs a round's cells instead of the local pool (a
+	// sweep may fan them out); it returns one result per cell, in order.
+	Runner func(ctx context.Context, cells []PlanCell) ([]PlanCellResult, error)
+	// Progress, if set, is called after every finished cell of the local
+	// pool (serialised); total grows as rounds are added.
+	Progress func(done, total int)
+}
+
+// PlanCell is one independent run of a plan: an entry's scenario with one
+// GPU's profile, a worker count and a seed, all set in Run.
+type PlanCell struct {
+	Entry   int               `json:"entry"`
+	GPU     int               `json:"gpu"` // index in PlanOptions.GPUs; −1 without
+	Workers int               `json:"workers"`
+	Seed    uint64            `json:"seed"`
+	Run     scenario.Scenario `json:"-"`
+}
+
+// PlanCellResult is what a plan keeps of one run: every SLO metric in ms
+// (NaN when no request completed), or why the run failed.
+type PlanCellResult struct {
+	Values    map[string]F `json:"values"`
+	Completed int          `json:"completed"`
+	Failed    int          `json:"failed"`
+	Error     string       `json:"error,omitempty"`
+}
+
+// RunPlanCell simulates one cell's scenario and measures its SLO metrics.
+func RunPlanCell(ctx context.Context, tr *trace.Trace, sc scenario.Scenario) (res PlanCellResult) {
+	defer func() {
+		// As runOne: a panic in the metrics must not take the plan down.
+		if p := recover(); p != nil {
+			res = PlanCellResult{Error: sim.Recovered(sc.String(), p).Error()}
+		}
+	}()
+	run, err := sim.Simulate(ctx, tr, sc, sim.Options{})
+	if err != nil {
+		return PlanCellResult{Error: err.Error()}
+	}
+	m := Summary(tr, run, sc)
+	res = PlanCellResult{Values: make(map[string]F, len(SLOMetrics)), Completed: m.Completed, Failed: m.Failed}
+	tpot := Summarize(tpotMs(tr, run))
+	for _, d := range []struct {
+		name string
+		d    Dist
+	}{{"ttft", m.TTFT}, {"e2e", m.E2E}, {"queue", m.Queue}, {"tpot", tpot}} {
+		res.Values[d.name+"_p50"] = F(d.d.P50)
+		res.Values[d.name+"_p90"] = F(d.d.P90)
+		res.Values[d.name+"_p99"] = F(d.d.P99)
+		res.Values[d.name+"_mean"] = F(d.d.Mean)
+	}
+	return res
+}
+
+// tpotMs is each completed request's time per output token after the
+// first, (E2E − TTFT)/(output − 1) in ms, for requests of more than one
+// output token (vLLM's benchmark definition of TPOT).
+func tpotMs(tr *trace.Trace, run *sim.Run) []float64 {
+	var out []float64
+	for i := range run.Records {
+		r := &run.Records[i]
+		if r.Status == sim.Failed {
+			continue
+		}
+		o := tr.Requests[r.Index].Output
+		if o < 2 {
+			continue
+		}
+		out = append(out, msOf(r.Done-r.FirstToken)/float64(o-1))
+	}
+	return out
+}
+
+// PlanResult is the result of Plan: what the plan reports render.
+type PlanResult struct {
+	Trace      trace.Info `json:"trace"`
+	SLOs       []SLO      `json:"slos"`
+	MaxWorkers int        `json:"max_workers"`
+	Seeds      int        `json:"seeds"`
+	GPUs       []PlanGPU  `json:"gpus"`
+	// Scenarios follow the entries' order.
+	Scenarios []PlanScenario `json:"scenarios"`
+	// Runs counts the cells simulated; Rounds the search's rounds.
+	Runs   int `json:"runs"`
+	Rounds int `json:"rounds"`
+	// Wall is the search's wall time (not rendered: reports are
+	// deterministic).
+	Wall time.Duration `json:"-"`
+}
+
+// PlanScenario is one scenario's answer: the cheapest candidate that
+// meets every SLO (the only one without GPUs), or, when none does, the
+// one that misses by the least.
+type PlanScenario struct {
+	Label string `json:"scenario"`
+	// Canonical is the scenario's canonical string at the answer (or at
+	// the best fleet that misses).
+	Canonical  string   `json:"canonical"`
+	Randomized bool     `json:"randomized"`
+	Seeds      []uint64 `json:"seeds"`
+	// Workers is the answer (nil when no fleet up to MaxWorkers meets
+	// every SLO); GPU the chosen GPU (nil without GPUs).
+	Workers *int    `json:"workers"`
+	GPU     *string `json:"gpu"`
+	// CostPerHour is Workers × TP × price (nil without a price).
+	CostPerHour *F `json:"cost_per_hour"`
+	// Margin is the answer's smallest relative slack over the SLOs,
+	// MarginBelow the same at answer−1 (nil at answer 1); Miss is how far
+	// the best fleet misses when none meets (nil otherwise).
+	Margin      *F `json:"margin"`
+	MarginBelow *F `json:"margin_below"`
+	Miss        *F `json:"miss"`
+	// At, Below and Best are the probes behind Margin, MarginBelow and
+	// Miss.
+	At    *PlanProbe `json:"at,omitempty"`
+	Below *PlanProbe `json:"below,omitempty"`
+	Best  *PlanProbe `json:"best,omitempty"`
+	// Candidates holds every GPU's search (one without GPUs).
+	Candidates []PlanCandidate `json:"candidates"`
+	// Error names why the scenario has no answer ("" when it ran).
+	Error string `json:"error,omitempty"`
+}
+
+// OK reports whether every candidate of the scenario ran.
+func (s *PlanScenario) OK() bool { return s.Error == "" }
+
+// PlanCandidate is the search for one scenario on one GPU.
+type PlanCandidate struct {
+	GPU     string `json:"gpu,omitempty"`
+	Profile string `json:"profile,omitempty"`
+	TP      int    `json:"tp,omitempty"`
+	// Workers is the smallest probed count meeting every SLO (nil: none up
+	// to MaxWorkers); CostPerHour its cost (nil without a price).
+	Workers     *int `json:"workers"`
+	CostPerHour *F   `json:"cost_per_hour"`
+	// Probes are the counts simulated, in increasing order: the curves
+	// that led to the answer.
+	Probes []PlanProbe `json:"probes"`
+	// Scanned lists the segments [a, b] scanned one by one after a
+	// monotonicity violation.
+	Scanned [][2]int `json:"scanned,omitempty"`
+	// Monotone is false when some SLO metric got worse with more workers
+	// between probed counts, or a count met every SLO while a larger one
+	// did not; Notes say where.
+	Monotone bool     `json:"monotone"`
+	Notes    []string `json:"notes,omitempty"`
+	Error    string   `json:"error,omitempty"`
+}
+
+// PlanProbe is one worker count over the scenario's seeds.
+type PlanProbe struct {
+	Workers  int    `json:"workers"`
+	Scenario string `json:"scenario"`
+	Meets    bool   `json:"meets"`
+	// Margin is the smallest relative slack over the SLOs.
+	Margin F `json:"margin"`
+	// SLOs follow PlanResult.SLOs' order.
+	SLOs []PlanSLOValue `json:"slos"`
+	// Completed and Failed are summed over seeds.
+	Completed int `json:"completed"`
+	Failed    int `json:"failed"`
+}
+
+// PlanSLOValue is one SLO metric at one probe: its mean over seeds with
+// the 95% t interval, and the slack (target − mean), absolute and relative.
+type PlanSLOValue struct {
+	Metric  string `json:"metric"`
+	Value   Stat   `json:"value_ms"`
+	SlackMS F      `json:"slack_ms"`
+	Slack   F      `json:"slack"`
+	Meets   bool   `json:"meets"`
+}
+
+// search is one candidate's state: its probes by worker count.
+type search struct {
+	entry, gpu int
+	sc         scenario.Scenario
+	seeds      []uint64
+	max        int
+	probes     map[int]*PlanProbe
+	scanned    [][2]int
+	err        string
+}
+
+// Plan searches, for every entry (and GPU), the smallest fleet meeting
+// every SLO. It fails only for a canceled context or bad options; a
+// scenario that cannot run carries its error in its result.
+func Plan(ctx context.Context, tr *trace.Trace, entries []Entry, opt PlanOptions) (*PlanResult, error) {
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("plan: no scenarios")
+	}
+	if len(opt.SLOs) == 0 {
+		return nil, fmt.Errorf("plan: no SLO")
+	}
+	if opt.MaxWorkers == 0 {
+		opt.MaxWorkers = 64
+	}
+	if opt.MaxWorkers < 1 {
+		return nil, fmt.Errorf("plan: max workers %d: must be at least 1", opt.MaxWorkers)
+	}
+	if opt.Seeds <= 0 {
+		opt.Seeds = 5
+	}
+	start := time.Now()
+	if tr == nil && opt.Runner == nil {
+		return nil, fmt.Errorf("plan: no trace")
+	}
+	res := &PlanResult{SLOs: opt.SLOs, MaxWorkers: opt.MaxWorkers, Seeds: opt.Seeds, GPUs: opt.GPUs}
+	if tr != nil {
+		// A Runner may run the cells without the trace in this process.
+		res.Trace = tr.Info
+	}
+	gpus := []int{-1}
+	if len(opt.GPUs) > 0 {
+		gpus = gpus[:0]
+		for g := range opt.GPUs {
+			gpus = append(gpus, g)
+		}
+	}
+	var all []*search
+	for i, e := range entries {
+		for _, g := range gpus {
+			s := &search{entry: i, gpu: g, sc: e.Scenario, max: opt.MaxWorkers, probes: map[int]*PlanProbe{}}
+			if g >= 0 {
+				s.sc.Profile = opt.GPUs[g].Profile
+			}
+			s.seeds = seedsOf(s.sc, opt.Seeds)
+			probe := s.sc
+			probe.Workers = 1
+			if _, err := sim.Resolve(probe); err != nil {
+				s.err = err.Error()
+			}
+			all = append(all, s)
+		}
+	}
+	runner := opt.Runner
+	total, done := 0, 0
+	if runner == nil {
+		runner = func(ctx context.Context, cells []PlanCell) ([]PlanCellResult, error) {
+			out := make([]PlanCellResult, len(cells))
+			base := done
+			total += len(cells)
+			var progress func(int, int)
+			if opt.Progress != nil {
+				progress = func(d, _ int) { opt.Progress(base+d, total) }
+			}
+			err := forEach(ctx, len(cells), opt.Parallel, func(i int) {
+				out[i] = RunPlanCell(ctx, tr, cells[i].Run)
+			}, progress)
+			done += len(cells)
+			return out, err
+		}
+	}
+	for {
+		var cells []PlanCell
+		type owner struct {
+			s *search
+			w int
+		}
+		var owners []owner
+		for _, s := range all {
+			if s.err != "" {
+				continue
+			}
+			for _, w := range s.next(opt.SLOs) {
+				owners = append(owners, owner{s, w})
+				for _, seed := range s.seeds {
+					c := s.sc
+					c.Workers, c.Seed = w, seed
+					cells = append(cells, PlanCell{Entry: s.entry, GPU: s.gpu, Workers: w, Seed: seed, Run: c})
+				}
+			}
+		}
+		if len(cells) == 0 {
+			break
+		}
+		res.Rounds++
+		res.Runs += len(cells)
+		out, err := runner(ctx, cells)
+		if err == nil && len(out) != len(cells) {
+			err = fmt.Errorf("runner returned %d results for %d cells", len(out), len(cells))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		k := 0
+		for _, o := range owners {
+			n := len(o.s.seeds)
+			o.s.add(o.w, cells[k:k+n], out[k:k+n], opt.SLOs)
+			k += n
+		}
+	}
+	labels := uniqueLabels(entries)
+	for i, e := range entries {
+		ps := PlanScenario{Label: labels[i], Randomized: e.Scenario.Randomized(), Seeds: seedsOf(e.Scenario, opt.Seeds)}
+		for _, s := range all {
+			if s.entry == i {
+				ps.Candidates = append(ps.Candidates, s.result(opt.SLOs, opt.GPUs))
+			}
+		}
+		ps.choose(opt.GPUs)
+		res.Scenarios = append(res.Scenarios, ps)
+	}
+	res.Wall = time.Since(start)
+	return res, nil
+}
+
+// add records the probe at w from its cells (one per seed).
+func (s *search) add(w int, cells []PlanCell, out []PlanCellResult, slos []SLO) {
+	for k, r := range out {
+		if r.Error != "" {
+			s.err = fmt.Sprintf("%d workers, seed %d: %s", w, cells[k].Seed, r.Error)
+			return
+		}
+	}
+	c := s.sc
+	c.Workers = w
+	canon, _ := sim.Resolve(c)
+	p := &PlanProbe{Workers: w, Scenario: canon, Meets: true, Margin: F(math.Inf(1))}
+	det := !s.sc.Randomized()
+	xs := make([]float64, len(out))
+	for _, r := range out {
+		p.Completed += r.Completed
+		p.Failed += r.Failed
+	}
+	for _, slo := range slos {
+		for k, r := range out {
+			xs[k] = math.NaN()
+			if v, ok := r.Values[slo.Metric]; ok {
+				xs[k] = float64(v)
+			}
+		}
+		v := PlanSLOValue{Metric: slo.Metric, Value: StatOf(xs, det)}
+		// A metric with a missing seed (no completed request) cannot
+		// meet its bound: its mean would be over the other seeds only.
+		mean := float64(v.Value.Mean)
+		if v.Value.N < len(out) {
+			mean = math.NaN()
+		}
+		t := float64(slo.TargetMS)
+		v.SlackMS = F(t - mean)
+		v.Slack = F((t - mean) / t)
+		v.Meets = mean <= t
+		if !v.Meets {
+			p.Meets = false
+		}
+		if math.IsNaN(mean) {
+			p.Margin = F(math.Inf(-1))
+		} else {
+			p.Margin = min(p.Margin, v.Slack)
+		}
+		p.SLOs = append(p.SLOs, v)
+	}
+	s.probes[w] = p
+}
+
+// counts returns the probed worker counts in increasing order.
+func (s *search) counts() []int {
+	ws := make([]int, 0, len(s.probes))
+	for w := range s.probes {
+		ws = append(ws, w)
+	}
+	slices.Sort(ws)
+	return ws
+}
+
+// answer is the smallest probed count meeting every SLO (0: none).
+func (s *search) answer() int {
+	for _, w := range s.counts() {
+		if s.probes[w].Meets {
+			return w
+		}
+	}
+	return 0
+}
+
+// metric is an SLO metric's mean at probe p (NaN when a seed has none).
+func metric(p *PlanProbe, i int) float64 {
+	v := p.SLOs[i]
+	if math.IsNaN(float64(v.SlackMS)) {
+		return math.NaN()
+	}
+	return float64(v.Value.Mean)
+}
+
+// next returns the worker counts to probe in the next round (none: the
+// search is over). It is a function of the probes alone (see Plan).
+func (s *search) next(slos []SLO) []int {
+	ws := s.counts()
+	if len(ws) == 0 {
+		return []int{1}
+	}
+	f := s.answer()
+	if f == 0 {
+		// Gallop: double the largest count until one meets or the cap
+		// misses.
+		top := ws[len(ws)-1]
+		if top < s.max {
+			return []int{min(2*top, s.max)}
+		}
+		// None meets: every probed count is checked below.
+		f = s.max
+	} else {
+		// Bisect the gap below the answer: every probed count below f
+		// misses.
+		lo := 0
+		for _, w := range ws {
+			if w < f {
+				lo = w
+			}
+		}
+		if f-lo > 1 {
+			if lo == 0 {
+				// 1 is always probed first, so f = 1 here; kept for safety.
+				return []int{1}
+			}
+			return []int{(lo + f) / 2}
+		}
+	}
+	// Monotonicity at the probed points up to the answer (every probed
+	// point when none meets).
+	for i := 1; i < len(ws) && ws[i] <= f; i++ {
+		a, b := s.probes[ws[i-1]], s.probes[ws[i]]
+		if b.Workers-a.Workers < 2 || !rises(a, b, slos) {
+			continue
+		}
+		s.scanned = append(s.scanned, [2]int{a.Workers + 1, b.Workers - 1})
+		var out []int
+		for w := a.Workers + 1; w < b.Workers; w++ {
+			out = append(out, w)
+		}
+		return out
+	}
+	return nil
+}
+
+// rises reports whether some SLO metric is worse at b (more workers) than
+// at a; a metric with no value at b but one at a counts as worse.
+func rises(a, b *PlanProbe, slos []SLO) bool {
+	for i := range slos {
+		va, vb := metric(a, i), metric(b, i)
+		if vb > va || (math.IsNaN(vb) && !math.IsNaN(va)) {
+			return true
+		}
+	}
+	return false
+}
+
+// result turns a finished search into its candidate.
+func (s *search) result(slos []SLO, gpus []PlanGPU) PlanCandidate {
+	c := PlanCandidate{Error: s.err, Monotone: true, Scanned: s.scanned}
+	var g *PlanGPU
+	if s.gpu >= 0 {
+		g = &gpus[s.gpu]
+		c.GPU, c.Profile, c.TP = g.Name, g.Profile, g.TP
+	}
+	ws := s.counts()
+	for _, w := range ws {
+		c.Probes = append(c.Probes, *s.probes[w])
+	}
+	if s.err != "" {
+		return c
+	}
+	if f := s.answer(); f > 0 {
+		c.Workers = &f
+		if g != nil && !math.IsNaN(g.HourlyCost(f)) {
+			cost := F(g.HourlyCost(f))
+			c.CostPerHour = &cost
+		}
+	}
+	for i := 1; i < len(ws); i++ {
+		a, b := s.probes[ws[i-1]], s.probes[ws[i]]
+		for k, slo := range slos {
+			va, vb := metric(a, k), metric(b, k)
+			if vb > va || (math.IsNaN(vb) && !math.IsNaN(va)) {
+				c.Monotone = false
+				c.Notes = append(c.Notes, fmt.Sprintf("%s rises from %s at %d workers to %s at %d", slo.Metric, msText(va), a.Workers, msText(vb), b.Workers))
+			}
+		}
+	}
+	firstMeets := 0
+	for _, w := range ws {
+		p := s.probes[w]
+		if p.Meets && firstMeets == 0 {
+			firstMeets = w
+		}
+		if !p.Meets && firstMeets > 0 {
+			c.Monotone = false
+			c.Notes = append(c.Notes, fmt.Sprintf("%d workers meet every SLO but %d do not", firstMeets, w))
+		}
+	}
+	return c
+}
+
+// msText writes a duration in ms as seconds above 10 s, ms otherwise.
+func msText(ms float64) string {
+	switch {
+	case math.IsNaN(ms):
+		return "none"
+	case math.Abs(ms) >= 10000:
+		return num(ms/1000, 2) + " s"
+	}
+	return num(ms, 1) + " ms"
+}
+
+// choose picks the scenario's answer among its candidates: the cheapest
+// that meets every SLO (ties: fewer workers, then the GPUs' order), or,
+// without prices, the fewest workers; when none meets, the candidate
+// whose best fleet misses by the least.
+func (ps *PlanScenario) choose(gpus []PlanGPU) {
+	var errs []string
+	for _, c := range ps.Candidates {
+		if c.Error != "" {
+			if c.GPU != "" {
+				errs = append(errs, c.GPU+": "+c.Error)
+			} else {
+				errs = append(errs, c.Error)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		ps.Error = strings.Join(errs, "; ")
+		return
+	}
+	best := -1
+	for i, c := range ps.Candidates {
+		if c.Workers == nil {
+			continue
+		}
+		if best < 0 {
+			best = i
+			continue
+		}
+		b := ps.Candidates[best]
+		cc, bc := costOf(c), costOf(b)
+		switch {
+		case !math.IsNaN(cc) && !math.IsNaN(bc) && cc != bc:
+			if cc < bc {
+				best = i
+			}
+		case *c.Workers < *b.Workers:
+			best = i
+		}
+	}
+	if best >= 0 {
+		c := &ps.Candidates[best]
+		ps.Workers, ps.CostPerHour = c.Workers, c.CostPerHour
+		if c.GPU != "" {
+			ps.GPU = &c.GPU
+		}
+		ps.At = probeAt(c, *c.Workers)
+		ps.Canonical = ps.At.Scenario
+		m := ps.At.Margin
+		ps.Margin = &m
+		if b := probeAt(c, *c.Workers-1); b != nil {
+			ps.Below = b
+			mb := b.Margin
+			ps.MarginBelow = &mb
+		}
+		return
+	}
+	// No candidate meets: the probe whose worst SLO misses by the least
+	// (ties: fewer workers, then the GPUs' order).
+	var bp *PlanProbe
+	bi := -1
+	for i := range ps.Candidates {
+		c := &ps.Candidates[i]
+		for k := range c.Probes {
+			p := &c.Probes[k]
+			if bp == nil || p.Margin > bp.Margin || (p.Margin == bp.Margin && p.Workers < bp.Workers) {
+				bp, bi = p, i
+			}
+		}
+	}
+	if bp == nil {
+		return
+	}
+	ps.Best = bp
+	ps.Canonical = bp.Scenario
+	if g := ps.Candidates[bi].GPU; g != "" {
+		ps.GPU = &g
+	}
+	miss := -bp.Margin
+	ps.Miss = &miss
+}
+
+func costOf(c PlanCandidate) float64 {
+	if c.CostPerHour == nil {
+		return math.NaN()
+	}
+	return float64(*c.CostPerHour)
+}
+
+// probeAt returns the candidate's probe at w (nil if not probed).
+func probeAt(c *PlanCandidate, w int) *PlanProbe {
+	for i := range c.Probes {
+		if c.Probes[i].Workers == w {
+			return &c.Probes[i]
+		}
+	}
+	return nil
+}
+
+// Failures lists "label: error" for each scenario that did not run.
+func (r *PlanResult) Failures() []string {
+	var out []string
+	for _, s := range r.Scenarios {
+		if !s.OK() {
+			out = append(out, s.Label+": "+s.Error)
+		}
+	}
+	return out
+}
