@@ -49,10 +49,12 @@ func pct(f *F) string {
 		return "–"
 	}
 	x := float64(*f)
-	if math.IsInf(x, -1) {
+	switch {
+	case math.IsInf(x, 0):
+		// A metric with no value (no request it applies to completed):
+		// its SLO cannot be met.
 		return "no value"
-	}
-	if math.IsNaN(x) || math.IsInf(x, 0) {
+	case math.IsNaN(x):
 		return "–"
 	}
 	return fmt.Sprintf("%+.1f%%", 100*x)
@@ -280,6 +282,25 @@ func (r *PlanReport) WriteText(out io.Writer) error {
 		if !s.OK() {
 			fmt.Fprintf(w, "%s: failed: %s\n", s.Label, s.Error)
 			continue
+		}
+		if len(s.Candidates) > 1 {
+			var parts []string
+			for _, c := range s.Candidates {
+				a := c.GPU + " "
+				switch {
+				case c.Error != "":
+					a += "failed"
+				case c.Workers == nil:
+					a += "none ≤ " + strconv.Itoa(r.MaxWorkers)
+				default:
+					a += strconv.Itoa(*c.Workers)
+					if c.CostPerHour != nil {
+						a += " (" + costText(c.CostPerHour) + "/hour)"
+					}
+				}
+				parts = append(parts, a)
+			}
+			fmt.Fprintf(w, "%s: %s\n", s.Label, strings.Join(parts, ", "))
 		}
 		if s.Workers == nil && s.Best != nil {
 			fmt.Fprintf(w, "%s: no fleet up to %d workers meets %s; the best, %d workers, misses by %s (%s)\n",

@@ -219,14 +219,15 @@ func reproduceCommand(cmd *cobra.Command, tracePath string) string {
 // progressBar draws "compare [=====     ] 7/12 runs" on a terminal's stderr
 // and nothing otherwise.
 type progressBar struct {
-	w    io.Writer
-	on   bool
-	last time.Time
+	w     io.Writer
+	on    bool
+	last  time.Time
+	label string
 }
 
 func newProgressBar(w io.Writer) *progressBar {
 	f, ok := w.(*os.File)
-	return &progressBar{w: w, on: ok && term.IsTerminal(int(f.Fd()))}
+	return &progressBar{w: w, on: ok && term.IsTerminal(int(f.Fd())), label: "compare"}
 }
 
 func (p *progressBar) update(done, total int) {
@@ -236,7 +237,7 @@ func (p *progressBar) update(done, total int) {
 	p.last = time.Now()
 	const width = 30
 	n := done * width / max(total, 1)
-	fmt.Fprintf(p.w, "\r\x1b[Kcompare [%s%s] %d/%d runs", strings.Repeat("=", n), strings.Repeat(" ", width-n), done, total)
+	fmt.Fprintf(p.w, "\r\x1b[K%s [%s%s] %d/%d runs", p.label, strings.Repeat("=", n), strings.Repeat(" ", width-n), done, total)
 }
 
 func (p *progressBar) done() {

@@ -149,6 +149,7 @@ func newPlanCmd() *cobra.Command {
 			}
 			tLoad := time.Now()
 			bar := newProgressBar(stderr)
+			bar.label = "plan"
 			res, err := analysis.Plan(cmd.Context(), tr, entries, analysis.PlanOptions{
 				SLOs: slos, MaxWorkers: maxWorkers, Seeds: seeds, Parallel: parallel, GPUs: planGPUs,
 				Progress: bar.update,
