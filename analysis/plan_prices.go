@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,42 +86,51 @@ func ParseCosts(s string) (map[string]float64, error) {
 }
 
 // PlanGPUs builds the GPU choices of a plan: each catalogue GPU with model
-// and TP (the profile "GPU-MODEL[-tpN]"), priced by costs, else by the
-// default table, else unknown (NaN). A GPU given twice is an error.
+// and TP (the profile "GPU-MODEL[-tpN]"). A GPU given twice is an error.
 func PlanGPUs(names []string, model string, tp int, costs map[string]float64) ([]PlanGPU, error) {
-	var out []PlanGPU
-	for _, n := range names {
-		for _, o := range out {
-			if o.Name == n {
-				return nil, fmt.Errorf("--gpu: %s given twice", n)
-			}
+	var profiles []string
+	for i, n := range names {
+		if slices.Contains(names[:i], n) {
+			return nil, fmt.Errorf("--gpu: %s given twice", n)
+		}
+		if _, err := gpuprofile.LookupGPU(n); err != nil {
+			return nil, fmt.Errorf("--gpu: %w", err)
 		}
 		prof := n + "-" + model
 		if tp > 1 {
 			prof += "-tp" + strconv.Itoa(tp)
 		}
-		if _, err := gpuprofile.Lookup(prof); err != nil {
-			if _, gerr := gpuprofile.LookupGPU(n); gerr != nil {
-				return nil, fmt.Errorf("--gpu: %w", gerr)
-			}
-			return nil, fmt.Errorf("--gpu %s --model %s --tp %d: %w", n, model, tp, err)
+		profiles = append(profiles, prof)
+	}
+	return PlanProfiles(profiles, costs)
+}
+
+// PlanProfiles builds the GPU choices of a plan from gpuprofile names (or
+// files): each profile's GPU and TP, priced by costs, else by the default
+// table, else unknown (NaN). A price for a GPU no profile uses is an error.
+func PlanProfiles(profiles []string, costs map[string]float64) ([]PlanGPU, error) {
+	var out []PlanGPU
+	for _, prof := range profiles {
+		p, err := gpuprofile.Lookup(prof)
+		if err != nil {
+			return nil, fmt.Errorf("profile %s: %w", prof, err)
 		}
-		g := PlanGPU{Name: n, Profile: prof, TP: tp, Price: F(math.NaN()), PriceSource: "unknown (give --cost " + n + "=PRICE)"}
-		if p, ok := costs[n]; ok {
-			g.Price, g.PriceSource = F(p), "--cost"
+		n := p.GPUName
+		g := PlanGPU{Name: n, Profile: prof, TP: p.TP, Price: F(math.NaN()), PriceSource: "unknown (give --cost " + n + "=PRICE)"}
+		if c, ok := costs[n]; ok {
+			g.Price, g.PriceSource = F(c), "--cost"
 		} else if d, ok := DefaultGPUPrice(n); ok {
 			g.Price, g.PriceSource, g.Unverified = F(d.Price), d.Source, d.Unverified
 		}
 		out = append(out, g)
 	}
 	for _, n := range sortedKeys(costs) {
-		found := false
-		for _, g := range out {
-			found = found || g.Name == n
-		}
-		if !found {
-			return nil, fmt.Errorf("--cost names %s, which is not among the GPUs planned (--gpu)", n)
+		if !slices.ContainsFunc(out, func(g PlanGPU) bool { return g.Name == n }) {
+			return nil, fmt.Errorf("--cost names %s, which is not among the GPUs planned", n)
 		}
 	}
 	return out, nil
 }
+
+// PriceKnown reports whether the GPU has a price.
+func (g PlanGPU) PriceKnown() bool { return !math.IsNaN(float64(g.Price)) }

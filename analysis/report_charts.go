@@ -48,9 +48,10 @@ type chartLine struct {
 	X, Y []float64
 	// Err, if set, is each point's interval half-width (error bars).
 	Err []float64
-	// Points draws markers only; Dashed a dashed line.
-	Points, Dashed bool
-	Color          int
+	// Points draws markers only; Marks markers on the line too; Dashed a
+	// dashed line.
+	Points, Marks, Dashed bool
+	Color                 int
 }
 
 // palette is Tableau 10, by index.
@@ -284,7 +285,7 @@ func (c *chart) svg() (string, error) {
 		}
 		var legend plot.Thumbnailer
 		for _, xy := range segs {
-			if l.Points || len(xy) == 1 {
+			if l.Points || l.Marks || len(xy) == 1 {
 				s, err := plotter.NewScatter(xy)
 				if err != nil {
 					return "", fmt.Errorf("chart %s: %s: %w", c.ID, l.Name, err)

@@ -240,10 +240,10 @@ func (r *PlanReport) charts(si int) []chart {
 	for k, slo := range r.SLOs {
 		ch := chart{ID: fmt.Sprintf("s%d-%s", si+1, slo.Metric), Title: s.Label + ": " + slo.Metric + " against workers",
 			XLabel: "workers (log scale)", YLabel: slo.Metric + " ms (log scale)", LogX: true, LogY: true,
-			Caption: "Mean over seeds at every probed count, with the 95% t interval; the dashed line is the target."}
+			Caption: "Mean over seeds at every probed count (marked), with the 95% t interval; the dashed line is the target."}
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for ci, c := range s.Candidates {
-			l := chartLine{Name: slo.Metric, Color: ci}
+			l := chartLine{Name: slo.Metric, Color: ci, Marks: true}
 			if c.GPU != "" {
 				l.Name = c.GPU
 			}
@@ -430,7 +430,11 @@ func (r *PlanReport) WriteHTML(out io.Writer) error {
 		}
 		for ci := range s.Candidates {
 			c := &s.Candidates[ci]
-			fmt.Fprintf(w, "<h3>%s</h3>\n<ul>\n", esc(candidateTitle(s, c)))
+			h := "Probes"
+			if c.GPU != "" {
+				h = "On " + c.Profile
+			}
+			fmt.Fprintf(w, "<h3>%s</h3>\n<ul>\n", esc(h))
 			for _, n := range r.candidateNotes(s, c) {
 				fmt.Fprintf(w, "<li>%s</li>\n", esc(n))
 			}

@@ -47,7 +47,8 @@ func newPlanCmd() *cobra.Command {
 			"With --gpu G1,G2 each scenario runs on the catalogue profile G-MODEL[-tpN] of each GPU (its KV\n" +
 			"capacity unless --cache-* gives one, and its iteration times under --latency engine), and the\n" +
 			"answer is the cheapest by workers × TP × price per GPU-hour: --cost G=PRICE, else the default\n" +
-			"table below. GPUs: " + strings.Join(gpuNames, ", ") + ".\n\n" +
+			"table below. GPUs: " + strings.Join(gpuNames, ", ") + ". With --profile P every scenario runs on P and\n" +
+			"P's GPU and TP price the fleet.\n\n" +
 			"Output: the answer table on stdout (or --json), and -o REPORT by extension (.md, .html, .json,\n" +
 			".csv; written atomically) with the margins at the answer and one worker below it and every\n" +
 			"probed count. A scenario that no fleet meets says so, with by how much the best one misses.\n\n" +
@@ -72,8 +73,8 @@ func newPlanCmd() *cobra.Command {
 				if specSets(s, "workers") {
 					return usagef("plan: scenario %q sets workers, which plan searches; bound it with --max-workers", s)
 				}
-				if len(gpus) > 0 && specSets(s, "profile") {
-					return usagef("plan: scenario %q sets a profile while --gpu gives the GPUs: use one", s)
+				if (len(gpus) > 0 || changed(cmd.Flags(), "profile")) && specSets(s, "profile") {
+					return usagef("plan: scenario %q sets a profile while --gpu or --profile gives it: use one", s)
 				}
 			}
 			if maxWorkers < 1 || maxWorkers > 4096 {
@@ -92,8 +93,6 @@ func newPlanCmd() *cobra.Command {
 				return usagef("give --profile or --gpu, not both")
 			case len(gpus) == 0 && changed(cmd.Flags(), "model", "tp"):
 				return usagef("--model and --tp choose the profile of each --gpu: give --gpu too (or --profile)")
-			case len(gpus) == 0 && cost != "":
-				return usagef("--cost prices the GPUs of --gpu: give --gpu too")
 			case len(gpus) > 0:
 				if tp < 1 {
 					return usagef("--tp %d: must be at least 1", tp)
@@ -103,11 +102,18 @@ func newPlanCmd() *cobra.Command {
 				}
 				if len(planGPUs) > 1 {
 					for _, g := range planGPUs {
-						if g.PriceSource == "unknown (give --cost "+g.Name+"=PRICE)" {
+						if !g.PriceKnown() {
 							return usagef("--gpu %s: no default price to compare GPUs by: give --cost %s=PRICE (US$ per GPU-hour)", g.Name, g.Name)
 						}
 					}
 				}
+			case sf.profile != "":
+				// One profile: its GPU and TP price the fleet.
+				if planGPUs, err = analysis.PlanProfiles([]string{sf.profile}, costs); err != nil {
+					return usageError{err}
+				}
+			case cost != "":
+				return usagef("--cost prices the GPUs of --gpu or --profile: give one of them too")
 			}
 			if len(planGPUs) > 0 {
 				// The base scenario needs a size to parse; Plan sets each
