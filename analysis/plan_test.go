@@ -433,3 +433,90 @@ func TestPlanDeterministicReport(t *testing.T) {
 		t.Error("HTML has no chart")
 	}
 }
+
+// TestRunPlanCellTPOT: under the linear model a request's output takes
+// out_ms per token after its prefill, so its TPOT is out_ms·O/(O−1); the
+// cell's tpot percentiles are those of the trace's output lengths.
+func TestRunPlanCellTPOT(t *testing.T) {
+	tr, _ := sampleTrace(t)
+	e := fakeEntry(t, "round_robin+lru;cache_blocks=400;workers=3;latency=linear:miss_ms=0.15,out_ms=2")
+	r := RunPlanCell(context.Background(), tr, e.Scenario)
+	if r.Error != "" {
+		t.Fatal(r.Error)
+	}
+	var want []float64
+	for _, q := range tr.Requests {
+		if q.Output >= 2 {
+			want = append(want, 2*float64(q.Output)/float64(q.Output-1))
+		}
+	}
+	d := Summarize(want)
+	for _, c := range []struct {
+		key  string
+		want float64
+	}{{"tpot_p50", d.P50}, {"tpot_p90", d.P90}, {"tpot_p99", d.P99}, {"tpot_mean", d.Mean}} {
+		if got := float64(r.Values[c.key]); math.Abs(got-c.want) > 1e-6 {
+			t.Errorf("%s = %v, want %v", c.key, got, c.want)
+		}
+	}
+	if r.Completed != len(tr.Requests) || r.Failed != 0 {
+		t.Errorf("completed %d failed %d of %d", r.Completed, r.Failed, len(tr.Requests))
+	}
+}
+
+// TestPlanBadOptions: what Plan refuses, and a runner that breaks its
+// contract or a canceled context stops the plan with an error.
+func TestPlanBadOptions(t *testing.T) {
+	e := fakeEntry(t, "round_robin+lru;cache_blocks=100")
+	slo := []SLO{{Metric: "ttft_p90", TargetMS: 100, Text: "100ms"}}
+	ok := func(_ context.Context, cs []PlanCell) ([]PlanCellResult, error) {
+		return make([]PlanCellResult, len(cs)), nil
+	}
+	short := func(_ context.Context, cs []PlanCell) ([]PlanCellResult, error) {
+		return make([]PlanCellResult, len(cs)-1), nil
+	}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tr, _ := sampleTrace(t)
+	for _, c := range []struct {
+		name    string
+		ctx     context.Context
+		entries []Entry
+		opt     PlanOptions
+		want    string
+	}{
+		{"no entries", context.Background(), nil, PlanOptions{SLOs: slo, Runner: ok}, "no scenarios"},
+		{"no SLO", context.Background(), []Entry{e}, PlanOptions{Runner: ok}, "no SLO"},
+		{"negative max", context.Background(), []Entry{e}, PlanOptions{SLOs: slo, MaxWorkers: -1, Runner: ok}, "must be at least 1"},
+		{"no trace", context.Background(), []Entry{e}, PlanOptions{SLOs: slo}, "no trace"},
+		{"short runner", context.Background(), []Entry{e}, PlanOptions{SLOs: slo, Runner: short}, "returned 0 results for 1 cells"},
+		{"canceled", canceled, []Entry{e}, PlanOptions{SLOs: slo}, "context canceled"},
+	} {
+		var trace = tr
+		if c.name == "no trace" {
+			trace = nil
+		}
+		if _, err := Plan(c.ctx, trace, c.entries, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+	// A cell that fails fails its scenario, named with the count and seed.
+	failing := func(_ context.Context, cs []PlanCell) ([]PlanCellResult, error) {
+		out := make([]PlanCellResult, len(cs))
+		for i, c := range cs {
+			if c.Workers == 2 {
+				out[i].Error = "boom"
+			} else {
+				out[i].Values = map[string]F{"ttft_p90": 1000}
+			}
+		}
+		return out, nil
+	}
+	res, err := Plan(context.Background(), nil, []Entry{e}, PlanOptions{SLOs: slo, Runner: failing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Scenarios[0]; s.OK() || s.Error != "2 workers, seed 1: boom" || s.Workers != nil {
+		t.Errorf("failing cell: %+v", s)
+	}
+}
