@@ -42,13 +42,15 @@ func newPlanCmd() *cobra.Command {
 			"meets, then bisection, so the answer and answer−1 are both run; where a metric gets worse with\n" +
 			"more workers between probed counts at or below the answer, the counts between are scanned one\n" +
 			"by one. Non-monotone curves are reported.\n\n" +
-			"SLO metrics: " + strings.Join(analysis.SLOMetrics[:8], ", ") + ",\n" + strings.Join(analysis.SLOMetrics[8:], ", ") + " (tpot: time per output token after\n" +
-			"the first). Targets are durations: ttft_p90=2s,e2e_p99=30s.\n\n" +
+			"SLO metrics (the targets are durations, e.g. ttft_p90=2s,e2e_p99=30s):\n" +
+			"  " + strings.Join(analysis.SLOMetrics[:8], ", ") + ",\n" +
+			"  " + strings.Join(analysis.SLOMetrics[8:], ", ") + "\n" +
+			"(tpot: time per output token after the first; itl is not measured by the simulator).\n\n" +
 			"With --gpu G1,G2 each scenario runs on the catalogue profile G-MODEL[-tpN] of each GPU (its KV\n" +
 			"capacity unless --cache-* gives one, and its iteration times under --latency engine), and the\n" +
 			"answer is the cheapest by workers × TP × price per GPU-hour: --cost G=PRICE, else the default\n" +
-			"table below. GPUs: " + strings.Join(gpuNames, ", ") + ". With --profile P every scenario runs on P and\n" +
-			"P's GPU and TP price the fleet.\n\n" +
+			"table below. With --profile P every scenario runs on P, and P's GPU and TP price the fleet.\n" +
+			"GPUs: " + strings.Join(gpuNames, ", ") + ".\n\n" +
 			"Output: the answer table on stdout (or --json), and -o REPORT by extension (.md, .html, .json,\n" +
 			".csv; written atomically) with the margins at the answer and one worker below it and every\n" +
 			"probed count. A scenario that no fleet meets says so, with by how much the best one misses.\n\n" +
