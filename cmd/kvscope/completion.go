@@ -30,6 +30,7 @@ func registerCompletions(c *cobra.Command) {
 		"router":   specCompleter(route.Names, routerParams),
 		"evict":    specCompleter(evict.Names, evictParams),
 		"profile":  completeProfile,
+		"gpu":      completeGPUs,
 	}
 	c.Flags().VisitAll(func(f *pflag.Flag) {
 		fn := fns[f.Name]
@@ -171,6 +172,17 @@ func completeProfile(_ *cobra.Command, _ []string, toComplete string) ([]string,
 		return nil, cobra.ShellCompDirectiveDefault
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeGPUs completes a comma-separated list of catalogue GPUs (plan's
+// --gpu): the last item, after the ones already given.
+func completeGPUs(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	i := strings.LastIndexByte(toComplete, ',') + 1
+	var names []string
+	for _, g := range gpuprofile.GPUs() {
+		names = append(names, g.Name+"\t"+g.Display)
+	}
+	return withPrefix(toComplete[:i], names, toComplete, ""), cobra.ShellCompDirectiveNoFileComp
 }
 
 func completeFormat(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
