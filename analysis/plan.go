@@ -452,7 +452,7 @@ func Plan(ctx context.Context, tr *trace.Trace, entries []Entry, opt PlanOptions
 				ps.Candidates = append(ps.Candidates, s.result(opt.SLOs, opt.GPUs))
 			}
 		}
-		ps.choose(opt.GPUs)
+		ps.choose()
 		res.Scenarios = append(res.Scenarios, ps)
 	}
 	res.Wall = time.Since(start)
@@ -661,7 +661,7 @@ func msText(ms float64) string {
 // that meets every SLO (ties: fewer workers, then the GPUs' order), or,
 // without prices, the fewest workers; when none meets, the candidate
 // whose best fleet misses by the least.
-func (ps *PlanScenario) choose(gpus []PlanGPU) {
+func (ps *PlanScenario) choose() {
 	var errs []string
 	for _, c := range ps.Candidates {
 		if c.Error != "" {
