@@ -195,12 +195,12 @@ func (sc *Scenario) Validate() error {
 	}
 	switch sc.Latency.Name {
 	case "linear":
-	case "engine":
+	case "engine", "vllm":
 		if sc.Profile == "" {
-			return fmt.Errorf("scenario %s: latency=engine needs a profile", sc.head())
+			return fmt.Errorf("scenario %s: latency=%s needs a profile", sc.head(), sc.Latency.Name)
 		}
 	default:
-		return fmt.Errorf("scenario %s: latency %q: want linear[:cached_ms=X,miss_ms=Y,out_ms=Z] or engine", sc.head(), sc.Latency.Name)
+		return fmt.Errorf("scenario %s: latency %q: want linear[:cached_ms=X,miss_ms=Y,out_ms=Z] engine or vllm[:key=value,...]", sc.head(), sc.Latency.Name)
 	}
 	return nil
 }

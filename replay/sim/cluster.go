@@ -44,6 +44,8 @@ type worker struct {
 	// seen and visit dedup blocks when walking pinned paths (split).
 	seen  []uint32
 	visit uint32
+	// vl is the worker's vLLM engine (latency=vllm); nil otherwise.
+	vl *vstate
 }
 
 func (w *worker) queueLen() int { return len(w.waiting) - w.head }
@@ -98,11 +100,20 @@ type cluster struct {
 type clusterView struct{ c *cluster }
 
 func (v clusterView) Match(w int, r *trace.Request) (int, int) {
+	if vl := v.c.workers[w].vl; vl != nil {
+		h := vllmPromptMatch(vl.pool, r, v.c.tr.Info.BlockSize)
+		return h, hitTokens(r, h, v.c.tr.Info.BlockSize)
+	}
 	cache := v.c.workers[w].cache
 	h := cache.Match(r.Blocks)
 	return h, hitTokens(r, h, v.c.tr.Info.BlockSize)
 }
-func (v clusterView) Waiting(w int) int { return v.c.workers[w].queueLen() }
+func (v clusterView) Waiting(w int) int {
+	if vl := v.c.workers[w].vl; vl != nil {
+		return vl.queueLen()
+	}
+	return v.c.workers[w].queueLen()
+}
 
 // NextEvent is the time of the earliest pending event (route.ClusterEvents):
 // state changes only at events, so llmd skips the scrape instants before it.
@@ -114,6 +125,9 @@ func (v clusterView) NextEvent() (time.Duration, bool) {
 }
 
 func (v clusterView) Usage(w int) float64 {
+	if vl := v.c.workers[w].vl; vl != nil {
+		return float64(len(vl.pool.ref)-vl.pool.free) / float64(len(vl.pool.ref))
+	}
 	c := v.c.workers[w].cache
 	return float64(c.PinnedWeight()+c.Reserved()) / float64(c.Capacity())
 }
@@ -132,6 +146,10 @@ func (c *cluster) logEvent(t time.Duration, kind EventKind, req int32, w int) {
 
 // snap appends worker w's current state to its series.
 func (c *cluster) snap(w *worker, t time.Duration) {
+	if w.vl != nil {
+		c.vllmSnap(w, t)
+		return
+	}
 	s := &w.sample
 	s.T = t
 	s.Queue = int32(w.queueLen())

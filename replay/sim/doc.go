@@ -2,8 +2,10 @@
 // trace's timestamps times time_scale, a Poisson re-timing at rate, or with
 // session_timing=closed a turn released think_s after its parent
 // completes), the router's decision per request, each worker's queue,
-// prefix cache and latency model (linear, or the engine model's continuous
-// batching timed by a gpuprofile), completion, the event log and the
+// prefix cache and latency model (linear, the engine model's continuous
+// batching timed by a gpuprofile, or the vllm model: vLLM v0.15.1's
+// scheduler, block pool and preemption, vllm.go says what of vLLM it
+// follows and what not), completion, the event log and the
 // per-worker series the explorer scrubs. Simulate returns a Run; metrics
 // math lives in analysis, and so does the competitive-ratio step (SPEC §5:
 // analysis.Ratios replays each worker's Run.Sequences after the run,

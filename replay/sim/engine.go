@@ -67,11 +67,17 @@ func (c *cluster) engineStep(w *worker, t time.Duration) {
 		budget -= rn.chunk
 		c.chunks = append(c.chunks, Chunk{New: rn.chunk, Cached: rn.pos})
 	}
+	c.startIteration(w, t, eng.Model)
+}
+
+// startIteration starts the iteration of c.chunks and c.decodes on w at t
+// (timed by m), or records w idle when there is nothing to compute.
+func (c *cluster) startIteration(w *worker, t time.Duration, m IterationModel) {
 	if len(c.chunks) == 0 && len(c.decodes) == 0 {
 		c.snap(w, t)
 		return
 	}
-	d := eng.Model.Iteration(c.chunks, c.decodes)
+	d := m.Iteration(c.chunks, c.decodes)
 	if d == 0 {
 		d = 1 // time must advance
 	}

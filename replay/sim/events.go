@@ -18,6 +18,7 @@ const (
 	evComplete                    // linear: last token
 	evObserve                     // router scrape instant
 	evArrival                     // a request arrives at the router
+	evEnqueue                     // vllm: a request reaches the engine's waiting queue
 )
 
 type event struct {

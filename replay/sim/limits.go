@@ -182,7 +182,7 @@ func (c *cluster) checkHorizon() error {
 				r.Source, secs(maxR), secs(rel[root]), turns, secs(maxR-rel[root]), maxTimeText)
 		}
 	}
-	if c.cfg.isEngine {
+	if c.cfg.isEngine || c.cfg.isVLLM {
 		return nil
 	}
 	m := c.cfg.linear

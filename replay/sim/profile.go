@@ -24,6 +24,31 @@ func (cfg *config) applyProfile(blockSize int) (int64, error) {
 		cfg.engine.Model = &profileModel{p: p}
 		cfg.cachedMs, cfg.missMs = p.LBGRPaperCoefficients()
 	}
+	if cfg.isVLLM {
+		if cfg.vllm.TP != 0 && cfg.vllm.TP != p.TP {
+			return 0, fmt.Errorf("latency vllm: tp=%d differs from profile %s's tp %d (use the profile %s-%s-tp%d)",
+				cfg.vllm.TP, cfg.sc.Profile, p.TP, p.GPUName, p.ModelName, cfg.vllm.TP)
+		}
+		n, err := cfg.vllm.vllmBlocks(p)
+		if err != nil {
+			return 0, err
+		}
+		cfg.vllm.Blocks = n
+		if cfg.vllm.MemEff > 0 || cfg.vllm.ComputeEff > 0 {
+			q := *p
+			if cfg.vllm.MemEff > 0 {
+				q.MemoryEfficiency = cfg.vllm.MemEff
+			}
+			if cfg.vllm.ComputeEff > 0 {
+				q.ComputeEfficiency = cfg.vllm.ComputeEff
+				q.AttentionEfficiency = cfg.vllm.ComputeEff
+				q.CachedAttentionEfficiency = cfg.vllm.ComputeEff
+			}
+			p = &q
+		}
+		cfg.vllm.Model = &vllmGPUModel{p: p, stepMs: cfg.vllm.StepMs}
+		cfg.cachedMs, cfg.missMs = p.LBGRPaperCoefficients()
+	}
 	tokens := int64(p.CacheTokens())
 	if tokens < 1 {
 		return 0, fmt.Errorf("profile %s: no room for a KV cache", cfg.sc.Profile)

@@ -90,10 +90,13 @@ const (
 	LogFirstToken
 	LogComplete
 	LogFail
+	// LogPreempt: the vllm model preempted a running request (it will
+	// recompute).
+	LogPreempt
 )
 
 func (k EventKind) String() string {
-	return [...]string{"arrival", "routed", "prefill start", "first token", "complete", "fail"}[k]
+	return [...]string{"arrival", "routed", "prefill start", "first token", "complete", "fail", "preempt"}[k]
 }
 
 // Event is one entry of the compact event log, in time order.
@@ -135,6 +138,8 @@ type Run struct {
 	LoadUnit string
 	// Start and End bound the run: first arrival, last completion.
 	Start, End time.Duration
+	// Preemptions counts the vllm model's preemptions (0 for the others).
+	Preemptions int64
 }
 
 // Sequences returns each worker's sequence for SPEC §5's competitive

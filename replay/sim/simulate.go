@@ -36,6 +36,8 @@ type config struct {
 	linear    Linear
 	isEngine  bool
 	engine    Engine
+	isVLLM    bool
+	vllm      VLLM
 	cachedMs  float64 // for lbgr:preset=paper
 	missMs    float64
 }
@@ -79,6 +81,14 @@ func resolve(sc scenario.Scenario, blockSize int) (*config, error) {
 		latCanon = c
 		cfg.isEngine = true
 		cfg.engine = Engine{MaxBatchedTokens: mbt, MaxRunning: mr}
+	case "vllm":
+		v, c, err := ParseVLLM(sc.Latency)
+		if err != nil {
+			return nil, err
+		}
+		latCanon = c
+		cfg.isVLLM = true
+		cfg.vllm = v
 	}
 	capTokens, err := cfg.applyProfile(blockSize)
 	if err != nil {
@@ -137,6 +147,22 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 	g.scenario = cfg.canonical
 	if opt.iterModel != nil {
 		cfg.engine.Model = opt.iterModel
+		cfg.vllm.Model = opt.iterModel
+	}
+	if cfg.isVLLM {
+		if cfg.vllm.BlockSize != bs {
+			return nil, fmt.Errorf("latency vllm: block_size %d differs from the trace's block size %d (vLLM hashes blocks of block_size tokens: generate the trace with that block size, or set block_size=%d)",
+				cfg.vllm.BlockSize, bs, bs)
+		}
+		if sc.Capacity > 0 {
+			cfg.vllm.Blocks = sc.Capacity
+			if cfg.unit == kvcache.Tokens {
+				cfg.vllm.Blocks = sc.Capacity / bs
+			}
+		}
+		if cfg.vllm.Blocks < 1 {
+			return nil, fmt.Errorf("latency vllm: a KV pool of %d blocks", cfg.vllm.Blocks)
+		}
 	}
 	n := len(tr.Requests)
 	run := &Run{
@@ -167,7 +193,11 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 		if err != nil {
 			return nil, err
 		}
-		c.workers = append(c.workers, &worker{id: w, cache: cache})
+		wk := &worker{id: w, cache: cache}
+		if cfg.isVLLM {
+			wk.vl = &vstate{pool: newVPool(cfg.vllm.Blocks), pending: map[int32]*vreq{}}
+		}
+		c.workers = append(c.workers, wk)
 	}
 	c.router, _, err = route.NewSpec(sc.Router, route.Env{
 		Workers: sc.Workers, BlockSize: bs, Blocks: tr.Blocks.Len(), Rand: rng.Stream(sc.Seed, rng.Router, 0),
@@ -207,7 +237,13 @@ func (c *cluster) prepare() error {
 	}
 	// Oversize (SPEC §1): input plus output allowance larger than B.
 	probe := c.workers[0].cache
+	if c.cfg.isVLLM {
+		c.vllmPrepare()
+	}
 	for i := range tr.Requests {
+		if c.cfg.isVLLM {
+			break // vLLM reserves no output allowance (vllmPrepare)
+		}
 		r := &tr.Requests[i]
 		if fp := probe.Footprint(r); fp > c.cfg.capacity {
 			switch sc.Oversize {
@@ -300,8 +336,17 @@ func (c *cluster) loop() error {
 			c.linearPrefillEnd(c.workers[e.worker], e.t)
 		case evComplete:
 			c.linearComplete(c.workers[e.worker], e.t)
+		case evEnqueue:
+			w := c.workers[e.worker]
+			q := w.vl.pending[e.req]
+			delete(w.vl.pending, e.req)
+			c.vllmEnqueue(w, q, e.t)
 		case evIterEnd:
-			c.engineIterEnd(c.workers[e.worker], e.t)
+			if c.cfg.isVLLM {
+				c.vllmIterEnd(c.workers[e.worker], e.t)
+			} else {
+				c.engineIterEnd(c.workers[e.worker], e.t)
+			}
 		}
 		if c.err != nil {
 			return c.err
@@ -327,6 +372,10 @@ func (c *cluster) arrive(x int32, t time.Duration) {
 	}
 	m := c.run.Matches[int(x)*c.run.Workers : (int(x)+1)*c.run.Workers]
 	for w, wk := range c.workers {
+		if wk.vl != nil {
+			m[w] = int32(vllmPromptMatch(wk.vl.pool, r, c.tr.Info.BlockSize))
+			continue
+		}
 		m[w] = int32(wk.cache.Match(r.Blocks))
 	}
 	d := c.router.Route(t, r)
@@ -339,6 +388,10 @@ func (c *cluster) arrive(x int32, t time.Duration) {
 	c.logEvent(t, LogRouted, x, d.Worker)
 	c.sampleLoads(t)
 	w := c.workers[d.Worker]
+	if w.vl != nil {
+		c.vllmArrive(w, x, t)
+		return
+	}
 	w.waiting = append(w.waiting, x)
 	if c.cfg.isEngine {
 		c.engineStep(w, t)
