@@ -121,6 +121,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newCurveCmd(),
 		newPlanCmd(),
 		newListCmd(),
+		newValidateCmd(),
 	)
 	root.AddCommand(helpTopics()...)
 	root.InitDefaultHelpCmd()

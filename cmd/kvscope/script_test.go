@@ -39,6 +39,7 @@ func TestScript(t *testing.T) {
 				return err
 			}
 			env.Setenv("TRACE_TESTDATA", wd+"/../../replay/trace/testdata")
+			env.Setenv("MEASURED_TESTDATA", wd+"/../../analysis/measured/testdata")
 			shared := wd + "/../../../shared/traces"
 			if _, err := os.Stat(shared); err != nil {
 				shared = ""

@@ -46,7 +46,7 @@ func (cfg *config) applyProfile(blockSize int) (int64, error) {
 			}
 			p = &q
 		}
-		cfg.vllm.Model = &vllmGPUModel{p: p, stepMs: cfg.vllm.StepMs}
+		cfg.vllm.Model = &vllmGPUModel{p: p, stepMs: cfg.vllm.StepMs, seqUs: cfg.vllm.SeqUs}
 		cfg.cachedMs, cfg.missMs = p.LBGRPaperCoefficients()
 	}
 	tokens := int64(p.CacheTokens())

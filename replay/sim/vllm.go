@@ -57,7 +57,8 @@ import (
 //   - Step time: the profile's GPU time of the step's prefill chunks and
 //     decodes (gpuprofile's roofline, without the profile's own overhead)
 //     plus step_ms, the per-step CPU overhead of the engine core
-//     (scheduling, input preparation, sampling, output processing).
+//     (scheduling, launch), plus seq_us per request in the step (input
+//     preparation, sampling, output processing grow with the batch).
 //   - frontend_ms: the time from a request's arrival to its entry in the
 //     engine's waiting queue (the OpenAI server's tokenization and the
 //     hand-off to the engine core), a fixed figure.
@@ -91,7 +92,10 @@ type VLLM struct {
 	TP         int
 	ReserveGiB float64
 	StepMs     float64
-	TimeoutS   float64
+	// SeqUs is the per-step CPU cost of each scheduled request (input
+	// preparation, sampling, output processing), microseconds.
+	SeqUs    float64
+	TimeoutS float64
 	// FrontendMs delays a request's entry into the engine's waiting queue
 	// after its arrival (the API server's tokenization and hand-off).
 	FrontendMs float64
@@ -133,6 +137,7 @@ func ParseVLLM(sp param.Spec) (VLLM, string, error) {
 		TP:               a.Int("tp", 0, 0, 1024),
 		ReserveGiB:       a.Float("reserve_gib", VLLMDefaultReserveGiB, 0, 1e6),
 		StepMs:           a.Float("step_ms", VLLMDefaultStepMs, 0, 1e6),
+		SeqUs:            a.Float("seq_us", 0, 0, 1e6),
 		TimeoutS:         a.Float("timeout_s", 0, 0, 1e9),
 		FrontendMs:       a.Float("frontend_ms", 0, 0, 1e6),
 		MemEff:           a.Float("memory_efficiency", 0, 0, 1),
@@ -164,6 +169,7 @@ func (v *VLLM) vllmBlocks(p *gpuprofile.Profile) (int, error) {
 type vllmGPUModel struct {
 	p      *gpuprofile.Profile
 	stepMs float64
+	seqUs  float64
 	buf    []gpuprofile.PrefillChunk
 }
 
@@ -172,5 +178,6 @@ func (m *vllmGPUModel) Iteration(prefill []Chunk, decodes []int) time.Duration {
 	for _, c := range prefill {
 		m.buf = append(m.buf, gpuprofile.PrefillChunk{NewTokens: c.New, CachedTokens: c.Cached})
 	}
-	return ms(m.p.Estimate(gpuprofile.Iteration{Prefill: m.buf, DecodeContexts: decodes}).GPUMS + m.stepMs)
+	seqs := float64(len(prefill) + len(decodes))
+	return ms(m.p.Estimate(gpuprofile.Iteration{Prefill: m.buf, DecodeContexts: decodes}).GPUMS + m.stepMs + m.seqUs*seqs/1000)
 }
