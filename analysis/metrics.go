@@ -191,7 +191,7 @@ func Summary(tr *trace.Trace, run *sim.Run, sc scenario.Scenario) RunMetrics {
 	// The bound counts as cached only prefixes shared with earlier inputs;
 	// with keep_outputs a turn can also hit an earlier reply, so the bound
 	// would not hold: it is left out.
-	if sc.Latency.Name == "linear" && !sc.KeepOutputs {
+	if in, err := sim.LookupLatency(sc.Latency.Name); err == nil && in.LowerBound && !sc.KeepOutputs {
 		if m, _, err := sim.ParseLinear(sc.Latency); err == nil {
 			lb = MaxLoadLowerBound(tr, run, m)
 		}

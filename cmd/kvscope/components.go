@@ -51,13 +51,12 @@ func componentsHelp(timed bool) string {
 		return in.Doc, err == nil && (!timed || !in.Offline)
 	}, evict.Params)
 	if timed {
-		linear := "linear"
-		if _, c, err := sim.ParseLinear(param.Spec{Name: "linear"}); err == nil {
-			linear = c
-		}
-		fmt.Fprintf(&b, "\nLatency models (--latency): %s, or\nengine[:max_batched_tokens=N,max_running=N] with the iteration times of --profile.\n", linear)
+		list("Latency models (--latency)", sim.LatencyNames(), func(n string) (string, bool) {
+			in, err := sim.LookupLatency(n)
+			return in.Doc, err == nil
+		}, sim.LatencyParams)
 	}
-	b.WriteString("\nParameters with their ranges: kvscope list routers --long, kvscope list evictions --long.\n" +
+	b.WriteString("\nParameters with their ranges: kvscope list routers --long, kvscope list evictions --long, kvscope list latency --long.\n" +
 		"Profiles: kvscope list profiles; trace formats: kvscope list formats; grammar: kvscope help scenario.\n")
 	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/kvscope/kvscope/replay/evict"
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
@@ -31,14 +32,14 @@ type listEntry struct {
 func newListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List routers, eviction policies, GPU profiles and trace formats with their docs",
+		Short: "List routers, eviction policies, latency models, GPU profiles and trace formats with their docs",
 		Long: "list prints one line per registered component with its one-line doc; --long adds\n" +
 			"its parameters (key=default, then the allowed range or choices) below it. A\n" +
 			"component's parameters are written name:key=value,key=value in -s, --router and\n" +
 			"--evict (see kvscope help scenario).",
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return usagef("list: name what to list (routers, evictions, profiles, formats)")
+			return usagef("list: name what to list (routers, evictions, latency, profiles, formats)")
 		},
 	}
 	var long bool
@@ -64,6 +65,7 @@ func newListCmd() *cobra.Command {
 		sub("evictions", "Eviction policies for -s and --evict", evictionEntries),
 		sub("profiles", "GPU × model profiles for --profile", profileEntries),
 		sub("formats", "Trace formats for --format", formatEntries),
+		sub("latency", "Latency models for --latency and latency= in -s", latencyEntries),
 	)
 	return cmd
 }
@@ -107,6 +109,26 @@ func evictionEntries() ([]listEntry, error) {
 		}
 		if in.Randomized {
 			e.tags = append(e.tags, "randomized")
+		}
+		es = append(es, e)
+	}
+	return es, nil
+}
+
+func latencyEntries() ([]listEntry, error) {
+	var es []listEntry
+	for _, n := range sim.LatencyNames() {
+		in, err := sim.LookupLatency(n)
+		if err != nil {
+			return nil, err
+		}
+		ps, err := sim.LatencyParams(param.Spec{Name: n})
+		if err != nil {
+			return nil, err
+		}
+		e := listEntry{name: n, doc: in.Doc, params: ps, pdocs: in.ParamDocs}
+		if in.NeedsProfile {
+			e.tags = append(e.tags, "needs --profile")
 		}
 		es = append(es, e)
 	}

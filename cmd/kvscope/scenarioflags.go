@@ -7,6 +7,7 @@ import (
 
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -49,8 +50,8 @@ func (f *scenarioFlags) add(cmd *cobra.Command, multi bool, defRouter string) {
 	fl.IntVar(&f.workers, "workers", 1, "number of workers")
 	fl.IntVar(&f.cacheTokens, "cache-tokens", 0, "cache capacity per worker in tokens (sglang's token pool)")
 	fl.IntVar(&f.cacheBlocks, "cache-blocks", 0, "cache capacity per worker in trace blocks (paged engines)")
-	fl.StringVar(&f.profile, "profile", "", "GPU profile name or file: the capacity when no --cache-* is given, and the iteration times of --latency engine")
-	fl.StringVar(&f.latency, "latency", "linear", "latency model: linear[:cached_ms=X,miss_ms=Y,out_ms=Z] or engine")
+	fl.StringVar(&f.profile, "profile", "", "GPU profile name or file: the capacity when no --cache-* is given, and the iteration times of --latency engine or vllm")
+	fl.StringVar(&f.latency, "latency", "linear", "latency model[:k=v,...]: "+strings.Join(sim.LatencyNames(), ", ")+" (kvscope list latency --long)")
 	fl.Uint64Var(&f.seed, "seed", 1, "scenario seed")
 	fl.StringVar(&f.rate, "rate", "trace", "re-time arrivals as Poisson at this rate (requests/s), or trace")
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "multiply the trace's arrival times")

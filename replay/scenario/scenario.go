@@ -37,7 +37,8 @@ type Scenario struct {
 	Unit     Unit
 	// Profile is a gpuprofile name or file path; "" for none.
 	Profile string
-	// Latency is the latency model spec: linear[:cached_ms=,miss_ms=,out_ms=] or engine.
+	// Latency is the latency model spec (sim's latency registry checks
+	// it: linear, engine, vllm).
 	Latency param.Spec
 	Seed    uint64
 	// Rate re-times arrivals as Poisson at this rate (requests/s); 0 keeps
@@ -192,15 +193,6 @@ func (sc *Scenario) Set(k, v string) error {
 func (sc *Scenario) Validate() error {
 	if sc.Capacity == 0 && sc.Profile == "" {
 		return fmt.Errorf("scenario %s: no cache size: give cache_tokens, cache_blocks or a profile", sc.head())
-	}
-	switch sc.Latency.Name {
-	case "linear":
-	case "engine", "vllm":
-		if sc.Profile == "" {
-			return fmt.Errorf("scenario %s: latency=%s needs a profile", sc.head(), sc.Latency.Name)
-		}
-	default:
-		return fmt.Errorf("scenario %s: latency %q: want linear[:cached_ms=X,miss_ms=Y,out_ms=Z] engine or vllm[:key=value,...]", sc.head(), sc.Latency.Name)
 	}
 	return nil
 }

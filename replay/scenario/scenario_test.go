@@ -25,8 +25,6 @@ func TestParseCanonical(t *testing.T) {
 		{in: "lbgr+rlt;cache_blocks=1;cache_tokens=2", err: "not both"},
 		{in: "lbgr+rlt;cache_blocks=0", err: "key cache_blocks"},
 		{in: "lbgr+rlt;cache_blocks=5;colour=red", err: `unknown key "colour"`},
-		{in: "lbgr+rlt;cache_blocks=5;latency=engine", err: "needs a profile"},
-		{in: "lbgr+rlt;cache_blocks=5;latency=warp", err: `latency "warp"`},
 		{in: "lbgr+rlt;cache_blocks=5;oversize=drop", err: "error, fail or bypass"},
 		{in: "lbgr+rlt;cache_blocks=5;seed=1;seed=2", err: "given twice"},
 		{in: "Lbgr+rlt;cache_blocks=5", err: "router"},

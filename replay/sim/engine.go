@@ -1,6 +1,29 @@
 package sim
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/param"
+)
+
+var engineParamDocs = map[string]string{
+	"max_batched_tokens": "token budget of one iteration (decodes take one each)",
+	"max_running":        "most requests running at once",
+}
+
+// readEngine is the engine model's registry reader.
+func readEngine(a *param.Args, cfg *config) error {
+	mbt := a.Int("max_batched_tokens", 8192, 1, 1<<24)
+	mr := a.Int("max_running", 256, 1, 1<<20)
+	if mr > mbt {
+		// Every running decode takes one token of the budget.
+		return fmt.Errorf("latency engine: max_running %d exceeds max_batched_tokens %d", mr, mbt)
+	}
+	cfg.isEngine = true
+	cfg.engine = Engine{MaxBatchedTokens: mbt, MaxRunning: mr}
+	return nil
+}
 
 // Engine model (SPEC §8, vLLM V1 style continuous batching). Each iteration
 // has a budget of MaxBatchedTokens tokens and at most MaxRunning requests:

@@ -21,13 +21,31 @@ func ParseLinear(sp param.Spec) (Linear, string, error) {
 		return Linear{}, "", fmt.Errorf("latency %q: not the linear model", sp.Name)
 	}
 	a := param.NewArgs(sp)
-	m := Linear{
+	m := linearArgs(a)
+	c, err := a.Canonical()
+	return m, c, err
+}
+
+func linearArgs(a *param.Args) Linear {
+	return Linear{
 		CachedMs: a.Float("cached_ms", 0, 0, 1e6),
 		MissMs:   a.Float("miss_ms", 0.15, 0, 1e6),
 		OutMs:    a.Float("out_ms", 0, 0, 1e6),
 	}
-	c, err := a.Canonical()
-	return m, c, err
+}
+
+var linearParamDocs = map[string]string{
+	"cached_ms": "prefill ms per input token found in the cache",
+	"miss_ms":   "prefill ms per input token computed",
+	"out_ms":    "decode ms per output token",
+}
+
+// readLinear is the linear model's registry reader.
+func readLinear(a *param.Args, cfg *config) error {
+	m := linearArgs(a)
+	cfg.linear = m
+	cfg.cachedMs, cfg.missMs = m.CachedMs, m.MissMs
+	return nil
 }
 
 // Prefill is the prefill duration of input tokens with hit cached.

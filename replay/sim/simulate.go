@@ -57,38 +57,9 @@ func resolve(sc scenario.Scenario, blockSize int) (*config, error) {
 		return nil, err
 	}
 	cfg := &config{sc: sc}
-	var latCanon string
-	switch sc.Latency.Name {
-	case "linear":
-		m, c, err := ParseLinear(sc.Latency)
-		if err != nil {
-			return nil, err
-		}
-		cfg.linear, latCanon = m, c
-		cfg.cachedMs, cfg.missMs = m.CachedMs, m.MissMs
-	case "engine":
-		a := param.NewArgs(sc.Latency)
-		mbt := a.Int("max_batched_tokens", 8192, 1, 1<<24)
-		mr := a.Int("max_running", 256, 1, 1<<20)
-		c, err := a.Canonical()
-		if err != nil {
-			return nil, err
-		}
-		if mr > mbt {
-			// Every running decode takes one token of the budget.
-			return nil, fmt.Errorf("latency engine: max_running %d exceeds max_batched_tokens %d", mr, mbt)
-		}
-		latCanon = c
-		cfg.isEngine = true
-		cfg.engine = Engine{MaxBatchedTokens: mbt, MaxRunning: mr}
-	case "vllm":
-		v, c, err := ParseVLLM(sc.Latency)
-		if err != nil {
-			return nil, err
-		}
-		latCanon = c
-		cfg.isVLLM = true
-		cfg.vllm = v
+	latCanon, err := cfg.readLatency(sc.Latency)
+	if err != nil {
+		return nil, err
 	}
 	capTokens, err := cfg.applyProfile(blockSize)
 	if err != nil {

@@ -127,7 +127,40 @@ func ParseVLLM(sp param.Spec) (VLLM, string, error) {
 		return VLLM{}, "", fmt.Errorf("latency %q: not the vllm model", sp.Name)
 	}
 	a := param.NewArgs(sp)
-	v := VLLM{
+	v := vllmArgs(a)
+	c, err := a.Canonical()
+	if err != nil {
+		return VLLM{}, "", err
+	}
+	return v, c, nil
+}
+
+var vllmParamDocs = map[string]string{
+	"max_num_batched_tokens": "vllm serve --max-num-batched-tokens: token budget of one step",
+	"max_num_seqs":           "vllm serve --max-num-seqs: most requests running at once",
+	"max_model_len":          "vllm serve --max-model-len: longest prompt plus outputs (0: no limit)",
+	"gpu_memory_utilization": "vllm serve --gpu-memory-utilization: share of GPU memory for weights, activations and KV",
+	"block_size":             "vllm serve --block-size: tokens per KV block (must equal the trace's block size)",
+	"enable_prefix_caching":  "vllm serve --enable-prefix-caching",
+	"tp":                     "tensor-parallel degree (0: the profile's; must match it)",
+	"reserve_gib":            "non-KV memory per GPU besides weights (activations, CUDA graphs), GiB",
+	"step_ms":                "CPU overhead of every engine step, ms",
+	"seq_us":                 "CPU overhead per request in a step, µs",
+	"frontend_ms":            "delay from arrival to the engine's waiting queue (tokenization, hand-off), ms",
+	"memory_efficiency":      "share of HBM bandwidth reached (0: the profile's)",
+	"compute_efficiency":     "share of dense bf16 peak reached by GEMMs and attention (0: the profile's)",
+	"timeout_s":              "abort a request not finished this long after its arrival, s (0: never)",
+}
+
+// readVLLM is the vllm model's registry reader.
+func readVLLM(a *param.Args, cfg *config) error {
+	cfg.isVLLM = true
+	cfg.vllm = vllmArgs(a)
+	return nil
+}
+
+func vllmArgs(a *param.Args) VLLM {
+	return VLLM{
 		MaxBatchedTokens: a.Int("max_num_batched_tokens", 8192, 1, 1<<24),
 		MaxSeqs:          a.Int("max_num_seqs", 256, 1, 1<<20),
 		MaxModelLen:      a.Int("max_model_len", 0, 0, 1<<30),
@@ -143,11 +176,6 @@ func ParseVLLM(sp param.Spec) (VLLM, string, error) {
 		MemEff:           a.Float("memory_efficiency", 0, 0, 1),
 		ComputeEff:       a.Float("compute_efficiency", 0, 0, 1),
 	}
-	c, err := a.Canonical()
-	if err != nil {
-		return VLLM{}, "", err
-	}
-	return v, c, nil
 }
 
 // vllmBlocks is the KV pool size vLLM would allocate on the profile's

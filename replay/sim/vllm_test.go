@@ -195,3 +195,45 @@ func FuzzVLLM(f *testing.F) {
 		}
 	})
 }
+
+// The latency registry answers what the scenario grammar and help ask:
+// names, docs, parameters, whether a profile is needed.
+func TestLatencyRegistry(t *testing.T) {
+	if got := LatencyNames(); !slices.Equal(got, []string{"engine", "linear", "vllm"}) {
+		t.Fatalf("names %v", got)
+	}
+	for _, n := range LatencyNames() {
+		in, err := LookupLatency(n)
+		if err != nil || in.Doc == "" {
+			t.Fatalf("%s: %v, doc %q", n, err, in.Doc)
+		}
+		ps, err := LatencyParams(param.Spec{Name: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every parameter read is documented, and nothing else.
+		if len(ps) != len(in.ParamDocs) {
+			t.Errorf("%s reads %d parameters, documents %d", n, len(ps), len(in.ParamDocs))
+		}
+		for _, d := range ps {
+			if in.ParamDocs[d.Key] == "" {
+				t.Errorf("%s: parameter %s has no doc", n, d.Key)
+			}
+		}
+		if in.NeedsProfile == (n == "linear") || in.LowerBound != (n == "linear") {
+			t.Errorf("%s: needs profile %v, lower bound %v", n, in.NeedsProfile, in.LowerBound)
+		}
+	}
+	tr := mkTrace(t, 16, 0, 1, seqIDs(1, 2))
+	for _, c := range []struct{ sc, want string }{
+		{"lbgr+rlt;cache_blocks=5;latency=engine", "latency=engine needs a profile"},
+		{"lbgr+rlt;cache_blocks=5;latency=warp", `unknown latency model "warp" (valid: engine, linear, vllm)`},
+		{"lbgr+rlt;cache_blocks=5;latency=vlm", `did you mean "vllm"`},
+	} {
+		sc := mustScenario(t, c.sc)
+		_, err := Simulate(context.Background(), tr, sc, Options{})
+		if _, rerr := Resolve(sc); err == nil || rerr == nil || !strings.Contains(err.Error(), c.want) || rerr.Error() != err.Error() {
+			t.Errorf("%s: got %v / %v, want an error containing %q", c.sc, err, rerr, c.want)
+		}
+	}
+}
