@@ -112,12 +112,15 @@ type VLLM struct {
 // max_num_seqs 256 are vLLM's V1 defaults for the OpenAI server on a
 // data-centre GPU in the versions read; the ground-truth runs set both.
 // gpu_memory_utilization 0.9, block_size 16 and prefix caching on are
-// vLLM's defaults. reserve_gib and step_ms are this project's figures,
-// calibrated on the four Llama-2-7B ground-truth runs only (see
-// BENCHMARKS.md and the notes of issue 14).
+// vLLM's defaults. reserve_gib is this project's figure (not fitted);
+// step_ms, seq_us and frontend_ms were calibrated on the four Llama-2-7B
+// ground-truth runs (vLLM v0.15.1 on H100 SXM) only, with
+// memory_efficiency=0.9 (analysis.VLLMCalibration has the procedure).
 const (
 	VLLMDefaultReserveGiB = 2.0
-	VLLMDefaultStepMs     = 4.0
+	VLLMDefaultStepMs     = 1.4
+	VLLMDefaultSeqUs      = 10.0
+	VLLMDefaultFrontendMs = 16.0
 )
 
 // ParseVLLM reads `vllm[:key=value,...]` and returns the model (without
@@ -170,9 +173,9 @@ func vllmArgs(a *param.Args) VLLM {
 		TP:               a.Int("tp", 0, 0, 1024),
 		ReserveGiB:       a.Float("reserve_gib", VLLMDefaultReserveGiB, 0, 1e6),
 		StepMs:           a.Float("step_ms", VLLMDefaultStepMs, 0, 1e6),
-		SeqUs:            a.Float("seq_us", 0, 0, 1e6),
+		SeqUs:            a.Float("seq_us", VLLMDefaultSeqUs, 0, 1e6),
 		TimeoutS:         a.Float("timeout_s", 0, 0, 1e9),
-		FrontendMs:       a.Float("frontend_ms", 0, 0, 1e6),
+		FrontendMs:       a.Float("frontend_ms", VLLMDefaultFrontendMs, 0, 1e6),
 		MemEff:           a.Float("memory_efficiency", 0, 0, 1),
 		ComputeEff:       a.Float("compute_efficiency", 0, 0, 1),
 	}

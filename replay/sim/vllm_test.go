@@ -15,7 +15,8 @@ import (
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
-const vllmBase = "round_robin+lru;profile=h100-sxm-llama-2-7b;latency=vllm:block_size=4"
+// frontend_ms=0: requests enter the waiting queue at their arrival.
+const vllmBase = "round_robin+lru;profile=h100-sxm-llama-2-7b;latency=vllm:block_size=4,frontend_ms=0"
 
 func runVLLM(t *testing.T, tr *trace.Trace, sc string) (*Run, *fixedIter) {
 	t.Helper()
@@ -235,5 +236,15 @@ func TestLatencyRegistry(t *testing.T) {
 		if _, rerr := Resolve(sc); err == nil || rerr == nil || !strings.Contains(err.Error(), c.want) || rerr.Error() != err.Error() {
 			t.Errorf("%s: got %v / %v, want an error containing %q", c.sc, err, rerr, c.want)
 		}
+	}
+}
+
+func TestVLLMFrontendDelay(t *testing.T) {
+	// frontend_ms=5: the request reaches the waiting queue 5 ms after its
+	// arrival; its one-step prefill ends 10 ms later.
+	tr := mkTrace(t, 4, 0, 1, seqIDs(1, 2))
+	run, _ := runVLLM(t, tr, "round_robin+lru;profile=h100-sxm-llama-2-7b;latency=vllm:block_size=4,frontend_ms=5")
+	if r := run.Records[0]; r.Start != 5*time.Millisecond || r.Done != 15*time.Millisecond {
+		t.Fatalf("start %v done %v, want 5ms and 15ms", r.Start, r.Done)
 	}
 }
