@@ -134,6 +134,11 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 		if cfg.vllm.Blocks < 1 {
 			return nil, fmt.Errorf("latency vllm: a KV pool of %d blocks", cfg.vllm.Blocks)
 		}
+		if sc.KeepOutputs {
+			return nil, fmt.Errorf("latency vllm: keep_outputs is not modeled (vLLM caches a request's output blocks under its own hashes)")
+		}
+		// The run's capacity is the vLLM pool, in blocks.
+		cfg.capacity, cfg.unit = int64(cfg.vllm.Blocks), kvcache.Blocks
 	}
 	n := len(tr.Requests)
 	run := &Run{

@@ -111,6 +111,9 @@ func TestVLLMPreemptionRecomputeAndTailFirstEviction(t *testing.T) {
 	if r0.Done != ms10(8) || r1.FirstToken != ms10(2) || r1.Done != ms10(15) {
 		t.Fatalf("r0 done %v, r1 first %v done %v; want 80ms, 20ms, 150ms", r0.Done, r1.FirstToken, r1.Done)
 	}
+	if run.Capacity != 5 || run.Unit != "blocks" {
+		t.Fatalf("capacity %d %s, want the pool's 5 blocks", run.Capacity, run.Unit)
+	}
 	if run.Preemptions != 1 {
 		t.Fatalf("%d preemptions, want 1", run.Preemptions)
 	}
@@ -133,6 +136,27 @@ func TestVLLMPreemptionRecomputeAndTailFirstEviction(t *testing.T) {
 	}
 	if n != 1 || len(f.batches) != 15 {
 		t.Fatalf("%d preempt events, %d steps", n, len(f.batches))
+	}
+}
+
+func TestVLLMPoolFromProfile(t *testing.T) {
+	// Llama-2-7B on one H100 SXM (80 GiB) at 0.9 utilization, 2 GiB
+	// reserve: (72 GiB − 12.55 GiB of weights − 2 GiB) / (16 tokens ×
+	// 512 KiB) blocks, cache_tokens giving the pool in tokens instead.
+	tr := mkTrace(t, 16, 0, 1, seqIDs(1, 2))
+	run, err := Simulate(context.Background(), tr, mustScenario(t, "round_robin+lru;profile=h100-sxm-llama-2-7b;latency=vllm"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const gib = 1 << 30
+	weights := 2 * float64(6738415616) // Llama-2-7B's parameters, bf16
+	want := int64((80*gib*0.9 - weights - 2*gib) / (16 * 524288))
+	if run.Capacity != want {
+		t.Fatalf("pool %d blocks, want %d", run.Capacity, want)
+	}
+	run, err = Simulate(context.Background(), tr, mustScenario(t, "round_robin+lru;profile=h100-sxm-llama-2-7b;cache_tokens=160;latency=vllm"), Options{})
+	if err != nil || run.Capacity != 10 {
+		t.Fatalf("cache_tokens=160: %v, %d blocks", err, run.Capacity)
 	}
 }
 
@@ -161,6 +185,7 @@ func TestVLLMBadParams(t *testing.T) {
 		{"round_robin+lru;profile=h100-sxm-llama-2-7b;latency=vllm:tp=2", "tp=2 differs"},
 		{"round_robin+lru;profile=h100-sxm-llama-2-7b;latency=vllm:gpu_memory_utilization=0.1", "leaves no KV blocks"},
 		{"round_robin+lru;cache_blocks=10;latency=vllm", "needs a profile"},
+		{"round_robin+lru;profile=h100-sxm-llama-2-7b;keep_outputs=true;latency=vllm", "keep_outputs is not modeled"},
 	} {
 		sc, err := scenario.Parse(c.sc, scenario.Default(param.Spec{}, param.Spec{}))
 		if err == nil {
