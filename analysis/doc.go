@@ -19,7 +19,11 @@
 // monotonicity checked at the probed counts; its cells (scenario × GPU ×
 // workers × seed) are independent runs on the comparisons' pool, or on any
 // PlanOptions.Runner. Default GPU prices (plan_prices.go) cite their
-// source; --cost overrides them.
+// source; --cost overrides them. Also the validation of the vllm latency
+// model against a measured inference-perf run (validate*.go: the run
+// regenerated from its configuration, simulated on one vLLM worker, beside
+// analysis/measured's lifecycle metrics, with the metric definitions and
+// the calibration written there).
 //
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code. It reads live runs through
