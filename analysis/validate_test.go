@@ -133,6 +133,9 @@ func TestValidateGroundTruth(t *testing.T) {
 	for _, dir := range testenv.VLLMExperiments(t) {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
+			if testing.Short() && !strings.Contains(name, "llama-2-7b-") {
+				t.Skip("-short: the four calibration runs only (about 2 s each)")
+			}
 			rep, err := Validate(context.Background(), dir, ValidateOptions{GPU: "h100-sxm"})
 			if err != nil {
 				t.Fatal(err)
