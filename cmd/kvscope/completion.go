@@ -15,13 +15,15 @@ import (
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
 // registerCompletions gives every command's component flags value
 // completion for cobra's `completion` scripts: -s/--scenario (router
 // names, then '+' and policy names, then ';' keys), --router, --evict
-// (names, then ':' parameter keys and enum or bool values), --profile
+// (names, then ':' parameter keys and enum or bool values), --latency
+// (the same, from the latency registry), --profile
 // (built-in names, or a file) and an input --format. The values come from
 // the registries, as `kvscope list` shows them.
 func registerCompletions(c *cobra.Command) {
@@ -29,6 +31,7 @@ func registerCompletions(c *cobra.Command) {
 		"scenario": completeScenario,
 		"router":   specCompleter(route.Names, routerParams),
 		"evict":    specCompleter(evict.Names, evictParams),
+		"latency":  specCompleter(sim.LatencyNames, latencyParams),
 		"profile":  completeProfile,
 		"gpu":      completeGPUs,
 	}
@@ -66,6 +69,18 @@ func evictParams(name string) ([]param.Decl, map[string]string) {
 		return nil, nil
 	}
 	ps, err := evict.Params(param.Spec{Name: name})
+	if err != nil {
+		return nil, nil
+	}
+	return ps, in.ParamDocs
+}
+
+func latencyParams(name string) ([]param.Decl, map[string]string) {
+	in, err := sim.LookupLatency(name)
+	if err != nil {
+		return nil, nil
+	}
+	ps, err := sim.LatencyParams(param.Spec{Name: name})
 	if err != nil {
 		return nil, nil
 	}
