@@ -114,25 +114,32 @@ type ValidateReport struct {
 // Validate simulates the inference-perf run in dir and compares it with
 // its measurements.
 func Validate(ctx context.Context, dir string, o ValidateOptions) (*ValidateReport, error) {
+	rep, _, _, err := validate(ctx, dir, o)
+	return rep, err
+}
+
+// validate is Validate, also returning the simulated trace and run
+// (tests check the stage shift on them).
+func validate(ctx context.Context, dir string, o ValidateOptions) (*ValidateReport, *trace.Trace, *sim.Run, error) {
 	e, err := measured.LoadExperiment(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	prof, err := validateProfile(e, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	lat, err := validateLatency(e, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	v, _, err := sim.ParseVLLM(lat)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	tr, stages, err := validateTrace(e, v.BlockSize, o.Seed)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	sc := scenario.Default(param.Spec{Name: "round_robin"}, param.Spec{Name: "lru"})
 	sc.Latency, sc.Profile, sc.Workers = lat, prof, 1
@@ -146,7 +153,7 @@ func Validate(ctx context.Context, dir string, o ValidateOptions) (*ValidateRepo
 	shift := time.Duration(0)
 	for k := 0; k < len(stages); k++ {
 		if run, err = sim.Simulate(ctx, tr, sc, sim.Options{}); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		if k+1 == len(stages) {
 			break
@@ -195,7 +202,7 @@ func Validate(ctx context.Context, dir string, o ValidateOptions) (*ValidateRepo
 		rep.Summary.Measured = measuredFigures(e.Summary, rep.OutputLen)
 	}
 	rep.Summary.ErrorPct = errorPct(&rep.Summary.Predicted, rep.Summary.Measured)
-	return rep, nil
+	return rep, tr, run, nil
 }
 
 type stageRange struct{ from, to int }

@@ -181,3 +181,27 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+// inference-perf starts a stage once the one before has ended: with slow
+// steps (step_ms=3000) stage 0's requests end long after its last arrival,
+// and stage 1's arrivals move past that end, keeping their gaps.
+func TestValidateStageShift(t *testing.T) {
+	dir := filepath.Join("measured", "testdata", "exp")
+	o := ValidateOptions{GPU: "h100-sxm", Model: "llama-2-7b", TP: 1, Latency: "vllm:step_ms=3000"}
+	rep, tr, run, err := validate(context.Background(), dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n0 := rep.Stages[0].Requests
+	var end0 = run.Records[0].Done
+	for i := range n0 {
+		end0 = max(end0, run.Records[i].Done)
+	}
+	first1 := tr.Requests[n0].Arrival
+	if end0 <= tr.Requests[n0-1].Arrival || first1 < end0 {
+		t.Fatalf("stage 0 ends at %v (last arrival %v); stage 1 starts at %v", end0, tr.Requests[n0-1].Arrival, first1)
+	}
+	if gap := tr.Requests[n0+1].Arrival - first1; gap <= 0 {
+		t.Fatalf("stage 1's gap %v", gap)
+	}
+}
