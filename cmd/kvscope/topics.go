@@ -22,8 +22,10 @@ func helpTopics() []*cobra.Command {
 				"  scenario := router [':' params] '+' evict [':' params] { ';' key '=' value }\n" +
 				"  params   := key '=' value { ',' key '=' value }\n\n" +
 				"e.g. lbgr:preset=code+rlt;workers=4;cache_tokens=200000;latency=linear:miss_ms=0.15;seed=1\n\n" +
-				"Routers and eviction policies, with their parameters, defaults and ranges:\n" +
-				"kvscope list routers --long, kvscope list evictions --long. Keys:\n" +
+				"Routers, eviction policies and latency models, with their parameters, defaults and\n" +
+				"ranges: kvscope list routers --long, kvscope list evictions --long, kvscope list\n" +
+				"latency --long (latency=vllm:… models vLLM's scheduler and block pool per worker;\n" +
+				"its pool replaces the cache size from the profile). Keys:\n" +
 				"  " + strings.Join(scenario.Keys, ", ") + "\n" +
 				"(cache_tokens and cache_blocks exclude each other). A -s may give just router+evict:\n" +
 				"the flags (--workers, --cache-tokens, --latency, …) fill the keys it leaves out.\n\n" +
