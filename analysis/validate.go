@@ -161,7 +161,7 @@ func validate(ctx context.Context, dir string, o ValidateOptions) (*ValidateRepo
 		st, next := stages[k], stages[k+1]
 		var end time.Duration
 		for i := st.from; i < st.to; i++ {
-			end = max(end, recordEnd(&run.Records[i]))
+			end = max(end, recordEnd(&run.Records[i], time.Duration(v.TimeoutS*float64(time.Second))))
 		}
 		// The generator put the next stage right after this one's last
 		// arrival; it may start only after this one's last end.
@@ -207,9 +207,15 @@ func validate(ctx context.Context, dir string, o ValidateOptions) (*ValidateRepo
 
 type stageRange struct{ from, to int }
 
-func recordEnd(r *sim.Record) time.Duration {
-	if r.Done >= 0 {
+// recordEnd is when the client is done with a request: its last token,
+// the client's timeout for one aborted by it (inference-perf waits that
+// long), else its arrival (refused at once).
+func recordEnd(r *sim.Record, timeout time.Duration) time.Duration {
+	switch {
+	case r.Done >= 0:
 		return r.Done
+	case strings.HasPrefix(r.Fail, "timeout"):
+		return r.Arrival + timeout
 	}
 	return r.Arrival
 }
