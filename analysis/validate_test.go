@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -203,5 +204,46 @@ func TestValidateStageShift(t *testing.T) {
 	}
 	if gap := tr.Requests[n0+1].Arrival - first1; gap <= 0 {
 		t.Fatalf("stage 1's gap %v", gap)
+	}
+}
+
+// ValidateAll's medians are over measured runs with < 10% failed: the
+// made-up experiment (1 of 5 failed) is left out; among the four
+// Llama-2-7B runs the overloaded reasoning run is.
+func TestValidateAll(t *testing.T) {
+	o := ValidateOptions{GPU: "h100-sxm", Model: "llama-2-7b", TP: 1}
+	set, err := ValidateAll(context.Background(), []string{filepath.Join("measured", "testdata", "exp")}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Experiments) != 1 || len(set.Included) != 0 || set.Median.E2E != nil {
+		t.Fatalf("made-up: %d reports, included %v", len(set.Experiments), set.Included)
+	}
+	var dirs []string
+	for _, d := range testenv.VLLMExperiments(t) {
+		if strings.Contains(d, "llama-2-7b-") {
+			dirs = append(dirs, d)
+		}
+	}
+	set, err = ValidateAll(context.Background(), dirs, ValidateOptions{GPU: "h100-sxm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Included) != 3 || slices.ContainsFunc(set.Included, func(n string) bool { return strings.Contains(n, "reasoning") }) {
+		t.Fatalf("included %v", set.Included)
+	}
+	var abs []float64
+	for _, r := range set.Experiments {
+		if !strings.Contains(r.Dir, "reasoning") {
+			abs = append(abs, math.Abs(*r.Summary.ErrorPct.E2E.Mean))
+		}
+	}
+	slices.Sort(abs)
+	if *set.Median.E2E != abs[1] {
+		t.Fatalf("median %g, errors %v", *set.Median.E2E, abs)
+	}
+	var b bytes.Buffer
+	if err := set.WriteText(&b); err != nil || !strings.Contains(b.String(), "median |error| over 3 measured experiments") {
+		t.Fatalf("%v\n%s", err, b.String())
 	}
 }

@@ -27,7 +27,7 @@ func newValidateInferencePerfCmd() *cobra.Command {
 		output string
 	)
 	cmd := &cobra.Command{
-		Use:   "inference-perf DIR [--profile P | --gpu G [--model M] [--tp N]] [--latency vllm[:key=value,...]] [--json] [-o REPORT]",
+		Use:   "inference-perf DIR [DIR...] [--profile P | --gpu G [--model M] [--tp N]] [--latency vllm[:key=value,...]] [--json] [-o REPORT]",
 		Short: "Simulate an inference-perf run folder and compare with its lifecycle metrics",
 		Long: "inference-perf DIR simulates the run in DIR (results/config.yaml, or DIR/config.yaml) on\n" +
 			"one vLLM worker: the configured workload and stages, the server settings of\n" +
@@ -41,9 +41,26 @@ func newValidateInferencePerfCmd() *cobra.Command {
 			"100 × (predicted − measured) / measured. itl_ms is per output token of the configured\n" +
 			"output length: (E2E − TTFT) / (output − 1); measured, (mean E2E − mean TTFT) /\n" +
 			"(output − 1). --json prints JSON (stages[], summary; each predicted, measured,\n" +
-			"error_pct); -o writes .md, .html, .json or .csv.",
-		Args: exactArgs(1),
+			"error_pct); -o writes .md, .html, .json or .csv.\n\n" +
+			"With several DIRs it prints one line per experiment (failed shares, summary mean\n" +
+			"errors) and the median |error| of the E2E, TTFT and ITL means over the measured\n" +
+			"experiments with fewer than 10% failed requests (--json: experiments[], included,\n" +
+			"median_abs_error_pct); -o is for one DIR.",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				if output != "" {
+					return usagef("-o: give one DIR (several DIRs print a table, or JSON with --json)")
+				}
+				set, err := analysis.ValidateAll(cmd.Context(), args, o)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return set.WriteJSON(cmd.OutOrStdout())
+				}
+				return set.WriteText(cmd.OutOrStdout())
+			}
 			var format analysis.Format
 			if output != "" {
 				f, err := analysis.FormatOf(output)
