@@ -12,7 +12,10 @@ import (
 // The vllm latency model: one vLLM v0.15.1 engine (V1 engine core) per
 // worker, with the server settings of `vllm serve`, timed by a gpuprofile.
 //
-// Modeled, as read in vLLM's source (vllm-project/vllm, v1 engine):
+// Modeled, as read in vLLM's source (vllm-project/vllm, v1 engine; the
+// scheduler read is scheduler.py at main commit 00024d3, later than the
+// v0.15.1 tag and not diffed against it: the behaviours below are the V1
+// scheduler's long-standing ones):
 //
 //   - vllm/v1/core/sched/scheduler.py Scheduler.schedule: each step has a
 //     budget of max_num_batched_tokens; RUNNING requests first, in order,
