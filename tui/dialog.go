@@ -32,6 +32,9 @@ type dialogResult struct {
 	// overlay does for keys it does not use).
 	pass bool
 	cmd  tea.Cmd
+	// then is pushed after the dialog closes (a prompt that needs a
+	// confirmation hands over to it).
+	then dialog
 }
 
 func (m *Model) push(d dialog) { m.dialogs = append(m.dialogs, d) }
@@ -81,42 +84,85 @@ func (d *formDialog) draw(canvas []string, w, h int) { drawCentered(canvas, d.f.
 
 func (d *formDialog) keys() (string, help.KeyMap) { return "What-if form", d.f.KeyMap() }
 
-// gotoDialog is the go-to prompt on the status line.
-type gotoDialog struct {
-	st *styles
-	in lineInput
-	// enter receives the typed value.
-	enter func(string)
+// promptDialog is a one-line prompt on the status line: the go-to time,
+// the report's file name. enter gets the typed value and says what
+// happens next (close, stay open with an error, open another dialog).
+type promptDialog struct {
+	st   *styles
+	in   lineInput
+	hint string
+	// err is the last value's problem, shown after the value until the
+	// next edit.
+	err   string
+	enter func(v string) dialogResult
+	// passMouse lets wheel and clicks through (scrubbing goes on under
+	// the go-to prompt).
+	passMouse bool
 }
 
-func newGotoDialog(st *styles, enter func(string)) *gotoDialog {
+func newGotoDialog(st *styles, enter func(string)) *promptDialog {
 	in := newLineInput(st, "go to: ", "90s, 1m30s, 12.5 (seconds) or 25%", "", 30)
 	in.focused = true
-	return &gotoDialog{st: st, in: in, enter: enter}
+	return &promptDialog{st: st, in: in, hint: "enter go · esc cancel", passMouse: true,
+		enter: func(v string) dialogResult { enter(v); return dialogResult{close: true} }}
 }
 
-func (d *gotoDialog) update(msg tea.Msg) dialogResult {
+func (d *promptDialog) update(msg tea.Msg) dialogResult {
 	switch msg := msg.(type) {
 	case tea.MouseWheelMsg, tea.MouseClickMsg:
-		return dialogResult{pass: true} // scrubbing and focusing go on
+		return dialogResult{pass: d.passMouse}
 	case tea.KeyPressMsg:
 		switch msg.String() {
 		case "esc":
 			return dialogResult{close: true}
 		case "enter":
-			d.enter(d.in.Value())
-			return dialogResult{close: true}
+			return d.enter(d.in.Value())
 		}
 	}
-	d.in.Update(msg)
+	if d.in.Update(msg) {
+		d.err = ""
+	}
 	return dialogResult{}
 }
 
-func (d *gotoDialog) draw(canvas []string, w, h int) {
-	canvas[h-1] = fitLine(d.in.View()+d.st.dim.Render("   enter go · esc cancel"), w)
+func (d *promptDialog) draw(canvas []string, w, h int) {
+	tail := d.st.dim.Render("   " + d.hint)
+	if d.err != "" {
+		tail = "   " + d.st.errText.Render(d.err)
+	}
+	canvas[h-1] = fitLine(d.in.View()+tail, w)
 }
 
-func (d *gotoDialog) keys() (string, help.KeyMap) { return "", nil }
+func (d *promptDialog) keys() (string, help.KeyMap) { return "", nil }
+
+// confirmDialog asks a yes/no question on the status line before
+// something that cannot be undone (removing a scenario, overwriting a
+// file); every other key is ignored until it is answered.
+type confirmDialog struct {
+	st       *styles
+	question string
+	yes      func() tea.Cmd
+}
+
+func (d *confirmDialog) update(msg tea.Msg) dialogResult {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return dialogResult{}
+	}
+	switch k.String() {
+	case "y", "Y":
+		return dialogResult{close: true, cmd: d.yes()}
+	case "n", "N", "esc":
+		return dialogResult{close: true}
+	}
+	return dialogResult{}
+}
+
+func (d *confirmDialog) draw(canvas []string, w, h int) {
+	canvas[h-1] = fitLine(d.st.accent.Render(d.question)+d.st.dim.Render("   y yes · n/esc no"), w)
+}
+
+func (d *confirmDialog) keys() (string, help.KeyMap) { return "", nil }
 
 // submitScenario replays a scenario the what-if form built: in slot i, or
 // in a new slot when i is out of range.

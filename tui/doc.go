@@ -23,7 +23,8 @@
 // expanded, the others as one-line summaries.
 //
 // Keys go, in order: to the topmost dialog (the what-if form, the go-to
-// prompt, the help overlay, the curve overlay, on a stack as in crush),
+// and file-name prompts, confirmations, the help overlay, the curve
+// overlay, on a stack as in crush),
 // which may let a key through (help and the curve do, for keys they do
 // not use); to the global key map; to the focused pane, which returns a
 // command. Help shows the global keys plus the focused pane's (or those
@@ -83,6 +84,22 @@
 //     selected scenario when it draws, and Update starts that scenario's
 //     curve when it is not known (refreshCurve, as refreshMetrics), so a
 //     scenario edited or removed under it shows its own curve.
+//   - Durations have one format (fmtDur/fmtMs in render.go): the unit
+//     follows the magnitude (ms, s, min, h), so an hour-long TTFT reads
+//     "2.25 h", not "8115355.7 ms"; the timeline writes minutes and hours
+//     as 1h02m03.456s, to the millisecond, so neighbouring events differ.
+//   - Nothing that cannot be undone happens on one key: x asks before it
+//     removes a scenario; w asks for the report's file name (the last one
+//     prefilled, --export's at first) and, when that file exists, whether
+//     to overwrite it. Both are dialogs on the stack (dialog.go).
+//   - A pane whose content does not fit says so in its bottom edge (lines
+//     above and below, and the keys that scroll), so the Compare pane's
+//     charts under its table at 80×24 are found.
+//   - The simulator routes a request the instant it arrives and logs no
+//     separate arrival entry, so the timeline's "arrivals only" filter
+//     keeps the routed entries (and the fail entries of requests refused
+//     on arrival); a filter that matches nothing near the cursor says
+//     "none" and why.
 //   - The form's text fields are a small line editor (input.go):
 //     bubbles/v2's textinput imports github.com/atotto/clipboard, which
 //     go.mod does not carry.

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -66,19 +67,57 @@ func (e ReportExporter) Export(ctx context.Context, req ExportRequest) (string, 
 	return req.Path, nil
 }
 
-// export writes the comparison on screen in the background.
-func (m *Model) export() tea.Cmd {
+// askExport opens the w key's prompt for the report's file name,
+// prefilled with the last one (--export's at first). A name whose
+// extension is not a report format keeps the prompt open with the reason;
+// an existing file is overwritten only after a y.
+func (m *Model) askExport() {
+	if m.exporting {
+		m.setStatus("a report is already being written", false)
+		return
+	}
+	st := m.s.st
+	in := newLineInput(st, "write report to: ", ".md, .html, .json or .csv", m.cfg.ExportPath, 40)
+	in.focused = true
+	d := &promptDialog{st: st, in: in, hint: "enter write · esc cancel"}
+	d.enter = func(v string) dialogResult {
+		path := strings.TrimSpace(v)
+		if path == "" {
+			d.err = "give a file name"
+			return dialogResult{}
+		}
+		if _, err := analysis.FormatOf(path); err != nil {
+			d.err = strings.TrimPrefix(err.Error(), path+": ") // the name is on the line already
+			return dialogResult{}
+		}
+		if fi, err := os.Stat(path); err == nil {
+			if fi.IsDir() {
+				d.err = path + " is a directory"
+				return dialogResult{}
+			}
+			return dialogResult{close: true, then: &confirmDialog{st: st, question: path + " exists: overwrite it?",
+				yes: func() tea.Cmd { return m.export(path) }}}
+		}
+		return dialogResult{close: true, cmd: m.export(path)}
+	}
+	m.push(d)
+}
+
+// export writes the comparison on screen to path in the background; path
+// becomes the w prompt's next default.
+func (m *Model) export(path string) tea.Cmd {
 	if m.exporting {
 		m.setStatus("a report is already being written", false)
 		return nil
 	}
 	m.exporting = true
-	m.setStatus("writing "+m.cfg.ExportPath+"…", true)
-	req := ExportRequest{Trace: m.s.tr, Stats: m.s.stats, Path: m.cfg.ExportPath, Command: m.cfg.Command}
+	m.cfg.ExportPath = path
+	m.setStatus("writing "+path+"…", true)
+	req := ExportRequest{Trace: m.s.tr, Stats: m.s.stats, Path: path, Command: m.cfg.Command}
 	for _, sl := range m.s.slots {
 		req.Entries = append(req.Entries, sl.entry)
 	}
-	req.Command = reproduceCommand(m.cfg.Command, m.s.tr.Info.Source, m.cfg.ExportPath, req.Entries)
+	req.Command = reproduceCommand(m.cfg.Command, m.s.tr.Info.Source, path, req.Entries)
 	ex, ctx := m.cfg.Exporter, m.ctx
 	return func() tea.Msg {
 		p, err := ex.Export(ctx, req)
@@ -88,12 +127,17 @@ func (m *Model) export() tea.Cmd {
 
 // reproduceCommand is the command written into an exported report. The
 // scenarios on screen (what-if ones included) may differ from those the
-// explorer was opened with, so for a trace file it is the `kvscope compare`
-// that reruns exactly them, one seed each as on screen; the embedded sample
-// (no path to give compare) keeps the opening command.
+// explorer was opened with, so it is the `kvscope compare` that reruns
+// exactly them, one seed each as on screen. The embedded sample
+// ("sample:NAME") is the file samples/NAME of the kvscope source tree, so
+// its command names that path (run from the source tree's root); a trace
+// with no source keeps the opening command.
 func reproduceCommand(opened, source, out string, entries []Entry) string {
-	if strings.HasPrefix(source, "sample:") || source == "" {
+	if source == "" {
 		return opened
+	}
+	if name, ok := strings.CutPrefix(source, "sample:"); ok {
+		source = "samples/" + name
 	}
 	args := []string{"kvscope", "compare", source}
 	for _, e := range entries {

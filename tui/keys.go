@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"charm.land/bubbles/v2/key"
@@ -155,7 +156,10 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) (handled bool, cmd tea.Cmd) {
 		s.playSeq++
 		if s.playing {
 			if s.cursor >= s.span.End {
+				// At the end: play again from the start, and say so (a
+				// short span at a high speed is over in a tick).
 				s.cursor = s.span.Start
+				m.setStatus("playing from the start", true)
 			}
 			return true, m.tick()
 		}
@@ -186,11 +190,17 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) (handled bool, cmd tea.Cmd) {
 			m.setStatus("the last scenario cannot be removed", false)
 			return true, nil
 		}
-		lab := s.slots[s.sel].label()
-		m.remove(s.sel)
-		m.setStatus("removed "+lab, true)
+		sl := s.slots[s.sel]
+		tag := string(rune('A' + s.sel))
+		m.push(&confirmDialog{st: s.st, question: "remove " + tag + " " + sl.label() + "?", yes: func() tea.Cmd {
+			if i := slices.Index(s.slots, sl); i >= 0 && len(s.slots) > 1 {
+				m.remove(i)
+				m.setStatus("removed "+tag+" "+sl.label(), true)
+			}
+			return nil
+		}})
 	case key.Matches(msg, g.Write):
-		return true, m.export()
+		m.askExport()
 	case key.Matches(msg, g.Curve):
 		m.toggleCurve()
 	default:

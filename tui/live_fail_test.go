@@ -34,7 +34,7 @@ func TestLivePanicShownAsFailure(t *testing.T) {
 	flat := strings.Join(strings.Fields(strings.ReplaceAll(out, "┃", " ")), " ")
 	for _, want := range []string{
 		"L live workers · failed: live run (router cache_aware, model eviction server_lru): internal error (panic) serving request 17:",
-		"index out of range [3] with length 2", "last snapshot: · 0.0 s · 16/40 finished", "w0 up in flight 2",
+		"index out of range [3] with length 2", "last snapshot: · 0 s · 16/40 finished", "w0 up in flight 2",
 		"live failed",
 	} {
 		if !strings.Contains(flat, want) {
@@ -66,7 +66,7 @@ func TestLiveInterruptedShown(t *testing.T) {
 			Workers: []live.WorkerResult{{Worker: 0, URL: "http://w0", Completed: 3, Healthy: true}}}
 		return res, fmt.Errorf("live: run cancelled: %w", context.Canceled)
 	})
-	for _, want := range []string{"interrupted after 1.0 s · 10 requests: 3 completed, 0 failed, 0 timed out, 7 cancelled (5 sent)",
+	for _, want := range []string{"interrupted after 1.00 s · 10 requests: 3 completed, 0 failed, 0 timed out, 7 cancelled (5 sent)",
 		"live interrupted", "7 cancelled (interrupted)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("screen lacks %q:\n%s", want, out)

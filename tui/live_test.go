@@ -40,15 +40,15 @@ func TestLiveHook(t *testing.T) {
 	msg := cmd()
 	_, next := m.Update(msg)
 	out := plain(m)
-	for _, want := range []string{"L live workers · 1.5 s · 2/5 finished (0 not completed) · 3 sent",
-		"w0  up in flight 1", "hit 0.250", "w1  down", "waiting 4", "live 2/5"} {
+	for _, want := range []string{"L live workers · 1.50 s · 2/5 finished (0 not completed) · 3 sent",
+		"w0  up   in flight 1", "hit 0.250", "w1  down", "waiting 4", "live 2/5"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("during the run, screen lacks %q", want)
 		}
 	}
 	drive(t, m, next)
 	out = plain(m)
-	for _, want := range []string{"ended after 2.0 s · 5 requests: 4 completed, 1 failed", "w0  up done 4", "hit 0.500 (model 0.400)",
+	for _, want := range []string{"ended after 2.00 s · 5 requests: 4 completed, 1 failed", "w0  up   done 4", "hit 0.500 (model 0.400)",
 		"live ✓", "live: 5 requests: 4 completed, 1 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("after the run, screen lacks %q", want)

@@ -118,7 +118,11 @@ func TestCurveOverlayFollowsSelection(t *testing.T) {
 	}
 	// x goes through the overlay: B is removed, A is selected, and its
 	// curve (kept) shows.
-	_, cmd = m.Update(keyMsg("x"))
+	press(m, "x")
+	if len(m.s.slots) != 2 {
+		t.Fatal("x removed a scenario without asking")
+	}
+	_, cmd = m.Update(keyMsg("y"))
 	if cmd != nil {
 		t.Fatal("A's curve recomputed")
 	}

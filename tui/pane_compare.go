@@ -78,7 +78,7 @@ func (p *comparePane) summary() string {
 			parts = append(parts, p.s.scenTag(i)+" …")
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s hit %s TTFT p50 %s ms", p.s.scenTag(i), fnum(m.TokenHitRatio, 3), fnum(m.TTFT.P50, 0)))
+		parts = append(parts, fmt.Sprintf("%s hit %s TTFT p50 %s", p.s.scenTag(i), fnum(m.TokenHitRatio, 3), fmtMs(m.TTFT.P50, false)))
 	}
 	return strings.Join(parts, "  ")
 }
@@ -92,15 +92,18 @@ type metricRow struct {
 	get    func(m *analysis.RunMetrics) float64
 }
 
+// msDigits marks a row of milliseconds: fmtMs picks the unit.
+const msDigits = -1
+
 var compareRows = []metricRow{
 	{"arrived", 0, 0, func(m *analysis.RunMetrics) float64 { return float64(m.Requests) }},
 	{"completed", 0, 0, func(m *analysis.RunMetrics) float64 { return float64(m.Completed) }},
 	{"token hit ratio", 1, 3, func(m *analysis.RunMetrics) float64 { return m.TokenHitRatio }},
 	{"block hit ratio", 1, 3, func(m *analysis.RunMetrics) float64 { return m.BlockHitRatio }},
-	{"TTFT p50 ms", -1, 1, func(m *analysis.RunMetrics) float64 { return m.TTFT.P50 }},
-	{"TTFT p99 ms", -1, 1, func(m *analysis.RunMetrics) float64 { return m.TTFT.P99 }},
-	{"queue p50 ms", -1, 1, func(m *analysis.RunMetrics) float64 { return m.Queue.P50 }},
-	{"E2E p50 ms", -1, 1, func(m *analysis.RunMetrics) float64 { return m.E2E.P50 }},
+	{"TTFT p50", -1, msDigits, func(m *analysis.RunMetrics) float64 { return m.TTFT.P50 }},
+	{"TTFT p99", -1, msDigits, func(m *analysis.RunMetrics) float64 { return m.TTFT.P99 }},
+	{"queue p50", -1, msDigits, func(m *analysis.RunMetrics) float64 { return m.Queue.P50 }},
+	{"E2E p50", -1, msDigits, func(m *analysis.RunMetrics) float64 { return m.E2E.P50 }},
 	{"throughput req/s", 1, 3, func(m *analysis.RunMetrics) float64 { return m.ThroughputRPS }},
 	{"max_load_s", -1, 2, func(m *analysis.RunMetrics) float64 { return m.MaxLoadS }},
 	{"load max/mean", -1, 3, func(m *analysis.RunMetrics) float64 { return m.Imbalance.MaxOverMean }},
@@ -154,9 +157,13 @@ func (p *comparePane) table(w int) []string {
 			case ms[i] == nil:
 				c = "…"
 			default:
-				c = fnum(vals[i], r.digits)
-				if r.digits == 0 {
+				switch r.digits {
+				case 0:
 					c = si(vals[i])
+				case msDigits:
+					c = fmtMs(vals[i], false)
+				default:
+					c = fnum(vals[i], r.digits)
 				}
 				if !math.IsNaN(best) && vals[i] == best {
 					c = st.good.Render("*" + c)
@@ -169,7 +176,7 @@ func (p *comparePane) table(w int) []string {
 	return out
 }
 
-var chartNames = []string{"all", "token hit ratio (cumulative)", "queued requests (all workers)", "TTFT p50 ms (per window)"}
+var chartNames = []string{"all", "token hit ratio (cumulative)", "queued requests (all workers)", "TTFT p50 (per window)"}
 
 // seriesOn resamples a run's series onto n points of the common span.
 func (p *comparePane) seriesOn(sl *slot, kind, n int) []float64 {
@@ -253,10 +260,14 @@ func (p *comparePane) renderChart(kind, w, h int) renderedChart {
 	}
 	plot := func(pw int) renderedChart {
 		opts := []asciigraph.Option{asciigraph.Height(h - 1), asciigraph.Width(pw), asciigraph.LowerBound(0)}
-		if kind == 1 {
+		switch kind {
+		case 1:
 			opts = append(opts, asciigraph.Precision(3))
-		} else {
-			opts = append(opts, asciigraph.YAxisValueFormatter(func(v float64) string { return si(v) }))
+		case 3:
+			opts = append(opts, asciigraph.YAxisValueFormatter(func(v float64) string { return fmtMs(v, false) }))
+		default:
+			// Queue lengths are counts: whole-number ticks, never "-0".
+			opts = append(opts, asciigraph.YAxisValueFormatter(countTick))
 		}
 		if len(colors) > 0 {
 			opts = append(opts, asciigraph.SeriesColors(colors...))
@@ -308,13 +319,14 @@ func (p *comparePane) lines() []string {
 	if p.chart != 0 {
 		kinds = []int{p.chart}
 	}
+	if room < 7 {
+		// Not enough room under the table: every chart follows it, 12
+		// rows each, and the bottom edge's hint says to scroll.
+		room = 12 * len(kinds)
+	}
 	// Fit as many charts as the room allows (at least 6 rows each).
 	for len(kinds) > 1 && room/len(kinds) < 7 {
 		kinds = kinds[:len(kinds)-1]
-	}
-	if room < 7 {
-		// Not enough room under the table: the charts follow it (scroll).
-		room = 12 * len(kinds)
 	}
 	each := room / len(kinds)
 	for _, k := range kinds {
@@ -352,4 +364,14 @@ func bestOf(vals []float64, better int) float64 {
 		return math.NaN()
 	}
 	return best
+}
+
+// countTick labels an axis of counts: the nearest whole number (si), with
+// -0 written as 0.
+func countTick(v float64) string {
+	r := math.Round(v)
+	if r == 0 {
+		r = 0 // -0 too
+	}
+	return si(r)
 }

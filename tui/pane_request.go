@@ -65,13 +65,8 @@ func wrap(s string, w int, indent string) []string {
 	return out
 }
 
-// ms formats nanoseconds as ms below 10 s and as seconds above.
-func ms(d float64) string {
-	if math.Abs(d) >= 10e9 {
-		return fnum(d/1e9, 2) + " s"
-	}
-	return fnum(d/1e6, 1) + " ms"
-}
+// ms formats nanoseconds with fmtMs.
+func ms(d float64) string { return fmtMs(d/1e6, false) }
 
 func (p *requestPane) lines() []string {
 	s, st := p.s, p.s.st

@@ -17,7 +17,14 @@ type timelinePane struct {
 	s      *shared
 	w, h   int
 	keys   timelineKeys
-	filter int // 0 all kinds, else kind+1
+	filter int // index into eventFilters
+	// counted caches how many events of a run the filter keeps (the
+	// "none" line needs it), by run and filter.
+	counted struct {
+		run    *sim.Run
+		filter int
+		n      int
+	}
 }
 
 type timelineKeys struct{ Filter key.Binding }
@@ -31,13 +38,36 @@ func newTimelinePane(s *shared) pane {
 	}}
 }
 
-const numKinds = int(sim.LogFail) + 1
+// eventFilter is one choice of the v key: a name and the events it keeps.
+type eventFilter struct {
+	name string
+	keep func(e *sim.Event) bool
+}
+
+// eventFilters are the v key's choices, in order. The simulator routes a
+// request the instant it arrives, so its log holds one "routed" entry at
+// the arrival (and a "fail" entry with no worker for a request refused
+// there) and no separate "arrival" entry: the arrivals filter keeps those.
+var eventFilters = []eventFilter{
+	{"all events", func(*sim.Event) bool { return true }},
+	{"arrivals only", func(e *sim.Event) bool {
+		return e.Kind == sim.LogArrival || e.Kind == sim.LogRouted || (e.Kind == sim.LogFail && e.Worker < 0)
+	}},
+	{"prefill start only", kindIs(sim.LogStart)},
+	{"first token only", kindIs(sim.LogFirstToken)},
+	{"complete only", kindIs(sim.LogComplete)},
+	{"fail only", kindIs(sim.LogFail)},
+}
+
+func kindIs(k sim.EventKind) func(*sim.Event) bool {
+	return func(e *sim.Event) bool { return e.Kind == k }
+}
 
 func (p *timelinePane) SetSize(w, h int)    { p.w, p.h = w, h }
 func (p *timelinePane) KeyMap() help.KeyMap { return p.keys }
 func (p *timelinePane) Update(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, p.keys.Filter) {
-		p.filter = (p.filter + 1) % (numKinds + 1)
+		p.filter = (p.filter + 1) % len(eventFilters)
 		return nil
 	}
 	return nil
@@ -46,11 +76,22 @@ func (p *timelinePane) Update(k tea.KeyPressMsg) tea.Cmd {
 // wheel scrubs: one event per notch.
 func (p *timelinePane) wheel(d int) { p.s.stepEvent(d) }
 
-func (p *timelinePane) filterName() string {
-	if p.filter == 0 {
-		return "all events"
+func (p *timelinePane) filterName() string { return eventFilters[p.filter].name }
+
+// matching counts run's events the filter keeps (cached per run and
+// filter: one pass over the log when either changes).
+func (p *timelinePane) matching(run *sim.Run) int {
+	c := &p.counted
+	if c.run != run || c.filter != p.filter {
+		c.run, c.filter, c.n = run, p.filter, 0
+		keep := eventFilters[p.filter].keep
+		for i := range run.Events {
+			if keep(&run.Events[i]) {
+				c.n++
+			}
+		}
 	}
-	return sim.EventKind(p.filter-1).String() + " only"
+	return c.n
 }
 
 func (p *timelinePane) summary() string {
@@ -68,11 +109,14 @@ func cursorBar(st *styles, f float64, w int) string {
 	return st.dim.Render("├"+strings.Repeat("─", pos)) + st.accent.Render("●") + st.dim.Render(strings.Repeat("─", inner-pos-1)+"┤")
 }
 
-// eventsAround returns up to n events of run matching the filter around
-// t: those before t first, then the rest; cur is the index (in the returned
+// eventScanLimit bounds eventsAround's scan each way from the cursor, so
+// a rare kind on a long log costs a frame no more than this.
+const eventScanLimit = 50000
+
+// eventsAround returns up to n events of run that match keeps around t:
+// those before t first, then the rest; cur is the index (in the returned
 // slice) of the last event at or before t, or -1.
-func eventsAround(evs []sim.Event, t int64, n, filter int) (out []sim.Event, cur int) {
-	match := func(e *sim.Event) bool { return filter == 0 || int(e.Kind) == filter-1 }
+func eventsAround(evs []sim.Event, t int64, n int, match func(*sim.Event) bool) (out []sim.Event, cur int) {
 	// i = first event after t.
 	lo, hi := 0, len(evs)
 	for lo < hi {
@@ -84,9 +128,8 @@ func eventsAround(evs []sim.Event, t int64, n, filter int) (out []sim.Event, cur
 		}
 	}
 	before := n / 2
-	const scanLimit = 50000
 	var pre []sim.Event
-	for j, k := lo-1, 0; j >= 0 && len(pre) < before && k < scanLimit; j, k = j-1, k+1 {
+	for j, k := lo-1, 0; j >= 0 && len(pre) < before && k < eventScanLimit; j, k = j-1, k+1 {
 		if match(&evs[j]) {
 			pre = append(pre, evs[j])
 		}
@@ -96,7 +139,7 @@ func eventsAround(evs []sim.Event, t int64, n, filter int) (out []sim.Event, cur
 	}
 	out = pre
 	cur = len(pre) - 1
-	for j, k := lo, 0; j < len(evs) && len(out) < n && k < scanLimit; j, k = j+1, k+1 {
+	for j, k := lo, 0; j < len(evs) && len(out) < n && k < eventScanLimit; j, k = j+1, k+1 {
 		if match(&evs[j]) {
 			out = append(out, evs[j])
 		}
@@ -128,7 +171,17 @@ func (p *timelinePane) lines() []string {
 	if rows <= 0 {
 		return out
 	}
-	evs, cur := eventsAround(run.Events, int64(s.cursor), rows, p.filter)
+	evs, cur := eventsAround(run.Events, int64(s.cursor), rows, eventFilters[p.filter].keep)
+	if len(evs) == 0 {
+		// None near the cursor (the scan stops eventScanLimit away) or none
+		// at all: say which.
+		if p.matching(run) == 0 {
+			out = append(out, st.dim.Render("  none ("+p.filterName()+": no such event in this run)"))
+		} else {
+			out = append(out, st.dim.Render(fmt.Sprintf("  none within %d events of the cursor", eventScanLimit)))
+		}
+		return out
+	}
 	for i, e := range evs {
 		wk := "  –"
 		if e.Worker >= 0 {

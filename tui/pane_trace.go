@@ -92,7 +92,7 @@ func (p *tracePane) wheel(d int) { p.scroll.off = max(p.scroll.off+d, 0) }
 
 func (p *tracePane) summary() string {
 	tr := p.s.tr
-	return fmt.Sprintf("%s · %d requests · %.1f s", tr.Info.Format, len(tr.Requests), p.dur)
+	return fmt.Sprintf("%s · %d requests · %s", tr.Info.Format, len(tr.Requests), fmtMs(p.dur*1e3, false))
 }
 
 // sparkline of arrivals per cell for width w, cached.
@@ -143,11 +143,11 @@ func (p *tracePane) lines() []string {
 	w := p.w - 2
 	var out []string
 	out = append(out, st.dim.Render("source ")+in.Source)
-	out = append(out, fmt.Sprintf("%s · %d tokens/block · %d requests · %.1f s", in.Format, in.BlockSize, len(tr.Requests), p.dur))
+	out = append(out, fmt.Sprintf("%s · %d tokens/block · %d requests · %s", in.Format, in.BlockSize, len(tr.Requests), fmtMs(p.dur*1e3, false)))
 	sw := max(w-9, 4)
 	sp, peak := p.sparkFor(sw)
 	out = append(out, st.dim.Render("arrivals ")+st.accent.Render(sp))
-	out = append(out, st.dim.Render(fmt.Sprintf("         0 … %.1f s · peak %.2f/s per cell", p.dur, peak)))
+	out = append(out, st.dim.Render(fmt.Sprintf("         0 … %s · peak %.2f/s per cell", fmtMs(p.dur*1e3, false), peak)))
 	if s := p.s.stats; s != nil {
 		out = append(out,
 			fmt.Sprintf("rate mean %.2f/s · peak %.0f/s (1 s) · %.2f/s (60 s)", s.MeanRate, s.PeakRate1s, s.PeakRate60s),

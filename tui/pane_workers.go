@@ -8,6 +8,7 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/kvscope/kvscope/replay/sim"
 )
 
@@ -90,8 +91,10 @@ func (p *workersPane) lines() []string {
 				hit = fnum(float64(sm.HitTokens)/float64(sm.InputTokens), 3)
 			}
 			used := sm.Pinned + sm.Marked + sm.Unmarked
-			tail := fmt.Sprintf(" %4s/%-4s q %-4d r %-3d L %-5s hit %s", si(float64(used)), si(float64(run.Capacity)), sm.Queue, sm.Running, load, hit)
-			bw := max(w-5-len([]rune(tail)), 6)
+			// Fixed-width columns (si keeps counts to 4 cells, a ratio or
+			// "–" is right-aligned in 5), so every row's bar has one width.
+			tail := fmt.Sprintf(" %4s/%-4s q %-4s r %-4s L %-5s hit %5s", si(float64(used)), si(float64(run.Capacity)), si(float64(sm.Queue)), si(float64(sm.Running)), load, hit)
+			bw := max(w-5-ansi.StringWidth(tail), 6)
 			line := fmt.Sprintf("  w%-2d", wi) + fillBar(st, sm, run.Capacity, bw) + tail
 			out = append(out, line)
 		}
@@ -123,17 +126,17 @@ func (p *workersPane) liveLines() []string {
 		if r.Interrupted {
 			ended = "interrupted"
 		}
-		out := []string{head + st.dim.Render(fmt.Sprintf(" · %s after %.1f s · %d requests: %d completed, %d failed, %d timed out",
-			ended, r.DurationS, r.Requests, r.Completed, r.Failed, r.TimedOut))}
+		out := []string{head + st.dim.Render(fmt.Sprintf(" · %s after %s · %d requests: %d completed, %d failed, %d timed out",
+			ended, fmtMs(r.DurationS*1e3, false), r.Requests, r.Completed, r.Failed, r.TimedOut))}
 		if r.Cancelled > 0 {
 			out[0] += st.dim.Render(fmt.Sprintf(", %d cancelled (%d sent)", r.Cancelled, r.Sent))
 		}
 		for _, w := range r.Workers {
-			health := st.good.Render("up")
+			health := st.good.Render("up") + "  " // as wide as "down"
 			if !w.Healthy {
 				health = st.errText.Render("down")
 			}
-			out = append(out, fmt.Sprintf("  w%-2d %s done %-5d failed %-3d hit %s (model %s) · %s",
+			out = append(out, fmt.Sprintf("  w%-2d %s done %-5d failed %-3d hit %5s (model %5s) · %s",
 				w.Worker, health, w.Completed, w.Failed, fnum(w.HitRatio, 3), fnum(w.ModelHitRatio, 3), w.URL))
 		}
 		return out
@@ -164,10 +167,10 @@ func (p *workersPane) liveLines() []string {
 	} else {
 		out = append(out, st.dim.Render("  last snapshot:"))
 	}
-	out[len(out)-1] += st.dim.Render(fmt.Sprintf(" · %.1f s · %d/%d finished (%d not completed) · %d sent",
-		sn.Elapsed.Seconds(), sn.Finished, sn.Total, l.failed, sn.Dispatched))
+	out[len(out)-1] += st.dim.Render(fmt.Sprintf(" · %s · %d/%d finished (%d not completed) · %d sent",
+		fmtDur(sn.Elapsed, false), sn.Finished, sn.Total, l.failed, sn.Dispatched))
 	for _, w := range sn.Workers {
-		health := st.good.Render("up")
+		health := st.good.Render("up") + "  " // as wide as "down"
 		if !w.Healthy {
 			health = st.errText.Render("down")
 		}
@@ -178,7 +181,7 @@ func (p *workersPane) liveLines() []string {
 		if w.HasQueue {
 			queue = si(w.Waiting)
 		}
-		out = append(out, fmt.Sprintf("  w%-2d %s in flight %-3d done %-5d failed %-3d hit %s usage %s waiting %s",
+		out = append(out, fmt.Sprintf("  w%-2d %s in flight %-3d done %-5d failed %-3d hit %5s usage %4s waiting %s",
 			w.Worker, health, w.InFlight, w.Completed, w.Failed, fnum(w.HitRatio, 3), usage, queue))
 	}
 	return out

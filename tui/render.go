@@ -1,9 +1,11 @@
 package tui
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 )
@@ -40,6 +42,24 @@ func fitBlock(content []string, w, h, off int) []string {
 	return out
 }
 
+// scrollHint is the bottom edge's note for n lines of content shown rows
+// at a time from off (clamped as fitBlock clamps it); "" when all fit.
+func scrollHint(n, rows, off int) string {
+	if rows <= 0 || n <= rows {
+		return ""
+	}
+	off = max(0, min(off, n-rows))
+	above, below := off, n-rows-off
+	switch {
+	case above > 0 && below > 0:
+		return fmt.Sprintf(" ↑%d ↓%d more lines · j/k scroll ", above, below)
+	case below > 0:
+		return fmt.Sprintf(" ↓ %d more lines · j scrolls ", below)
+	default:
+		return fmt.Sprintf(" ↑ %d lines above · k/t scroll back ", above)
+	}
+}
+
 // box draws a pane: a rounded border with the title (and a right-hand
 // note) in its top edge around content, exactly r.W×r.H cells.
 func box(st *styles, title, note string, focused bool, content []string, w, h, off int) string {
@@ -74,7 +94,15 @@ func box(st *styles, title, note string, focused bool, content []string, w, h, o
 	for _, l := range fitBlock(content, inner, h-2, off) {
 		lines = append(lines, left+l+right)
 	}
-	lines = append(lines, bs.Render(bl+strings.Repeat(hz, inner)+br))
+	// Content that does not fit says so in the bottom edge: how much is
+	// above and below, and the keys that scroll (the pane's when focused).
+	hint := scrollHint(len(content), h-2, off)
+	if hint == "" || ansi.StringWidth(hint)+2 > inner {
+		lines = append(lines, bs.Render(bl+strings.Repeat(hz, inner)+br))
+	} else {
+		fill := inner - 1 - ansi.StringWidth(hint)
+		lines = append(lines, bs.Render(bl+strings.Repeat(hz, fill))+st.accent.Render(hint)+bs.Render(hz+br))
+	}
 	return strings.Join(lines, "\n")
 }
 
@@ -214,4 +242,60 @@ func place(canvas []string, block string, x, y, w int) {
 		}
 		canvas[row] = left + l + right
 	}
+}
+
+// fmtDur is the explorer's one duration format: the unit follows the
+// magnitude (ms below a second, s below a minute, min below an hour, h
+// above), so a TTFT of 8,115,355.7 ms reads "2.25 h". fine is for the
+// timeline, where neighbouring events differ by milliseconds: one more
+// decimal below a minute, and above it hours and minutes with seconds to
+// the millisecond ("1h02m03.456s"). NaN and ±Inf read "–".
+func fmtDur(d time.Duration, fine bool) string {
+	return fmtMs(float64(d)/1e6, fine)
+}
+
+// fmtMs is fmtDur of a figure in milliseconds (analysis reports latencies
+// in ms).
+func fmtMs(ms float64, fine bool) string {
+	if math.IsNaN(ms) || math.IsInf(ms, 0) {
+		return "–"
+	}
+	extra := 0
+	if fine {
+		extra = 1
+	}
+	a := math.Abs(ms)
+	switch {
+	case ms == 0:
+		return "0 s"
+	case a < 1000:
+		d := 1
+		if a < 1 {
+			d = 2
+		}
+		return strconv.FormatFloat(ms, 'f', d+extra, 64) + " ms"
+	case a < 60e3:
+		return strconv.FormatFloat(ms/1e3, 'f', 2+extra, 64) + " s"
+	case fine:
+		return clock(ms)
+	case a < 3600e3:
+		return strconv.FormatFloat(ms/60e3, 'f', 2+extra, 64) + " min"
+	default:
+		return strconv.FormatFloat(ms/3600e3, 'f', 2+extra, 64) + " h"
+	}
+}
+
+// clock writes ms (at least a minute) as 12m03.456s or 1h02m03.456s.
+func clock(ms float64) string {
+	sign := ""
+	if ms < 0 {
+		sign, ms = "-", -ms
+	}
+	t := int64(math.Round(ms)) // whole ms
+	h, m := t/3600000, t/60000%60
+	sec := float64(t%60000) / 1e3
+	if h > 0 {
+		return fmt.Sprintf("%s%dh%02dm%06.3fs", sign, h, m, sec)
+	}
+	return fmt.Sprintf("%s%dm%06.3fs", sign, m, sec)
 }

@@ -129,17 +129,7 @@ func playStep(sp span, t time.Duration, speed float64, dt time.Duration) (time.D
 }
 
 // fmtSim formats a simulated instant relative to the span start.
-func fmtSim(d time.Duration) string {
-	s := d.Seconds()
-	switch {
-	case math.Abs(s) < 10:
-		return strconv.FormatFloat(s, 'f', 3, 64) + "s"
-	case math.Abs(s) < 1000:
-		return strconv.FormatFloat(s, 'f', 2, 64) + "s"
-	default:
-		return strconv.FormatFloat(s, 'f', 1, 64) + "s"
-	}
-}
+func fmtSim(d time.Duration) string { return fmtDur(d, true) }
 
 // fmtSpeed formats a play speed.
 func fmtSpeed(x float64) string {

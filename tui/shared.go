@@ -67,7 +67,7 @@ func (s *shared) slotStatus(sl *slot) string {
 		}
 		return s.st.warn.Render("replaying…")
 	}
-	return fmt.Sprintf("replayed in %.2f s", sl.elapsed.Seconds())
+	return "replayed in " + fmtDur(sl.elapsed, false)
 }
 
 // metricsAt returns the slot's metrics table as last computed

@@ -131,7 +131,7 @@ func TestSmokeWhatIf(t *testing.T) {
 	// Edit B's workers, then remove A.
 	send(tm, "[", "e", "tab", "tab", "ctrl+u")
 	tm.Type("2")
-	send(tm, "enter", "]", "]", "x")
+	send(tm, "enter", "]", "]", "x", "y")
 	m := finalModel(t, tm)
 	if len(m.s.slots) != 2 {
 		t.Fatalf("%d scenarios, want 2", len(m.s.slots))
@@ -160,15 +160,22 @@ func TestSmokeResize(t *testing.T) {
 	}
 }
 
-// TestExportKey writes the report from the key (the command run to its
-// end) and shows the path.
+// TestExportKey: w asks for the file name (the last one prefilled),
+// writes the report (the command run to its end) and shows the path; an
+// existing file is overwritten only after y; a bad extension keeps the
+// prompt open with the reason.
 func TestExportKey(t *testing.T) {
 	cfg := smallConfig(t, 200)
-	cfg.ExportPath = filepath.Join(t.TempDir(), "cmp.md")
+	dir := t.TempDir()
+	cfg.ExportPath = filepath.Join(dir, "cmp.md")
 	m := newDone(t, cfg, 120, 40)
-	_, cmd := m.Update(keyMsg("w"))
-	if !m.exporting || cmd == nil {
-		t.Fatal("w did not start an export")
+	press(m, "w")
+	if v := plain(m); !strings.Contains(v, "write report to: "+cfg.ExportPath) || m.exporting {
+		t.Fatalf("w did not ask for the file name:\n%s", v)
+	}
+	_, cmd := m.Update(keyMsg("enter"))
+	if !m.exporting || cmd == nil || len(m.dialogs) != 0 {
+		t.Fatal("enter did not start an export")
 	}
 	drive(t, m, cmd)
 	if m.exported == "" {
@@ -186,12 +193,40 @@ func TestExportKey(t *testing.T) {
 	if !strings.Contains(plain(m), "cmp.md") {
 		t.Error("status line does not show the report's path")
 	}
-	// A bad extension is reported, not fatal.
-	m.cfg.ExportPath = filepath.Join(t.TempDir(), "cmp.txt")
-	_, cmd = m.Update(keyMsg("w"))
-	drive(t, m, cmd)
-	if m.statusOK || !strings.Contains(m.status, "extension") {
-		t.Errorf("bad extension: status %q", m.status)
+	// The file exists now: w, enter asks; n leaves it alone.
+	if err := os.WriteFile(m.exported, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	press(m, "w", "enter")
+	if v := plain(m); !strings.Contains(v, "cmp.md exists: overwrite it?") || m.exporting {
+		t.Fatalf("no overwrite question:\n%s", v)
+	}
+	press(m, "n")
+	if b, _ := os.ReadFile(m.exported); string(b) != "keep" || len(m.dialogs) != 0 {
+		t.Fatalf("n overwrote the file or left a dialog (%d)", len(m.dialogs))
+	}
+	press(m, "w", "enter", "y")
+	if b, _ := os.ReadFile(m.exported); string(b) == "keep" {
+		t.Fatal("y did not overwrite the file")
+	}
+	// Another name: typed over the prefilled one, and the next default.
+	other := filepath.Join(dir, "other.html")
+	press(m, "w", "ctrl+u")
+	typeText(m, other)
+	press(m, "enter")
+	if _, err := os.Stat(other); err != nil || m.cfg.ExportPath != other {
+		t.Fatalf("typed name not written (%v) or not remembered (%q)", err, m.cfg.ExportPath)
+	}
+	// A bad extension keeps the prompt open with the reason.
+	press(m, "w", "ctrl+u")
+	typeText(m, filepath.Join(dir, "cmp.txt"))
+	press(m, "enter")
+	if v := plain(m); len(m.dialogs) != 1 || !strings.Contains(v, "extension") {
+		t.Errorf("bad extension: %d dialogs,\n%s", len(m.dialogs), v)
+	}
+	press(m, "esc")
+	if len(m.dialogs) != 0 {
+		t.Error("esc did not close the prompt")
 	}
 }
 

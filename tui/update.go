@@ -49,7 +49,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		} else {
 			sl.state, sl.run, sl.view, sl.done = slotDone, msg.run, msg.view, sl.total
 			if m.status != "" && strings.HasPrefix(m.status, "replaying "+tag) {
-				m.setStatus(fmt.Sprintf("%s replayed in %.2f s", tag, msg.elapsed.Seconds()), true)
+				m.setStatus(tag+" replayed in "+fmtDur(msg.elapsed, false), true)
 			}
 		}
 		sl.memoOK = false
@@ -91,6 +91,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.s.cursor, end = playStep(m.s.span, m.s.cursor, speeds[m.s.speed], playTick)
 		if end {
 			m.s.playing = false
+			m.setStatus("end of the timeline: space plays from the start", true)
 			return nil
 		}
 		return m.tick()
@@ -143,6 +144,9 @@ func (m *Model) input(msg tea.Msg) tea.Cmd {
 		r := d.update(msg)
 		if r.close {
 			m.closeTop()
+		}
+		if r.then != nil {
+			m.push(r.then)
 		}
 		if !r.pass {
 			return r.cmd
