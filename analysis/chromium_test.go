@@ -3,6 +3,7 @@ package analysis
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
 	"os"
 	"os/exec"
@@ -21,6 +22,12 @@ import (
 // proving on a probe page that such a message would be seen.
 func chromiumRender(t *testing.T, page []byte) (shot, dom string) {
 	t.Helper()
+	return chromiumRenderAt(t, page, 1400)
+}
+
+// chromiumRenderAt is chromiumRender in a window width CSS pixels wide.
+func chromiumRenderAt(t *testing.T, page []byte, width int) (shot, dom string) {
+	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
 		bin, err = exec.LookPath("chromium-browser")
@@ -35,7 +42,7 @@ func chromiumRender(t *testing.T, page []byte) (shot, dom string) {
 		t.Helper()
 		args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir=" + t.TempDir(), "--window-size=1400,4000"}, extra...)
+			"--user-data-dir=" + t.TempDir(), fmt.Sprintf("--window-size=%d,4000", width)}, extra...)
 		args = append(args, url)
 		// A hang guard only: Chromium's start-up, not a speed check.
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -122,7 +129,16 @@ func TestCurveHTMLChromium(t *testing.T) {
 	if n, want := strings.Count(dom, "<svg "), strings.Count(string(page), "<svg "); n != want || n == 0 {
 		t.Fatalf("DOM has %d SVG charts, want %d", n, want)
 	}
-	if strings.Count(dom, "<path") < 5 || strings.Count(dom, "<text") < 10 {
-		t.Fatalf("curve chart looks empty: %d paths, %d texts", strings.Count(dom, "<path"), strings.Count(dom, "<text"))
+	// Lines, axes and labels in the SVG; the legend (HTML) under it.
+	if strings.Count(dom, "<path") < 5 || strings.Count(dom, "<text") < 6 || strings.Count(dom, `<li><span class="sw`) < 4 {
+		t.Fatalf("curve chart looks empty: %d paths, %d texts, %d legend entries", strings.Count(dom, "<path"), strings.Count(dom, "<text"), strings.Count(dom, `<li><span class="sw`))
+	}
+	// Nothing of the chart or its legend sticks out (the legend was cut
+	// at the right edge when gonum drew it), wide and narrow.
+	for _, width := range []int{1200, 480} {
+		_, dom := chromiumRenderAt(t, []byte(strings.Replace(string(page), "</body>", fitProbe+"</body>", 1)), width)
+		if c := attr(dom, "data-clipped"); c != "" || attr(dom, "data-checked") == "0" {
+			t.Errorf("width %d: outside their box: %q (%s texts measured)", width, c, attr(dom, "data-checked"))
+		}
 	}
 }

@@ -31,4 +31,26 @@
 // module that it depends on imports net/http (internal/testenv checks).
 // Report files are written whole or not at all (Report.WriteFile,
 // LiveReport.WriteFile, through internal/atomicfile).
+//
+// Charts (report_charts.go) are drawn with gonum/plot as inline SVG, and
+// as asciigraph text in Markdown, from one description. Choices:
+//   - The legend of an HTML chart is an HTML list under the SVG, not
+//     gonum's: gonum measures text with its own font and the browser draws
+//     it with another, so a legend inside the SVG ran past its right edge
+//     ("vs Belac") and covered the data. A Chromium test measures every
+//     chart text against its SVG, and every legend entry against the page,
+//     at two widths.
+//   - The competitive-ratio chart's y axis fits the points and the H_k
+//     curves (ratios near 1 are the usual case) with ticks at 1, 1.5, 2…;
+//     k, the deterministic bound, often thousands, is drawn where it falls
+//     inside and otherwise named in the legend with its range.
+//   - More than four workers' queues are a heat strip (a row per worker,
+//     darker for a longer queue; shade characters in Markdown): eight
+//     coloured lines could not be told apart.
+//   - A sweep's x ticks are the swept values, on a log axis when they
+//     span a decade (a doubling sweep is then evenly spaced).
+//   - Linear axes are labelled at multiples of 1, 2, 2.5 or 5 × 10^n with
+//     the step's decimals, so neighbouring labels differ; text charts use
+//     one row per step, whole-number steps for series of counts, and never
+//     write "-0".
 package analysis

@@ -26,21 +26,23 @@ type chart struct {
 	// TextCaption, if set, replaces Caption under the text chart.
 	TextCaption string
 	LogX, LogY  bool
-	// Height in points (default 340); LegendBottom puts the legend in the
-	// lower right corner, LegendDown moves a top legend down by that many
-	// points (to clear lines near the top).
-	Height       float64
-	LegendBottom bool
-	LegendDown   float64
+	// Height in points (default 340).
+	Height float64
+	// XTicks and YTicks, if set, are the only labelled ticks (a sweep's
+	// values; 1 on a ratio axis).
+	XTicks, YTicks []float64
+	// YMin < YMax fixes the y range; parts of lines outside it are not
+	// drawn (a bound far above the data would flatten it).
+	YMin, YMax float64
 	// TextYLabel labels the y axis of the Text series.
 	TextYLabel string
-	// YHeadroom multiplies the largest y (log y axes) to leave room for a
-	// top legend above the data.
-	YHeadroom float64
-	Lines     []chartLine
+	Lines      []chartLine
 	// Text, if set, replaces Lines in the text rendering (for a chart whose
 	// x axis does not suit a character grid).
 	Text []chartLine
+	// Heat, if set, draws the chart as a heat strip (one row per series)
+	// instead of Lines.
+	Heat *heatStrip
 }
 
 type chartLine struct {
@@ -67,7 +69,7 @@ func (r *Report) charts() []chart {
 	ok := func(s *ScenarioResult) bool { return s.OK() && s.Charts != nil }
 
 	hit := chart{ID: "hit-ratio", Title: "Cluster token hit ratio over time (cumulative)",
-		XLabel: "time since first arrival (s)", YLabel: "token hit ratio", LegendBottom: true}
+		XLabel: "time since first arrival (s)", YLabel: "token hit ratio"}
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
 		if ok(s) {
@@ -90,10 +92,19 @@ func (r *Report) charts() []chart {
 		for w, se := range s.Charts.Queue {
 			q.Lines = append(q.Lines, chartLine{Name: fmt.Sprintf("worker %d", w), X: se.T, Y: se.V, Color: w})
 		}
+		if len(q.Lines) > maxQueueLines {
+			// More lines than a reader can tell apart: one strip per
+			// worker, darker for a longer queue.
+			q.Heat = newHeatStrip(q.Lines)
+			q.Heat.Unit = q.YLabel
+			q.Height = max(340, 80+24*float64(len(q.Lines)))
+			q.YLabel = "worker"
+			q.Caption = fmt.Sprintf("Waiting requests on each worker (one row each; darker is longer, the scale under the chart), seed %d.", s.Charts.Seed)
+		}
 		out = append(out, q)
 	}
 
-	cdf := chart{ID: "ttft-cdf", Title: "TTFT CDF", XLabel: "TTFT (ms, log scale)", YLabel: "fraction of completed requests", LogX: true, LegendBottom: true,
+	cdf := chart{ID: "ttft-cdf", Title: "TTFT CDF", XLabel: "TTFT (ms, log scale)", YLabel: "fraction of completed requests", LogX: true,
 		Caption: "Each scenario's first run; TTFTs below 0.01 ms are drawn at 0.01 ms."}
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
@@ -110,9 +121,20 @@ func (r *Report) charts() []chart {
 	}
 
 	if sw := r.Sweep; sw != nil {
+		// Ticks at the swept values themselves, on a log axis when they
+		// span a decade or more (1000…16000 doubling: evenly spaced).
+		var xs []float64
+		for _, v := range sw.X {
+			xs = append(xs, float64(v))
+		}
+		logX := len(xs) > 1 && slices.Min(xs) > 0 && slices.Max(xs)/slices.Min(xs) >= 10
+		xl := sw.Key
+		if logX {
+			xl += " (log scale)"
+		}
 		for _, d := range headline() {
 			c := chart{ID: "sweep-" + d.Key, Title: d.Label + " against " + sw.Key,
-				XLabel: sw.Key, YLabel: d.Label,
+				XLabel: xl, YLabel: d.Label, XTicks: xs, LogX: logX,
 				Caption:     "Mean over seeds; bars are 95% Student-t intervals (none for deterministic scenarios).",
 				TextCaption: "Mean over seeds; the intervals are in the sweep tables."}
 			for _, cv := range sw.Curves {
@@ -144,7 +166,7 @@ func (r *Report) charts() []chart {
 func (r *Report) competitiveChart() (chart, bool) {
 	c := chart{ID: "competitive", Title: "Competitive ratio per worker against the theoretical bounds",
 		XLabel: "k = B − L + 1 (log scale)", YLabel: "misses / opt misses (log scale)", LogX: true, LogY: true,
-		Height: 420, YHeadroom: 1000, TextYLabel: "misses / opt misses",
+		Height: 420, TextYLabel: "misses / opt misses",
 		Caption: "Points: each worker's sequential ratio vs opt (filled) and vs the Belady bound (hollow), mean over seeds, at its own k. " +
 			"Curves: H_k (every randomized policy ≥), 2·H_k (randomized marking ≤, rlt), k (deterministic ≥, lru =): " +
 			"the paper's asymptotic form with the classical paging constants, exact only in block mode.",
@@ -210,10 +232,26 @@ func (r *Report) competitiveChart() (chart, bool) {
 	}
 	h := func(k float64) float64 { return bounds.Harmonic(int64(math.Floor(k))) }
 	gray := len(palette) - 3 // gray, olive, cyan: away from the scenarios'
+	// The y axis fits the points and the H_k curves (ratios near 1 are
+	// the usual case), with 1 always on it; k, the deterministic bound, is
+	// often thousands: drawn where it falls inside, named in the legend
+	// with its range where it does not.
+	ylo, yhi := 1.0, 2*h(hi)
+	for _, l := range c.Lines {
+		for _, y := range l.Y {
+			ylo, yhi = min(ylo, y), max(yhi, y)
+		}
+	}
+	c.YMin, c.YMax = ylo/1.1, yhi*1.25
+	c.YTicks = logTicks(c.YMin, c.YMax)
+	kName := "k (lru, deterministic)"
+	if math.Floor(lo) > c.YMax {
+		kName = fmt.Sprintf("k (lru, deterministic): %s…%s, above this axis", num(math.Floor(lo), 0), num(math.Floor(hi), 0))
+	}
 	c.Lines = append(c.Lines,
 		curve("H_k (randomized lower bound)", h, gray),
 		curve("2·H_k (rlt, randomized marking)", func(k float64) float64 { return 2 * h(k) }, gray+1),
-		curve("k (lru, deterministic)", math.Floor, gray+2),
+		curve(kName, math.Floor, gray+2),
 	)
 	// The text chart has the worker on x: H_k and 2·H_k of the first
 	// scenario's workers beside the ratios (k itself would flatten them).
@@ -244,12 +282,9 @@ func (c *chart) svg() (string, error) {
 	p := plot.New()
 	p.Title.Text = c.Title
 	p.X.Label.Text, p.Y.Label.Text = c.XLabel, c.YLabel
-	p.Legend.Top = !c.LegendBottom
-	p.Legend.Left = false
-	p.Legend.YOffs = -vg.Points(c.LegendDown)
-	if c.LegendBottom {
-		p.Legend.YOffs = vg.Points(8)
-	}
+	// The legend is HTML under the SVG (legendHTML): text the browser
+	// lays out wraps instead of running past the SVG's edge, and never
+	// covers the data.
 	p.Add(plotter.NewGrid())
 	clamp := func(v float64, log bool) float64 {
 		if log && v < 0.01 {
@@ -265,13 +300,33 @@ func (c *chart) svg() (string, error) {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
+	if !c.LogX {
+		p.X.Tick.Marker = roundTicks{}
+	}
+	if !c.LogY {
+		p.Y.Tick.Marker = roundTicks{}
+	}
+	if c.XTicks != nil {
+		p.X.Tick.Marker = constantTicks(c.XTicks)
+	}
+	if c.YTicks != nil {
+		p.Y.Tick.Marker = constantTicks(c.YTicks)
+	}
+	fixedY := c.YMin < c.YMax
+	inY := func(y float64) bool { return !fixedY || (y >= c.YMin && y <= c.YMax) }
+	if c.Heat != nil {
+		c.Heat.add(p)
+	}
 	for _, l := range c.Lines {
+		if c.Heat != nil {
+			break
+		}
 		col := palette[l.Color%len(palette)]
 		var segs []plotter.XYs
 		var cur plotter.XYs
 		for i := range l.X {
 			x, y := clamp(l.X[i], c.LogX), clamp(l.Y[i], c.LogY)
-			if bad(x) || bad(y) {
+			if bad(x) || bad(y) || !inY(y) {
 				if len(cur) > 0 {
 					segs = append(segs, cur)
 				}
@@ -283,7 +338,6 @@ func (c *chart) svg() (string, error) {
 		if len(cur) > 0 {
 			segs = append(segs, cur)
 		}
-		var legend plot.Thumbnailer
 		for _, xy := range segs {
 			if l.Points || l.Marks || len(xy) == 1 {
 				s, err := plotter.NewScatter(xy)
@@ -297,7 +351,6 @@ func (c *chart) svg() (string, error) {
 					s.GlyphStyle.Shape = draw.RingGlyph{}
 				}
 				p.Add(s)
-				legend = s
 			}
 			if !l.Points {
 				ln, err := plotter.NewLine(xy)
@@ -310,13 +363,12 @@ func (c *chart) svg() (string, error) {
 					ln.LineStyle.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 				}
 				p.Add(ln)
-				legend = ln
 			}
 		}
 		if l.Err != nil {
 			var eb errBars
 			for i := range l.X {
-				if !bad(l.X[i]) && !bad(l.Y[i]) && l.Err[i] > 0 && !bad(l.Err[i]) {
+				if !bad(l.X[i]) && !bad(l.Y[i]) && inY(l.Y[i]) && l.Err[i] > 0 && !bad(l.Err[i]) {
 					eb = append(eb, errBar{l.X[i], l.Y[i], l.Err[i]})
 				}
 			}
@@ -329,19 +381,31 @@ func (c *chart) svg() (string, error) {
 				p.Add(e)
 			}
 		}
-		if legend != nil {
-			p.Legend.Add(l.Name, legend)
-		}
 	}
 	h := c.Height
 	if h == 0 {
 		h = 340
 	}
-	if c.YHeadroom > 0 {
-		p.Y.Max *= c.YHeadroom
+	if fixedY {
+		p.Y.Min, p.Y.Max = c.YMin, c.YMax
+	}
+	if c.XTicks != nil {
+		// Room either side for the end ticks' labels, which are centred
+		// on the first and last values.
+		if c.LogX && p.X.Min > 0 {
+			f := math.Pow(p.X.Max/p.X.Min, 0.05)
+			p.X.Min, p.X.Max = p.X.Min/f, p.X.Max*f
+		} else {
+			d := (p.X.Max - p.X.Min) * 0.05
+			p.X.Min, p.X.Max = p.X.Min-d, p.X.Max+d
+		}
 	}
 	cv := vgsvg.New(vg.Points(680), vg.Points(h))
-	p.Draw(draw.New(cv))
+	// A margin inside the SVG: the browser's font box of the title and of
+	// the y label (gonum measures its own font) may reach a point or two
+	// beyond gonum's, past the edge.
+	m := vg.Points(4)
+	p.Draw(draw.Crop(draw.New(cv), m, -m, m, -m))
 	var buf bytes.Buffer
 	if _, err := cv.WriteTo(&buf); err != nil {
 		return "", fmt.Errorf("chart %s: %w", c.ID, err)
@@ -375,6 +439,9 @@ const textWidth = 72
 // grid of textWidth columns over the common x range (log-spaced for a log
 // x axis), each series drawn with its own character.
 func (c *chart) text() string {
+	if c.Heat != nil {
+		return c.Heat.text(c.XLabel)
+	}
 	lines := c.Lines
 	if c.Text != nil {
 		lines = c.Text
@@ -414,8 +481,7 @@ func (c *chart) text() string {
 		marks = append(marks, asciigraph.CreateCharSet(m))
 		legend = append(legend, m+" "+l.Name)
 	}
-	const height = 12
-	opts := []asciigraph.Option{asciigraph.Height(height), asciigraph.SeriesChars(marks...), asciigraph.Precision(labelDecimals(data, height))}
+	opts := append(yAxisOptions(lines, data), asciigraph.SeriesChars(marks...))
 	var b strings.Builder
 	b.WriteString(asciigraph.PlotMany(data, opts...))
 	b.WriteString("\n")
@@ -434,9 +500,23 @@ func (c *chart) text() string {
 	return b.String()
 }
 
-// labelDecimals picks enough decimals for the y labels of a text chart
-// of the given height to differ from row to row (0 to 6).
-func labelDecimals(data [][]float64, height int) uint {
+// textHeight is a text chart's most rows.
+const textHeight = 12
+
+// yAxisOptions sets a text chart's y axis to round labels: the range is
+// widened to whole steps of 1, 2, 2.5 or 5 × 10^n (at least 1 for series of
+// whole numbers: counts get no fractional labels) and every row is one
+// step (asciigraph labels row i as lo + i·(hi−lo)/height). No label reads
+// "-0".
+func yAxisOptions(lines []chartLine, data [][]float64) []asciigraph.Option {
+	whole := true
+	for _, l := range lines {
+		for _, y := range l.Y {
+			if !bad(y) && y != math.Trunc(y) {
+				whole = false
+			}
+		}
+	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, d := range data {
 		for _, y := range d {
@@ -445,11 +525,41 @@ func labelDecimals(data [][]float64, height int) uint {
 			}
 		}
 	}
-	step := (hi - lo) / float64(height)
-	if bad(step) || step <= 0 {
-		return 2
+	if bad(lo) || bad(hi) {
+		return []asciigraph.Option{asciigraph.Height(textHeight)}
 	}
-	return uint(min(max(math.Ceil(-math.Log10(step)), 0), 6))
+	if hi <= lo {
+		hi = lo + 1
+	}
+	step := niceStep((hi - lo) / textHeight)
+	if whole {
+		step = max(step, 1)
+	}
+	lo = math.Floor(lo/step) * step
+	rows := max(int(math.Ceil((hi-lo)/step-1e-9)), 1)
+	d := stepDecimals(step)
+	return []asciigraph.Option{asciigraph.Height(rows), asciigraph.LowerBound(lo), asciigraph.UpperBound(lo + step*float64(rows)),
+		asciigraph.YAxisValueFormatter(func(v float64) string {
+			v = math.Round(v/step) * step // the row's exact label
+			s := strconv.FormatFloat(v, 'f', d, 64)
+			if strings.Trim(s, "-0.") == "" {
+				s = strings.TrimPrefix(s, "-") // -0.0 is 0.0
+			}
+			// asciigraph leaves no gap before the axis for labels under
+			// 3 characters: pad them.
+			return fmt.Sprintf("%3s", s)
+		})}
+}
+
+// niceStep is the smallest of 1, 2, 2.5, 5 × 10^n at least x (x > 0).
+func niceStep(x float64) float64 {
+	e := math.Pow(10, math.Floor(math.Log10(x)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if m*e >= x*(1-1e-12) {
+			return m * e
+		}
+	}
+	return 10 * e
 }
 
 // resample evaluates a series at grid points by linear interpolation
@@ -508,4 +618,270 @@ func resample(xs, ys, grid []float64, logX bool) []float64 {
 		}
 	}
 	return out
+}
+
+// maxQueueLines is the most workers a queue chart draws as lines; more
+// cannot be told apart by colour, and the chart becomes a heat strip.
+const maxQueueLines = 4
+
+// heatStrip draws series as rows of cells coloured by value: row r is
+// series r, its cell i spans X[r][i] to the next instant.
+type heatStrip struct {
+	// Unit names the values (the scale's label).
+	Unit string
+	Rows []string
+	X, V [][]float64
+	Max  float64
+}
+
+func newHeatStrip(lines []chartLine) *heatStrip {
+	h := &heatStrip{}
+	for _, l := range lines {
+		h.Rows = append(h.Rows, l.Name)
+		h.X, h.V = append(h.X, l.X), append(h.V, l.Y)
+		for _, v := range l.Y {
+			if !bad(v) {
+				h.Max = max(h.Max, v)
+			}
+		}
+	}
+	return h
+}
+
+// heatEnds are the heat scale's ends: a light gray for 0 (the strip
+// stays visible), a dark blue for the largest value.
+var heatEnds = [2]color.RGBA{{0xee, 0xf1, 0xf5, 0xff}, {0x08, 0x30, 0x6b, 0xff}}
+
+// heatColor is v's colour on a scale to hi: linear between heatEnds.
+func heatColor(v, hi float64) color.RGBA {
+	f := 0.0
+	if hi > 0 && !bad(v) {
+		f = min(max(v/hi, 0), 1)
+	}
+	mix := func(a, b uint8) uint8 { return uint8(math.Round(float64(a) + f*(float64(b)-float64(a)))) }
+	a, b := heatEnds[0], heatEnds[1]
+	return color.RGBA{mix(a.R, b.R), mix(a.G, b.G), mix(a.B, b.B), 0xff}
+}
+
+// add puts the strip on p, with a labelled tick per row (row 0 on top).
+func (h *heatStrip) add(p *plot.Plot) {
+	p.Add(h)
+	var ts plot.ConstantTicks
+	for r, name := range h.Rows {
+		ts = append(ts, plot.Tick{Value: h.rowY(r), Label: strings.TrimPrefix(name, "worker ")})
+	}
+	p.Y.Tick.Marker = ts
+}
+
+func (h *heatStrip) rowY(r int) float64 { return float64(len(h.Rows) - 1 - r) }
+
+// DataRange implements plot.DataRanger.
+func (h *heatStrip) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, xmax = math.Inf(1), math.Inf(-1)
+	for _, xs := range h.X {
+		if len(xs) > 0 {
+			xmin, xmax = min(xmin, xs[0]), max(xmax, xs[len(xs)-1])
+		}
+	}
+	return xmin, xmax, -0.5, float64(len(h.Rows)) - 0.5
+}
+
+// Plot implements plot.Plotter: a run of cells of one colour is one
+// rectangle.
+func (h *heatStrip) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	for r := range h.Rows {
+		xs, vs := h.X[r], h.V[r]
+		y0, y1 := trY(h.rowY(r)-0.42), trY(h.rowY(r)+0.42)
+		for i := 0; i < len(xs); {
+			col := heatColor(vs[i], h.Max)
+			j := i + 1
+			for j < len(xs) && heatColor(vs[j], h.Max) == col {
+				j++
+			}
+			end := xs[len(xs)-1]
+			if j < len(xs) {
+				end = xs[j]
+			}
+			x0, x1 := trX(xs[i]), trX(end)
+			c.FillPolygon(col, []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}})
+			i = j
+		}
+	}
+}
+
+// roundTicks is a linear axis's ticker: labelled ticks at multiples of a
+// step of 1, 2, 2.5 or 5 × 10^n (four to ten of them), each label with the
+// step's decimals, so neighbours never read alike (gonum's default wrote
+// 1.1, 1.1, 1.1 for 1.10, 1.12, 1.14).
+type roundTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (roundTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || bad(lo) || bad(hi) {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	step := niceStep((hi - lo) / 8)
+	d := stepDecimals(step)
+	var out []plot.Tick
+	for v := math.Ceil(lo/step-1e-9) * step; v <= hi+step*1e-9; v += step {
+		x := math.Round(v/step) * step
+		l := strconv.FormatFloat(x, 'f', d, 64)
+		if strings.Trim(l, "-0.") == "" {
+			l = strings.TrimPrefix(l, "-")
+		}
+		out = append(out, plot.Tick{Value: x, Label: l})
+	}
+	return out
+}
+
+// stepDecimals is how many decimals write step exactly (0.025: 3).
+func stepDecimals(step float64) int {
+	d := 0
+	for d < 6 && math.Abs(step*math.Pow(10, float64(d))-math.Round(step*math.Pow(10, float64(d)))) > 1e-6 {
+		d++
+	}
+	return d
+}
+
+// constantTicks labels exactly the values vs.
+func constantTicks(vs []float64) plot.ConstantTicks {
+	var ts plot.ConstantTicks
+	for _, v := range vs {
+		ts = append(ts, plot.Tick{Value: v, Label: tickLabel(v)})
+	}
+	return ts
+}
+
+// tickLabel writes an axis value: whole numbers in full, others with up
+// to 4 significant digits; never "-0".
+func tickLabel(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+// logTicks picks round ticks for a log axis over [lo, hi]: 1, 2, 5 per
+// decade over a wide range, 1, 1.5, 2, 3, 5, 7 over a narrow one (ratios
+// near 1 get ticks near 1).
+func logTicks(lo, hi float64) []float64 {
+	ms := []float64{1, 2, 5}
+	if hi/lo <= 100 {
+		ms = []float64{1, 1.5, 2, 3, 5, 7}
+	}
+	var out []float64
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		for _, m := range ms {
+			if v := m * math.Pow(10, e); v >= lo && v <= hi {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// hexColor is c as #rrggbb.
+func hexColor(c color.RGBA) string { return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B) }
+
+// legendHTML is the chart's legend as an HTML list under its SVG: one
+// swatch (line, dashed line, dot or ring, in the series' colour) and name
+// per series; for a heat strip, the colour scale with its ends.
+func (c *chart) legendHTML() string {
+	var b strings.Builder
+	b.WriteString(`<ul class="legend">`)
+	if h := c.Heat; h != nil {
+		fmt.Fprintf(&b, `<li>%s: 0 <span class="sw heat" style="background:linear-gradient(to right,%s,%s)"></span> %s</li>`,
+			esc(h.Unit), hexColor(heatColor(0, 1)), hexColor(heatColor(1, 1)), esc(tickLabel(h.Max)))
+		b.WriteString("</ul>\n")
+		return b.String()
+	}
+	for _, l := range c.Lines {
+		col := hexColor(palette[l.Color%len(palette)])
+		kind := "line"
+		switch {
+		case l.Points && l.Dashed:
+			kind = "ring"
+		case l.Points:
+			kind = "dot"
+		case l.Dashed:
+			kind = "dash"
+		}
+		fmt.Fprintf(&b, `<li><span class="sw %s" style="color:%s"></span>%s</li>`, kind, col, esc(l.Name))
+	}
+	b.WriteString("</ul>\n")
+	return b.String()
+}
+
+// figureHTML is the chart as an HTML figure body: the SVG, then the
+// legend.
+func (c *chart) figureHTML() (string, error) {
+	s, err := c.svg()
+	if err != nil {
+		return "", err
+	}
+	return s + c.legendHTML(), nil
+}
+
+// text draws the strip as rows of shade characters, one column per
+// textWidth-th of the time range holding the largest value in it.
+func (h *heatStrip) text(xlabel string) string {
+	lo, hi, _, _ := h.DataRange()
+	if bad(lo) || bad(hi) {
+		return ""
+	}
+	// Shades by quarter of the largest value, in whole numbers (counts).
+	shades := []rune("·░▒▓█")
+	var th []float64
+	for i := 1; i <= 4; i++ {
+		if t := math.Ceil(h.Max * float64(i) / 4); len(th) == 0 || t > th[len(th)-1] {
+			th = append(th, t)
+		}
+	}
+	level := func(v float64) rune {
+		if bad(v) || v <= 0 {
+			return shades[0]
+		}
+		for i, t := range th {
+			if v <= t {
+				return shades[len(shades)-len(th)+i]
+			}
+		}
+		return shades[len(shades)-1]
+	}
+	nameW := 0
+	for _, n := range h.Rows {
+		nameW = max(nameW, len(n))
+	}
+	var b strings.Builder
+	for r, name := range h.Rows {
+		cols := make([]float64, textWidth)
+		for i := range cols {
+			cols[i] = math.NaN()
+		}
+		for i, x := range h.X[r] {
+			j := 0
+			if hi > lo {
+				j = min(int((x-lo)/(hi-lo)*textWidth), textWidth-1)
+			}
+			if v := h.V[r][i]; !bad(v) && (bad(cols[j]) || v > cols[j]) {
+				cols[j] = v
+			}
+		}
+		line := make([]rune, textWidth)
+		for j, v := range cols {
+			line[j] = level(v)
+		}
+		fmt.Fprintf(&b, "%*s │%s│\n", nameW, name, string(line))
+	}
+	fmt.Fprintf(&b, "x: %s, %s … %s; each column the most %s in it\n", xlabel, tickLabel(math.Round(lo)), tickLabel(math.Round(hi)), h.Unit)
+	b.WriteString("  · 0")
+	for i, t := range th {
+		fmt.Fprintf(&b, "  %c ≤ %s", shades[len(shades)-len(th)+i], tickLabel(t))
+	}
+	b.WriteString("\n")
+	return b.String()
 }

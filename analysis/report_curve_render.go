@@ -291,7 +291,7 @@ func (r *CurveReport) curveChart() chart {
 	}
 	caps := spreadCaps(cv.MinCapacity, hi, 240)
 	ch := chart{ID: "curve", Title: "Hit ratio of tree-LRU against cache size", YLabel: "hit ratio",
-		XLabel: "cache size per worker (" + r.unit() + ", log scale)", LogX: true, Height: 420, YHeadroom: 1.6}
+		XLabel: "cache size per worker (" + r.unit() + ", log scale)", LogX: true, Height: 420}
 	if float64(hi) < 10*float64(max(lo, 1)) {
 		ch.LogX = false
 		ch.XLabel = "cache size per worker (" + r.unit() + ")"
@@ -411,7 +411,7 @@ func (r *CurveReport) WriteMarkdown(out io.Writer) error {
 // WriteHTML writes one self-contained HTML file (inline SVG, no script).
 func (r *CurveReport) WriteHTML(out io.Writer) error {
 	ch := r.curveChart()
-	svg, err := ch.svg()
+	svg, err := ch.figureHTML()
 	if err != nil {
 		return err
 	}

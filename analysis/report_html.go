@@ -52,6 +52,13 @@ pre{background:#f6f8fa;padding:.6em;overflow-x:auto}
 code{font-family:"Liberation Mono",Menlo,Consolas,monospace;font-size:.9em}
 figure{margin:1.2em 0}figcaption{font-size:.85em;color:#555;max-width:900px}
 figure svg{max-width:100%;height:auto;border:1px solid #eee}
+.legend{list-style:none;display:flex;flex-wrap:wrap;gap:.15em 1.2em;padding:0;margin:.3em 0 .2em;font-size:.85em;max-width:906px}
+.legend li{display:flex;align-items:center;gap:.4em}
+.sw{display:inline-block;flex:none;color:#000}
+.sw.line,.sw.dash{width:24px;border-top:2px solid currentColor}.sw.dash{border-top-style:dashed}
+.sw.dot{width:8px;height:8px;border-radius:50%;background:currentColor}
+.sw.ring{width:6px;height:6px;border-radius:50%;border:2px solid currentColor}
+.sw.heat{width:160px;height:12px;border:1px solid #ccc}
 .note{color:#555;font-size:.9em}
 td code{word-break:break-all}
 .wide{overflow-x:auto}`
@@ -62,7 +69,7 @@ func (r *Report) WriteHTML(out io.Writer) error {
 	charts := r.charts()
 	svgs := make([]string, len(charts))
 	for i := range charts {
-		s, err := charts[i].svg()
+		s, err := charts[i].figureHTML()
 		if err != nil {
 			return err
 		}
