@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
 )
 
 // fmtMs picks the unit by magnitude: the 8,115,355.7 ms of issue 16 reads
@@ -248,4 +249,24 @@ func TestExplorer16Golden(t *testing.T) {
 		press(m, "w")
 		golden.RequireEqual(t, frame(t, m))
 	})
+}
+
+// An Azure trace (no prefix data) says in the trace pane, and in its
+// collapsed summary, that its hit ratios are 0 by construction.
+func TestAzureNoPrefixNote(t *testing.T) {
+	csv := "TIMESTAMP,ContextTokens,GeneratedTokens\n" +
+		"2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:50.9951690,396,109\n2023-11-16 18:15:51.0000000,120,10\n"
+	tr, err := trace.LoadBytes("az.csv", []byte(csv), trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := smallConfig(t, 3)
+	cfg.Trace, cfg.Stats = tr, TraceStats(tr)
+	m := newDone(t, cfg, 120, 40)
+	if v := plain(m); !strings.Contains(v, "note: azure: no prefix data") {
+		t.Errorf("trace pane lacks the no-prefix note:\n%s", v)
+	}
+	if s := m.panes[paneTrace].summary(); !strings.Contains(s, "no prefix data: hit ratios 0") {
+		t.Errorf("summary %q lacks the note", s)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/kvscope/kvscope/replay/trace"
 )
 
 // tracePane shows the trace's statistics, an arrival-rate sparkline and a
@@ -92,7 +93,11 @@ func (p *tracePane) wheel(d int) { p.scroll.off = max(p.scroll.off+d, 0) }
 
 func (p *tracePane) summary() string {
 	tr := p.s.tr
-	return fmt.Sprintf("%s · %d requests · %s", tr.Info.Format, len(tr.Requests), fmtMs(p.dur*1e3, false))
+	sum := fmt.Sprintf("%s · %d requests · %s", tr.Info.Format, len(tr.Requests), fmtMs(p.dur*1e3, false))
+	if trace.NoPrefixNote(tr.Info.Format) != "" {
+		sum += " · no prefix data: hit ratios 0"
+	}
+	return sum
 }
 
 // sparkline of arrivals per cell for width w, cached.
@@ -144,6 +149,13 @@ func (p *tracePane) lines() []string {
 	var out []string
 	out = append(out, st.dim.Render("source ")+in.Source)
 	out = append(out, fmt.Sprintf("%s · %d tokens/block · %d requests · %s", in.Format, in.BlockSize, len(tr.Requests), fmtMs(p.dur*1e3, false)))
+	if n := trace.NoPrefixNote(in.Format); n != "" {
+		// Azure: every hit ratio on screen is 0 by construction; say so
+		// where the trace is described.
+		for _, l := range wrap("note: "+n, w, "      ") {
+			out = append(out, st.errText.Render(l))
+		}
+	}
 	sw := max(w-9, 4)
 	sp, peak := p.sparkFor(sw)
 	out = append(out, st.dim.Render("arrivals ")+st.accent.Render(sp))
