@@ -184,8 +184,11 @@ func TestTmuxExplorer(t *testing.T) {
 	s.keys("Enter")
 	s.waitFor("scenario C", "C round_robin+lru", "[C] ✓", "C replayed in")
 
-	// 6. The report key writes the comparison and shows the path.
+	// 6. The report key asks for the file name (the default prefilled),
+	// writes the comparison and shows the path.
 	s.keys("w")
+	s.waitFor("report prompt", "write report to: kvscope-report.md")
+	s.keys("Enter")
 	report := filepath.Join(dir, "kvscope-report.md")
 	s.waitFor("report", "wrote "+report[:min(len(report), 40)])
 	b, err := os.ReadFile(report)
