@@ -809,6 +809,8 @@ func (c *chart) legendHTML() string {
 			kind = "dot"
 		case l.Dashed:
 			kind = "dash"
+		case l.Marks:
+			kind = "line marked"
 		}
 		fmt.Fprintf(&b, `<li><span class="sw %s" style="color:%s"></span>%s</li>`, kind, col, esc(l.Name))
 	}

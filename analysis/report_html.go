@@ -57,6 +57,7 @@ figure svg{max-width:100%;height:auto;border:1px solid #eee}
 .sw{display:inline-block;flex:none;color:#000}
 .sw.line,.sw.dash{width:24px;border-top:2px solid currentColor}.sw.dash{border-top-style:dashed}
 .sw.dot{width:8px;height:8px;border-radius:50%;background:currentColor}
+.sw.marked{position:relative}.sw.marked::after{content:"";position:absolute;left:8px;top:-5px;width:8px;height:8px;border-radius:50%;background:currentColor}
 .sw.ring{width:6px;height:6px;border-radius:50%;border:2px solid currentColor}
 .sw.heat{width:160px;height:12px;border:1px solid #ccc}
 .note{color:#555;font-size:.9em}

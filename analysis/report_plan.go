@@ -422,7 +422,7 @@ func (r *PlanReport) WriteHTML(out io.Writer) error {
 			fmt.Fprintf(w, "<p><code>%s</code></p>\n", esc(s.Canonical))
 		}
 		for _, ch := range r.charts(si) {
-			svg, err := ch.svg()
+			svg, err := ch.figureHTML()
 			if err != nil {
 				return err
 			}
