@@ -57,6 +57,7 @@ var eventFilters = []eventFilter{
 	{"first token only", kindIs(sim.LogFirstToken)},
 	{"complete only", kindIs(sim.LogComplete)},
 	{"fail only", kindIs(sim.LogFail)},
+	{"preempt only", kindIs(sim.LogPreempt)},
 }
 
 func kindIs(k sim.EventKind) func(*sim.Event) bool {
