@@ -62,6 +62,33 @@ type CompareOptions struct {
 // parallel, and aggregates. It fails only for a canceled context or no
 // entries; a scenario that cannot run carries its error in its result.
 func Compare(ctx context.Context, tr *trace.Trace, entries []Entry, opt CompareOptions) (*Comparison, error) {
+	cp, err := PlanCompare(entries, opt)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	results, err := runJobs(ctx, tr, cp.p.jobs, cp.opt)
+	if err != nil {
+		return nil, err
+	}
+	return cp.assemble(tr.Info, results, Timing{Wall: time.Since(start), Runs: len(cp.p.jobs)}), nil
+}
+
+// ComparePlan is a comparison before any run: its distinct runs (the
+// cells of a sweep that scales out, sweepcells.go) and how each scenario
+// and sweep point maps to them. Compare is PlanCompare, every cell, then
+// the assembly; a sweep spread over machines runs the cells apart and
+// assembles the same comparison from their results.
+type ComparePlan struct {
+	entries []Entry
+	opt     CompareOptions
+	p       *plan
+	main    []planned
+	sweep   [][]planned
+}
+
+// PlanCompare plans a comparison without running it.
+func PlanCompare(entries []Entry, opt CompareOptions) (*ComparePlan, error) {
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("compare: no scenarios")
 	}
@@ -71,37 +98,35 @@ func Compare(ctx context.Context, tr *trace.Trace, entries []Entry, opt CompareO
 	if opt.Points <= 1 {
 		opt.Points = 120
 	}
-	p := &plan{index: map[string]int{}}
-	main := make([]planned, len(entries))
+	cp := &ComparePlan{entries: entries, opt: opt, p: &plan{index: map[string]int{}}}
+	cp.main = make([]planned, len(entries))
 	for i, e := range entries {
-		main[i] = p.scenario(e.Scenario, opt.Seeds, true, opt.KeepRecords)
+		cp.main[i] = cp.p.scenario(e.Scenario, opt.Seeds, true, opt.KeepRecords)
 	}
-	var sweepPlan [][]planned
 	if opt.Sweep != nil {
-		sweepPlan = make([][]planned, len(entries))
+		cp.sweep = make([][]planned, len(entries))
 		for i, e := range entries {
-			sweepPlan[i] = make([]planned, len(opt.Sweep.Values))
+			cp.sweep[i] = make([]planned, len(opt.Sweep.Values))
 			for v, val := range opt.Sweep.Values {
 				sc := e.Scenario
 				if err := opt.Sweep.apply(&sc, val); err != nil {
-					sweepPlan[i][v] = planned{err: err}
+					cp.sweep[i][v] = planned{err: err}
 					continue
 				}
-				sweepPlan[i][v] = p.scenario(sc, opt.Seeds, false, false)
+				cp.sweep[i][v] = cp.p.scenario(sc, opt.Seeds, false, false)
 			}
 		}
 	}
+	return cp, nil
+}
 
-	start := time.Now()
-	results, err := runJobs(ctx, tr, p.jobs, opt)
-	if err != nil {
-		return nil, err
-	}
-	cmp := &Comparison{Trace: tr.Info, Seeds: opt.Seeds, Timing: Timing{Wall: time.Since(start), Runs: len(p.jobs)}}
-
-	labels := uniqueLabels(entries)
-	for i, e := range entries {
-		r := aggregate(main[i], results, p.jobs)
+// assemble aggregates the runs' results (placed as the plan's jobs) into
+// the comparison.
+func (cp *ComparePlan) assemble(info trace.Info, results []jobResult, timing Timing) *Comparison {
+	cmp := &Comparison{Trace: info, Seeds: cp.opt.Seeds, Timing: timing}
+	labels := uniqueLabels(cp.entries)
+	for i, e := range cp.entries {
+		r := aggregate(cp.main[i], results, cp.p.jobs)
 		r.Label = labels[i]
 		r.Randomized = e.Scenario.Randomized()
 		if r.Scenario == "" {
@@ -110,10 +135,10 @@ func Compare(ctx context.Context, tr *trace.Trace, entries []Entry, opt CompareO
 		cmp.Scenarios = append(cmp.Scenarios, r)
 	}
 	cmp.Paired = pairAll(cmp.Scenarios)
-	if opt.Sweep != nil {
-		cmp.Sweep = buildSweep(*opt.Sweep, cmp.Scenarios, sweepPlan, results, p.jobs)
+	if cp.opt.Sweep != nil {
+		cmp.Sweep = buildSweep(*cp.opt.Sweep, cmp.Scenarios, cp.sweep, results, cp.p.jobs)
 	}
-	return cmp, nil
+	return cmp
 }
 
 // uniqueLabels keeps labels as given and numbers repeats ("x", "x #2").

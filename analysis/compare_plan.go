@@ -7,6 +7,8 @@ import (
 
 // job is one run to make: a scenario at one seed.
 type job struct {
+	// key is the run's canonical string (sim.Resolve), its cell key.
+	key    string
 	sc     scenario.Scenario
 	charts bool
 	keep   bool
@@ -37,7 +39,7 @@ func (p *plan) add(sc scenario.Scenario, charts, keep bool) (int, error) {
 		return i, nil
 	}
 	p.index[key] = len(p.jobs)
-	p.jobs = append(p.jobs, job{sc: sc, charts: charts, keep: keep})
+	p.jobs = append(p.jobs, job{key: key, sc: sc, charts: charts, keep: keep})
 	return len(p.jobs) - 1, nil
 }
 

@@ -24,6 +24,10 @@
 // regenerated from its configuration, simulated on one vLLM worker, beside
 // analysis/measured's lifecycle metrics, with the metric definitions and
 // the calibration written there).
+// Sweeps that scale out: a comparison cut into cells (ComparePlan), one
+// result file per cell through an exact JSON codec, and the merge that
+// assembles the same comparison from them (sweepcells.go, cellcodec.go;
+// the spec hash is described there).
 //
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code. It reads live runs through
