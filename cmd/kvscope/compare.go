@@ -20,10 +20,7 @@ import (
 
 func newCompareCmd() *cobra.Command {
 	var (
-		rf       readerFlags
-		sf       scenarioFlags
-		seeds    int
-		sweep    string
+		cf       compareFlags
 		output   string
 		parallel int
 		stats    bool
@@ -53,42 +50,18 @@ func newCompareCmd() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			if seeds < 1 {
-				return usagef("--seeds %d: must be at least 1", seeds)
-			}
-			var sw *analysis.Sweep
-			if sweep != "" {
-				s, err := analysis.ParseSweep(sweep)
-				if err != nil {
-					return usageError{err}
-				}
-				sw = &s
-			}
-			sizeFromSweep(cmd, &sf, sw)
-			scs, err := sf.scenarios(cmd)
+			entries, sw, err := cf.setup(cmd)
 			if err != nil {
 				return err
-			}
-			labels := sf.specs
-			if len(labels) == 0 {
-				labels = []string{sf.router + "+" + sf.evict}
-			}
-			entries := make([]analysis.Entry, len(scs))
-			for i, sc := range scs {
-				if _, err := sim.Resolve(sc); err != nil {
-					return usagef("scenario %q: %w", labels[i], err)
-				}
-				entries[i] = analysis.Entry{Label: labels[i], Scenario: sc}
 			}
 			// Fail before any work when the report cannot be written.
 			if err := probeWritable(output); err != nil {
 				return err
 			}
-			opt, err := rf.options()
+			opt, err := cf.readOptions()
 			if err != nil {
 				return err
 			}
-			opt.Seed = sf.seed
 			stderr := cmd.ErrOrStderr()
 
 			tr, err := loadTrace(cmd, args[0], opt)
@@ -104,7 +77,7 @@ func newCompareCmd() *cobra.Command {
 			bar := newProgressBar(stderr)
 			cpu0 := processCPU()
 			cmp, err := analysis.Compare(cmd.Context(), tr, entries, analysis.CompareOptions{
-				Seeds: seeds, Parallel: parallel, Sweep: sw,
+				Seeds: cf.seeds, Parallel: parallel, Sweep: sw,
 				KeepRecords: format == analysis.FormatCSV,
 				Progress:    bar.update,
 			})
@@ -138,28 +111,91 @@ func newCompareCmd() *cobra.Command {
 				fmt.Fprintf(stderr, "stage report      wall %.3fs\n", tEnd.Sub(tReplay).Seconds())
 				fmt.Fprintf(stderr, "total             wall %.3fs\n", tEnd.Sub(t0).Seconds())
 			}
-			if fails := rep.Failures(); len(fails) > 0 {
-				for _, f := range fails {
-					fmt.Fprintf(stderr, "kvscope: scenario %s\n", f)
-				}
-				if len(fails) == len(rep.Scenarios) {
-					return fmt.Errorf("compare: every scenario failed (the report %s says why)", output)
-				}
-				return fmt.Errorf("compare: %d of %d scenario(s) failed (the report %s has the others)", len(fails), len(rep.Scenarios), output)
-			}
-			return nil
+			return reportFailures(stderr, rep, output)
 		},
 	}
-	rf.addNoSeed(cmd, "tokens per block for traces without prefix data (Azure; default 16)")
-	sf.add(cmd, true, "round_robin")
+	cf.add(cmd)
 	fl := cmd.Flags()
-	fl.IntVar(&seeds, "seeds", 5, "randomized scenarios run with seeds 1..N")
-	fl.StringVar(&sweep, "sweep", "", "also run every scenario at each value of one key: KEY=A,B,C (cache_blocks, cache_tokens, rate, workers)")
 	fl.StringVarP(&output, "output", "o", "", "report path; the extension picks the format: .md, .html, .json, .csv")
 	fl.IntVar(&parallel, "parallel", 0, "runs at once (default: GOMAXPROCS)")
 	fl.BoolVar(&stats, "stats", false, "print stage timings (wall, CPU, CPU/wall of the replay stage) to stderr")
 	_ = fl.MarkHidden("stats")
 	return cmd
+}
+
+// compareFlags are the flags that define a comparison (compare's, and
+// sweep plan's, which cuts the same comparison into cells).
+type compareFlags struct {
+	rf    readerFlags
+	sf    scenarioFlags
+	seeds int
+	sweep string
+}
+
+func (f *compareFlags) add(cmd *cobra.Command) {
+	f.rf.addNoSeed(cmd, "tokens per block for traces without prefix data (Azure; default 16)")
+	f.sf.add(cmd, true, "round_robin")
+	fl := cmd.Flags()
+	fl.IntVar(&f.seeds, "seeds", 5, "randomized scenarios run with seeds 1..N")
+	fl.StringVar(&f.sweep, "sweep", "", "also run every scenario at each value of one key: KEY=A,B,C (cache_blocks, cache_tokens, rate, workers)")
+}
+
+// setup checks the flags and returns the comparison's entries and sweep.
+func (f *compareFlags) setup(cmd *cobra.Command) ([]analysis.Entry, *analysis.Sweep, error) {
+	if f.seeds < 1 {
+		return nil, nil, usagef("--seeds %d: must be at least 1", f.seeds)
+	}
+	var sw *analysis.Sweep
+	if f.sweep != "" {
+		s, err := analysis.ParseSweep(f.sweep)
+		if err != nil {
+			return nil, nil, usageError{err}
+		}
+		sw = &s
+	}
+	sizeFromSweep(cmd, &f.sf, sw)
+	scs, err := f.sf.scenarios(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	labels := f.sf.specs
+	if len(labels) == 0 {
+		labels = []string{f.sf.router + "+" + f.sf.evict}
+	}
+	entries := make([]analysis.Entry, len(scs))
+	for i, sc := range scs {
+		if _, err := sim.Resolve(sc); err != nil {
+			return nil, nil, usagef("scenario %q: %w", labels[i], err)
+		}
+		entries[i] = analysis.Entry{Label: labels[i], Scenario: sc}
+	}
+	return entries, sw, nil
+}
+
+// readOptions are the trace reader's options (seeded by --seed).
+func (f *compareFlags) readOptions() (trace.ReadOptions, error) {
+	opt, err := f.rf.options()
+	if err != nil {
+		return opt, err
+	}
+	opt.Seed = f.sf.seed
+	return opt, nil
+}
+
+// reportFailures names every failed scenario of a written report on
+// stderr and returns the command's error (nil when all ran).
+func reportFailures(stderr io.Writer, rep *analysis.Report, output string) error {
+	fails := rep.Failures()
+	if len(fails) == 0 {
+		return nil
+	}
+	for _, f := range fails {
+		fmt.Fprintf(stderr, "kvscope: scenario %s\n", f)
+	}
+	if len(fails) == len(rep.Scenarios) {
+		return fmt.Errorf("compare: every scenario failed (the report %s says why)", output)
+	}
+	return fmt.Errorf("compare: %d of %d scenario(s) failed (the report %s has the others)", len(fails), len(rep.Scenarios), output)
 }
 
 // sizeFromSweep makes a cache-size sweep's first value the default size
@@ -205,13 +241,19 @@ func probeWritable(path string) error {
 // the trace, every -s in order, then every other flag that was set, in
 // name order, and -o.
 func reproduceCommand(cmd *cobra.Command, tracePath string) string {
+	out, _ := cmd.Flags().GetString("output")
+	return compareCommand(cmd, tracePath, out)
+}
+
+// compareCommand writes the compare command of cmd's comparison flags
+// with report out (sweep merge writes the one of the sweep it merges).
+func compareCommand(cmd *cobra.Command, tracePath, out string) string {
 	args := []string{"kvscope", "compare", tracePath}
 	specs, _ := cmd.Flags().GetStringArray("scenario")
 	for _, s := range specs {
 		args = append(args, "-s", s)
 	}
-	out, _ := cmd.Flags().GetString("output")
-	args = append(args, flagArgs(cmd, false, "scenario", "stats", "parallel", "output")...)
+	args = append(args, flagArgs(cmd, false, "scenario", "stats", "parallel", "output", "records")...)
 	args = append(args, "-o", out)
 	return analysis.ShellQuote(args)
 }

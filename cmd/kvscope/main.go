@@ -120,6 +120,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newLiveCmd(),
 		newCurveCmd(),
 		newPlanCmd(),
+		newSweepCmd(),
 		newListCmd(),
 		newValidateCmd(),
 	)
