@@ -219,9 +219,12 @@ func sizeFromSweep(cmd *cobra.Command, sf *scenarioFlags, sw *analysis.Sweep) {
 
 // probeWritable checks that a file can be created beside path (and that
 // path is not a directory) by creating and removing a temporary file.
-func probeWritable(path string) error {
+func probeWritable(path string) error { return probeWritableAs("report", path) }
+
+// probeWritableAs is probeWritable for a file named as what in errors.
+func probeWritableAs(what, path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("report %s: is a directory", path)
+		return fmt.Errorf("%s %s: is a directory", what, path)
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".kvscope-probe-*")
@@ -230,7 +233,7 @@ func probeWritable(path string) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return fmt.Errorf("report %s: cannot write in %s: %w", path, dir, err)
+		return fmt.Errorf("%s %s: cannot write in %s: %w", what, path, dir, err)
 	}
 	name := f.Name()
 	f.Close()

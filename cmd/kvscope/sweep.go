@@ -85,8 +85,8 @@ func newSweepPlanCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := probeWritable(f.output); err != nil {
-				return fmt.Errorf("sweep plan: %w", err)
+			if err := probeWritableAs("cells", f.output); err != nil {
+				return err
 			}
 			opt, err := f.cf.readOptions()
 			if err != nil {
