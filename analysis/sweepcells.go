@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -156,7 +157,7 @@ func ReadSweepCells(path string) (*SweepCells, error) {
 		return nil, err
 	}
 	var doc cellsFile
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("%s: not a sweep cells file (kvscope sweep plan writes one): %w", path, jsonErr(data, err))
@@ -327,7 +328,7 @@ func (c *SweepCells) ReadCellResult(path string) (int, CellResult, error) {
 		return -1, r, err
 	}
 	var doc cellFile
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
 		return -1, r, fmt.Errorf("%s: corrupt cell result (run its shard again): %w", path, jsonErr(data, err))
