@@ -20,6 +20,14 @@ import (
 // cancelled. A panic inside it (a bug) comes back as a *sim.InternalError
 // naming the scenario, as it did when the simulator ran this step.
 func Ratios(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scenario) (rs []seq.WorkerRatios, err error) {
+	return RatiosProgress(ctx, tr, run, sc, nil)
+}
+
+// RatiosProgress is Ratios calling progress (if set) after each worker
+// with the requests of the workers done so far and of all workers: the
+// work, three passes over each worker's sequence (its policy, opt, the
+// Belady bound), is proportional to them.
+func RatiosProgress(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scenario, progress func(done, total int)) (rs []seq.WorkerRatios, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			rs, err = nil, sim.Recovered(sc.String(), p)
@@ -31,6 +39,10 @@ func Ratios(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scen
 	}
 	seqs := run.Sequences()
 	out := make([]seq.WorkerRatios, len(seqs))
+	total, done := 0, 0
+	for _, idx := range seqs {
+		total += len(idx)
+	}
 	for w, idx := range seqs {
 		reqs := make([]*trace.Request, len(idx))
 		for i, j := range idx {
@@ -44,6 +56,10 @@ func Ratios(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scen
 			return nil, fmt.Errorf("ratios: worker %d: %w", w, err)
 		}
 		out[w] = r
+		done += len(idx)
+		if progress != nil {
+			progress(done, total)
+		}
 	}
 	return out, nil
 }

@@ -69,9 +69,25 @@ func TestRatiosStep(t *testing.T) {
 			t.Errorf("worker %d: bounds %+v for B = %d", w, r.Bounds, run.Capacity)
 		}
 	}
-	again, err := Ratios(context.Background(), tr, run, sc)
+	// RatiosProgress reports after each worker, the count of requests
+	// of the workers done, up to all of them; its result is Ratios'.
+	var steps [][2]int
+	again, err := RatiosProgress(context.Background(), tr, run, sc, func(done, total int) { steps = append(steps, [2]int{done, total}) })
 	if err != nil {
 		t.Fatal(err)
+	}
+	total, done := 0, 0
+	for _, s := range seqs {
+		total += len(s)
+	}
+	if len(steps) != len(seqs) {
+		t.Fatalf("%d progress calls for %d workers", len(steps), len(seqs))
+	}
+	for w, st := range steps {
+		done += len(seqs[w])
+		if st != [2]int{done, total} {
+			t.Errorf("progress after worker %d: %v, want %d of %d", w, st, done, total)
+		}
 	}
 	for w := range rs {
 		if again[w].PolicyMissed != rs[w].PolicyMissed {

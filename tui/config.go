@@ -61,6 +61,14 @@ func ParseEntries(specs []string, base scenario.Scenario) ([]Entry, error) {
 type Config struct {
 	// Trace is the loaded trace every scenario replays.
 	Trace *trace.Trace
+	// Load, when Trace is nil, loads the trace in the background: Run
+	// shows a loading frame at once (bytes read, rate) and opens the
+	// explorer when the trace lands, with Stats (when nil) over it. A
+	// load error ends Run with that error.
+	Load LoadFunc
+	// LoadName names what Load reads, in the loading frame and the status
+	// line.
+	LoadName string
 	// Stats computes the trace's statistics; it runs in the background.
 	// Nil leaves the statistics out of the trace pane.
 	Stats func() (*trace.Stats, error)
@@ -83,14 +91,14 @@ type Config struct {
 	// NoColor drops every color; New also sets it when NO_COLOR is set.
 	NoColor bool
 	// Live, if set, attaches live workers (`kvscope open TRACE --attach`):
-	// it runs replay/live's driver with the given updates channel and
-	// returns its result. The explorer starts it in the background and
+	// it runs replay/live's driver on the explorer's trace with the given
+	// updates channel and returns its result. The explorer starts it in the background and
 	// shows each snapshot (workers pane, status line).
 	Live LiveFunc
 }
 
 // LiveFunc runs a live replay, sending live.Updates (see live.Config).
-type LiveFunc func(ctx context.Context, updates chan<- live.Update) (*live.Result, error)
+type LiveFunc func(ctx context.Context, tr *trace.Trace, updates chan<- live.Update) (*live.Result, error)
 
 // TraceStats returns a Stats function over the loaded trace itself
 // (trace.StatsOf): the file is not read a second time.

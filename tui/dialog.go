@@ -181,7 +181,7 @@ func (m *Model) submitScenario(i int, e Entry) tea.Cmd {
 func (m *Model) goTo(v string) {
 	t, err := parseGoto(v, m.s.span)
 	if err != nil {
-		m.setStatus("go to: "+err.Error(), false)
+		m.inputError("go to: " + err.Error())
 		return
 	}
 	m.s.cursor = t

@@ -38,10 +38,19 @@
 // EventIndex); the metrics table at the cursor is memoised per scenario and
 // cursor, and rendered charts are cached by size and data version.
 //
+// A trace given as Config.Load is read behind a loading frame (loading.go):
+// the first frame shows at once with the bytes read of the file, its size
+// and the rate, and the explorer takes over when the trace lands. A
+// replay's progress counts its whole job: the simulation is the first
+// half, the competitive-ratio step (opt and the Belady bound per worker,
+// often as long as the simulation) the second, so the percentage does not
+// stop at 99% while the ratios run.
+//
 // A replay that fails (bad input found by the simulator, or a panic inside
 // it, which sim.Simulate recovers into a *sim.InternalError) marks its
 // scenario failed; the others still compare. The reason shows in every
-// pane and the status line; for a recovered panic it is the short form
+// pane and the status line, whole and wrapped to the pane's width in the
+// panes that give a scenario its own lines (slotStatusLines); for a recovered panic it is the short form
 // (InternalError.Brief: the request, its place in the trace, the panic
 // value), the scenario being the slot's own label.
 //

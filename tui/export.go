@@ -121,7 +121,11 @@ func (m *Model) export(path string) tea.Cmd {
 	ex, ctx := m.cfg.Exporter, m.ctx
 	return func() tea.Msg {
 		p, err := ex.Export(ctx, req)
-		return exportDoneMsg{path: p, err: err}
+		size := int64(-1)
+		if fi, serr := os.Stat(p); err == nil && serr == nil {
+			size = fi.Size()
+		}
+		return exportDoneMsg{path: p, size: size, err: err}
 	}
 }
 

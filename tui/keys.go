@@ -173,7 +173,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) (handled bool, cmd tea.Cmd) {
 		s.sel = (s.sel - 1 + len(s.slots)) % len(s.slots)
 	case key.Matches(msg, g.Add):
 		if len(s.slots) >= MaxScenarios {
-			m.setStatus(fmt.Sprintf("at most %d scenarios: remove one (x) or edit one (e)", MaxScenarios), false)
+			m.inputError(fmt.Sprintf("at most %d scenarios: remove one (x) or edit one (e)", MaxScenarios))
 			return true, nil
 		}
 		from := m.cfg.Base
@@ -187,7 +187,7 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) (handled bool, cmd tea.Cmd) {
 		}
 	case key.Matches(msg, g.Del):
 		if len(s.slots) <= 1 {
-			m.setStatus("the last scenario cannot be removed", false)
+			m.inputError("the last scenario cannot be removed")
 			return true, nil
 		}
 		sl := s.slots[s.sel]

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/trace"
 )
 
 // liveScreen runs the explorer with the live hook f to its end and returns
@@ -26,7 +27,7 @@ func liveScreen(t *testing.T, f LiveFunc) string {
 func TestLivePanicShownAsFailure(t *testing.T) {
 	pe := &live.PanicError{Router: "cache_aware", ModelEvict: "server_lru", Request: 17, Where: "serving",
 		Value: "runtime error: index out of range [3] with length 2"}
-	out := liveScreen(t, func(_ context.Context, up chan<- live.Update) (*live.Result, error) {
+	out := liveScreen(t, func(_ context.Context, _ *trace.Trace, up chan<- live.Update) (*live.Result, error) {
 		up <- live.Update{Snapshot: &live.Snapshot{Dispatched: 18, Finished: 16, Total: 40,
 			Workers: []live.WorkerSnapshot{{Worker: 0, Healthy: true, InFlight: 2, Completed: 16}}}}
 		return nil, pe
@@ -46,7 +47,7 @@ func TestLivePanicShownAsFailure(t *testing.T) {
 // A hook that panics itself (outside the driver) is a failure on screen,
 // not a crash of the explorer.
 func TestLiveHookPanicRecovered(t *testing.T) {
-	out := liveScreen(t, func(context.Context, chan<- live.Update) (*live.Result, error) {
+	out := liveScreen(t, func(context.Context, *trace.Trace, chan<- live.Update) (*live.Result, error) {
 		var m map[string]int
 		m["x"]++ // assignment to entry in nil map
 		return nil, nil
@@ -61,7 +62,7 @@ func TestLiveHookPanicRecovered(t *testing.T) {
 // an error wrapping context.Canceled) shows as interrupted, with its
 // cancelled requests, not as a failure nor as a clean end.
 func TestLiveInterruptedShown(t *testing.T) {
-	out := liveScreen(t, func(context.Context, chan<- live.Update) (*live.Result, error) {
+	out := liveScreen(t, func(context.Context, *trace.Trace, chan<- live.Update) (*live.Result, error) {
 		res := &live.Result{Requests: 10, Completed: 3, Cancelled: 7, Sent: 5, Interrupted: true, DurationS: 1,
 			Workers: []live.WorkerResult{{Worker: 0, URL: "http://w0", Completed: 3, Healthy: true}}}
 		return res, fmt.Errorf("live: run cancelled: %w", context.Canceled)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/trace"
 )
 
 // TestLiveHook: the explorer runs the live driver hook in the background
@@ -17,7 +18,7 @@ import (
 func TestLiveHook(t *testing.T) {
 	cfg := smallConfig(t, 100)
 	var gotCtx bool
-	cfg.Live = func(ctx context.Context, up chan<- live.Update) (*live.Result, error) {
+	cfg.Live = func(ctx context.Context, _ *trace.Trace, up chan<- live.Update) (*live.Result, error) {
 		gotCtx = ctx != nil
 		up <- live.Update{Snapshot: &live.Snapshot{Elapsed: 1500 * time.Millisecond, Dispatched: 3, Finished: 2, Total: 5,
 			Workers: []live.WorkerSnapshot{{Worker: 0, Healthy: true, InFlight: 1, Completed: 2, HitRatio: 0.25},
@@ -35,7 +36,7 @@ func TestLiveHook(t *testing.T) {
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	press(m, "3", "z") // workers, zoomed: the live lines are wide
 	// Run the hook's stream by hand: the snapshot first.
-	cmd := liveCmd(m.ctx, cfg.Live)
+	cmd := liveCmd(m.ctx, m.s.tr, cfg.Live)
 	m.s.live = &liveState{running: true}
 	msg := cmd()
 	_, next := m.Update(msg)
@@ -57,7 +58,7 @@ func TestLiveHook(t *testing.T) {
 	if !gotCtx || m.s.live.records != 2 || m.s.live.failed != 1 {
 		t.Errorf("live state %+v", m.s.live)
 	}
-	cfg.Live = func(context.Context, chan<- live.Update) (*live.Result, error) {
+	cfg.Live = func(context.Context, *trace.Trace, chan<- live.Update) (*live.Result, error) {
 		return nil, errors.New("no worker answered")
 	}
 	m = newDone(t, cfg, 120, 40)

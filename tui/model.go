@@ -37,7 +37,9 @@ type Model struct {
 	keys     globalKeys
 	status   string
 	statusOK bool
-	nextID   int
+	// statusInput marks status as an input error (inputError).
+	statusInput bool
+	nextID      int
 	// metricsBusy is true while a metrics computation runs.
 	metricsBusy bool
 	// exporting is true while a report is being written.
@@ -108,7 +110,7 @@ func newModel(cfg Config, specs []paneSpec) (*Model, error) {
 // addSlot appends a scenario and returns the command streaming its replay.
 func (m *Model) addSlot(e Entry) tea.Cmd {
 	ctx, cancel := context.WithCancel(m.ctx)
-	sl := &slot{id: m.nextID, entry: e, state: slotRunning, cancel: cancel, total: len(m.s.tr.Requests)}
+	sl := &slot{id: m.nextID, entry: e, state: slotRunning, cancel: cancel, total: 2 * len(m.s.tr.Requests)}
 	m.nextID++
 	m.s.slots = append(m.s.slots, sl)
 	m.s.version++
@@ -121,7 +123,7 @@ func (m *Model) restart(i int, e Entry) tea.Cmd {
 	sl.cancel()
 	ctx, cancel := context.WithCancel(m.ctx)
 	sl.gen++
-	sl.entry, sl.state, sl.cancel, sl.run, sl.view, sl.err, sl.done, sl.memoOK = e, slotRunning, cancel, nil, nil, nil, 0, false
+	sl.entry, sl.state, sl.cancel, sl.run, sl.view, sl.err, sl.done, sl.phase, sl.memoOK = e, slotRunning, cancel, nil, nil, nil, 0, "", false
 	m.s.version++
 	m.s.updateSpan()
 	return replayCmd(ctx, m.s.tr, e, sl.id, sl.gen)
@@ -156,7 +158,7 @@ func (m *Model) Init() tea.Cmd {
 	}
 	if m.cfg.Live != nil {
 		m.s.live = &liveState{running: true}
-		cmds = append(cmds, liveCmd(m.ctx, m.cfg.Live))
+		cmds = append(cmds, liveCmd(m.ctx, m.s.tr, m.cfg.Live))
 	}
 	return tea.Batch(cmds...)
 }
@@ -179,7 +181,12 @@ func (m *Model) Ready() <-chan struct{} { return m.ready }
 // Close cancels the background replays.
 func (m *Model) Close() { m.cancel() }
 
-func (m *Model) setStatus(s string, ok bool) { m.status, m.statusOK = s, ok }
+func (m *Model) setStatus(s string, ok bool) { m.status, m.statusOK, m.statusInput = s, ok, false }
+
+// inputError shows an error about what was just typed or pressed (a bad
+// go-to value, a key that cannot apply): it clears on the next key or
+// click, where a replay's failure stays until something replaces it.
+func (m *Model) inputError(s string) { m.status, m.statusOK, m.statusInput = s, false, true }
 
 func (m *Model) setTheme(dark bool) {
 	st := newStyles(dark, !m.cfg.NoColor)

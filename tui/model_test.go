@@ -1,12 +1,15 @@
 package tui
 
 import (
+	"errors"
+	"fmt"
 	"image/color"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 func TestKeysMoveTheCursor(t *testing.T) {
@@ -57,6 +60,11 @@ func TestKeysMoveTheCursor(t *testing.T) {
 	}
 	if !strings.Contains(plain(m), "go to") {
 		t.Error("status line lacks the go-to error")
+	}
+	// The error is about what was typed: the next key clears it.
+	press(m, "right")
+	if m.status != "" || strings.Contains(plain(m), "go to:") {
+		t.Errorf("go-to error still shown after the next key: %q", m.status)
 	}
 }
 
@@ -180,6 +188,82 @@ func TestFailedScenario(t *testing.T) {
 	}
 	if _, _, ok := m.s.metricsAt(m.s.slots[0]); !ok {
 		t.Error("A has no metrics table")
+	}
+}
+
+// TestFailureWraps: a failure's whole message shows, wrapped in the panes
+// that give a scenario its own lines, at every width, however long the
+// trace path in it (the kv-cache-tester archive's members are named
+// ARCHIVE[MEMBER]:field).
+func TestFailureWraps(t *testing.T) {
+	cfg := smallConfig(t, 100)
+	for i := range cfg.Trace.Requests {
+		cfg.Trace.Requests[i].Source = fmt.Sprintf("/home/someone/work/shared/traces/kv-cache-tester/traces.tar.xz[traces/trace_0007.json]:requests[%d]", i)
+	}
+	small, err := ParseEntries([]string{"lbgr+rlt;cache_blocks=4"}, cfg.Base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Scenarios = append(cfg.Scenarios[:1], small...)
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		m := newDone(t, cfg, size[0], size[1])
+		sl := m.s.slots[1]
+		full := "failed: " + failureText(sl.err)
+		if !strings.Contains(full, "trace_0007.json]:requests[0]") || !strings.Contains(full, "oversize") {
+			t.Fatalf("unexpected failure %q", full)
+		}
+		// Each pane that lists B on its own lines, focused (at 80×24 the
+		// others are one-line summaries) and zoomed off.
+		for _, pane := range []int{paneTimeline, paneWorkers, paneCompare, paneRequest} {
+			press(m, fmt.Sprint(pane+1))
+			if pane == paneTimeline {
+				press(m, "]") // select B
+			}
+			if pane == paneRequest {
+				// B comes last, below the fold at 80×24: scroll to it.
+				for range 20 {
+					press(m, "j")
+				}
+			}
+			screen := plain(m)
+			var text strings.Builder
+			for _, l := range strings.Split(screen, "\n") {
+				// The pane's inside, borders and padding dropped, one
+				// line after the other.
+				l = strings.Trim(l, "│┃ ")
+				text.WriteString(l)
+			}
+			flat := strings.ReplaceAll(text.String(), " ", "")
+			if !strings.Contains(flat, strings.ReplaceAll(full, " ", "")) {
+				t.Errorf("%dx%d pane %d: the whole failure is not on screen:\n%s", size[0], size[1], pane+1, screen)
+			}
+		}
+	}
+}
+
+// TestStatusLinesWrap: slotStatusLines never exceeds the width and keeps
+// every character of the message.
+func TestStatusLinesWrap(t *testing.T) {
+	st := newStyles(true, false)
+	s := &shared{st: &st}
+	msg := "/a/very/long/path/without/spaces/traces.tar.xz[traces/trace_0007.json]:requests[3]: request 3 needs 9 blocks, more than the cache's 4"
+	sl := &slot{state: slotFailed, err: errors.New(msg)}
+	for _, w := range []int{3, 12, 30, 57, 200} {
+		lines := s.slotStatusLines(sl, w, "  ")
+		var got strings.Builder
+		for _, l := range lines {
+			if n := ansi.StringWidth(l); n > w {
+				t.Errorf("width %d: line %q is %d cells", w, l, n)
+			}
+			got.WriteString(strings.TrimPrefix(ansi.Strip(l), "  "))
+		}
+		if strings.ReplaceAll(got.String(), " ", "") != strings.ReplaceAll("failed: "+msg, " ", "") {
+			t.Errorf("width %d: %q, want the whole message", w, got.String())
+		}
+	}
+	sl = &slot{state: slotRunning, done: 3, total: 4, phase: phaseRatios}
+	if got := s.slotStatusLines(sl, 80, ""); len(got) != 1 || !strings.Contains(got[0], "opt & Belady… 75%") {
+		t.Errorf("running slot: %q", got)
 	}
 }
 

@@ -120,7 +120,7 @@ func (p *boundsPane) lines() []string {
 	for i, sl := range s.slots {
 		out = append(out, s.scenTag(i)+" "+sl.label())
 		if sl.state != slotDone {
-			out = append(out, "  "+s.slotStatus(sl))
+			out = append(out, s.slotStatusLines(sl, w, "  ")...)
 			continue
 		}
 		if len(sl.view.ratios) == 0 {

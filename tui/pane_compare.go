@@ -312,6 +312,9 @@ func (p *comparePane) lines() []string {
 	var out []string
 	for i, sl := range s.slots {
 		out = append(out, s.scenTag(i)+" "+st.dim.Render(sl.label()))
+		if sl.state == slotFailed {
+			out = append(out, s.slotStatusLines(sl, w, "  ")...)
+		}
 	}
 	out = append(out, p.table(w)...)
 	room := p.h - 2 - len(out) - 1

@@ -84,7 +84,7 @@ func (p *requestPane) lines() []string {
 		out = append(out, "")
 		out = append(out, s.scenTag(k)+" "+sl.label())
 		if sl.state != slotDone {
-			out = append(out, "  "+s.slotStatus(sl))
+			out = append(out, s.slotStatusLines(sl, w, "  ")...)
 			continue
 		}
 		rec := &sl.run.Records[i]

@@ -161,6 +161,10 @@ func (p *timelinePane) lines() []string {
 		return out
 	}
 	tag := s.scenTag(s.sel)
+	if sl.state == slotFailed {
+		out = append(out, tag+" "+sl.label())
+		return append(out, s.slotStatusLines(sl, w, "  ")...)
+	}
 	if sl.state != slotDone {
 		out = append(out, tag+" "+sl.label()+st.dim.Render(" · "+s.slotStatus(sl)))
 		return out

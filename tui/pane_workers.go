@@ -70,7 +70,8 @@ func (p *workersPane) lines() []string {
 	out := p.liveLines()
 	for i, sl := range s.slots {
 		if sl.state != slotDone {
-			out = append(out, s.scenTag(i)+" "+sl.label(), "  "+s.slotStatus(sl))
+			out = append(out, s.scenTag(i)+" "+sl.label())
+			out = append(out, s.slotStatusLines(sl, w, "  ")...)
 			continue
 		}
 		run := sl.run

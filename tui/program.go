@@ -11,11 +11,25 @@ import (
 // out are the terminal (nil: bubbletea's defaults, standard input and
 // output).
 func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
-	m, err := New(cfg)
-	if err != nil {
-		return err
+	var (
+		m    tea.Model
+		done func()
+		l    *loader
+	)
+	if cfg.Trace == nil && cfg.Load != nil {
+		var err error
+		if l, err = newLoader(cfg, builtinPanes()); err != nil {
+			return err
+		}
+		m, done = l, l.Close
+	} else {
+		x, err := New(cfg)
+		if err != nil {
+			return err
+		}
+		m, done = x, x.Close
 	}
-	defer m.Close()
+	defer done()
 	opts := []tea.ProgramOption{tea.WithContext(ctx)}
 	if in != nil {
 		opts = append(opts, tea.WithInput(in))
@@ -23,9 +37,12 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	if out != nil {
 		opts = append(opts, tea.WithOutput(out))
 	}
-	_, err = tea.NewProgram(m, opts...).Run()
+	_, err := tea.NewProgram(m, opts...).Run()
 	if err == tea.ErrProgramKilled && ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if err == nil && l != nil && l.err != nil {
+		return l.err
 	}
 	return err
 }

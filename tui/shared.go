@@ -2,8 +2,10 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/kvscope/kvscope/analysis"
 	"github.com/kvscope/kvscope/replay/live"
 	"github.com/kvscope/kvscope/replay/trace"
@@ -62,12 +64,38 @@ func (s *shared) slotStatus(sl *slot) string {
 	case slotFailed:
 		return s.st.errText.Render("failed: " + failureText(sl.err))
 	case slotRunning:
-		if sl.total > 0 {
-			return s.st.warn.Render(fmt.Sprintf("replaying… %d%%", 100*sl.done/sl.total))
+		phase := sl.phase
+		if phase == "" {
+			phase = phaseReplay
 		}
-		return s.st.warn.Render("replaying…")
+		if sl.total > 0 {
+			return s.st.warn.Render(fmt.Sprintf("%s… %d%%", phase, 100*sl.done/sl.total))
+		}
+		return s.st.warn.Render(phase + "…")
 	}
 	return "replayed in " + fmtDur(sl.elapsed, false)
+}
+
+// slotStatusLines is slotStatus as lines of at most w cells, each after
+// indent: a failure's whole message, wrapped (at path separators and
+// brackets too, so a long trace path breaks), never cut. Panes that give a
+// scenario its own lines use it; one-line summaries keep slotStatus.
+func (s *shared) slotStatusLines(sl *slot, w int, indent string) []string {
+	if sl.state != slotFailed {
+		return []string{indent + s.slotStatus(sl)}
+	}
+	if ansi.StringWidth(indent) >= w {
+		indent = ""
+	}
+	width := max(w-ansi.StringWidth(indent), 1)
+	var out []string
+	// ansi.Wrap may leave a breakpoint one cell past the limit: Hardwrap
+	// keeps every line within it.
+	wrapped := ansi.Hardwrap(ansi.Wrap("failed: "+failureText(sl.err), width, "/[]:,"), width, true)
+	for _, l := range strings.Split(wrapped, "\n") {
+		out = append(out, indent+s.st.errText.Render(l))
+	}
+	return out
 }
 
 // metricsAt returns the slot's metrics table as last computed

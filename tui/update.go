@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/kvscope/kvscope/internal/progress"
 	"github.com/kvscope/kvscope/replay/live"
 )
 
@@ -32,7 +33,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case progressMsg:
 		if sl := m.slotByID(msg.id, msg.gen); sl != nil && sl.state == slotRunning {
-			sl.done, sl.total = msg.done, msg.total
+			sl.done, sl.total, sl.phase = msg.done, msg.total, msg.phase
 			m.s.version++
 		}
 		return msg.next
@@ -80,7 +81,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.setStatus("report: "+msg.err.Error(), false)
 		} else {
 			m.exported = msg.path
-			m.setStatus("wrote "+msg.path, true)
+			s := "wrote " + msg.path
+			if msg.size >= 0 {
+				s += " (" + progress.Size(msg.size) + ")"
+			}
+			m.setStatus(s, true)
 		}
 		return nil
 	case playTickMsg:
@@ -138,6 +143,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 func (m *Model) input(msg tea.Msg) tea.Cmd {
 	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "ctrl+c" {
 		return m.quit()
+	}
+	switch msg.(type) {
+	case tea.KeyPressMsg, tea.MouseClickMsg:
+		if m.statusInput {
+			m.setStatus("", true)
+		}
 	}
 	var first tea.Cmd
 	if d := m.top(); d != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 func newCompareCmd() *cobra.Command {
@@ -63,25 +62,27 @@ func newCompareCmd() *cobra.Command {
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
+			p := newPrinter(cmd)
+			defer p.Clear()
 
-			tr, err := loadTrace(cmd, args[0], opt)
+			tr, err := loadTrace(cmd, p, args[0], opt)
 			if err != nil {
 				return err
 			}
 			st := trace.StatsOf(tr)
 			if n := trace.NoPrefixNote(tr.Info.Format); n != "" {
+				p.Clear()
 				fmt.Fprintf(stderr, "note: %s\n", n)
 			}
 			tLoad := time.Now()
 
-			bar := newProgressBar(stderr)
 			cpu0 := processCPU()
 			cmp, err := analysis.Compare(cmd.Context(), tr, entries, analysis.CompareOptions{
 				Seeds: cf.seeds, Parallel: parallel, Sweep: sw,
 				KeepRecords: format == analysis.FormatCSV,
-				Progress:    bar.update,
+				Progress:    countProgress(p, "compare", "runs"),
 			})
-			bar.done()
+			p.Clear()
 			if err != nil {
 				return err
 			}
@@ -97,6 +98,7 @@ func newCompareCmd() *cobra.Command {
 			if err := rep.WriteFile(output, format); err != nil {
 				return fmt.Errorf("report %s: %w", output, err)
 			}
+			p.Wrote(output)
 			tEnd := time.Now()
 			if stats {
 				replayWall := tReplay.Sub(tLoad)
@@ -120,6 +122,7 @@ func newCompareCmd() *cobra.Command {
 	fl.IntVar(&parallel, "parallel", 0, "runs at once (default: GOMAXPROCS)")
 	fl.BoolVar(&stats, "stats", false, "print stage timings (wall, CPU, CPU/wall of the replay stage) to stderr")
 	_ = fl.MarkHidden("stats")
+	addOutputFlags(cmd, true)
 	return cmd
 }
 
@@ -259,36 +262,6 @@ func compareCommand(cmd *cobra.Command, tracePath, out string) string {
 	args = append(args, flagArgs(cmd, false, "scenario", "stats", "parallel", "output", "records")...)
 	args = append(args, "-o", out)
 	return analysis.ShellQuote(args)
-}
-
-// progressBar draws "compare [=====     ] 7/12 runs" on a terminal's stderr
-// and nothing otherwise.
-type progressBar struct {
-	w     io.Writer
-	on    bool
-	last  time.Time
-	label string
-}
-
-func newProgressBar(w io.Writer) *progressBar {
-	f, ok := w.(*os.File)
-	return &progressBar{w: w, on: ok && term.IsTerminal(int(f.Fd())), label: "compare"}
-}
-
-func (p *progressBar) update(done, total int) {
-	if !p.on || (done < total && time.Since(p.last) < 100*time.Millisecond) {
-		return
-	}
-	p.last = time.Now()
-	const width = 30
-	n := done * width / max(total, 1)
-	fmt.Fprintf(p.w, "\r\x1b[K%s [%s%s] %d/%d runs", p.label, strings.Repeat("=", n), strings.Repeat(" ", width-n), done, total)
-}
-
-func (p *progressBar) done() {
-	if p.on {
-		fmt.Fprint(p.w, "\r\x1b[K")
-	}
 }
 
 // processCPU returns the process's user+system CPU time from

@@ -9,11 +9,11 @@ import (
 
 	"github.com/kvscope/kvscope/analysis"
 	"github.com/kvscope/kvscope/gpuprofile"
+	"github.com/kvscope/kvscope/internal/progress"
 	"github.com/kvscope/kvscope/replay/curve"
 	"github.com/kvscope/kvscope/replay/kvcache"
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/route"
-	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
 )
 
@@ -124,15 +124,19 @@ func newCurveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tr, err := trace.Load(args[0], ropt)
+			p := newPrinter(cmd)
+			defer p.Clear()
+			tr, err := loadTrace(cmd, p, args[0], ropt)
 			if err != nil {
 				return err
 			}
+			p.Update(func() string { return "curve: replaying " + progress.Count(int64(len(tr.Requests))) + " requests" })
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
 			}
 			rep, err := analysis.NewCurveReport(ctx, tr, cfg, opt)
+			p.Clear()
 			var below *curve.BelowMinError
 			switch {
 			case errors.As(err, &below), errors.Is(err, curve.ErrNotExact):
@@ -147,6 +151,7 @@ func newCurveCmd() *cobra.Command {
 			if err := rep.WriteFile(output, format); err != nil {
 				return fmt.Errorf("report %s: %w", output, err)
 			}
+			p.Wrote(output)
 			return nil
 		},
 	}
@@ -166,6 +171,7 @@ func newCurveCmd() *cobra.Command {
 	f.Uint64Var(&seed, "seed", 1, "scenario seed (router stream, sample hash, reader)")
 	f.BoolVar(&asJSON, "json", false, "print the JSON report on stdout")
 	f.StringVarP(&output, "output", "o", "", "write the report to FILE (.md, .html, .json or .csv), atomically")
+	addOutputFlags(cmd, true)
 	return cmd
 }
 

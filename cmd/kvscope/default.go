@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/kvscope/kvscope/internal/progress"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/samples"
 	"github.com/kvscope/kvscope/tui"
@@ -76,7 +77,9 @@ func runDefault(cmd *cobra.Command, args []string) error {
 // printFileStats prints the statistics of the trace at path (- for
 // standard input) with `kvscope trace stats`'s default reader options.
 func printFileStats(cmd *cobra.Command, path string) error {
-	s, err := openTrace(cmd, path, trace.ReadOptions{})
+	p := progress.New(cmd.ErrOrStderr(), progress.Auto, false)
+	defer p.Clear()
+	s, err := openTrace(cmd, p, path, trace.ReadOptions{})
 	if err != nil {
 		return err
 	}

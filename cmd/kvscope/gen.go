@@ -5,9 +5,11 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kvscope/kvscope/internal/progress"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/replay/trace/gen"
 	"github.com/kvscope/kvscope/replay/trace/infperf"
@@ -52,6 +54,7 @@ func (o *genOutput) addFlags(cmd *cobra.Command) {
 	f.Uint64Var(&o.seed, "seed", 1, "random seed: the same flags and seed give the same bytes")
 	f.StringVarP(&o.out, "output", "o", "-", "output file, written atomically (- for standard output)")
 	f.StringVar(&o.format, "format", "native", "output format: native or mooncake")
+	addOutputFlags(cmd, true)
 }
 
 // traceWriter is what the native and Mooncake writers share.
@@ -76,13 +79,32 @@ func (o *genOutput) write(cmd *cobra.Command, g gen.Generator) error {
 	default:
 		return usagef("gen %s: --format: unknown format %q (choose native, mooncake)", g.Name(), o.format)
 	}
+	p := newPrinter(cmd)
+	if o.out == "" || o.out == "-" {
+		// The trace goes to standard output, often the same terminal.
+		p = progress.New(cmd.ErrOrStderr(), progress.Never, false)
+	}
+	defer p.Clear()
 	emit := func(w io.Writer) error {
-		tw, err := newWriter(w)
+		cw := progress.NewWriter(w)
+		tw, err := newWriter(cw)
 		if err != nil {
 			return err
 		}
 		// Chains are dense ids of first appearance: written as they are.
-		if err := g.Generate(func(r *trace.Request) error { return tw.Write(r, nil) }); err != nil {
+		n, start := int64(0), time.Now()
+		err = g.Generate(func(r *trace.Request) error {
+			n++
+			p.Update(func() string {
+				s := "generating " + g.Name() + ": " + progress.Count(n) + " requests, " + progress.Size(cw.N())
+				if r := progress.Rate(float64(n), time.Since(start), "requests"); r != "" {
+					s += " · " + r
+				}
+				return s
+			})
+			return tw.Write(r, nil)
+		})
+		if err != nil {
 			return err
 		}
 		return tw.Flush()
@@ -97,6 +119,7 @@ func (o *genOutput) write(cmd *cobra.Command, g gen.Generator) error {
 	if err := trace.WriteFileAtomic(o.out, emit); err != nil {
 		return fmt.Errorf("gen %s: %s: %w", g.Name(), o.out, err)
 	}
+	p.Wrote(o.out)
 	return nil
 }
 

@@ -180,6 +180,7 @@ func newLiveCmd() *cobra.Command {
 				if err := rep.WriteFile(output); err != nil {
 					return err
 				}
+				newPrinter(cmd).Wrote(output)
 				fmt.Fprintf(cmd.OutOrStdout(), "live: %d requests: %d completed, %d failed, %d timed out, %d cancelled; token hit ratio %.4f; report %s\n",
 					res.Requests, res.Completed, res.Failed, res.TimedOut, res.Cancelled, rep.LiveSummary.TokenHitRatio, output)
 			}
@@ -217,6 +218,7 @@ func newLiveCmd() *cobra.Command {
 	fl.BoolVar(&progress, "progress", false, "a progress line on stderr every --progress-interval: completed, failed, rate, hit ratio, ETA (default: on when stderr is a terminal)")
 	fl.DurationVar(&duration, "duration", 0, "stop sending after this long (0 = no limit); requests in flight finish, the rest are reported as not sent")
 	fl.BoolVar(&adaptive, "adaptive-concurrency", false, "lower the in-flight cap below --concurrency when workers push back (AIMD: halve on a 429 or stall, +1 per cap's worth of successes)")
+	addOutputFlags(cmd, false)
 	fl.IntVar(&cacheBlocks, "cache-blocks", 0, "each worker's KV cache in server blocks (default: vLLM's cache_config_info from /metrics)")
 	fl.IntVar(&serverBlockSize, "server-block-size", 0, "the workers' tokens per block (default: /metrics, else 16 for openai, 1 for sglang)")
 	fl.StringVar(&model, "model", "kvscope", "model name sent with OpenAI requests")

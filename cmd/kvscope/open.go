@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/kvscope/kvscope/analysis"
@@ -88,17 +89,22 @@ func newOpenCmd() *cobra.Command {
 			if !isTerminal(cmd.OutOrStdout()) {
 				return fmt.Errorf("open: standard output is not a terminal; the explorer needs one (kvscope run and kvscope trace stats print text)")
 			}
-			tr, err := trace.Load(args[0], opt)
+			liveRun, err := lf.build(entries[0].Scenario)
 			if err != nil {
 				return err
 			}
-			liveRun, err := lf.build(tr, entries[0].Scenario)
-			if err != nil {
-				return err
+			// The explorer shows its first frame at once and loads the
+			// trace behind a loading frame (bytes read, rate).
+			path := args[0]
+			if _, err := os.Stat(path); err != nil {
+				return err // at once, not after the loading frame
+			}
+			load := func(_ context.Context, progress func(read, total int64)) (*trace.Trace, error) {
+				return trace.LoadWith(path, opt, counting(progress))
 			}
 			cfg := tui.Config{
-				Trace: tr, Scenarios: entries, Base: base, ExportPath: export, Dark: dark,
-				Stats:    tui.TraceStats(tr),
+				Load: load, LoadName: filepath.Base(path),
+				Scenarios: entries, Base: base, ExportPath: export, Dark: dark,
 				Exporter: tui.ReportExporter{Version: version},
 				Command:  openCommandLine(cmd, args),
 				Live:     liveRun,
@@ -166,7 +172,7 @@ func (f *openLiveFlags) check() error {
 }
 
 // build returns the explorer's live hook, nil without --attach.
-func (f *openLiveFlags) build(tr *trace.Trace, sc scenario.Scenario) (tui.LiveFunc, error) {
+func (f *openLiveFlags) build(sc scenario.Scenario) (tui.LiveFunc, error) {
 	if f.attach == "" {
 		return nil, nil
 	}
@@ -187,15 +193,16 @@ func (f *openLiveFlags) build(tr *trace.Trace, sc scenario.Scenario) (tui.LiveFu
 	if err != nil {
 		return nil, err
 	}
-	reqs := tr.Requests
-	if f.limit > 0 && f.limit < len(reqs) {
-		reqs = reqs[:f.limit]
-	}
+	limit := f.limit
 	cfg := live.Config{
 		Workers: eps, Router: sc.Router.String(), Seed: sc.Seed, TimeScale: sc.TimeScale, Concurrency: f.concurrency,
 		Retries: 1, Client: live.ClientConfig{API: a, Model: f.model, Words: f.words, Key: key, TLS: tlsCfg},
 	}
-	return func(ctx context.Context, updates chan<- live.Update) (*live.Result, error) {
+	return func(ctx context.Context, tr *trace.Trace, updates chan<- live.Update) (*live.Result, error) {
+		reqs := tr.Requests
+		if limit > 0 && limit < len(reqs) {
+			reqs = reqs[:limit]
+		}
 		cfg.Updates = updates
 		return live.Run(ctx, tr, reqs, cfg)
 	}, nil

@@ -147,22 +147,23 @@ func newPlanCmd() *cobra.Command {
 				return err
 			}
 			opt.Seed = sf.seed
-			tr, err := loadTrace(cmd, args[0], opt)
+			p := newPrinter(cmd)
+			defer p.Clear()
+			tr, err := loadTrace(cmd, p, args[0], opt)
 			if err != nil {
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
 			if n := trace.NoPrefixNote(tr.Info.Format); n != "" {
+				p.Clear()
 				fmt.Fprintf(stderr, "note: %s\n", n)
 			}
 			tLoad := time.Now()
-			bar := newProgressBar(stderr)
-			bar.label = "plan"
 			res, err := analysis.Plan(cmd.Context(), tr, entries, analysis.PlanOptions{
 				SLOs: slos, MaxWorkers: maxWorkers, Seeds: seeds, Parallel: parallel, GPUs: planGPUs,
-				Progress: bar.update,
+				Progress: countProgress(p, "plan", "runs"),
 			})
-			bar.done()
+			p.Clear()
 			if err != nil {
 				return err
 			}
@@ -179,6 +180,7 @@ func newPlanCmd() *cobra.Command {
 				if err := rep.WriteFile(output, format); err != nil {
 					return fmt.Errorf("report %s: %w", output, err)
 				}
+				p.Wrote(output)
 			}
 			if stats {
 				fmt.Fprintf(stderr, "load %.3fs  search %.3fs (%d runs in %d rounds, GOMAXPROCS %d)  total %.3fs\n",
@@ -211,6 +213,7 @@ func newPlanCmd() *cobra.Command {
 	fl.StringVarP(&output, "output", "o", "", "also write the report to FILE (.md, .html, .json or .csv), atomically")
 	fl.BoolVar(&stats, "stats", false, "print the search's wall time and run count to stderr")
 	_ = fl.MarkHidden("stats")
+	addOutputFlags(cmd, true)
 	return cmd
 }
 

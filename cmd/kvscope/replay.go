@@ -63,11 +63,15 @@ func newReplayCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tr, err := loadTrace(cmd, args[0], opt)
+			p := newPrinter(cmd)
+			defer p.Clear()
+			tr, err := loadTrace(cmd, p, args[0], opt)
 			if err != nil {
 				return err
 			}
+			cfg.Progress = countProgress(p, "replaying", "requests")
 			res, err := seq.Run(tr, cfg)
+			p.Clear()
 			if err != nil {
 				var oe *seq.OversizeError
 				if errors.As(err, &oe) {
@@ -107,6 +111,7 @@ func newReplayCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "also run opt and the Belady bound on each worker's sequence and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	addOutputFlags(cmd, true)
 	return cmd
 }
 

@@ -48,22 +48,25 @@ func newRunCmd() *cobra.Command {
 				return err
 			}
 			opt.Seed = sc.Seed
-			tr, err := loadTrace(cmd, args[0], opt)
+			p := newPrinter(cmd)
+			defer p.Clear()
+			tr, err := loadTrace(cmd, p, args[0], opt)
 			if err != nil {
 				return err
 			}
-			run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{})
+			run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{Progress: countProgress(p, "replaying", "requests")})
 			if err != nil {
 				return err
 			}
 			m := analysis.Summary(tr, run, sc)
 			if vsOpt {
-				rs, err := analysis.Ratios(cmd.Context(), tr, run, sc)
+				rs, err := analysis.RatiosProgress(cmd.Context(), tr, run, sc, countProgress(p, "opt and Belady per worker", "requests"))
 				if err != nil {
 					return err
 				}
 				m.SetRatios(rs)
 			}
+			p.Clear()
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -77,6 +80,7 @@ func newRunCmd() *cobra.Command {
 	sf.add(cmd, false, "round_robin")
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "per worker, replay its prefill-start-ordered sequence with opt and the Belady bound and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	addOutputFlags(cmd, true)
 	return cmd
 }
 

@@ -96,7 +96,10 @@ func newSweepPlanCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tr, err := loadTrace(cmd, args[0], opt)
+			p := newPrinter(cmd)
+			defer p.Clear()
+			tr, err := loadTrace(cmd, p, args[0], opt)
+			p.Clear()
 			if err != nil {
 				return err
 			}
@@ -114,11 +117,13 @@ func newSweepPlanCmd() *cobra.Command {
 			if err := analysis.WriteSweepCells(f.output, c); err != nil {
 				return fmt.Errorf("cells %s: %w", f.output, err)
 			}
+			p.Wrote(f.output)
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d cells, spec %s\n", f.output, len(c.Cells), c.SpecHash)
 			return nil
 		},
 	}
 	f = newSweepPlanFlags(cmd)
+	addOutputFlags(cmd, true)
 	return cmd
 }
 
@@ -266,7 +271,10 @@ func newSweepRunCmd() *cobra.Command {
 			if sum != sp.cells.Spec.TraceSHA256 {
 				return fmt.Errorf("trace %s: content SHA-256 %s, but the cells were planned on %s (%s: spec.trace_sha256)", tracePath, sum, sp.cells.Spec.TraceSHA256, cellsPath)
 			}
-			tr, err := loadTrace(cmd, tracePath, sp.opt)
+			p := newPrinter(cmd)
+			defer p.Clear()
+			tr, err := loadTrace(cmd, p, tracePath, sp.opt)
+			p.Clear()
 			if err != nil {
 				return err
 			}
@@ -303,6 +311,7 @@ func newSweepRunCmd() *cobra.Command {
 	fl.StringVar(&tracePath, "trace", "", "trace path here (default: the planned path); its content must be the planned one")
 	fl.IntVar(&retries, "retries", 1, "runs again of a cell whose run fails")
 	fl.IntVar(&parallel, "parallel", 0, "cells at once (default: GOMAXPROCS)")
+	addOutputFlags(cmd, true)
 	return cmd
 }
 
@@ -386,11 +395,13 @@ func newSweepMergeCmd() *cobra.Command {
 			if err := rep.WriteFile(output, format); err != nil {
 				return fmt.Errorf("report %s: %w", output, err)
 			}
+			newPrinter(cmd).Wrote(output)
 			return reportFailures(cmd.ErrOrStderr(), rep, output)
 		},
 	}
 	cmd.Flags().StringVar(&cellsPath, "cells", "", "cells file (default: cells.json in the first DIR that has one)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "report path; the extension picks the format: .md, .html, .json, .csv")
+	addOutputFlags(cmd, false)
 	return cmd
 }
 

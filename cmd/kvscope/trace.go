@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/kvscope/kvscope/internal/progress"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
 )
@@ -123,7 +124,9 @@ func newTraceStatsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := openTrace(cmd, args[0], opt)
+			p := newPrinter(cmd)
+			defer p.Clear()
+			s, err := openTrace(cmd, p, args[0], opt)
 			if err != nil {
 				return err
 			}
@@ -132,6 +135,7 @@ func newTraceStatsCmd() *cobra.Command {
 			var peak uint64
 			if memEvery > 0 {
 				probe = trace.StatsProbe{Every: memEvery, Func: func(n, blocks int) {
+					p.Clear()
 					runtime.GC()
 					var ms runtime.MemStats
 					runtime.ReadMemStats(&ms)
@@ -141,6 +145,7 @@ func newTraceStatsCmd() *cobra.Command {
 				}}
 			}
 			st, err := trace.ComputeStatsProbe(s, probe)
+			p.Clear()
 			if err != nil {
 				return err
 			}
@@ -164,6 +169,7 @@ func newTraceStatsCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&memEvery, "mem-profile-every", 0, "every N requests, GC and print HeapAlloc to stderr (benchmarks)")
 	cmd.Flags().MarkHidden("mem-profile-every")
+	addOutputFlags(cmd, true)
 	return cmd
 }
 
@@ -205,7 +211,9 @@ func newTraceConvertCmd() *cobra.Command {
 				opt.BlockSize, split = freshSize, 0
 			}
 			opt.KeepIDs = true
-			s, err := openTrace(cmd, args[0], opt)
+			p := newPrinter(cmd)
+			defer p.Clear()
+			s, err := openTrace(cmd, p, args[0], opt)
 			if err != nil {
 				return err
 			}
@@ -217,7 +225,7 @@ func newTraceConvertCmd() *cobra.Command {
 				}
 				s.Close()
 				opt.BlockSize, split = freshSize, 0
-				if s, err = trace.Open(args[0], opt); err != nil {
+				if s, err = openTrace(cmd, p, args[0], opt); err != nil {
 					return err
 				}
 				defer s.Close()
@@ -226,7 +234,7 @@ func newTraceConvertCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d requests to %s (%s)\n", n, out, to)
+			p.Wrote(out, progress.Count(int64(n))+" requests", to)
 			// Mooncake files do not record their block size and are read
 			// as 512-token blocks: say how to read other sizes back.
 			bs := s.Info().BlockSize
@@ -242,6 +250,7 @@ func newTraceConvertCmd() *cobra.Command {
 	rf.add(cmd, "split blocks into pages of N tokens (azure input: the block size to read with)")
 	cmd.Flags().StringVar(&to, "to", "", "output format: native or mooncake")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (- for standard output)")
+	addOutputFlags(cmd, true)
 	return cmd
 }
 
@@ -267,7 +276,9 @@ func newTraceHeadCmd() *cobra.Command {
 				return err
 			}
 			opt.KeepIDs = true
-			s, err := openTrace(cmd, args[0], opt)
+			p := newPrinter(cmd)
+			defer p.Clear()
+			s, err := openTrace(cmd, p, args[0], opt)
 			if err != nil {
 				return err
 			}
@@ -276,35 +287,15 @@ func newTraceHeadCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d requests to %s (native)\n", w, out)
+			p.Wrote(out, progress.Count(int64(w))+" requests", "native")
 			return reportSkipped(cmd, s)
 		},
 	}
 	rf.add(cmd, "block size of formats that do not record one (azure: default 16; mooncake 512; bailian 16)")
 	cmd.Flags().IntVarP(&n, "n", "n", 1000, "number of requests")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (- for standard output)")
+	addOutputFlags(cmd, true)
 	return cmd
-}
-
-// openTrace opens FILE, or standard input for "-".
-func openTrace(cmd *cobra.Command, path string, opt trace.ReadOptions) (*trace.Stream, error) {
-	if path == "-" {
-		return trace.OpenReader("-", cmd.InOrStdin(), opt)
-	}
-	return trace.Open(path, opt)
-}
-
-// loadTrace loads the whole trace at path, or standard input for "-"
-// (as openTrace opens it for the streaming commands).
-func loadTrace(cmd *cobra.Command, path string, opt trace.ReadOptions) (*trace.Trace, error) {
-	if path != "-" {
-		return trace.Load(path, opt)
-	}
-	data, err := io.ReadAll(cmd.InOrStdin())
-	if err != nil {
-		return nil, fmt.Errorf("-: reading standard input: %w", err)
-	}
-	return trace.LoadBytes("-", data, opt)
 }
 
 func reportSkipped(cmd *cobra.Command, s *trace.Stream) error {

@@ -77,7 +77,11 @@ func newValidateInferencePerfCmd() *cobra.Command {
 				return err
 			}
 			if output != "" {
-				return atomicfile.Write(output, func(w io.Writer) error { return rep.Write(w, format) })
+				if err := atomicfile.Write(output, func(w io.Writer) error { return rep.Write(w, format) }); err != nil {
+					return err
+				}
+				newPrinter(cmd).Wrote(output)
+				return nil
 			}
 			if asJSON {
 				return rep.WriteJSON(cmd.OutOrStdout())
@@ -94,5 +98,6 @@ func newValidateInferencePerfCmd() *cobra.Command {
 	fl.Uint64Var(&o.Seed, "seed", 1, "seed of the workload's draws (as kvscope gen inference-perf --seed)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON instead of tables")
 	fl.StringVarP(&output, "output", "o", "", "write the report to this file (.md, .html, .json or .csv)")
+	addOutputFlags(cmd, false)
 	return cmd
 }

@@ -33,6 +33,9 @@ type Config struct {
 	VsOpt bool
 	// OnRequest, if set, sees every request's outcome in trace order.
 	OnRequest func(Outcome)
+	// Progress, if set, is called after each worker's replay with the
+	// requests replayed so far and the trace's.
+	Progress func(done, total int)
 }
 
 // Outcome is one request's result.
@@ -215,12 +218,17 @@ func Run(tr *trace.Trace, cfg Config) (*Result, error) {
 	if cfg.OnRequest != nil {
 		outcomes = make([]Outcome, n)
 	}
+	done := 0
 	for w := 0; w < cfg.Workers; w++ {
 		ws, err := replayWorker(tr, perWorker[w], over, cfg, w, bs, outcomes)
 		if err != nil {
 			return nil, fmt.Errorf("worker %d: %w", w, err)
 		}
 		res.Workers[w] = Worker{Worker: w, Capacity: cfg.Capacity, Stats: ws}
+		if cfg.Progress != nil {
+			done += len(perWorker[w])
+			cfg.Progress(done, n)
+		}
 	}
 	res.Stats = sumStats(res.Workers, cfg.VsOpt, cfg.Unit, cfg.Capacity)
 	if cfg.OnRequest != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -204,5 +205,21 @@ func TestCompareOptCycle(t *testing.T) {
 	}
 	if math.Abs(*r.Bounds.HarmonicK-2.717857142857143) > 1e-12 {
 		t.Errorf("H_8 = %v", *r.Bounds.HarmonicK)
+	}
+}
+
+// Progress hears each worker's end with the requests replayed so far, up
+// to every request of the trace.
+func TestProgress(t *testing.T) {
+	tr := mkTrace(16, 0, []trace.BlockID{0}, []trace.BlockID{1, 2}, []trace.BlockID{0, 3}, []trace.BlockID{4})
+	var steps [][2]int
+	cfg := seq.Config{Workers: 3, Router: spec("round_robin"), Evict: spec("lru"), Unit: kvcache.Blocks, Capacity: 8, Seed: 1,
+		Progress: func(done, total int) { steps = append(steps, [2]int{done, total}) }}
+	if _, err := seq.Run(tr, cfg); err != nil {
+		t.Fatal(err)
+	}
+	// Round robin over 3 workers: 2, 1 and 1 requests.
+	if want := [][2]int{{2, 4}, {3, 4}, {4, 4}}; !slices.Equal(steps, want) {
+		t.Errorf("progress %v, want %v", steps, want)
 	}
 }

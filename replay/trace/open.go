@@ -99,7 +99,13 @@ func (e *recordError) Error() string { return e.loc + ": " + e.err.Error() }
 func (e *recordError) Unwrap() error { return e.err }
 
 // Open opens a trace file (or a directory of kv-cache-tester .json files).
-func Open(path string, opt ReadOptions) (*Stream, error) {
+func Open(path string, opt ReadOptions) (*Stream, error) { return OpenWith(path, opt, nil) }
+
+// OpenWith is Open with the file's reader passed through wrap (if not nil)
+// before anything else reads it, size being the file's size: a caller
+// counts the bytes read, compressed as they are on disk, for a progress
+// line. A directory is read as Open reads it, without wrap.
+func OpenWith(path string, opt ReadOptions, wrap func(r io.Reader, size int64) io.Reader) (*Stream, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -111,7 +117,11 @@ func Open(path string, opt ReadOptions) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := openReader(path, f, opt)
+	var r io.Reader = f
+	if wrap != nil {
+		r = wrap(f, fi.Size())
+	}
+	s, err := openReader(path, r, opt)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -426,9 +436,12 @@ func (s *Stream) fill() error {
 }
 
 // Load reads a whole trace into memory.
-func Load(path string, opt ReadOptions) (*Trace, error) {
+func Load(path string, opt ReadOptions) (*Trace, error) { return LoadWith(path, opt, nil) }
+
+// LoadWith is Load through OpenWith's wrap.
+func LoadWith(path string, opt ReadOptions, wrap func(r io.Reader, size int64) io.Reader) (*Trace, error) {
 	opt.KeepIDs = true
-	s, err := Open(path, opt)
+	s, err := OpenWith(path, opt, wrap)
 	if err != nil {
 		return nil, err
 	}
