@@ -2,8 +2,13 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/kvscope/kvscope/internal/testenv"
 )
 
 // TestTmuxFile: `kvscope FILE` on a terminal opens the explorer on the
@@ -18,6 +23,58 @@ func TestTmuxFile(t *testing.T) {
 	s, _ := startTmux(t, 120, 40, tr)
 	s.waitFor("replays", "[A] ✓  B ✓", "mooncake · 512 tokens/block · 300 requests",
 		"cache_aware:preset=sglang-0.4.6+lru", "lbgr+rlt")
+	s.keys("q")
+	s.waitExit()
+}
+
+// TestTmuxLoadingAndFailure opens the kv-cache-tester archive (1.3 MB of
+// xz, 49,334 requests: seconds to read) with a cache too small for its
+// prompts: the first frame is the loading frame, with the bytes read of
+// the file against its size; then both scenarios fail, and the focused
+// Compare pane shows the failure whole, wrapped, the same message
+// `kvscope run` prints for that scenario.
+func TestTmuxLoadingAndFailure(t *testing.T) {
+	archive := filepath.Join(testenv.SharedTraces(t), "kv-cache-tester", "traces.tar.xz")
+	// oversize=error said outright: whatever the defaults, a request
+	// larger than 2000 blocks stops the replay.
+	specs := []string{"cache_aware+lru;oversize=error", "lbgr+rlt;oversize=error"}
+	s, dir := startTmux(t, 120, 40, "open", archive, "-s", specs[0], "-s", specs[1], "--cache-blocks", "2000")
+	loading := regexp.MustCompile(`reading: [0-9.]+ [KM]?B of 1\.3 MB \([0-9]+%\)`)
+	s.waitUntil("loading", "the loading frame with the bytes read", func(screen string) bool {
+		return strings.Contains(screen, "kvscope · loading traces.tar.xz") && loading.MatchString(screen)
+	})
+	s.waitFor("failed", "[A] failed  B failed")
+
+	// The message kvscope run gives for B's scenario.
+	run := exec.Command(filepath.Join(dir, "kvscope"), "run", archive, "-s", specs[1], "--workers", "4", "--cache-blocks", "2000")
+	out, err := run.CombinedOutput()
+	if err == nil {
+		t.Fatalf("kvscope run did not fail:\n%s", out)
+	}
+	msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "kvscope: "))
+	if !strings.Contains(msg, "traces.tar.xz[traces/trace_") {
+		t.Fatalf("unexpected run failure %q", msg)
+	}
+
+	// Compare pane, zoomed: the whole message, over several lines.
+	s.keys("4", "z")
+	screen := s.waitFor("zoomed", "┏━ 4 Compare")
+	var flat strings.Builder
+	lines := 0
+	for _, l := range strings.Split(screen, "\n") {
+		l = strings.Trim(l, "┃│ ")
+		if strings.HasPrefix(l, "failed: ") || lines > 0 && lines < 20 {
+			lines++
+			flat.WriteString(l)
+		}
+	}
+	squeeze := func(s string) string { return strings.Join(strings.Fields(s), "") }
+	if !strings.Contains(squeeze(flat.String()), squeeze("failed: "+msg)) {
+		t.Errorf("the Compare pane does not show the whole failure %q:\n%s", msg, screen)
+	}
+	if len(msg) < 110 {
+		t.Errorf("message %q fits one line: the test does not check the wrap", msg)
+	}
 	s.keys("q")
 	s.waitExit()
 }
