@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kvscope/kvscope/gpuprofile"
+	"github.com/kvscope/kvscope/internal/progress"
 )
 
 // newProfileCmd wires `kvscope profile list|show|predict|fit`.
@@ -282,7 +283,9 @@ func newProfileFitCmd() *cobra.Command {
 			if err := os.WriteFile(outPath, b, 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%s)\n", outPath, p.Name)
+			// On stderr, as every command's wrote line; --quiet, which
+			// drops the per-point table, drops it too.
+			progress.New(cmd.ErrOrStderr(), progress.Never, quiet).Wrote(outPath, "profile "+p.Name)
 			return nil
 		},
 	}
@@ -291,7 +294,7 @@ func newProfileFitCmd() *cobra.Command {
 	f.StringVarP(&outPath, "output", "o", "", "profile JSON to write")
 	f.StringVar(&name, "name", "", "name of the fitted profile (default BASE-fit)")
 	f.StringVar(&desc, "description", "", "description stored in the profile")
-	f.BoolVar(&quiet, "quiet", false, "omit the per-point table")
+	f.BoolVar(&quiet, "quiet", false, "omit the per-point table and the \"wrote FILE\" line")
 	return cmd
 }
 
