@@ -80,7 +80,7 @@ func newCompareCmd() *cobra.Command {
 			cmp, err := analysis.Compare(cmd.Context(), tr, entries, analysis.CompareOptions{
 				Seeds: cf.seeds, Parallel: parallel, Sweep: sw,
 				KeepRecords: format == analysis.FormatCSV,
-				Progress:    countProgress(p, "compare", "runs"),
+				Progress:    countProgress(p, "compare", "runs", 0),
 			})
 			p.Clear()
 			if err != nil {

@@ -130,7 +130,7 @@ func newCurveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p.Update(func() string { return "curve: replaying " + progress.Count(int64(len(tr.Requests))) + " requests" })
+			p.Final(func() string { return "curve: replaying " + progress.Count(int64(len(tr.Requests))) + " requests…" })
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()

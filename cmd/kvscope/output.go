@@ -72,10 +72,19 @@ func readProgress(p *progress.Printer, path string) func(n, total int64) {
 	}
 }
 
-// countProgress returns a progress callback over counted work: "VERB: 12,288
-// of 40,000 UNIT (30%) · 5,120 UNIT/s".
-func countProgress(p *progress.Printer, verb, unit string) func(done, total int) {
+// countProgress starts a step of counted work and returns its progress
+// callback: "VERB: 12,288 of 40,000 UNIT (30%) · 5,120 UNIT/s". The step's
+// first line shows at once ("VERB: 0 of TOTAL UNIT", or "VERB…" when the
+// total is not known yet), so the line never still says the previous step
+// (reading, at 100%) while this one works towards its first callback.
+func countProgress(p *progress.Printer, verb, unit string, total int) func(done, total int) {
 	start := time.Now()
+	p.Final(func() string {
+		if total > 0 {
+			return fmt.Sprintf("%s: 0 of %s %s", verb, progress.Count(int64(total)), unit)
+		}
+		return verb + "…"
+	})
 	return func(done, total int) {
 		update := p.Update
 		if done >= total {

@@ -161,7 +161,7 @@ func newPlanCmd() *cobra.Command {
 			tLoad := time.Now()
 			res, err := analysis.Plan(cmd.Context(), tr, entries, analysis.PlanOptions{
 				SLOs: slos, MaxWorkers: maxWorkers, Seeds: seeds, Parallel: parallel, GPUs: planGPUs,
-				Progress: countProgress(p, "plan", "runs"),
+				Progress: countProgress(p, "plan", "runs", 0),
 			})
 			p.Clear()
 			if err != nil {

@@ -69,7 +69,7 @@ func newReplayCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg.Progress = countProgress(p, "replaying", "requests")
+			cfg.Progress = countProgress(p, "replaying", "requests", len(tr.Requests))
 			res, err := seq.Run(tr, cfg)
 			p.Clear()
 			if err != nil {

@@ -54,13 +54,13 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{Progress: countProgress(p, "replaying", "requests")})
+			run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{Progress: countProgress(p, "replaying", "requests", len(tr.Requests))})
 			if err != nil {
 				return err
 			}
 			m := analysis.Summary(tr, run, sc)
 			if vsOpt {
-				rs, err := analysis.RatiosProgress(cmd.Context(), tr, run, sc, countProgress(p, "opt and Belady per worker", "requests"))
+				rs, err := analysis.RatiosProgress(cmd.Context(), tr, run, sc, countProgress(p, "opt and Belady per worker", "requests", 0))
 				if err != nil {
 					return err
 				}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -160,8 +161,12 @@ func Rate(n float64, d time.Duration, unit string) string {
 		return ""
 	}
 	r := n / d.Seconds()
-	if unit == "B" {
+	switch {
+	case unit == "B":
 		return Size(int64(r)) + "/s"
+	case r < 10:
+		// A few runs a minute is still a rate: 0.05 runs/s, not 0.
+		return strconv.FormatFloat(r, 'g', 2, 64) + " " + unit + "/s"
 	}
 	return Count(int64(r)) + " " + unit + "/s"
 }

@@ -43,6 +43,9 @@ func TestCountPercentRate(t *testing.T) {
 	if got := Rate(10240, 2*time.Second, "requests"); got != "5,120 requests/s" {
 		t.Errorf("Rate requests = %q", got)
 	}
+	if got := Rate(3, time.Minute, "runs"); got != "0.05 runs/s" {
+		t.Errorf("Rate runs = %q", got)
+	}
 	if Rate(1, time.Millisecond, "B") != "" {
 		t.Error("a rate over a millisecond")
 	}
