@@ -16,8 +16,22 @@ import (
 // index, so the outcome does not depend on scheduling.
 func runJobs(ctx context.Context, tr *trace.Trace, jobs []job, opt CompareOptions) ([]jobResult, error) {
 	results := make([]jobResult, len(jobs))
+	tick := func(int64) {}
+	if opt.Work != nil {
+		var (
+			mu   sync.Mutex
+			work int64
+		)
+		total := 2 * int64(len(tr.Requests)) * int64(len(jobs))
+		tick = func(d int64) {
+			mu.Lock()
+			work += d
+			opt.Work(work, total)
+			mu.Unlock()
+		}
+	}
 	err := forEach(ctx, len(jobs), opt.Parallel, func(i int) {
-		results[i] = runOne(ctx, tr, jobs[i], opt.Points)
+		results[i] = runOne(ctx, tr, jobs[i], opt.Points, tick)
 	}, opt.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("compare: %w", err)
@@ -64,7 +78,18 @@ func forEach(ctx context.Context, n, par int, f func(i int), progress func(done,
 
 const cdfPoints = 200
 
-func runOne(ctx context.Context, tr *trace.Trace, j job, points int) (res jobResult) {
+// runOne runs one job, telling tick the work it does (Work's units: the
+// trace's requests simulated, then through the ratio step; whatever is
+// left when it stops early, at its end).
+func runOne(ctx context.Context, tr *trace.Trace, j job, points int, tick func(int64)) (res jobResult) {
+	n, counted := int64(len(tr.Requests)), int64(0)
+	count := func(upTo int64) {
+		if upTo > counted {
+			tick(upTo - counted)
+			counted = upTo
+		}
+	}
+	defer count(2 * n)
 	defer func() {
 		// A panic in one run must not take the other scenarios down.
 		// Simulate recovers its own (naming the request); this catches
@@ -73,11 +98,14 @@ func runOne(ctx context.Context, tr *trace.Trace, j job, points int) (res jobRes
 			res = jobResult{err: sim.Recovered(j.sc.String(), p)}
 		}
 	}()
-	run, err := sim.Simulate(ctx, tr, j.sc, sim.Options{})
+	run, err := sim.Simulate(ctx, tr, j.sc, sim.Options{Progress: func(done, _ int) { count(int64(done)) }})
 	if err != nil {
 		return jobResult{err: err}
 	}
-	rs, err := Ratios(ctx, tr, run, j.sc)
+	count(n)
+	rs, err := RatiosProgress(ctx, tr, run, j.sc, func(done, total int) {
+		count(n + int64(done)*n/int64(max(total, 1)))
+	})
 	if err != nil {
 		return jobResult{err: err}
 	}

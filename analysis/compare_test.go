@@ -261,9 +261,15 @@ func TestShellQuote(t *testing.T) {
 func TestCompareSeedsAndFailures(t *testing.T) {
 	tr, _ := sampleTrace(t)
 	es := entries(t, "lbgr+rlt", "cache_aware+lru", "round_robin+lru;cache_blocks=200")
-	cmp, err := Compare(context.Background(), tr, es, CompareOptions{Seeds: 3, Points: 10})
+	var work, workTotal int64
+	cmp, err := Compare(context.Background(), tr, es, CompareOptions{Seeds: 3, Points: 10,
+		Work: func(d, n int64) { work, workTotal = d, n }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The failed run's work counts as done: the work ends on its total.
+	if want := int64(2 * len(tr.Requests) * 5); work != want || workTotal != want {
+		t.Errorf("work %d of %d, want %d of %d", work, workTotal, want, want)
 	}
 	rlt, lru, bad := &cmp.Scenarios[0], &cmp.Scenarios[1], &cmp.Scenarios[2]
 	if !rlt.OK() || !rlt.Randomized || len(rlt.Seeds) != 3 || len(rlt.Runs) != 3 {
@@ -344,9 +350,16 @@ func TestCompareSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	var calls, total int
+	var work, workTotal int64
 	cmp, err := Compare(context.Background(), tr, entries(t, "lbgr+lru", "lbgr+rlt"), CompareOptions{
 		Seeds: 2, Points: 10, Sweep: &sw,
 		Progress: func(d, n int) { calls, total = d, n },
+		Work: func(d, n int64) {
+			if d < work || n != workTotal && workTotal != 0 {
+				t.Errorf("work %d of %d after %d of %d", d, n, work, workTotal)
+			}
+			work, workTotal = d, n
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -355,6 +368,10 @@ func TestCompareSweep(t *testing.T) {
 	// lbgr+lru: 1 main + 2 new points; lbgr+rlt: 2 seeds × (1 + 2).
 	if want := 3 + 6; cmp.Timing.Runs != want || total != want || calls != want {
 		t.Fatalf("runs %d (progress %d/%d), want %d", cmp.Timing.Runs, calls, total, want)
+	}
+	// Work: every run's requests twice (simulated, then the ratio step).
+	if want := int64(2 * len(tr.Requests) * 9); work != want || workTotal != want {
+		t.Errorf("work %d of %d, want %d of %d", work, workTotal, want, want)
 	}
 	s := cmp.Sweep
 	if s == nil || len(s.Curves) != 2 || len(s.Curves[0].Points) != 3 {

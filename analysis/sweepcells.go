@@ -243,7 +243,7 @@ func (r *CellResult) job() jobResult {
 
 // RunCell runs cell i of the plan on tr.
 func (cp *ComparePlan) RunCell(ctx context.Context, tr *trace.Trace, i int) CellResult {
-	jr := runOne(ctx, tr, cp.p.jobs[i], cp.opt.Points)
+	jr := runOne(ctx, tr, cp.p.jobs[i], cp.opt.Points, nil)
 	r := CellResult{Metrics: jr.m, Charts: jr.charts, Records: jr.records}
 	if jr.err != nil {
 		r.Error = jr.err.Error()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/internal/progress"
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/spf13/cobra"
@@ -76,11 +77,13 @@ func newCompareCmd() *cobra.Command {
 			}
 			tLoad := time.Now()
 
+			cp := newCompareProgress(p)
 			cpu0 := processCPU()
 			cmp, err := analysis.Compare(cmd.Context(), tr, entries, analysis.CompareOptions{
 				Seeds: cf.seeds, Parallel: parallel, Sweep: sw,
 				KeepRecords: format == analysis.FormatCSV,
-				Progress:    countProgress(p, "compare", "runs", 0),
+				Progress:    cp.runs,
+				Work:        cp.work,
 			})
 			p.Clear()
 			if err != nil {
@@ -262,6 +265,53 @@ func compareCommand(cmd *cobra.Command, tracePath, out string) string {
 	args = append(args, flagArgs(cmd, false, "scenario", "stats", "parallel", "output", "records")...)
 	args = append(args, "-o", out)
 	return analysis.ShellQuote(args)
+}
+
+// compareProgress is compare's progress line: runs done and the share of
+// the work done (requests simulated and through the ratio step, over every
+// run), which moves while long runs are still going, and the time so far:
+// "compare: 3 of 12 runs · 45% of the work · 14 s".
+type compareProgress struct {
+	p                   *progress.Printer
+	start               time.Time
+	runsDone, runsTotal int
+	workDone, workTotal int64
+}
+
+func newCompareProgress(p *progress.Printer) *compareProgress {
+	p.Final(func() string { return "compare…" })
+	return &compareProgress{p: p, start: time.Now()}
+}
+
+// runs and work are analysis.CompareOptions' Progress and Work (called
+// serialised).
+func (c *compareProgress) runs(done, total int) {
+	c.runsDone, c.runsTotal = done, total
+	update := c.p.Update
+	if done >= total {
+		update = c.p.Final
+	}
+	update(c.line)
+}
+
+func (c *compareProgress) work(done, total int64) {
+	c.workDone, c.workTotal = done, total
+	c.p.Update(c.line)
+}
+
+func (c *compareProgress) line() string {
+	var parts []string
+	if c.runsTotal > 0 { // known once the first run ends
+		parts = append(parts, progress.Count(int64(c.runsDone))+" of "+progress.Count(int64(c.runsTotal))+" runs")
+	}
+	if c.workTotal > 0 {
+		pc := c.workDone * 100 / c.workTotal
+		if c.runsTotal == 0 || c.runsDone < c.runsTotal {
+			pc = min(pc, 99)
+		}
+		parts = append(parts, fmt.Sprintf("%d%% of the work", pc))
+	}
+	return "compare: " + strings.Join(parts, " · ") + fmt.Sprintf(" · %.0f s", time.Since(c.start).Seconds())
 }
 
 // processCPU returns the process's user+system CPU time from
