@@ -79,11 +79,7 @@ func (o *genOutput) write(cmd *cobra.Command, g gen.Generator) error {
 	default:
 		return usagef("gen %s: --format: unknown format %q (choose native, mooncake)", g.Name(), o.format)
 	}
-	p := newPrinter(cmd)
-	if o.out == "" || o.out == "-" {
-		// The trace goes to standard output, often the same terminal.
-		p = progress.New(cmd.ErrOrStderr(), progress.Never, false)
-	}
+	p := outPrinter(cmd, o.out)
 	defer p.Clear()
 	emit := func(w io.Writer) error {
 		cw := progress.NewWriter(w)

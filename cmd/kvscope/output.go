@@ -49,6 +49,17 @@ func newPrinter(cmd *cobra.Command) *progress.Printer {
 	return progress.New(cmd.ErrOrStderr(), mode, quiet)
 }
 
+// outPrinter is newPrinter for a command writing its output to out: to
+// standard output ("-" or ""), often the same terminal as stderr, it draws
+// no progress line, which would tear through the data.
+func outPrinter(cmd *cobra.Command, out string) *progress.Printer {
+	if out == "" || out == "-" {
+		quiet, _ := cmd.Flags().GetBool("quiet")
+		return progress.New(cmd.ErrOrStderr(), progress.Never, quiet)
+	}
+	return newPrinter(cmd)
+}
+
 // readProgress returns the callback a progress.Reader calls: "reading
 // NAME: 12 MB of 45 MB (27%) · 8.1 MB/s" (without a total on standard
 // input).

@@ -211,7 +211,7 @@ func newTraceConvertCmd() *cobra.Command {
 				opt.BlockSize, split = freshSize, 0
 			}
 			opt.KeepIDs = true
-			p := newPrinter(cmd)
+			p := outPrinter(cmd, out)
 			defer p.Clear()
 			s, err := openTrace(cmd, p, args[0], opt)
 			if err != nil {
@@ -276,7 +276,7 @@ func newTraceHeadCmd() *cobra.Command {
 				return err
 			}
 			opt.KeepIDs = true
-			p := newPrinter(cmd)
+			p := outPrinter(cmd, out)
 			defer p.Clear()
 			s, err := openTrace(cmd, p, args[0], opt)
 			if err != nil {
