@@ -23,10 +23,12 @@ func Ratios(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scen
 	return RatiosProgress(ctx, tr, run, sc, nil)
 }
 
-// RatiosProgress is Ratios calling progress (if set) after each worker
-// with the requests of the workers done so far and of all workers: the
-// work, three passes over each worker's sequence (its policy, opt, the
-// Belady bound), is proportional to them.
+// RatiosProgress is Ratios calling progress (if set) as it goes, every 256
+// requests replayed and at the end of each worker, with the requests
+// replayed so far and in all: two replays of each worker's sequence (its
+// policy's, then opt's; the Belady bound that follows is one pass over the
+// block ids, counted with opt's), so the total is twice the sequences'
+// requests.
 func RatiosProgress(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scenario, progress func(done, total int)) (rs []seq.WorkerRatios, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -41,14 +43,21 @@ func RatiosProgress(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scena
 	out := make([]seq.WorkerRatios, len(seqs))
 	total, done := 0, 0
 	for _, idx := range seqs {
-		total += len(idx)
+		total += 2 * len(idx)
+	}
+	var tick func(int)
+	if progress != nil {
+		tick = func(n int) {
+			done += n
+			progress(done, total)
+		}
 	}
 	for w, idx := range seqs {
 		reqs := make([]*trace.Request, len(idx))
 		for i, j := range idx {
 			reqs[i] = &tr.Requests[j]
 		}
-		r, err := seq.SequentialRatios(ctx, reqs, sc.Evict, rng.Stream(sc.Seed, rng.EvictSeq, w), unit, run.Capacity, tr.Info.BlockSize)
+		r, err := seq.SequentialRatiosProgress(ctx, reqs, sc.Evict, rng.Stream(sc.Seed, rng.EvictSeq, w), unit, run.Capacity, tr.Info.BlockSize, tick)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, err
@@ -56,10 +65,6 @@ func RatiosProgress(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scena
 			return nil, fmt.Errorf("ratios: worker %d: %w", w, err)
 		}
 		out[w] = r
-		done += len(idx)
-		if progress != nil {
-			progress(done, total)
-		}
 	}
 	return out, nil
 }

@@ -42,8 +42,9 @@
 // the first frame shows at once with the bytes read of the file, its size
 // and the rate, and the explorer takes over when the trace lands. A
 // replay's progress counts its whole job: the simulation is the first
-// half, the competitive-ratio step (opt and the Belady bound per worker,
-// often as long as the simulation) the second, so the percentage does not
+// half, the competitive-ratio step (each worker's sequence replayed by its
+// policy and by opt, and the Belady bound: often as long as the
+// simulation) the second, so the percentage does not
 // stop at 99% while the ratios run.
 //
 // A replay that fails (bad input found by the simulator, or a panic inside

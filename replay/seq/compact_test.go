@@ -66,7 +66,7 @@ func TestCompactSameRatios(t *testing.T) {
 						}
 					}
 					run := func(rs []*trace.Request) WorkerRatios {
-						got, err := sequentialRatios(context.Background(), rs, param.Spec{Name: pol}, rand.New(rand.NewPCG(7, uint64(w))), u, capacity, tr.Info.BlockSize)
+						got, err := sequentialRatios(context.Background(), rs, param.Spec{Name: pol}, rand.New(rand.NewPCG(7, uint64(w))), u, capacity, tr.Info.BlockSize, nil)
 						if err != nil {
 							t.Fatalf("%s %s worker %d %s: %v", name, pol, w, u, err)
 						}

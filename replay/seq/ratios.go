@@ -50,11 +50,13 @@ func divRatio(a, b int64) *float64 {
 // and must not be passed (an error). A cancelled ctx stops it with ctx's
 // error.
 func CompareOpt(ctx context.Context, reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockSize int, policyMissed int64) (Ratios, error) {
-	return compareOpt(ctx, compact(reqs), unit, capacity, blockSize, policyMissed)
+	return compareOpt(ctx, compact(reqs), unit, capacity, blockSize, policyMissed, nil)
 }
 
 // compareOpt is CompareOpt on requests already renumbered by compact.
-func compareOpt(ctx context.Context, reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockSize int, policyMissed int64) (Ratios, error) {
+// tick (nil: none) hears the requests replayed, as checkCtx and passEnd
+// report them.
+func compareOpt(ctx context.Context, reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockSize int, policyMissed int64, tick func(int)) (Ratios, error) {
 	future := chains(reqs)
 	c, err := newCache(param.Spec{Name: "opt"}, unit, capacity, blockSize, nil, future, sizeHint(reqs))
 	if err != nil {
@@ -62,7 +64,7 @@ func compareOpt(ctx context.Context, reqs []*trace.Request, unit kvcache.Unit, c
 	}
 	var optMissed, longest int64
 	for i, r := range reqs {
-		if err := checkCtx(ctx, i); err != nil {
+		if err := checkCtx(ctx, i, tick); err != nil {
 			return Ratios{}, err
 		}
 		fp := c.Footprint(r)
@@ -76,6 +78,7 @@ func compareOpt(ctx context.Context, reqs []*trace.Request, unit kvcache.Unit, c
 		}
 		optMissed += missed(unit, r, hb, ht)
 	}
+	passEnd(len(reqs), tick)
 	out := Ratios{OptMissed: optMissed, OptLabel: "optimum", BeladyLabel: "Belady bound"}
 	if err := ctx.Err(); err != nil {
 		return Ratios{}, err
@@ -112,11 +115,28 @@ func sumRatios(ws []Ratios, policyMissed int64, u kvcache.Unit, capacity int64) 
 	return out
 }
 
-// checkCtx looks at ctx every 256 requests: often enough to stop within
-// milliseconds, rarely enough to cost nothing.
-func checkCtx(ctx context.Context, i int) error {
+// checkCtx looks at ctx every 256 requests (i is the request about to be
+// replayed): often enough to stop within milliseconds, rarely enough to
+// cost nothing. tick, if set, hears the 256 requests replayed since.
+func checkCtx(ctx context.Context, i int, tick func(int)) error {
 	if i%256 != 0 {
 		return nil
 	}
+	if tick != nil && i > 0 {
+		tick(256)
+	}
 	return ctx.Err()
+}
+
+// passEnd tells tick the requests of a pass of n that checkCtx has not
+// (the last n mod 256, or 256 when n is a multiple).
+func passEnd(n int, tick func(int)) {
+	if tick == nil || n == 0 {
+		return
+	}
+	if r := n % 256; r != 0 {
+		tick(r)
+	} else {
+		tick(256)
+	}
 }

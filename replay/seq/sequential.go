@@ -30,19 +30,26 @@ type WorkerRatios struct {
 // Belady bound's on the same sequence. The timed run's own misses never
 // enter a ratio. A cancelled ctx stops it with ctx's error.
 func SequentialRatios(ctx context.Context, reqs []*trace.Request, sp param.Spec, rnd *rand.Rand, unit kvcache.Unit, capacity int64, blockSize int) (WorkerRatios, error) {
-	return sequentialRatios(ctx, compact(reqs), sp, rnd, unit, capacity, blockSize)
+	return sequentialRatios(ctx, compact(reqs), sp, rnd, unit, capacity, blockSize, nil)
 }
 
-// sequentialRatios is SequentialRatios on requests already renumbered by
-// compact.
-func sequentialRatios(ctx context.Context, reqs []*trace.Request, sp param.Spec, rnd *rand.Rand, unit kvcache.Unit, capacity int64, blockSize int) (WorkerRatios, error) {
+// SequentialRatiosProgress is SequentialRatios telling tick, as it goes,
+// how many requests of its two replay passes (the policy's, then opt's)
+// it has done since the last call: 2·len(reqs) in all, by the end.
+func SequentialRatiosProgress(ctx context.Context, reqs []*trace.Request, sp param.Spec, rnd *rand.Rand, unit kvcache.Unit, capacity int64, blockSize int, tick func(n int)) (WorkerRatios, error) {
+	return sequentialRatios(ctx, compact(reqs), sp, rnd, unit, capacity, blockSize, tick)
+}
+
+// sequentialRatios is SequentialRatiosProgress on requests already
+// renumbered by compact; tick may be nil.
+func sequentialRatios(ctx context.Context, reqs []*trace.Request, sp param.Spec, rnd *rand.Rand, unit kvcache.Unit, capacity int64, blockSize int, tick func(int)) (WorkerRatios, error) {
 	c, err := newCache(sp, unit, capacity, blockSize, rnd, chains(reqs), sizeHint(reqs))
 	if err != nil {
 		return WorkerRatios{}, err
 	}
 	var policyMissed int64
 	for i, q := range reqs {
-		if err := checkCtx(ctx, i); err != nil {
+		if err := checkCtx(ctx, i, tick); err != nil {
 			return WorkerRatios{}, err
 		}
 		hb, ht, err := c.HitOnly(q)
@@ -51,7 +58,8 @@ func sequentialRatios(ctx context.Context, reqs []*trace.Request, sp param.Spec,
 		}
 		policyMissed += missed(unit, q, hb, ht)
 	}
-	r, err := compareOpt(ctx, reqs, unit, capacity, blockSize, policyMissed)
+	passEnd(len(reqs), tick)
+	r, err := compareOpt(ctx, reqs, unit, capacity, blockSize, policyMissed, tick)
 	if err != nil {
 		return WorkerRatios{}, err
 	}
