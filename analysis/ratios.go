@@ -25,10 +25,10 @@ func Ratios(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scen
 
 // RatiosProgress is Ratios calling progress (if set) as it goes, every 256
 // requests replayed and at the end of each worker, with the requests
-// replayed so far and in all: two replays of each worker's sequence (its
-// policy's, then opt's; the Belady bound that follows is one pass over the
-// block ids, counted with opt's), so the total is twice the sequences'
-// requests.
+// passed so far and in all: three passes over each worker's sequence (its
+// policy's replay, opt's, then the Belady bound, which took as long as a
+// replay on the kv-cache-tester archive and is counted at its end), so
+// the total is three times the sequences' requests.
 func RatiosProgress(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scenario, progress func(done, total int)) (rs []seq.WorkerRatios, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -43,7 +43,7 @@ func RatiosProgress(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scena
 	out := make([]seq.WorkerRatios, len(seqs))
 	total, done := 0, 0
 	for _, idx := range seqs {
-		total += 2 * len(idx)
+		total += 3 * len(idx)
 	}
 	var tick func(int)
 	if progress != nil {

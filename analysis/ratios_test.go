@@ -69,9 +69,9 @@ func TestRatiosStep(t *testing.T) {
 			t.Errorf("worker %d: bounds %+v for B = %d", w, r.Bounds, run.Capacity)
 		}
 	}
-	// RatiosProgress counts the requests of its two replays of each
+	// RatiosProgress counts the requests of its three passes over each
 	// worker's sequence as it goes, passing each worker's end on the way
-	// to twice the sequences' requests; its result is Ratios'.
+	// to three times the sequences' requests; its result is Ratios'.
 	calls := map[int]bool{}
 	last := 0
 	again, err := RatiosProgress(context.Background(), tr, run, sc, func(done, total int) {
@@ -86,7 +86,7 @@ func TestRatiosStep(t *testing.T) {
 	}
 	done := 0
 	for w, s := range seqs {
-		done += 2 * len(s)
+		done += 3 * len(s)
 		if !calls[done] {
 			t.Errorf("no progress call at worker %d's end (%d)", w, done)
 		}

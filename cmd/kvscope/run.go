@@ -60,7 +60,7 @@ func newRunCmd() *cobra.Command {
 			}
 			m := analysis.Summary(tr, run, sc)
 			if vsOpt {
-				rs, err := analysis.RatiosProgress(cmd.Context(), tr, run, sc, countProgress(p, "opt and Belady", "request replays", 0))
+				rs, err := analysis.RatiosProgress(cmd.Context(), tr, run, sc, countProgress(p, "opt and Belady", "request passes", 0))
 				if err != nil {
 					return err
 				}
