@@ -56,12 +56,13 @@ type CompareOptions struct {
 	Points int
 	// Progress, if set, is called after every finished run (serialised).
 	Progress func(done, total int)
-	// Work, if set, is called as the runs advance (serialised, about
-	// every 1,024 requests of a run) with the work done and the whole
-	// work, in requests: a run counts its trace's requests twice, once
-	// simulated and once through the ratio step (opt and the Belady bound
-	// per worker), which takes as long (the explorer counts it the same
-	// way). A run that stops early counts as done.
+	// Work, if set, is called as the runs advance (serialised: every
+	// 1,024 requests simulated, every 16 through the ratio step) with the
+	// work done and the whole work, in requests: a run counts its trace's
+	// requests twice, once simulated and once through the ratio step
+	// (three passes per worker, scaled to one), which takes about as long
+	// (the explorer counts it the same way). A run that stops early
+	// counts as done.
 	Work func(done, total int64)
 }
 

@@ -23,7 +23,7 @@ func Ratios(ctx context.Context, tr *trace.Trace, run *sim.Run, sc scenario.Scen
 	return RatiosProgress(ctx, tr, run, sc, nil)
 }
 
-// RatiosProgress is Ratios calling progress (if set) as it goes, every 256
+// RatiosProgress is Ratios calling progress (if set) as it goes, every 16
 // requests replayed and at the end of each worker, with the requests
 // passed so far and in all: three passes over each worker's sequence (its
 // policy's replay, opt's, then the Belady bound, which took as long as a

@@ -165,7 +165,7 @@ const (
 // Progress counts the whole job, not just the simulation: the simulation
 // is the first half (requests finished of the trace's), the competitive
 // ratios (each worker's sequence replayed by its policy and by opt, every
-// 256 requests, then the Belady bound, at its end) the second. Measured on
+// 16 requests, then the Belady bound, at its end) the second. Measured on
 // the kv-cache-tester archive (49,334 requests, 4 workers), the ratios
 // took 20–30 s against the simulation's 13–37 s: counting only the
 // simulation left the screen at 99% for the ratios' whole time. The series

@@ -35,7 +35,7 @@ func SequentialRatios(ctx context.Context, reqs []*trace.Request, sp param.Spec,
 
 // SequentialRatiosProgress is SequentialRatios telling tick, as it goes,
 // how many requests of its three passes it has done since the last call:
-// the policy's replay and opt's, every 256 requests, then the Belady
+// the policy's replay and opt's, every 16 requests, then the Belady
 // bound's, whole at its end; 3·len(reqs) in all.
 func SequentialRatiosProgress(ctx context.Context, reqs []*trace.Request, sp param.Spec, rnd *rand.Rand, unit kvcache.Unit, capacity int64, blockSize int, tick func(n int)) (WorkerRatios, error) {
 	return sequentialRatios(ctx, compact(reqs), sp, rnd, unit, capacity, blockSize, tick)
