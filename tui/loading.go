@@ -46,7 +46,17 @@ type (
 		err     error
 		elapsed time.Duration
 	}
+	// loadClockMsg redraws the loading frame's clock (a directory of
+	// session files reports no bytes; the clock still moves).
+	loadClockMsg struct{}
 )
+
+// loadClock is how often the loading frame's elapsed time is redrawn.
+const loadClock = 500 * time.Millisecond
+
+func loadClockCmd() tea.Cmd {
+	return tea.Tick(loadClock, func(time.Time) tea.Msg { return loadClockMsg{} })
+}
 
 func newLoader(cfg Config, specs []paneSpec) (*loader, error) {
 	if err := checkPanes(specs); err != nil {
@@ -62,7 +72,7 @@ func newLoader(cfg Config, specs []paneSpec) (*loader, error) {
 }
 
 // Init starts the load.
-func (l *loader) Init() tea.Cmd { return loadCmd(l.ctx, l.cfg.Load) }
+func (l *loader) Init() tea.Cmd { return tea.Batch(loadCmd(l.ctx, l.cfg.Load), loadClockCmd()) }
 
 // loadCmd runs load in a goroutine and streams its progress (each message
 // carrying the command for the next; a progress report the screen has not
@@ -85,10 +95,15 @@ func loadCmd(ctx context.Context, load LoadFunc) tea.Cmd {
 
 func (l *loader) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if l.m != nil {
+		if _, stale := msg.(loadClockMsg); stale {
+			return l, nil
+		}
 		_, cmd := l.m.Update(msg)
 		return l, cmd
 	}
 	switch msg := msg.(type) {
+	case loadClockMsg:
+		return l, loadClockCmd()
 	case tea.WindowSizeMsg:
 		l.w, l.h = msg.Width, msg.Height
 	case tea.KeyPressMsg:
@@ -153,13 +168,17 @@ func (l *loader) render() string {
 	}
 	el := time.Since(l.start)
 	lines := []string{l.st.bold.Render("kvscope · loading " + loadName(l.cfg))}
-	read := "reading: " + progress.Size(l.read)
+	read := "reading…"
+	if l.read > 0 || l.total > 0 {
+		read = "reading: " + progress.Size(l.read)
+	}
 	if l.total > 0 {
 		read += " of " + progress.Size(l.total) + progress.Percent(l.read, l.total)
 	}
-	if r := progress.Rate(float64(l.read), el, "B"); r != "" {
+	if r := progress.Rate(float64(l.read), el, "B"); r != "" && l.read > 0 {
 		read += " · " + r
 	}
+	read += fmt.Sprintf(" · %.1f s", el.Seconds())
 	lines = append(lines, "", read)
 	if l.total > 0 {
 		const width = 40

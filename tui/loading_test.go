@@ -27,7 +27,7 @@ func TestLoadingFrame(t *testing.T) {
 	t.Cleanup(l.Close)
 	l.Update(winSize(100, 30))
 	frame := ansi.Strip(l.View().Content)
-	if !strings.Contains(frame, "kvscope · loading big.tar.xz") || !strings.Contains(frame, "reading: 0 B") {
+	if !strings.Contains(frame, "kvscope · loading big.tar.xz") || !strings.Contains(frame, "reading… · ") {
 		t.Fatalf("first frame:\n%s", frame)
 	}
 	if n := strings.Count(frame, "\n") + 1; n != 30 {
@@ -40,6 +40,10 @@ func TestLoadingFrame(t *testing.T) {
 	frame = ansi.Strip(l.View().Content)
 	if !strings.Contains(frame, "reading: 1.0 MB of 4.0 MB (25%)") || !strings.Contains(frame, "[==========") {
 		t.Fatalf("progress frame:\n%s", frame)
+	}
+	// The clock redraws while loading, and asks for the next tick.
+	if _, next := l.Update(loadClockMsg{}); next == nil {
+		t.Error("the loading clock stopped")
 	}
 	_, cmd := l.Update(loadedMsg{tr: tr})
 	if l.m == nil {
@@ -54,6 +58,10 @@ func TestLoadingFrame(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("explorer after the load lacks %q:\n%s", want, out)
 		}
+	}
+	// A clock tick left over from the loading frame is dropped.
+	if _, next := l.Update(loadClockMsg{}); next != nil {
+		t.Error("the loading clock still ticks under the explorer")
 	}
 	// Keys now go to the explorer.
 	l.Update(keyMsg("tab"))
