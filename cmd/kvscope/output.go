@@ -33,6 +33,7 @@ func addOutputFlags(cmd *cobra.Command, withProgress bool) {
 	if withProgress {
 		f := cmd.Flags().VarPF(&progressFlag{}, "progress", "", "progress line on stderr: auto (when stderr is a terminal), always or never")
 		f.NoOptDefVal = "always"
+		_ = cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 	}
 }
 
