@@ -16,7 +16,7 @@ import (
 // index, so the outcome does not depend on scheduling.
 func runJobs(ctx context.Context, tr *trace.Trace, jobs []job, opt CompareOptions) ([]jobResult, error) {
 	results := make([]jobResult, len(jobs))
-	tick := func(int64) {}
+	var tick func(int64) // nil: no Work, and the runs report nothing
 	if opt.Work != nil {
 		var (
 			mu   sync.Mutex
@@ -78,9 +78,9 @@ func forEach(ctx context.Context, n, par int, f func(i int), progress func(done,
 
 const cdfPoints = 200
 
-// runOne runs one job, telling tick the work it does (Work's units: the
-// trace's requests simulated, then through the ratio step; whatever is
-// left when it stops early, at its end).
+// runOne runs one job, telling tick (if not nil) the work it does (Work's
+// units: the trace's requests simulated, then through the ratio step;
+// whatever is left when it stops early, at its end).
 func runOne(ctx context.Context, tr *trace.Trace, j job, points int, tick func(int64)) (res jobResult) {
 	n, counted := int64(len(tr.Requests)), int64(0)
 	count := func(upTo int64) {
@@ -89,7 +89,14 @@ func runOne(ctx context.Context, tr *trace.Trace, j job, points int, tick func(i
 			counted = upTo
 		}
 	}
-	defer count(2 * n)
+	var simProgress, ratioProgress func(done, total int)
+	if tick != nil {
+		defer count(2 * n)
+		simProgress = func(done, _ int) { count(int64(done)) }
+		ratioProgress = func(done, total int) { count(n + int64(done)*n/int64(max(total, 1))) }
+	} else {
+		count = func(int64) {}
+	}
 	defer func() {
 		// A panic in one run must not take the other scenarios down.
 		// Simulate recovers its own (naming the request); this catches
@@ -98,14 +105,12 @@ func runOne(ctx context.Context, tr *trace.Trace, j job, points int, tick func(i
 			res = jobResult{err: sim.Recovered(j.sc.String(), p)}
 		}
 	}()
-	run, err := sim.Simulate(ctx, tr, j.sc, sim.Options{Progress: func(done, _ int) { count(int64(done)) }})
+	run, err := sim.Simulate(ctx, tr, j.sc, sim.Options{Progress: simProgress})
 	if err != nil {
 		return jobResult{err: err}
 	}
 	count(n)
-	rs, err := RatiosProgress(ctx, tr, run, j.sc, func(done, total int) {
-		count(n + int64(done)*n/int64(max(total, 1)))
-	})
+	rs, err := RatiosProgress(ctx, tr, run, j.sc, ratioProgress)
 	if err != nil {
 		return jobResult{err: err}
 	}
