@@ -34,7 +34,6 @@ func newLiveCmd() *cobra.Command {
 		seed                               uint64
 		backoff, timeout, firstTok, stall  time.Duration
 		probeEvery, scrapeEvery, snapEvery time.Duration
-		progress                           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "live TRACE --attach URL[,URL...] [-o REPORT]",
@@ -111,13 +110,10 @@ func newLiveCmd() *cobra.Command {
 					FirstTokenTimeout: firstTok, StallTimeout: stall, Timeout: timeout},
 			}
 			var done chan struct{}
-			// Progress by default on a terminal, one rewritten line;
-			// --progress forces it (a line per interval elsewhere).
-			tty := isTerminal(cmd.ErrOrStderr())
-			if !cmd.Flags().Changed("progress") {
-				progress = tty
-			}
-			if progress {
+			// Progress as every command draws it (--progress auto, the
+			// default: on a terminal), a line per snapshot.
+			pr := newPrinter(cmd)
+			if pr.On() {
 				ch := make(chan live.Update, 64)
 				cfg.Updates, cfg.SnapshotEvery = ch, snapEvery
 				done = make(chan struct{})
@@ -125,17 +121,10 @@ func newLiveCmd() *cobra.Command {
 					defer close(done)
 					for u := range ch {
 						if s := u.Snapshot; s != nil {
-							line := liveProgressLine(*s, concurrency)
-							if tty {
-								fmt.Fprintf(cmd.ErrOrStderr(), "\r\x1b[K%s", line)
-							} else {
-								fmt.Fprintln(cmd.ErrOrStderr(), line)
-							}
+							pr.Final(func() string { return liveProgressLine(*s, concurrency) })
 						}
 					}
-					if tty {
-						fmt.Fprint(cmd.ErrOrStderr(), "\r\x1b[K")
-					}
+					pr.Clear()
 				}()
 			}
 			res, err := live.Run(ctx, tr, reqs, cfg)
@@ -180,7 +169,7 @@ func newLiveCmd() *cobra.Command {
 				if err := rep.WriteFile(output); err != nil {
 					return err
 				}
-				newPrinter(cmd).Wrote(output)
+				pr.Wrote(output)
 				fmt.Fprintf(cmd.OutOrStdout(), "live: %d requests: %d completed, %d failed, %d timed out, %d cancelled; token hit ratio %.4f; report %s\n",
 					res.Requests, res.Completed, res.Failed, res.TimedOut, res.Cancelled, rep.LiveSummary.TokenHitRatio, output)
 			}
@@ -214,11 +203,10 @@ func newLiveCmd() *cobra.Command {
 	fl.DurationVar(&stall, "stall-timeout", 30*time.Second, "longest gap between two streamed chunks")
 	fl.DurationVar(&probeEvery, "probe-interval", 500*time.Millisecond, "how often an unhealthy worker is probed (GET /health)")
 	fl.DurationVar(&scrapeEvery, "scrape-interval", time.Second, "how often /metrics is read during the run")
-	fl.DurationVar(&snapEvery, "progress-interval", time.Second, "progress line interval with --progress")
-	fl.BoolVar(&progress, "progress", false, "a progress line on stderr every --progress-interval: completed, failed, rate, hit ratio, ETA (default: on when stderr is a terminal)")
+	fl.DurationVar(&snapEvery, "progress-interval", time.Second, "interval of the progress line (completed, failed, rate, hit ratio, ETA)")
 	fl.DurationVar(&duration, "duration", 0, "stop sending after this long (0 = no limit); requests in flight finish, the rest are reported as not sent")
 	fl.BoolVar(&adaptive, "adaptive-concurrency", false, "lower the in-flight cap below --concurrency when workers push back (AIMD: halve on a 429 or stall, +1 per cap's worth of successes)")
-	addOutputFlags(cmd, false)
+	addOutputFlags(cmd, true)
 	fl.IntVar(&cacheBlocks, "cache-blocks", 0, "each worker's KV cache in server blocks (default: vLLM's cache_config_info from /metrics)")
 	fl.IntVar(&serverBlockSize, "server-block-size", 0, "the workers' tokens per block (default: /metrics, else 16 for openai, 1 for sglang)")
 	fl.StringVar(&model, "model", "kvscope", "model name sent with OpenAI requests")
