@@ -2,16 +2,28 @@ package live
 
 import "github.com/kvscope/kvscope/replay/trace"
 
-// clusterView is route.Cluster over the live workers: Match from kvscope's
-// model of each worker's cache (precise=true routers read it: no KV events
-// are consumed), Waiting and Usage from the latest /metrics reading, or,
+// clusterView is route.Cluster over the live workers: Match from the
+// workers' KV-event mirrors when Config.KVEvents is on (and prompts are
+// token ids), else from kvscope's model of each worker's cache, Waiting and Usage from the latest /metrics reading, or,
 // without one, the driver's own in-flight count and the model's pinned share.
 // Called by the router under d.mu.
 type clusterView struct{ d *driver }
 
 func (v clusterView) Match(w int, r *trace.Request) (int, int) {
-	h := v.d.workers[w].model.Match(r.Blocks)
-	return h, h * v.d.bs
+	d := v.d
+	if d.kvWalk {
+		// The worker's true cache, from its KV events: the leading run
+		// of the prompt's blocks present there. r is request r.Index of
+		// the plan's model; its prompt is built once for every worker.
+		if d.matchIdx != r.Index {
+			d.matchTok = d.plan.Tokens(r.Index, d.matchTok)
+			d.matchIdx = r.Index
+		}
+		_, p := d.kv.Mirrors[w].Walk(d.matchTok, d.bs)
+		return p, p * d.bs
+	}
+	h := d.workers[w].model.Match(r.Blocks)
+	return h, h * d.bs
 }
 
 func (v clusterView) Waiting(w int) int {

@@ -52,6 +52,13 @@ type Config struct {
 	// ModelEvict is the eviction policy of kvscope's model of each worker's
 	// cache (default server_lru for OpenAI workers, lru for sglang).
 	ModelEvict string
+	// KVEvents, one per worker in worker order, subscribes to the workers'
+	// KV cache events (kvevents.go) and keeps a mirror of each worker's
+	// cache: records get its prediction, precise routers read it.
+	// KVMirror is an already open subscription to use instead (the
+	// caller closes it).
+	KVEvents []KVEndpoint
+	KVMirror *KVEvents
 	// Updates, if set, receives a Record per finished request (sent
 	// blocking: the consumer must keep up) and a Snapshot every
 	// SnapshotEvery (dropped when the channel is full). The driver never

@@ -64,11 +64,12 @@
 //
 // route.Cluster is implemented from what the driver knows: Waiting and Usage
 // from the latest /metrics reading (without one: the driver's in-flight
-// count and the model's pinned share), Match from kvscope's own model of each
-// worker's cache. Choice: precise=true routers are not refused; they read
-// that model, not KV events (no event stream is consumed), which is what an
-// operator running kvscope's router in front of unmodified servers would
-// have. The model inserts a request's blocks when it is sent and holds them
+// count and the model's pinned share), Match from the workers' KV-event
+// mirrors when Config.KVEvents is on (see "KV events" below), else from
+// kvscope's own model of each worker's cache. Choice: precise=true routers
+// are not refused without events; they read that model, which is what an
+// operator running kvscope's router in front of servers that publish no
+// events would have. The model inserts a request's blocks when it is sent and holds them
 // until it ends (the server counts running requests' blocks as cached), then
 // stamps them (kvcache.Complete); its policy is Config.ModelEvict
 // (server_lru, the llm-d-inference-sim/vLLM rule, by default; lru for
@@ -113,6 +114,50 @@
 // no worker is left, the attempt's error names
 // every worker's URL and the error that took it out (an unknown CA, http
 // spoken to https, a refused port), never a bare "no healthy worker".
+//
+// # KV events (kvevents.go, mirror.go)
+//
+// With Config.KVEvents (the CLI's --kv-events), one per worker in worker
+// order, the driver subscribes to each worker's KV cache events over
+// ZeroMQ (github.com/go-zeromq/zmq4, a SUB socket subscribed to every
+// topic): "bind:tcp://HOST:PORT" binds the endpoint, for
+// llm-d-inference-sim, whose publisher dials its --zmq-endpoint (v0.10.2
+// pkg/common/publisher.go; one endpoint per simulator, since every local
+// simulator publishes on the same topic kv@<POD_IP>@<model>);
+// "connect:tcp://HOST:PORT" connects, for vLLM, whose publisher binds
+// (--kv-events-config endpoint, tcp://*:5557 by default). A message is
+// [topic, 8-byte big-endian sequence number, msgpack KVEventBatch [ts,
+// events, dp_rank?]]; events are BlockStored, BlockRemoved and
+// AllBlocksCleared, as tagged arrays (vLLM's default) or maps with a
+// "type" key (llm-d-inference-sim --use-vllm-map-event-format); hashes of
+// any integer width are accepted (github.com/vmihailenco/msgpack/v5).
+// A message that does not decode is skipped whole and counted (Bad, with
+// the first reason), never a panic.
+//
+// Each worker's Mirror keeps the hashes present and, from BlockStored's
+// token ids, the hash of each (parent hash, block tokens), kept after
+// removal, so a prompt (liverun.Plan.Tokens) is walked block by block to
+// the server's hashes at the driver's server block size. A sequence
+// number that goes back (a new publisher) or AllBlocksCleared is a
+// restart: the mirror empties and counts it; a jump forward is a gap
+// (events lost, counted with the messages missed). Gaps of a restarted
+// publisher whose first messages were lost are only a gap when their
+// numbers are above the last seen: such a restart is caught by the driver
+// (refused connections) but not by the mirror.
+//
+// Uses: each record's MirrorCachedTokens is the mirror's prediction for the
+// serving worker at send time with llm-d-inference-sim's counting rule
+// (every prompt block present in the cache, not only a leading prefix).
+// It is a best effort: events travel apart from the responses, so the
+// previous request's may not be in yet (the tests check the mirror itself
+// exactly, by replaying its event log offline). clusterView.Match reads the
+// leading run of present blocks from the mirror instead of the model, so
+// precise=true routers (and llmd) route on the workers' true caches, as
+// they read the simulator's truth offline. Word prompts (ClientConfig.Words)
+// are tokenized by the server, so the mirror cannot walk them: no
+// prediction, and Match stays on the model. The model is not corrected
+// from the mirror (not done). Events published before a simulator's
+// publisher connects (it dials every second) are lost and show as a gap.
 //
 // # Cancellation and panics
 //

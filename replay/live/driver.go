@@ -39,6 +39,9 @@ type worker struct {
 	// forgotten counts the blocks the model dropped after failed attempts.
 	ctr       counters
 	forgotten int64
+	// mirrorHit sums the KV-event mirror's predictions over completed
+	// requests.
+	mirrorHit int64
 	// downWhy is the error that last took the worker out of routing.
 	downWhy string
 	// The circuit breaker (breaker.go).
@@ -67,7 +70,15 @@ type driver struct {
 	// and timed out together), for snapshots.
 	completed, failedN int
 	bs                 int
-	newPol             func(w int) (kvcache.Policy, error)
+	// kv is the KV-event subscription (nil: none); kvWalk is set when
+	// its mirrors can walk the prompts (token ids sent, not words: the
+	// server's tokenizer makes the tokens of a word prompt); matchIdx and
+	// matchTok cache the prompt Match walks (under mu).
+	kv       *KVEvents
+	kvWalk   bool
+	matchIdx int
+	matchTok []uint32
+	newPol   func(w int) (kvcache.Policy, error)
 	// bg ends with the run (probes, scrapes); probes counts probe loops.
 	bg     context.Context
 	probes sync.WaitGroup
@@ -188,6 +199,22 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 	}
 	d.records = make([]Record, len(plan.Requests))
 	d.limit = newLimiter(cfg.Concurrency, cfg.Adaptive)
+	d.matchIdx = -1
+	switch {
+	case cfg.KVMirror != nil:
+		d.kv = cfg.KVMirror
+	case len(cfg.KVEvents) > 0:
+		if d.kv, err = OpenKVEvents(ctx, cfg.KVEvents); err != nil {
+			return nil, err
+		}
+		defer d.kv.Close()
+	}
+	if d.kv != nil {
+		if n := len(d.kv.Mirrors); n != len(cfg.Workers) {
+			return nil, fmt.Errorf("live: %d KV event endpoints for %d workers: give one per worker, in worker order", n, len(cfg.Workers))
+		}
+		d.kvWalk = !cfg.Client.Words
+	}
 	return d.run(ctx)
 }
 
@@ -321,6 +348,10 @@ type attempt struct {
 	fits      bool
 	evicted   int64
 	why       string
+	// mirror is the KV-event mirror's prediction (blocks; mirrorKnown
+	// false without one).
+	mirror      int
+	mirrorKnown bool
 }
 
 // begin routes request i and updates the model of the chosen worker.
@@ -328,7 +359,7 @@ type attempt struct {
 // the attempt goes to the first worker of the router's order of preference
 // (route.Decision.Ranked) that is in routing and has not failed it, else
 // to the first in routing.
-func (d *driver) begin(i int, failed []bool) (*attempt, error) {
+func (d *driver) begin(i int, failed []bool, prompt []uint32) (*attempt, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	req := &d.plan.Model.Requests[i]
@@ -356,6 +387,14 @@ func (d *driver) begin(i int, failed []bool) (*attempt, error) {
 	}
 	w := d.workers[a.w]
 	w.inFlight++
+	if d.kvWalk {
+		// The mirror's prediction with the server's counting rule, from
+		// the events received so far: a best effort, since events travel
+		// apart from the responses (the previous request's may still be
+		// on their way).
+		a.mirror, _ = d.kv.Mirrors[a.w].Walk(prompt, d.bs)
+		a.mirrorKnown = true
+	}
 	// kvscope's model of the worker: the server counts the blocks of
 	// running requests as cached, so a request's blocks are inserted (and
 	// held) from the moment it is sent until it ends.
@@ -442,6 +481,7 @@ func (d *driver) ended(a *attempt, i int, resp Response, ae *AttemptError) (trip
 		w.prompt += int64(resp.PromptTokens)
 		w.cached += int64(resp.CachedTokens)
 		w.modelHit += int64(d.records[i].ModelCachedTokens)
+		w.mirrorHit += int64(d.records[i].MirrorCachedTokens)
 		w.succeeded()
 	case ae.Kind != KindCancelled:
 		w.fail[string(ae.Kind)]++
@@ -489,7 +529,10 @@ func (d *driver) serve(ctx context.Context, i int) {
 			d.finish(ctx, i, Cancelled, why)
 			return
 		}
-		a, err := d.begin(i, failed)
+		if prompt == nil {
+			prompt = d.plan.Tokens(i, prompt)
+		}
+		a, err := d.begin(i, failed, prompt)
 		rec.Attempts++
 		if err != nil {
 			last = err.(*AttemptError)
@@ -512,7 +555,7 @@ func (d *driver) serve(ctx context.Context, i int) {
 		}
 		rec.SentMs = ms(time.Since(d.start))
 		rec.ModelCachedTokens, rec.ModelFits, rec.ModelEvicted = a.hit*d.bs, a.fits, a.evicted
-		prompt = d.plan.Tokens(i, prompt)
+		rec.MirrorCachedTokens, rec.MirrorKnown = a.mirror*d.bs, a.mirrorKnown
 		resp, serr := d.client.Send(ctx, d.workers[a.w].ep, prompt, pr.Output)
 		var ae *AttemptError
 		if serr != nil && !errors.As(serr, &ae) {

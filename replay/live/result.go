@@ -71,6 +71,12 @@ func (d *driver) result(ctx context.Context) *Result {
 			r.InterruptCause = fmt.Sprintf("the run's duration limit (%v) was reached", d.cfg.Duration)
 		}
 	}
+	if d.kv != nil {
+		for _, ep := range d.kv.Endpoints {
+			r.KVEvents = append(r.KVEvents, ep.String())
+		}
+		r.KVWalk = d.kvWalk
+	}
 	for i, w := range d.workers {
 		r.WorkerURLs = append(r.WorkerURLs, w.ep.String())
 		wr := WorkerResult{Worker: i, URL: w.ep.String(), Completed: w.completed, Failed: w.failed,
@@ -89,6 +95,14 @@ func (d *driver) result(ctx context.Context) *Result {
 			wr.CounterResets = w.ctr.resets
 		}
 		wr.ModelForgotten = w.forgotten
+		if d.kv != nil {
+			st := d.kv.Mirrors[i].Stats()
+			wr.Mirror = &liverun.MirrorResult{Endpoint: d.kv.Endpoints[i].String(),
+				CachedTokens: w.mirrorHit, HitRatio: ratioF(float64(w.mirrorHit), float64(w.prompt)),
+				Blocks: st.Blocks, BlockSize: st.BlockSize, Messages: st.Messages, Events: st.Events,
+				Stored: st.Stored, Removed: st.Removed, Restarts: st.Restarts, Gaps: st.Gaps, Missed: st.Missed,
+				Bad: st.Bad, BadWhy: st.BadWhy, Unknown: st.Unknown}
+		}
 		r.Workers = append(r.Workers, wr)
 	}
 	return r

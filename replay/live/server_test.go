@@ -50,6 +50,8 @@ type simServer struct {
 	log    *bytes.Buffer // read only after exited is closed
 	exited chan struct{} // closed once the process ended and its output is in log
 	err    error         // the process's exit status, set before exited closes
+	bin    string
+	args   []string // how it was started (restartSim starts it again)
 }
 
 // Kill stops the server at once (SIGKILL), as a crash would, and waits
@@ -64,6 +66,9 @@ type simOpts struct {
 	maxNumSeqs             int
 	ttft, itl              time.Duration
 	words                  bool
+	// zmq, when set, gives server i the KV event endpoint zmq[i] to dial
+	// (--zmq-endpoint), publishing each event at once (--event-batch-size 1).
+	zmq []string
 }
 
 // freePort asks the kernel for a free 127.0.0.1 port.
@@ -90,31 +95,58 @@ func startSim(t testing.TB, n int, o simOpts) []*simServer {
 		o.maxNumSeqs = 16
 	}
 	var out []*simServer
-	for range n {
+	for i := range n {
 		port := freePort(t)
 		args := []string{
 			"--port", strconv.Itoa(port), "--model", "kvscope-test-model",
 			"--enable-kvcache", "--kv-cache-size", strconv.Itoa(o.cacheBlocks),
 			"--block-size", strconv.Itoa(o.blockSize), "--max-model-len", "32768",
 			"--max-num-seqs", strconv.Itoa(o.maxNumSeqs), "--force-dummy-tokenizer",
-			"--zmq-endpoint", "", "--seed", "1",
+			"--seed", "1",
 			"--time-to-first-token", o.ttft.String(), "--inter-token-latency", o.itl.String(),
 		}
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "POD_IP=127.0.0.1")
-		var log bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", bin, err)
+		if o.zmq != nil {
+			args = append(args, "--zmq-endpoint", o.zmq[i], "--event-batch-size", "1")
+		} else {
+			args = append(args, "--zmq-endpoint", "")
 		}
-		s := &simServer{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, log: &log, exited: make(chan struct{})}
-		go func() { s.err = cmd.Wait(); close(s.exited) }()
-		t.Cleanup(s.Kill)
-		out = append(out, s)
+		out = append(out, launchSim(t, bin, args, fmt.Sprintf("http://127.0.0.1:%d", port)))
 	}
-	// Poll /health until every server answers, with a deadline against a
-	// server that never comes up; one that exits first fails at once with
-	// its output (a port taken between freePort and its bind, for one).
+	waitHealthy(t, out)
+	return out
+}
+
+// launchSim starts one llm-d-inference-sim, killed when the test ends.
+func launchSim(t testing.TB, bin string, args []string, url string) *simServer {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "POD_IP=127.0.0.1")
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	s := &simServer{URL: url, cmd: cmd, log: &log, exited: make(chan struct{}), bin: bin, args: args}
+	go func() { s.err = cmd.Wait(); close(s.exited) }()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// restartSim starts a killed server again with the same flags (port, KV
+// event endpoint) and waits until it answers /health.
+func restartSim(t testing.TB, s *simServer) *simServer {
+	t.Helper()
+	n := launchSim(t, s.bin, s.args, s.URL)
+	waitHealthy(t, []*simServer{n})
+	return n
+}
+
+// waitHealthy polls /health until every server answers, with a deadline
+// against a server that never comes up; one that exits first fails at
+// once with its output (a port taken between freePort and its bind, for
+// one).
+func waitHealthy(t testing.TB, out []*simServer) {
+	t.Helper()
 	deadline := time.Now().Add(patience)
 	for _, s := range out {
 		for {
@@ -137,7 +169,6 @@ func startSim(t testing.TB, n int, o simOpts) []*simServer {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	return out
 }
 
 func endpoints(t testing.TB, ss []*simServer) []Endpoint {

@@ -87,6 +87,14 @@ type Record struct {
 	ModelFits         bool `json:"model_fits"`
 	// ModelEvicted is how many blocks the model evicted for it.
 	ModelEvicted int64 `json:"model_evicted"`
+	// MirrorCachedTokens is the KV-event mirror's prediction for the
+	// serving worker at send time, with the server's counting rule (every
+	// prompt block present in its cache); MirrorKnown false without KV
+	// events (or with word prompts, which the server tokenizes). A best
+	// effort: events arrive apart from responses, so the last request's
+	// may not have been received yet.
+	MirrorCachedTokens int  `json:"mirror_cached_tokens,omitempty"`
+	MirrorKnown        bool `json:"mirror_known,omitempty"`
 	// Why is the router's explanation of its decision.
 	Why string `json:"why,omitempty"`
 }
@@ -135,11 +143,16 @@ type Result struct {
 	DroppedTokens  int64 `json:"dropped_tokens"`
 	DistinctBlocks int   `json:"distinct_blocks"`
 	// Started is the wall-clock start (UTC); DurationS the run's length.
-	Started   time.Time      `json:"started"`
-	DurationS float64        `json:"duration_s"`
-	Workers   []WorkerResult `json:"workers"`
-	Records   []Record       `json:"records"`
-	Plan      *Plan          `json:"-"`
+	Started   time.Time `json:"started"`
+	DurationS float64   `json:"duration_s"`
+	// KVEvents lists the KV event endpoints, per worker (empty: no
+	// events consumed); KVWalk is set when the mirrors could walk the
+	// prompts (token ids sent), so that MirrorCachedTokens are known.
+	KVEvents []string       `json:"kv_events,omitempty"`
+	KVWalk   bool           `json:"kv_walk,omitempty"`
+	Workers  []WorkerResult `json:"workers"`
+	Records  []Record       `json:"records"`
+	Plan     *Plan          `json:"-"`
 }
 
 // WorkerResult is one worker's share of a live run.
@@ -174,6 +187,8 @@ type WorkerResult struct {
 	// ModelForgotten counts the blocks kvscope's model dropped after
 	// failed attempts (the server most likely never kept them).
 	ModelForgotten int64 `json:"model_forgotten_blocks"`
+	// Mirror is what the worker's KV events told (nil without them).
+	Mirror *MirrorResult `json:"mirror,omitempty"`
 	// CacheBlocks is the cache size used for the model (server blocks).
 	CacheBlocks int64 `json:"cache_blocks"`
 	// Downs counts transitions to unhealthy, Recovered the recoveries.
@@ -219,4 +234,36 @@ func (r *Result) FailReasonList() []string {
 		return ks[i] < ks[j]
 	})
 	return ks
+}
+
+// MirrorResult is one worker's KV-event mirror at the end of a run.
+type MirrorResult struct {
+	Endpoint string `json:"endpoint"`
+	// CachedTokens sums the mirror's send-time predictions over the
+	// worker's completed requests (Record.MirrorCachedTokens); HitRatio =
+	// it / the responses' prompt tokens of the same requests.
+	CachedTokens int64   `json:"cached_tokens"`
+	HitRatio     float64 `json:"hit_ratio"`
+	// Blocks present at the end; BlockSize the events' tokens per block.
+	Blocks    int `json:"blocks"`
+	BlockSize int `json:"block_size"`
+	// Messages and Events received; Stored and Removed count blocks.
+	Messages int   `json:"messages"`
+	Events   int   `json:"events"`
+	Stored   int64 `json:"stored_blocks"`
+	Removed  int64 `json:"removed_blocks"`
+	// Restarts: AllBlocksCleared events and sequence numbers that went
+	// back (a new publisher: the server restarted); each empties the
+	// mirror. Gaps and Missed: jumps in the sequence numbers and the
+	// messages they skipped (events lost: the mirror may be wrong until
+	// the blocks are stored or removed again).
+	Restarts int    `json:"restarts"`
+	Gaps     int    `json:"gaps"`
+	Missed   uint64 `json:"missed_messages"`
+	// Bad counts messages that could not be decoded, BadWhy the first
+	// one's reason; Unknown counts removals of blocks the mirror did not
+	// hold.
+	Bad     int    `json:"bad_messages"`
+	BadWhy  string `json:"bad_why,omitempty"`
+	Unknown int64  `json:"unknown_removals"`
 }

@@ -1,0 +1,234 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// kvEndpoints gives n simulators each a bound endpoint on a free port.
+func kvEndpoints(t *testing.T, n int) (binds []KVEndpoint, dial []string) {
+	t.Helper()
+	for range n {
+		addr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+		binds = append(binds, KVEndpoint{Bind: true, Addr: addr})
+		dial = append(dial, addr)
+	}
+	return binds, dial
+}
+
+func openKV(t *testing.T, eps []KVEndpoint) *KVEvents {
+	t.Helper()
+	kv, err := OpenKVEvents(context.Background(), eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range kv.Mirrors {
+		m.keep = true
+	}
+	t.Cleanup(kv.Close)
+	return kv
+}
+
+// logLen and logCopy read a mirror's event log.
+func (m *Mirror) logCopy() []kvEvent {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.log)
+}
+
+// fence sends one-block prompts of tokens below liverun.TokenBase (never
+// in a plan's prompts), a new one each time the last one's BlockStored has
+// not come back, until one has: every event the server published before
+// it has then been received (a publisher's messages arrive in order). It
+// returns the log's length up to and including that event. The first
+// fence also waits for the simulator's publisher to connect (it dials every
+// second; what it publishes before is lost).
+func fence(t *testing.T, c *Client, ep Endpoint, m *Mirror, next *uint32) int {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for time.Now().Before(deadline) {
+		*next++
+		tok := make([]uint32, 16)
+		for i := range tok {
+			tok[i] = 10 + *next
+		}
+		ch := m.Changed()
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		_, err := c.Send(ctx, ep, tok, 1)
+		cancel()
+		if err != nil {
+			t.Fatalf("fence request: %v", err)
+		}
+		wait := time.NewTimer(1500 * time.Millisecond) // the publisher redials every second
+		for {
+			if n := storedAt(m.logCopy(), tok); n > 0 {
+				wait.Stop()
+				return n
+			}
+			select {
+			case <-ch:
+				ch = m.Changed()
+				continue
+			case <-wait.C:
+			}
+			break
+		}
+	}
+	t.Fatalf("no KV event from %s within %v", ep, patience)
+	return 0
+}
+
+// storedAt is the index after the BlockStored of exactly tok (0: none).
+func storedAt(log []kvEvent, tok []uint32) int {
+	for i, e := range log {
+		if e.Kind == kvStored && slices.Equal(e.Tokens, tok) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// At concurrency 1, for every request, the mirror's prediction with the
+// server's counting rule equals the cached_tokens the server reports, with
+// and without evictions. Events travel apart from the responses, so the
+// test replays the mirror's ordered event log offline: fences mark where
+// the run's events begin and end, each request takes the state before its
+// own events (the server counts its hit before it evicts and stores), and
+// its events are the removals up to and including the next BlockStored,
+// which must store exactly the blocks the mirror said were missing; a
+// request that stores nothing stores no event. The live send-time
+// prediction (Record.MirrorCachedTokens) is a best effort and is logged.
+func TestRealServerKVEventsMirrorExact(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		capacity int
+	}{{"no-eviction", 100000}, {"eviction", 64}} {
+		t.Run(tc.name, func(t *testing.T) {
+			binds, dial := kvEndpoints(t, 1)
+			kv := openKV(t, binds)
+			srv := startSim(t, 1, simOpts{cacheBlocks: tc.capacity, zmq: dial})
+			eps := endpoints(t, srv)
+			c := NewClient(ClientConfig{Model: "kvscope-test-model", Timeout: patience, FirstTokenTimeout: patience, StallTimeout: patience}, eps)
+			defer c.Close()
+			m := kv.Mirrors[0]
+			var next uint32
+			start := fence(t, c, eps[0], m, &next)
+			tr := treeTrace(t, 11, 150, 2, 20, 16, 0.75, 0)
+			res := runLive(t, tr, eps, Config{Router: "round_robin", Concurrency: 1, KVMirror: kv})
+			if res.Completed != res.Requests {
+				t.Fatalf("%d of %d completed: %v", res.Completed, res.Requests, res.FailReasons)
+			}
+			end := fence(t, c, eps[0], m, &next) - 1 // the end fence's BlockStored
+			log := m.logCopy()
+			for end > start && log[end-1].Kind == kvRemoved {
+				end-- // the end fence's own evictions
+			}
+
+			ref := newMirror()
+			for _, e := range log[:start] {
+				ref.apply(e)
+			}
+			pos, exact, live, evicting := start, 0, 0, 0
+			var tok []uint32
+			for i, rec := range res.Records {
+				tok = res.Plan.Tokens(i, tok)
+				nb := len(tok) / 16
+				pred, _ := ref.walk(tok, 16, nil)
+				if pred*16 == rec.CachedTokens {
+					exact++
+				} else {
+					t.Errorf("request %d: mirror %d cached tokens, server %d (model %d)", i, pred*16, rec.CachedTokens, rec.ModelCachedTokens)
+				}
+				if rec.MirrorKnown && rec.MirrorCachedTokens == rec.CachedTokens {
+					live++
+				}
+				if pred == nb {
+					continue // nothing new, nothing published
+				}
+				removed := 0
+				for ; pos < end && log[pos].Kind == kvRemoved; pos++ {
+					removed += len(log[pos].Hashes)
+					ref.apply(log[pos])
+				}
+				if pos >= end || log[pos].Kind != kvStored || len(log[pos].Hashes) != nb-pred {
+					t.Fatalf("request %d: %d of %d blocks missing, but the next event (%d of %d) is %+v", i, nb-pred, nb, pos, end, log[min(pos, len(log)-1)])
+				}
+				ref.apply(log[pos])
+				pos++
+				if removed > 0 {
+					evicting++
+				}
+				if c, _ := ref.walk(tok, 16, nil); c != nb {
+					t.Fatalf("request %d: after its events %d of its %d blocks present", i, c, nb)
+				}
+			}
+			if pos != end {
+				t.Fatalf("%d events of the run not attributed to a request (%d..%d)", end-pos, pos, end)
+			}
+			if tc.capacity < 1000 && evicting*5 < len(res.Records) {
+				t.Fatalf("only %d of %d requests evicted", evicting, len(res.Records))
+			}
+			w := res.Workers[0]
+			mr := w.Mirror
+			if mr == nil || mr.Bad != 0 || mr.Restarts != 0 || mr.Blocks > tc.capacity || mr.Events < end-start {
+				t.Fatalf("worker's mirror: %+v", mr)
+			}
+			// The server's kv_cache_usage_perc counts the blocks of running
+			// requests only (block_cache.go: len(usedBlocks)/maxBlocks),
+			// which events do not carry: at the quiescent end it is 0,
+			// while the mirror holds every block still cached.
+			s, err := c.Scrape(context.Background(), eps[0])
+			if err != nil || !s.HasUsage || s.Usage != 0 {
+				t.Fatalf("/metrics after the run: usage %v (has %v), err %v", s.Usage, s.HasUsage, err)
+			}
+			t.Logf("%s: %d of %d requests exact offline; send-time mirror %d of %d; model %d of %d; %d evicting; "+
+				"%d events in %d messages (%d gaps, %d missed before the publisher connected); %d blocks at the end; hit ratio responses %.4f mirror %.4f model %.4f",
+				tc.name, exact, len(res.Records), live, len(res.Records), countModelExact(res), len(res.Records), evicting,
+				mr.Events, mr.Messages, mr.Gaps, mr.Missed, mr.Blocks, w.HitRatio, mr.HitRatio, w.ModelHitRatio)
+		})
+	}
+}
+
+func countModelExact(res *Result) int {
+	n := 0
+	for _, r := range res.Records {
+		if r.ModelCachedTokens == r.CachedTokens {
+			n++
+		}
+	}
+	return n
+}
+
+// A simulator killed and started again on the same port and KV event
+// endpoint: its new publisher numbers from 1, and the mirror counts a
+// restart and empties (the new server's cache is empty).
+func TestRealServerKVEventsRestart(t *testing.T) {
+	binds, dial := kvEndpoints(t, 1)
+	kv := openKV(t, binds)
+	srv := startSim(t, 1, simOpts{cacheBlocks: 1000, zmq: dial})
+	eps := endpoints(t, srv)
+	c := NewClient(ClientConfig{Model: "kvscope-test-model", Timeout: patience, FirstTokenTimeout: patience, StallTimeout: patience}, eps)
+	defer c.Close()
+	m := kv.Mirrors[0]
+	var next uint32
+	// Enough messages that the new publisher's first ones, even after a
+	// few lost before it connects, number below the last one seen.
+	for range 12 {
+		fence(t, c, eps[0], m, &next)
+	}
+	before := m.Stats()
+	if before.Restarts != 0 || before.Blocks < 12 {
+		t.Fatalf("before the restart: %+v", before)
+	}
+	srv[0].Kill()
+	restartSim(t, srv[0])
+	fence(t, c, eps[0], m, &next)
+	after := m.Stats()
+	if after.Restarts != 1 || after.Blocks < 1 || after.Blocks >= before.Blocks {
+		t.Fatalf("after the restart: %+v (before: %+v)", after, before)
+	}
+	t.Logf("restart detected: %d blocks before, %d after; %d messages, %d gaps (%d missed)", before.Blocks, after.Blocks, after.Messages, after.Gaps, after.Missed)
+}

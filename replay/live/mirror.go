@@ -1,0 +1,284 @@
+package live
+
+import (
+	"hash/fnv"
+	"sync"
+	"time"
+)
+
+// Mirror is one worker's cache as its KV events tell it: the block hashes
+// present now, and what was learned from BlockStored (the hash of each
+// block given its parent's hash and its tokens) so that a prompt can be
+// walked block by block to the server's hashes. What is learned is kept
+// after a block's removal and across restarts (the server hashes the same
+// tokens the same way). Safe for concurrent use.
+//
+// The server's event for a request lists the hashes of the blocks it
+// added, in prompt order, with the hash of the last block it already had as
+// the first one's parent (llm-d-inference-sim v0.10.2 block_cache.go
+// startRequest; vLLM's BlockStored likewise). When the blocks it had are
+// not a leading prefix (an earlier block was evicted, a later one kept),
+// that parent and the chaining of the listed hashes are not the true
+// parents: the walk then falls back on a block's tokens alone when exactly
+// one hash was ever stored with them (kvscope's generated prompts give
+// every block of a prefix tree distinct tokens) and learns the true parent
+// from the walk.
+type Mirror struct {
+	mu      sync.Mutex
+	present map[uint64]struct{}
+	learned map[learnKey]uint64
+	// byTokens maps a block's token digest to its one hash (ambiguous:
+	// stored under more than one hash).
+	byTokens map[uint64]tokHash
+
+	blockSize int
+	seenSeq   bool
+	lastSeq   uint64
+	stats     MirrorStats
+	// log, when keep is set, holds every applied event in order (tests
+	// replay it offline).
+	keep bool
+	log  []kvEvent
+	// changed is closed and replaced at each message (waiters).
+	changed chan struct{}
+	recvErr int
+}
+
+type learnKey struct {
+	parent    uint64
+	hasParent bool
+	tokens    uint64 // digest of the block's tokens
+}
+
+type tokHash struct {
+	hash      uint64
+	ambiguous bool
+}
+
+// MirrorStats is what a mirror counted.
+type MirrorStats struct {
+	// Messages and Events received and applied; Stored and Removed count
+	// blocks.
+	Messages, Events int
+	Stored, Removed  int64
+	// Blocks present now; Learned is how many (parent, tokens) → hash
+	// entries the walk can use.
+	Blocks, Learned int
+	// BlockSize is the events' tokens per block (0 before the first
+	// BlockStored).
+	BlockSize int
+	// Restarts counts AllBlocksCleared events and sequence numbers that
+	// went back (a new publisher: the server restarted); both empty the
+	// mirror. Gaps counts jumps forward in the sequence numbers and
+	// Missed the messages they skipped (lost events: the mirror may hold
+	// blocks the server evicted, or miss some it stored). A first message
+	// above 1 (joined late, or the publisher connected after its first
+	// events) is a gap.
+	Restarts, Cleared, Gaps int
+	Missed                  uint64
+	// Bad counts messages that could not be decoded (skipped whole);
+	// BadWhy is the first one's reason. Unknown counts removals of blocks
+	// the mirror did not hold.
+	Bad     int
+	BadWhy  string
+	Unknown int64
+}
+
+func newMirror() *Mirror {
+	return &Mirror{present: map[uint64]struct{}{}, learned: map[learnKey]uint64{},
+		byTokens: map[uint64]tokHash{}, changed: make(chan struct{})}
+}
+
+func digest(tokens []uint32) uint64 {
+	h := fnv.New64a()
+	var b [4]byte
+	for _, t := range tokens {
+		b[0], b[1], b[2], b[3] = byte(t), byte(t>>8), byte(t>>16), byte(t>>24)
+		_, _ = h.Write(b[:])
+	}
+	return h.Sum64()
+}
+
+// receive applies one ZeroMQ message.
+func (m *Mirror) receive(frames [][]byte) {
+	_, seq, evs, err := decodeKVMessage(frames)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.signal()
+	if err != nil {
+		m.stats.Bad++
+		if m.stats.BadWhy == "" {
+			m.stats.BadWhy = err.Error()
+		}
+		return
+	}
+	m.sequence(seq)
+	m.stats.Messages++
+	for _, e := range evs {
+		m.apply(e)
+	}
+}
+
+// sequence checks a message's sequence number against the last one.
+func (m *Mirror) sequence(seq uint64) {
+	switch {
+	case !m.seenSeq:
+		if seq > 1 {
+			m.stats.Gaps++
+			m.stats.Missed += seq - 1
+		}
+	case seq <= m.lastSeq:
+		// A new publisher numbering from 1: the server restarted, and
+		// its cache with it.
+		m.stats.Restarts++
+		m.clear()
+		if seq > 1 {
+			m.stats.Gaps++
+			m.stats.Missed += seq - 1
+		}
+	case seq > m.lastSeq+1:
+		m.stats.Gaps++
+		m.stats.Missed += seq - m.lastSeq - 1
+	}
+	m.seenSeq, m.lastSeq = true, seq
+}
+
+func (m *Mirror) clear() { clear(m.present) }
+
+// apply applies one event (under m.mu).
+func (m *Mirror) apply(e kvEvent) {
+	m.stats.Events++
+	if m.keep {
+		m.log = append(m.log, e)
+	}
+	switch e.Kind {
+	case kvStored:
+		m.blockSize = e.BlockSize
+		parent, has := e.Parent, e.HasParent
+		for i, h := range e.Hashes {
+			tok := e.Tokens[i*e.BlockSize : (i+1)*e.BlockSize]
+			d := digest(tok)
+			m.learned[learnKey{parent, has, d}] = h
+			if th, ok := m.byTokens[d]; !ok {
+				m.byTokens[d] = tokHash{hash: h}
+			} else if th.hash != h {
+				m.byTokens[d] = tokHash{ambiguous: true}
+			}
+			m.present[h] = struct{}{}
+			m.stats.Stored++
+			parent, has = h, true
+		}
+	case kvRemoved:
+		for _, h := range e.Hashes {
+			if _, ok := m.present[h]; ok {
+				delete(m.present, h)
+				m.stats.Removed++
+			} else {
+				m.stats.Unknown++
+			}
+		}
+	case kvCleared:
+		m.stats.Restarts++
+		m.stats.Cleared++
+		m.clear()
+	}
+}
+
+func (m *Mirror) signal() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+func (m *Mirror) noteRecvError(error) {
+	m.mu.Lock()
+	m.recvErr++
+	m.mu.Unlock()
+}
+
+// recvBackoff paces a receiver after an error of the socket (a lost peer).
+func (m *Mirror) recvBackoff() <-chan time.Time { return time.After(20 * time.Millisecond) }
+
+// Changed returns a channel closed at the next message (applied or bad).
+func (m *Mirror) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+
+// Stats returns the mirror's counts now.
+func (m *Mirror) Stats() MirrorStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.stats
+	s.Blocks, s.Learned, s.BlockSize = len(m.present), len(m.learned), m.blockSize
+	return s
+}
+
+// BlockSize is the events' tokens per block (0 before any BlockStored).
+func (m *Mirror) BlockSize() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.blockSize
+}
+
+// Walk maps a prompt's whole blocks of bs tokens to the server's hashes
+// (known false for a block never stored, or whose hash the mirror cannot
+// tell) and says which are present: cached counts the prompt's blocks
+// present anywhere in the cache (llm-d-inference-sim's counting rule:
+// every block of the request already held, used or not, not only a leading
+// prefix), prefix the leading run of present blocks (what a prefix-cache
+// router matches).
+func (m *Mirror) Walk(tokens []uint32, bs int) (cached, prefix int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.walk(tokens, bs, nil)
+}
+
+// walk is Walk under m.mu; hashes, when not nil, receives each block's
+// hash (0 when unknown).
+func (m *Mirror) walk(tokens []uint32, bs int, hashes *[]uint64) (cached, prefix int) {
+	if bs < 1 {
+		return 0, 0
+	}
+	var parent uint64
+	has, lost, inPrefix := false, false, true
+	for j := 0; (j+1)*bs <= len(tokens); j++ {
+		d := digest(tokens[j*bs : (j+1)*bs])
+		var h uint64
+		ok := false
+		if !lost {
+			h, ok = m.learned[learnKey{parent, has, d}]
+		}
+		if !ok {
+			if th, found := m.byTokens[d]; found && !th.ambiguous {
+				// Learned under another parent (see the type's doc):
+				// the block's tokens name it; remember the true parent.
+				h, ok = th.hash, true
+				if !lost {
+					m.learned[learnKey{parent, has, d}] = h
+				}
+			}
+		}
+		if hashes != nil {
+			if ok {
+				*hashes = append(*hashes, h)
+			} else {
+				*hashes = append(*hashes, 0)
+			}
+		}
+		_, here := m.present[h]
+		if here = here && ok; here {
+			cached++
+			if inPrefix {
+				prefix++
+			}
+		} else {
+			inPrefix = false
+		}
+		// An unknown block loses the chain: later blocks resolve by
+		// their tokens only.
+		lost = !ok
+		parent, has = h, ok
+	}
+	return cached, prefix
+}
