@@ -61,6 +61,18 @@ type LiveSummary struct {
 	Attempts int `json:"attempts"`
 	// CounterResets sums the workers' /metrics counter resets (restarts).
 	CounterResets int `json:"counter_resets"`
+	// HasMirror is set when the run consumed the workers' KV events and
+	// could walk its prompts (liverun.Result.KVWalk); MirrorTokenHitRatio
+	// is then Σ the mirror's send-time predictions / Σ prompt tokens over
+	// the completed requests, MirrorAgreement the share of those whose
+	// prediction equals the response's cached_tokens (among those that
+	// reported them), and the counts sum the workers' mirrors.
+	HasMirror           bool    `json:"has_mirror"`
+	MirrorTokenHitRatio float64 `json:"mirror_token_hit_ratio"`
+	MirrorAgreement     float64 `json:"mirror_agreement"`
+	MirrorRestarts      int     `json:"mirror_restarts"`
+	MirrorGaps          int     `json:"mirror_gaps"`
+	MirrorBad           int     `json:"mirror_bad_messages"`
 	// Coverage says, for each hit ratio above, which requests it covers.
 	Coverage LiveCoverage `json:"coverage"`
 	// PerRequestAgreement is the share of completed requests whose cached
@@ -86,6 +98,7 @@ type LiveCoverage struct {
 	Responses string `json:"responses"`
 	Metrics   string `json:"metrics"`
 	Model     string `json:"model"`
+	Mirror    string `json:"mirror,omitempty"`
 }
 
 // LiveModelOf takes what the live report needs from a simulated run's
@@ -136,6 +149,8 @@ func SummarizeLive(res *liverun.Result) LiveSummary {
 	var mq, mh float64
 	var ttft, e2e, ttftArr, lag []float64
 	agree := 0
+	var mPrompt, mCached int64
+	mAgree, mReported := 0, 0
 	first, last := math.Inf(1), math.Inf(-1)
 	for _, r := range res.Records {
 		s.Attempts += r.Attempts
@@ -146,6 +161,16 @@ func SummarizeLive(res *liverun.Result) LiveSummary {
 			continue
 		}
 		ttftArr = append(ttftArr, r.TTFTFromArrivalMs)
+		if r.MirrorKnown {
+			mPrompt += int64(max(r.PromptTokens, r.SentTokens))
+			mCached += int64(r.MirrorCachedTokens)
+			if r.CachedKnown {
+				mReported++
+				if r.CachedTokens == r.MirrorCachedTokens {
+					mAgree++
+				}
+			}
+		}
 		if r.CachedKnown {
 			s.CachedReported++
 			prompt += int64(r.PromptTokens)
@@ -168,6 +193,11 @@ func SummarizeLive(res *liverun.Result) LiveSummary {
 			s.HasMetrics = false
 			continue
 		}
+		if w.Mirror != nil {
+			s.MirrorRestarts += w.Mirror.Restarts
+			s.MirrorGaps += w.Mirror.Gaps
+			s.MirrorBad += w.Mirror.Bad
+		}
 		mq += w.MetricsQueried
 		mh += w.MetricsHit
 		s.CounterResets += w.CounterResets
@@ -177,6 +207,9 @@ func SummarizeLive(res *liverun.Result) LiveSummary {
 	s.MetricsTokenHitRatio = ratioF64(mh, mq)
 	s.PerRequestAgreement = ratioF64(float64(agree), float64(s.CachedReported))
 	s.CachedMissing = s.Completed > 0 && s.CachedReported == 0
+	s.HasMirror = res.KVWalk
+	s.MirrorTokenHitRatio = ratioF64(float64(mCached), float64(mPrompt))
+	s.MirrorAgreement = ratioF64(float64(mAgree), float64(mReported))
 	s.Coverage = liveCoverage(s)
 	s.TTFT = Summarize(ttft)
 	s.E2E = Summarize(e2e)
@@ -205,6 +238,10 @@ func liveCoverage(s LiveSummary) LiveCoverage {
 		}
 	} else {
 		c.Metrics = "none: some worker's /metrics lacked the prefix-cache counters or could not be read"
+	}
+	if s.HasMirror {
+		c.Mirror = fmt.Sprintf("the %d completed requests, each predicted at send time from the serving worker's KV events received by then "+
+			"(a best effort: events travel apart from the responses)", s.Completed)
 	}
 	c.Model = "the same requests as the responses' ratio"
 	if s.CachedMissing {
@@ -413,7 +450,12 @@ func (r *LiveReport) WriteMarkdown(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "\nCached tokens per request equal to kvscope's worker model: %.1f%% of the %d completed requests that reported them.\n", 100*s.PerRequestAgreement, s.CachedReported)
 	}
-	fmt.Fprintf(&b, "\nWhat each hit ratio covers:\n\n- responses: %s\n- /metrics: %s\n- kvscope's model: %s\n\n", s.Coverage.Responses, s.Coverage.Metrics, s.Coverage.Model)
+	fmt.Fprintf(&b, "\nWhat each hit ratio covers:\n\n- responses: %s\n- /metrics: %s\n- kvscope's model: %s\n", s.Coverage.Responses, s.Coverage.Metrics, s.Coverage.Model)
+	if s.HasMirror {
+		fmt.Fprintf(&b, "- KV-event mirror: %s\n", s.Coverage.Mirror)
+	}
+	b.WriteString("\n")
+	writeLiveMirror(&b, res, s)
 
 	if r.Model != nil {
 		fmt.Fprintf(&b, "## Live beside the model\n\nModel: `%s`, simulated on the %d requests as sent (whole blocks, server pages).\n\n", r.Model.Scenario, r.Model.Requests)
@@ -457,4 +499,53 @@ func ratioF64(a, b float64) float64 {
 		return 0
 	}
 	return a / b
+}
+
+// writeLiveMirror writes the KV-event section: the hit ratio of each source
+// side by side and each worker's mirror.
+func writeLiveMirror(b *strings.Builder, res *liverun.Result, s LiveSummary) {
+	if len(res.KVEvents) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## KV events\n\n")
+	if s.HasMirror {
+		resp := "–"
+		if !s.CachedMissing {
+			resp = fmt.Sprintf("%.4f", s.TokenHitRatio)
+		}
+		met := "–"
+		if s.HasMetrics {
+			met = fmt.Sprintf("%.4f", s.MetricsTokenHitRatio)
+		}
+		fmt.Fprintf(b, "Token hit ratio: responses %s, /metrics %s, kvscope's model %.4f, KV-event mirror %.4f (coverage above). ", resp, met, s.ModelTokenHitRatio, s.MirrorTokenHitRatio)
+		if !s.CachedMissing {
+			fmt.Fprintf(b, "Mirror's prediction equal to the response's cached_tokens: %.1f%% of the completed requests that reported them.", 100*s.MirrorAgreement)
+		}
+		b.WriteString("\n\n")
+	} else {
+		b.WriteString("The prompts were sent as words, which the servers tokenize: the mirrors cannot walk them, so no prediction (precise routers read kvscope's model).\n\n")
+	}
+	fmt.Fprintf(b, "| worker | endpoint | mirror hit ratio | blocks at end | messages | events | restarts | gaps (messages missed) | bad messages |\n")
+	fmt.Fprintf(b, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, wr := range res.Workers {
+		m := wr.Mirror
+		if m == nil {
+			continue
+		}
+		hr := "–"
+		if s.HasMirror {
+			hr = fmt.Sprintf("%.4f", m.HitRatio)
+		}
+		fmt.Fprintf(b, "| %d | %s | %s | %d | %d | %d | %d | %d (%d) | %d |\n", wr.Worker, liveCell(m.Endpoint), hr, m.Blocks, m.Messages, m.Events, m.Restarts, m.Gaps, m.Missed, m.Bad)
+	}
+	for _, wr := range res.Workers {
+		if m := wr.Mirror; m != nil && m.Bad > 0 {
+			fmt.Fprintf(b, "\nWorker %d: %d KV event messages could not be decoded (skipped), the first: %s\n", wr.Worker, m.Bad, liveCell(m.BadWhy))
+		}
+	}
+	if s.MirrorRestarts > 0 || s.MirrorGaps > 0 {
+		fmt.Fprintf(b, "\nRestarts (AllBlocksCleared, or sequence numbers going back: a new publisher) empty a mirror; gaps are lost events, after which a mirror may hold blocks the server evicted or miss some it stored. "+
+			"A simulator's first events are lost until its publisher has dialled kvscope's endpoint (it retries every second).\n")
+	}
+	b.WriteString("\n")
 }

@@ -171,3 +171,43 @@ func TestLiveReportInterrupted(t *testing.T) {
 		t.Errorf("failure table:\n%s", out)
 	}
 }
+
+// With KV events, the summary sets the mirror's hit ratio beside the
+// others (over the completed requests), with its agreement and the
+// mirrors' restarts, gaps and bad messages, and the report shows them.
+func TestLiveReportMirror(t *testing.T) {
+	res := liveResult()
+	res.KVEvents, res.KVWalk = []string{"bind:tcp://127.0.0.1:5557"}, true
+	for i := range res.Records[:20] {
+		res.Records[i].MirrorKnown, res.Records[i].MirrorCachedTokens = true, 25
+		if i == 0 {
+			res.Records[i].MirrorCachedTokens = 0 // its predecessor's events not in yet
+		}
+	}
+	res.Workers[0].Mirror = &liverun.MirrorResult{Endpoint: "bind:tcp://127.0.0.1:5557", CachedTokens: 475, HitRatio: 0.2375,
+		Blocks: 64, BlockSize: 16, Messages: 30, Events: 40, Restarts: 1, Gaps: 1, Missed: 3, Bad: 2, BadWhy: "payload: truncated"}
+	s := SummarizeLive(res)
+	if !s.HasMirror || math.Abs(s.MirrorTokenHitRatio-0.2375) > 1e-12 || s.MirrorAgreement != 0.95 || s.MirrorRestarts != 1 || s.MirrorGaps != 1 || s.MirrorBad != 2 ||
+		!strings.Contains(s.Coverage.Mirror, "20 completed requests") {
+		t.Fatalf("summary %+v", s)
+	}
+	var md strings.Builder
+	if err := NewLiveReport(res).WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## KV events", "KV-event mirror 0.2375", "95.0%", "| 0 | bind:tcp://127.0.0.1:5557 | 0.2375 | 64 | 30 | 40 | 1 | 1 (3) | 2 |",
+		"payload: truncated", "- KV-event mirror: the 20 completed"} {
+		if !strings.Contains(md.String(), want) {
+			t.Fatalf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	// Word prompts: no prediction, said so.
+	res.KVWalk = false
+	md.Reset()
+	if err := NewLiveReport(res).WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if SummarizeLive(res).HasMirror || !strings.Contains(md.String(), "cannot walk them") {
+		t.Fatalf("word prompts:\n%s", md.String())
+	}
+}

@@ -24,6 +24,7 @@ func newLiveCmd() *cobra.Command {
 		model, modelEvict                  string
 		compareEvict, compareProfile       string
 		keyEnv, keyFile                    string
+		kvEvents                           string
 		tf                                 tlsFlags
 		timeScale                          float64
 		limit, concurrency, retries        int
@@ -73,6 +74,15 @@ func newLiveCmd() *cobra.Command {
 			if timeScale <= 0 || limit < 0 || concurrency < 1 || retries < 0 || cacheBlocks < 0 || serverBlockSize < 0 || breaker < 1 || duration < 0 {
 				return usagef("--time-scale must be > 0, --concurrency and --breaker-failures ≥ 1, --limit, --retries, --cache-blocks, --server-block-size and --duration ≥ 0")
 			}
+			var kvEps []live.KVEndpoint
+			if kvEvents != "" {
+				if kvEps, err = live.ParseKVEndpoints(kvEvents); err != nil {
+					return usageError{err}
+				}
+				if len(kvEps) != len(eps) {
+					return usagef("--kv-events: %d endpoints for %d workers: give one per worker, in --attach order", len(kvEps), len(eps))
+				}
+			}
 			if compareProfile != "" && compareEvict == "" {
 				return usagef("--compare-profile needs --compare-evict")
 			}
@@ -105,7 +115,7 @@ func newLiveCmd() *cobra.Command {
 				Workers: eps, Router: router, Seed: seed, TimeScale: timeScale, Concurrency: concurrency,
 				Adaptive: adaptive, Duration: duration,
 				Retries: retries, BreakerFailures: breaker, Backoff: backoff, ProbeInterval: probeEvery, ScrapeInterval: scrapeEvery,
-				CacheBlocks: cacheBlocks, ServerBlockSize: serverBlockSize, ModelEvict: modelEvict,
+				CacheBlocks: cacheBlocks, ServerBlockSize: serverBlockSize, ModelEvict: modelEvict, KVEvents: kvEps,
 				Client: live.ClientConfig{API: a, Model: model, Words: words, Key: key, TLS: tlsCfg,
 					FirstTokenTimeout: firstTok, StallTimeout: stall, Timeout: timeout},
 			}
@@ -211,6 +221,9 @@ func newLiveCmd() *cobra.Command {
 	fl.IntVar(&serverBlockSize, "server-block-size", 0, "the workers' tokens per block (default: /metrics, else 16 for openai, 1 for sglang)")
 	fl.StringVar(&model, "model", "kvscope", "model name sent with OpenAI requests")
 	fl.BoolVar(&words, "words", false, "send prompts as words (for servers that count words, e.g. llm-d-inference-sim --force-dummy-tokenizer)")
+	fl.StringVar(&kvEvents, "kv-events", "", "the workers' KV cache events, one endpoint per worker in --attach order, comma-separated: "+
+		"bind:tcp://127.0.0.1:PORT (llm-d-inference-sim dials its --zmq-endpoint) or connect:tcp://HOST:PORT (vLLM's publisher binds); "+
+		"a mirror of each worker's cache predicts each request's hit and feeds precise routers (not with --words)")
 	fl.StringVar(&modelEvict, "model-evict", "", "eviction policy of kvscope's model of each worker (default server_lru for openai, lru for sglang)")
 	fl.StringVar(&compareEvict, "compare-evict", "", "simulate the same requests with this eviction policy and report live − model per metric")
 	fl.StringVar(&compareProfile, "compare-profile", "", "gpuprofile for the comparison's engine latency model (default: the linear model)")
