@@ -177,11 +177,14 @@ func decodeKVEvent(r any) (kvEvent, error) {
 		if e.Hashes, err = kvHashes(hv); err != nil {
 			return e, fmt.Errorf("BlockStored block_hashes: %w", err)
 		}
+		// No parent is nil (vLLM, the map format) or 0 (the array
+		// format of llm-d-inference-sim, which sends llm-d-kv-cache's
+		// EmptyBlockHash, 0, there; its consumers read both as no parent).
 		if pv, ok := field(2, "parent_block_hash"); ok && pv != nil {
 			if e.Parent, err = kvHash(pv); err != nil {
 				return e, fmt.Errorf("BlockStored parent_block_hash: %w", err)
 			}
-			e.HasParent = true
+			e.HasParent = e.Parent != 0
 		}
 		tv, _ := field(3, "token_ids")
 		ts, ok := tv.([]any)

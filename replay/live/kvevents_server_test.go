@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/kvscope/kvscope/replay/live/liverun"
 )
 
 // kvEndpoints gives n simulators each a bound endpoint on a free port.
@@ -103,13 +106,14 @@ func storedAt(log []kvEvent, tok []uint32) int {
 // prediction (Record.MirrorCachedTokens) is a best effort and is logged.
 func TestRealServerKVEventsMirrorExact(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		capacity int
-	}{{"no-eviction", 100000}, {"eviction", 64}} {
+		name      string
+		capacity  int
+		mapEvents bool
+	}{{"no-eviction", 100000, false}, {"eviction", 64, false}, {"eviction-map-format", 64, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			binds, dial := kvEndpoints(t, 1)
 			kv := openKV(t, binds)
-			srv := startSim(t, 1, simOpts{cacheBlocks: tc.capacity, zmq: dial})
+			srv := startSim(t, 1, simOpts{cacheBlocks: tc.capacity, zmq: dial, mapEvents: tc.mapEvents})
 			eps := endpoints(t, srv)
 			c := NewClient(ClientConfig{Model: "kvscope-test-model", Timeout: patience, FirstTokenTimeout: patience, StallTimeout: patience}, eps)
 			defer c.Close()
@@ -185,9 +189,9 @@ func TestRealServerKVEventsMirrorExact(t *testing.T) {
 				t.Fatalf("/metrics after the run: usage %v (has %v), err %v", s.Usage, s.HasUsage, err)
 			}
 			t.Logf("%s: %d of %d requests exact offline; send-time mirror %d of %d; model %d of %d; %d evicting; "+
-				"%d events in %d messages (%d gaps, %d missed before the publisher connected); %d blocks at the end; hit ratio responses %.4f mirror %.4f model %.4f",
+				"%d events in %d messages (%d gaps, %d missed before the publisher connected); %d blocks at the end; %d blocks found by their tokens offline; hit ratio responses %.4f mirror %.4f model %.4f",
 				tc.name, exact, len(res.Records), live, len(res.Records), countModelExact(res), len(res.Records), evicting,
-				mr.Events, mr.Messages, mr.Gaps, mr.Missed, mr.Blocks, w.HitRatio, mr.HitRatio, w.ModelHitRatio)
+				mr.Events, mr.Messages, mr.Gaps, mr.Missed, mr.Blocks, ref.Stats().ByTokens, w.HitRatio, mr.HitRatio, w.ModelHitRatio)
 		})
 	}
 }
@@ -231,4 +235,68 @@ func TestRealServerKVEventsRestart(t *testing.T) {
 		t.Fatalf("after the restart: %+v (before: %+v)", after, before)
 	}
 	t.Logf("restart detected: %d blocks before, %d after; %d messages, %d gaps (%d missed)", before.Blocks, after.Blocks, after.Messages, after.Gaps, after.Missed)
+}
+
+// precise=true routers read the mirror when KV events are on: a prefix
+// put on worker 1 outside the run (kvscope's model cannot know it) draws
+// cache_aware:precise=true's requests there, and the server then reports
+// the hits; without KV events the same run goes by the model (empty: the
+// smallest tree, worker 0) and finds nothing cached for its first request.
+func TestRealServerKVEventsPreciseRouter(t *testing.T) {
+	binds, dial := kvEndpoints(t, 2)
+	kv := openKV(t, binds)
+	srv := startSim(t, 2, simOpts{cacheBlocks: 1000, zmq: dial})
+	eps := endpoints(t, srv)
+	c := NewClient(ClientConfig{Model: "kvscope-test-model", Timeout: patience, FirstTokenTimeout: patience, StallTimeout: patience}, eps)
+	defer c.Close()
+	var next uint32
+	for w := range eps {
+		fence(t, c, eps[w], kv.Mirrors[w], &next)
+	}
+	var chains [][]uint64
+	for i := range 6 {
+		chains = append(chains, []uint64{1, 2, 3, 4, 5, 6, 7, 8, uint64(100 + i)})
+	}
+	tr := treeTraceChains(t, 16, chains)
+	// The shared 8-block prefix, built as the run will build it, sent
+	// to worker 1 behind kvscope's back.
+	plan, err := liverun.NewPlan(tr, tr.Requests, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := plan.Tokens(0, nil)[:8*16]
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	if _, err := c.Send(ctx, eps[1], prefix, 1); err != nil {
+		t.Fatal(err)
+	}
+	fence(t, c, eps[1], kv.Mirrors[1], &next) // the prefix's events are in
+	if got, _ := kv.Mirrors[1].Walk(prefix, 16); got != 8 {
+		t.Fatalf("worker 1's mirror holds %d of the prefix's 8 blocks", got)
+	}
+
+	res := runLive(t, tr, eps, Config{Router: "cache_aware:precise=true", Concurrency: 1, KVMirror: kv})
+	for _, rec := range res.Records {
+		if rec.Status != Completed || rec.Worker != 1 || rec.CachedTokens < 8*16 || !strings.Contains(rec.Why, "cache") {
+			t.Fatalf("with KV events, request %d: %s on worker %d, %d cached tokens (model %d, mirror %d); why %q",
+				rec.Index, rec.Status, rec.Worker, rec.CachedTokens, rec.ModelCachedTokens, rec.MirrorCachedTokens, rec.Why)
+		}
+	}
+	if r0 := res.Records[0]; r0.ModelCachedTokens != 0 || r0.MirrorCachedTokens != 8*16 {
+		t.Fatalf("request 0: model %d, mirror %d cached tokens", r0.ModelCachedTokens, r0.MirrorCachedTokens)
+	}
+
+	// The same run without KV events, on fresh servers.
+	srv2 := startSim(t, 2, simOpts{cacheBlocks: 1000})
+	eps2 := endpoints(t, srv2)
+	c2 := NewClient(ClientConfig{Model: "kvscope-test-model", Timeout: patience, FirstTokenTimeout: patience, StallTimeout: patience}, eps2)
+	defer c2.Close()
+	if _, err := c2.Send(ctx, eps2[1], prefix, 1); err != nil {
+		t.Fatal(err)
+	}
+	res2 := runLive(t, tr, eps2, Config{Router: "cache_aware:precise=true", Concurrency: 1})
+	if r0 := res2.Records[0]; r0.Worker != 0 || r0.CachedTokens != 0 {
+		t.Fatalf("without KV events, request 0: worker %d, %d cached tokens", r0.Worker, r0.CachedTokens)
+	}
+	t.Logf("hit ratio with KV events %.4f (worker 1), without %.4f", res.Workers[1].HitRatio, res2.Workers[0].HitRatio)
 }

@@ -36,7 +36,7 @@ func toks(from uint32, n int) []any {
 // accepted.
 func TestDecodeKVBatchFormats(t *testing.T) {
 	arr := []any{1.5, []any{
-		[]any{"BlockStored", []any{uint64(1 << 63), int64(-2)}, nil, toks(10, 8), 4, nil, "GPU"},
+		[]any{"BlockStored", []any{uint64(1 << 63), int64(-2)}, 0, toks(10, 8), 4, nil, "GPU"},
 		[]any{"BlockStored", []any{int8(7)}, uint64(1 << 63), toks(20, 4), 4},
 		[]any{"BlockRemoved", []any{uint16(7)}, "GPU"},
 		[]any{"AllBlocksCleared"},

@@ -82,6 +82,9 @@ type MirrorStats struct {
 	Bad     int
 	BadWhy  string
 	Unknown int64
+	// ByTokens counts the walk's blocks found by their tokens alone (the
+	// server listed them under another parent; see Mirror).
+	ByTokens int64
 }
 
 func newMirror() *Mirror {
@@ -254,6 +257,7 @@ func (m *Mirror) walk(tokens []uint32, bs int, hashes *[]uint64) (cached, prefix
 				// Learned under another parent (see the type's doc):
 				// the block's tokens name it; remember the true parent.
 				h, ok = th.hash, true
+				m.stats.ByTokens++
 				if !lost {
 					m.learned[learnKey{parent, has, d}] = h
 				}

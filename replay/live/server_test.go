@@ -69,6 +69,8 @@ type simOpts struct {
 	// zmq, when set, gives server i the KV event endpoint zmq[i] to dial
 	// (--zmq-endpoint), publishing each event at once (--event-batch-size 1).
 	zmq []string
+	// mapEvents publishes events as maps (--use-vllm-map-event-format).
+	mapEvents bool
 }
 
 // freePort asks the kernel for a free 127.0.0.1 port.
@@ -107,6 +109,9 @@ func startSim(t testing.TB, n int, o simOpts) []*simServer {
 		}
 		if o.zmq != nil {
 			args = append(args, "--zmq-endpoint", o.zmq[i], "--event-batch-size", "1")
+			if o.mapEvents {
+				args = append(args, "--use-vllm-map-event-format")
+			}
 		} else {
 			args = append(args, "--zmq-endpoint", "")
 		}
