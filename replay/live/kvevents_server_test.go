@@ -234,6 +234,13 @@ func TestRealServerKVEventsRestart(t *testing.T) {
 	if after.Restarts != 1 || after.Blocks < 1 || after.Blocks >= before.Blocks {
 		t.Fatalf("after the restart: %+v (before: %+v)", after, before)
 	}
+	// A run on the restarted worker reports the restart in its result
+	// and its report.
+	tr := treeTrace(t, 2, 10, 1, 4, 16, 0.5, 0)
+	res := runLive(t, tr, eps, Config{Router: "round_robin", Concurrency: 1, KVMirror: kv})
+	if mr := res.Workers[0].Mirror; res.Completed != res.Requests || mr == nil || mr.Restarts != 1 || mr.Bad != 0 {
+		t.Fatalf("run after the restart: %d of %d completed, mirror %+v", res.Completed, res.Requests, mr)
+	}
 	t.Logf("restart detected: %d blocks before, %d after; %d messages, %d gaps (%d missed)", before.Blocks, after.Blocks, after.Messages, after.Gaps, after.Missed)
 }
 
@@ -299,4 +306,94 @@ func TestRealServerKVEventsPreciseRouter(t *testing.T) {
 		t.Fatalf("without KV events, request 0: worker %d, %d cached tokens", r0.Worker, r0.CachedTokens)
 	}
 	t.Logf("hit ratio with KV events %.4f (worker 1), without %.4f", res.Workers[1].HitRatio, res2.Workers[0].HitRatio)
+}
+
+// The mirror against /metrics: kv_cache_usage_perc counts the blocks of
+// running requests over the capacity (block_cache.go), which events do not
+// carry; with two requests sharing a prefix held running (a slow prefill)
+// the distinct blocks of their prompts that the mirror holds equal usage ×
+// capacity, and after they end (the quiescent point of the exactness test)
+// usage is 0. The requests' TTFT is 640 tokens × 20 ms: the check must
+// see them running; a request that ends first fails the test, not passes it.
+func TestRealServerKVEventsUsage(t *testing.T) {
+	const capacity = 1000
+	binds, dial := kvEndpoints(t, 1)
+	kv := openKV(t, binds)
+	srv := startSim(t, 1, simOpts{cacheBlocks: capacity, zmq: dial, prefillPerToken: 20 * time.Millisecond})
+	eps := endpoints(t, srv)
+	c := NewClient(ClientConfig{Model: "kvscope-test-model", Timeout: patience, FirstTokenTimeout: patience, StallTimeout: patience}, eps)
+	defer c.Close()
+	m := kv.Mirrors[0]
+	var next uint32
+	fence(t, c, eps[0], m, &next)
+	block := func(x uint32) []uint32 {
+		b := make([]uint32, 16)
+		for i := range b {
+			b[i] = 2000 + 97*x + uint32(i)
+		}
+		return b
+	}
+	var a, b []uint32
+	for x := range uint32(30) { // the shared prefix
+		a = append(a, block(x)...)
+		b = append(b, block(x)...)
+	}
+	for x := range uint32(10) {
+		a = append(a, block(100+x)...)
+		b = append(b, block(200+x)...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ended := make(chan error, 2)
+	for _, p := range [][]uint32{a, b} {
+		go func() {
+			_, err := c.Send(ctx, eps[0], p, 1)
+			ended <- err
+		}()
+	}
+	deadline := time.After(patience)
+	for {
+		ca, _ := m.Walk(a, 16)
+		cb, _ := m.Walk(b, 16)
+		if ca == 40 && cb == 40 {
+			break
+		}
+		select {
+		case <-m.Changed():
+		case err := <-ended:
+			t.Fatalf("a request ended (%v) before the mirror held both prompts (%d, %d of 40)", err, ca, cb)
+		case <-deadline:
+			t.Fatalf("the mirror holds %d and %d of the prompts' 40 blocks after %v", ca, cb, patience)
+		}
+	}
+	ref := m.Referenced([][]uint32{a, b}, 16)
+	if ref != 50 {
+		t.Fatalf("mirror: %d distinct blocks of the two running prompts, want 50", ref)
+	}
+	// The usage gauge is updated apart from the events: poll until it
+	// shows both requests, while they still run.
+	var last float64
+	for {
+		s, err := c.Scrape(context.Background(), eps[0])
+		if err != nil || !s.HasUsage {
+			t.Fatalf("/metrics: %v (usage present %v)", err, s.HasUsage)
+		}
+		last = s.Usage
+		if int(last*capacity+0.5) == ref {
+			break
+		}
+		select {
+		case err := <-ended:
+			t.Fatalf("a request ended (%v) while usage was %g (× %d = %g), mirror %d", err, last, capacity, last*capacity, ref)
+		case <-deadline:
+			t.Fatalf("usage %g × %d never reached the mirror's %d running blocks", last, capacity, ref)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("a request ended (%v) before the check completed: the usage seen may not have been theirs", err)
+	default:
+	}
+	t.Logf("usage %g × %d = %d running blocks = the mirror's distinct blocks of the two running prompts", last, capacity, ref)
 }

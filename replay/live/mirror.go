@@ -237,6 +237,28 @@ func (m *Mirror) Walk(tokens []uint32, bs int) (cached, prefix int) {
 	return m.walk(tokens, bs, nil)
 }
 
+// Referenced counts the distinct blocks of prompts (those of the requests
+// running on the worker) present in the mirror: what
+// llm-d-inference-sim's kv_cache_usage_perc counts (its used blocks over
+// capacity, v0.10.2 block_cache.go), which the events themselves do not
+// tell (they carry no references).
+func (m *Mirror) Referenced(prompts [][]uint32, bs int) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[uint64]bool{}
+	var hs []uint64
+	for _, p := range prompts {
+		hs = hs[:0]
+		m.walk(p, bs, &hs)
+		for _, h := range hs {
+			if _, ok := m.present[h]; ok && h != 0 {
+				seen[h] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
 // walk is Walk under m.mu; hashes, when not nil, receives each block's
 // hash (0 when unknown).
 func (m *Mirror) walk(tokens []uint32, bs int, hashes *[]uint64) (cached, prefix int) {

@@ -69,6 +69,9 @@ type simOpts struct {
 	// zmq, when set, gives server i the KV event endpoint zmq[i] to dial
 	// (--zmq-endpoint), publishing each event at once (--event-batch-size 1).
 	zmq []string
+	// prefillPerToken, when set, makes the TTFT the uncached prompt
+	// tokens × it (--prefill-time-per-token, with --time-to-first-token 0).
+	prefillPerToken time.Duration
 	// mapEvents publishes events as maps (--use-vllm-map-event-format).
 	mapEvents bool
 }
@@ -109,6 +112,9 @@ func startSim(t testing.TB, n int, o simOpts) []*simServer {
 		}
 		if o.zmq != nil {
 			args = append(args, "--zmq-endpoint", o.zmq[i], "--event-batch-size", "1")
+			if o.prefillPerToken > 0 {
+				args = append(args, "--prefill-time-per-token", o.prefillPerToken.String())
+			}
 			if o.mapEvents {
 				args = append(args, "--use-vllm-map-event-format")
 			}
