@@ -158,6 +158,9 @@
 // prediction, and Match stays on the model. The model is not corrected
 // from the mirror (not done). Events published before a simulator's
 // publisher connects (it dials every second) are lost and show as a gap.
+// Snapshots carry each mirror's blocks and restarts (WorkerSnapshot) for
+// the explorer; the result, each worker's MirrorResult; the report, the
+// mirror's hit ratio beside the others.
 //
 // # Cancellation and panics
 //

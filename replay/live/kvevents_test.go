@@ -1,10 +1,14 @@
 package live
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/go-zeromq/zmq4"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -189,5 +193,69 @@ func TestParseKVEndpoints(t *testing.T) {
 		if _, err := ParseKVEndpoints(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// The subscriber end to end without a simulator: a zmq4 PUB dials the
+// endpoint kvscope binds (as llm-d-inference-sim does) and sends a good
+// message, a bad one and another good one; the mirror applies the good
+// ones in order and counts the bad one. A taken port is a clear error.
+func TestKVEventsSubscriber(t *testing.T) {
+	addr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	kv, err := OpenKVEvents(context.Background(), []KVEndpoint{{Bind: true, Addr: addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kv.Close()
+	if _, err := OpenKVEvents(context.Background(), []KVEndpoint{{Bind: true, Addr: addr}}); err == nil || !strings.Contains(err.Error(), "bind:"+addr) {
+		t.Fatalf("second bind of %s: %v", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := zmq4.NewPub(ctx, zmq4.WithDialerRetry(10*time.Millisecond), zmq4.WithDialerMaxRetries(-1))
+	defer pub.Close()
+	if err := pub.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	m := kv.Mirrors[0]
+	b0 := toks(100, 4)
+	// PUB drops what it sends before the subscription has reached it:
+	// send the first message until it arrives.
+	deadline := time.After(patience)
+	for m.Stats().Messages == 0 {
+		ch := m.Changed()
+		if err := pub.Send(zmq4.NewMsgFrom(storedMsg(t, 1, nil, []any{11}, b0, 4)...)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ch:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no message received")
+		}
+	}
+	ch := m.Changed()
+	for _, f := range [][][]byte{
+		{[]byte("kv@x@m"), seqFrame(2), {0xc1}},
+		storedMsg(t, 3, 11, []any{12}, toks(200, 4), 4),
+	} {
+		if err := pub.Send(zmq4.NewMsgFrom(f...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for st := m.Stats(); st.Bad+st.Messages < 3; st = m.Stats() {
+		select {
+		case <-ch:
+			ch = m.Changed()
+		case <-deadline:
+			t.Fatalf("stats %+v", st)
+		}
+	}
+	st := m.Stats()
+	if st.Bad != 1 || st.Blocks != 2 || st.Gaps != 0 || st.Missed != 0 || st.Restarts != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if c, p := m.Walk(u32s(append(append([]any{}, b0...), toks(200, 4)...)), 4); c != 2 || p != 2 {
+		t.Fatalf("walk: cached %d prefix %d", c, p)
 	}
 }

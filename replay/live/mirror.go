@@ -71,9 +71,11 @@ type MirrorStats struct {
 	// went back (a new publisher: the server restarted); both empty the
 	// mirror. Gaps counts jumps forward in the sequence numbers and
 	// Missed the messages they skipped (lost events: the mirror may hold
-	// blocks the server evicted, or miss some it stored). A first message
+	// blocks the server evicted, or miss some it stored). Publishers
+	// number from 0 (vLLM) or 1 (llm-d-inference-sim): a first message
 	// above 1 (joined late, or the publisher connected after its first
-	// events) is a gap.
+	// events) is a gap. vLLM's replay socket, which can resend missed
+	// batches, is not used.
 	Restarts, Cleared, Gaps int
 	Missed                  uint64
 	// Bad counts messages that could not be decoded (skipped whole);
@@ -112,6 +114,11 @@ func (m *Mirror) receive(frames [][]byte) {
 		m.stats.Bad++
 		if m.stats.BadWhy == "" {
 			m.stats.BadWhy = err.Error()
+		}
+		// A message whose sequence frame is whole still numbers: its
+		// events are counted lost as a bad message, not as a gap.
+		if len(frames) == 3 && len(frames[1]) == 8 {
+			m.sequence(seq)
 		}
 		return
 	}

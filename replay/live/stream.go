@@ -56,6 +56,11 @@ type WorkerSnapshot struct {
 	// From the latest /metrics reading (Has* false when absent).
 	Usage, Waiting     float64
 	HasUsage, HasQueue bool
+	// MirrorBlocks is the blocks present in the worker's cache by its KV
+	// events (HasMirror false without them), MirrorRestarts the restarts
+	// its mirror has seen: the true cache beside the model's.
+	MirrorBlocks, MirrorRestarts int
+	HasMirror                    bool
 }
 
 // snapshotLoop sends a Snapshot each SnapshotEvery until ctx ends.
@@ -85,6 +90,10 @@ func (d *driver) Snapshot() Snapshot {
 		ws := WorkerSnapshot{Worker: i, URL: w.ep.String(), Healthy: w.healthy, InFlight: w.inFlight,
 			Completed: w.completed, Failed: w.failed, PromptTokens: w.prompt, CachedTokens: w.cached,
 			HitRatio: ratioF(float64(w.cached), float64(w.prompt))}
+		if d.kv != nil {
+			st := d.kv.Mirrors[i].Stats()
+			ws.MirrorBlocks, ws.MirrorRestarts, ws.HasMirror = st.Blocks, st.Restarts, true
+		}
 		if l := w.latest; l != nil {
 			ws.Usage, ws.HasUsage = l.Usage, l.HasUsage
 			ws.Waiting, ws.HasQueue = l.Waiting, l.HasQueue
