@@ -259,3 +259,26 @@ func TestKVEventsSubscriber(t *testing.T) {
 		t.Fatalf("walk: cached %d prefix %d", c, p)
 	}
 }
+
+// FuzzKVMessage: whatever a publisher sends, the mirror either applies a
+// message or counts it bad; nothing panics, and a walk afterwards stays
+// within the prompt.
+func FuzzKVMessage(f *testing.F) {
+	enc := func(v any) []byte { b, _ := msgpack.Marshal(v); return b }
+	f.Add(enc([]any{1.0, []any{[]any{"BlockStored", []any{1, 2}, nil, toks(1, 8), 4}}}), uint64(1))
+	f.Add(enc([]any{1.0, []any{map[string]any{"type": "BlockStored", "block_hashes": []any{5}, "parent_block_hash": 1, "token_ids": toks(1, 4), "block_size": 4}}}), uint64(2))
+	f.Add(enc([]any{1.0, []any{[]any{"BlockRemoved", []any{1}}, []any{"AllBlocksCleared"}}}), uint64(9))
+	f.Add([]byte{0x92, 0xcb}, uint64(0))
+	f.Fuzz(func(t *testing.T, payload []byte, seq uint64) {
+		m := newMirror()
+		m.receive([][]byte{[]byte("kv@x@m"), seqFrame(seq), payload})
+		st := m.Stats()
+		if st.Bad+st.Messages != 1 {
+			t.Fatalf("one message: %+v", st)
+		}
+		prompt := u32s(toks(1, 8))
+		if c, p := m.Walk(prompt, 4); c < 0 || c > 2 || p > c {
+			t.Fatalf("walk: cached %d prefix %d of 2 blocks", c, p)
+		}
+	})
+}
