@@ -282,3 +282,43 @@ func FuzzKVMessage(f *testing.F) {
 		}
 	})
 }
+
+// What the mirror learned of removed blocks is kept for the last Retain of
+// them only: memory follows the server's cache. A forgotten block is not
+// found by the walk, and is learned again when stored again.
+func TestMirrorRetention(t *testing.T) {
+	m := newMirror()
+	m.retain = 2
+	var all []any
+	var hashes []any
+	for i := range 5 {
+		all = append(all, toks(uint32(100*(i+1)), 4)...)
+		hashes = append(hashes, 10+i)
+	}
+	prompt := u32s(all)
+	m.receive(storedMsg(t, 1, nil, hashes, all, 4))
+	if st := m.Stats(); st.Blocks != 5 || st.Learned != 5 {
+		t.Fatalf("after storing: %+v", st)
+	}
+	// Remove blocks 0..3: the two oldest removed are forgotten.
+	m.receive([][]byte{[]byte("kv@x@m"), seqFrame(2), mp(t, []any{1.0, []any{[]any{"BlockRemoved", []any{10, 11, 12, 13}}}})})
+	st := m.Stats()
+	if st.Blocks != 1 || st.Learned != 3 || st.Forgotten != 2 {
+		t.Fatalf("after removing 4 with retention 2: %+v", st)
+	}
+	// Block 4 is still found: its tokens name it although the chain is
+	// lost at block 0.
+	if c, p := m.Walk(prompt, 4); c != 1 || p != 0 {
+		t.Fatalf("walk: cached %d prefix %d", c, p)
+	}
+	// Stored again: learned again, the whole prompt present.
+	m.receive(storedMsg(t, 3, nil, hashes[:4], all[:16], 4))
+	if c, p := m.Walk(prompt, 4); c != 5 || p != 5 {
+		t.Fatalf("after storing again: cached %d prefix %d (%+v)", c, p, m.Stats())
+	}
+	// A restart ages every present block as removed.
+	m.receive(storedMsg(t, 1, nil, []any{99}, toks(7, 4), 4))
+	if st := m.Stats(); st.Restarts != 1 || st.Blocks != 1 || st.Learned > 3 {
+		t.Fatalf("after a restart: %+v", st)
+	}
+}

@@ -11,7 +11,10 @@ import (
 // block given its parent's hash and its tokens) so that a prompt can be
 // walked block by block to the server's hashes. What is learned is kept
 // after a block's removal and across restarts (the server hashes the same
-// tokens the same way). Safe for concurrent use.
+// tokens the same way) for the last Retain removed blocks (default
+// 65,536), so that memory follows the server's cache and not the length
+// of the run; a block forgotten and stored again is learned again from its
+// BlockStored. Safe for concurrent use.
 //
 // The server's event for a request lists the hashes of the blocks it
 // added, in prompt order, with the hash of the last block it already had as
@@ -27,6 +30,14 @@ type Mirror struct {
 	mu      sync.Mutex
 	present map[uint64]struct{}
 	learned map[learnKey]uint64
+	// info is what taught each known hash (its key, its tokens' digest);
+	// extra the keys the walk learned for it besides.
+	info  map[uint64]hashInfo
+	extra map[uint64][]learnKey
+	// gone lists removed hashes, oldest first; past retain they are
+	// forgotten unless stored again.
+	gone   []uint64
+	retain int
 	// byTokens maps a block's token digest to its one hash (ambiguous:
 	// stored under more than one hash).
 	byTokens map[uint64]tokHash
@@ -50,6 +61,11 @@ type learnKey struct {
 	tokens    uint64 // digest of the block's tokens
 }
 
+type hashInfo struct {
+	key learnKey
+	d   uint64
+}
+
 type tokHash struct {
 	hash      uint64
 	ambiguous bool
@@ -62,8 +78,10 @@ type MirrorStats struct {
 	Messages, Events int
 	Stored, Removed  int64
 	// Blocks present now; Learned is how many (parent, tokens) → hash
-	// entries the walk can use.
+	// entries the walk can use; Forgotten how many removed blocks were
+	// dropped from them (past the retention).
 	Blocks, Learned int
+	Forgotten       int64
 	// BlockSize is the events' tokens per block (0 before the first
 	// BlockStored).
 	BlockSize int
@@ -91,6 +109,7 @@ type MirrorStats struct {
 
 func newMirror() *Mirror {
 	return &Mirror{present: map[uint64]struct{}{}, learned: map[learnKey]uint64{},
+		info: map[uint64]hashInfo{}, extra: map[uint64][]learnKey{}, retain: 1 << 16,
 		byTokens: map[uint64]tokHash{}, changed: make(chan struct{})}
 }
 
@@ -153,7 +172,57 @@ func (m *Mirror) sequence(seq uint64) {
 	m.seenSeq, m.lastSeq = true, seq
 }
 
-func (m *Mirror) clear() { clear(m.present) }
+// clear empties the cache (a restart); what was learned ages as removed.
+func (m *Mirror) clear() {
+	for h := range m.present {
+		m.gone = append(m.gone, h)
+	}
+	clear(m.present)
+	m.prune()
+}
+
+// learn records that key names h (d: its tokens' digest).
+func (m *Mirror) learn(h uint64, key learnKey, d uint64) {
+	if old, ok := m.learned[key]; ok && old == h {
+		return
+	}
+	m.learned[key] = h
+	if in, ok := m.info[h]; !ok {
+		m.info[h] = hashInfo{key: key, d: d}
+	} else if in.key != key {
+		m.extra[h] = append(m.extra[h], key)
+	}
+}
+
+// prune forgets the oldest removed hashes past the retention, unless they
+// are present again.
+func (m *Mirror) prune() {
+	for len(m.gone) > m.retain {
+		h := m.gone[0]
+		m.gone = m.gone[1:]
+		if _, ok := m.present[h]; !ok {
+			m.forget(h)
+		}
+	}
+}
+
+func (m *Mirror) forget(h uint64) {
+	in, ok := m.info[h]
+	if !ok {
+		return
+	}
+	for _, k := range append(m.extra[h], in.key) {
+		if m.learned[k] == h {
+			delete(m.learned, k)
+		}
+	}
+	if th := m.byTokens[in.d]; !th.ambiguous && th.hash == h {
+		delete(m.byTokens, in.d)
+	}
+	delete(m.extra, h)
+	delete(m.info, h)
+	m.stats.Forgotten++
+}
 
 // apply applies one event (under m.mu).
 func (m *Mirror) apply(e kvEvent) {
@@ -168,7 +237,7 @@ func (m *Mirror) apply(e kvEvent) {
 		for i, h := range e.Hashes {
 			tok := e.Tokens[i*e.BlockSize : (i+1)*e.BlockSize]
 			d := digest(tok)
-			m.learned[learnKey{parent, has, d}] = h
+			m.learn(h, learnKey{parent, has, d}, d)
 			if th, ok := m.byTokens[d]; !ok {
 				m.byTokens[d] = tokHash{hash: h}
 			} else if th.hash != h {
@@ -182,11 +251,13 @@ func (m *Mirror) apply(e kvEvent) {
 		for _, h := range e.Hashes {
 			if _, ok := m.present[h]; ok {
 				delete(m.present, h)
+				m.gone = append(m.gone, h)
 				m.stats.Removed++
 			} else {
 				m.stats.Unknown++
 			}
 		}
+		m.prune()
 	case kvCleared:
 		m.stats.Restarts++
 		m.stats.Cleared++
@@ -288,7 +359,7 @@ func (m *Mirror) walk(tokens []uint32, bs int, hashes *[]uint64) (cached, prefix
 				h, ok = th.hash, true
 				m.stats.ByTokens++
 				if !lost {
-					m.learned[learnKey{parent, has, d}] = h
+					m.learn(h, learnKey{parent, has, d}, d)
 				}
 			}
 		}
