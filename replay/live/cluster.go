@@ -17,9 +17,10 @@ func (v clusterView) Match(w int, r *trace.Request) (int, int) {
 		// the plan's model; its prompt is built once for every worker.
 		if d.matchIdx != r.Index {
 			d.matchTok = d.plan.Tokens(r.Index, d.matchTok)
+			d.matchDig = blockDigests(d.matchTok, d.bs, d.matchDig)
 			d.matchIdx = r.Index
 		}
-		_, p := d.kv.Mirrors[w].Walk(d.matchTok, d.bs)
+		_, p := d.kv.Mirrors[w].walkDigests(d.matchDig)
 		return p, p * d.bs
 	}
 	h := d.workers[w].model.Match(r.Blocks)

@@ -73,11 +73,13 @@ type driver struct {
 	// kv is the KV-event subscription (nil: none); kvWalk is set when
 	// its mirrors can walk the prompts (token ids sent, not words: the
 	// server's tokenizer makes the tokens of a word prompt); matchIdx and
-	// matchTok cache the prompt Match walks (under mu).
+	// matchTok, matchDig cache the prompt Match walks and its block
+	// digests (under mu).
 	kv       *KVEvents
 	kvWalk   bool
 	matchIdx int
 	matchTok []uint32
+	matchDig []uint64
 	newPol   func(w int) (kvcache.Policy, error)
 	// bg ends with the run (probes, scrapes); probes counts probe loops.
 	bg     context.Context

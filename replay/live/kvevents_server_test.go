@@ -140,7 +140,7 @@ func TestRealServerKVEventsMirrorExact(t *testing.T) {
 			for i, rec := range res.Records {
 				tok = res.Plan.Tokens(i, tok)
 				nb := len(tok) / 16
-				pred, _ := ref.walk(tok, 16, nil)
+				pred, _ := ref.walk(blockDigests(tok, 16, nil), nil)
 				if pred*16 == rec.CachedTokens {
 					exact++
 				} else {
@@ -165,7 +165,7 @@ func TestRealServerKVEventsMirrorExact(t *testing.T) {
 				if removed > 0 {
 					evicting++
 				}
-				if c, _ := ref.walk(tok, 16, nil); c != nb {
+				if c, _ := ref.walk(blockDigests(tok, 16, nil), nil); c != nb {
 					t.Fatalf("request %d: after its events %d of its %d blocks present", i, c, nb)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"testing"
 	"time"
@@ -320,5 +321,43 @@ func TestMirrorRetention(t *testing.T) {
 	m.receive(storedMsg(t, 1, nil, []any{99}, toks(7, 4), 4))
 	if st := m.Stats(); st.Restarts != 1 || st.Blocks != 1 || st.Learned > 3 {
 		t.Fatalf("after a restart: %+v", st)
+	}
+}
+
+// The digest is FNV-1a as hash/fnv computes it.
+func TestDigestIsFNV1a(t *testing.T) {
+	tok := []uint32{0, 1, 0xdeadbeef, 30999}
+	h := fnv.New64a()
+	for _, x := range tok {
+		_ = binary.Write(h, binary.LittleEndian, x)
+	}
+	if digest(tok) != h.Sum64() {
+		t.Fatalf("digest %x, fnv %x", digest(tok), h.Sum64())
+	}
+}
+
+// BenchmarkMirrorWalk: one worker's walk of a 600-block prompt (9,600
+// tokens) against a mirror holding 16,384 blocks, as Match does per worker
+// per request with KV events on.
+func BenchmarkMirrorWalk(b *testing.B) {
+	m := newMirror()
+	const n, bs = 16384, 16
+	tok := make([]uint32, n*bs)
+	for i := range tok {
+		tok[i] = uint32(1000 + i)
+	}
+	var parent uint64
+	has := false
+	for j := range n {
+		h := uint64(j + 1)
+		m.apply(kvEvent{Kind: kvStored, Hashes: []uint64{h}, Parent: parent, HasParent: has, Tokens: tok[j*bs : (j+1)*bs], BlockSize: bs})
+		parent, has = h, true
+	}
+	prompt := tok[:600*bs]
+	b.ReportAllocs()
+	for b.Loop() {
+		if c, _ := m.Walk(prompt, bs); c != 600 {
+			b.Fatal(c)
+		}
 	}
 }

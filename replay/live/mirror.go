@@ -1,7 +1,6 @@
 package live
 
 import (
-	"hash/fnv"
 	"sync"
 	"time"
 )
@@ -113,14 +112,18 @@ func newMirror() *Mirror {
 		byTokens: map[uint64]tokHash{}, changed: make(chan struct{})}
 }
 
+// digest is FNV-1a (64-bit) over the tokens' little-endian bytes, without
+// allocating (the walk digests every block of every prompt, per worker).
 func digest(tokens []uint32) uint64 {
-	h := fnv.New64a()
-	var b [4]byte
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
 	for _, t := range tokens {
-		b[0], b[1], b[2], b[3] = byte(t), byte(t>>8), byte(t>>16), byte(t>>24)
-		_, _ = h.Write(b[:])
+		for k := 0; k < 32; k += 8 {
+			h ^= uint64(byte(t >> k))
+			h *= prime
+		}
 	}
-	return h.Sum64()
+	return h
 }
 
 // receive applies one ZeroMQ message.
@@ -310,9 +313,27 @@ func (m *Mirror) BlockSize() int {
 // prefix), prefix the leading run of present blocks (what a prefix-cache
 // router matches).
 func (m *Mirror) Walk(tokens []uint32, bs int) (cached, prefix int) {
+	return m.walkDigests(blockDigests(tokens, bs, nil))
+}
+
+// walkDigests is Walk of a prompt's block digests (blockDigests): a prompt
+// walked on several workers is digested once.
+func (m *Mirror) walkDigests(ds []uint64) (cached, prefix int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.walk(tokens, bs, nil)
+	return m.walk(ds, nil)
+}
+
+// blockDigests appends the digests of tokens' whole blocks of bs to dst.
+func blockDigests(tokens []uint32, bs int, dst []uint64) []uint64 {
+	dst = dst[:0]
+	if bs < 1 {
+		return dst
+	}
+	for j := 0; (j+1)*bs <= len(tokens); j++ {
+		dst = append(dst, digest(tokens[j*bs:(j+1)*bs]))
+	}
+	return dst
 }
 
 // Referenced counts the distinct blocks of prompts (those of the requests
@@ -327,7 +348,7 @@ func (m *Mirror) Referenced(prompts [][]uint32, bs int) int {
 	var hs []uint64
 	for _, p := range prompts {
 		hs = hs[:0]
-		m.walk(p, bs, &hs)
+		m.walk(blockDigests(p, bs, nil), &hs)
 		for _, h := range hs {
 			if _, ok := m.present[h]; ok && h != 0 {
 				seen[h] = true
@@ -337,16 +358,12 @@ func (m *Mirror) Referenced(prompts [][]uint32, bs int) int {
 	return len(seen)
 }
 
-// walk is Walk under m.mu; hashes, when not nil, receives each block's
+// walk is Walk of block digests under m.mu; hashes, when not nil, receives each block's
 // hash (0 when unknown).
-func (m *Mirror) walk(tokens []uint32, bs int, hashes *[]uint64) (cached, prefix int) {
-	if bs < 1 {
-		return 0, 0
-	}
+func (m *Mirror) walk(ds []uint64, hashes *[]uint64) (cached, prefix int) {
 	var parent uint64
 	has, lost, inPrefix := false, false, true
-	for j := 0; (j+1)*bs <= len(tokens); j++ {
-		d := digest(tokens[j*bs : (j+1)*bs])
+	for _, d := range ds {
 		var h uint64
 		ok := false
 		if !lost {
