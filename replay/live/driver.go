@@ -72,8 +72,8 @@ type driver struct {
 	bs                 int
 	// kv is the KV-event subscription (nil: none); kvWalk is set when
 	// its mirrors can walk the prompts (token ids sent, not words: the
-	// server's tokenizer makes the tokens of a word prompt); matchIdx and
-	// matchTok, matchDig cache the prompt Match walks and its block
+	// server's tokenizer makes the tokens of a word prompt); matchIdx,
+	// matchTok and matchDig cache the prompt Match walks and its block
 	// digests (under mu).
 	kv       *KVEvents
 	kvWalk   bool
