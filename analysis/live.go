@@ -525,8 +525,8 @@ func writeLiveMirror(b *strings.Builder, res *liverun.Result, s LiveSummary) {
 	} else {
 		b.WriteString("The prompts were sent as words, which the servers tokenize: the mirrors cannot walk them, so no prediction (precise routers read kvscope's model).\n\n")
 	}
-	fmt.Fprintf(b, "| worker | endpoint | mirror hit ratio | blocks at end | messages | events | restarts | gaps (messages missed) | bad messages |\n")
-	fmt.Fprintf(b, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	fmt.Fprintf(b, "| worker | endpoint | mirror hit ratio | blocks at end | messages | events | restarts | gaps (messages missed) | bad messages | connections |\n")
+	fmt.Fprintf(b, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, wr := range res.Workers {
 		m := wr.Mirror
 		if m == nil {
@@ -536,7 +536,16 @@ func writeLiveMirror(b *strings.Builder, res *liverun.Result, s LiveSummary) {
 		if s.HasMirror {
 			hr = fmt.Sprintf("%.4f", m.HitRatio)
 		}
-		fmt.Fprintf(b, "| %d | %s | %s | %d | %d | %d | %d | %d (%d) | %d |\n", wr.Worker, liveCell(m.Endpoint), hr, m.Blocks, m.Messages, m.Events, m.Restarts, m.Gaps, m.Missed, m.Bad)
+		late := ""
+		if m.LateConnect {
+			late = " (late)"
+		}
+		fmt.Fprintf(b, "| %d | %s | %s | %d | %d | %d | %d | %d (%d) | %d | %d%s |\n", wr.Worker, liveCell(m.Endpoint), hr, m.Blocks, m.Messages, m.Events, m.Restarts, m.Gaps, m.Missed, m.Bad, m.Connections, late)
+	}
+	for _, wr := range res.Workers {
+		if m := wr.Mirror; m != nil && m.LateConnect {
+			fmt.Fprintf(b, "\nWorker %d's publisher had not connected when the run started: its first events were lost.\n", wr.Worker)
+		}
 	}
 	for _, wr := range res.Workers {
 		if m := wr.Mirror; m != nil && m.Bad > 0 {
@@ -545,7 +554,8 @@ func writeLiveMirror(b *strings.Builder, res *liverun.Result, s LiveSummary) {
 	}
 	if s.MirrorRestarts > 0 || s.MirrorGaps > 0 {
 		fmt.Fprintf(b, "\nRestarts (AllBlocksCleared, or sequence numbers going back: a new publisher) empty a mirror; gaps are lost events, after which a mirror may hold blocks the server evicted or miss some it stored. "+
-			"A simulator's first events are lost until its publisher has dialled kvscope's endpoint (it retries every second).\n")
+			"More than one connection means a publisher reconnected. A gap before the first message received means the server published before kvscope listened "+
+			"(a server already warm: the blocks it held then are unknown to the mirror until stored again).\n")
 	}
 	b.WriteString("\n")
 }

@@ -185,7 +185,8 @@ func TestLiveReportMirror(t *testing.T) {
 		}
 	}
 	res.Workers[0].Mirror = &liverun.MirrorResult{Endpoint: "bind:tcp://127.0.0.1:5557", CachedTokens: 475, HitRatio: 0.2375,
-		Blocks: 64, BlockSize: 16, Messages: 30, Events: 40, Restarts: 1, Gaps: 1, Missed: 3, Bad: 2, BadWhy: "payload: truncated"}
+		Blocks: 64, BlockSize: 16, Messages: 30, Events: 40, Restarts: 1, Gaps: 1, Missed: 3, Bad: 2, BadWhy: "payload: truncated",
+		Connections: 2, LateConnect: true}
 	s := SummarizeLive(res)
 	if !s.HasMirror || math.Abs(s.MirrorTokenHitRatio-0.2375) > 1e-12 || s.MirrorAgreement != 0.95 || s.MirrorRestarts != 1 || s.MirrorGaps != 1 || s.MirrorBad != 2 ||
 		!strings.Contains(s.Coverage.Mirror, "20 completed requests") {
@@ -195,7 +196,7 @@ func TestLiveReportMirror(t *testing.T) {
 	if err := NewLiveReport(res).WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## KV events", "KV-event mirror 0.2375", "95.0%", "| 0 | bind:tcp://127.0.0.1:5557 | 0.2375 | 64 | 30 | 40 | 1 | 1 (3) | 2 |",
+	for _, want := range []string{"## KV events", "KV-event mirror 0.2375", "95.0%", "| 0 | bind:tcp://127.0.0.1:5557 | 0.2375 | 64 | 30 | 40 | 1 | 1 (3) | 2 | 2 (late) |", "had not connected when the run started",
 		"payload: truncated", "- KV-event mirror: the 20 completed"} {
 		if !strings.Contains(md.String(), want) {
 			t.Fatalf("markdown lacks %q:\n%s", want, md.String())

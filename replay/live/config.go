@@ -59,6 +59,11 @@ type Config struct {
 	// caller closes it).
 	KVEvents []KVEndpoint
 	KVMirror *KVEvents
+	// KVConnectWait bounds the wait, before the first request, for every
+	// worker's publisher to connect (default 3 s: llm-d-inference-sim
+	// redials every second); the run starts anyway after it, and the
+	// result says which were late.
+	KVConnectWait time.Duration
 	// Updates, if set, receives a Record per finished request (sent
 	// blocking: the consumer must keep up) and a Snapshot every
 	// SnapshotEvery (dropped when the channel is full). The driver never
@@ -92,6 +97,9 @@ func (c *Config) defaults() {
 	}
 	if c.ScrapeInterval <= 0 {
 		c.ScrapeInterval = time.Second
+	}
+	if c.KVConnectWait <= 0 {
+		c.KVConnectWait = 3 * time.Second
 	}
 	if c.SnapshotEvery <= 0 {
 		c.SnapshotEvery = time.Second

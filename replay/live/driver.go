@@ -77,6 +77,7 @@ type driver struct {
 	// digests (under mu).
 	kv       *KVEvents
 	kvWalk   bool
+	kvLate   []int // workers whose publisher had not connected at the start
 	matchIdx int
 	matchTok []uint32
 	matchDig []uint64
@@ -216,6 +217,7 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 			return nil, fmt.Errorf("live: %d KV event endpoints for %d workers: give one per worker, in worker order", n, len(cfg.Workers))
 		}
 		d.kvWalk = !cfg.Client.Words
+		d.kvLate = d.kv.WaitConnected(ctx, cfg.KVConnectWait)
 	}
 	return d.run(ctx)
 }

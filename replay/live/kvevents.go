@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/transport"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -309,36 +312,114 @@ type KVEvents struct {
 
 // OpenKVEvents binds or connects one ZeroMQ SUB socket per endpoint,
 // subscribed to every topic, and starts receiving. A bound endpoint takes
-// its publisher when it dials (llm-d-inference-sim retries every second);
-// events published before a publisher is connected are lost, which the
-// mirror sees as a gap in sequence numbers.
+// its publisher when it dials (llm-d-inference-sim retries every second:
+// WaitConnected waits for it); events published before a publisher is
+// connected are lost, which the mirror sees as a gap in sequence numbers.
+// A connected endpoint is dialled (up to 10 tries 250 ms apart, then an
+// error) and redialled when the publisher goes away.
 func OpenKVEvents(ctx context.Context, eps []KVEndpoint) (*KVEvents, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	k := &KVEvents{Endpoints: eps, cancel: cancel}
 	for i, ep := range eps {
-		s := zmq4.NewSub(ctx)
-		if err := s.SetOption(zmq4.OptionSubscribe, ""); err != nil {
-			_ = s.Close()
-			k.Close()
-			return nil, fmt.Errorf("live: kv events %d (%s): subscribe: %w", i, ep, err)
-		}
+		m := newMirror()
+		var s zmq4.Socket
 		var err error
 		if ep.Bind {
-			err = s.Listen(ep.Addr)
+			s = zmq4.NewSub(ctx)
+			if err = s.SetOption(zmq4.OptionSubscribe, ""); err == nil {
+				// Through kvscope's tcp transport, which tells the mirror
+				// when a publisher connects.
+				addr := strings.TrimPrefix(ep.Addr, "tcp://")
+				var key string
+				if key, err = transport.New("tcp").Addr(addr); err == nil {
+					acceptHooks.Store(key, m)
+					err = s.Listen(hookTransport + "://" + addr)
+					acceptHooks.Delete(key)
+				}
+			}
 		} else {
-			err = s.Dial(ep.Addr)
+			s = zmq4.NewSub(ctx, zmq4.WithAutomaticReconnect(true))
+			if err = s.SetOption(zmq4.OptionSubscribe, ""); err == nil {
+				if err = s.Dial(ep.Addr); err == nil {
+					m.accepted()
+				}
+			}
 		}
 		if err != nil {
 			_ = s.Close()
 			k.Close()
 			return nil, fmt.Errorf("live: kv events %d (%s): %w", i, ep, err)
 		}
-		m := newMirror()
 		k.socks = append(k.socks, s)
 		k.Mirrors = append(k.Mirrors, m)
 		k.wg.Go(func() { recvLoop(ctx, s, m) })
 	}
 	return k, nil
+}
+
+// WaitConnected waits until every endpoint has a publisher connected (a
+// bound one: its first connection accepted; a dialled one is connected
+// once open), at most d or until ctx ends, and returns the indices of
+// those still waiting. A publisher's subscription takes a moment more to
+// reach it: the first events may still be lost (a gap).
+func (k *KVEvents) WaitConnected(ctx context.Context, d time.Duration) []int {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var missing []int
+	for i, m := range k.Mirrors {
+		select {
+		case <-m.connected:
+			continue
+		default:
+		}
+		select {
+		case <-m.connected:
+		case <-t.C:
+			missing = append(missing, i)
+			t.Reset(0)
+		case <-ctx.Done():
+			missing = append(missing, i)
+		}
+	}
+	return missing
+}
+
+// hookTransport is zmq4's tcp transport with a listener that tells the
+// mirror of its address (acceptHooks, set around Listen) when a publisher
+// connects.
+const hookTransport = "kvscope-tcp"
+
+var acceptHooks sync.Map // listen address (as the transport gives it) → *Mirror
+
+func init() {
+	// Only this package registers the name; were it taken, Listen would
+	// fail with zmq4's error naming the transport.
+	_ = zmq4.RegisterTransport(hookTransport, hookTCP{transport.New("tcp")})
+}
+
+type hookTCP struct{ transport.Transport }
+
+func (h hookTCP) Listen(ctx context.Context, addr string) (net.Listener, error) {
+	l, err := h.Transport.Listen(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	m, _ := acceptHooks.Load(addr)
+	mirror, _ := m.(*Mirror)
+	return hookListener{Listener: l, m: mirror}, nil
+}
+
+type hookListener struct {
+	net.Listener
+	m *Mirror
+}
+
+func (l hookListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil && l.m != nil {
+		l.m.accepted()
+	}
+	return c, err
 }
 
 // recvLoop feeds m with s's messages until ctx ends.

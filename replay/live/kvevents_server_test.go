@@ -231,7 +231,7 @@ func TestRealServerKVEventsRestart(t *testing.T) {
 	restartSim(t, srv[0])
 	fence(t, c, eps[0], m, &next)
 	after := m.Stats()
-	if after.Restarts != 1 || after.Blocks < 1 || after.Blocks >= before.Blocks {
+	if after.Restarts != 1 || after.Blocks < 1 || after.Blocks >= before.Blocks || before.Connections != 1 || after.Connections != 2 {
 		t.Fatalf("after the restart: %+v (before: %+v)", after, before)
 	}
 	// A run on the restarted worker reports the restart in its result

@@ -219,6 +219,9 @@ func TestKVEventsSubscriber(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := kv.Mirrors[0]
+	if late := kv.WaitConnected(ctx, patience); len(late) != 0 || m.Stats().Connections != 1 {
+		t.Fatalf("publisher not seen connecting: late %v, %+v", late, m.Stats())
+	}
 	b0 := toks(100, 4)
 	// PUB drops what it sends before the subscription has reached it:
 	// send the first message until it arrives.

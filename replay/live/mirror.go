@@ -49,9 +49,11 @@ type Mirror struct {
 	// replay it offline).
 	keep bool
 	log  []kvEvent
-	// changed is closed and replaced at each message (waiters).
-	changed chan struct{}
-	recvErr int
+	// changed is closed and replaced at each message (waiters);
+	// connected is closed at the first publisher's connection.
+	changed   chan struct{}
+	connected chan struct{}
+	recvErr   int
 }
 
 type learnKey struct {
@@ -101,6 +103,10 @@ type MirrorStats struct {
 	Bad     int
 	BadWhy  string
 	Unknown int64
+	// Connections counts the publisher connections accepted on a bound
+	// endpoint (1 when dialled): more than one means the publisher
+	// reconnected (its server restarted, or the network was cut).
+	Connections int
 	// ByTokens counts the walk's blocks found by their tokens alone (the
 	// server listed them under another parent; see Mirror).
 	ByTokens int64
@@ -109,7 +115,7 @@ type MirrorStats struct {
 func newMirror() *Mirror {
 	return &Mirror{present: map[uint64]struct{}{}, learned: map[learnKey]uint64{},
 		info: map[uint64]hashInfo{}, extra: map[uint64][]learnKey{}, retain: 1 << 16,
-		byTokens: map[uint64]tokHash{}, changed: make(chan struct{})}
+		byTokens: map[uint64]tokHash{}, changed: make(chan struct{}), connected: make(chan struct{})}
 }
 
 // digest is FNV-1a (64-bit) over the tokens' little-endian bytes, without
@@ -271,6 +277,16 @@ func (m *Mirror) apply(e kvEvent) {
 func (m *Mirror) signal() {
 	close(m.changed)
 	m.changed = make(chan struct{})
+}
+
+// accepted notes a publisher's connection.
+func (m *Mirror) accepted() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stats.Connections == 0 {
+		close(m.connected)
+	}
+	m.stats.Connections++
 }
 
 func (m *Mirror) noteRecvError(error) {

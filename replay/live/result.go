@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/live/liverun"
@@ -101,7 +102,8 @@ func (d *driver) result(ctx context.Context) *Result {
 				CachedTokens: w.mirrorHit, HitRatio: ratioF(float64(w.mirrorHit), float64(w.prompt)),
 				Blocks: st.Blocks, BlockSize: st.BlockSize, Messages: st.Messages, Events: st.Events,
 				Stored: st.Stored, Removed: st.Removed, Restarts: st.Restarts, Gaps: st.Gaps, Missed: st.Missed,
-				Bad: st.Bad, BadWhy: st.BadWhy, Unknown: st.Unknown}
+				Bad: st.Bad, BadWhy: st.BadWhy, Unknown: st.Unknown,
+				Connections: st.Connections, LateConnect: slices.Contains(d.kvLate, i)}
 		}
 		r.Workers = append(r.Workers, wr)
 	}

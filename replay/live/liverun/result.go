@@ -266,4 +266,10 @@ type MirrorResult struct {
 	Bad     int    `json:"bad_messages"`
 	BadWhy  string `json:"bad_why,omitempty"`
 	Unknown int64  `json:"unknown_removals"`
+	// Connections counts the publisher's connections (more than one: it
+	// reconnected, its server most likely restarted); LateConnect is set
+	// when it had not connected when the run started (Config.KVConnectWait
+	// ran out): its first events were lost.
+	Connections int  `json:"connections"`
+	LateConnect bool `json:"late_connect,omitempty"`
 }
