@@ -157,7 +157,14 @@
 // are tokenized by the server, so the mirror cannot walk them: no
 // prediction, and Match stays on the model. The model is not corrected
 // from the mirror (not done). Events published before a simulator's
-// publisher connects (it dials every second) are lost and show as a gap.
+// publisher connects (it dials every second) are lost, so before the
+// first request the driver waits up to Config.KVConnectWait (3 s) for
+// every publisher: a bound endpoint listens through kvscope's own zmq4
+// tcp transport ("kvscope-tcp"), whose listener reports each accepted
+// connection (counted: a reconnection means the server most likely
+// restarted); one still missing then is marked late in the result. A
+// server that published before kvscope listened shows a gap before the
+// first message: the blocks it held are unknown until stored again.
 // Snapshots carry each mirror's blocks and restarts (WorkerSnapshot) for
 // the explorer; the result, each worker's MirrorResult; the report, the
 // mirror's hit ratio beside the others.
