@@ -543,8 +543,16 @@ func writeLiveMirror(b *strings.Builder, res *liverun.Result, s LiveSummary) {
 		fmt.Fprintf(b, "| %d | %s | %s | %d | %d | %d | %d | %d (%d) | %d | %d%s |\n", wr.Worker, liveCell(m.Endpoint), hr, m.Blocks, m.Messages, m.Events, m.Restarts, m.Gaps, m.Missed, m.Bad, m.Connections, late)
 	}
 	for _, wr := range res.Workers {
-		if m := wr.Mirror; m != nil && m.LateConnect {
+		m := wr.Mirror
+		if m == nil {
+			continue
+		}
+		if m.LateConnect {
 			fmt.Fprintf(b, "\nWorker %d's publisher had not connected when the run started: its first events were lost.\n", wr.Worker)
+		}
+		if m.Messages == 0 && m.Bad == 0 && wr.Completed > 0 {
+			fmt.Fprintf(b, "\nWorker %d served %d requests but sent no KV event (%d connections): check its --zmq-endpoint / --kv-events-config; "+
+				"an llm-d-inference-sim whose endpoint was bound by an earlier kvscope may need a restart.\n", wr.Worker, wr.Completed, m.Connections)
 		}
 	}
 	for _, wr := range res.Workers {

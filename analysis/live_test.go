@@ -202,6 +202,15 @@ func TestLiveReportMirror(t *testing.T) {
 			t.Fatalf("markdown lacks %q:\n%s", want, md.String())
 		}
 	}
+	// A worker that served requests without sending an event is named.
+	res.Workers[0].Mirror.Messages, res.Workers[0].Mirror.Bad = 0, 0
+	md.Reset()
+	if err := NewLiveReport(res).WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "Worker 0 served 20 requests but sent no KV event (2 connections)") {
+		t.Fatalf("silent publisher not named:\n%s", md.String())
+	}
 	// Word prompts: no prediction, said so.
 	res.KVWalk = false
 	md.Reset()

@@ -165,6 +165,11 @@
 // restarted); one still missing then is marked late in the result. A
 // server that published before kvscope listened shows a gap before the
 // first message: the blocks it held are unknown until stored again.
+// Found in trials: llm-d-inference-sim v0.10.2's publisher (zmq4 v0.17.0
+// with automatic reconnection) reconnects to a second kvscope process
+// binding its endpoint, but not reliably to a third (it connects and sends
+// nothing, or does not connect): run kvscope once per simulator start;
+// the report names a worker that served requests without sending events.
 // Snapshots carry each mirror's blocks and restarts (WorkerSnapshot) for
 // the explorer; the result, each worker's MirrorResult; the report, the
 // mirror's hit ratio beside the others.

@@ -397,3 +397,39 @@ func TestRealServerKVEventsUsage(t *testing.T) {
 	}
 	t.Logf("usage %g × %d = %d running blocks = the mirror's distinct blocks of the two running prompts", last, capacity, ref)
 }
+
+// Four simulators started first, dialling the endpoints Run binds itself
+// (Config.KVEvents): Run waits for every publisher before the first
+// request, and under the precise routers at concurrency 8 every request
+// completes and every mirror stays clean (no bad message, no restart, one
+// connection each, at most the cache's blocks). The mirror's hit ratio is
+// logged beside the responses' (send-time predictions: a best effort).
+// Fresh simulators per router: the simulator's publisher (zmq4 v0.17.0,
+// automatic reconnection) reconnects to a second listener on its endpoint
+// but, in trials, not reliably to a third (connected without sending, or
+// not connecting), so one kvscope run per simulator start is what is
+// tested (see the package doc).
+func TestRealServerKVEventsFourWorkers(t *testing.T) {
+	const capacity = 256
+	tr := treeTrace(t, 3, 120, 2, 16, 16, 0.8, 2*time.Millisecond)
+	for _, router := range []string{"cache_aware:precise=true", "llmd:precise=true", "dynamo:precise=true"} {
+		t.Run(router, func(t *testing.T) {
+			binds, dial := kvEndpoints(t, 4)
+			srv := startSim(t, 4, simOpts{cacheBlocks: capacity, zmq: dial, ttft: 2 * time.Millisecond, itl: time.Millisecond})
+			eps := endpoints(t, srv)
+			res := runLive(t, tr, eps, Config{Router: router, Concurrency: 8, KVEvents: binds, ScrapeInterval: 50 * time.Millisecond})
+			if res.Completed != res.Requests || !res.KVWalk || len(res.KVEvents) != 4 {
+				t.Fatalf("%d of %d completed (%v); kv events %v walk %v", res.Completed, res.Requests, res.FailReasons, res.KVEvents, res.KVWalk)
+			}
+			line := ""
+			for _, w := range res.Workers {
+				m := w.Mirror
+				if m == nil || m.Bad != 0 || m.Restarts != 0 || m.LateConnect || m.Connections != 1 || m.Blocks > capacity {
+					t.Fatalf("worker %d: mirror %+v", w.Worker, m)
+				}
+				line += fmt.Sprintf(" w%d %d req %.3f/%.3f/%.3f (gaps %d)", w.Worker, w.Completed, w.HitRatio, m.HitRatio, w.ModelHitRatio, m.Gaps)
+			}
+			t.Logf("%s: hit ratio responses/mirror/model:%s", router, line)
+		})
+	}
+}
