@@ -19,16 +19,11 @@ const MaxScenarios = 4
 var DefaultSpecs = []string{"cache_aware:preset=sglang-0.4.6+lru", "lbgr+rlt"}
 
 // DefaultBase is the base the default scenarios fill their keys from:
-// 4 workers, 2000 blocks each, the linear model at 0.15 ms per missed
-// token, seed 1.
+// scenario.Default, the defaults every command shares (8 workers, each
+// with 1,024,000 tokens of cache in whole blocks of the trace, the linear
+// model at 0.15 ms per missed token, seed 1).
 func DefaultBase() scenario.Scenario {
-	sc := scenario.Default(param.Spec{}, param.Spec{})
-	for _, kv := range [][2]string{{"workers", "4"}, {"cache_blocks", "2000"}, {"latency", "linear:miss_ms=0.15"}, {"seed", "1"}} {
-		if err := sc.Set(kv[0], kv[1]); err != nil {
-			panic("tui: default base: " + err.Error()) // a constant: cannot fail
-		}
-	}
-	return sc
+	return scenario.Default(param.Spec{}, param.Spec{})
 }
 
 // Entry is one scenario to replay, with the label it was typed as.

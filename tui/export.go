@@ -115,7 +115,11 @@ func (m *Model) export(path string) tea.Cmd {
 	m.setStatus("writing "+path+"…", true)
 	req := ExportRequest{Trace: m.s.tr, Stats: m.s.stats, Path: path, Command: m.cfg.Command}
 	for _, sl := range m.s.slots {
-		req.Entries = append(req.Entries, sl.entry)
+		// A default size is made explicit in this trace's blocks, so the
+		// command written into the report names it.
+		e := sl.entry
+		e.Scenario = e.Scenario.Sized(m.s.tr.Info.BlockSize)
+		req.Entries = append(req.Entries, e)
 	}
 	req.Command = reproduceCommand(m.cfg.Command, m.s.tr.Info.Source, path, req.Entries)
 	ex, ctx := m.cfg.Exporter, m.ctx

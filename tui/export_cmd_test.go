@@ -21,7 +21,7 @@ func TestReproduceCommand(t *testing.T) {
 	}
 	got := reproduceCommand("kvscope open t.jsonl", "/data/my trace.jsonl", "r.md", entries)
 	want := "kvscope compare '/data/my trace.jsonl'" +
-		" -s 'lbgr:precise=false,preset=code+rlt;cache_blocks=100;keep_outputs=false;latency=linear:cached_ms=0,miss_ms=0.15,out_ms=0;oversize=error;profile=none;rate=trace;seed=1;session_timing=open;time_scale=1;workers=1'" +
+		" -s 'lbgr:precise=false,preset=code+rlt;cache_blocks=100;keep_outputs=false;latency=linear:cached_ms=0,miss_ms=0.15,out_ms=0;oversize=error;profile=none;rate=trace;seed=1;session_timing=open;time_scale=1;workers=8'" +
 		" -s 'round_robin+lru;cache_blocks=100;keep_outputs=false;latency=linear:cached_ms=0,miss_ms=0.15,out_ms=0;oversize=error;profile=none;rate=trace;seed=1;session_timing=open;time_scale=1;workers=2'" +
 		" --seeds 1 -o r.md"
 	if got != want {

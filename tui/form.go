@@ -34,7 +34,7 @@ var fieldHints = [numFields]string{
 	"name[:k=v,…] e.g. lbgr:preset=code",
 	"name[:k=v,…] e.g. rlt",
 	"number of workers",
-	"N blocks, or N tokens; empty: from the profile",
+	"N blocks or N tokens; empty: profile's, else 1024000 tokens",
 	"GPU profile name or file; empty: none",
 	"linear[:cached_ms=,miss_ms=,out_ms=] or engine",
 	"scenario seed",

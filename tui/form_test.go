@@ -22,15 +22,15 @@ func TestBuildScenario(t *testing.T) {
 		check   func(t *testing.T, label string)
 		workers int
 	}{
-		{name: "defaults", v: vals(nil), workers: 4},
-		{name: "more workers", v: vals(map[int]string{fWorkers: "8"}), workers: 8},
-		{name: "cache in tokens", v: vals(map[int]string{fCache: "200000 tokens"}), workers: 4},
-		{name: "cache as key", v: vals(map[int]string{fCache: "tokens=1000"}), workers: 4},
+		{name: "defaults", v: vals(nil), workers: 8},
+		{name: "fewer workers", v: vals(map[int]string{fWorkers: "4"}), workers: 4},
+		{name: "cache in tokens", v: vals(map[int]string{fCache: "200000 tokens"}), workers: 8},
+		{name: "cache as key", v: vals(map[int]string{fCache: "tokens=1000"}), workers: 8},
 		{name: "unknown router", v: vals(map[int]string{fRouter: "nope"}), err: "nope"},
 		{name: "unknown evict", v: vals(map[int]string{fEvict: "mru"}), err: "mru"},
 		{name: "bad workers", v: vals(map[int]string{fWorkers: "zero"}), err: "workers"},
 		{name: "bad cache unit", v: vals(map[int]string{fCache: "12 pages"}), err: "pages"},
-		{name: "no cache no profile", v: vals(map[int]string{fCache: ""}), err: "no cache size"},
+		{name: "no cache no profile: the default", v: vals(map[int]string{fCache: ""}), workers: 8},
 		{name: "bad more key", v: vals(map[int]string{fMore: "speed=3"}), err: "speed"},
 		{name: "offline policy", v: vals(map[int]string{fEvict: "opt"}), err: "offline"},
 		{name: "empty router", v: vals(map[int]string{fRouter: " "}), err: "required"},
@@ -66,9 +66,9 @@ func TestBuildScenario(t *testing.T) {
 func TestShortLabel(t *testing.T) {
 	base := DefaultBase()
 	for in, want := range map[string]string{
-		"lbgr+rlt;workers=4;cache_blocks=2000;latency=linear:miss_ms=0.15;seed=1": "lbgr+rlt",
-		"lbgr+rlt;workers=8;cache_blocks=2000":                                    "lbgr+rlt;workers=8",
-		"lbgr+lru;seed=2":                                                         "lbgr+lru;seed=2",
+		"lbgr+rlt;workers=8;latency=linear;seed=1": "lbgr+rlt",
+		"lbgr+rlt;workers=4;cache_blocks=2000":     "lbgr+rlt;workers=4;cache_blocks=2000",
+		"lbgr+lru;seed=2":                          "lbgr+lru;seed=2",
 	} {
 		if got := shortLabel(in, base); got != want {
 			t.Errorf("shortLabel(%q) = %q, want %q", in, got, want)

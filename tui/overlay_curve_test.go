@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/kvscope/kvscope/replay/kvcache"
 	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/seq"
 )
 
@@ -26,7 +27,7 @@ func markLine(t *testing.T, m *Model, workers int) string {
 
 // C opens the curve of the loaded trace with the selected scenario's cache
 // marked; the figure at the mark is replay's at that size (hit-only,
-// round_robin for the default scenarios' timed routers, 4 workers).
+// round_robin for the default scenarios' timed routers, the default workers).
 func TestCurveOverlay(t *testing.T) {
 	m := newDone(t, smallConfig(t, 300), 120, 40)
 	if strings.Contains(plain(m), "Hit-ratio curve") {
@@ -39,7 +40,7 @@ func TestCurveOverlay(t *testing.T) {
 	v := plain(m)
 	for _, want := range []string{"Hit-ratio curve", "A cache_aware:preset=sglang-0.4.6+lru",
 		"cache_aware needs timing: the curve routes round_robin",
-		markLine(t, m, 4), "knees 50% "} {
+		markLine(t, m, scenario.DefaultWorkers), "knees 50% "} {
 		if !strings.Contains(v, want) {
 			t.Fatalf("curve overlay lacks %q:\n%s", want, v)
 		}
@@ -109,8 +110,8 @@ func TestCurveOverlayFollowsSelection(t *testing.T) {
 		t.Fatalf("before its command ran: %d curves,\n%s", len(m.curves.done), v)
 	}
 	drive(t, m, cmd)
-	if v := plain(m); !strings.Contains(v, markLine(t, m, 4)) {
-		t.Fatalf("A's curve lacks %q:\n%s", markLine(t, m, 4), v)
+	if v := plain(m); !strings.Contains(v, markLine(t, m, scenario.DefaultWorkers)) {
+		t.Fatalf("A's curve lacks %q:\n%s", markLine(t, m, scenario.DefaultWorkers), v)
 	}
 	press(m, "]")
 	if v := plain(m); !strings.Contains(v, markLine(t, m, 2)) || len(m.curves.done) != 2 {
@@ -126,7 +127,7 @@ func TestCurveOverlayFollowsSelection(t *testing.T) {
 	if cmd != nil {
 		t.Fatal("A's curve recomputed")
 	}
-	if v := plain(m); len(m.s.slots) != 1 || !strings.Contains(v, markLine(t, m, 4)) {
+	if v := plain(m); len(m.s.slots) != 1 || !strings.Contains(v, markLine(t, m, scenario.DefaultWorkers)) {
 		t.Fatalf("after x: %d slots,\n%s", len(m.s.slots), v)
 	}
 }

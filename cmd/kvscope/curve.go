@@ -14,6 +14,7 @@ import (
 	"github.com/kvscope/kvscope/replay/kvcache"
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/spf13/cobra"
 )
 
@@ -157,7 +158,7 @@ func newCurveCmd() *cobra.Command {
 	}
 	rf.addNoSeed(cmd, "block size of formats that do not record it (Azure default 16, Mooncake 512, Qwen-Bailian 16)")
 	f := cmd.Flags()
-	f.IntVar(&workers, "workers", 1, "number of workers (the capacity is per worker)")
+	f.IntVar(&workers, "workers", scenario.DefaultWorkers, "number of workers (the capacity is per worker; the default is every command's)")
 	f.StringVar(&router, "router", "round_robin", "router needing no timing: "+strings.Join(timingFree, ", "))
 	f.StringVar(&evictSpec, "evict", "lru", "eviction policy: only lru has a one-pass curve (others: --rlt-at, --opt-at, kvscope replay)")
 	f.StringVar(&unit, "unit", "blocks", "capacity unit: blocks (paged, one trace block a page) or tokens")

@@ -39,10 +39,6 @@ func newOpenCmd() *cobra.Command {
 			"must be a terminal.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// open's cache default gives way to any other capacity given.
-			if changed(cmd.Flags(), "cache-tokens", "profile") && !changed(cmd.Flags(), "cache-blocks") {
-				sf.cacheBlocks = 0
-			}
 			// Without -s, --router or --evict: the default comparison.
 			if len(sf.specs) == 0 && !changed(cmd.Flags(), "router", "evict") {
 				sf.specs = append([]string(nil), tui.DefaultSpecs...)
@@ -114,16 +110,6 @@ func newOpenCmd() *cobra.Command {
 	}
 	rf.addNoSeed(cmd, "tokens per block for traces without prefix data (Azure; default 16)")
 	sf.add(cmd, true, "round_robin")
-	// open's defaults are the zero-argument explorer's: 4 workers of 2000
-	// blocks, the linear model at 0.15 ms per missed token.
-	def := tui.DefaultBase()
-	for name, v := range map[string]string{"workers": "4", "cache-blocks": "2000", "latency": def.Latency.String()} {
-		f := cmd.Flags().Lookup(name)
-		if err := f.Value.Set(v); err != nil {
-			panic("open: default --" + name + ": " + err.Error()) // constants
-		}
-		f.DefValue = v
-	}
 	cmd.Flags().StringVar(&export, "export", "kvscope-report.md", "report file the w key writes (.md, .html, .json or .csv)")
 	cmd.Flags().StringVar(&theme, "theme", "auto", "colors: auto (ask the terminal), dark or light; NO_COLOR turns colors off")
 	lf.add(cmd)

@@ -33,7 +33,7 @@ func newReplayCmd() *cobra.Command {
 		}
 	}
 	cmd := &cobra.Command{
-		Use:   "replay TRACE (-s router+evict[;key=value...] | --evict E[:k=v,...]) (--cache-tokens B | --cache-blocks N)",
+		Use:   "replay TRACE (-s router+evict[;key=value...] | --evict E[:k=v,...]) [--cache-tokens B | --cache-blocks N]",
 		Short: "Hit-only sequential replay of a trace through per-worker prefix caches",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -41,9 +41,6 @@ func newReplayCmd() *cobra.Command {
 				// --evict has a default for run; a replay names its policy.
 				if !changed(cmd.Flags(), "evict") {
 					return usagef("replay: give --evict (one of %s) or -s router+evict", strings.Join(evict.Names(), ", "))
-				}
-				if !changed(cmd.Flags(), "cache-tokens", "cache-blocks") {
-					return usagef("replay: give the cache size: --cache-tokens B or --cache-blocks N")
 				}
 			}
 			scs, err := sf.scenarios(cmd)
@@ -70,6 +67,10 @@ func newReplayCmd() *cobra.Command {
 				return err
 			}
 			cfg.Progress = countProgress(p, "replaying", "requests", len(tr.Requests))
+			if sc := scs[0]; sc.DefaultSize() {
+				// The shared default size, in whole blocks of this trace.
+				cfg.Capacity, cfg.Unit = int64(sc.Sized(tr.Info.BlockSize).Capacity), kvcache.Blocks
+			}
 			res, err := seq.Run(tr, cfg)
 			p.Clear()
 			if err != nil {
@@ -117,7 +118,8 @@ func newReplayCmd() *cobra.Command {
 
 // hitOnlyConfig turns a scenario into a hit-only replay's configuration,
 // refusing what needs simulated time (a router that does, or a timed key
-// away from its default) and a scenario without a cache size.
+// away from its default). A scenario without a cache size keeps capacity 0:
+// the caller sizes it once the trace's block size is known.
 func hitOnlyConfig(sc scenario.Scenario, timingFree []string) (seq.Config, error) {
 	def := scenario.Default(param.Spec{}, param.Spec{})
 	for _, k := range []struct {
@@ -134,9 +136,6 @@ func hitOnlyConfig(sc scenario.Scenario, timingFree []string) (seq.Config, error
 		if k.isSet {
 			return seq.Config{}, usagef("replay: %s needs simulated time; hit-only replay takes router, evict, workers, cache_tokens or cache_blocks, seed and oversize (use kvscope run)", k.key)
 		}
-	}
-	if sc.Capacity == 0 {
-		return seq.Config{}, usagef("replay: give the cache size: --cache-tokens B or --cache-blocks N")
 	}
 	cfg := seq.Config{Workers: sc.Workers, Router: sc.Router, Evict: sc.Evict, Unit: kvcache.Blocks,
 		Capacity: int64(sc.Capacity), Seed: sc.Seed, Oversize: sc.Oversize}

@@ -47,9 +47,11 @@ func (f *scenarioFlags) add(cmd *cobra.Command, multi bool, defRouter string) {
 	}
 	fl.StringVar(&f.router, "router", defRouter, "router[:k=v,...] when no -s is given")
 	fl.StringVar(&f.evict, "evict", "lru", "eviction policy[:k=v,...] when no -s is given")
-	fl.IntVar(&f.workers, "workers", 1, "number of workers")
+	// Defaults are scenario.Default's, shared by every command.
+	def := scenario.Default(param.Spec{}, param.Spec{})
+	fl.IntVar(&f.workers, "workers", def.Workers, "number of workers")
 	fl.IntVar(&f.cacheTokens, "cache-tokens", 0, "cache capacity per worker in tokens (sglang's token pool)")
-	fl.IntVar(&f.cacheBlocks, "cache-blocks", 0, "cache capacity per worker in trace blocks (paged engines)")
+	fl.IntVar(&f.cacheBlocks, "cache-blocks", 0, fmt.Sprintf("cache capacity per worker in trace blocks (paged engines); with no --cache-* or --profile: %d tokens in whole trace blocks (2000 blocks of 512 tokens)", scenario.DefaultCacheTokens))
 	fl.StringVar(&f.profile, "profile", "", "GPU profile name or file: the capacity when no --cache-* is given, and the iteration times of --latency engine or vllm")
 	fl.StringVar(&f.latency, "latency", "linear", "latency model[:k=v,...]: "+strings.Join(sim.LatencyNames(), ", ")+" (kvscope list latency --long)")
 	fl.Uint64Var(&f.seed, "seed", 1, "scenario seed")
@@ -72,6 +74,14 @@ func (f *scenarioFlags) base(cmd *cobra.Command) (scenario.Scenario, error) {
 	}
 	if f.cacheTokens != 0 && f.cacheBlocks != 0 {
 		return sc, usagef("give --cache-tokens or --cache-blocks, not both")
+	}
+	for _, c := range []struct {
+		flag string
+		n    int
+	}{{"cache-tokens", f.cacheTokens}, {"cache-blocks", f.cacheBlocks}} {
+		if changed(cmd.Flags(), c.flag) && c.n < 1 {
+			return sc, usagef("--%s %d: want a positive size (leave it out for the default, %d tokens per worker in whole trace blocks)", c.flag, c.n, scenario.DefaultCacheTokens)
+		}
 	}
 	pairs := [][2]string{
 		{"workers", strconv.Itoa(f.workers)},

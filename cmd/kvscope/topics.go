@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -31,8 +32,12 @@ func helpTopics() []*cobra.Command {
 				"the flags (--workers, --cache-tokens, --latency, …) fill the keys it leaves out.\n\n" +
 				"Capacity is in tokens (cache_tokens: a block weighs its token count, sglang's token\n" +
 				"pool) or in trace blocks (cache_blocks: every block weighs 1, paged engines). Without\n" +
-				"either, the capacity comes from the profile. oversize=error|fail|bypass says what\n" +
-				"happens to a request larger than the cache: stop before the run, fail it, or serve\n" +
+				"either, the capacity comes from the profile; without a profile every command uses\n" +
+				"the same default, " + fmt.Sprint(scenario.DefaultCacheTokens) + " tokens per worker in whole blocks of the trace\n" +
+				"(2000 blocks of 512 tokens, 16000 of 64), and the result's scenario names the blocks.\n" +
+				"workers defaults to " + fmt.Sprint(scenario.DefaultWorkers) + ", latency to linear (0.15 ms per missed token), seed to 1.\n" +
+				"oversize=error|fail|bypass says what happens to a request larger than the cache:\n" +
+				"stop before the run (naming the size that holds every request), fail it, or serve\n" +
 				"it uncached. rate=R re-times arrivals as a Poisson process from the seed; randomized\n" +
 				"scenarios (rlt, random_leaf, random, p2c, dynamo with temperature > 0, llmd's exact\n" +
 				"ties, rate re-timing) are worth several seeds (--seeds N).",

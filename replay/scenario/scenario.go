@@ -32,7 +32,8 @@ type Scenario struct {
 	Evict  param.Spec
 	// Workers is the number of modeled workers.
 	Workers int
-	// Capacity per worker in Unit; 0 with a profile means "from the profile".
+	// Capacity per worker in Unit; 0 with a profile means "from the profile",
+	// 0 without one the default (DefaultCacheTokens, see Sized).
 	Capacity int
 	Unit     Unit
 	// Profile is a gpuprofile name or file path; "" for none.
@@ -58,12 +59,26 @@ type Scenario struct {
 // Keys lists the scenario keys in canonical (sorted) order.
 var Keys = []string{"cache_blocks", "cache_tokens", "keep_outputs", "latency", "oversize", "profile", "rate", "seed", "session_timing", "time_scale", "workers"}
 
+// The defaults every command shares (run, compare, replay, open, the
+// explorer's what-if form and its zero-argument demo; curve takes the
+// workers): one node of DefaultWorkers replicas, each with a KV pool of
+// DefaultCacheTokens. doc.go says where the figures come from.
+const (
+	// DefaultWorkers is the number of modeled workers when none is given.
+	DefaultWorkers = 8
+	// DefaultCacheTokens is the per-worker cache when a scenario gives no
+	// cache_tokens, cache_blocks or profile. Sized converts it to whole
+	// blocks of the trace's block size.
+	DefaultCacheTokens = 1_024_000
+)
+
 // Default returns a scenario with every key at its default and the given
-// router and eviction.
+// router and eviction. Its capacity is unset (0, no profile): Sized gives
+// it DefaultCacheTokens in blocks once the trace's block size is known.
 func Default(router, evict param.Spec) Scenario {
 	return Scenario{
 		Router: router, Evict: evict,
-		Workers: 1, Unit: Blocks,
+		Workers: DefaultWorkers, Unit: Blocks,
 		Latency:   param.Spec{Name: "linear"},
 		Seed:      1,
 		TimeScale: 1,
@@ -189,11 +204,29 @@ func (sc *Scenario) Set(k, v string) error {
 	return nil
 }
 
+// DefaultSize reports whether the scenario leaves its cache size to the
+// default: no cache_tokens, cache_blocks or profile.
+func (sc *Scenario) DefaultSize() bool { return sc.Capacity == 0 && sc.Profile == "" }
+
+// Sized returns the scenario with a default size made explicit for a trace
+// of blockSize tokens per block: DefaultCacheTokens rounded down to whole
+// blocks (at least one), in block mode, so opt and the Belady bound keep
+// their block-mode meaning and the canonical string names the size used.
+// A scenario with a size or a profile is returned unchanged.
+func (sc Scenario) Sized(blockSize int) Scenario {
+	if !sc.DefaultSize() || blockSize < 1 {
+		return sc
+	}
+	sc.Capacity = max(1, DefaultCacheTokens/blockSize)
+	sc.Unit = Blocks
+	return sc
+}
+
 // Validate checks cross-key rules that do not need the registries.
 func (sc *Scenario) Validate() error {
-	if sc.Capacity == 0 && sc.Profile == "" {
-		return fmt.Errorf("scenario %s: no cache size: give cache_tokens, cache_blocks or a profile", sc.head())
-	}
+	// No cross-key rule needs checking without the registries any more:
+	// a scenario without a size takes the default (Sized), and each latency
+	// model checks what it needs (a profile) when sim resolves it.
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/evict"
@@ -111,23 +110,10 @@ type Result struct {
 	ElapsedS float64 `json:"-"`
 }
 
-// OversizeError is returned under oversize=error before any work.
-type OversizeError struct {
-	Source    string
-	Index     int
-	Footprint int64
-	Capacity  int64
-	Unit      kvcache.Unit
-}
-
-func (e *OversizeError) Error() string {
-	src := e.Source
-	if src == "" {
-		src = "request " + strconv.Itoa(e.Index)
-	}
-	return fmt.Sprintf("%s: request %d needs %d %s (input + output allowance), more than the cache's %d (oversize=error; use --oversize fail or bypass)",
-		src, e.Index, e.Footprint, e.Unit, e.Capacity)
-}
+// OversizeError is returned under oversize=error before any work: it
+// names the first oversize request, how many there are and the cache size
+// that would hold them all.
+type OversizeError = scenario.OversizedError
 
 // Scenario returns the canonical scenario string of cfg (SPEC §1):
 // router+evict;cache_*=N;oversize=…;seed=S;workers=N — the keys hit-only
@@ -197,14 +183,18 @@ func Run(tr *trace.Trace, cfg Config) (*Result, error) {
 	n := len(tr.Requests)
 	// Oversize requests are decided before any work.
 	over := make([]bool, n)
+	stop := &OversizeError{Capacity: cfg.Capacity, Unit: cfg.Unit.String()}
 	for i := range tr.Requests {
 		r := &tr.Requests[i]
 		if fp := probe.Footprint(r); fp > cfg.Capacity {
 			if cfg.Oversize == scenario.OversizeError {
-				return nil, &OversizeError{Source: r.Source, Index: r.Index, Footprint: fp, Capacity: cfg.Capacity, Unit: cfg.Unit}
+				stop.NoteOversize(r.Source, r.Index, fp)
 			}
 			over[i] = true
 		}
+	}
+	if stop.Count > 0 {
+		return nil, stop
 	}
 	// Routing needs no cache state: route everything first, so each
 	// worker's sequence (opt's future) is known before it is replayed.

@@ -33,7 +33,11 @@ func mkTrace(t testing.TB, bs int, gap time.Duration, out int, chains ...[]uint6
 
 func mustScenario(t testing.TB, s string) scenario.Scenario {
 	t.Helper()
-	sc, err := scenario.Parse(s, scenario.Default(param.Spec{}, param.Spec{}))
+	// One worker unless s says otherwise: the tests below count on it
+	// (the shared default is scenario.DefaultWorkers).
+	base := scenario.Default(param.Spec{}, param.Spec{})
+	base.Workers = 1
+	sc, err := scenario.Parse(s, base)
 	if err != nil {
 		t.Fatal(err)
 	}

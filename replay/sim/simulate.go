@@ -43,7 +43,9 @@ type config struct {
 }
 
 // Resolve checks a scenario against the registries and the trace's block
-// size and returns its canonical string. It builds nothing.
+// size and returns its canonical string. It builds nothing. A scenario left
+// at the default size has no size key in that string: only Simulate knows
+// the trace whose blocks it is counted in.
 func Resolve(sc scenario.Scenario) (string, error) {
 	cfg, err := resolve(sc, 1)
 	if err != nil {
@@ -72,6 +74,10 @@ func resolve(sc scenario.Scenario, blockSize int) (*config, error) {
 	switch {
 	case sc.Capacity > 0:
 		cfg.capacity = int64(sc.Capacity)
+	case sc.DefaultSize():
+		// Only Resolve, which knows no trace, gets here: Simulate sizes
+		// the scenario first.
+		cfg.capacity = int64(sc.Sized(blockSize).Capacity)
 	case cfg.unit == kvcache.Tokens:
 		cfg.capacity = capTokens
 	default:
@@ -111,6 +117,9 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 	if bs < 1 {
 		return nil, fmt.Errorf("trace %s: block size %d", tr.Info.Source, bs)
 	}
+	// The default size becomes explicit blocks of this trace (the
+	// canonical string and the run say how many).
+	sc = sc.Sized(bs)
 	cfg, err := resolve(sc, bs)
 	if err != nil {
 		return nil, err
@@ -212,10 +221,13 @@ func (c *cluster) prepare() error {
 		c.run.Start = c.arrivals[0]
 	}
 	// Oversize (SPEC §1): input plus output allowance larger than B.
+	// Under oversize=error every request is checked first, so the error
+	// can name the size that holds them all.
 	probe := c.workers[0].cache
 	if c.cfg.isVLLM {
 		c.vllmPrepare()
 	}
+	stop := &scenario.OversizedError{Capacity: c.cfg.capacity, Unit: c.cfg.unit.String()}
 	for i := range tr.Requests {
 		if c.cfg.isVLLM {
 			break // vLLM reserves no output allowance (vllmPrepare)
@@ -224,8 +236,7 @@ func (c *cluster) prepare() error {
 		if fp := probe.Footprint(r); fp > c.cfg.capacity {
 			switch sc.Oversize {
 			case scenario.OversizeError:
-				return fmt.Errorf("%s: request %d needs %d %s (input plus output allowance), more than the cache's %d (set oversize=fail or bypass to go on)",
-					r.Source, i, fp, c.cfg.unit, c.cfg.capacity)
+				stop.NoteOversize(r.Source, i, fp)
 			case scenario.OversizeFail:
 				c.run.Records[i].Status = Failed
 				c.run.Records[i].Fail = fmt.Sprintf("oversize: needs %d %s, cache holds %d", fp, c.cfg.unit, c.cfg.capacity)
@@ -233,6 +244,9 @@ func (c *cluster) prepare() error {
 				c.run.Records[i].Status = Bypassed
 			}
 		}
+	}
+	if stop.Count > 0 {
+		return stop
 	}
 	if sc.SessionTiming == "closed" {
 		byID := make(map[int64]int32, n)
