@@ -246,6 +246,9 @@ func failureText(err error) string {
 	if errors.As(err, &ie) {
 		return ie.Brief()
 	}
+	if oe := oversizeOf(err); oe != nil {
+		return oe.Brief() // the ways to go on are offered beside it (oversizeHint)
+	}
 	return err.Error()
 }
 

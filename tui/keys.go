@@ -16,7 +16,7 @@ type globalKeys struct {
 	Fwd1, Back1, Fwd10, Back10, Home, End     key.Binding
 	Goto, Play, Faster, Slower                key.Binding
 	ScenNext, ScenPrev, Add, Edit, Del, Write key.Binding
-	Curve                                     key.Binding
+	Curve, Bypass                             key.Binding
 }
 
 // newGlobalKeys builds the global key map for n panes (the digit keys pick
@@ -57,6 +57,7 @@ func newGlobalKeys(n int) globalKeys {
 		Del:      b([]string{"x"}, "x", "remove scenario"),
 		Write:    b([]string{"w"}, "w", "write report"),
 		Curve:    b([]string{"C"}, "C", "hit-ratio curve"),
+		Bypass:   b([]string{"o"}, "o", "oversize→bypass rerun"),
 	}
 }
 
@@ -68,7 +69,7 @@ func (k globalKeys) ShortHelp() []key.Binding {
 // FullHelp groups every global key by topic.
 func (k globalKeys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Next, k.Prev, k.Pick, k.Zoom, k.Help, k.Curve, k.Quit},
+		{k.Next, k.Prev, k.Pick, k.Zoom, k.Help, k.Curve, k.Bypass, k.Quit},
 		{k.EvNext, k.EvPrev, k.ReqNext, k.ReqPrev, k.Fwd1, k.Back1},
 		{k.Fwd10, k.Back10, k.Home, k.End, k.Goto, k.Play, k.Faster, k.Slower},
 		{k.ScenNext, k.ScenPrev, k.Add, k.Edit, k.Del, k.Write},
@@ -203,6 +204,8 @@ func (m *Model) globalKey(msg tea.KeyPressMsg) (handled bool, cmd tea.Cmd) {
 		m.askExport()
 	case key.Matches(msg, g.Curve):
 		m.toggleCurve()
+	case key.Matches(msg, g.Bypass):
+		return true, m.bypassOversize()
 	default:
 		return false, nil
 	}

@@ -10,6 +10,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/kvscope/kvscope/replay/sim"
 )
 
 func TestKeysMoveTheCursor(t *testing.T) {
@@ -181,13 +182,54 @@ func TestFailedScenario(t *testing.T) {
 		t.Fatalf("B state %v, want failed", m.s.slots[1].state)
 	}
 	out := plain(m)
-	for _, want := range []string{"B failed", "failed: ", "more than the cache"} {
+	for _, want := range []string{"B failed", "failed: ", "larger than the cache: press o to re-run with oversize=bypass"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("screen lacks %q", want)
 		}
 	}
+	if oe := oversizeOf(m.s.slots[1].err); oe == nil || !strings.Contains(oe.Error(), "more than the cache") {
+		t.Errorf("B's error %v is not the oversize stop", m.s.slots[1].err)
+	}
 	if _, _, ok := m.s.metricsAt(m.s.slots[0]); !ok {
 		t.Error("A has no metrics table")
+	}
+	// The offer: o re-runs B with oversize=bypass; A, which did not stop,
+	// is left alone.
+	runA := m.s.slots[0].run
+	press(m, "o")
+	if !m.Done() {
+		t.Fatal("the re-run did not finish")
+	}
+	b := m.s.slots[1]
+	bypassed := 0
+	if b.run != nil {
+		for _, r := range b.run.Records {
+			if r.Status == sim.Bypassed {
+				bypassed++
+			}
+		}
+	}
+	if b.state != slotDone || b.entry.Label != "lbgr+rlt;cache_blocks=4;oversize=bypass" || bypassed == 0 {
+		t.Fatalf("B after o: state %v label %q err %v", b.state, b.entry.Label, b.err)
+	}
+	if m.s.slots[0].run != runA {
+		t.Error("o replayed A, which had not failed")
+	}
+	press(m, "o")
+	if !strings.Contains(plain(m), "none is") {
+		t.Error("o with nothing to re-run says nothing")
+	}
+}
+
+func TestWithKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"lbgr+rlt":                              "lbgr+rlt;oversize=bypass",
+		"lbgr+rlt;oversize=fail;cache_blocks=4": "lbgr+rlt;cache_blocks=4;oversize=bypass",
+		"lbgr+rlt; oversize=error;":             "lbgr+rlt;oversize=bypass",
+	} {
+		if got := withKey(in, "oversize", "bypass"); got != want {
+			t.Errorf("withKey(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -209,7 +251,7 @@ func TestFailureWraps(t *testing.T) {
 		m := newDone(t, cfg, size[0], size[1])
 		sl := m.s.slots[1]
 		full := "failed: " + failureText(sl.err)
-		if !strings.Contains(full, "trace_0007.json]:requests[0]") || !strings.Contains(full, "oversize") {
+		if !strings.Contains(full, "trace_0007.json]:requests[0]") || !strings.Contains(full, "more than the cache") {
 			t.Fatalf("unexpected failure %q", full)
 		}
 		// Each pane that lists B on its own lines, focused (at 80×24 the

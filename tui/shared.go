@@ -62,7 +62,7 @@ func (s *shared) scenTag(i int) string {
 func (s *shared) slotStatus(sl *slot) string {
 	switch sl.state {
 	case slotFailed:
-		return s.st.errText.Render("failed: " + failureText(sl.err))
+		return s.st.errText.Render("failed: " + oversizeHint(sl.err) + failureText(sl.err))
 	case slotRunning:
 		phase := sl.phase
 		if phase == "" {
@@ -91,7 +91,7 @@ func (s *shared) slotStatusLines(sl *slot, w int, indent string) []string {
 	var out []string
 	// ansi.Wrap may leave a breakpoint one cell past the limit: Hardwrap
 	// keeps every line within it.
-	wrapped := ansi.Hardwrap(ansi.Wrap("failed: "+failureText(sl.err), width, "/[]:,"), width, true)
+	wrapped := ansi.Hardwrap(ansi.Wrap("failed: "+failureText(sl.err)+oversizeKey(sl.err), width, "/[]:,"), width, true)
 	for _, l := range strings.Split(wrapped, "\n") {
 		out = append(out, indent+s.st.errText.Render(l))
 	}

@@ -46,7 +46,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		tag := string(rune('A' + slices.Index(m.s.slots, sl)))
 		if msg.err != nil {
 			sl.state, sl.err = slotFailed, msg.err
-			m.setStatus(tag+" failed: "+failureText(msg.err), false)
+			m.setStatus(tag+" failed: "+oversizeHint(msg.err)+failureText(msg.err), false)
 		} else {
 			sl.state, sl.run, sl.view, sl.done = slotDone, msg.run, msg.view, sl.total
 			if m.status != "" && strings.HasPrefix(m.status, "replaying "+tag) {

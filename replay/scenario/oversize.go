@@ -46,16 +46,22 @@ func (e *OversizedError) SizeKey() string {
 }
 
 func (e *OversizedError) Error() string {
+	key := e.SizeKey()
+	return fmt.Sprintf("%s. To go on, give %s=%d or more (--%s %d), or oversize=bypass to serve such requests uncached (--oversize bypass), or oversize=fail to count them failed (--oversize fail)",
+		e.Brief(), key, e.Largest, strings.ReplaceAll(key, "_", "-"), e.Largest)
+}
+
+// Brief is the error without the ways to go on: where they are offered
+// otherwise (the explorer's keys).
+func (e *OversizedError) Brief() string {
 	src := ""
 	if e.Source != "" {
 		src = e.Source + ": "
 	}
 	others := ""
 	if e.Count > 1 {
-		others = fmt.Sprintf("; %d requests do, the largest needs %d %s", e.Count, e.Largest, e.Unit)
+		others = fmt.Sprintf(" (%d requests do, up to %d)", e.Count, e.Largest)
 	}
-	key := e.SizeKey()
-	return fmt.Sprintf("%srequest %d needs %d %s (input plus output allowance), more than the cache's %d%s. "+
-		"To go on, give %s=%d or more (--%s %d), or oversize=bypass to serve such requests uncached (--oversize bypass), or oversize=fail to count them failed (--oversize fail)",
-		src, e.Index, e.Footprint, e.Unit, e.Capacity, others, key, e.Largest, strings.ReplaceAll(key, "_", "-"), e.Largest)
+	return fmt.Sprintf("%srequest %d needs %d %s (input plus output allowance), more than the cache's %d%s",
+		src, e.Index, e.Footprint, e.Unit, e.Capacity, others)
 }

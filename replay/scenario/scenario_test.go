@@ -127,7 +127,7 @@ func TestOversizedError(t *testing.T) {
 	e.NoteOversize("t.json:9", 9, 13988)
 	e.NoteOversize("t.json:12", 12, 2100)
 	msg := e.Error()
-	for _, want := range []string{"t.json:3: request 5 needs 2025 blocks", "3 requests do, the largest needs 13988 blocks",
+	for _, want := range []string{"t.json:3: request 5 needs 2025 blocks", "3 requests do, up to 13988). To go on",
 		"cache_blocks=13988 or more (--cache-blocks 13988)", "--oversize bypass", "--oversize fail"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("%q lacks %q", msg, want)
