@@ -378,6 +378,12 @@ func Plan(ctx context.Context, tr *trace.Trace, entries []Entry, opt PlanOptions
 			if g >= 0 {
 				s.sc.Profile = opt.GPUs[g].Profile
 			}
+			// Without a size or a profile: the shared default, named in
+			// this trace's blocks in every probe's scenario (a test's
+			// Runner may plan without a trace).
+			if tr != nil {
+				s.sc = s.sc.Sized(tr.Info.BlockSize)
+			}
 			s.seeds = seedsOf(s.sc, opt.Seeds)
 			probe := s.sc
 			probe.Workers = 1
