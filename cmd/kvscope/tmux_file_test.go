@@ -69,11 +69,17 @@ func TestTmuxLoadingAndFailure(t *testing.T) {
 		}
 	}
 	squeeze := func(s string) string { return strings.Join(strings.Fields(s), "") }
-	if !strings.Contains(squeeze(flat.String()), squeeze("failed: "+msg)) {
-		t.Errorf("the Compare pane does not show the whole failure %q:\n%s", msg, screen)
+	// run names the flags that go on; the explorer shows the same failure
+	// and offers its key instead.
+	brief, flags, ok := strings.Cut(msg, ". To go on, ")
+	if !ok || !strings.Contains(flags, "--cache-blocks 13988") || !strings.Contains(flags, "--oversize bypass") {
+		t.Errorf("run's message %q does not name the flags that go on", msg)
 	}
-	if len(msg) < 110 {
-		t.Errorf("message %q fits one line: the test does not check the wrap", msg)
+	if !strings.Contains(squeeze(flat.String()), squeeze("failed: "+brief+" · press o to re-run with oversize=bypass")) {
+		t.Errorf("the Compare pane does not show the whole failure %q and the o key:\n%s", brief, screen)
+	}
+	if len(brief) < 110 {
+		t.Errorf("message %q fits one line: the test does not check the wrap", brief)
 	}
 	s.keys("q")
 	s.waitExit()
