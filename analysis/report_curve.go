@@ -37,7 +37,9 @@ type CurveOptions struct {
 // CurveReport is the hit-ratio curve of one trace with what capacity
 // planning reads off it: knees, GPU × model × TP capacities, and opt and
 // rlt at chosen capacities. Renderers write Markdown, HTML, JSON and CSV
-// (report_curve_md.go, _html.go, _data.go; the shared rows and chart in report_curve_render.go); the same inputs give the same bytes.
+// (report_curve_md.go, report_curve_html.go, report_curve_data.go; their
+// shared rows and chart in report_curve_render.go); the same inputs give
+// the same bytes.
 type CurveReport struct {
 	Command string
 	Version string
