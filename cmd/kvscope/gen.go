@@ -53,14 +53,8 @@ func (o *genOutput) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.Uint64Var(&o.seed, "seed", 1, "random seed: the same flags and seed give the same bytes")
 	f.StringVarP(&o.out, "output", "o", "-", "output file, written atomically (- for standard output)")
-	f.StringVar(&o.format, "format", "native", "output format: native or mooncake")
+	f.StringVar(&o.format, "format", "native", "output format: "+writerList(" or "))
 	addOutputFlags(cmd, true)
-}
-
-// traceWriter is what the native and Mooncake writers share.
-type traceWriter interface {
-	Write(r *trace.Request, t *trace.Table) error
-	Flush() error
 }
 
 // write validates g, then streams it to the output. Parameter errors are
@@ -69,21 +63,15 @@ func (o *genOutput) write(cmd *cobra.Command, g gen.Generator) error {
 	if err := g.Validate(); err != nil {
 		return usagef("gen %s: %w", g.Name(), err)
 	}
-	var newWriter func(io.Writer) (traceWriter, error)
-	switch o.format {
-	case "native":
-		source := "kvscope gen " + g.Canonical()
-		newWriter = func(w io.Writer) (traceWriter, error) { return trace.NewNativeWriter(w, g.TraceBlockSize(), source) }
-	case "mooncake":
-		newWriter = func(w io.Writer) (traceWriter, error) { return trace.NewMooncakeWriter(w, g.TraceBlockSize()) }
-	default:
-		return usagef("gen %s: --format: unknown format %q (choose native, mooncake)", g.Name(), o.format)
+	to, ok := writerFormat(o.format)
+	if !ok {
+		return usagef("gen %s: --format: unknown format %q (choose %s)", g.Name(), o.format, writerList(", "))
 	}
 	p := outPrinter(cmd, o.out)
 	defer p.Clear()
 	emit := func(w io.Writer) error {
 		cw := progress.NewWriter(w)
-		tw, err := newWriter(cw)
+		tw, err := to.NewWriter(cw, g.TraceBlockSize(), "kvscope gen "+g.Canonical())
 		if err != nil {
 			return err
 		}

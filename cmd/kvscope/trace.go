@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -177,7 +178,7 @@ func newTraceConvertCmd() *cobra.Command {
 	var rf readerFlags
 	var to, out string
 	cmd := &cobra.Command{
-		Use:   "convert FILE --to native|mooncake -o OUT",
+		Use:   "convert FILE --to " + writerList("|") + " -o OUT",
 		Short: "Convert a trace to kvscope's native format or to Mooncake JSONL",
 		Long: "Convert a trace. --block-size N splits every block into pages of N tokens with derived ids\n" +
 			"(the trace's block size must be a multiple of N); for Azure input, which has no block ids,\n" +
@@ -187,8 +188,9 @@ func newTraceConvertCmd() *cobra.Command {
 			"atomically; - is standard output.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if to != "native" && to != "mooncake" {
-				return usagef("--to %q: want native or mooncake", to)
+			toInfo, ok := writerFormat(to)
+			if !ok {
+				return usagef("--to %q: want %s", to, writerList(" or "))
 			}
 			if out == "" {
 				return usagef("convert: -o OUT is required")
@@ -200,13 +202,10 @@ func newTraceConvertCmd() *cobra.Command {
 			split := opt.BlockSize
 			opt.BlockSize = 0
 			// Input without prefix data (Azure) gets fresh ids in blocks of
-			// --block-size; for Mooncake output, by default in Mooncake's
-			// own 512-token blocks, so the file reads back as any Mooncake
-			// file does (it records no block size).
-			freshSize := split
-			if freshSize == 0 && to == "mooncake" {
-				freshSize = trace.MooncakeBlockSize
-			}
+			// --block-size; for output in a format that records no block
+			// size (Mooncake), by default in the size its readers assume
+			// (Mooncake's 512), so the file reads back as any such file does.
+			freshSize := cmp.Or(split, toInfo.BlockSize)
 			if freshIDs(opt.Format) {
 				opt.BlockSize, split = freshSize, 0
 			}
@@ -230,7 +229,7 @@ func newTraceConvertCmd() *cobra.Command {
 				}
 				defer s.Close()
 			}
-			n, err := writeTrace(out, to, s, split, -1)
+			n, err := writeTrace(out, toInfo, s, split, -1)
 			if err != nil {
 				return err
 			}
@@ -241,14 +240,14 @@ func newTraceConvertCmd() *cobra.Command {
 			if split != 0 {
 				bs = split
 			}
-			if to == "mooncake" && bs != trace.MooncakeBlockSize {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: Mooncake files do not record their block size (readers assume %d): read %s back with --block-size %d\n", trace.MooncakeBlockSize, out, bs)
+			if toInfo.BlockSize != 0 && bs != toInfo.BlockSize {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s files do not record their block size (readers assume %d): read %s back with --block-size %d\n", to, toInfo.BlockSize, out, bs)
 			}
 			return reportSkipped(cmd, s)
 		},
 	}
 	rf.add(cmd, "split blocks into pages of N tokens (azure input: the block size to read with)")
-	cmd.Flags().StringVar(&to, "to", "", "output format: native or mooncake")
+	cmd.Flags().StringVar(&to, "to", "", "output format: "+writerList(" or "))
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (- for standard output)")
 	addOutputFlags(cmd, true)
 	return cmd
@@ -283,7 +282,8 @@ func newTraceHeadCmd() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			w, err := writeTrace(out, "native", s, 0, n)
+			native, _ := trace.LookupFormat(trace.FormatNative)
+			w, err := writeTrace(out, native, s, 0, n)
 			if err != nil {
 				return err
 			}
@@ -308,8 +308,29 @@ func reportSkipped(cmd *cobra.Command, s *trace.Stream) error {
 	return nil
 }
 
-// writeTrace copies up to limit requests (all if limit < 0) of s to path.
-func writeTrace(path, to string, s *trace.Stream, split, limit int) (int, error) {
+// writerFormat looks up an output format: a registered one with a writer.
+func writerFormat(name string) (trace.FormatInfo, bool) {
+	f, ok := trace.LookupFormat(trace.Format(name))
+	return f, ok && f.NewWriter != nil
+}
+
+// writerList spells the output formats for help and errors: with sep
+// " or ", "native or mooncake" (the last two joined by it, the others by
+// commas); with any other sep, every name joined by it.
+func writerList(sep string) string {
+	var names []string
+	for _, f := range trace.WriterFormats() {
+		names = append(names, string(f))
+	}
+	if sep == " or " && len(names) > 1 {
+		return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	}
+	return strings.Join(names, sep)
+}
+
+// writeTrace copies up to limit requests (all if limit < 0) of s to path in
+// format to.
+func writeTrace(path string, to trace.FormatInfo, s *trace.Stream, split, limit int) (int, error) {
 	var n int
 	err := trace.WriteFileAtomic(path, func(w io.Writer) error {
 		var sp *trace.Splitter
@@ -322,21 +343,9 @@ func writeTrace(path, to string, s *trace.Stream, split, limit int) (int, error)
 			}
 			bs, tab = split, sp.Out
 		}
-		var write func(*trace.Request, *trace.Table) error
-		var flush func() error
-		switch to {
-		case "native":
-			nw, err := trace.NewNativeWriter(w, bs, s.Info().Source)
-			if err != nil {
-				return err
-			}
-			write, flush = nw.Write, nw.Flush
-		default:
-			mw, err := trace.NewMooncakeWriter(w, bs)
-			if err != nil {
-				return err
-			}
-			write, flush = mw.Write, mw.Flush
+		tw, err := to.NewWriter(w, bs, s.Info().Source)
+		if err != nil {
+			return err
 		}
 		// A cut trace must not point at turns it does not hold: head drops
 		// parent links to requests it did not write.
@@ -364,12 +373,12 @@ func writeTrace(path, to string, s *trace.Stream, split, limit int) (int, error)
 				}
 				written[r.ID] = true
 			}
-			if err := write(&r, tab); err != nil {
+			if err := tw.Write(&r, tab); err != nil {
 				return err
 			}
 			n++
 		}
-		return flush()
+		return tw.Flush()
 	})
 	return n, err
 }

@@ -30,10 +30,12 @@
 //
 // The formats are one table, builtinFormats in formats.go: each entry
 // (FormatInfo) carries the name, the Doc that help shows, the content sniff,
-// the opener, the reader options it records in Info.Options, and what it
-// reads besides a single file (kvtester: tar archives and directories).
-// Formats, ParseFormat, detection, Open and `kvscope trace` all read that
-// table and nothing else. Adding a format is its reader in a file of its own
+// the opener, the reader options it records in Info.Options, what it
+// reads besides a single file (kvtester: tar archives and directories), the
+// block size its readers assume when the files record none, and its writer
+// if it has one (native, mooncake). Formats, ParseFormat, detection, Open,
+// `kvscope trace` (convert and head write through the table's writers) and
+// `kvscope gen --format` all read that table and nothing else. Adding a format is its reader in a file of its own
 // and one line in the table; RegisterFormat adds one from outside the
 // package (tests, extensions) through the exported Records interface, after
 // the built-in ones in detection order.

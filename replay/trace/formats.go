@@ -3,6 +3,7 @@ package trace
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +46,36 @@ type FormatInfo struct {
 	// readers use internal openers (kvtester holds whole archives and
 	// directories and namespaces their ids).
 	Open Opener
+	// BlockSize is the block size every reader of this format assumes,
+	// the files recording none (Mooncake's 512); 0 when the file records
+	// it or its reader needs ReadOptions.BlockSize. `trace convert` gives
+	// id-less input fresh ids in this size and says how to read a file
+	// written with another.
+	BlockSize int
+	// NewWriter, when set, writes traces in this format (`trace convert
+	// --to`, `trace head`, `gen --format`); source is the provenance a
+	// format with a header records (others ignore it).
+	NewWriter func(w io.Writer, blockSize int, source string) (Writer, error)
+}
+
+// Writer writes a trace request by request; Flush ends the output. t maps
+// dense block ids back to the trace's own (nil: written as they are).
+type Writer interface {
+	Write(r *Request, t *Table) error
+	Flush() error
+}
+
+// WriterFormats lists the formats that can be written (NewWriter set) in
+// table order: the built-in ones (native first, the default), then the
+// registered ones.
+func WriterFormats() []Format {
+	var names []Format
+	for _, f := range allFormats() {
+		if f.NewWriter != nil {
+			names = append(names, f.Name)
+		}
+	}
+	return names
 }
 
 // Opener starts a format's reader on a Stream. A zero Opener reads nothing
@@ -130,20 +161,34 @@ func streaming(open func(s *Stream, br *bufio.Reader) (source, error)) Opener {
 var builtinFormats = []FormatInfo{
 	{Name: FormatNative, Doc: "kvscope's own JSONL: a header line, then one request a line",
 		Sniff: sniffNative,
-		Open:  streaming(func(s *Stream, br *bufio.Reader) (source, error) { return newNativeSource(s.name, br) })},
+		Open:  streaming(func(s *Stream, br *bufio.Reader) (source, error) { return newNativeSource(s.name, br) }),
+		NewWriter: func(w io.Writer, blockSize int, source string) (Writer, error) {
+			nw, err := NewNativeWriter(w, blockSize, source)
+			if err != nil {
+				return nil, err
+			}
+			return nw, nil
+		}},
 	{Name: FormatKVTester, Doc: "kv-cache-tester sessions: a .json file, a directory or a tar archive",
 		Sniff: sniffKVTester, Options: kvTesterOptions, Archives: true,
 		Open: Opener{file: (*Stream).readKVTester, dir: (*Stream).readKVTesterDir}},
 	{Name: FormatBailian, Doc: "Qwen-Bailian JSONL: Mooncake's keys (in s), chat_id, parent_chat_id",
-		Sniff: sniffBailian, Options: blockSizeIfSet,
+		Sniff: sniffBailian, Options: blockSizeIfSet, BlockSize: bailianBlockSize,
 		Open: streaming(func(s *Stream, br *bufio.Reader) (source, error) {
-			return newJSONLSource(s.name, br, FormatBailian, s.opt.BlockSize)
+			return newJSONLSource(s.name, br, FormatBailian, cmp.Or(s.opt.BlockSize, bailianBlockSize))
 		})},
 	{Name: FormatMooncake, Doc: "Mooncake JSONL: timestamp (ms), input/output_length, hash_ids",
-		Sniff: sniffMooncake, Options: blockSizeIfSet,
+		Sniff: sniffMooncake, Options: blockSizeIfSet, BlockSize: MooncakeBlockSize,
 		Open: streaming(func(s *Stream, br *bufio.Reader) (source, error) {
-			return newJSONLSource(s.name, br, FormatMooncake, s.opt.BlockSize)
-		})},
+			return newJSONLSource(s.name, br, FormatMooncake, cmp.Or(s.opt.BlockSize, MooncakeBlockSize))
+		}),
+		NewWriter: func(w io.Writer, blockSize int, _ string) (Writer, error) {
+			mw, err := NewMooncakeWriter(w, blockSize)
+			if err != nil {
+				return nil, err
+			}
+			return mw, nil
+		}},
 	{Name: FormatAzure, Doc: "Azure LLM inference 2023 CSV: TIMESTAMP,ContextTokens,GeneratedTokens",
 		Sniff: sniffAzure, Options: blockSizeAlways, FreshIDs: true,
 		Open: streaming(func(s *Stream, br *bufio.Reader) (source, error) {

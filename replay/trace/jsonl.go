@@ -89,13 +89,13 @@ func smallerBlocks(n, input, bs int) string {
 // record it, and every Mooncake reader assumes it.
 const MooncakeBlockSize = 512
 
+// bailianBlockSize is the block size Qwen-Bailian traces are read with
+// unless --block-size says otherwise (the files do not record it).
+const bailianBlockSize = 16
+
+// newJSONLSource reads Mooncake or Bailian JSONL in blocks of bs tokens
+// (the caller applies the format's default).
 func newJSONLSource(name string, br *bufio.Reader, f Format, bs int) (*jsonlSource, error) {
-	if bs == 0 {
-		bs = MooncakeBlockSize
-		if f == FormatBailian {
-			bs = 16
-		}
-	}
 	s := &jsonlSource{lines: lines{name: name, br: br}, format: f, bs: bs}
 	if f == FormatBailian {
 		s.roots = make(map[int64]int64)
