@@ -156,7 +156,7 @@ func newCurveReport(ctx context.Context, tr *trace.Trace, cv *curve.Curve, cfg c
 		return nil, fmt.Errorf("seeds %d: need at least 1", opt.Seeds)
 	}
 	r := &CurveReport{Curve: cv, Options: opt, Unbounded: cv.Unbounded(), tr: tr, cfg: cfg}
-	sc, err := seq.Scenario(replayConfig(cv, cfg, "lru", cv.MinCapacity, cv.Seed))
+	sc, err := seq.Scenario(replayConfig(cv, cfg, curve.Policy, cv.MinCapacity, cv.Seed))
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +300,7 @@ func (r *CurveReport) optAt(c int64) (CurveOpt, error) {
 	if err != nil {
 		return CurveOpt{}, err
 	}
-	rc := replayConfig(cv, r.cfg, "lru", c, cv.Seed)
+	rc := replayConfig(cv, r.cfg, curve.Policy, c, cv.Seed)
 	rc.VsOpt = true
 	res, err := seq.Run(r.tr, rc)
 	if err != nil {

@@ -63,11 +63,11 @@ func curveKeyOf(sc scenario.Scenario) (curveKey, []string) {
 	}
 	var notes []string
 	if route.NeedsTiming(sc.Router.Name) {
-		notes = append(notes, sc.Router.Name+" needs timing: the curve routes round_robin")
-		k.router = "round_robin"
+		notes = append(notes, sc.Router.Name+" needs timing: the curve routes "+curve.Router)
+		k.router = curve.Router
 	}
-	if sc.Evict.Name != "lru" {
-		notes = append(notes, "the curve is lru's (the one stack policy); the scenario evicts with "+sc.Evict.Name)
+	if sc.Evict.Name != curve.Policy {
+		notes = append(notes, "the curve is "+curve.Policy+"'s (the one stack policy); the scenario evicts with "+sc.Evict.Name)
 	}
 	return k, notes
 }

@@ -15,6 +15,16 @@ import (
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
+// Policy is the eviction policy the curve models: the derivation (doc.go)
+// walks lru's recency stack, so another policy, even one with the
+// inclusion property, would need a derivation of its own. Readers that
+// compare a scenario's policy with the curve's ask this, not a literal.
+const Policy = "lru"
+
+// Router is the router a curve takes when none is given, and the one the
+// explorer's overlay takes for a scenario whose router needs timing.
+const Router = "round_robin"
+
 // Config is one curve: the hit-only replay of `kvscope replay --evict lru`
 // with every setting but the capacity.
 type Config struct {
@@ -154,13 +164,13 @@ func compute(tr *trace.Trace, cfg Config, below int64) (*Curve, error) {
 		return nil, fmt.Errorf("workers = %d: need at least 1", cfg.Workers)
 	}
 	if cfg.Evict.Name == "" {
-		cfg.Evict = param.Spec{Name: "lru"}
+		cfg.Evict = param.Spec{Name: Policy}
 	}
 	ev, err := evict.Resolve(cfg.Evict)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Evict.Name != "lru" {
+	if cfg.Evict.Name != Policy {
 		return nil, fmt.Errorf("evict %s: %w: only lru keeps every smaller cache inside every larger one (inclusion); "+
 			"replay other policies at fixed capacities (kvscope replay, or the rlt and opt points of kvscope curve)", ev, ErrNotExact)
 	}

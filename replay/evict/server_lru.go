@@ -53,11 +53,6 @@ type serverLRU struct {
 
 func newServerLRU(*paramArgs, Env) (Policy, error) { return &serverLRU{}, nil }
 
-// NewServerLRU returns the server_lru policy: what replay/live uses to
-// predict llm-d-inference-sim's cached tokens without going through the
-// registry.
-func NewServerLRU() Policy { return &serverLRU{} }
-
 // Access stamps the path only when a request finishes (Complete, or the
 // single HitOnly access of hit-only replay).
 func (p *serverLRU) Access(path []BlockID, ev kvcache.Event) {

@@ -114,9 +114,32 @@ func (c *Config) defaults() {
 		c.Client.API = OpenAI
 	}
 	if c.ModelEvict == "" {
-		c.ModelEvict = "server_lru"
-		if c.Client.API == SGLang {
-			c.ModelEvict = "lru"
-		}
+		c.ModelEvict = defaultsOf(c.Client.API).modelEvict
 	}
+}
+
+// apiDefault is what a worker protocol implies where the configuration
+// leaves it open.
+type apiDefault struct {
+	// blockSize is the server's tokens per block when /metrics does not
+	// say (sglang's token pool: 1).
+	blockSize int
+	// modelEvict is the registered policy (evict) of kvscope's model of the
+	// server's cache: server_lru is llm-d-inference-sim's and vLLM's rule,
+	// lru sglang's RadixCache.
+	modelEvict string
+}
+
+var apiDefaults = map[API]apiDefault{
+	OpenAI: {blockSize: 16, modelEvict: "server_lru"},
+	SGLang: {blockSize: 1, modelEvict: "lru"},
+}
+
+// defaultsOf returns api's defaults; another API gets OpenAI's (the
+// client speaks the OpenAI protocol to every API but sglang).
+func defaultsOf(api API) apiDefault {
+	if d, ok := apiDefaults[api]; ok {
+		return d
+	}
+	return apiDefaults[OpenAI]
 }

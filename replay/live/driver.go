@@ -135,10 +135,7 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 		}
 	}
 	if d.bs == 0 {
-		d.bs = 16
-		if cfg.Client.API == SGLang {
-			d.bs = 1
-		}
+		d.bs = defaultsOf(cfg.Client.API).blockSize
 	}
 	// A worker without a reading (down at the start) gets the size the
 	// others report: attached workers are taken to be alike.
@@ -175,9 +172,6 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 		return nil, fmt.Errorf("live: model eviction: %w", err)
 	}
 	d.newPol = func(w int) (kvcache.Policy, error) {
-		if sp.Name == "server_lru" && len(sp.Params) == 0 {
-			return evict.NewServerLRU(), nil
-		}
 		p, _, err := evict.New(sp, evict.Env{Unit: kvcache.Blocks, Capacity: d.workers[w].capacity, Rand: evict.WorkerRand(cfg.Seed, w)})
 		return p, err
 	}
