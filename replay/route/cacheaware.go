@@ -1,7 +1,6 @@
 package route
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -41,12 +40,8 @@ var cacheAwarePresets = map[string]cacheAwarePreset{
 //     smallest-tree fallback.
 type cacheAware struct {
 	base
-	p       cacheAwarePreset
-	tree    *history
-	cluster Cluster
-	precise bool
-	tok     []float64
-	blk     []int
+	p cacheAwarePreset
+	overlap
 }
 
 // cache_aware's rules, one per branch.
@@ -85,19 +80,14 @@ func parseCacheAware(a *param.Args) Builder {
 	}
 	precise := a.Bool("precise", false)
 	return func(env Env) (Router, error) {
-		if precise && env.Cluster == nil {
-			return nil, errors.New("precise=true reads the workers' caches, which need the simulator (no cluster here)")
+		ov, err := newOverlap(env, precise)
+		if err != nil {
+			return nil, err
 		}
-		n := env.Workers
-		return &cacheAware{
-			base:    newBase(n),
-			p:       p,
-			tree:    newHistory(env, int64(p.maxTreeSize), time.Duration(p.evictionIntervalS*float64(time.Second))),
-			cluster: env.Cluster,
-			precise: precise,
-			tok:     make([]float64, n),
-			blk:     make([]int, n),
-		}, nil
+		// The trees are kept with precise=true too: the smallest-tree
+		// fallback reads their sizes.
+		ov.tree = newHistory(env, int64(p.maxTreeSize), time.Duration(p.evictionIntervalS*float64(time.Second)))
+		return &cacheAware{base: newBase(env.Workers), p: p, overlap: ov}, nil
 	}
 }
 
@@ -121,14 +111,7 @@ func (r *cacheAware) decide(req *trace.Request) (int, Why) {
 		}
 		return argmin(r.scores), Why{Rule: ruleBalance, Alt: -1, A: float64(maxL), B: float64(minL), C: r.p.balanceAbs, D: r.p.balanceRel}
 	}
-	if r.precise {
-		for i := range r.tok {
-			_, t := r.cluster.Match(i, req)
-			r.tok[i] = float64(t)
-		}
-	} else {
-		r.tree.match(req, r.tok, r.blk)
-	}
+	r.match(req)
 	copy(r.scores, r.tok)
 	best := argmax(r.scores)
 	ratio := 0.0

@@ -33,13 +33,9 @@ type dynamo struct {
 	base
 	ow, temp float64
 	bs       int
-	precise  bool
-	cluster  Cluster
-	tree     *history
+	overlap
 	rng      *rand.Rand
 	inflight []float64 // input blocks in flight per worker
-	tok      []float64
-	blk      []int
 	pre      []float64
 	wts      []float64
 }
@@ -75,18 +71,17 @@ func parseDynamo(a *param.Args) Builder {
 	temp := dynamoTemperature(a)
 	precise := a.Bool("precise", true)
 	return func(env Env) (Router, error) {
-		if precise && env.Cluster == nil {
-			return nil, errors.New("precise=true reads the workers' caches, which need the simulator (no cluster here); use precise=false for a routing-history tree")
+		ov, err := newOverlap(env, precise)
+		if err != nil {
+			return nil, err
 		}
 		if temp > 0 && env.Rand == nil {
 			return nil, errors.New("temperature > 0 needs the router's random stream (Env.Rand)")
 		}
 		n := env.Workers
 		r := &dynamo{
-			base: newBase(n), ow: ow, temp: temp, bs: env.BlockSize, precise: precise,
-			cluster: env.Cluster, rng: env.Rand,
-			inflight: make([]float64, n), tok: make([]float64, n), blk: make([]int, n),
-			pre: make([]float64, n), wts: make([]float64, n),
+			base: newBase(n), ow: ow, temp: temp, bs: env.BlockSize, overlap: ov, rng: env.Rand,
+			inflight: make([]float64, n), pre: make([]float64, n), wts: make([]float64, n),
 		}
 		if !precise {
 			r.tree = newHistory(env, sglangMaxTreeSize, sglangEvictInterval)
@@ -98,14 +93,8 @@ func parseDynamo(a *param.Args) Builder {
 func (r *dynamo) Route(now time.Duration, req *trace.Request) Decision {
 	r.at(now)
 	in := float64(inputBlocks(req, r.bs))
-	if r.precise {
-		for i := range r.blk {
-			r.blk[i], _ = r.cluster.Match(i, req)
-		}
-	} else {
-		r.tree.advance(now)
-		r.tree.match(req, r.tok, r.blk)
-	}
+	r.advanceTree(now)
+	r.match(req)
 	for i := range r.scores {
 		r.pre[i] = in - float64(r.blk[i])
 		r.scores[i] = r.ow*r.pre[i] + r.inflight[i] + in
@@ -139,9 +128,7 @@ func (r *dynamo) Route(now time.Duration, req *trace.Request) Decision {
 	}
 	r.reqs[w]++
 	r.inflight[w] += in
-	if !r.precise {
-		r.tree.insert(w, req)
-	}
+	r.routed(w, req)
 	return Decision{Worker: w, Scores: r.scores, Why: y}
 }
 
@@ -153,17 +140,13 @@ func (r *dynamo) Complete(c Completion) error {
 	if r.reqs[c.Worker] == 0 {
 		r.inflight[c.Worker] = 0
 	}
-	if r.tree != nil {
-		r.tree.advance(c.Done)
-	}
+	r.advanceTree(c.Done)
 	return nil
 }
 
 func (r *dynamo) Loads(now time.Duration, dst []float64) []float64 {
 	r.at(now)
-	if r.tree != nil {
-		r.tree.advance(now)
-	}
+	r.advanceTree(now)
 	return append(dst, r.inflight...)
 }
 

@@ -112,9 +112,7 @@ type lbgr struct {
 	ac, am, aq float64
 	paper      bool
 	dim        int
-	precise    bool
-	cluster    Cluster
-	tree       *history
+	overlap
 
 	w       []float64 // W_i, ms
 	decays  int64     // decay instants applied: ⌊last/20 ms⌋
@@ -122,8 +120,6 @@ type lbgr struct {
 	p       []float64 // n × dim × dim
 	pending map[int]lbgrPending
 
-	tok   []float64
-	blk   []int
 	phi   []float64 // n × dim, this routing's features
 	pre   []float64 // a_c·cached + a_m·uncached per worker
 	basev []float64 // a_c·cached + a_m·uncached + a_q·W per worker
@@ -143,17 +139,16 @@ func parseLBGR(a *param.Args) Builder {
 	preset := a.Enum("preset", "code", "code", "paper")
 	precise := a.Bool("precise", false)
 	return func(env Env) (Router, error) {
-		if precise && env.Cluster == nil {
-			return nil, errors.New("precise=true reads the workers' caches, which need the simulator (no cluster here)")
+		ov, err := newOverlap(env, precise)
+		if err != nil {
+			return nil, err
 		}
 		n := env.Workers
 		r := &lbgr{
-			base: newBase(n), ac: 0, am: 1, aq: 1, dim: 1,
-			precise: precise, cluster: env.Cluster,
+			base: newBase(n), ac: 0, am: 1, aq: 1, dim: 1, overlap: ov,
 			w:       make([]float64, n),
 			pending: make(map[int]lbgrPending),
-			tok:     make([]float64, n), blk: make([]int, n),
-			pre: make([]float64, n), basev: make([]float64, n), corr: make([]float64, n),
+			pre:     make([]float64, n), basev: make([]float64, n), corr: make([]float64, n),
 		}
 		if preset == "paper" {
 			if env.CachedMs < 0 || env.MissMs <= 0 {
@@ -186,21 +181,12 @@ func (r *lbgr) advance(now time.Duration) {
 			r.w[i] = lbgrDecayW(x, steps)
 		}
 	}
-	if r.tree != nil {
-		r.tree.advance(now)
-	}
+	r.advanceTree(now)
 }
 
 func (r *lbgr) Route(now time.Duration, req *trace.Request) Decision {
 	r.advance(now)
-	if r.precise {
-		for i := range r.tok {
-			_, t := r.cluster.Match(i, req)
-			r.tok[i] = float64(t)
-		}
-	} else {
-		r.tree.match(req, r.tok, r.blk)
-	}
+	r.match(req)
 	in := float64(req.Input)
 	for i := range r.scores {
 		cached := r.tok[i]
@@ -247,9 +233,7 @@ func (r *lbgr) Route(now time.Duration, req *trace.Request) Decision {
 	r.pending[req.Index] = pd
 	r.w[best] += inc
 	r.reqs[best]++
-	if r.tree != nil {
-		r.tree.insert(best, req)
-	}
+	r.routed(best, req)
 	return Decision{Worker: best, Scores: r.scores, Why: y}
 }
 

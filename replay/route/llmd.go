@@ -42,18 +42,14 @@ import (
 // bits; a run costs O(events), not O(span / scrape_ms).
 type llmd struct {
 	base
-	wp, wq, wk  float64
-	scrape      time.Duration
-	precise     bool
-	cluster     Cluster
+	wp, wq, wk float64
+	scrape     time.Duration
+	overlap
 	events      ClusterEvents // nil: scrape every instant
-	tree        *history
 	next        time.Duration // next scrape instant
 	q, usage    []float64
 	lateSamples int64
 	rng         *rand.Rand
-	tok         []float64
-	blk         []int
 }
 
 // ruleLLMD: Scores = 3·prefix + 2·queue + 2·kv (weights as configured);
@@ -82,13 +78,16 @@ func parseLLMD(a *param.Args) Builder {
 		if env.Rand == nil {
 			return nil, errors.New("breaks exact score ties with the router's random stream (Env.Rand)")
 		}
+		ov, err := newOverlap(env, precise)
+		if err != nil {
+			return nil, err
+		}
 		n := env.Workers
 		r := &llmd{
 			base: newBase(n), wp: wp, wq: wq, wk: wk,
 			scrape:  time.Duration(scrape * float64(time.Millisecond)),
-			precise: precise, cluster: env.Cluster, rng: env.Rand,
+			overlap: ov, rng: env.Rand,
 			q: make([]float64, n), usage: make([]float64, n),
-			tok: make([]float64, n), blk: make([]int, n),
 		}
 		r.events, _ = env.Cluster.(ClusterEvents)
 		if !precise {
@@ -152,14 +151,8 @@ func (r *llmd) Route(now time.Duration, req *trace.Request) Decision {
 		r.lateSamples++
 		r.sample(now)
 	}
-	if r.precise {
-		for i := range r.blk {
-			r.blk[i], _ = r.cluster.Match(i, req)
-		}
-	} else {
-		r.tree.advance(now)
-		r.tree.match(req, r.tok, r.blk)
-	}
+	r.advanceTree(now)
+	r.match(req)
 	maxQ, minQ := r.q[0], r.q[0]
 	for _, q := range r.q[1:] {
 		maxQ, minQ = max(maxQ, q), min(minQ, q)
@@ -190,9 +183,7 @@ func (r *llmd) Route(now time.Duration, req *trace.Request) Decision {
 		}
 	}
 	r.reqs[best]++
-	if r.tree != nil {
-		r.tree.insert(best, req)
-	}
+	r.routed(best, req)
 	bp, bq, bk := r.terms(best, nb, maxQ, minQ)
 	return Decision{Worker: best, Scores: r.scores, Why: Why{Rule: ruleLLMD, Alt: -1, A: bp, B: bq, C: bk, D: r.scores[best], E: float64(tied)}}
 }
@@ -214,18 +205,14 @@ func (r *llmd) Complete(c Completion) error {
 	if err := r.complete(c); err != nil {
 		return err
 	}
-	if r.tree != nil {
-		r.tree.advance(c.Done)
-	}
+	r.advanceTree(c.Done)
 	return nil
 }
 
 // Loads is the waiting-queue length of the latest sample.
 func (r *llmd) Loads(now time.Duration, dst []float64) []float64 {
 	r.at(now)
-	if r.tree != nil {
-		r.tree.advance(now)
-	}
+	r.advanceTree(now)
 	return append(dst, r.q...)
 }
 
