@@ -3,7 +3,6 @@ package route
 import (
 	"testing"
 
-	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/param/paramtest"
 )
 
@@ -11,20 +10,11 @@ import (
 // and `kvscope list routers --long` show) agree with its constructor's
 // parsing, and ParamDocs documents exactly those, one line each.
 func TestParams(t *testing.T) {
-	for _, n := range Names() {
+	docs := func(n string) (map[string]string, error) {
 		in, err := lookup(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		decls, err := Params(param.Spec{Name: n})
-		if err != nil {
-			t.Fatalf("%s: %v", n, err)
-		}
-		if err := paramtest.RoundTrip(n, decls, Resolve, Params); err != nil {
-			t.Error(err)
-		}
-		if err := paramtest.Docs(n, decls, in.ParamDocs); err != nil {
-			t.Error(err)
-		}
+		return in.ParamDocs, err
+	}
+	for _, err := range paramtest.Registry(Names(), docs, Resolve, Params) {
+		t.Error(err)
 	}
 }

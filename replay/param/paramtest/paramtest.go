@@ -1,7 +1,7 @@
 // Package paramtest checks that a component's declared parameters (what
 // its constructor reads, param.Args.Decls) agree with its parsing and are
-// documented (Docs): tests
-// of the registries (replay/evict, replay/route) call it for every name.
+// documented (Docs): the tests of the registries (replay/evict,
+// replay/route) run both over every name (Registry).
 package paramtest
 
 import (
@@ -113,4 +113,30 @@ func Docs(name string, decls []param.Decl, docs map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// Registry runs RoundTrip and Docs over every name of a registry, with
+// docs(name) its entry's parameter docs, and returns what failed.
+func Registry(names []string, docs func(name string) (map[string]string, error),
+	resolve func(param.Spec) (string, error), params func(param.Spec) ([]param.Decl, error)) []error {
+	var errs []error
+	for _, n := range names {
+		d, err := docs(n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		decls, err := params(param.Spec{Name: n})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n, err))
+			continue
+		}
+		if err := RoundTrip(n, decls, resolve, params); err != nil {
+			errs = append(errs, err)
+		}
+		if err := Docs(n, decls, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
