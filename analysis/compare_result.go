@@ -52,10 +52,13 @@ type ScenarioResult struct {
 func (s *ScenarioResult) OK() bool { return s.Error == "" }
 
 // Metric returns the statistic of a metric key (nil if unknown or failed).
-func (s *ScenarioResult) Metric(key string) *MetricStat {
-	for i := range s.Metrics {
-		if s.Metrics[i].Key == key {
-			return &s.Metrics[i]
+func (s *ScenarioResult) Metric(key string) *MetricStat { return metricByKey(s.Metrics, key) }
+
+// metricByKey finds key's statistic in ms (nil when absent).
+func metricByKey(ms []MetricStat, key string) *MetricStat {
+	for i := range ms {
+		if ms[i].Key == key {
+			return &ms[i]
 		}
 	}
 	return nil
@@ -137,14 +140,7 @@ type WorkerStat struct {
 }
 
 // Metric returns a worker statistic by key.
-func (w *WorkerStat) Metric(key string) *MetricStat {
-	for i := range w.Metrics {
-		if w.Metrics[i].Key == key {
-			return &w.Metrics[i]
-		}
-	}
-	return nil
-}
+func (w *WorkerStat) Metric(key string) *MetricStat { return metricByKey(w.Metrics, key) }
 
 // RequestRow is one request of one run (the CSV report's row).
 type RequestRow struct {

@@ -105,14 +105,7 @@ type SweepPoint struct {
 }
 
 // Metric returns a point's statistic by key (nil when it failed).
-func (p *SweepPoint) Metric(key string) *MetricStat {
-	for i := range p.Metrics {
-		if p.Metrics[i].Key == key {
-			return &p.Metrics[i]
-		}
-	}
-	return nil
-}
+func (p *SweepPoint) Metric(key string) *MetricStat { return metricByKey(p.Metrics, key) }
 
 func buildSweep(sw Sweep, ss []ScenarioResult, pl [][]planned, results []jobResult, jobs []job) *SweepResult {
 	out := &SweepResult{Key: sw.Key, Values: sw.Values}

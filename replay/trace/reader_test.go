@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -425,24 +426,12 @@ func TestSortOption(t *testing.T) {
 		}
 	}
 	// Stable: the two requests at 5 ms keep their order.
-	if want := []int{3, 1, 1, 2}; !equalInts(got, want) {
+	if want := []int{3, 1, 1, 2}; !slices.Equal(got, want) {
 		t.Fatalf("sorted inputs %v, want %v", got, want)
 	}
 	if tr.Requests[3].Source != "o.jsonl:3" || tr.Info.Options != "sort=true" {
 		t.Fatalf("source %q options %q", tr.Requests[3].Source, tr.Info.Options)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestWriteFileAtomic(t *testing.T) {
@@ -490,7 +479,7 @@ func TestTableRollbackAndChain(t *testing.T) {
 	if _, err := tb.Intern(nil, []uint64{5, 1}); err == nil || err.Error() != "hash_ids[1]: id 1 already is a root block" {
 		t.Fatalf("root conflict: %v", err)
 	}
-	if got := tb.Chain(nil, a[2], 3); !equalIDs(got, a) || tb.Depth(a[2]) != 3 {
+	if got := tb.Chain(nil, a[2], 3); !slices.Equal(got, a) || tb.Depth(a[2]) != 3 {
 		t.Fatalf("chain %v, want %v", got, a)
 	}
 	// Large (hash-like) ids use the map and behave the same.
@@ -501,18 +490,6 @@ func TestTableRollbackAndChain(t *testing.T) {
 	if _, err := tb.Intern(nil, []uint64{3, 1<<60 + 1}); err == nil {
 		t.Fatal("conflict through the map not caught")
 	}
-}
-
-func equalIDs(a, b []BlockID) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestByteOrderMarkAndNulls(t *testing.T) {
