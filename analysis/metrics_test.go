@@ -7,7 +7,7 @@ import (
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/sim"
-	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/replay/trace/tracetest"
 	"github.com/kvscope/kvscope/samples"
 )
 
@@ -15,14 +15,7 @@ import (
 // max_load_s, whatever the router, policy, cache or worker count; and the
 // metrics account for every request.
 func TestMaxLoadLowerBoundHolds(t *testing.T) {
-	data, err := samples.ReadFile(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := trace.LoadBytes("sample", data, trace.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := tracetest.Sample(t, samples.Mooncake)
 	tr.Requests = tr.Requests[:500]
 	for _, s := range []string{
 		"round_robin+lru;workers=4;cache_blocks=300;oversize=bypass",

@@ -15,20 +15,13 @@ import (
 	"github.com/kvscope/kvscope/replay/param"
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/replay/trace/tracetest"
 	"github.com/kvscope/kvscope/samples"
 )
 
 func curveSample(t *testing.T) *trace.Trace {
 	t.Helper()
-	data, err := samples.ReadFile(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := trace.LoadBytes("sample:"+samples.Mooncake, data, trace.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tr
+	return tracetest.Sample(t, samples.Mooncake)
 }
 
 func curveCfg(u kvcache.Unit) curve.Config {

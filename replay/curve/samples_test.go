@@ -5,16 +5,13 @@ import (
 
 	"github.com/kvscope/kvscope/replay/curve"
 	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/replay/trace/tracetest"
 	"github.com/kvscope/kvscope/samples"
 )
 
 func loadSample(t testing.TB, name string) *trace.Trace {
 	t.Helper()
-	tr, err := trace.LoadSample(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tr
+	return tracetest.Sample(t, name)
 }
 
 // spread lists n capacities from lo to hi (geometric), lo and hi included,

@@ -8,19 +8,13 @@ import (
 
 	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/replay/trace/tracetest"
 	"github.com/kvscope/kvscope/samples"
 )
 
 func loadSample(t testing.TB, n int) *trace.Trace {
 	t.Helper()
-	data, err := samples.ReadFile(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := trace.LoadBytes("sample:"+samples.Mooncake, data, trace.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := tracetest.Sample(t, samples.Mooncake)
 	if n > 0 && n < len(tr.Requests) {
 		tr.Requests = tr.Requests[:n]
 	}
