@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"context"
 	"math/rand/v2"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/replay/trace/gen"
+	"github.com/kvscope/kvscope/replay/trace/tracetest"
 )
 
 func loadMooncake(b *testing.B) *trace.Trace {
@@ -69,21 +69,7 @@ func gsp100k(b *testing.B) *trace.Trace {
 	b.Helper()
 	g := gen.DefaultGSP()
 	g.Groups, g.PromptsPerGroup, g.TotalLens, g.Seed = 1000, 100, []int{512, 1024}, 1
-	var buf bytes.Buffer
-	w, err := trace.NewNativeWriter(&buf, g.BlockSize, "gsp100k")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := g.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	tr, err := trace.LoadBytes("gsp100k", buf.Bytes(), trace.ReadOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	tr, _ := tracetest.Generate(b, &g, "gsp100k")
 	return tr
 }
 

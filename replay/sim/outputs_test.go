@@ -1,33 +1,19 @@
 package sim
 
 import (
-	"bytes"
 	"context"
 	"testing"
 
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/replay/trace/gen"
+	"github.com/kvscope/kvscope/replay/trace/tracetest"
 )
 
 func multiturn(t testing.TB, clients int, outLen int) *trace.Trace {
 	t.Helper()
 	g := gen.DefaultMultiturn()
 	g.Clients, g.Turns, g.UserLen, g.OutputLen, g.Rate, g.Seed = clients, []int{4}, 64, outLen, 2, 1
-	var buf bytes.Buffer
-	w, err := trace.NewNativeWriter(&buf, g.BlockSize, "multiturn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := trace.LoadBytes("multiturn", buf.Bytes(), trace.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, _ := tracetest.Generate(t, &g, "multiturn")
 	return tr
 }
 

@@ -12,7 +12,7 @@ import (
 // Emit receives each generated request, in arrival order. The generator
 // reuses r and r.Blocks after Emit returns: a callee that keeps a request
 // must copy it. An error from Emit stops the generator and is returned.
-type Emit func(r *trace.Request) error
+type Emit = func(r *trace.Request) error
 
 // Generator is one configured workload generator.
 type Generator interface {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/replay/trace/tracetest"
 	"github.com/kvscope/kvscope/samples"
 )
 
@@ -76,19 +77,9 @@ func TestSampleUpToDate(t *testing.T) {
 	}
 	p := DefaultGSP()
 	p.Groups, p.PromptsPerGroup, p.Seed = 16, 8, 1
-	var buf bytes.Buffer
 	// The source string is the one `kvscope gen` writes.
-	w, err := trace.NewNativeWriter(&buf, p.BlockSize, "kvscope gen "+p.Canonical())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
+	_, got := tracetest.Generate(t, &p, "kvscope gen "+p.Canonical())
+	if !bytes.Equal(got, want) {
 		t.Fatal("samples/gsp_small.jsonl is stale: regenerate it with the command in samples/doc.go")
 	}
 }

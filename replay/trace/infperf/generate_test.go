@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/replay/trace/tracetest"
 )
 
 // collect generates p and keeps copies of the requests.
@@ -53,22 +54,7 @@ func tagValue(r *trace.Request, key string) int {
 // writer validates every request, the reader the one-parent rule.
 func native(t testing.TB, p *Params) (*trace.Trace, []byte) {
 	t.Helper()
-	var b bytes.Buffer
-	w, err := trace.NewNativeWriter(&b, p.BlockSize, "kvscope gen "+p.Canonical())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := trace.LoadBytes("gen", b.Bytes(), trace.ReadOptions{})
-	if err != nil {
-		t.Fatalf("reading the generated trace back: %v", err)
-	}
-	return tr, b.Bytes()
+	return tracetest.Generate(t, p, "kvscope gen "+p.Canonical())
 }
 
 // checkTiming checks what every load must give: arrivals in order, each

@@ -1,7 +1,9 @@
-// Package tracetest loads the embedded sample traces (trace.LoadSample) for
-// the tests of other packages, failing the test on an error, so that each
-// does not repeat the load and its error check. It is imported by tests
-// only.
+// Package tracetest holds the trace set-up the tests of other packages
+// share: an embedded sample trace loaded (trace.LoadSample), and a
+// generator's requests written as a native trace and read back, each
+// failing the test on an error, so that each test does not repeat the
+// steps and their error checks. It is imported by tests only.
 //
-// It imports replay/trace, nothing of the simulator.
+// It imports replay/trace, nothing of the simulator and not
+// replay/trace/gen (whose own tests use it).
 package tracetest

@@ -1,6 +1,7 @@
 package tracetest
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/kvscope/kvscope/replay/trace"
@@ -15,4 +16,35 @@ func Sample(tb testing.TB, name string) *trace.Trace {
 		tb.Fatal(err)
 	}
 	return tr
+}
+
+// Generator is what Generate needs of a workload generator (replay/trace/gen's
+// Generator, infperf.Params).
+type Generator interface {
+	Generate(emit func(*trace.Request) error) error
+	TraceBlockSize() int
+}
+
+// Generate writes g's requests as a native trace whose header and name
+// say source (the writer validates every request), reads it back (the
+// reader checks the one-parent rule) and returns both. It fails tb on any
+// error.
+func Generate(tb testing.TB, g Generator, source string) (*trace.Trace, []byte) {
+	tb.Helper()
+	var buf bytes.Buffer
+	w, err := trace.NewNativeWriter(&buf, g.TraceBlockSize(), source)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := g.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	tr, err := trace.LoadBytes(source, buf.Bytes(), trace.ReadOptions{})
+	if err != nil {
+		tb.Fatalf("reading the generated trace back: %v", err)
+	}
+	return tr, buf.Bytes()
 }
