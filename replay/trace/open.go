@@ -306,15 +306,8 @@ func (s *Stream) NextInto(r *Request) error {
 			s.done = true
 			return io.EOF
 		}
-		r.Index = s.n
-		if r.ID < 0 {
-			r.ID = int64(s.n)
-		}
-		s.n++
-		return nil
-	}
-	for {
-		err := s.read(r)
+	} else {
+		err := s.readKept(r)
 		if err == io.EOF {
 			s.done = true
 			if s.n == 0 && s.info.Skipped.Count == 0 {
@@ -322,21 +315,32 @@ func (s *Stream) NextInto(r *Request) error {
 			}
 			return io.EOF
 		}
+		if err != nil {
+			return err
+		}
+	}
+	r.Index = s.n
+	if r.ID < 0 {
+		r.ID = int64(s.n)
+	}
+	s.n++
+	return nil
+}
+
+// readKept reads the next record that is kept: under SkipBad a bad record
+// is counted and passed over; any other error but io.EOF ends the stream.
+func (s *Stream) readKept(r *Request) error {
+	for {
+		err := s.read(r)
 		var re *recordError
 		if errors.As(err, &re) && s.opt.SkipBad {
 			s.skip(re)
 			continue
 		}
-		if err != nil {
+		if err != nil && err != io.EOF {
 			s.done = true
-			return err
 		}
-		r.Index = s.n
-		if r.ID < 0 {
-			r.ID = int64(s.n)
-		}
-		s.n++
-		return nil
+		return err
 	}
 }
 
@@ -411,17 +415,11 @@ func firstWords(s string) string {
 func (s *Stream) fill() error {
 	var r Request
 	for {
-		err := s.read(&r)
+		err := s.readKept(&r)
 		if err == io.EOF {
 			break
 		}
-		var re *recordError
-		if errors.As(err, &re) && s.opt.SkipBad {
-			s.skip(re)
-			continue
-		}
 		if err != nil {
-			s.done = true
 			return err
 		}
 		s.buf.add(&r)
