@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
@@ -110,6 +111,25 @@ func (s *scroller) handle(k tea.KeyPressMsg) bool {
 
 // clampTo keeps the offset inside content of n lines shown h at a time.
 func (s *scroller) clampTo(n, h int) { s.off = max(0, min(s.off, n-h)) }
+
+// scrollBody is what every scrolling pane holds: the shared state, its
+// size and a scroller. Embedded, it gives the pane SetSize, wheel and, for a
+// pane whose only keys are the scroll keys (Workers, Request, Bounds),
+// KeyMap and Update; a pane with keys of its own defines those two.
+type scrollBody struct {
+	s      *shared
+	w, h   int
+	scroll scroller
+}
+
+func newScrollBody(s *shared) scrollBody {
+	return scrollBody{s: s, scroll: scroller{keys: newScrollKeys()}}
+}
+
+func (p *scrollBody) SetSize(w, h int)                 { p.w, p.h = w, h }
+func (p *scrollBody) KeyMap() help.KeyMap              { return p.scroll.keys }
+func (p *scrollBody) Update(k tea.KeyPressMsg) tea.Cmd { p.scroll.handle(k); return nil }
+func (p *scrollBody) wheel(d int)                      { p.scroll.off = max(p.scroll.off+d, 0) }
 
 // globalKey applies a global key; handled is false for a key the global
 // map does not hold (the focused pane gets it).

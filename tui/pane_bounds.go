@@ -5,8 +5,6 @@ import (
 	"math"
 	"strings"
 
-	"charm.land/bubbles/v2/help"
-	tea "charm.land/bubbletea/v2"
 	"github.com/kvscope/kvscope/replay/seq"
 )
 
@@ -15,40 +13,25 @@ import (
 // curves for its cache: H_k, 2·H_k (rlt) and k (lru), on a log scale.
 type boundsPane struct {
 	paneHead
-	s      *shared
-	w, h   int
-	scroll scroller
+	scrollBody
 	// The content does not depend on the cursor: cached by data version,
 	// width and replay progress.
 	cacheKey [3]int
 	cached   []string
 }
 
-func newBoundsPane(s *shared) pane {
-	return &boundsPane{s: s, scroll: scroller{keys: newScrollKeys()}}
-}
-
-func (p *boundsPane) SetSize(w, h int)                 { p.w, p.h = w, h }
-func (p *boundsPane) KeyMap() help.KeyMap              { return p.scroll.keys }
-func (p *boundsPane) Update(k tea.KeyPressMsg) tea.Cmd { p.scroll.handle(k); return nil }
-func (p *boundsPane) wheel(d int)                      { p.scroll.off = max(p.scroll.off+d, 0) }
+func newBoundsPane(s *shared) pane { return &boundsPane{scrollBody: newScrollBody(s)} }
 
 func (p *boundsPane) summary() string {
-	var parts []string
-	for i, sl := range p.s.slots {
-		if sl.state != slotDone {
-			parts = append(parts, p.s.scenTag(i)+" "+p.s.slotStatus(sl))
-			continue
-		}
+	return p.s.slotSummary(func(i int, sl *slot) string {
 		worst := math.NaN()
 		for _, r := range sl.view.ratios {
 			if r.RatioVsOpt != nil && (math.IsNaN(worst) || *r.RatioVsOpt > worst) {
 				worst = *r.RatioVsOpt
 			}
 		}
-		parts = append(parts, fmt.Sprintf("%s max vs opt %s", p.s.scenTag(i), fnum(worst, 3)))
-	}
-	return strings.Join(parts, "  ")
+		return fmt.Sprintf("%s max vs opt %s", p.s.scenTag(i), fnum(worst, 3))
+	})
 }
 
 func ptr(p *float64) float64 {

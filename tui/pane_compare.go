@@ -19,12 +19,10 @@ import (
 // TTFT over time, with the cursor marked.
 type comparePane struct {
 	paneHead
-	s      *shared
-	w, h   int
-	scroll scroller
-	keys   compareKeys
-	chart  int // 0 all, 1 hit ratio, 2 queue, 3 TTFT
-	cache  map[chartKey]renderedChart
+	scrollBody
+	keys  compareKeys
+	chart int // 0 all, 1 hit ratio, 2 queue, 3 TTFT
+	cache map[chartKey]renderedChart
 }
 
 type compareKeys struct {
@@ -48,13 +46,12 @@ type renderedChart struct {
 }
 
 func newComparePane(s *shared) pane {
-	p := &comparePane{s: s, scroll: scroller{keys: newScrollKeys()}, cache: map[chartKey]renderedChart{}}
+	p := &comparePane{scrollBody: newScrollBody(s), cache: map[chartKey]renderedChart{}}
 	p.keys = compareKeys{scrollKeys: p.scroll.keys,
 		Chart: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cycle charts"))}
 	return p
 }
 
-func (p *comparePane) SetSize(w, h int)    { p.w, p.h = w, h }
 func (p *comparePane) KeyMap() help.KeyMap { return p.keys }
 func (p *comparePane) Update(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, p.keys.Chart) {
@@ -64,23 +61,15 @@ func (p *comparePane) Update(k tea.KeyPressMsg) tea.Cmd {
 	p.scroll.handle(k)
 	return nil
 }
-func (p *comparePane) wheel(d int) { p.scroll.off = max(p.scroll.off+d, 0) }
 
 func (p *comparePane) summary() string {
-	var parts []string
-	for i, sl := range p.s.slots {
-		if sl.state != slotDone {
-			parts = append(parts, p.s.scenTag(i)+" "+p.s.slotStatus(sl))
-			continue
-		}
+	return p.s.slotSummary(func(i int, sl *slot) string {
 		m, _, ok := p.s.metricsAt(sl)
 		if !ok {
-			parts = append(parts, p.s.scenTag(i)+" …")
-			continue
+			return p.s.scenTag(i) + " …"
 		}
-		parts = append(parts, fmt.Sprintf("%s hit %s TTFT p50 %s", p.s.scenTag(i), fnum(m.TokenHitRatio, 3), fmtMs(m.TTFT.P50, false)))
-	}
-	return strings.Join(parts, "  ")
+		return fmt.Sprintf("%s hit %s TTFT p50 %s", p.s.scenTag(i), fnum(m.TokenHitRatio, 3), fmtMs(m.TTFT.P50, false))
+	})
 }
 
 // metricRow is one row of the table: its name, value and which way is

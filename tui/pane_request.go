@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/help"
-	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/sim"
@@ -18,19 +16,10 @@ import (
 // router score, its hits and its TTFT split into queueing and prefill.
 type requestPane struct {
 	paneHead
-	s      *shared
-	w, h   int
-	scroll scroller
+	scrollBody
 }
 
-func newRequestPane(s *shared) pane {
-	return &requestPane{s: s, scroll: scroller{keys: newScrollKeys()}}
-}
-
-func (p *requestPane) SetSize(w, h int)                 { p.w, p.h = w, h }
-func (p *requestPane) KeyMap() help.KeyMap              { return p.scroll.keys }
-func (p *requestPane) Update(k tea.KeyPressMsg) tea.Cmd { p.scroll.handle(k); return nil }
-func (p *requestPane) wheel(d int)                      { p.scroll.off = max(p.scroll.off+d, 0) }
+func newRequestPane(s *shared) pane { return &requestPane{scrollBody: newScrollBody(s)} }
 
 func (p *requestPane) summary() string {
 	i := p.s.requestAtCursor()

@@ -16,9 +16,7 @@ import (
 // histogram of request lengths.
 type tracePane struct {
 	paneHead
-	s      *shared
-	w, h   int
-	scroll scroller
+	scrollBody
 	keys   traceKeys
 	output bool // histogram of output lengths instead of input
 	// arrivals are the trace's arrival instants (trace order is arrival
@@ -47,7 +45,7 @@ func (k traceKeys) FullHelp() [][]key.Binding {
 }
 
 func newTracePane(s *shared) pane {
-	p := &tracePane{s: s, scroll: scroller{keys: newScrollKeys()}}
+	p := &tracePane{scrollBody: newScrollBody(s)}
 	p.keys = traceKeys{scrollKeys: p.scroll.keys,
 		Toggle: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "input/output lengths"))}
 	tr := s.tr
@@ -79,7 +77,6 @@ func addLog2(h []int, n int) []int {
 	return h
 }
 
-func (p *tracePane) SetSize(w, h int)    { p.w, p.h = w, h }
 func (p *tracePane) KeyMap() help.KeyMap { return p.keys }
 func (p *tracePane) Update(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, p.keys.Toggle) {
@@ -89,7 +86,6 @@ func (p *tracePane) Update(k tea.KeyPressMsg) tea.Cmd {
 	p.scroll.handle(k)
 	return nil
 }
-func (p *tracePane) wheel(d int) { p.scroll.off = max(p.scroll.off+d, 0) }
 
 func (p *tracePane) summary() string {
 	tr := p.s.tr

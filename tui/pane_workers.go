@@ -5,9 +5,7 @@ import (
 	"math"
 	"strings"
 
-	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/kvscope/kvscope/replay/sim"
 )
@@ -17,37 +15,22 @@ import (
 // own load for it and its hit ratio so far.
 type workersPane struct {
 	paneHead
-	s      *shared
-	w, h   int
-	scroll scroller
+	scrollBody
 }
 
-func newWorkersPane(s *shared) pane {
-	return &workersPane{s: s, scroll: scroller{keys: newScrollKeys()}}
-}
+func newWorkersPane(s *shared) pane { return &workersPane{scrollBody: newScrollBody(s)} }
 
-func (p *workersPane) SetSize(w, h int)                 { p.w, p.h = w, h }
-func (p *workersPane) KeyMap() help.KeyMap              { return p.scroll.keys }
-func (p *workersPane) Update(k tea.KeyPressMsg) tea.Cmd { p.scroll.handle(k); return nil }
-func (p *workersPane) wheel(d int)                      { p.scroll.off = max(p.scroll.off+d, 0) }
-func (k scrollKeys) ShortHelp() []key.Binding           { return []key.Binding{k.Up, k.Down} }
-func (k scrollKeys) FullHelp() [][]key.Binding          { return [][]key.Binding{{k.Up, k.Down, k.Top}} }
+func (k scrollKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Up, k.Down} }
+func (k scrollKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Up, k.Down, k.Top}} }
 
 func (p *workersPane) summary() string {
-	var parts []string
-	for i, sl := range p.s.slots {
-		if sl.state != slotDone {
-			parts = append(parts, p.s.scenTag(i)+" "+p.s.slotStatus(sl))
-			continue
-		}
-		st := sl.run.StateAt(p.s.cursor)
+	return p.s.slotSummary(func(i int, sl *slot) string {
 		var q int32
-		for _, w := range st.Workers {
+		for _, w := range sl.run.StateAt(p.s.cursor).Workers {
 			q += w.Queue
 		}
-		parts = append(parts, fmt.Sprintf("%s queue %d", p.s.scenTag(i), q))
-	}
-	return strings.Join(parts, "  ")
+		return fmt.Sprintf("%s queue %d", p.s.scenTag(i), q)
+	})
 }
 
 // fillBar draws a worker's cache: █ pinned, ▓ marked, ░ unmarked, · free.

@@ -59,6 +59,20 @@ func (s *shared) scenTag(i int) string {
 	return s.st.scenStyle(i).Render(string(rune('A' + i)))
 }
 
+// slotSummary is a pane's status line over the scenarios: each one's
+// tag and status while it is not replayed, done(i, sl) once it is.
+func (s *shared) slotSummary(done func(i int, sl *slot) string) string {
+	var parts []string
+	for i, sl := range s.slots {
+		if sl.state != slotDone {
+			parts = append(parts, s.scenTag(i)+" "+s.slotStatus(sl))
+			continue
+		}
+		parts = append(parts, done(i, sl))
+	}
+	return strings.Join(parts, "  ")
+}
+
 func (s *shared) slotStatus(sl *slot) string {
 	switch sl.state {
 	case slotFailed:
