@@ -27,6 +27,21 @@ func conversationConfig(b testing.TB) Config {
 	return cfg
 }
 
+// fileModel builds the root model on the trace at path with the default
+// scenarios (fileConfig, then New), not yet started.
+func fileModel(b testing.TB, path string) *Model {
+	b.Helper()
+	cfg, err := fileConfig(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
 // fileConfig loads the trace at path and the default scenarios, as
 // `kvscope open PATH` does.
 func fileConfig(path string) (Config, error) {
@@ -51,14 +66,7 @@ func BenchmarkFirstFrame(b *testing.B) {
 	var worst time.Duration
 	for b.Loop() {
 		start := time.Now()
-		cfg, err := fileConfig(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := New(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
+		m := fileModel(b, path)
 		m.Init()
 		m.Update(winSize(120, 40))
 		if v := m.View(); v.Content == "" {
@@ -169,14 +177,7 @@ func BenchmarkScrub(b *testing.B) {
 func BenchmarkReplaysReady(b *testing.B) {
 	path := filepath.Join(testenv.SharedTraces(b), "mooncake", "conversation_trace.jsonl")
 	for b.Loop() {
-		cfg, err := fileConfig(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := New(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
+		m := fileModel(b, path)
 		m.Update(winSize(200, 60))
 		drive(b, m, m.Init())
 		if !m.Done() {
