@@ -33,15 +33,8 @@ type LiveReport struct {
 
 // LiveSummary is a live run reduced to the metrics a simulation also gives.
 type LiveSummary struct {
-	Requests  int `json:"requests"`
-	Completed int `json:"completed"`
-	Failed    int `json:"failed"`
-	TimedOut  int `json:"timed_out"`
-	// Cancelled requests did not end before the run was interrupted
-	// (Interrupted); Sent counts the requests sent at least once.
-	Cancelled   int  `json:"cancelled"`
-	Sent        int  `json:"sent"`
-	Interrupted bool `json:"interrupted"`
+	// Counts are the run's own (liverun.Result.Counts).
+	liverun.Counts
 	// TokenHitRatio from the responses (Σ cached / Σ prompt tokens over
 	// completed requests), from /metrics (workers with counters only), and
 	// kvscope's model of the workers fed the live order.
@@ -143,8 +136,7 @@ type LiveRow struct {
 
 // Summarize reduces a live run to its summary.
 func SummarizeLive(res *liverun.Result) LiveSummary {
-	s := LiveSummary{Requests: res.Requests, Completed: res.Completed, Failed: res.Failed, TimedOut: res.TimedOut,
-		Cancelled: res.Cancelled, Sent: res.Sent, Interrupted: res.Interrupted}
+	s := LiveSummary{Counts: res.Counts}
 	var prompt, cached, model int64
 	var mq, mh float64
 	var ttft, e2e, ttftArr, lag []float64

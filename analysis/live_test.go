@@ -13,7 +13,7 @@ import (
 // each sending 100 prompt tokens of which the server reported 25 cached (the
 // model agreeing on all but two), plus one failure.
 func liveResult() *liverun.Result {
-	res := &liverun.Result{Requests: 21, Completed: 20, Failed: 1, Router: "round_robin", ModelEvict: "server_lru",
+	res := &liverun.Result{Counts: liverun.Counts{Requests: 21, Completed: 20, Failed: 1}, Router: "round_robin", ModelEvict: "server_lru",
 		FailReasons: map[string]int{"http 500": 1}, WorkerURLs: []string{"http://127.0.0.1:1"}}
 	for i := range 20 {
 		model := 25

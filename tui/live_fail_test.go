@@ -63,7 +63,7 @@ func TestLiveHookPanicRecovered(t *testing.T) {
 // cancelled requests, not as a failure nor as a clean end.
 func TestLiveInterruptedShown(t *testing.T) {
 	out := liveScreen(t, func(context.Context, *trace.Trace, chan<- live.Update) (*live.Result, error) {
-		res := &live.Result{Requests: 10, Completed: 3, Cancelled: 7, Sent: 5, Interrupted: true, DurationS: 1,
+		res := &live.Result{Counts: live.Counts{Requests: 10, Completed: 3, Cancelled: 7, Sent: 5, Interrupted: true}, DurationS: 1,
 			Workers: []live.WorkerResult{{Worker: 0, URL: "http://w0", Completed: 3, Healthy: true}}}
 		return res, fmt.Errorf("live: run cancelled: %w", context.Canceled)
 	})

@@ -25,7 +25,7 @@ func TestLiveHook(t *testing.T) {
 				{Worker: 1, Healthy: false, Failed: 1, HasQueue: true, Waiting: 4}}}}
 		up <- live.Update{Record: &live.Record{Index: 0, Status: live.Completed}}
 		up <- live.Update{Record: &live.Record{Index: 1, Status: live.Failed}}
-		return &live.Result{Requests: 5, Completed: 4, Failed: 1, DurationS: 2,
+		return &live.Result{Counts: live.Counts{Requests: 5, Completed: 4, Failed: 1}, DurationS: 2,
 			Workers: []live.WorkerResult{{Worker: 0, URL: "http://w0", Completed: 4, HitRatio: 0.5, ModelHitRatio: 0.4, Healthy: true}}}, nil
 	}
 	m, err := New(cfg)

@@ -14,6 +14,7 @@ import (
 // aliased here for the driver's callers.
 type (
 	Result       = liverun.Result
+	Counts       = liverun.Counts
 	WorkerResult = liverun.WorkerResult
 	Record       = liverun.Record
 	Status       = liverun.Status
@@ -38,7 +39,7 @@ func (d *driver) result(ctx context.Context) *Result {
 		API: d.cfg.Client.API, Router: d.canon, ModelEvict: d.cfg.ModelEvict,
 		TimeScale: d.cfg.TimeScale, Concurrency: d.cfg.Concurrency, Retries: d.cfg.Retries,
 		TraceBlockSize: d.plan.TraceBlockSize, ServerBlockSize: d.bs,
-		Requests: len(d.records), FailReasons: map[string]int{},
+		Counts: Counts{Requests: len(d.records)}, FailReasons: map[string]int{},
 		DroppedPartial: d.plan.DroppedPartial, DroppedTokens: d.plan.DroppedTokens, DistinctBlocks: d.plan.DistinctBlocks,
 		Started: d.start.UTC(), DurationS: time.Since(d.start).Seconds(),
 		Records: d.records, Plan: d.plan,

@@ -112,22 +112,12 @@ type Result struct {
 	// TraceBlockSize and ServerBlockSize: see Plan.
 	TraceBlockSize  int `json:"trace_block_size"`
 	ServerBlockSize int `json:"server_block_size"`
-	// Requests counts the requests replayed; Completed + Failed + TimedOut
-	// + Cancelled = Requests.
-	Requests  int `json:"requests"`
-	Completed int `json:"completed"`
-	Failed    int `json:"failed"`
-	TimedOut  int `json:"timed_out"`
-	Cancelled int `json:"cancelled"`
-	// Sent counts the requests sent at least once (Attempts > 0): all of
-	// them unless the run was interrupted.
-	Sent int `json:"sent"`
-	// Interrupted is set when the run was cancelled before every request
-	// ended (Cancelled > 0); InterruptCause says why (the context's cause,
-	// "interrupt signal received" for Ctrl-C in the CLI, or the duration
-	// limit). DurationLimit is Config.Duration in seconds (0: none);
+	// Counts: how the requests replayed ended. InterruptCause says why
+	// the run was interrupted (the context's cause, "interrupt signal
+	// received" for Ctrl-C in the CLI, or the duration limit).
+	// DurationLimit is Config.Duration in seconds (0: none);
 	// DurationReached is set when it stopped the sending.
-	Interrupted     bool    `json:"interrupted"`
+	Counts
 	InterruptCause  string  `json:"interrupt_cause,omitempty"`
 	DurationLimit   float64 `json:"duration_limit_s,omitempty"`
 	DurationReached bool    `json:"duration_reached,omitempty"`
@@ -153,6 +143,26 @@ type Result struct {
 	Workers  []WorkerResult `json:"workers"`
 	Records  []Record       `json:"records"`
 	Plan     *Plan          `json:"-"`
+}
+
+// Counts is how a live run's requests ended, as the run's Result records
+// them and analysis's summary of it repeats them.
+type Counts struct {
+	// Requests counts the requests replayed; Completed + Failed + TimedOut
+	// + Cancelled = Requests.
+	Requests  int `json:"requests"`
+	Completed int `json:"completed"`
+	Failed    int `json:"failed"`
+	TimedOut  int `json:"timed_out"`
+	// Cancelled requests had not ended when the run was interrupted (not
+	// failures).
+	Cancelled int `json:"cancelled"`
+	// Sent counts the requests sent at least once (Attempts > 0): all of
+	// them unless the run was interrupted.
+	Sent int `json:"sent"`
+	// Interrupted is set when the run was cancelled before every request
+	// ended (Cancelled > 0).
+	Interrupted bool `json:"interrupted"`
 }
 
 // WorkerResult is one worker's share of a live run.

@@ -31,7 +31,7 @@ func TestSentWorkloadKeepsSentRequestsOnly(t *testing.T) {
 	for i := range 4 {
 		m.Requests = append(m.Requests, trace.Request{Index: i, Input: 10 * (i + 1)})
 	}
-	r := &Result{Plan: &Plan{Model: m}, Sent: 4, Records: make([]Record, 4)}
+	r := &Result{Plan: &Plan{Model: m}, Counts: Counts{Sent: 4}, Records: make([]Record, 4)}
 	if r.SentWorkload() != m {
 		t.Fatal("a run that sent every request must give Plan.Model itself")
 	}
