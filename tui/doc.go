@@ -14,7 +14,9 @@
 // Layout follows the crush / gh-dash habit: one root Model owns focus,
 // layout and message routing; each pane (trace, timeline, workers, compare,
 // bounds, request) lives in its own file with SetSize, View, Update and a
-// key map implementing help.KeyMap. The panes are one table (panes.go:
+// key map implementing help.KeyMap (a scrolling pane embeds scrollBody,
+// keys.go, for its size, scroller and, when it has no keys of its own, the
+// scroll keys). The panes are one table (panes.go:
 // name, constructor, place in the wide and medium grids), so a pane is its
 // file plus one table line; panesWith adds one without editing the table
 // (tests; no init() registration). layout(specs, w, h, …) computes every

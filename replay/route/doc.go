@@ -15,7 +15,10 @@
 // load counters and lbgr's learning. A router sees only its own state
 // unless precise=true, when it reads the workers' true caches through the
 // Cluster interface the simulator implements (llmd also reads queue lengths
-// and cache usage from it, at its scrape instants).
+// and cache usage from it, at its scrape instants). The four cache-aware
+// routers (cache_aware, dynamo, lbgr, llmd) get that per-worker match from
+// one overlap (overlap.go): the Cluster under precise=true, else their
+// routing-history tree.
 //
 // route does not own worker caches, queues, latency or timing. It must not
 // import replay/sim, replay/kvcache, replay/evict or any terminal code; it
