@@ -31,12 +31,7 @@ func newCurveCmd() *cobra.Command {
 		asJSON            bool
 		output            string
 	)
-	var timingFree []string
-	for _, n := range route.Names() {
-		if !route.NeedsTiming(n) {
-			timingFree = append(timingFree, n)
-		}
-	}
+	timingFree := route.TimingFree()
 	var models []string
 	for _, m := range gpuprofile.Models() {
 		models = append(models, m.Name)

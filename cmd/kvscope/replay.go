@@ -26,12 +26,7 @@ func newReplayCmd() *cobra.Command {
 		vsOpt  bool
 		asJSON bool
 	)
-	var timingFree []string
-	for _, n := range route.Names() {
-		if !route.NeedsTiming(n) {
-			timingFree = append(timingFree, n)
-		}
-	}
+	timingFree := route.TimingFree()
 	cmd := &cobra.Command{
 		Use:   "replay TRACE (-s router+evict[;key=value...] | --evict E[:k=v,...]) [--cache-tokens B | --cache-blocks N]",
 		Short: "Hit-only sequential replay of a trace through per-worker prefix caches",

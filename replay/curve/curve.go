@@ -176,7 +176,7 @@ func compute(tr *trace.Trace, cfg Config, below int64) (*Curve, error) {
 	}
 	if route.NeedsTiming(cfg.Router.Name) {
 		return nil, fmt.Errorf("router %s: %w: it needs simulated time and completion feedback, and its choices depend on the caches, "+
-			"hence on the capacity; the curve takes the routers hit-only replay takes (%s)", cfg.Router.Name, ErrNotExact, timingFree())
+			"hence on the capacity; the curve takes the routers hit-only replay takes (%s)", cfg.Router.Name, ErrNotExact, route.TimingFree())
 	}
 	rt, err := route.Resolve(cfg.Router)
 	if err != nil {
@@ -260,14 +260,4 @@ func compute(tr *trace.Trace, cfg Config, below int64) (*Curve, error) {
 	}
 	p.finish()
 	return c, nil
-}
-
-func timingFree() []string {
-	var out []string
-	for _, n := range route.Names() {
-		if !route.NeedsTiming(n) {
-			out = append(out, n)
-		}
-	}
-	return out
 }

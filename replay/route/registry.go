@@ -101,6 +101,18 @@ func NeedsTiming(name string) bool {
 	return ok && r.NeedsTiming
 }
 
+// TimingFree lists the routers that need no timing (NeedsTiming false),
+// sorted: those hit-only replay and the capacity curve take.
+func TimingFree() []string {
+	var out []string
+	for _, n := range Names() {
+		if !NeedsTiming(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Randomized reports whether the router sp names, with its parameters,
 // draws from its random stream (so a scenario using it is worth several
 // seeds). An unknown name or bad parameters give false and the error.
