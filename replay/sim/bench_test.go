@@ -69,7 +69,7 @@ func gsp100k(b *testing.B) *trace.Trace {
 	b.Helper()
 	g := gen.DefaultGSP()
 	g.Groups, g.PromptsPerGroup, g.TotalLens, g.Seed = 1000, 100, []int{512, 1024}, 1
-	tr, _ := tracetest.Generate(b, &g, "gsp100k")
+	tr, _ := tracetest.Generate(b, &g, trace.FormatNative, "gsp100k")
 	return tr
 }
 

@@ -13,7 +13,7 @@ func multiturn(t testing.TB, clients int, outLen int) *trace.Trace {
 	t.Helper()
 	g := gen.DefaultMultiturn()
 	g.Clients, g.Turns, g.UserLen, g.OutputLen, g.Rate, g.Seed = clients, []int{4}, 64, outLen, 2, 1
-	tr, _ := tracetest.Generate(t, &g, "multiturn")
+	tr, _ := tracetest.Generate(t, &g, trace.FormatNative, "multiturn")
 	return tr
 }
 

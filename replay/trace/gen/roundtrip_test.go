@@ -24,30 +24,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(g.Name(), func(t *testing.T) {
 			want := collect(t, g)
 			for _, format := range []trace.Format{trace.FormatNative, trace.FormatMooncake} {
-				var buf bytes.Buffer
-				var w interface {
-					Write(*trace.Request, *trace.Table) error
-					Flush() error
-				}
-				var err error
-				if format == trace.FormatNative {
-					w, err = trace.NewNativeWriter(&buf, g.TraceBlockSize(), "kvscope gen "+g.Canonical())
-				} else {
-					w, err = trace.NewMooncakeWriter(&buf, g.TraceBlockSize())
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := g.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
-					t.Fatal(err)
-				}
-				if err := w.Flush(); err != nil {
-					t.Fatal(err)
-				}
-				got, err := trace.LoadBytes(g.Name()+".jsonl", buf.Bytes(), trace.ReadOptions{Format: format, BlockSize: g.TraceBlockSize()})
-				if err != nil {
-					t.Fatalf("%s: %v", format, err)
-				}
+				got, _ := tracetest.Generate(t, g, format, "kvscope gen "+g.Canonical())
 				if got.Info.BlockSize != g.TraceBlockSize() || len(got.Requests) != len(want) {
 					t.Fatalf("%s: block size %d, %d requests; want %d, %d", format, got.Info.BlockSize, len(got.Requests), g.TraceBlockSize(), len(want))
 				}
@@ -78,7 +55,7 @@ func TestSampleUpToDate(t *testing.T) {
 	p := DefaultGSP()
 	p.Groups, p.PromptsPerGroup, p.Seed = 16, 8, 1
 	// The source string is the one `kvscope gen` writes.
-	_, got := tracetest.Generate(t, &p, "kvscope gen "+p.Canonical())
+	_, got := tracetest.Generate(t, &p, trace.FormatNative, "kvscope gen "+p.Canonical())
 	if !bytes.Equal(got, want) {
 		t.Fatal("samples/gsp_small.jsonl is stale: regenerate it with the command in samples/doc.go")
 	}

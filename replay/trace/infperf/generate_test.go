@@ -54,7 +54,7 @@ func tagValue(r *trace.Request, key string) int {
 // writer validates every request, the reader the one-parent rule.
 func native(t testing.TB, p *Params) (*trace.Trace, []byte) {
 	t.Helper()
-	return tracetest.Generate(t, p, "kvscope gen "+p.Canonical())
+	return tracetest.Generate(t, p, trace.FormatNative, "kvscope gen "+p.Canonical())
 }
 
 // checkTiming checks what every load must give: arrivals in order, each

@@ -25,14 +25,19 @@ type Generator interface {
 	TraceBlockSize() int
 }
 
-// Generate writes g's requests as a native trace whose header and name
-// say source (the writer validates every request), reads it back (the
-// reader checks the one-parent rule) and returns both. It fails tb on any
-// error.
-func Generate(tb testing.TB, g Generator, source string) (*trace.Trace, []byte) {
+// Generate writes g's requests in format (a format with a writer: native
+// or mooncake) under the provenance source (the writer validates every
+// request), reads them back as that format, named source, with g's block
+// size (the reader checks the one-parent rule) and returns both. It fails
+// tb on any error.
+func Generate(tb testing.TB, g Generator, format trace.Format, source string) (*trace.Trace, []byte) {
 	tb.Helper()
+	f, ok := trace.LookupFormat(format)
+	if !ok || f.NewWriter == nil {
+		tb.Fatalf("format %q: not a format kvscope writes", format)
+	}
 	var buf bytes.Buffer
-	w, err := trace.NewNativeWriter(&buf, g.TraceBlockSize(), source)
+	w, err := f.NewWriter(&buf, g.TraceBlockSize(), source)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -42,9 +47,9 @@ func Generate(tb testing.TB, g Generator, source string) (*trace.Trace, []byte) 
 	if err := w.Flush(); err != nil {
 		tb.Fatal(err)
 	}
-	tr, err := trace.LoadBytes(source, buf.Bytes(), trace.ReadOptions{})
+	tr, err := trace.LoadBytes(source, buf.Bytes(), trace.ReadOptions{Format: format, BlockSize: g.TraceBlockSize()})
 	if err != nil {
-		tb.Fatalf("reading the generated trace back: %v", err)
+		tb.Fatalf("reading the generated %s trace back: %v", format, err)
 	}
 	return tr, buf.Bytes()
 }
