@@ -170,6 +170,10 @@ func TestAddOneFormatCLI(t *testing.T) {
 	}
 	_, errs = kv(0, "trace", "convert", nat, "--to", "pairs", "--block-size", "4", "-o", back)
 	has("convert to pairs at 4", errs, "note: pairs files do not record their block size (readers assume 8): read "+back+" back with --block-size 4")
+	out, _ = kv(0, "__complete", "trace", "convert", in, "--to", "")
+	has("convert --to completion", out, "\npairs\ta test format")
+	out, _ = kv(0, "__complete", "gen", "gsp", "--format", "p")
+	has("gen --format completion", out, "pairs\ta test format")
 	genOut := filepath.Join(dir, "gen.txt")
 	kv(0, "gen", "gsp", "--format", "pairs", "-o", genOut)
 	out, _ = kv(0, "trace", "stats", genOut)

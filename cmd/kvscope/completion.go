@@ -23,9 +23,10 @@ import (
 // completion for cobra's `completion` scripts: -s/--scenario (router
 // names, then '+' and policy names, then ';' keys), --router, --evict
 // (names, then ':' parameter keys and enum or bool values), --latency
-// (the same, from the latency registry), --profile
-// (built-in names, or a file) and an input --format. The values come from
-// the registries, as `kvscope list` shows them.
+// (the same, from the latency registry), --profile (built-in names, or a
+// file), an input --format, and an output --format or --to (the formats
+// with a writer). The values come from the registries, as `kvscope list`
+// shows them.
 func registerCompletions(c *cobra.Command) {
 	fns := map[string]cobra.CompletionFunc{
 		"scenario": completeScenario,
@@ -37,8 +38,11 @@ func registerCompletions(c *cobra.Command) {
 	}
 	c.Flags().VisitAll(func(f *pflag.Flag) {
 		fn := fns[f.Name]
-		if f.Name == "format" && strings.HasPrefix(f.Usage, "input format") {
+		switch {
+		case f.Name == "format" && strings.HasPrefix(f.Usage, "input format"):
 			fn = completeFormat
+		case (f.Name == "format" || f.Name == "to") && strings.HasPrefix(f.Usage, "output format"):
+			fn = completeOutputFormat
 		}
 		if fn != nil {
 			// Only fails for an unknown or already registered flag.
@@ -206,6 +210,17 @@ func completeFormat(_ *cobra.Command, _ []string, toComplete string) ([]string, 
 		names = append(names, string(f.Name)+"\t"+f.Doc)
 	}
 	names = append(names, "auto\tdetect the format from the content")
+	return withPrefix("", names, toComplete, ""), cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeOutputFormat offers the formats kvscope writes (gen --format,
+// trace convert --to).
+func completeOutputFormat(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	var names []string
+	for _, n := range trace.WriterFormats() {
+		f, _ := trace.LookupFormat(n)
+		names = append(names, string(n)+"\t"+f.Doc)
+	}
 	return withPrefix("", names, toComplete, ""), cobra.ShellCompDirectiveNoFileComp
 }
 
