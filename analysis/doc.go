@@ -14,8 +14,9 @@
 // capacities from gpuprofile's catalogue, and opt, the Belady bound and rlt
 // replayed at chosen capacities (report_curve*.go), and the fleet planner
 // (plan*.go, `kvscope plan`; the search in plan_search.go, the result and
-// the choice among GPUs in plan_result.go): per scenario the smallest number of workers,
-// or the cheapest GPU × workers, whose SLO metrics meet every bound, found
+// the choice among GPUs in plan_result.go): per scenario the smallest
+// number of workers, or the cheapest GPU × workers, whose SLO metrics meet
+// every bound, found
 // by a galloping search and bisection over simulated runs with the
 // monotonicity checked at the probed counts; its cells (scenario × GPU ×
 // workers × seed) are independent runs on the comparisons' pool, or on any
