@@ -25,20 +25,7 @@ func (r *CurveReport) WriteMarkdown(out io.Writer) error {
 	for _, row := range r.factRows() {
 		mdRow(w, mdEscape(row[0]), mdEscape(row[1]))
 	}
-	table := func(title, note string, hdr []string, rows [][]string) {
-		fmt.Fprintf(w, "\n## %s\n\n", title)
-		if note != "" {
-			fmt.Fprintf(w, "%s\n\n", note)
-		}
-		mdRow(w, hdr...)
-		mdSep(w, len(hdr), true)
-		for _, row := range rows {
-			for i := range row {
-				row[i] = mdEscape(row[i])
-			}
-			mdRow(w, row...)
-		}
-	}
+	table := func(title, note string, hdr []string, rows [][]string) { mdTable(w, title, note, hdr, rows, true) }
 	table("Knees", "The smallest cache reaching each share of the unbounded hit ratio (≤ L: the curve's first capacity already does).",
 		append(append([]string{"ratio", "share", "capacity (" + r.unit() + ")"}, r.capHeader()[1:]...), "ratio there"), r.kneeRows())
 	if len(r.Markers) > 0 {

@@ -21,6 +21,25 @@ func mdRow(w io.Writer, cells ...string) {
 	fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 }
 
+// mdTable writes a "## title" section: note as given (already Markdown),
+// then hdr as is and rows with every cell escaped; right aligns the
+// columns after the first to the right.
+func mdTable(w io.Writer, title, note string, hdr []string, rows [][]string, right bool) {
+	fmt.Fprintf(w, "\n## %s\n\n", title)
+	if note != "" {
+		fmt.Fprintf(w, "%s\n\n", note)
+	}
+	mdRow(w, hdr...)
+	mdSep(w, len(hdr), right)
+	for _, row := range rows {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = mdEscape(c)
+		}
+		mdRow(w, cells...)
+	}
+}
+
 func mdSep(w io.Writer, n int, right bool) {
 	cells := make([]string, n)
 	for i := range cells {

@@ -346,19 +346,7 @@ func (r *PlanReport) WriteMarkdown(out io.Writer) error {
 		mdRow(w, mdEscape(row[0]), mdEscape(row[1]))
 	}
 	table := func(title, note string, hdr []string, rows [][]string) {
-		fmt.Fprintf(w, "\n## %s\n\n", title)
-		if note != "" {
-			fmt.Fprintf(w, "%s\n\n", mdEscape(note))
-		}
-		mdRow(w, hdr...)
-		mdSep(w, len(hdr), false)
-		for _, row := range rows {
-			cells := make([]string, len(row))
-			for i, c := range row {
-				cells[i] = mdEscape(c)
-			}
-			mdRow(w, cells...)
-		}
+		mdTable(w, title, mdEscape(note), hdr, rows, false)
 	}
 	table("Answers", r.answerNote(), AnswerHeader, r.answerRows())
 	if len(r.GPUs) > 0 {
