@@ -4,15 +4,9 @@ package analysis
 
 import (
 	"context"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/kvscope/kvscope/internal/testenv"
-	"github.com/kvscope/kvscope/replay/param"
-	"github.com/kvscope/kvscope/replay/scenario"
-	"github.com/kvscope/kvscope/replay/trace"
 )
 
 // processCPU is the process's user+system CPU time (getrusage, all
@@ -31,25 +25,7 @@ func processCPU(tb testing.TB) time.Duration {
 // reports the replay stage's CPU time / wall time, which shows whether the
 // runs spread over the cores.
 func benchCompare(b *testing.B, seeds int) {
-	dir := testenv.SharedTraces(b)
-	tr, err := trace.Load(filepath.Join(dir, "mooncake", "conversation_trace.jsonl"), trace.ReadOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	base := scenario.Default(param.Spec{}, param.Spec{})
-	for _, kv := range [][2]string{{"workers", "8"}, {"cache_blocks", "4000"}, {"latency", "linear:miss_ms=0.15"}} {
-		if err := base.Set(kv[0], kv[1]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var es []Entry
-	for _, s := range []string{"lbgr+rlt", "lbgr+lru", "cache_aware+rlt", "cache_aware+lru"} {
-		sc, err := scenario.Parse(s, base)
-		if err != nil {
-			b.Fatal(err)
-		}
-		es = append(es, Entry{Label: s, Scenario: sc})
-	}
+	tr, es := mooncakeIssueEntries(b, [][2]string{{"workers", "8"}, {"cache_blocks", "4000"}, {"latency", "linear:miss_ms=0.15"}})
 	var wall, cpu time.Duration
 	runs := 0
 	for b.Loop() {

@@ -19,13 +19,25 @@ import (
 // model at 0.15 ms per missed token, ttft_p90 ≤ 5 s, up to 64 workers,
 // 5 seeds.
 func planMooncake(tb testing.TB) (*trace.Trace, []Entry, PlanOptions) {
+	tr, es := mooncakeIssueEntries(tb, [][2]string{{"cache_blocks", "4000"}, {"latency", "linear:miss_ms=0.15"}})
+	slos, err := ParseSLOs("ttft_p90=5s")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tr, es, PlanOptions{SLOs: slos, MaxWorkers: 64, Seeds: 5}
+}
+
+// mooncakeIssueEntries loads the shared Mooncake conversation trace and
+// the issues' four scenarios (lbgr and cache_aware × rlt and lru) on the
+// defaults with settings applied, for the compare and plan benchmarks.
+func mooncakeIssueEntries(tb testing.TB, settings [][2]string) (*trace.Trace, []Entry) {
 	dir := testenv.SharedTraces(tb)
 	tr, err := trace.Load(filepath.Join(dir, "mooncake", "conversation_trace.jsonl"), trace.ReadOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	base := scenario.Default(param.Spec{}, param.Spec{})
-	for _, kv := range [][2]string{{"cache_blocks", "4000"}, {"latency", "linear:miss_ms=0.15"}} {
+	for _, kv := range settings {
 		if err := base.Set(kv[0], kv[1]); err != nil {
 			tb.Fatal(err)
 		}
@@ -38,11 +50,7 @@ func planMooncake(tb testing.TB) (*trace.Trace, []Entry, PlanOptions) {
 		}
 		es = append(es, Entry{Label: s, Scenario: sc})
 	}
-	slos, err := ParseSLOs("ttft_p90=5s")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tr, es, PlanOptions{SLOs: slos, MaxWorkers: 64, Seeds: 5}
+	return tr, es
 }
 
 // checkMooncakeAnswers: the issue says the answers lie between 8 and 16
