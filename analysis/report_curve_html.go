@@ -14,11 +14,7 @@ func (r *CurveReport) WriteHTML(out io.Writer) error {
 		return err
 	}
 	w := bufio.NewWriter(out)
-	fmt.Fprintf(w, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-	fmt.Fprintf(w, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-	fmt.Fprintf(w, "<meta name=\"generator\" content=\"kvscope %s\">\n", attrEscape(r.Version))
-	fmt.Fprintf(w, "<title>kvscope capacity curve: %s</title>\n<style>\n%s\n</style>\n</head>\n<body>\n", esc(r.Curve.Trace.Source), htmlStyle)
-	fmt.Fprintf(w, "<h1>kvscope capacity curve</h1>\n")
+	htmlHead(w, r.Version, "kvscope capacity curve", r.Curve.Trace.Source)
 	if r.Command != "" {
 		fmt.Fprintf(w, "<p>Reproduce with kvscope %s:</p>\n<pre><code>%s</code></pre>\n", esc(r.Version), esc(r.Command))
 	}

@@ -14,6 +14,16 @@ func attrEscape(s string) string { return html.EscapeString(s) }
 
 // htmlTable writes a table under an <h2> (when title is set) and a note
 // (when set); cells after the first of each row are numbers, right-aligned.
+// htmlHead starts a report page: the document head (generator version,
+// title with the trace's source, the shared style) and the h1 title.
+func htmlHead(w io.Writer, version, title, source string) {
+	fmt.Fprintf(w, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+	fmt.Fprintf(w, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
+	fmt.Fprintf(w, "<meta name=\"generator\" content=\"kvscope %s\">\n", attrEscape(version))
+	fmt.Fprintf(w, "<title>%s: %s</title>\n<style>\n%s\n</style>\n</head>\n<body>\n", title, esc(source), htmlStyle)
+	fmt.Fprintf(w, "<h1>%s</h1>\n", title)
+}
+
 func htmlTable(w io.Writer, id, title, note string, hdr []string, rows [][]string) {
 	if title != "" {
 		fmt.Fprintf(w, "<h2 id=\"%s\">%s</h2>\n", attrEscape(id), esc(title))
@@ -77,11 +87,7 @@ func (r *Report) WriteHTML(out io.Writer) error {
 		svgs[i] = s
 	}
 	w := bufio.NewWriter(out)
-	fmt.Fprintf(w, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-	fmt.Fprintf(w, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-	fmt.Fprintf(w, "<meta name=\"generator\" content=\"kvscope %s\">\n", attrEscape(r.Version))
-	fmt.Fprintf(w, "<title>kvscope comparison: %s</title>\n<style>\n%s\n</style>\n</head>\n<body>\n", esc(r.Trace.Source), htmlStyle)
-	fmt.Fprintf(w, "<h1>kvscope comparison</h1>\n")
+	htmlHead(w, r.Version, "kvscope comparison", r.Trace.Source)
 	fmt.Fprintf(w, "<p>Reproduce with kvscope %s:</p>\n<pre><code>%s</code></pre>\n", esc(r.Version), esc(r.Command))
 	for _, f := range r.Failures() {
 		fmt.Fprintf(w, "<p class=\"fail\">Scenario failed: %s</p>\n", esc(f))
