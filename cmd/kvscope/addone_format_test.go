@@ -161,7 +161,7 @@ func TestAddOneFormatCLI(t *testing.T) {
 	has("gen --format csv", errs, `unknown format "csv" (choose native, mooncake, pairs)`)
 	back := filepath.Join(dir, "back.txt")
 	_, errs = kv(0, "trace", "convert", nat, "--to", "pairs", "-o", back)
-	has("convert to pairs", errs, "wrote 3 requests to "+back+" (pairs)")
+	has("convert to pairs", errs, "wrote "+back+" (", "3 requests, pairs)")
 	if strings.Contains(errs, "note:") {
 		t.Errorf("convert to pairs at its own block size: unexpected note\n%s", errs)
 	}
