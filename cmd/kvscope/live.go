@@ -27,13 +27,14 @@ func newLiveCmd() *cobra.Command {
 		kvEvents                           string
 		tf                                 tlsFlags
 		timeScale                          float64
-		limit, concurrency, retries        int
+		limit, concurrency                 int
 		breaker                            int
-		cacheBlocks, serverBlockSize       int
+		tof                                liveTimeoutFlags
+		cf                                 liveCacheFlags
 		words, adaptive                    bool
 		duration                           time.Duration
 		seed                               uint64
-		backoff, timeout, firstTok, stall  time.Duration
+		backoff                            time.Duration
 		probeEvery, scrapeEvery, snapEvery time.Duration
 	)
 	cmd := &cobra.Command{
@@ -71,8 +72,14 @@ func newLiveCmd() *cobra.Command {
 			if words && a != live.OpenAI {
 				return usagef("--words: only with --api openai")
 			}
-			if timeScale <= 0 || limit < 0 || concurrency < 1 || retries < 0 || cacheBlocks < 0 || serverBlockSize < 0 || breaker < 1 || duration < 0 {
-				return usagef("--time-scale must be > 0, --concurrency and --breaker-failures ≥ 1, --limit, --retries, --cache-blocks, --server-block-size and --duration ≥ 0")
+			if timeScale <= 0 || limit < 0 || concurrency < 1 || breaker < 1 || duration < 0 {
+				return usagef("--time-scale must be > 0, --concurrency and --breaker-failures ≥ 1, --limit and --duration ≥ 0")
+			}
+			if err := tof.check(); err != nil {
+				return err
+			}
+			if err := cf.check("cache-blocks"); err != nil {
+				return err
 			}
 			var kvEps []live.KVEndpoint
 			if kvEvents != "" {
@@ -114,11 +121,12 @@ func newLiveCmd() *cobra.Command {
 			cfg := live.Config{
 				Workers: eps, Router: router, Seed: seed, TimeScale: timeScale, Concurrency: concurrency,
 				Adaptive: adaptive, Duration: duration,
-				Retries: retries, BreakerFailures: breaker, Backoff: backoff, ProbeInterval: probeEvery, ScrapeInterval: scrapeEvery,
-				CacheBlocks: cacheBlocks, ServerBlockSize: serverBlockSize, ModelEvict: modelEvict, KVEvents: kvEps,
-				Client: live.ClientConfig{API: a, Model: model, Words: words, Key: key, TLS: tlsCfg,
-					FirstTokenTimeout: firstTok, StallTimeout: stall, Timeout: timeout},
+				BreakerFailures: breaker, Backoff: backoff, ProbeInterval: probeEvery, ScrapeInterval: scrapeEvery,
+				ModelEvict: modelEvict, KVEvents: kvEps,
+				Client: live.ClientConfig{API: a, Model: model, Words: words, Key: key, TLS: tlsCfg},
 			}
+			tof.apply(&cfg)
+			cf.apply(&cfg)
 			var done chan struct{}
 			// Progress as every command draws it (--progress auto, the
 			// default: on a terminal), a line per snapshot.
@@ -205,20 +213,16 @@ func newLiveCmd() *cobra.Command {
 	fl.Float64Var(&timeScale, "time-scale", 1, "multiply the trace's arrival times (0.1 = ten times faster)")
 	fl.IntVar(&limit, "limit", 0, "replay only the first N requests (0 = all)")
 	fl.IntVar(&concurrency, "concurrency", 16, "requests in flight at most")
-	fl.IntVar(&retries, "retries", 1, "further attempts after a retryable failure (connection, 5xx, 429, stall, cut stream, capacity rejection), each on the router's next choice")
+	tof.add(fl, "")
 	fl.IntVar(&breaker, "breaker-failures", 3, "consecutive failed attempts that take a worker out of routing (its circuit breaker)")
 	fl.DurationVar(&backoff, "backoff", 200*time.Millisecond, "wait before the first retry (doubling, at most 16×)")
-	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "whole-request timeout")
-	fl.DurationVar(&firstTok, "first-token-timeout", time.Minute, "send → first streamed token timeout")
-	fl.DurationVar(&stall, "stall-timeout", 30*time.Second, "longest gap between two streamed chunks")
 	fl.DurationVar(&probeEvery, "probe-interval", 500*time.Millisecond, "how often an unhealthy worker is probed (GET /health)")
 	fl.DurationVar(&scrapeEvery, "scrape-interval", time.Second, "how often /metrics is read during the run")
 	fl.DurationVar(&snapEvery, "progress-interval", time.Second, "interval of the progress line (completed, failed, rate, hit ratio, ETA)")
 	fl.DurationVar(&duration, "duration", 0, "stop sending after this long (0 = no limit); requests in flight finish, the rest are reported as not sent")
 	fl.BoolVar(&adaptive, "adaptive-concurrency", false, "lower the in-flight cap below --concurrency when workers push back (AIMD: halve on a 429 or stall, +1 per cap's worth of successes)")
 	addOutputFlags(cmd, true)
-	fl.IntVar(&cacheBlocks, "cache-blocks", 0, "each worker's KV cache in server blocks (default: vLLM's cache_config_info from /metrics)")
-	fl.IntVar(&serverBlockSize, "server-block-size", 0, "the workers' tokens per block (default: /metrics, else 16 for openai, 1 for sglang)")
+	cf.add(fl, "", "cache-blocks")
 	fl.StringVar(&model, "model", "kvscope", "model name sent with OpenAI requests")
 	fl.BoolVar(&words, "words", false, "send prompts as words (for servers that count words, e.g. llm-d-inference-sim --force-dummy-tokenizer)")
 	fl.StringVar(&kvEvents, "kv-events", "", "the workers' KV cache events, one endpoint per worker in --attach order, comma-separated: "+

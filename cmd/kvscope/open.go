@@ -123,6 +123,8 @@ type openLiveFlags struct {
 	words                               bool
 	concurrency, limit                  int
 	tls                                 tlsFlags
+	timeouts                            liveTimeoutFlags
+	cache                               liveCacheFlags
 }
 
 func (f *openLiveFlags) add(cmd *cobra.Command) {
@@ -136,6 +138,8 @@ func (f *openLiveFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.keyEnv, "api-key-env", "", "with --attach: read the API key from this environment variable")
 	fl.StringVar(&f.keyFile, "api-key-file", "", "with --attach: read the API key from this file")
 	f.tls.add(fl, "with --attach: ")
+	f.timeouts.add(fl, "with --attach: ")
+	f.cache.add(fl, "with --attach: ", "live-cache-blocks")
 }
 
 // check validates the live flags before anything is loaded.
@@ -154,7 +158,10 @@ func (f *openLiveFlags) check() error {
 	if f.concurrency < 1 || f.limit < 0 {
 		return usagef("--concurrency must be ≥ 1 and --limit ≥ 0")
 	}
-	return nil
+	if err := f.timeouts.check(); err != nil {
+		return err
+	}
+	return f.cache.check("live-cache-blocks")
 }
 
 // build returns the explorer's live hook, nil without --attach.
@@ -182,8 +189,10 @@ func (f *openLiveFlags) build(sc scenario.Scenario) (tui.LiveFunc, error) {
 	limit := f.limit
 	cfg := live.Config{
 		Workers: eps, Router: sc.Router.String(), Seed: sc.Seed, TimeScale: sc.TimeScale, Concurrency: f.concurrency,
-		Retries: 1, Client: live.ClientConfig{API: a, Model: f.model, Words: f.words, Key: key, TLS: tlsCfg},
+		Client: live.ClientConfig{API: a, Model: f.model, Words: f.words, Key: key, TLS: tlsCfg},
 	}
+	f.timeouts.apply(&cfg)
+	f.cache.apply(&cfg)
 	return func(ctx context.Context, tr *trace.Trace, updates chan<- live.Update) (*live.Result, error) {
 		reqs := tr.Requests
 		if limit > 0 && limit < len(reqs) {
