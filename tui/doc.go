@@ -84,7 +84,10 @@
 //     A run that fails (a panic in it included: the driver returns it as an
 //     error, and the hook's own panics are recovered here) shows the error
 //     wrapped in the pane and "live failed"; an interrupted one shows its
-//     result as "interrupted", with its cancelled requests.
+//     result as "interrupted", with its cancelled requests. Run returns
+//     the failure (Model.LiveFailure: no result, or none of its requests
+//     completed) after the screen closes, so open --attach exits 1 with
+//     the cause on stderr; quitting during the run is not a failure.
 //   - The curve overlay (C, overlay_curve.go) is a dialog showing the
 //     loaded trace's tree-LRU hit-ratio curve (analysis.NewCurveReport,
 //     hit-only replay, computed in a command once per

@@ -44,5 +44,16 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	if err == nil && l != nil && l.err != nil {
 		return l.err
 	}
+	// The live run's failure, once the screen is gone (Model.LiveFailure).
+	var x *Model
+	switch mm := m.(type) {
+	case *Model:
+		x = mm
+	case *loader:
+		x = mm.m
+	}
+	if err == nil && x != nil {
+		err = x.LiveFailure()
+	}
 	return err
 }

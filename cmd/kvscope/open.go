@@ -147,8 +147,12 @@ func (f *openLiveFlags) check() error {
 	if f.attach == "" {
 		return nil
 	}
-	if _, err := liverun.ParseAPI(f.api); err != nil {
+	a, err := liverun.ParseAPI(f.api)
+	if err != nil {
 		return usageError{err}
+	}
+	if f.words && a != live.OpenAI {
+		return usagef("--words: only with --api openai")
 	}
 	for _, u := range strings.Split(f.attach, ",") {
 		if _, err := live.ParseEndpoint(u); err != nil {

@@ -118,3 +118,56 @@ func TestOpenAttachTimeouts(t *testing.T) {
 		t.Fatalf("result %d requests: %d completed, %d failed, %d timed out; want all 3 timed out", res.Requests, res.Completed, res.Failed, res.TimedOut)
 	}
 }
+
+// fakeSGLang is an sglang worker: /generate streams cumulative text with
+// meta_info (cached_tokens 0), /metrics serves metrics.
+func fakeSGLang(t *testing.T, metrics string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/health":
+		case "/metrics":
+			fmt.Fprint(w, metrics)
+		case "/generate":
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: {\"text\":\"a\",\"meta_info\":{\"prompt_tokens\":32,\"completion_tokens\":1,\"cached_tokens\":0}}\n\n"+
+				"data: {\"text\":\"a b\",\"meta_info\":{\"prompt_tokens\":32,\"completion_tokens\":2,\"cached_tokens\":0}}\n\ndata: [DONE]\n\n")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestOpenAttachSGLang: open --attach --api sglang sizes its model of each
+// worker from sglang's own gauges (max_total_num_tokens over page_size) or
+// --live-cache-blocks, and without either fails with the cause and the
+// flag to give, not silently.
+func TestOpenAttachSGLang(t *testing.T) {
+	const gauges = "sglang:max_total_num_tokens{model_name=\"m\"} 65536\nsglang:page_size{model_name=\"m\"} 16\nsglang:token_usage 0\n"
+	for _, c := range []struct {
+		name, metrics string
+		flags         []string
+		blocks        int64
+	}{
+		{"own metrics", gauges, nil, 4096},
+		{"flag", "sglang:token_usage 0\n", []string{"--live-cache-blocks", "500"}, 500},
+	} {
+		srv := fakeSGLang(t, c.metrics)
+		f := openLive(t, 4, append([]string{"--attach", srv.URL, "--api", "sglang"}, c.flags...)...)
+		res, err := runLive(t, f)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if res.Completed != 4 || res.Workers[0].CacheBlocks != c.blocks {
+			t.Errorf("%s: %d of %d completed, cache %d blocks, want 4 and %d", c.name, res.Completed, res.Requests, res.Workers[0].CacheBlocks, c.blocks)
+		}
+	}
+	srv := fakeSGLang(t, "sglang:token_usage 0\n")
+	_, err := runLive(t, openLive(t, 4, "--attach", srv.URL, "--api", "sglang"))
+	if err == nil || !strings.Contains(err.Error(), "cache size unknown (no sglang:max_total_num_tokens in /metrics)") ||
+		!strings.Contains(err.Error(), "--live-cache-blocks") {
+		t.Fatalf("sglang without a cache size: %v", err)
+	}
+}

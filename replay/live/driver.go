@@ -155,10 +155,13 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 			w.capacity = known
 		default:
 			why := "no vllm:cache_config_info in /metrics"
+			if cfg.Client.API == SGLang {
+				why = "no sglang:max_total_num_tokens in /metrics"
+			}
 			if scrapeErr[i] != nil {
 				why = "/metrics: " + scrapeErr[i].Error()
 			}
-			return nil, fmt.Errorf("live: worker %d (%s): cache size unknown (%s): give --cache-blocks", i, w.ep, why)
+			return nil, fmt.Errorf("live: worker %d (%s): cache size unknown (%s): give it in server blocks (kvscope live --cache-blocks, kvscope open --live-cache-blocks)", i, w.ep, why)
 		}
 	}
 	plan, err := liverun.NewPlan(tr, reqs, d.bs)

@@ -33,7 +33,10 @@ type Scrape struct {
 	Usage, Waiting, Running float64
 	HasUsage, HasQueue      bool
 	// CacheBlocks and BlockSize come from vLLM's vllm:cache_config_info
-	// labels num_gpu_blocks and block_size, when present (0 otherwise).
+	// labels num_gpu_blocks and block_size, or sglang's gauges
+	// sglang:max_total_num_tokens (the KV pool's size in tokens) and
+	// sglang:page_size (tokens per page, 1 when absent): pool over page
+	// size (sglang/srt/metrics/collector.py); 0 when neither is present.
 	CacheBlocks, BlockSize int
 	// StartTime is process_start_time_seconds (the Prometheus client's
 	// standard process metric; 0 when absent): a change means the server
@@ -100,6 +103,24 @@ func ParseMetrics(r io.Reader) (Scrape, error) {
 			}
 		}
 	}
+	if s.CacheBlocks == 0 {
+		// The largest series: with one series per rank (tp_rank labels)
+		// each reports the same pool.
+		tokens, okT, err := maxOf(fams, []string{"sglang:max_total_num_tokens"})
+		if err != nil {
+			return Scrape{}, err
+		}
+		page, okP, err := maxOf(fams, []string{"sglang:page_size"})
+		if err != nil {
+			return Scrape{}, err
+		}
+		if !okP || page < 1 {
+			page = 1
+		}
+		if okT && tokens >= page {
+			s.CacheBlocks, s.BlockSize = int(tokens/page), int(page)
+		}
+	}
 	return s, nil
 }
 
@@ -118,12 +139,44 @@ func family(fams map[string]*dto.MetricFamily, name string) *dto.MetricFamily {
 // value that is not a finite, non-negative number is an error naming the
 // metric: every figure read here is a count, a queue length or a fraction.
 func sumOf(fams map[string]*dto.MetricFamily, names []string) (float64, bool, error) {
+	vs, name, ok, err := seriesOf(fams, names)
+	if !ok || err != nil {
+		return 0, ok, err
+	}
+	var sum float64
+	for _, v := range vs {
+		sum += v
+	}
+	if math.IsInf(sum, 0) {
+		return 0, false, fmt.Errorf("metrics: %s: the series sum overflows", name)
+	}
+	return sum, true, nil
+}
+
+// maxOf is the largest series of the first family found (a size every
+// rank of one server reports alike), checked as sumOf checks.
+func maxOf(fams map[string]*dto.MetricFamily, names []string) (float64, bool, error) {
+	vs, _, ok, err := seriesOf(fams, names)
+	if !ok || err != nil {
+		return 0, ok, err
+	}
+	var m float64
+	for _, v := range vs {
+		m = max(m, v)
+	}
+	return m, true, nil
+}
+
+// seriesOf returns the values of every series of the first family found
+// and its name; a value that is not a finite, non-negative number is an
+// error naming the metric.
+func seriesOf(fams map[string]*dto.MetricFamily, names []string) ([]float64, string, bool, error) {
 	for _, n := range names {
 		f := family(fams, n)
 		if f == nil {
 			continue
 		}
-		var sum float64
+		var vs []float64
 		for _, m := range f.GetMetric() {
 			var v float64
 			switch {
@@ -137,16 +190,13 @@ func sumOf(fams map[string]*dto.MetricFamily, names []string) (float64, bool, er
 				continue
 			}
 			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-				return 0, false, fmt.Errorf("metrics: %s: value %v: want a finite, non-negative number", f.GetName(), v)
+				return nil, "", false, fmt.Errorf("metrics: %s: value %v: want a finite, non-negative number", f.GetName(), v)
 			}
-			sum += v
+			vs = append(vs, v)
 		}
-		if math.IsInf(sum, 0) {
-			return 0, false, fmt.Errorf("metrics: %s: the series sum overflows", f.GetName())
-		}
-		return sum, true, nil
+		return vs, f.GetName(), true, nil
 	}
-	return 0, false, nil
+	return nil, "", false, nil
 }
 
 // Scrape reads worker w's /metrics.
