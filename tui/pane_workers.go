@@ -50,7 +50,7 @@ func fillBar(st *styles, sm *sim.Sample, capacity int64, w int) string {
 func (p *workersPane) lines() []string {
 	s, st := p.s, p.s.st
 	w := p.w - 2
-	out := p.liveLines()
+	out := p.liveLines(w)
 	for i, sl := range s.slots {
 		if sl.state != slotDone {
 			out = append(out, s.scenTag(i)+" "+sl.label())
@@ -95,13 +95,27 @@ func (p *workersPane) View() string {
 }
 
 // liveLines shows the attached workers' latest snapshot (wall-clock time,
-// not the cursor's).
-func (p *workersPane) liveLines() []string {
+// not the cursor's), laid out to the pane's width w (fitRow: wrapped,
+// never cut).
+func (p *workersPane) liveLines(w int) []string {
 	l := p.s.live
 	if l == nil {
 		return nil
 	}
 	st := p.s.st
+	dim := func(segs ...liveSeg) []liveSeg {
+		for i := range segs {
+			segs[i] = liveSeg{st.dim.Render(segs[i].sep), st.dim.Render(segs[i].text)}
+		}
+		return segs
+	}
+	health := func(ok bool) string {
+		if ok {
+			return st.good.Render("up") + "  " // as wide as "down"
+		}
+		return st.errText.Render("down")
+	}
+	const rowIndent = 11 // under the first figure of a worker's row
 	head := st.accent.Render("L live workers")
 	if r := l.res; r != nil && !l.running {
 		// The run's end: the result's per-worker figures, with kvscope's
@@ -110,18 +124,18 @@ func (p *workersPane) liveLines() []string {
 		if r.Interrupted {
 			ended = "interrupted"
 		}
-		out := []string{head + st.dim.Render(fmt.Sprintf(" · %s after %s · %d requests: %d completed, %d failed, %d timed out",
-			ended, fmtMs(r.DurationS*1e3, false), r.Requests, r.Completed, r.Failed, r.TimedOut))}
+		segs := dim(liveSeg{" · ", ended + " after " + fmtMs(r.DurationS*1e3, false)},
+			liveSeg{" · ", fmt.Sprintf("%d requests:", r.Requests)}, liveSeg{" ", fmt.Sprintf("%d completed,", r.Completed)},
+			liveSeg{" ", fmt.Sprintf("%d failed,", r.Failed)}, liveSeg{" ", fmt.Sprintf("%d timed out", r.TimedOut)})
 		if r.Cancelled > 0 {
-			out[0] += st.dim.Render(fmt.Sprintf(", %d cancelled (%d sent)", r.Cancelled, r.Sent))
+			segs = append(segs, dim(liveSeg{", ", fmt.Sprintf("%d cancelled", r.Cancelled)}, liveSeg{" ", fmt.Sprintf("(%d sent)", r.Sent)})...)
 		}
-		for _, w := range r.Workers {
-			health := st.good.Render("up") + "  " // as wide as "down"
-			if !w.Healthy {
-				health = st.errText.Render("down")
-			}
-			out = append(out, fmt.Sprintf("  w%-2d %s done %-5d failed %-3d hit %5s (model %5s) · %s",
-				w.Worker, health, w.Completed, w.Failed, fnum(w.HitRatio, 3), fnum(w.ModelHitRatio, 3), w.URL))
+		out := fitRow(head, segs, 4, w)
+		for _, wr := range r.Workers {
+			out = append(out, fitRow(fmt.Sprintf("  w%-2d %s", wr.Worker, health(wr.Healthy)), []liveSeg{
+				{" ", fmt.Sprintf("done %-5d", wr.Completed)}, {" ", fmt.Sprintf("failed %-3d", wr.Failed)},
+				{" ", fmt.Sprintf("hit %5s (model %5s)", fnum(wr.HitRatio, 3), fnum(wr.ModelHitRatio, 3))}, {" · ", wr.URL},
+			}, rowIndent, w)...)
 		}
 		return out
 	}
@@ -131,7 +145,7 @@ func (p *workersPane) liveLines() []string {
 		// panicked): the error, wrapped to the pane, then the last snapshot
 		// if there was one.
 		out = append(out, head+" · "+st.errText.Render("failed:"))
-		for _, line := range wrap(l.err.Error(), p.w-4, "") {
+		for _, line := range wrap(l.err.Error(), w-2, "") {
 			out = append(out, "  "+st.errText.Render(line))
 		}
 		if !l.hasSnap {
@@ -146,27 +160,25 @@ func (p *workersPane) liveLines() []string {
 		return []string{head + st.dim.Render(" · "+state)}
 	}
 	sn := &l.snap
-	if len(out) == 0 {
-		out = append(out, head)
-	} else {
-		out = append(out, st.dim.Render("  last snapshot:"))
+	if len(out) > 0 {
+		head = st.dim.Render("  last snapshot:")
 	}
-	out[len(out)-1] += st.dim.Render(fmt.Sprintf(" · %s · %d/%d finished (%d not completed) · %d sent",
-		fmtDur(sn.Elapsed, false), sn.Finished, sn.Total, l.failed, sn.Dispatched))
-	for _, w := range sn.Workers {
-		health := st.good.Render("up") + "  " // as wide as "down"
-		if !w.Healthy {
-			health = st.errText.Render("down")
-		}
+	out = append(out, fitRow(head, dim(liveSeg{" · ", fmtDur(sn.Elapsed, false)},
+		liveSeg{" · ", fmt.Sprintf("%d/%d finished", sn.Finished, sn.Total)}, liveSeg{" ", fmt.Sprintf("(%d not completed)", l.failed)},
+		liveSeg{" · ", fmt.Sprintf("%d sent", sn.Dispatched)}), 4, w)...)
+	for _, wk := range sn.Workers {
 		usage, queue := "–", "–"
-		if w.HasUsage {
-			usage = fnum(w.Usage, 2)
+		if wk.HasUsage {
+			usage = fnum(wk.Usage, 2)
 		}
-		if w.HasQueue {
-			queue = si(w.Waiting)
+		if wk.HasQueue {
+			queue = si(wk.Waiting)
 		}
-		out = append(out, fmt.Sprintf("  w%-2d %s in flight %-3d done %-5d failed %-3d hit %5s usage %4s waiting %s",
-			w.Worker, health, w.InFlight, w.Completed, w.Failed, fnum(w.HitRatio, 3), usage, queue))
+		out = append(out, fitRow(fmt.Sprintf("  w%-2d %s", wk.Worker, health(wk.Healthy)), []liveSeg{
+			{" ", fmt.Sprintf("in flight %-3d", wk.InFlight)}, {" ", fmt.Sprintf("done %-5d", wk.Completed)},
+			{" ", fmt.Sprintf("failed %-3d", wk.Failed)}, {" ", fmt.Sprintf("hit %5s", fnum(wk.HitRatio, 3))},
+			{" ", fmt.Sprintf("usage %4s", usage)}, {" ", "waiting " + queue},
+		}, rowIndent, w)...)
 	}
 	return out
 }
