@@ -88,6 +88,12 @@
 //     the failure (Model.LiveFailure: no result, or none of its requests
 //     completed) after the screen closes, so open --attach exits 1 with
 //     the cause on stderr; quitting during the run is not a failure.
+//     The w key writes, beside the comparison report NAME.EXT, the
+//     finished live run beside kvscope's model of the requests it sent
+//     (the first scenario's eviction at the live workers' cache size, as
+//     `kvscope live --compare-evict`): NAME-live.json for a .json report,
+//     NAME-live.md otherwise (live_export.go); a run still going or
+//     failed is said on the status line instead.
 //   - The curve overlay (C, overlay_curve.go) is a dialog showing the
 //     loaded trace's tree-LRU hit-ratio curve (analysis.NewCurveReport,
 //     hit-only replay, computed in a command once per

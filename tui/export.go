@@ -123,13 +123,18 @@ func (m *Model) export(path string) tea.Cmd {
 	}
 	req.Command = reproduceCommand(m.cfg.Command, m.s.tr.Info.Source, path, req.Entries)
 	ex, ctx := m.cfg.Exporter, m.ctx
+	le, note := m.liveForExport()
 	return func() tea.Msg {
 		p, err := ex.Export(ctx, req)
 		size := int64(-1)
 		if fi, serr := os.Stat(p); err == nil && serr == nil {
 			size = fi.Size()
 		}
-		return exportDoneMsg{path: p, size: size, err: err}
+		msg := exportDoneMsg{path: p, size: size, err: err, liveNote: note}
+		if err == nil && le != nil {
+			msg.live, msg.liveErr = le.write(ctx, p)
+		}
+		return msg
 	}
 }
 

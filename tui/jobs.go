@@ -134,6 +134,11 @@ type (
 		path string
 		size int64 // -1: unknown
 		err  error
+		// live is the live run's report written beside it (LiveReportPath),
+		// liveErr why it was not, liveNote why there was none to write.
+		live     string
+		liveErr  error
+		liveNote string
 	}
 	playTickMsg struct{ seq int }
 	// metricsMsg carries the metrics tables at instant t.

@@ -10,12 +10,13 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/trace"
 )
 
 // liveFitRun is a live hook with wide figures (four-digit counts, a long
 // https URL, cancelled requests): one snapshot, then the end.
 func liveFitRun(end bool) LiveFunc {
-	return func(_ context.Context, up chan<- live.Update) (*live.Result, error) {
+	return func(_ context.Context, _ *trace.Trace, up chan<- live.Update) (*live.Result, error) {
 		up <- live.Update{Snapshot: &live.Snapshot{Elapsed: 61500 * time.Millisecond, Dispatched: 4321, Finished: 4000, Total: 12031,
 			Workers: []live.WorkerSnapshot{
 				{Worker: 0, Healthy: true, InFlight: 64, Completed: 1999, Failed: 12, HitRatio: 0.4375, HasUsage: true, Usage: 0.93, HasQueue: true, Waiting: 1234},

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/kvscope/kvscope/internal/progress"
 	"github.com/kvscope/kvscope/replay/live"
 )
 
@@ -81,11 +80,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.setStatus("report: "+msg.err.Error(), false)
 		} else {
 			m.exported = msg.path
-			s := "wrote " + msg.path
-			if msg.size >= 0 {
-				s += " (" + progress.Size(msg.size) + ")"
-			}
-			m.setStatus(s, true)
+			m.setStatus(exportStatus(msg))
 		}
 		return nil
 	case playTickMsg:
