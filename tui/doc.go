@@ -94,6 +94,18 @@
 //     `kvscope live --compare-evict`): NAME-live.json for a .json report,
 //     NAME-live.md otherwise (live_export.go); a run still going or
 //     failed is said on the status line instead.
+//     The live run is recorded as it goes (live_history.go: every
+//     snapshot and every finished request's record) and the cursor scrubs
+//     it, during and after the run: the live driver schedules a request at
+//     its arrival × the first scenario's time scale since the run's
+//     start, where that scenario's replay puts it, so the cursor's instant
+//     is the live run's elapsed time. Inside the recorded time the workers
+//     pane adds "L live at cursor": the last snapshot at or before the
+//     cursor (one per snapshot interval, a second by default) and the
+//     requests completed by the cursor from the records; the request pane
+//     shows the live record of the request at the cursor (worker, cached
+//     tokens beside the model's, TTFT from send and from arrival, retries,
+//     rerouting, lag, the router's why).
 //   - The curve overlay (C, overlay_curve.go) is a dialog showing the
 //     loaded trace's tree-LRU hit-ratio curve (analysis.NewCurveReport,
 //     hit-only replay, computed in a command once per

@@ -69,6 +69,7 @@ func (p *requestPane) lines() []string {
 		st.bold.Render(fmt.Sprintf("request %d", i)) + st.dim.Render(fmt.Sprintf(" · %s", r.Source)),
 		fmt.Sprintf("input %d tokens (%d blocks) · output %d · session %d turn %d", r.Input, len(r.Blocks), r.Output, r.Session, r.Turn),
 	}
+	out = append(out, p.liveRequestLines(i, w)...)
 	for k, sl := range s.slots {
 		out = append(out, "")
 		out = append(out, s.scenTag(k)+" "+sl.label())

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/kvscope/kvscope/replay/live"
 	"github.com/kvscope/kvscope/replay/sim"
 )
 
@@ -50,7 +51,7 @@ func fillBar(st *styles, sm *sim.Sample, capacity int64, w int) string {
 func (p *workersPane) lines() []string {
 	s, st := p.s, p.s.st
 	w := p.w - 2
-	out := p.liveLines(w)
+	out := append(p.liveLines(w), p.liveAtCursor(w)...)
 	for i, sl := range s.slots {
 		if sl.state != slotDone {
 			out = append(out, s.scenTag(i)+" "+sl.label())
@@ -109,13 +110,7 @@ func (p *workersPane) liveLines(w int) []string {
 		}
 		return segs
 	}
-	health := func(ok bool) string {
-		if ok {
-			return st.good.Render("up") + "  " // as wide as "down"
-		}
-		return st.errText.Render("down")
-	}
-	const rowIndent = 11 // under the first figure of a worker's row
+	health := p.liveHealth
 	head := st.accent.Render("L live workers")
 	if r := l.res; r != nil && !l.running {
 		// The run's end: the result's per-worker figures, with kvscope's
@@ -135,7 +130,7 @@ func (p *workersPane) liveLines(w int) []string {
 			out = append(out, fitRow(fmt.Sprintf("  w%-2d %s", wr.Worker, health(wr.Healthy)), []liveSeg{
 				{" ", fmt.Sprintf("done %-5d", wr.Completed)}, {" ", fmt.Sprintf("failed %-3d", wr.Failed)},
 				{" ", fmt.Sprintf("hit %5s (model %5s)", fnum(wr.HitRatio, 3), fnum(wr.ModelHitRatio, 3))}, {" · ", wr.URL},
-			}, rowIndent, w)...)
+			}, liveRowIndent, w)...)
 		}
 		return out
 	}
@@ -166,6 +161,12 @@ func (p *workersPane) liveLines(w int) []string {
 	out = append(out, fitRow(head, dim(liveSeg{" · ", fmtDur(sn.Elapsed, false)},
 		liveSeg{" · ", fmt.Sprintf("%d/%d finished", sn.Finished, sn.Total)}, liveSeg{" ", fmt.Sprintf("(%d not completed)", l.failed)},
 		liveSeg{" · ", fmt.Sprintf("%d sent", sn.Dispatched)}), 4, w)...)
+	return append(out, p.liveWorkerRows(*sn, w)...)
+}
+
+// liveWorkerRows are a snapshot's per-worker rows.
+func (p *workersPane) liveWorkerRows(sn live.Snapshot, w int) []string {
+	var out []string
 	for _, wk := range sn.Workers {
 		usage, queue := "–", "–"
 		if wk.HasUsage {
@@ -174,11 +175,22 @@ func (p *workersPane) liveLines(w int) []string {
 		if wk.HasQueue {
 			queue = si(wk.Waiting)
 		}
-		out = append(out, fitRow(fmt.Sprintf("  w%-2d %s", wk.Worker, health(wk.Healthy)), []liveSeg{
+		out = append(out, fitRow(fmt.Sprintf("  w%-2d %s", wk.Worker, p.liveHealth(wk.Healthy)), []liveSeg{
 			{" ", fmt.Sprintf("in flight %-3d", wk.InFlight)}, {" ", fmt.Sprintf("done %-5d", wk.Completed)},
 			{" ", fmt.Sprintf("failed %-3d", wk.Failed)}, {" ", fmt.Sprintf("hit %5s", fnum(wk.HitRatio, 3))},
 			{" ", fmt.Sprintf("usage %4s", usage)}, {" ", "waiting " + queue},
-		}, rowIndent, w)...)
+		}, liveRowIndent, w)...)
 	}
 	return out
+}
+
+// liveRowIndent puts a worker row's continuation under its first figure.
+const liveRowIndent = 11
+
+// liveHealth is "up" or "down", styled, four cells wide.
+func (p *workersPane) liveHealth(ok bool) string {
+	if ok {
+		return p.s.st.good.Render("up") + "  "
+	}
+	return p.s.st.errText.Render("down")
 }

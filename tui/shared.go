@@ -45,6 +45,8 @@ type liveState struct {
 	records, failed int
 	res             *live.Result
 	err             error
+	// hist is the run as recorded so far, for the cursor (live_history.go).
+	hist liveHistory
 }
 
 func (s *shared) selected() *slot {

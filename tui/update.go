@@ -97,6 +97,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.tick()
 	case liveMsg:
 		if l := m.s.live; l != nil {
+			l.hist.add(msg.u)
 			if msg.u.Snapshot != nil {
 				l.snap = *msg.u.Snapshot
 				l.hasSnap = true

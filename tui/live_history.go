@@ -1,0 +1,161 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/live"
+)
+
+// liveHistory is the live run as recorded while it goes: every snapshot
+// the driver sent (one per live.Config.SnapshotEvery, in time order) and
+// every finished request's record. The cursor scrubs it as it scrubs a
+// modeled run: the live driver schedules request i at its trace arrival ×
+// the first scenario's time scale since the run's start, which is where
+// that scenario's replay puts it too, so the cursor's instant is the live
+// run's elapsed time.
+type liveHistory struct {
+	snaps []live.Snapshot
+	recs  []live.Record
+	// byIndex finds a request's record by its trace index.
+	byIndex map[int]int
+}
+
+// add records one update.
+func (h *liveHistory) add(u live.Update) {
+	if s := u.Snapshot; s != nil {
+		if n := len(h.snaps); n > 0 && s.Elapsed < h.snaps[n-1].Elapsed {
+			return // the driver sends them in time order; at relies on it
+		}
+		h.snaps = append(h.snaps, *s)
+	}
+	if r := u.Record; r != nil {
+		if h.byIndex == nil {
+			h.byIndex = map[int]int{}
+		}
+		h.byIndex[r.Index] = len(h.recs)
+		h.recs = append(h.recs, *r)
+	}
+}
+
+// at is the last snapshot taken at or before t, false when none was.
+func (h *liveHistory) at(t time.Duration) (live.Snapshot, bool) {
+	i := sort.Search(len(h.snaps), func(i int) bool { return h.snaps[i].Elapsed > t })
+	if i == 0 {
+		return live.Snapshot{}, false
+	}
+	return h.snaps[i-1], true
+}
+
+// completedBy counts the requests completed by t (their last attempt's
+// send + end-to-end time) and the hit ratio of their responses' cached
+// tokens (over those that reported them).
+func (h *liveHistory) completedBy(t time.Duration) (n int, hit float64) {
+	ms := float64(t) / 1e6
+	var cached, prompt int
+	for i := range h.recs {
+		r := &h.recs[i]
+		if r.Status != live.Completed || r.SentMs+r.E2EMs > ms {
+			continue
+		}
+		n++
+		if r.CachedKnown {
+			cached += r.CachedTokens
+			prompt += r.PromptTokens
+		}
+	}
+	if prompt > 0 {
+		hit = float64(cached) / float64(prompt)
+	}
+	return n, hit
+}
+
+// liveAtCursor is the live block at the cursor, when the cursor lies
+// inside the recorded run (after its first snapshot, before its latest
+// one): the snapshot at the cursor, its workers, and the requests
+// completed by the cursor from the records. Nothing otherwise: the
+// latest state (or the result) above is the cursor's.
+func (p *workersPane) liveAtCursor(w int) []string {
+	l := p.s.live
+	if l == nil || len(l.hist.snaps) == 0 {
+		return nil
+	}
+	t := p.s.cursor
+	last := l.hist.snaps[len(l.hist.snaps)-1].Elapsed
+	sn, ok := l.hist.at(t)
+	if !ok || t >= last {
+		return nil
+	}
+	st := p.s.st
+	n, hit := l.hist.completedBy(t)
+	head := st.accent.Render("L live at cursor " + fmtDur(t, false))
+	out := fitRow(head, []liveSeg{
+		{st.dim.Render(" · "), st.dim.Render("snapshot of " + fmtDur(sn.Elapsed, false))},
+		{st.dim.Render(": "), st.dim.Render(fmt.Sprintf("%d/%d finished", sn.Finished, sn.Total))},
+		{st.dim.Render(" · "), st.dim.Render(fmt.Sprintf("%d sent", sn.Dispatched))},
+		{st.dim.Render(" · "), st.dim.Render(fmt.Sprintf("%d completed by the cursor, hit %s", n, fnum(hit, 3)))},
+	}, 4, w)
+	return append(out, p.liveWorkerRows(sn, w)...)
+}
+
+// liveRequestLines are the request pane's lines for trace request i in
+// the live run: how it ended (worker, cached tokens beside the model's
+// prediction, TTFT from send and from arrival), its retries and lag, and
+// the router's why; nil without a live run.
+func (p *requestPane) liveRequestLines(i, w int) []string {
+	l := p.s.live
+	if l == nil {
+		return nil
+	}
+	st := p.s.st
+	head := st.accent.Render("L live")
+	k, ok := l.hist.byIndex[i]
+	if !ok {
+		state := "not finished yet"
+		switch {
+		case l.err != nil && l.res == nil:
+			state = "the run failed"
+		case !l.running:
+			state = "no record (not sent)"
+		}
+		return []string{head + st.dim.Render(" · "+state)}
+	}
+	r := &l.hist.recs[k]
+	var segs []liveSeg
+	switch {
+	case r.Status == live.Completed:
+		hit := "–"
+		if r.CachedKnown {
+			hit = fmt.Sprintf("%d/%d tokens (%s)", r.CachedTokens, r.PromptTokens, fnum(float64(r.CachedTokens)/max(float64(r.PromptTokens), 1), 3))
+		}
+		segs = append(segs, liveSeg{" · ", fmt.Sprintf("completed on w%d", r.Worker)},
+			liveSeg{" · ", "cached " + hit}, liveSeg{", ", fmt.Sprintf("model %d", r.ModelCachedTokens)},
+			liveSeg{" · ", "TTFT " + fmtMs(r.TTFTMs, false) + " from send,"}, liveSeg{" ", fmtMs(r.TTFTFromArrivalMs, false) + " from arrival"},
+			liveSeg{" · ", "E2E " + fmtMs(r.E2EMs, false)}, liveSeg{" · ", "ended at " + fmtMs(r.SentMs+r.E2EMs, false)})
+	case r.Worker < 0:
+		segs = append(segs, liveSeg{" · ", st.errText.Render(fmt.Sprintf("%s, never sent: %s", r.Status, r.Reason))})
+	default:
+		segs = append(segs, liveSeg{" · ", st.errText.Render(fmt.Sprintf("%s on w%d: %s", r.Status, r.Worker, r.Reason))})
+	}
+	if r.Attempts > 1 {
+		segs = append(segs, liveSeg{" · ", fmt.Sprintf("%d attempts", r.Attempts)})
+		if len(r.Failures) > 0 {
+			segs = append(segs, liveSeg{" ", "(" + strings.Join(r.Failures, ", ") + ")"})
+		}
+	}
+	if r.Routed >= 0 && r.Routed != r.Worker {
+		segs = append(segs, liveSeg{" · ", fmt.Sprintf("routed to w%d", r.Routed)})
+	}
+	if r.LagMs > 0 {
+		segs = append(segs, liveSeg{" · ", "sent " + fmtMs(r.LagMs, false) + " after its arrival"})
+	}
+	out := fitRow(head, segs, 2, w)
+	if r.Why != "" {
+		for _, line := range wrap("why: "+r.Why, w-2, "     ") {
+			out = append(out, "  "+line)
+		}
+	}
+	return out
+}
