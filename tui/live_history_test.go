@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kvscope/kvscope/replay/live"
+	"github.com/kvscope/kvscope/replay/trace"
 )
 
 // The live run is recorded as it goes and the cursor scrubs it: inside
@@ -22,7 +23,7 @@ func TestLiveScrub(t *testing.T) {
 			Workers: []live.WorkerSnapshot{{Worker: 0, Healthy: true, Completed: w0done, InFlight: 2, HasUsage: true, Usage: 0.1 * float64(sec)}}}
 	}
 	cfg := smallConfig(t, 100)
-	cfg.Live = func(_ context.Context, up chan<- live.Update) (*live.Result, error) {
+	cfg.Live = func(_ context.Context, _ *trace.Trace, up chan<- live.Update) (*live.Result, error) {
 		up <- live.Update{Snapshot: snap(1, 1, 1)}
 		up <- live.Update{Record: &live.Record{Index: 0, Status: live.Completed, SentMs: 100, E2EMs: 600, PromptTokens: 100, CachedTokens: 0, CachedKnown: true}}
 		up <- live.Update{Snapshot: snap(2, 3, 3)}
@@ -92,7 +93,7 @@ func TestLiveRequestRecord(t *testing.T) {
 	if len(pick) < 3 {
 		t.Fatal("the sample has fewer than three arrival instants")
 	}
-	cfg.Live = func(_ context.Context, up chan<- live.Update) (*live.Result, error) {
+	cfg.Live = func(_ context.Context, _ *trace.Trace, up chan<- live.Update) (*live.Result, error) {
 		up <- live.Update{Record: &live.Record{Index: pick[0], Status: live.Completed, Worker: 1, Routed: 1, Attempts: 1, SentMs: 100, E2EMs: 600,
 			TTFTMs: 40, TTFTFromArrivalMs: 45, LagMs: 5, PromptTokens: 1024, CachedTokens: 512, CachedKnown: true, ModelCachedTokens: 480, Why: "most cached blocks"}}
 		up <- live.Update{Record: &live.Record{Index: pick[1], Status: live.TimedOut, Worker: 0, Routed: 2, Attempts: 2,
