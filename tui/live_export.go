@@ -96,7 +96,7 @@ func (m *Model) liveForExport() (*liveExport, string) {
 }
 
 // exportStatus is the status line after a report was written: its path,
-// and the live report's path, or why there is none.
+// and the live report's name (it lies beside it), or why there is none.
 func exportStatus(msg exportDoneMsg) (string, bool) {
 	s := "wrote " + msg.path
 	if msg.size >= 0 {
@@ -106,7 +106,7 @@ func exportStatus(msg exportDoneMsg) (string, bool) {
 	case msg.liveErr != nil:
 		return s + " · " + msg.liveErr.Error(), false
 	case msg.live != "":
-		return s + " and the live run beside the model to " + msg.live, true
+		return s + " · live run beside the model: " + filepath.Base(msg.live), true
 	case msg.liveNote != "":
 		return s + " · " + msg.liveNote, true
 	}
