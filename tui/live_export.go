@@ -106,7 +106,7 @@ func exportStatus(msg exportDoneMsg) (string, bool) {
 	case msg.liveErr != nil:
 		return s + " · " + msg.liveErr.Error(), false
 	case msg.live != "":
-		return s + " · live run beside the model: " + filepath.Base(msg.live), true
+		return s + " · live report " + filepath.Base(msg.live), true
 	case msg.liveNote != "":
 		return s + " · " + msg.liveNote, true
 	}

@@ -70,7 +70,7 @@ func TestExportWritesLiveReport(t *testing.T) {
 	md := filepath.Join(dir, "cmp.md")
 	_, status := exportWith(t, cfg, md)
 	livePath := filepath.Join(dir, "cmp-live.md")
-	if !strings.Contains(status, "wrote "+md) || !strings.Contains(status, "live run beside the model: cmp-live.md") {
+	if !strings.Contains(status, "wrote "+md) || !strings.Contains(status, "· live report cmp-live.md") {
 		t.Errorf("status %q", status)
 	}
 	b, err := os.ReadFile(livePath)
