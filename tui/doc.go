@@ -102,7 +102,9 @@
 //     is the live run's elapsed time. Inside the recorded time the workers
 //     pane adds "L live at cursor": the last snapshot at or before the
 //     cursor (one per snapshot interval, a second by default) and the
-//     requests completed by the cursor from the records; the request pane
+//     requests completed by the cursor from the records; the compare pane,
+//     under its table, the live run up to the cursor in the table's terms
+//     (completed, token hit ratio, TTFT p50/p99 from arrival); the request pane
 //     shows the live record of the request at the cursor (worker, cached
 //     tokens beside the model's, TTFT from send and from arrival, retries,
 //     rerouting, lag, the router's why).

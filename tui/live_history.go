@@ -2,10 +2,13 @@ package tui
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/kvscope/kvscope/analysis"
 	"github.com/kvscope/kvscope/replay/live"
 )
 
@@ -49,27 +52,72 @@ func (h *liveHistory) at(t time.Duration) (live.Snapshot, bool) {
 	return h.snaps[i-1], true
 }
 
-// completedBy counts the requests completed by t (their last attempt's
-// send + end-to-end time) and the hit ratio of their responses' cached
-// tokens (over those that reported them).
-func (h *liveHistory) completedBy(t time.Duration) (n int, hit float64) {
+// liveUpTo is the live run's figures up to an instant, from the records.
+type liveUpTo struct {
+	// completed counts requests completed by then (their last attempt's
+	// send + end-to-end time); hit is their responses' cached tokens over
+	// prompt tokens (those that reported them), NaN when none did; ttft
+	// their TTFTs from the scheduled arrival, ms, ascending.
+	completed int
+	hit       float64
+	ttft      []float64
+}
+
+// upTo computes liveUpTo at t.
+func (h *liveHistory) upTo(t time.Duration) liveUpTo {
 	ms := float64(t) / 1e6
+	u := liveUpTo{hit: math.NaN()}
 	var cached, prompt int
 	for i := range h.recs {
 		r := &h.recs[i]
 		if r.Status != live.Completed || r.SentMs+r.E2EMs > ms {
 			continue
 		}
-		n++
+		u.completed++
+		u.ttft = append(u.ttft, r.TTFTFromArrivalMs)
 		if r.CachedKnown {
 			cached += r.CachedTokens
 			prompt += r.PromptTokens
 		}
 	}
 	if prompt > 0 {
-		hit = float64(cached) / float64(prompt)
+		u.hit = float64(cached) / float64(prompt)
 	}
-	return n, hit
+	slices.Sort(u.ttft)
+	return u
+}
+
+// completedBy is upTo's count and hit ratio (0 when unknown).
+func (h *liveHistory) completedBy(t time.Duration) (int, float64) {
+	u := h.upTo(t)
+	if math.IsNaN(u.hit) {
+		return u.completed, 0
+	}
+	return u.completed, u.hit
+}
+
+// liveCompareLines set the live run up to the cursor under the compare
+// table, in its terms: requests completed, token hit ratio of the
+// responses, TTFT p50 and p99 from the scheduled arrival (what the
+// modeled TTFT measures). Nothing without a live run.
+func (p *comparePane) liveCompareLines(w int) []string {
+	l := p.s.live
+	if l == nil {
+		return nil
+	}
+	st := p.s.st
+	u := l.hist.upTo(p.s.cursor)
+	hit, p50, p99 := "–", "–", "–"
+	if !math.IsNaN(u.hit) {
+		hit = fnum(u.hit, 3)
+	}
+	if len(u.ttft) > 0 {
+		p50, p99 = fmtMs(analysis.Percentile(u.ttft, 0.5), false), fmtMs(analysis.Percentile(u.ttft, 0.99), false)
+	}
+	return fitRow(st.accent.Render("L live")+st.dim.Render(" up to cursor"), []liveSeg{
+		{" · ", fmt.Sprintf("completed %d", u.completed)}, {" · ", "token hit ratio " + hit},
+		{" · ", "TTFT p50 " + p50}, {" ", "p99 " + p99}, {" ", st.dim.Render("(from arrival)")},
+	}, 2, w)
 }
 
 // liveAtCursor is the live block at the cursor, when the cursor lies

@@ -25,9 +25,9 @@ func TestLiveScrub(t *testing.T) {
 	cfg := smallConfig(t, 100)
 	cfg.Live = func(_ context.Context, _ *trace.Trace, up chan<- live.Update) (*live.Result, error) {
 		up <- live.Update{Snapshot: snap(1, 1, 1)}
-		up <- live.Update{Record: &live.Record{Index: 0, Status: live.Completed, SentMs: 100, E2EMs: 600, PromptTokens: 100, CachedTokens: 0, CachedKnown: true}}
+		up <- live.Update{Record: &live.Record{Index: 0, Status: live.Completed, SentMs: 100, E2EMs: 600, TTFTFromArrivalMs: 30, PromptTokens: 100, CachedTokens: 0, CachedKnown: true}}
 		up <- live.Update{Snapshot: snap(2, 3, 3)}
-		up <- live.Update{Record: &live.Record{Index: 1, Status: live.Completed, SentMs: 1200, E2EMs: 300, PromptTokens: 100, CachedTokens: 50, CachedKnown: true}}
+		up <- live.Update{Record: &live.Record{Index: 1, Status: live.Completed, SentMs: 1200, E2EMs: 300, TTFTFromArrivalMs: 80, PromptTokens: 100, CachedTokens: 50, CachedKnown: true}}
 		up <- live.Update{Record: &live.Record{Index: 2, Status: live.Failed, SentMs: 1300}}
 		up <- live.Update{Snapshot: snap(3, 7, 6)}
 		return &live.Result{Requests: 10, Completed: 9, Failed: 1, DurationS: 3.5,
@@ -62,6 +62,15 @@ func TestLiveScrub(t *testing.T) {
 			t.Errorf("cursor %v: the run's end is gone:\n%s", c.cursor, out)
 		}
 	}
+	// The compare pane sets the live run up to the cursor under its table.
+	press(m, "z", fmt.Sprint(paneCompare+1), "z")
+	if out := at(1600 * time.Millisecond); !strings.Contains(out, "L live up to cursor · completed 2 · token hit ratio 0.250 · TTFT p50 30.0 ms p99 80.0 ms (from arrival)") {
+		t.Errorf("compare pane at 1.6 s:\n%s", out)
+	}
+	if out := at(500 * time.Millisecond); !strings.Contains(out, "L live up to cursor · completed 0 · token hit ratio – · TTFT p50 – p99 –") {
+		t.Errorf("compare pane at 0.5 s:\n%s", out)
+	}
+	press(m, "z", fmt.Sprint(paneWorkers+1), "z")
 	// Before the first snapshot and at or past the latest: no cursor block.
 	for _, c := range []time.Duration{500 * time.Millisecond, 3 * time.Second, 5 * time.Second} {
 		if out := at(c); strings.Contains(out, "live at cursor") {

@@ -306,6 +306,7 @@ func (p *comparePane) lines() []string {
 		}
 	}
 	out = append(out, p.table(w)...)
+	out = append(out, p.liveCompareLines(w)...)
 	room := p.h - 2 - len(out) - 1
 	kinds := []int{1, 2, 3}
 	if p.chart != 0 {
