@@ -58,9 +58,9 @@ func TestLiveFailureCases(t *testing.T) {
 	}{
 		{"none", nil, ""},
 		{"running", &liveState{running: true}, ""},
-		{"clean", &liveState{res: &live.Result{Requests: 3, Completed: 1, Failed: 2}}, ""},
-		{"interrupted", &liveState{res: &live.Result{Requests: 3, Cancelled: 3, Interrupted: true}}, ""},
-		{"none completed", &liveState{res: &live.Result{Requests: 2, TimedOut: 2,
+		{"clean", &liveState{res: &live.Result{Counts: live.Counts{Requests: 3, Completed: 1, Failed: 2}}}, ""},
+		{"interrupted", &liveState{res: &live.Result{Counts: live.Counts{Requests: 3, Cancelled: 3, Interrupted: true}}}, ""},
+		{"none completed", &liveState{res: &live.Result{Counts: live.Counts{Requests: 2, TimedOut: 2},
 			FailReasons: map[string]int{"timed out": 2}}}, "live run: no request completed of 2 (2 timed out)"},
 	} {
 		m := &Model{s: &shared{live: c.l}}

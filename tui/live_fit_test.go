@@ -26,7 +26,7 @@ func liveFitRun(end bool) LiveFunc {
 			return nil, fmt.Errorf("live: worker 1 (https://inference-gateway.example.internal:8443/v1/pool-b): connection refused")
 		}
 		url := "https://inference-gateway.example.internal:8443/serving/pool-a/replica-0/with/a/long/prefix"
-		return &live.Result{Requests: 12031, Completed: 11000, Failed: 357, TimedOut: 12, Cancelled: 662, Sent: 11500, Interrupted: true, DurationS: 95.25,
+		return &live.Result{Counts: live.Counts{Requests: 12031, Completed: 11000, Failed: 357, TimedOut: 12, Cancelled: 662, Sent: 11500, Interrupted: true}, DurationS: 95.25,
 			Workers: []live.WorkerResult{
 				{Worker: 0, URL: url, Completed: 5600, Failed: 12, HitRatio: 0.4375, ModelHitRatio: 0.4402, Healthy: true},
 				{Worker: 1, URL: "http://127.0.0.1:8001", Completed: 5400, Failed: 345, HitRatio: 0.25, ModelHitRatio: 0.2513},
@@ -71,7 +71,17 @@ func TestLiveLinesFit(t *testing.T) {
 					if end && !strings.Contains(strings.ReplaceAll(strings.ReplaceAll(pane, "┃", ""), " ", ""), "with/a/long/prefix") {
 						t.Errorf("the long URL is cut:\n%s", pane)
 					}
-					golden.RequireEqual(t, pane)
+					// The golden holds the pane's top edge and its live lines,
+					// up to the first scenario's header (the modeled rows below
+					// follow open's defaults, not this test).
+					var live []string
+					for _, l := range strings.Split(pane, "\n") {
+						if strings.HasPrefix(l, "┃A ") || strings.HasPrefix(l, "│A ") {
+							break
+						}
+						live = append(live, l)
+					}
+					golden.RequireEqual(t, strings.Join(live, "\n"))
 				})
 			}
 		}

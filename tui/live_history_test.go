@@ -30,7 +30,7 @@ func TestLiveScrub(t *testing.T) {
 		up <- live.Update{Record: &live.Record{Index: 1, Status: live.Completed, SentMs: 1200, E2EMs: 300, TTFTFromArrivalMs: 80, PromptTokens: 100, CachedTokens: 50, CachedKnown: true}}
 		up <- live.Update{Record: &live.Record{Index: 2, Status: live.Failed, SentMs: 1300}}
 		up <- live.Update{Snapshot: snap(3, 7, 6)}
-		return &live.Result{Requests: 10, Completed: 9, Failed: 1, DurationS: 3.5,
+		return &live.Result{Counts: live.Counts{Requests: 10, Completed: 9, Failed: 1}, DurationS: 3.5,
 			Workers: []live.WorkerResult{{Worker: 0, URL: "http://w0", Completed: 9, Failed: 1, Healthy: true}}}, nil
 	}
 	m := newDone(t, cfg, 120, 40)
@@ -107,7 +107,7 @@ func TestLiveRequestRecord(t *testing.T) {
 			TTFTMs: 40, TTFTFromArrivalMs: 45, LagMs: 5, PromptTokens: 1024, CachedTokens: 512, CachedKnown: true, ModelCachedTokens: 480, Why: "most cached blocks"}}
 		up <- live.Update{Record: &live.Record{Index: pick[1], Status: live.TimedOut, Worker: 0, Routed: 2, Attempts: 2,
 			Failures: []string{"stalled", "timed out"}, Reason: "request timeout"}}
-		return &live.Result{Requests: 3, Completed: 1, TimedOut: 1, Cancelled: 1, Interrupted: true, DurationS: 2}, nil
+		return &live.Result{Counts: live.Counts{Requests: 3, Completed: 1, TimedOut: 1, Cancelled: 1, Interrupted: true}, DurationS: 2}, nil
 	}
 	m := newDone(t, cfg, 120, 40)
 	press(m, fmt.Sprint(paneRequest+1), "z")
