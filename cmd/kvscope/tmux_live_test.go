@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTmuxOpenAttachSGLang drives `kvscope open --attach --api sglang` in a
@@ -24,7 +25,9 @@ func TestTmuxOpenAttachSGLang(t *testing.T) {
 	s.must("set-option", "-t", s.name, "remain-on-exit", "on")
 	s.waitFor("no cache size", "live failed", "no sglang:max_total_num_tokens in /metrics")
 	s.keys("q")
-	s.waitFor("exit", "Pane is dead (status 1")
+	if st := s.waitDead(); st != "1" {
+		t.Fatalf("exit status %s, want 1", st)
+	}
 	// stderr's first line may have scrolled up: read the history too.
 	screen := s.must("capture-pane", "-p", "-S", "-100", "-t", s.name)
 	if flat := strings.Join(strings.Fields(screen), " "); !strings.Contains(flat, "live run failed: live: worker 0") || !strings.Contains(flat, "--live-cache-blocks") {
@@ -53,4 +56,23 @@ func TestTmuxOpenAttachSGLang(t *testing.T) {
 	}
 	s.keys("q")
 	s.waitExit()
+}
+
+// waitDead polls tmux (remain-on-exit on) until the pane's process has
+// exited and returns its exit status; tmux's own pane_dead flag, not the
+// "Pane is dead" line it draws, which a loaded machine was seen not to
+// show within the deadline.
+func (s *tmuxSession) waitDead() string {
+	s.t.Helper()
+	deadline := time.Now().Add(tmuxPatience)
+	for {
+		out, err := s.tmux("display-message", "-p", "-t", s.name, "#{pane_dead} #{pane_dead_status}")
+		if f := strings.Fields(out); err == nil && len(f) == 2 && f[0] == "1" {
+			return f[1]
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the pane's process still running %v after q (%q, %v):\n%s", tmuxPatience, out, err, s.capture())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
