@@ -179,7 +179,7 @@ func (p *requestPane) liveRequestLines(i, w int) []string {
 			hit = fmt.Sprintf("%d/%d tokens (%s)", r.CachedTokens, r.PromptTokens, fnum(float64(r.CachedTokens)/max(float64(r.PromptTokens), 1), 3))
 		}
 		segs = append(segs, liveSeg{" · ", fmt.Sprintf("completed on w%d", r.Worker)},
-			liveSeg{" · ", "cached " + hit}, liveSeg{", ", fmt.Sprintf("model %d", r.ModelCachedTokens)},
+			liveSeg{" · ", "cached " + hit}, liveSeg{", ", fmt.Sprintf("model %d", r.ModelCachedTokens) + mirrorNote(r)},
 			liveSeg{" · ", "TTFT " + fmtMs(r.TTFTMs, false) + " from send,"}, liveSeg{" ", fmtMs(r.TTFTFromArrivalMs, false) + " from arrival"},
 			liveSeg{" · ", "E2E " + fmtMs(r.E2EMs, false)}, liveSeg{" · ", "ended at " + fmtMs(r.SentMs+r.E2EMs, false)})
 	case r.Worker < 0:
@@ -206,4 +206,13 @@ func (p *requestPane) liveRequestLines(i, w int) []string {
 		}
 	}
 	return out
+}
+
+// mirrorNote is ", true cache N" when KV events gave the worker's true
+// cache (the mirror's prediction at send time), "" otherwise.
+func mirrorNote(r *live.Record) string {
+	if !r.MirrorKnown {
+		return ""
+	}
+	return fmt.Sprintf(", true cache %d", r.MirrorCachedTokens)
 }

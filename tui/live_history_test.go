@@ -20,7 +20,8 @@ import (
 func TestLiveScrub(t *testing.T) {
 	snap := func(sec, fin int, w0done int) *live.Snapshot {
 		return &live.Snapshot{Elapsed: time.Duration(sec) * time.Second, Finished: fin, Dispatched: fin + 2, Total: 10,
-			Workers: []live.WorkerSnapshot{{Worker: 0, Healthy: true, Completed: w0done, InFlight: 2, HasUsage: true, Usage: 0.1 * float64(sec)}}}
+			Workers: []live.WorkerSnapshot{{Worker: 0, Healthy: true, Completed: w0done, InFlight: 2, HasUsage: true, Usage: 0.1 * float64(sec),
+				HasMirror: sec >= 2, MirrorBlocks: 100 * sec, MirrorRestarts: sec / 2}}}
 	}
 	cfg := smallConfig(t, 100)
 	cfg.Live = func(_ context.Context, _ *trace.Trace, up chan<- live.Update) (*live.Result, error) {
@@ -49,7 +50,7 @@ func TestLiveScrub(t *testing.T) {
 		{1600 * time.Millisecond, []string{"L live at cursor 1.60 s · snapshot of 1.00 s: 1/10 finished · 3 sent · 2 completed by the cursor, hit 0.250",
 			"w0 up in flight 2 done 1 failed 0 hit 0.000 usage 0.10"}},
 		{2500 * time.Millisecond, []string{"L live at cursor 2.50 s · snapshot of 2.00 s: 3/10 finished · 5 sent · 2 completed by the cursor, hit 0.250",
-			"done 3 failed 0 hit 0.000 usage 0.20"}},
+			"done 3 failed 0 hit 0.000 usage 0.20 waiting – true cache 200 blocks (restarted 1×)"}},
 		{1000 * time.Millisecond, []string{"L live at cursor 1.00 s · snapshot of 1.00 s: 1/10 finished · 3 sent · 1 completed by the cursor, hit 0.000"}},
 	} {
 		out := at(c.cursor)
@@ -104,7 +105,8 @@ func TestLiveRequestRecord(t *testing.T) {
 	}
 	cfg.Live = func(_ context.Context, _ *trace.Trace, up chan<- live.Update) (*live.Result, error) {
 		up <- live.Update{Record: &live.Record{Index: pick[0], Status: live.Completed, Worker: 1, Routed: 1, Attempts: 1, SentMs: 100, E2EMs: 600,
-			TTFTMs: 40, TTFTFromArrivalMs: 45, LagMs: 5, PromptTokens: 1024, CachedTokens: 512, CachedKnown: true, ModelCachedTokens: 480, Why: "most cached blocks"}}
+			TTFTMs: 40, TTFTFromArrivalMs: 45, LagMs: 5, PromptTokens: 1024, CachedTokens: 512, CachedKnown: true, ModelCachedTokens: 480,
+			MirrorKnown: true, MirrorCachedTokens: 512, Why: "most cached blocks"}}
 		up <- live.Update{Record: &live.Record{Index: pick[1], Status: live.TimedOut, Worker: 0, Routed: 2, Attempts: 2,
 			Failures: []string{"stalled", "timed out"}, Reason: "request timeout"}}
 		return &live.Result{Counts: live.Counts{Requests: 3, Completed: 1, TimedOut: 1, Cancelled: 1, Interrupted: true}, DurationS: 2}, nil
@@ -125,7 +127,7 @@ func TestLiveRequestRecord(t *testing.T) {
 		return strings.Join(strings.Fields(strings.ReplaceAll(v, "┃", " ")), " ")
 	}
 	for i, want := range []string{
-		"L live · completed on w1 · cached 512/1024 tokens (0.500), model 480 · TTFT 40.0 ms from send, 45.0 ms from arrival",
+		"L live · completed on w1 · cached 512/1024 tokens (0.500), model 480, true cache 512 · TTFT 40.0 ms from send, 45.0 ms from arrival",
 		"L live · timed_out on w0: request timeout · 2 attempts (stalled, timed out) · routed to w2",
 		"L live · no record (not sent)",
 	} {

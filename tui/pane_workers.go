@@ -175,11 +175,21 @@ func (p *workersPane) liveWorkerRows(sn live.Snapshot, w int) []string {
 		if wk.HasQueue {
 			queue = si(wk.Waiting)
 		}
-		out = append(out, fitRow(fmt.Sprintf("  w%-2d %s", wk.Worker, p.liveHealth(wk.Healthy)), []liveSeg{
+		segs := []liveSeg{
 			{" ", fmt.Sprintf("in flight %-3d", wk.InFlight)}, {" ", fmt.Sprintf("done %-5d", wk.Completed)},
 			{" ", fmt.Sprintf("failed %-3d", wk.Failed)}, {" ", fmt.Sprintf("hit %5s", fnum(wk.HitRatio, 3))},
 			{" ", fmt.Sprintf("usage %4s", usage)}, {" ", "waiting " + queue},
-		}, liveRowIndent, w)...)
+		}
+		if wk.HasMirror {
+			// The worker's true cache, from its KV events, beside what
+			// the router believes (the hit ratio above is the responses').
+			mirror := fmt.Sprintf("true cache %d blocks", wk.MirrorBlocks)
+			if wk.MirrorRestarts > 0 {
+				mirror += fmt.Sprintf(" (restarted %d×)", wk.MirrorRestarts)
+			}
+			segs = append(segs, liveSeg{" ", mirror})
+		}
+		out = append(out, fitRow(fmt.Sprintf("  w%-2d %s", wk.Worker, p.liveHealth(wk.Healthy)), segs, liveRowIndent, w)...)
 	}
 	return out
 }
