@@ -21,17 +21,18 @@ func TestTmuxOpenAttachSGLang(t *testing.T) {
 	tr := filepath.Join(wd, "..", "..", "replay", "trace", "testdata", "mooncake_300.jsonl")
 
 	bad := fakeSGLang(t, "sglang:token_usage 0\n")
-	s, _ := startTmux(t, 120, 40, "open", tr, "--attach", bad.URL, "--api", "sglang")
-	s.must("set-option", "-t", s.name, "remain-on-exit", "on")
+	s, bdir := startTmuxStatus(t, 120, 40, "open", tr, "--attach", bad.URL, "--api", "sglang")
 	s.waitFor("no cache size", "live failed", "no sglang:max_total_num_tokens in /metrics")
 	s.keys("q")
-	if st := s.waitDead(); st != "1" {
+	if st := waitStatus(t, bdir); st != "1" {
 		t.Fatalf("exit status %s, want 1", st)
 	}
-	// stderr's first line may have scrolled up: read the history too.
-	screen := s.must("capture-pane", "-p", "-S", "-100", "-t", s.name)
-	if flat := strings.Join(strings.Fields(screen), " "); !strings.Contains(flat, "live run failed: live: worker 0") || !strings.Contains(flat, "--live-cache-blocks") {
-		t.Errorf("stderr after the explorer closed lacks the cause:\n%q", screen)
+	stderr, err := os.ReadFile(filepath.Join(bdir, "stderr.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flat := strings.Join(strings.Fields(string(stderr)), " "); !strings.Contains(flat, "live run failed: live: worker 0") || !strings.Contains(flat, "--live-cache-blocks") {
+		t.Errorf("stderr after the explorer closed lacks the cause:\n%q", stderr)
 	}
 	s.tmux("kill-server")
 
@@ -58,20 +59,17 @@ func TestTmuxOpenAttachSGLang(t *testing.T) {
 	s.waitExit()
 }
 
-// waitDead polls tmux (remain-on-exit on) until the pane's process has
-// exited and returns its exit status; tmux's own pane_dead flag, not the
-// "Pane is dead" line it draws, which a loaded machine was seen not to
-// show within the deadline.
-func (s *tmuxSession) waitDead() string {
-	s.t.Helper()
+// waitStatus polls for the exit status startTmuxStatus's shell writes
+// when kvscope ends, and returns it.
+func waitStatus(t *testing.T, dir string) string {
+	t.Helper()
 	deadline := time.Now().Add(tmuxPatience)
 	for {
-		out, err := s.tmux("display-message", "-p", "-t", s.name, "#{pane_dead} #{pane_dead_status}")
-		if f := strings.Fields(out); err == nil && len(f) == 2 && f[0] == "1" {
-			return f[1]
+		if b, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+			return strings.TrimSpace(string(b))
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("the pane's process still running %v after q (%q, %v):\n%s", tmuxPatience, out, err, s.capture())
+			t.Fatalf("kvscope still running %v after q", tmuxPatience)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -99,6 +99,20 @@ var eventLine = regexp.MustCompile(`event [0-9]+ of [0-9]+`)
 // at w×h, in a temporary directory (returned) where reports land.
 func startTmux(t *testing.T, w, h int, args ...string) (*tmuxSession, string) {
 	t.Helper()
+	return startTmuxCmd(t, w, h, false, args...)
+}
+
+// startTmuxStatus is startTmux with kvscope run under sh, its stderr going
+// to the file stderr.txt and its exit status written to the file status
+// (both in the returned directory) when it ends: a test reads how it ended
+// from the files, not from tmux.
+func startTmuxStatus(t *testing.T, w, h int, args ...string) (*tmuxSession, string) {
+	t.Helper()
+	return startTmuxCmd(t, w, h, true, args...)
+}
+
+func startTmuxCmd(t *testing.T, w, h int, status bool, args ...string) (*tmuxSession, string) {
+	t.Helper()
 	_, err := exec.LookPath("tmux")
 	testenv.Require(t, "tmux (Debian package tmux)", err == nil)
 	testenv.SkipIfShort(t, "builds the kvscope binary and drives it in a real terminal")
@@ -111,7 +125,11 @@ func startTmux(t *testing.T, w, h int, args ...string) (*tmuxSession, string) {
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("kvscope-test-%d-%s", os.Getpid(), t.Name()), name: "kv"}
 	t.Cleanup(func() { s.tmux("kill-server") })
 	// Colors stay on (the capture is text); TERM is tmux's.
-	s.must(append([]string{"new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "-c", dir, "-e", "NO_COLOR=", bin}, args...)...)
+	argv := append([]string{bin}, args...)
+	if status {
+		argv = append([]string{"sh", "-c", `"$0" "$@" 2>stderr.txt; echo $? >status.tmp && mv status.tmp status; sleep 600`}, argv...)
+	}
+	s.must(append([]string{"new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "-c", dir, "-e", "NO_COLOR="}, argv...)...)
 	return s, dir
 }
 
