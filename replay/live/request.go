@@ -147,9 +147,10 @@ func (d *driver) complete(a *attempt, i int, e2e time.Duration, failed bool) {
 
 // ended books an attempt's end: the router, the model, the worker's counts
 // and its circuit breaker (ae nil: completed). A cancelled attempt is not
-// the worker's failure. It reports whether the failure opens the worker's
-// breaker (see breaker.go).
-func (d *driver) ended(a *attempt, i int, resp Response, ae *AttemptError) (trip bool) {
+// the worker's failure. A failure that opens the breaker (see breaker.go)
+// takes the worker out of routing here, under the same lock, so no other
+// request is sent to it in between.
+func (d *driver) ended(a *attempt, i int, resp Response, ae *AttemptError) {
 	d.mu.Lock()
 	defer d.mu.Unlock() // also when the router panics
 	d.complete(a, i, resp.E2E, ae != nil)
@@ -164,9 +165,10 @@ func (d *driver) ended(a *attempt, i int, resp Response, ae *AttemptError) (trip
 		w.succeeded()
 	case ae.Kind != KindCancelled:
 		w.fail[string(ae.Kind)]++
-		return w.failedAttempt(ae.Kind, d.cfg.BreakerFailures)
+		if w.failedAttempt(ae.Kind, d.cfg.BreakerFailures) {
+			d.markDown(a.w, ae.Kind, d.cfg.Client.Key.scrub(ae.Error()))
+		}
 	}
-	return false
 }
 
 func (d *driver) serve(ctx context.Context, i int) {
@@ -240,22 +242,18 @@ func (d *driver) serve(ctx context.Context, i int) {
 		if serr != nil && !errors.As(serr, &ae) {
 			ae = &AttemptError{Kind: KindProtocol, Msg: serr.Error()}
 		}
-		trip := d.ended(a, i, resp, ae)
+		d.ended(a, i, resp, ae)
 		// A worker that refuses connections leaves routing at once; after a
 		// stall, a timeout or a cut stream it leaves if it does not answer
-		// a health probe either (one slow request is not a dead worker);
-		// and it leaves when its circuit breaker opens (consecutive
-		// failures, or a failed half-open trial).
+		// a health probe either (one slow request is not a dead worker).
+		// When its circuit breaker opens (consecutive failures, or a
+		// failed half-open trial) ended has already taken it out.
 		if serr != nil && ctx.Err() == nil && ae.Kind != KindCancelled {
 			if failed == nil {
 				failed = make([]bool, len(d.workers))
 			}
 			failed[a.w] = true
-			down := trip
-			if !down && ae.Unhealthy() {
-				down = ae.Kind == KindRefused || ae.Kind == KindConnect || d.client.Probe(ctx, d.workers[a.w].ep) != nil
-			}
-			if down {
+			if ae.Unhealthy() && (ae.Kind == KindRefused || ae.Kind == KindConnect || d.client.Probe(ctx, d.workers[a.w].ep) != nil) {
 				d.mu.Lock()
 				d.markDown(a.w, ae.Kind, d.cfg.Client.Key.scrub(ae.Error()))
 				d.mu.Unlock()
