@@ -319,7 +319,7 @@ func TestRealServerKVEventsUsage(t *testing.T) {
 	const capacity = 1000
 	binds, dial := kvEndpoints(t, 1)
 	kv := openKV(t, binds)
-	srv := startSim(t, 1, simOpts{cacheBlocks: capacity, zmq: dial, prefillPerToken: 20 * time.Millisecond})
+	srv := startSim(t, 1, simOpts{cacheBlocks: capacity, zmq: dial, prefillPerToken: 100 * time.Millisecond})
 	eps := endpoints(t, srv)
 	c := NewClient(ClientConfig{Model: "kvscope-test-model", Timeout: patience, FirstTokenTimeout: patience, StallTimeout: patience}, eps)
 	defer c.Close()

@@ -107,12 +107,15 @@ func TestLagAndDuration(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	res, err := Run(ctx, spread, spread.Requests, Config{Workers: []Endpoint{mustEndpoint(t, srv.URL)}, Router: "round_robin", Duration: 50 * time.Millisecond, Client: ClientConfig{Model: "m"}})
+	res, err := Run(ctx, spread, spread.Requests, Config{Workers: []Endpoint{mustEndpoint(t, srv.URL)}, Router: "round_robin", Duration: time.Second, Client: ClientConfig{Model: "m"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Completed != 1 || res.Cancelled != 5 || !res.DurationReached || !res.Interrupted ||
-		!strings.Contains(res.Records[5].Reason, "not sent: the run's duration (50ms) ended") {
+	// The requests due an hour or more in can never be sent within the
+	// second; whether the one due at 0 was sent in time depends on the
+	// machine, so either outcome of it is accepted.
+	if res.Cancelled < 5 || res.Completed+res.Cancelled != 6 || !res.DurationReached || !res.Interrupted ||
+		!strings.Contains(res.Records[5].Reason, "not sent: the run's duration (1s) ended") {
 		t.Fatalf("duration: %d completed, %d cancelled, reached %v; last reason %q", res.Completed, res.Cancelled, res.DurationReached, res.Records[5].Reason)
 	}
 }
