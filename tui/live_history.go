@@ -24,6 +24,11 @@ type liveHistory struct {
 	recs  []live.Record
 	// byIndex finds a request's record by its trace index.
 	byIndex map[int]int
+	// memo is upTo's last answer, for the cursor memoT over the first
+	// memoN records.
+	memo  *liveUpTo
+	memoT time.Duration
+	memoN int
 }
 
 // add records one update.
@@ -63,8 +68,18 @@ type liveUpTo struct {
 	ttft      []float64
 }
 
-// upTo computes liveUpTo at t.
+// upTo computes liveUpTo at t. Panes draw it on every frame while the
+// cursor moves, so the last answer is kept until t or the records change.
 func (h *liveHistory) upTo(t time.Duration) liveUpTo {
+	if h.memo != nil && h.memoT == t && h.memoN == len(h.recs) {
+		return *h.memo
+	}
+	u := h.computeUpTo(t)
+	h.memo, h.memoT, h.memoN = &u, t, len(h.recs)
+	return u
+}
+
+func (h *liveHistory) computeUpTo(t time.Duration) liveUpTo {
 	ms := float64(t) / 1e6
 	u := liveUpTo{hit: math.NaN()}
 	var cached, prompt int
