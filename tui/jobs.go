@@ -183,7 +183,7 @@ func replayCmd(ctx context.Context, tr *trace.Trace, e Entry, id, gen int) tea.C
 		send := func(done int, phase string) {
 			offer(ch, progressMsg{id: id, gen: gen, done: done, total: 2 * n, phase: phase})
 		}
-		run, err := sim.Simulate(ctx, tr, e.Scenario, sim.Options{Progress: func(done, _ int) { send(done, phaseReplay) }})
+		run, err := sim.Simulate(ctx, tr, e.Scenario, sim.Options{RequestDetail: true, Progress: func(done, _ int) { send(done, phaseReplay) }})
 		var rs []seq.WorkerRatios
 		if err == nil {
 			send(n, phaseRatios)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/kvscope/kvscope/replay/trace"
@@ -83,5 +84,45 @@ func TestClosedSessionTiming(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no dependent turns tested")
+	}
+}
+
+// TestRequestDetailChangesNothingElse: recording every worker's score and
+// cached prefix per request (the explorer's request pane) leaves every other
+// figure of the run as it is, and fills both tables; without it they are nil.
+func TestRequestDetailChangesNothingElse(t *testing.T) {
+	tr := multiturn(t, 12, 8)
+	for _, s := range []string{
+		"cache_aware+lru;workers=3;cache_blocks=300",
+		"lbgr+rlt;workers=3;cache_blocks=300",
+		"round_robin+lru;workers=2;profile=h100-sxm-llama-2-7b;latency=vllm",
+	} {
+		t.Run(s, func(t *testing.T) {
+			plain, err := Simulate(context.Background(), tr, mustScenario(t, s), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			detail, err := Simulate(context.Background(), tr, mustScenario(t, s), Options{RequestDetail: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plain.Scores != nil || plain.Matches != nil || plain.RequestScores(0) != nil {
+				t.Fatal("a run without RequestDetail kept scores or matches")
+			}
+			if got, want := len(detail.Matches), len(tr.Requests)*detail.Workers; got != want || len(detail.Scores) != want {
+				t.Fatalf("%d matches recorded, want %d", got, want)
+			}
+			some := false
+			for _, m := range detail.Matches {
+				some = some || m > 0
+			}
+			if !some {
+				t.Fatal("no worker ever had a cached prefix at arrival: the test trace shares nothing")
+			}
+			detail.Scores, detail.Matches = nil, nil
+			if !reflect.DeepEqual(plain, detail) {
+				t.Fatal("RequestDetail changed the run beyond its two tables")
+			}
+		})
 	}
 }

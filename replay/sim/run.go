@@ -119,12 +119,14 @@ type Run struct {
 	// Records has one entry per request of the trace, in trace order.
 	Records []Record
 	// Scores holds each routed request's per-worker router scores,
-	// Workers entries per request (zeros for requests never routed).
+	// Workers entries per request (zeros for requests never routed); nil
+	// unless Options.RequestDetail.
 	Scores []float32
 	// Matches holds, per request, every worker's true cached prefix (in
 	// blocks) at the request's arrival, Workers entries per request: what
 	// a precise router would have seen. The worker's own match at prefill
-	// start is Record.HitBlocks; the difference is queueing's effect.
+	// start is Record.HitBlocks; the difference is queueing's effect. Nil
+	// unless Options.RequestDetail.
 	Matches []int32
 	// Events is the compact event log, in time order.
 	Events []Event
@@ -164,14 +166,21 @@ func (r *Run) Sequences() [][]int32 {
 	return out
 }
 
-// RequestScores returns the router scores recorded for request i.
+// RequestScores returns the router scores recorded for request i; nil
+// for a run without Options.RequestDetail.
 func (r *Run) RequestScores(i int) []float32 {
+	if r.Scores == nil {
+		return nil
+	}
 	return r.Scores[i*r.Workers : (i+1)*r.Workers]
 }
 
 // RequestMatches returns every worker's cached prefix (blocks) at request
-// i's arrival.
+// i's arrival; nil for a run without Options.RequestDetail.
 func (r *Run) RequestMatches(i int) []int32 {
+	if r.Matches == nil {
+		return nil
+	}
 	return r.Matches[i*r.Workers : (i+1)*r.Workers]
 }
 

@@ -22,6 +22,13 @@ const unset = time.Duration(-1)
 type Options struct {
 	// Progress, if set, is called every 1024 finished requests.
 	Progress func(done, total int)
+	// RequestDetail records, for every request, every worker's router
+	// score and true cached prefix at arrival (Run.Scores, Run.Matches:
+	// requests × workers entries each): what the explorer's request pane
+	// shows. Without it they are nil: nothing else reads them, and at 512
+	// workers the prefix match of every worker was over half of a run's
+	// CPU (issue 18). Results are the same either way.
+	RequestDetail bool
 
 	// iterModel replaces the profile's iteration model (tests).
 	iterModel IterationModel
@@ -154,10 +161,12 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 		Scenario: cfg.canonical, Trace: tr.Info, Workers: sc.Workers,
 		Capacity: cfg.capacity, Unit: cfg.unit.String(),
 		Records: make([]Record, n),
-		Scores:  make([]float32, n*sc.Workers),
-		Matches: make([]int32, n*sc.Workers),
 		Samples: make([][]Sample, sc.Workers),
 		Events:  make([]Event, 0, 4*n),
+	}
+	if opt.RequestDetail {
+		run.Scores = make([]float32, n*sc.Workers)
+		run.Matches = make([]int32, n*sc.Workers)
 	}
 	// Preallocate the series at their usual sizes (about three samples per
 	// request per worker, two router-load samples per request).
@@ -360,20 +369,25 @@ func (c *cluster) arrive(x int32, t time.Duration) {
 		c.finish(rec, r, -1, t, true)
 		return
 	}
-	m := c.run.Matches[int(x)*c.run.Workers : (int(x)+1)*c.run.Workers]
-	for w, wk := range c.workers {
-		if wk.vl != nil {
-			m[w] = int32(vllmPromptMatch(wk.vl.pool, r, c.tr.Info.BlockSize))
-			continue
+	detail := c.run.Matches != nil
+	if detail {
+		m := c.run.RequestMatches(int(x))
+		for w, wk := range c.workers {
+			if wk.vl != nil {
+				m[w] = int32(vllmPromptMatch(wk.vl.pool, r, c.tr.Info.BlockSize))
+				continue
+			}
+			m[w] = int32(wk.cache.Match(r.Blocks))
 		}
-		m[w] = int32(wk.cache.Match(r.Blocks))
 	}
 	d := c.router.Route(t, r)
 	rec.Worker = int16(d.Worker)
 	rec.Why = d.Why
-	sc := c.run.Scores[int(x)*c.run.Workers : (int(x)+1)*c.run.Workers]
-	for i, s := range d.Scores {
-		sc[i] = float32(s)
+	if detail {
+		sc := c.run.RequestScores(int(x))
+		for i, s := range d.Scores {
+			sc[i] = float32(s)
+		}
 	}
 	c.logEvent(t, LogRouted, x, d.Worker)
 	c.sampleLoads(t)
