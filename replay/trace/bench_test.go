@@ -233,3 +233,19 @@ func TestStatsMemoryBudget(t *testing.T) {
 		t.Fatalf("peak HeapAlloc %d, budget %d", m.peak, limit)
 	}
 }
+
+// BenchmarkLoadMooncake: the Mooncake trace read whole into memory (what
+// run, compare and the explorer do), against BenchmarkReadMooncake's
+// streaming read: the difference is collect's cost.
+func BenchmarkLoadMooncake(b *testing.B) {
+	p := filepath.Join(testenv.SharedTraces(b), "mooncake", "conversation_trace.jsonl")
+	var reqs int
+	for b.Loop() {
+		tr, err := Load(p, ReadOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs += len(tr.Requests)
+	}
+	b.ReportMetric(float64(reqs)/b.Elapsed().Seconds(), "req/s")
+}
