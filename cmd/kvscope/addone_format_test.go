@@ -41,7 +41,7 @@ var pairsFormat = trace.FormatInfo{
 // pairsWriter writes INPUT OUTPUT lines (block ids are not kept).
 type pairsWriter struct{ w *bufio.Writer }
 
-func (p pairsWriter) Write(r *trace.Request, _ *trace.Table) error {
+func (p pairsWriter) Write(r *trace.Request, _ trace.IDNames) error {
 	_, err := fmt.Fprintf(p.w, "%d %d\n", r.Input, r.Output)
 	return err
 }

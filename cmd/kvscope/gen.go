@@ -75,7 +75,12 @@ func (o *genOutput) write(cmd *cobra.Command, g gen.Generator) error {
 		if err != nil {
 			return err
 		}
-		// Chains are dense ids of first appearance: written as they are.
+		// Chains are dense ids of first appearance: written as they are,
+		// unless the generator names wider ids (multiturn past 2^32 blocks).
+		var names trace.IDNames
+		if w, ok := g.(gen.Wide); ok {
+			names = w.IDNames()
+		}
 		n, start := int64(0), time.Now()
 		err = g.Generate(func(r *trace.Request) error {
 			n++
@@ -86,7 +91,7 @@ func (o *genOutput) write(cmd *cobra.Command, g gen.Generator) error {
 				}
 				return s
 			})
-			return tw.Write(r, nil)
+			return tw.Write(r, names)
 		})
 		if err != nil {
 			return err

@@ -58,11 +58,20 @@ type FormatInfo struct {
 	NewWriter func(w io.Writer, blockSize int, source string) (Writer, error)
 }
 
-// Writer writes a trace request by request; Flush ends the output. t maps
-// dense block ids back to the trace's own (nil: written as they are).
+// Writer writes a trace request by request; Flush ends the output. ids
+// maps dense block ids back to the trace's own (nil, or a *Table that
+// keeps no original ids: written as they are).
 type Writer interface {
-	Write(r *Request, t *Table) error
+	Write(r *Request, ids IDNames) error
 	Flush() error
+}
+
+// IDNames names the ids a writer writes for dense block ids: a *Table that
+// keeps original ids (a converted trace keeps its own ids), or a
+// generator's window over its 64-bit ids (gen.Multiturn.IDNames: a trace
+// of more than 2^32 blocks, whose dense ids are reused).
+type IDNames interface {
+	Orig(b BlockID) uint64
 }
 
 // WriterFormats lists the formats that can be written (NewWriter set) in

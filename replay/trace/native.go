@@ -218,11 +218,11 @@ func NewNativeWriter(w io.Writer, blockSize int, source string) (*NativeWriter, 
 	return nw, nil
 }
 
-// Write writes one request. With t == nil r.Blocks are written as they are;
-// otherwise each dense id is written as its original id (t.Orig), or as the
-// dense id itself when t keeps no original ids. Requests are numbered in
-// writing order; id is written only when it differs from that number.
-func (nw *NativeWriter) Write(r *Request, t *Table) error {
+// Write writes one request. With ids == nil r.Blocks are written as they
+// are; otherwise each dense id is written as ids.Orig names it (a *Table
+// that keeps no original ids writes the dense ids). Requests are numbered
+// in writing order; id is written only when it differs from that number.
+func (nw *NativeWriter) Write(r *Request, ids IDNames) error {
 	if err := r.Validate(nw.bs); err != nil {
 		return fmt.Errorf("native writer: request %d: %w", nw.n, err)
 	}
@@ -234,7 +234,7 @@ func (nw *NativeWriter) Write(r *Request, t *Table) error {
 	b = strconv.AppendInt(b, int64(r.Output), 10)
 	if len(r.Blocks) > 0 {
 		b = append(b, `,"blocks":[`...)
-		b = appendIDs(b, r.Blocks, t, ",")
+		b = appendIDs(b, r.Blocks, ids, ",")
 		b = append(b, ']')
 		if r.LastBlockTokens != nw.bs {
 			b = append(b, `,"last_block_tokens":`...)
@@ -288,14 +288,16 @@ func (nw *NativeWriter) Write(r *Request, t *Table) error {
 // Flush writes buffered output.
 func (nw *NativeWriter) Flush() error { return nw.w.Flush() }
 
-func appendIDs(b []byte, blocks []BlockID, t *Table, sep string) []byte {
-	keep := t != nil && t.KeepsOrig()
+func appendIDs(b []byte, blocks []BlockID, ids IDNames, sep string) []byte {
+	if t, ok := ids.(*Table); ok && (t == nil || !t.KeepsOrig()) {
+		ids = nil // a Table without original ids would scan per id
+	}
 	for i, d := range blocks {
 		if i > 0 {
 			b = append(b, sep...)
 		}
-		if keep {
-			b = strconv.AppendUint(b, t.Orig(d), 10)
+		if ids != nil {
+			b = strconv.AppendUint(b, ids.Orig(d), 10)
 		} else {
 			b = strconv.AppendUint(b, uint64(d), 10)
 		}
@@ -358,8 +360,8 @@ func NewMooncakeWriter(w io.Writer, blockSize int) (*MooncakeWriter, error) {
 // cannot express.
 var ErrNotMooncake = errors.New("not expressible in the mooncake format")
 
-// Write writes one request; t as for NativeWriter.Write.
-func (mw *MooncakeWriter) Write(r *Request, t *Table) error {
+// Write writes one request; ids as for NativeWriter.Write.
+func (mw *MooncakeWriter) Write(r *Request, ids IDNames) error {
 	if err := r.Validate(mw.bs); err != nil {
 		return fmt.Errorf("mooncake writer: request %d: %w", mw.n, err)
 	}
@@ -374,7 +376,7 @@ func (mw *MooncakeWriter) Write(r *Request, t *Table) error {
 	b = append(b, `, "output_length": `...)
 	b = strconv.AppendInt(b, int64(r.Output), 10)
 	b = append(b, `, "hash_ids": [`...)
-	b = appendIDs(b, r.Blocks, t, ", ")
+	b = appendIDs(b, r.Blocks, ids, ", ")
 	b = append(b, "]}\n"...)
 	mw.buf = b
 	mw.n++

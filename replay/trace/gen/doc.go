@@ -25,9 +25,15 @@
 // Ids are uint32, handed out sequentially from 0 when the request that first
 // holds a block is emitted, so the chains are already dense and in order of
 // first appearance — exactly what a trace.Table assigns when the trace is
-// read back — and writers take them as they are (t == nil). A trace that
-// would need more than MaxBlocks ids fails with ErrBlocksExhausted naming
-// the request.
+// read back — and writers take them as they are (t == nil). A gsp, longdoc
+// or cycle trace that would need more than MaxBlocks ids fails with
+// ErrBlocksExhausted naming the request: their shared blocks live for the
+// whole trace. multiturn counts its blocks on 64 bits instead (a
+// 100-million-request trace has about 6.5 billion): a conversation's
+// blocks are its own, so once the count passes MaxBlocks a dense id is
+// reused for a new block, and the writer writes the 64-bit number
+// (Multiturn.IDNames, the Wide interface). It fails only if a conversation
+// still in progress holds a block MaxBlocks numbers old.
 //
 // An id names a chunk of block_size tokens together with everything before
 // it (SPEC §1): two blocks share an id exactly when the token content from

@@ -6,12 +6,14 @@ import (
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
-// MaxBlocks is the number of block ids a generated trace may use: dense
-// uint32 ids 0 … 2^32-2 (the Table keeps 2^32-1 as its root marker).
+// MaxBlocks is the number of block ids a generated trace may use at once:
+// dense uint32 ids 0 … 2^32-2 (the Table keeps 2^32-1 as its root marker).
 const MaxBlocks = 1<<32 - 1
 
 // ErrBlocksExhausted is wrapped by the error a generator returns when a
-// trace would need more than MaxBlocks unique blocks.
+// trace would need more than MaxBlocks unique blocks (gsp, longdoc, cycle:
+// their shared blocks live for the whole trace), or, for multiturn, more
+// than MaxBlocks ids alive at once.
 var ErrBlocksExhausted = fmt.Errorf("more than %d unique blocks (uint32 block ids exhausted)", uint64(MaxBlocks))
 
 // alloc hands out block ids sequentially from 0. Generators allocate a
@@ -19,16 +21,58 @@ var ErrBlocksExhausted = fmt.Errorf("more than %d unique blocks (uint32 block id
 // and in order of first appearance: exactly the ids a Table would assign
 // when reading the trace back, which is why writers can take the chain as
 // is (t == nil).
-type alloc struct{ next uint64 }
+//
+// A wide allocator (multiturn's) counts on 64 bits and never runs out: the
+// trace's id of a block is its 64-bit number, its dense id that number
+// modulo MaxBlocks, and the two name the same block as long as no block
+// still in use is MaxBlocks or more numbers old (take checks it against the
+// oldest id its generator still holds). Writers then write the 64-bit ids
+// (Orig); below 2^32-1 ids nothing differs.
+type alloc struct {
+	next uint64
+	wide bool
+	// oldest is a lower bound on the oldest number still in use, refreshed
+	// from take's oldest only when the window reaches it (the true value
+	// only grows: ids are handed out in increasing order).
+	oldest uint64
+}
 
-// take reserves n consecutive ids and returns the first.
-func (a *alloc) take(n int, req int64) (trace.BlockID, error) {
-	if a.next+uint64(n) > MaxBlocks {
-		return 0, fmt.Errorf("request %d: %w", req, ErrBlocksExhausted)
+// take reserves n consecutive ids and returns the first's number; dense
+// converts a number to its dense id. oldest returns the oldest number still
+// in use (wide allocators only; called only when the window is about to
+// pass it).
+func (a *alloc) take(n int, req int64, oldest func() (uint64, bool)) (uint64, error) {
+	if end := a.next + uint64(n); end > MaxBlocks {
+		if !a.wide || oldest == nil {
+			return 0, fmt.Errorf("request %d: %w", req, ErrBlocksExhausted)
+		}
+		if end-a.oldest > MaxBlocks {
+			a.oldest = a.next // nothing held: every live id is new
+			if o, ok := oldest(); ok {
+				a.oldest = o
+			}
+			if end-a.oldest > MaxBlocks {
+				return 0, fmt.Errorf("request %d: block %d still in use %d ids later: %w", req, a.oldest, end-a.oldest, ErrBlocksExhausted)
+			}
+		}
 	}
-	first := trace.BlockID(a.next)
+	first := a.next
 	a.next += uint64(n)
 	return first, nil
+}
+
+// dense is the dense id of block number x.
+func dense(x uint64) trace.BlockID { return trace.BlockID(x % MaxBlocks) }
+
+// Orig is the 64-bit number of dense id d: the one number ≡ d (mod
+// MaxBlocks) among the last MaxBlocks handed out (d itself before the
+// numbers pass MaxBlocks). It implements trace.IDNames for writers.
+func (a *alloc) Orig(d trace.BlockID) uint64 {
+	if a.next <= MaxBlocks {
+		return uint64(d)
+	}
+	top := a.next - 1
+	return top - (top-uint64(d)+MaxBlocks)%MaxBlocks
 }
 
 // ceilDiv is ⌈a/b⌉ for a ≥ 0, b > 0.

@@ -31,6 +31,8 @@ type Multiturn struct {
 	ThinkS    float64
 	BlockSize int
 	Seed      uint64
+
+	ids *alloc // Generate's, for IDNames
 }
 
 // DefaultMultiturn returns SPEC §3's defaults: 128 clients.
@@ -108,7 +110,8 @@ type client struct {
 	// full holds the ids of the conversation's full blocks allocated so
 	// far: block j covers stream tokens [j·bs, (j+1)·bs).
 	full   []trace.BlockID
-	parent int64 // ID of the previous turn's request
+	first  uint64 // the number of full[0] (alloc's 64-bit count)
+	parent int64  // ID of the previous turn's request
 }
 
 // clientHeap orders clients by next arrival, then by index.
@@ -138,10 +141,26 @@ func (p *Multiturn) Generate(emit Emit) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	if err := p.run(new(alloc), emit); err != nil {
+	p.ids = &alloc{wide: true}
+	if err := p.run(p.ids, emit); err != nil {
 		return fmt.Errorf("multiturn: %w", err)
 	}
 	return nil
+}
+
+// IDNames names the trace ids of the dense ids in the requests Generate is
+// emitting: past 2^32-1 blocks dense ids are reused and the trace's ids
+// are 64-bit (alloc). Writers take it; it is valid during Generate's emit
+// calls (and for its last request after).
+func (p *Multiturn) IDNames() trace.IDNames { return multiturnNames{p} }
+
+type multiturnNames struct{ p *Multiturn }
+
+func (n multiturnNames) Orig(d trace.BlockID) uint64 {
+	if n.p.ids == nil {
+		return uint64(d)
+	}
+	return n.p.ids.Orig(d)
 }
 
 func (p *Multiturn) run(ids *alloc, emit Emit) error {
@@ -152,6 +171,18 @@ func (p *Multiturn) run(ids *alloc, emit Emit) error {
 		return &client{at: starts.next(), idx: i, turn: 1, turns: p.Turns[i%len(p.Turns)], parent: trace.NoParent}
 	}
 	h := clientHeap{newClient(0)}
+	// oldest is the oldest block number a client in conversation still
+	// holds: a wide allocator reuses dense ids only past it.
+	oldest := func() (uint64, bool) {
+		found := false
+		o := uint64(math.MaxUint64)
+		for _, c := range h {
+			if len(c.full) > 0 {
+				o, found = min(o, c.first), true
+			}
+		}
+		return o, found
+	}
 	var r trace.Request
 	var chain []trace.BlockID
 	for k := int64(0); h.Len() > 0; k++ {
@@ -169,22 +200,25 @@ func (p *Multiturn) run(ids *alloc, emit Emit) error {
 		have := len(c.full)
 		missed := in - have*bs
 		if nfull > have {
-			first, err := ids.take(nfull-have, k)
+			first, err := ids.take(nfull-have, k, oldest)
 			if err != nil {
 				return err
 			}
+			if have == 0 {
+				c.first = first
+			}
 			for j := 0; j < nfull-have; j++ {
-				c.full = append(c.full, first+trace.BlockID(j))
+				c.full = append(c.full, dense(first+uint64(j)))
 			}
 		}
 		chain = append(chain[:0], c.full...)
 		last := bs
 		if rem := in - nfull*bs; rem > 0 {
-			b, err := ids.take(1, k)
+			b, err := ids.take(1, k, oldest)
 			if err != nil {
 				return err
 			}
-			chain = append(chain, b)
+			chain = append(chain, dense(b))
 			last = rem
 		}
 		r = trace.Request{

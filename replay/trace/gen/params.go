@@ -30,6 +30,15 @@ type Generator interface {
 	Generate(emit Emit) error
 }
 
+// Wide is a generator whose traces may hold more than MaxBlocks blocks
+// (multiturn: every conversation's blocks are its own, so dense ids are
+// reused once no conversation holds them). Writers must write the ids
+// IDNames gives, not the dense ids.
+type Wide interface {
+	Generator
+	IDNames() trace.IDNames
+}
+
 // Names lists the generators, sorted.
 func Names() []string { return []string{"cycle", "gsp", "longdoc", "multiturn"} }
 

@@ -1,8 +1,10 @@
 package gen
 
 import (
+	"bytes"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,10 +129,10 @@ func TestDefaultsAndCanonical(t *testing.T) {
 
 func TestBlocksExhausted(t *testing.T) {
 	a := alloc{next: MaxBlocks - 2}
-	if b, err := a.take(2, 0); err != nil || b != MaxBlocks-2 {
+	if b, err := a.take(2, 0, nil); err != nil || b != MaxBlocks-2 {
 		t.Fatalf("last two ids: %d, %v", b, err)
 	}
-	if _, err := a.take(1, 7); !errors.Is(err, ErrBlocksExhausted) || !strings.Contains(err.Error(), "request 7") {
+	if _, err := a.take(1, 7, nil); !errors.Is(err, ErrBlocksExhausted) || !strings.Contains(err.Error(), "request 7") {
 		t.Fatalf("past the last id: %v", err)
 	}
 	// Through the generators' own loops, starting near the end of the ids.
@@ -141,10 +143,65 @@ func TestBlocksExhausted(t *testing.T) {
 	if !errors.Is(err, ErrBlocksExhausted) || n != 1 {
 		t.Fatalf("gsp near the end: %v after %d requests", err, n)
 	}
-	m := DefaultMultiturn()
-	n = 0
-	err = m.run(&alloc{next: MaxBlocks - 100}, func(*trace.Request) error { n++; return nil })
-	if !errors.Is(err, ErrBlocksExhausted) || n != 1 {
-		t.Fatalf("multiturn near the end: %v after %d requests", err, n)
+	// A wide allocator goes on past MaxBlocks while the ids in use fit in
+	// the window, and refuses to rename a block still in use.
+	w := alloc{next: MaxBlocks - 2, wide: true}
+	held := uint64(MaxBlocks - 2)
+	oldest := func() (uint64, bool) { return held, true }
+	if b, err := w.take(3, 0, oldest); err != nil || b != MaxBlocks-2 || dense(b+2) != 0 || w.Orig(0) != MaxBlocks {
+		t.Fatalf("across the end: first %d, %v; dense %d, orig of 0 %d", b, err, dense(b+2), w.Orig(0))
+	}
+	if w.Orig(MaxBlocks-1) != MaxBlocks-1 {
+		t.Fatalf("orig of the last dense id %d", w.Orig(MaxBlocks-1))
+	}
+	if _, err := w.take(MaxBlocks, 9, oldest); !errors.Is(err, ErrBlocksExhausted) || !strings.Contains(err.Error(), "still in use") {
+		t.Fatalf("renaming a block in use: %v", err)
+	}
+	held = MaxBlocks + 1
+	if _, err := w.take(MaxBlocks-1, 9, oldest); err != nil {
+		t.Fatalf("once the old blocks are let go: %v", err)
+	}
+}
+
+// TestMultiturnPastUint32: a multiturn trace whose block numbers pass
+// 2^32-1 is written with its 64-bit ids and reads back exactly as the same
+// trace numbered from 0 (a reader numbers blocks by first appearance), so
+// a 100-million-request trace streams with nothing but the conversations
+// in progress held.
+func TestMultiturnPastUint32(t *testing.T) {
+	m := Multiturn{Clients: 40, Turns: []int{3, 5}, UserLen: 40, OutputLen: 3, Rate: 50, BlockSize: 16, Seed: 4}
+	write := func(a *alloc) []byte {
+		var buf bytes.Buffer
+		w, err := trace.NewNativeWriter(&buf, m.BlockSize, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.run(a, func(r *trace.Request) error { return w.Write(r, a) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	from0, late := write(&alloc{wide: true}), write(&alloc{next: MaxBlocks - 50, wide: true})
+	if !bytes.Contains(late, []byte("4294967296")) { // 2^32: dense id 1 after the wrap
+		t.Fatal("the late trace has no id past 2^32")
+	}
+	a, err := trace.LoadBytes("from0", from0, trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := trace.LoadBytes("late", late, trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Requests) != len(b.Requests) || a.Blocks.Len() != b.Blocks.Len() {
+		t.Fatalf("%d requests, %d blocks; late %d, %d", len(a.Requests), a.Blocks.Len(), len(b.Requests), b.Blocks.Len())
+	}
+	for i := range a.Requests {
+		if !slices.Equal(a.Requests[i].Blocks, b.Requests[i].Blocks) {
+			t.Fatalf("request %d: chain %v, late %v", i, a.Requests[i].Blocks, b.Requests[i].Blocks)
+		}
 	}
 }

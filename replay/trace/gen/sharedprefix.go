@@ -66,22 +66,22 @@ func (s *sharedPrefix) run(ids *alloc, emit func(r *trace.Request, group, prompt
 		shared := prefix / s.bs
 		nb := ceilDiv(total, s.bs)
 		if base[g] == noBase && shared > 0 {
-			b, err := ids.take(shared, int64(k))
+			b, err := ids.take(shared, int64(k), nil)
 			if err != nil {
 				return err
 			}
-			base[g] = uint64(b)
+			base[g] = b
 		}
 		chain = chain[:0]
 		for j := 0; j < shared; j++ {
-			chain = append(chain, trace.BlockID(base[g]+uint64(j)))
+			chain = append(chain, dense(base[g]+uint64(j)))
 		}
-		first, err := ids.take(nb-shared, int64(k))
+		first, err := ids.take(nb-shared, int64(k), nil)
 		if err != nil {
 			return err
 		}
 		for j := 0; j < nb-shared; j++ {
-			chain = append(chain, first+trace.BlockID(j))
+			chain = append(chain, dense(first+uint64(j)))
 		}
 		r = trace.Request{
 			Index:           k,

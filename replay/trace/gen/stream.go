@@ -38,7 +38,10 @@ type IDs struct{ a alloc }
 
 // Take reserves n consecutive ids and returns the first; past MaxBlocks it
 // fails with ErrBlocksExhausted naming request req.
-func (d *IDs) Take(n int, req int64) (uint32, error) { return d.a.take(n, req) }
+func (d *IDs) Take(n int, req int64) (uint32, error) {
+	first, err := d.a.take(n, req, nil)
+	return dense(first), err
+}
 
 // Len is the number of ids handed out.
 func (d *IDs) Len() uint64 { return d.a.next }
