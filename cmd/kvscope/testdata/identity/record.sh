@@ -23,7 +23,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../../.." && pwd)
 shared=$(cd "$root/../shared/traces" && pwd)
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"; git -C "$root" worktree prune' EXIT
+cleanup() {
+	if [ -d "$tmp/src" ]; then git -C "$root" worktree remove --force "$tmp/src" || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 bin=${1:-}
 if [ -z "$bin" ]; then
