@@ -31,6 +31,11 @@
 // assembles the same comparison from them (sweepcells.go, cellcodec.go;
 // the spec hash is described there).
 //
+// A live run's series and events as the explorer draws them while it
+// records the run (live_series.go: LiveSeriesOn on a grid of instants,
+// LiveEvents from the records and snapshot points) are computed here too,
+// so the explorer decides nothing about the responses' cached tokens.
+//
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code. It reads live runs through
 // their result types (liverun), never the HTTP driver: no package of this

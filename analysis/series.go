@@ -60,6 +60,23 @@ func QueueSeries(run *sim.Run, n int) []Series {
 	return out
 }
 
+// InFlightSeries is the cluster's requests in flight (queued or running,
+// all workers) over time, at n instants: what a live run's driver counts
+// as in flight (sent, not ended), so the two can be drawn together.
+func InFlightSeries(run *sim.Run, n int) Series {
+	var s Series
+	for _, t := range grid(run, n) {
+		st := run.StateAt(t)
+		var v int64
+		for _, w := range st.Workers {
+			v += int64(w.Queue) + int64(w.Running)
+		}
+		s.T = append(s.T, secs(run, t))
+		s.V = append(s.V, float64(v))
+	}
+	return s
+}
+
 // TTFTSeries is the median TTFT (ms) of the requests whose first token came
 // in each of n−1 equal windows, plotted at the window's end; NaN for an
 // empty window.

@@ -108,6 +108,28 @@
 //     shows the live record of the request at the cursor (worker, cached
 //     tokens beside the model's, TTFT from send and from arrival, retries,
 //     rerouting, lag, the router's why).
+//     The span stretches over the recorded live run when it outlasts the
+//     model, so its end can be scrubbed too. The compare pane draws the
+//     live run's series (analysis.LiveSeriesOn, live_charts.go) as one
+//     more line, L, in each chart, with a legend saying what it is: the
+//     token hit ratio of the responses' cached_tokens by completion,
+//     requests waiting by the workers' /metrics, TTFT p50 from the
+//     arrival by first token, and a fourth chart, shown only beside a
+//     live run, of requests in flight (the driver's sent-not-ended beside
+//     the model's queued + running). While the run goes the line stops at
+//     the cursor or at the latest snapshot; after it, it covers the run.
+//     With a live run, L in the timeline switches its list to the live
+//     run's events (analysis.LiveEvents, live_timeline.go): sent, retry,
+//     first token, complete, fail with its reason, breaker open and
+//     closed, KV-event restart; the event keys and v work on them as on
+//     a scenario's log. A record carries no end time for a failure, and
+//     a worker's health and restarts are seen in snapshots only: those
+//     events sit at the snapshot that first showed them, marked ≤. The
+//     series and the event list are recomputed once per snapshot and at
+//     the run's end (the recording's version), never per frame or per
+//     record: for a 12k-request run that is about 2.4 ms of CPU for the
+//     series and 10 ms for the events (only while the timeline lists
+//     them); moving the cursor costs a pass over the 240 grid points.
 //   - The curve overlay (C, overlay_curve.go) is a dialog showing the
 //     loaded trace's tree-LRU hit-ratio curve (analysis.NewCurveReport,
 //     hit-only replay, computed in a command once per

@@ -63,6 +63,7 @@ type runView struct {
 	hit      analysis.Series
 	queue    analysis.Series // cluster total
 	ttft     analysis.Series
+	inflight analysis.Series // cluster total, queued + running
 	// queueMax is the largest total queue (chart scale).
 	queueMax float64
 	// ratios are the per-worker competitive ratios (analysis.Ratios).
@@ -100,6 +101,7 @@ func newRunView(run *sim.Run) *runView {
 			}
 		}
 		v.ttft = analysis.TTFTSeries(run, seriesPoints)
+		v.inflight = analysis.InFlightSeries(run, seriesPoints)
 	}
 	return v
 }

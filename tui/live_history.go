@@ -22,6 +22,12 @@ import (
 type liveHistory struct {
 	snaps []live.Snapshot
 	recs  []live.Record
+	// pts are the snapshots as analysis reads them (LiveSeriesOn,
+	// LiveEvents); ver changes with every snapshot and at the run's end,
+	// when the charts and the event list are recomputed (live_charts.go,
+	// live_timeline.go), not on every record.
+	pts []analysis.LivePoint
+	ver int
 	// byIndex finds a request's record by its trace index.
 	byIndex map[int]int
 	// memo is upTo's last answer, for the cursor memoT over the first
@@ -38,6 +44,8 @@ func (h *liveHistory) add(u live.Update) {
 			return // the driver sends them in time order; at relies on it
 		}
 		h.snaps = append(h.snaps, *s)
+		h.pts = append(h.pts, livePoint(s))
+		h.ver++
 	}
 	if r := u.Record; r != nil {
 		if h.byIndex == nil {
@@ -46,6 +54,16 @@ func (h *liveHistory) add(u live.Update) {
 		h.byIndex[r.Index] = len(h.recs)
 		h.recs = append(h.recs, *r)
 	}
+}
+
+// livePoint is a snapshot as analysis reads it.
+func livePoint(s *live.Snapshot) analysis.LivePoint {
+	p := analysis.LivePoint{Elapsed: s.Elapsed, Finished: s.Finished, Workers: make([]analysis.LiveWorkerPoint, len(s.Workers))}
+	for i, w := range s.Workers {
+		p.Workers[i] = analysis.LiveWorkerPoint{Healthy: w.Healthy, InFlight: w.InFlight, Waiting: w.Waiting,
+			HasQueue: w.HasQueue, Restarts: w.MirrorRestarts}
+	}
+	return p
 }
 
 // at is the last snapshot taken at or before t, false when none was.

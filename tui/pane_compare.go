@@ -21,7 +21,7 @@ type comparePane struct {
 	paneHead
 	scrollBody
 	keys  compareKeys
-	chart int // 0 all, 1 hit ratio, 2 queue, 3 TTFT
+	chart int // 0 all, 1 hit ratio, 2 queue, 3 TTFT, 4 in flight (with a live run)
 	cache map[chartKey]renderedChart
 }
 
@@ -37,6 +37,9 @@ func (k compareKeys) FullHelp() [][]key.Binding {
 
 type chartKey struct {
 	kind, w, h, version int
+	// liveVer and liveCut: the live recording's version and how many grid
+	// points its line covers (live_charts.go); 0 without a live run.
+	liveVer, liveCut int
 }
 
 type renderedChart struct {
@@ -55,7 +58,7 @@ func newComparePane(s *shared) pane {
 func (p *comparePane) KeyMap() help.KeyMap { return p.keys }
 func (p *comparePane) Update(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, p.keys.Chart) {
-		p.chart = (p.chart + 1) % 4
+		p.chart = (p.chart + 1) % (p.chartKinds() + 1)
 		return nil
 	}
 	p.scroll.handle(k)
@@ -165,7 +168,17 @@ func (p *comparePane) table(w int) []string {
 	return out
 }
 
-var chartNames = []string{"all", "token hit ratio (cumulative)", "queued requests (all workers)", "TTFT p50 (per window)"}
+var chartNames = []string{"all", "token hit ratio (cumulative)", "queued requests (all workers)", "TTFT p50 (per window)",
+	"requests in flight (all workers)"}
+
+// chartKinds is how many charts there are: the in-flight chart only
+// beside a live run.
+func (p *comparePane) chartKinds() int {
+	if p.s.live != nil {
+		return chartInFlight
+	}
+	return 3
+}
 
 // seriesOn resamples a run's series onto n points of the common span.
 func (p *comparePane) seriesOn(sl *slot, kind, n int) []float64 {
@@ -178,6 +191,8 @@ func (p *comparePane) seriesOn(sl *slot, kind, n int) []float64 {
 		ser = v.queue
 	case 3:
 		ser = v.ttft
+	case chartInFlight:
+		ser = v.inflight
 	}
 	sp := p.s.span
 	out := make([]float64, n)
@@ -191,7 +206,7 @@ func (p *comparePane) seriesOn(sl *slot, kind, n int) []float64 {
 		case j >= len(ser.T):
 			if kind == 1 {
 				out[i] = ser.V[len(ser.V)-1]
-			} else if kind == 2 {
+			} else if kind == 2 || kind == chartInFlight {
 				out[i] = 0
 			} else {
 				out[i] = math.NaN()
@@ -203,9 +218,13 @@ func (p *comparePane) seriesOn(sl *slot, kind, n int) []float64 {
 	return out
 }
 
-// renderChart draws chart kind at w×h (cached by size and data version).
+// renderChart draws chart kind at w×h (cached by size and data version,
+// and the live line's version and extent), with the live run's line last.
 func (p *comparePane) renderChart(kind, w, h int) renderedChart {
-	k := chartKey{kind, w, h, p.s.version}
+	k := chartKey{kind: kind, w: w, h: h, version: p.s.version}
+	if l := p.s.live; l != nil {
+		k.liveVer, k.liveCut = l.hist.ver, p.liveCut()
+	}
 	if c, ok := p.cache[k]; ok {
 		return c
 	}
@@ -227,6 +246,15 @@ func (p *comparePane) renderChart(kind, w, h int) renderedChart {
 		}
 		if !st.color {
 			chars = append(chars, asciigraph.CreateCharSet(plain[i%len(plain)]))
+		}
+	}
+	if lv := p.liveLine(kind, k.liveCut); lv != nil {
+		data = append(data, lv)
+		if len(st.series) > 0 {
+			colors = append(colors, st.liveSeries)
+		}
+		if !st.color {
+			chars = append(chars, asciigraph.CreateCharSet("L"))
 		}
 	}
 	rc := renderedChart{}
@@ -285,7 +313,9 @@ func (p *comparePane) renderChart(kind, w, h int) renderedChart {
 func (p *comparePane) chartBlock(kind, w, h int) []string {
 	st := p.s.st
 	out := []string{st.bold.Render(chartNames[kind])}
-	c := p.renderChart(kind, w, h-2)
+	legend := p.liveLegend(kind, p.liveLine(kind, p.liveCut()) != nil, w)
+	out = append(out, legend...)
+	c := p.renderChart(kind, w, h-2-len(legend))
 	out = append(out, c.lines...)
 	if c.plotW > 0 {
 		f := p.s.span.frac(p.s.cursor)
@@ -309,6 +339,9 @@ func (p *comparePane) lines() []string {
 	out = append(out, p.liveCompareLines(w)...)
 	room := p.h - 2 - len(out) - 1
 	kinds := []int{1, 2, 3}
+	if p.chartKinds() == chartInFlight {
+		kinds = append(kinds, chartInFlight)
+	}
 	if p.chart != 0 {
 		kinds = []int{p.chart}
 	}

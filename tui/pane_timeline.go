@@ -18,6 +18,8 @@ type timelinePane struct {
 	w, h   int
 	keys   timelineKeys
 	filter int // index into eventFilters
+	// liveFilter indexes liveFilters, for the live run's events (L).
+	liveFilter int
 	// counted caches how many events of a run the filter keeps (the
 	// "none" line needs it), by run and filter.
 	counted struct {
@@ -27,14 +29,15 @@ type timelinePane struct {
 	}
 }
 
-type timelineKeys struct{ Filter key.Binding }
+type timelineKeys struct{ Filter, Live key.Binding }
 
-func (k timelineKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Filter} }
-func (k timelineKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Filter}} }
+func (k timelineKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Filter, k.Live} }
+func (k timelineKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Filter, k.Live}} }
 
 func newTimelinePane(s *shared) pane {
 	return &timelinePane{s: s, keys: timelineKeys{
 		Filter: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "filter event kind")),
+		Live:   key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "live/modeled events")),
 	}}
 }
 
@@ -64,12 +67,23 @@ func kindIs(k sim.EventKind) func(*sim.Event) bool {
 	return func(e *sim.Event) bool { return e.Kind == k }
 }
 
-func (p *timelinePane) SetSize(w, h int)    { p.w, p.h = w, h }
-func (p *timelinePane) KeyMap() help.KeyMap { return p.keys }
+func (p *timelinePane) SetSize(w, h int) { p.w, p.h = w, h }
+
+// KeyMap lists L only beside a live run.
+func (p *timelinePane) KeyMap() help.KeyMap {
+	k := p.keys
+	k.Live.SetEnabled(p.s.live != nil)
+	return k
+}
+
 func (p *timelinePane) Update(k tea.KeyPressMsg) tea.Cmd {
-	if key.Matches(k, p.keys.Filter) {
+	switch {
+	case key.Matches(k, p.keys.Live) && p.s.live != nil:
+		p.s.liveTimeline = !p.s.liveTimeline
+	case key.Matches(k, p.keys.Filter) && p.s.showsLive():
+		p.liveFilter = (p.liveFilter + 1) % len(liveFilters)
+	case key.Matches(k, p.keys.Filter):
 		p.filter = (p.filter + 1) % len(eventFilters)
-		return nil
 	}
 	return nil
 }
@@ -114,22 +128,23 @@ func cursorBar(st *styles, f float64, w int) string {
 // a rare kind on a long log costs a frame no more than this.
 const eventScanLimit = 50000
 
-// eventsAround returns up to n events of run that match keeps around t:
-// those before t first, then the rest; cur is the index (in the returned
-// slice) of the last event at or before t, or -1.
-func eventsAround(evs []sim.Event, t int64, n int, match func(*sim.Event) bool) (out []sim.Event, cur int) {
+// eventsAround returns up to n events of evs (in time order, at gives an
+// event's instant) that match keeps around t: those before t first, then
+// the rest; cur is the index (in the returned slice) of the last event at
+// or before t, or -1. The modeled log and the live event list use it.
+func eventsAround[E any](evs []E, at func(*E) int64, t int64, n int, match func(*E) bool) (out []E, cur int) {
 	// i = first event after t.
 	lo, hi := 0, len(evs)
 	for lo < hi {
 		m := (lo + hi) / 2
-		if int64(evs[m].T) <= t {
+		if at(&evs[m]) <= t {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
 	before := n / 2
-	var pre []sim.Event
+	var pre []E
 	for j, k := lo-1, 0; j >= 0 && len(pre) < before && k < eventScanLimit; j, k = j-1, k+1 {
 		if match(&evs[j]) {
 			pre = append(pre, evs[j])
@@ -156,6 +171,9 @@ func (p *timelinePane) lines() []string {
 	head := fmt.Sprintf("t %s / %s (%5.1f%%)  %s", fmtSim(s.cursor-sp.Start), fmtSim(sp.len()), 100*sp.frac(s.cursor), s.playState())
 	out = append(out, st.bold.Render(head))
 	out = append(out, cursorBar(st, sp.frac(s.cursor), w))
+	if s.showsLive() {
+		return p.liveLines(out, w)
+	}
 	sl := s.selected()
 	if sl == nil {
 		return out
@@ -176,7 +194,7 @@ func (p *timelinePane) lines() []string {
 	if rows <= 0 {
 		return out
 	}
-	evs, cur := eventsAround(run.Events, int64(s.cursor), rows, eventFilters[p.filter].keep)
+	evs, cur := eventsAround(run.Events, func(e *sim.Event) int64 { return int64(e.T) }, int64(s.cursor), rows, eventFilters[p.filter].keep)
 	if len(evs) == 0 {
 		// None near the cursor (the scan stops eventScanLimit away) or none
 		// at all: say which.
@@ -212,6 +230,9 @@ func (p *timelinePane) View() string {
 	note := ""
 	if p.s.span.len() > 0 {
 		note = "←/→ event  ,/. request  f/b 1%  pgup/pgdn 10%  g go to  space play"
+		if p.s.live != nil {
+			note += "  L live"
+		}
 	}
 	return box(p.s.st, p.title, note, p.focusedIn(p.s), p.lines(), p.w, p.h, 0)
 }

@@ -32,8 +32,11 @@ type shared struct {
 	playSeq       int
 	// version changes whenever chart data or styles change.
 	version int
-	// live is the attached workers' state (nil without --attach).
-	live *liveState
+	// live is the attached workers' state (nil without --attach);
+	// liveTimeline is set while the timeline lists its events (L), and the
+	// event keys step through them.
+	live         *liveState
+	liveTimeline bool
 }
 
 // liveState is what the explorer knows of a live run.
@@ -47,6 +50,10 @@ type liveState struct {
 	err             error
 	// hist is the run as recorded so far, for the cursor (live_history.go).
 	hist liveHistory
+	// charts and events are hist's series and event list as last computed
+	// (live_charts.go, live_timeline.go).
+	charts liveCharts
+	events liveEvents
 }
 
 func (s *shared) selected() *slot {
@@ -154,6 +161,13 @@ func (s *shared) requestAtCursor() int {
 }
 
 func (s *shared) stepEvent(d int) {
+	if s.showsLive() {
+		ts := s.live.eventList().ts
+		for range max(d, -d) {
+			s.cursor = s.span.clamp(stepTime(ts, s.cursor, d))
+		}
+		return
+	}
 	if sl := s.selected(); sl != nil && sl.state == slotDone && len(sl.run.Events) > 0 {
 		for range max(d, -d) {
 			s.cursor = stepEvent(sl.run.Events, s.cursor, d)
@@ -196,6 +210,11 @@ func (s *shared) updateSpan() {
 	}
 	if first && len(s.traceArrivals) > 0 {
 		sp = span{s.traceArrivals[0], s.traceArrivals[len(s.traceArrivals)-1]}
+	}
+	// A live run slower than the model (its requests wait for a slot, its
+	// workers are slower) is scrubbed to its end too.
+	if s.live != nil {
+		sp.End = max(sp.End, s.live.extent())
 	}
 	s.span = sp
 	s.cursor = sp.clamp(s.cursor)

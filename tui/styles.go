@@ -26,6 +26,8 @@ type styles struct {
 	scen                [4]lipgloss.Style
 	// series are asciigraph's colors for scenarios A–D (nil without color).
 	series []asciigraph.AnsiColor
+	// liveSeries is the live run's line in the charts (0 without color).
+	liveSeries asciigraph.AnsiColor
 }
 
 // colorEnabled is false when NO_COLOR is set to anything non-empty
@@ -81,8 +83,10 @@ func newStyles(dark, useColor bool) styles {
 	if useColor {
 		if dark {
 			s.series = []asciigraph.AnsiColor{asciigraph.DodgerBlue, asciigraph.Orange, asciigraph.LightGreen, asciigraph.Violet}
+			s.liveSeries = asciigraph.Cyan
 		} else {
 			s.series = []asciigraph.AnsiColor{asciigraph.Blue, asciigraph.DarkOrange, asciigraph.Green, asciigraph.DarkMagenta}
+			s.liveSeries = asciigraph.DarkCyan
 		}
 	}
 	return s

@@ -101,6 +101,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			if msg.u.Snapshot != nil {
 				l.snap = *msg.u.Snapshot
 				l.hasSnap = true
+				m.liveSpan()
 			}
 			if r := msg.u.Record; r != nil {
 				l.records++
@@ -113,6 +114,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case liveDoneMsg:
 		if l := m.s.live; l != nil {
 			l.running, l.res, l.err = false, msg.res, msg.err
+			l.hist.ver++ // the charts and events now cover the whole run
+			m.liveSpan()
 			switch r := msg.res; {
 			case r != nil:
 				// A finished run, or an interrupted one (its error says it
@@ -130,6 +133,16 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	return m.input(msg)
+}
+
+// liveSpan stretches the span over the recorded live run (a snapshot
+// came, or the run ended); the charts resample when it changes.
+func (m *Model) liveSpan() {
+	before := m.s.span
+	m.s.updateSpan()
+	if m.s.span != before {
+		m.s.version++
+	}
 }
 
 // input routes a key, paste or mouse message: ctrl+c quits whatever is
