@@ -23,12 +23,10 @@ type LivePoint struct {
 }
 
 // LiveWorkerPoint is one worker in a LivePoint: in routing or not (its
-// circuit breaker), requests in flight from the driver, requests waiting
-// from the worker's /metrics (HasQueue false when absent), and the restarts
-// its KV-event mirror has seen.
+// circuit breaker), requests waiting from the worker's /metrics (HasQueue
+// false when absent), and the restarts its KV-event mirror has seen.
 type LiveWorkerPoint struct {
 	Healthy  bool
-	InFlight int
 	Waiting  float64
 	HasQueue bool
 	Restarts int
@@ -47,17 +45,23 @@ type LiveSeries struct {
 	TTFT []float64
 	// Waiting is Σ requests waiting on the workers by their /metrics at
 	// the last point at or before the instant (workers that report it);
-	// NaN when none does. InFlight is Σ requests in flight (sent, not
-	// ended) from the driver, and Workers the same per worker.
+	// NaN when none does. InFlight is the requests in flight (sent, not
+	// ended), in all, and Workers the same per worker.
 	Waiting, InFlight []float64
 	Workers           [][]float64
 }
 
 // LiveSeriesOn computes a live run's series at the instants grid (in
-// ascending order), from its records (any order) and points (in time
-// order), up to until: instants after it are NaN. A request counts as
-// completed at its last attempt's send + its end-to-end time, its first
-// token at send + TTFT.
+// ascending order), from its records (in the order they were received)
+// and points (in time order), up to until: instants after it are NaN. A
+// request counts as completed at its last attempt's send + its
+// end-to-end time, its first token at send + TTFT. It is in flight from
+// its first send to its end (in all) and from its last send to its end
+// on the worker that served it (per worker: the record keeps no earlier
+// attempt's worker); a request that did not complete ends where
+// LiveEvents puts its failure (the first point counting it, else until).
+// From the records, not the points' counts, so requests shorter than the
+// snapshot interval count too.
 func LiveSeriesOn(recs []liverun.Record, pts []LivePoint, grid []time.Duration, until time.Duration) LiveSeries {
 	n := len(grid)
 	s := LiveSeries{Hit: nanSlice(n), TTFT: nanSlice(n), Waiting: nanSlice(n), InFlight: nanSlice(n)}
@@ -113,13 +117,33 @@ func LiveSeriesOn(recs []liverun.Record, pts []LivePoint, grid []time.Duration, 
 			s.TTFT[i] = Percentile(win, 0.5)
 		}
 	}
+	// Requests in flight, from the records' send and end instants.
 	workers := 0
-	for _, p := range pts {
-		workers = max(workers, len(p.Workers))
+	for i := range recs {
+		workers = max(workers, recs[i].Worker+1)
 	}
+	var all []time.Duration    // +start, -end as two sorted lists
+	var allEnd []time.Duration // ends
+	per := make([][2][]time.Duration, workers)
+	ends := liveEnds(recs, pts, until, true)
+	for i := range recs {
+		r := &recs[i]
+		if r.Attempts == 0 || r.Worker < 0 {
+			continue
+		}
+		first := r.FirstSentMs
+		if first <= 0 {
+			first = r.SentMs
+		}
+		all = append(all, msDuration(first))
+		allEnd = append(allEnd, ends[i])
+		per[r.Worker][0] = append(per[r.Worker][0], msDuration(r.SentMs))
+		per[r.Worker][1] = append(per[r.Worker][1], ends[i])
+	}
+	s.InFlight = flyingOn(all, allEnd, grid, until)
 	s.Workers = make([][]float64, workers)
-	for w := range s.Workers {
-		s.Workers[w] = nanSlice(n)
+	for w := range per {
+		s.Workers[w] = flyingOn(per[w][0], per[w][1], grid, until)
 	}
 	k := -1 // last point at or before the instant
 	for i, g := range grid {
@@ -132,22 +156,71 @@ func LiveSeriesOn(recs []liverun.Record, pts []LivePoint, grid []time.Duration, 
 		if k < 0 {
 			continue
 		}
-		var fly, wait float64
+		var wait float64
 		queued := false
-		for w, ws := range pts[k].Workers {
-			s.Workers[w][i] = float64(ws.InFlight)
-			fly += float64(ws.InFlight)
+		for _, ws := range pts[k].Workers {
 			if ws.HasQueue {
 				wait += ws.Waiting
 				queued = true
 			}
 		}
-		s.InFlight[i] = fly
 		if queued {
 			s.Waiting[i] = wait
 		}
 	}
 	return s
+}
+
+// flyingOn counts, at each instant of grid up to until, the intervals
+// [starts[i], ends[i]) holding it (NaN past until). It sorts its
+// arguments.
+func flyingOn(starts, ends []time.Duration, grid []time.Duration, until time.Duration) []float64 {
+	slices.Sort(starts)
+	slices.Sort(ends)
+	out := nanSlice(len(grid))
+	a, b := 0, 0
+	for i, g := range grid {
+		if g > until {
+			break
+		}
+		for a < len(starts) && starts[a] <= g {
+			a++
+		}
+		for b < len(ends) && ends[b] <= g {
+			b++
+		}
+		out[i] = float64(a - b)
+	}
+	return out
+}
+
+func msDuration(ms float64) time.Duration { return time.Duration(math.Round(ms * 1e6)) }
+
+// liveEnds is when each record ended: a completed request at its last
+// send + E2E; another at the first point whose finished count includes it
+// (the k-th record received is finished by the first point with Finished
+// ≥ k), at least its last send, else at end when ended is set, else -1
+// (not known yet).
+func liveEnds(recs []liverun.Record, pts []LivePoint, end time.Duration, ended bool) []time.Duration {
+	out := make([]time.Duration, len(recs))
+	p := 0
+	for k := range recs {
+		r := &recs[k]
+		for p < len(pts) && pts[p].Finished < k+1 {
+			p++
+		}
+		switch {
+		case r.Status == liverun.Completed:
+			out[k] = msDuration(r.SentMs + r.E2EMs)
+		case p < len(pts):
+			out[k] = max(pts[p].Elapsed, msDuration(r.SentMs))
+		case ended:
+			out[k] = max(end, msDuration(r.SentMs))
+		default:
+			out[k] = -1
+		}
+	}
+	return out
 }
 
 func nanSlice(n int) []float64 {
@@ -217,14 +290,11 @@ type LiveEvent struct {
 // such point, at end when ended is set, and left out otherwise (it shows
 // once a later point covers it).
 func LiveEvents(recs []liverun.Record, pts []LivePoint, end time.Duration, ended bool) []LiveEvent {
-	msDur := func(ms float64) time.Duration { return time.Duration(math.Round(ms * 1e6)) }
+	msDur := msDuration
 	out := make([]LiveEvent, 0, 3*len(recs))
-	p := 0 // first point with Finished ≥ k+1, for the k-th record
+	ends := liveEnds(recs, pts, end, ended)
 	for k := range recs {
 		r := &recs[k]
-		for p < len(pts) && pts[p].Finished < k+1 {
-			p++
-		}
 		if r.Attempts > 0 && r.Worker >= 0 {
 			first := r.FirstSentMs
 			if first <= 0 {
@@ -257,20 +327,14 @@ func LiveEvents(recs []liverun.Record, pts []LivePoint, end time.Duration, ended
 				LiveEvent{T: msDur(r.SentMs + r.E2EMs), Req: r.Index, Worker: r.Worker, Kind: LiveComplete})
 			continue
 		}
-		var t time.Duration
-		switch {
-		case p < len(pts):
-			t = pts[p].Elapsed
-		case ended:
-			t = end
-		default:
-			continue
+		if ends[k] < 0 {
+			continue // no point counts it yet
 		}
 		note := string(r.Status)
 		if r.Reason != "" {
 			note += ": " + r.Reason
 		}
-		out = append(out, LiveEvent{T: max(t, msDur(r.SentMs)), By: true, Req: r.Index, Worker: r.Worker, Kind: LiveFail, Note: note})
+		out = append(out, LiveEvent{T: ends[k], By: true, Req: r.Index, Worker: r.Worker, Kind: LiveFail, Note: note})
 	}
 	for i := range pts {
 		for w, ws := range pts[i].Workers {

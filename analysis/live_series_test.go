@@ -28,8 +28,8 @@ func liveRecs() []liverun.Record {
 
 func livePts() []LivePoint {
 	return []LivePoint{
-		{Elapsed: sec(1), Finished: 1, Workers: []LiveWorkerPoint{{Healthy: true, InFlight: 1, HasQueue: true, Waiting: 2}, {Healthy: true, InFlight: 0}}},
-		{Elapsed: sec(2), Finished: 3, Workers: []LiveWorkerPoint{{Healthy: false, InFlight: 0, HasQueue: true, Waiting: 0}, {Healthy: true, InFlight: 3, Restarts: 1}}},
+		{Elapsed: sec(1), Finished: 1, Workers: []LiveWorkerPoint{{Healthy: true, HasQueue: true, Waiting: 2}, {Healthy: true}}},
+		{Elapsed: sec(2), Finished: 3, Workers: []LiveWorkerPoint{{Healthy: false, HasQueue: true, Waiting: 0}, {Healthy: true, Restarts: 1}}},
 	}
 }
 
@@ -47,15 +47,19 @@ func TestLiveSeriesOn(t *testing.T) {
 		// First tokens at 0.15 s and 1.3 s: windows ending 0.5 s and 1.5 s.
 		{"ttft", s.TTFT, "[60 NaN 1150 NaN NaN]"},
 		{"waiting", s.Waiting, "[NaN 2 2 0 NaN]"},
-		{"in flight", s.InFlight, "[NaN 1 1 3 NaN]"},
-		{"w1", s.Workers[1], "[NaN 0 0 3 NaN]"},
+		// From the records: request 0 in [0.1, 0.6) s on w0, request 1 in
+		// [0.2, 1.5) s (on w1 from its retry at 1.2 s), request 2 in
+		// [1.3, 2) s on w1 (its failure counted by the 2 s point).
+		{"in flight", s.InFlight, "[2 1 1 0 NaN]"},
+		{"w0", s.Workers[0], "[1 0 0 0 NaN]"},
+		{"w1", s.Workers[1], "[0 0 1 0 NaN]"},
 	} {
 		if g := str(c.got); g != c.want {
 			t.Errorf("%s = %s, want %s", c.name, g, c.want)
 		}
 	}
-	// Without points, the point series are unknown everywhere.
-	if s := LiveSeriesOn(liveRecs(), nil, grid, sec(9)); !math.IsNaN(s.InFlight[4]) || len(s.Workers) != 0 || s.Hit[4] != 0.25 {
+	// Without points the queue is unknown, and a failure ends at until.
+	if s := LiveSeriesOn(liveRecs(), nil, grid, sec(9)); !math.IsNaN(s.Waiting[4]) || s.InFlight[4] != 1 || len(s.Workers) != 2 || s.Hit[4] != 0.25 {
 		t.Errorf("no points: %+v", s)
 	}
 }
@@ -122,7 +126,7 @@ func liveBenchRun() ([]liverun.Record, []LivePoint) {
 	for i := range pts {
 		pts[i] = LivePoint{Elapsed: time.Duration(i+1) * time.Second, Finished: 20 * (i + 1), Workers: make([]LiveWorkerPoint, 4)}
 		for w := range pts[i].Workers {
-			pts[i].Workers[w] = LiveWorkerPoint{Healthy: i%100 != 50 || w != 1, InFlight: 16, HasQueue: true, Waiting: float64(i % 9)}
+			pts[i].Workers[w] = LiveWorkerPoint{Healthy: i%100 != 50 || w != 1, HasQueue: true, Waiting: float64(i % 9)}
 		}
 	}
 	return recs, pts

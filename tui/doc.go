@@ -115,9 +115,11 @@
 //     token hit ratio of the responses' cached_tokens by completion,
 //     requests waiting by the workers' /metrics, TTFT p50 from the
 //     arrival by first token, and a fourth chart, shown only beside a
-//     live run, of requests in flight (the driver's sent-not-ended beside
-//     the model's queued + running). While the run goes the line stops at
-//     the cursor or at the latest snapshot; after it, it covers the run.
+//     live run, of requests in flight (sent and not ended, from the
+//     records, beside the model's queued + running), with a strip per
+//     live worker under it when the chart has the room (c shows it
+//     alone). While the run goes the line stops at the cursor or at the
+//     latest snapshot; after it, it covers the run.
 //     With a live run, L in the timeline switches its list to the live
 //     run's events (analysis.LiveEvents, live_timeline.go): sent, retry,
 //     first token, complete, fail with its reason, breaker open and
@@ -127,7 +129,7 @@
 //     events sit at the snapshot that first showed them, marked ≤. The
 //     series and the event list are recomputed once per snapshot and at
 //     the run's end (the recording's version), never per frame or per
-//     record: for a 12k-request run that is about 2.4 ms of CPU for the
+//     record: for a 12k-request run that is about 3.7 ms of CPU for the
 //     series and 10 ms for the events (only while the timeline lists
 //     them); moving the cursor costs a pass over the 240 grid points.
 //   - The curve overlay (C, overlay_curve.go) is a dialog showing the

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -150,4 +151,67 @@ func (p *comparePane) liveLegend(kind int, drawn bool, w int) []string {
 		}
 	}
 	return lines
+}
+
+// maxStrips bounds the in-flight chart's per-worker rows.
+const maxStrips = 8
+
+// stripLevels are a strip's heights, none to the most.
+var stripLevels = []rune(" ▁▂▃▄▅▆▇█")
+
+// liveStripCount is how many lines liveWorkerStrips adds to the in-flight
+// chart: a scale line and a row per live worker (maxStrips at most, then
+// a count); 0 when the live run has none to show yet.
+func (p *comparePane) liveStripCount(cut int) int {
+	l := p.s.live
+	if l == nil || cut == 0 {
+		return 0
+	}
+	n := len(l.chartSeries(p.s.span).ser.Workers)
+	if n == 0 {
+		return 0
+	}
+	if n > maxStrips {
+		return maxStrips + 2
+	}
+	return n + 1
+}
+
+// liveWorkerStrips are the in-flight chart's per-worker rows under plot
+// c: each live worker's requests in flight, a block per plot column
+// (its height against the most any worker had, blank where unknown or
+// past the cut), the worker's name where the axis labels are.
+func (p *comparePane) liveWorkerStrips(c renderedChart, cut, w int) []string {
+	if p.liveStripCount(cut) == 0 || c.plotW <= 0 {
+		return nil
+	}
+	st := p.s.st
+	ws := p.s.live.chartSeries(p.s.span).ser.Workers
+	most := 0.0
+	for _, v := range ws {
+		for i, x := range v[:min(cut, len(v))] {
+			if !math.IsNaN(x) && i < cut {
+				most = max(most, x)
+			}
+		}
+	}
+	out := []string{st.accent.Render("L") + st.dim.Render(fitLine(fmt.Sprintf(" per worker: ▁ 1 … █ %s in flight", countTick(most)), w-1))}
+	for k, v := range ws {
+		if k == maxStrips {
+			out = append(out, st.dim.Render(fmt.Sprintf("%*s… %d more workers", c.axisCol+1, "", len(ws)-maxStrips)))
+			break
+		}
+		row := []rune(fmt.Sprintf("%*s ", c.axisCol, fmt.Sprintf("w%d", k)))
+		for x := range c.plotW {
+			i := int(math.Round(float64(x) / float64(max(c.plotW-1, 1)) * float64(len(v)-1)))
+			r := ' '
+			if i < cut && !math.IsNaN(v[i]) && v[i] > 0 && most > 0 {
+				top := len(stripLevels) - 1
+				r = stripLevels[max(1, min(top, int(math.Round(v[i]/most*float64(top)))))]
+			}
+			row = append(row, r)
+		}
+		out = append(out, fitLine(string(row), w))
+	}
+	return out
 }

@@ -211,12 +211,18 @@ func TestLiveChartsGolden(t *testing.T) {
 				press(m, fmt.Sprint(paneCompare+1), "z", "home", "F", "F", "F", "F")
 				charts := plain(m)
 				checkFrame(t, charts, sz[0], sz[1])
+				// c four times: the in-flight chart alone, with a row per
+				// live worker.
+				press(m, "c", "c", "c", "c")
+				inflight := plain(m)
+				checkFrame(t, inflight, sz[0], sz[1])
+				press(m, "c")
 				// The timeline lists the live events; → steps through them
 				// from the start.
 				press(m, "z", fmt.Sprint(paneTimeline+1), "L", "z", "home", "right", "right", "right")
 				timeline := plain(m)
 				checkFrame(t, timeline, sz[0], sz[1])
-				golden.RequireEqual(t, charts+"\n\n"+timeline)
+				golden.RequireEqual(t, charts+"\n\n"+inflight+"\n\n"+timeline)
 			})
 		}
 	}

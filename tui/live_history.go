@@ -56,11 +56,47 @@ func (h *liveHistory) add(u live.Update) {
 	}
 }
 
+// end closes the recording with the run's result: a last point at its
+// end, where nothing is in flight any more, each worker's health is the
+// result's and its restarts its mirror's, so that the last snapshot's
+// requests in flight do not stand to the end of the run (the driver
+// stops sending snapshots before it returns) and what changed after it
+// is seen. Nothing for a failed run (no result).
+func (h *liveHistory) end(res *live.Result) {
+	h.ver++
+	if res == nil {
+		return
+	}
+	t := time.Duration(res.DurationS * float64(time.Second))
+	var prev analysis.LivePoint
+	if n := len(h.pts); n > 0 {
+		prev = h.pts[n-1]
+		if t < prev.Elapsed {
+			return
+		}
+	}
+	p := analysis.LivePoint{Elapsed: t, Finished: res.Requests, Workers: make([]analysis.LiveWorkerPoint, max(len(res.Workers), len(prev.Workers)))}
+	for i := range p.Workers {
+		w := &p.Workers[i]
+		w.Healthy = true
+		if i < len(prev.Workers) {
+			w.Healthy, w.Restarts = prev.Workers[i].Healthy, prev.Workers[i].Restarts
+		}
+		if i < len(res.Workers) {
+			w.Healthy = res.Workers[i].Healthy
+			if m := res.Workers[i].Mirror; m != nil {
+				w.Restarts = m.Restarts
+			}
+		}
+	}
+	h.pts = append(h.pts, p)
+}
+
 // livePoint is a snapshot as analysis reads it.
 func livePoint(s *live.Snapshot) analysis.LivePoint {
 	p := analysis.LivePoint{Elapsed: s.Elapsed, Finished: s.Finished, Workers: make([]analysis.LiveWorkerPoint, len(s.Workers))}
 	for i, w := range s.Workers {
-		p.Workers[i] = analysis.LiveWorkerPoint{Healthy: w.Healthy, InFlight: w.InFlight, Waiting: w.Waiting,
+		p.Workers[i] = analysis.LiveWorkerPoint{Healthy: w.Healthy, Waiting: w.Waiting,
 			HasQueue: w.HasQueue, Restarts: w.MirrorRestarts}
 	}
 	return p

@@ -313,10 +313,22 @@ func (p *comparePane) renderChart(kind, w, h int) renderedChart {
 func (p *comparePane) chartBlock(kind, w, h int) []string {
 	st := p.s.st
 	out := []string{st.bold.Render(chartNames[kind])}
-	legend := p.liveLegend(kind, p.liveLine(kind, p.liveCut()) != nil, w)
+	cut := p.liveCut()
+	legend := p.liveLegend(kind, p.liveLine(kind, cut) != nil, w)
 	out = append(out, legend...)
-	c := p.renderChart(kind, w, h-2-len(legend))
+	strips := 0
+	if kind == chartInFlight {
+		// The per-worker rows only where the plot keeps 4 rows (c shows
+		// the chart alone).
+		if n := p.liveStripCount(cut); h-2-len(legend)-n >= 4 {
+			strips = n
+		}
+	}
+	c := p.renderChart(kind, w, h-2-len(legend)-strips)
 	out = append(out, c.lines...)
+	if strips > 0 {
+		out = append(out, p.liveWorkerStrips(c, cut, w)...)
+	}
 	if c.plotW > 0 {
 		f := p.s.span.frac(p.s.cursor)
 		x := c.axisCol + 1 + int(math.Round(f*float64(c.plotW-1)))

@@ -114,7 +114,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case liveDoneMsg:
 		if l := m.s.live; l != nil {
 			l.running, l.res, l.err = false, msg.res, msg.err
-			l.hist.ver++ // the charts and events now cover the whole run
+			l.hist.end(msg.res) // the charts and events now cover the whole run
 			m.liveSpan()
 			switch r := msg.res; {
 			case r != nil:
