@@ -379,11 +379,13 @@ func TestLiveWorkerEvents(t *testing.T) {
 	for i, ws := range []live.WorkerSnapshot{{Healthy: true}, {Healthy: false}, {Healthy: true, HasMirror: true, MirrorRestarts: 1}} {
 		m.Update(liveMsg{u: live.Update{Snapshot: &live.Snapshot{Elapsed: time.Duration(i+1) * time.Second, Workers: []live.WorkerSnapshot{ws}}}})
 	}
-	m.Update(liveDoneMsg{res: &live.Result{DurationS: 4}})
+	// The result says the worker ended out of routing: the run's end shows
+	// its breaker open again, after the last snapshot.
+	m.Update(liveDoneMsg{res: &live.Result{DurationS: 4, Workers: []live.WorkerResult{{Healthy: false}}}})
 	press(m, fmt.Sprint(paneTimeline+1), "z", "L", "v", "v", "v", "v", "v", "end")
 	out := strings.Join(strings.Fields(strings.ReplaceAll(plain(m), "┃", " ")), " ")
 	for _, want := range []string{"workers only (breaker, restart)", "≤ 2.000 s req – w0 breaker open", "≤ 3.000 s req – w0 breaker closed",
-		"≤ 3.000 s req – w0 KV restart: restart 1"} {
+		"≤ 3.000 s req – w0 KV restart: restart 1", "≤ 4.000 s req – w0 breaker open"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("timeline lacks %q:\n%s", want, out)
 		}
