@@ -405,3 +405,63 @@ func TestLiveWorkerEvents(t *testing.T) {
 		t.Errorf("c cycles %v with a live run", seen)
 	}
 }
+
+// bigLive feeds m a finished 12k-request live run (a record every 5 ms, a
+// snapshot a second, two workers): the size of the Mooncake conversation
+// trace.
+func bigLive(m *Model) {
+	m.s.live = &liveState{running: true}
+	for i := range 12000 {
+		sent := float64(i) * 5
+		m.Update(liveMsg{u: live.Update{Record: &live.Record{Index: i % len(m.s.tr.Requests), Status: live.Completed, Worker: i % 2, Attempts: 1,
+			FirstSentMs: sent, SentMs: sent, TTFTMs: 100, E2EMs: 400, TTFTFromArrivalMs: 120, PromptTokens: 1000, CachedTokens: 100 * (i % 5), CachedKnown: true}}})
+		if i%200 == 199 {
+			m.Update(liveMsg{u: live.Update{Snapshot: &live.Snapshot{Elapsed: time.Duration(sent) * time.Millisecond, Finished: i + 1,
+				Workers: []live.WorkerSnapshot{{Healthy: true}, {Healthy: true}}}}})
+		}
+	}
+	m.Update(liveDoneMsg{res: &live.Result{DurationS: 61}})
+}
+
+// A frame while the cursor moves over a finished 12k-request live run,
+// the compare pane's charts and the timeline's live events on screen: the
+// series and the events are not recomputed (the first frame computes
+// them), so a frame costs what it costs without the live run plus the
+// 240-point cut.
+// The "none" case is the same explorer without a live run, for the
+// comparison.
+func BenchmarkLiveFrame(b *testing.B) {
+	for _, withLive := range []bool{false, true} {
+		b.Run(map[bool]string{false: "none", true: "live"}[withLive], func(b *testing.B) {
+			m := newDone(b, smallConfig(b, 40), 120, 50)
+			if withLive {
+				bigLive(m)
+				press(m, fmt.Sprint(paneTimeline+1), "L")
+			}
+			m.View()
+			i := 0
+			for b.Loop() {
+				m.s.cursor = m.s.span.jump(m.s.span.Start, float64(i%100)/100)
+				i++
+				m.View()
+			}
+		})
+	}
+}
+
+// The same, as a test that fails when a frame recomputes them.
+func TestLiveFrameReusesSeriesAndEvents(t *testing.T) {
+	m := newDone(t, smallConfig(t, 40), 120, 50)
+	bigLive(m)
+	press(m, fmt.Sprint(paneTimeline+1), "L")
+	m.View()
+	ser, evs := &m.s.live.charts.ser.Hit[0], &m.s.live.events.evs[0]
+	for i := range 20 {
+		m.s.cursor = m.s.span.jump(m.s.span.Start, float64(i)/20)
+		press(m, "right")
+		m.View()
+	}
+	if &m.s.live.charts.ser.Hit[0] != ser || &m.s.live.events.evs[0] != evs {
+		t.Error("a frame recomputed the live series or events")
+	}
+}
