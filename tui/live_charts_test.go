@@ -384,8 +384,8 @@ func TestLiveWorkerEvents(t *testing.T) {
 	m.Update(liveDoneMsg{res: &live.Result{DurationS: 4, Workers: []live.WorkerResult{{Healthy: false}}}})
 	press(m, fmt.Sprint(paneTimeline+1), "z", "L", "v", "v", "v", "v", "v", "end")
 	out := strings.Join(strings.Fields(strings.ReplaceAll(plain(m), "┃", " ")), " ")
-	for _, want := range []string{"workers only (breaker, restart)", "≤ 2.000 s req – w0 breaker open", "≤ 3.000 s req – w0 breaker closed",
-		"≤ 3.000 s req – w0 KV restart: restart 1", "≤ 4.000 s req – w0 breaker open"} {
+	for _, want := range []string{"workers only (breaker, restart)", "≤2.000 s req – w0 breaker open", "≤3.000 s req – w0 breaker closed",
+		"≤3.000 s req – w0 KV restart: restart 1", "≤4.000 s req – w0 breaker open"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("timeline lacks %q:\n%s", want, out)
 		}

@@ -118,15 +118,15 @@ func (p *timelinePane) liveLines(out []string, w int) []string {
 		if ev.Req >= 0 {
 			req = fmt.Sprintf("%6d", ev.Req)
 		}
-		by := " "
+		at := fmtSim(ev.T - s.span.Start)
 		if ev.By {
-			by = "≤"
+			at = "≤" + at
 		}
 		mark := " "
 		if i == cur {
 			mark = "▸"
 		}
-		line := fmt.Sprintf("%s %s%11s  req %s  %s  %s", mark, by, fmtSim(ev.T-s.span.Start), req, wk, ev.Kind)
+		line := fmt.Sprintf("%s %12s  req %s  %s  %s", mark, at, req, wk, ev.Kind)
 		if ev.Note != "" {
 			line += ": " + ev.Note
 		}
