@@ -262,6 +262,12 @@ func (s *Stream) finishOpen() {
 // Table is the stream's block table; it grows as requests are read.
 func (s *Stream) Table() *Table { return s.table }
 
+// Holds reports whether the stream holds its requests (--sort, or
+// kv-cache-tester input, whose sessions interleave) and so refers to blocks
+// by dense id after reading them: its Table must then not recycle ids
+// (Table.SetLimit).
+func (s *Stream) Holds() bool { return s.buf != nil }
+
 // Info describes the trace; Skipped is complete once Next has returned io.EOF.
 func (s *Stream) Info() Info { return s.info }
 
@@ -358,13 +364,12 @@ func (s *Stream) read(r *Request) error {
 		return &recordError{r.Source, fieldErr("timestamp", "arrival %s is before the previous request's %s (%s); use --sort to reorder",
 			fmtDur(r.Arrival), fmtDur(s.last), s.lastLoc)}
 	}
-	before := s.table.Len()
 	r.Blocks, err = s.table.Intern(r.Blocks[:0], s.ids)
 	if err != nil {
 		return &recordError{r.Source, err}
 	}
 	if err := r.Validate(s.src.blockSize()); err != nil {
-		s.table.rollback(s.ids, before)
+		s.table.rollback()
 		return &recordError{r.Source, err}
 	}
 	s.last, s.lastLoc = r.Arrival, r.Source

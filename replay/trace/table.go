@@ -19,6 +19,42 @@ const maxBlocks = int(rootParent) - 1
 // 20–40 bytes in the map) and, when keepOrig is set, the original id (8
 // bytes). Statistics over a streamed trace therefore cost well under 64 bytes
 // per unique block and nothing per request.
+//
+// # Bounded id space (SetLimit, Full, Sweep)
+//
+// By default (no limit) a table is exact: every id ever seen keeps its dense
+// id, and the one-parent rule is checked against the whole trace. A consumer
+// that streams a trace longer than memory sets a limit: once the number of
+// live dense ids reaches it, Full reports true and the consumer calls Sweep
+// between requests, naming through keep every dense id it still holds (each
+// cache's present blocks, a policy's remembered absent blocks, requests in
+// flight). The table keeps those ids and their ancestors (a kept block's
+// chain must still resolve, and a remembered id must find its old parent
+// when it comes back), forgets every other id (original-id lookup, parent,
+// original id), and hands the freed dense ids out again, smallest first,
+// to later Intern calls. So:
+//
+//   - every dense id stays below the highest number of ids live at once,
+//     which is about the limit: holders can size dense arrays by it;
+//   - an original id that was forgotten comes back as a new block with a
+//     new dense id (a cold miss for every holder, which held nothing for
+//     it), and the one-parent rule is checked only against ids still live:
+//     an id forgotten and seen again under another parent is not an error;
+//   - a recycled dense id names a different block than before: holders
+//     must keep no state for an id they did not name to keep (kvcache and
+//     the eviction policies reset a block's state when it is inserted);
+//   - dense ids are no longer in first-appearance order once recycled, so
+//     whatever breaks ties by dense id may break them differently than a run
+//     with an exact table (Recycled says whether that can have happened).
+//
+// The limit is soft: Intern never fails because of it (a request in progress
+// is interned whole), and a sweep that leaves more than half the limit live
+// doubles the limit to twice the live count, so each sweep (linear in the
+// table's size) frees at least half of what it scans and its cost is
+// amortised over the ids it frees.
+//
+// Tables that hold requests by their leaf (the --sort buffer and
+// kv-cache-tester input, held.go) must not recycle: Stream.Holds says so.
 type Table struct {
 	direct  []uint32 // id → dense+1 for small ids; 0 = absent
 	ids     map[uint64]BlockID
@@ -28,6 +64,21 @@ type Table struct {
 	// ns is added to ids on the way in: kv-cache-tester's per-file scope
 	// (see setScope).
 	ns uint64
+
+	limit  int       // live ids that make the table Full; 0 = exact
+	free   []BlockID // dense ids freed by the last sweep, ascending; free[fi:] unused
+	fi     int
+	mark   []uint64 // Sweep's bitset, kept between sweeps
+	added  []added  // what the last Intern created, for rollback
+	sweeps int
+	reused int64
+}
+
+// added is one dense id an Intern call created.
+type added struct {
+	key    uint64 // the id as looked up (without the scope)
+	d      BlockID
+	reused bool // taken from the free list (else appended)
 }
 
 // NewTable returns an empty table. keepOrig records dense → original ids so
@@ -36,8 +87,88 @@ func NewTable(keepOrig bool) *Table {
 	return &Table{ids: make(map[uint64]BlockID), keep: keepOrig}
 }
 
-// Len is the number of unique blocks seen.
+// Len bounds the dense ids: every BlockID the table gave is below it. For a
+// table that never recycled (no limit, or none reached) it is the number of
+// unique blocks seen.
 func (t *Table) Len() int { return len(t.parents) }
+
+// Live is the number of dense ids in use: Len less the ids freed by the
+// last sweep and not yet handed out again.
+func (t *Table) Live() int { return len(t.parents) - (len(t.free) - t.fi) }
+
+// SetLimit sets the number of live ids at which the table is Full; n ≤ 0
+// turns recycling off (the default: exact). See the type's doc.
+func (t *Table) SetLimit(n int) { t.limit = max(n, 0) }
+
+// Limit is the current limit (0 = none); Sweep may have raised it.
+func (t *Table) Limit() int { return t.limit }
+
+// Full reports whether a limit is set and the live ids have reached it: the
+// consumer should Sweep before reading on.
+func (t *Table) Full() bool { return t.limit > 0 && t.Live() >= t.limit }
+
+// Sweeps is the number of sweeps so far; Recycled the number of dense ids
+// handed out again after one (0: every dense id still names the block it
+// was first given to, and results equal those of an exact table).
+func (t *Table) Sweeps() int     { return t.sweeps }
+func (t *Table) Recycled() int64 { return t.reused }
+
+// Sweep keeps the dense ids that mark names through keep, with their
+// ancestors, and forgets every other id; it returns how many dense ids are
+// free afterwards. mark must name every id any holder still uses (ids at or
+// past Len are ignored). If more than half the limit stays live, the limit
+// becomes twice the live count. Sweep works without a limit too (it then
+// only frees). See the type's doc for what a sweep changes.
+func (t *Table) Sweep(mark func(keep func(BlockID))) int {
+	n := len(t.parents)
+	words := (n + 63) / 64
+	if cap(t.mark) < words {
+		t.mark = make([]uint64, words)
+	}
+	m := t.mark[:words]
+	clear(m)
+	has := func(b BlockID) bool { return m[b>>6]&(1<<(b&63)) != 0 }
+	mark(func(b BlockID) {
+		if int(b) < n {
+			m[b>>6] |= 1 << (b & 63)
+		}
+	})
+	// Ancestors of kept ids are kept: walk up from each until a kept one.
+	for d := range n {
+		if !has(BlockID(d)) {
+			continue
+		}
+		for p := t.parents[d]; p != rootParent && !has(p); p = t.parents[p] {
+			m[p>>6] |= 1 << (p & 63)
+		}
+	}
+	for id, d1 := range t.direct {
+		if d1 != 0 && !has(d1-1) {
+			t.direct[id] = 0
+		}
+	}
+	for id, d := range t.ids {
+		if !has(d) {
+			delete(t.ids, id)
+		}
+	}
+	t.free, t.fi = t.free[:0], 0
+	for d := range n {
+		if !has(BlockID(d)) {
+			t.free = append(t.free, BlockID(d))
+			t.parents[d] = rootParent
+			if t.keep {
+				t.orig[d] = 0
+			}
+		}
+	}
+	t.sweeps++
+	t.added = t.added[:0]
+	if live := n - len(t.free); t.limit > 0 && 2*live > t.limit {
+		t.limit = 2 * live
+	}
+	return len(t.free)
+}
 
 // KeepsOrig reports whether the table records original ids.
 func (t *Table) KeepsOrig() bool { return t.keep }
@@ -158,27 +289,41 @@ func (t *Table) forget(id uint64) {
 // left as it was before the call, so a skipped record leaves no blocks behind.
 func (t *Table) Intern(dst []BlockID, chain []uint64) ([]BlockID, error) {
 	parent := rootParent
-	before := len(t.parents)
+	t.added = t.added[:0]
 	for i, id := range chain {
 		d, ok := t.lookup(id)
 		if !ok {
-			if len(t.parents) >= maxBlocks {
-				t.rollback(chain[:i], before)
-				return dst, fmt.Errorf("hash_ids[%d]: more than %d unique blocks", i, maxBlocks)
+			a := added{key: id}
+			if t.fi < len(t.free) {
+				d = t.free[t.fi]
+				t.fi++
+				t.reused++
+				a.reused = true
+				t.parents[d] = parent
+				if t.keep {
+					t.orig[d] = id + t.ns
+				}
+			} else {
+				if len(t.parents) >= maxBlocks {
+					t.rollback()
+					return dst, fmt.Errorf("hash_ids[%d]: more than %d unique blocks", i, maxBlocks)
+				}
+				d = BlockID(len(t.parents))
+				t.parents = append(t.parents, parent)
+				if t.keep {
+					t.orig = append(t.orig, id+t.ns)
+				}
 			}
-			d = BlockID(len(t.parents))
+			a.d = d
 			t.store(id, d)
-			t.parents = append(t.parents, parent)
-			if t.keep {
-				t.orig = append(t.orig, id+t.ns)
-			}
+			t.added = append(t.added, a)
 		} else if p := t.parents[d]; p != parent {
 			// Ids in messages are the file's own (without the namespace).
 			e := &ParentError{Index: i, ID: id, HasParent: p != rootParent}
 			if e.HasParent {
 				e.Parent = t.Orig(p) - t.ns
 			}
-			t.rollback(chain[:i], before)
+			t.rollback()
 			return dst, e
 		}
 		dst = append(dst, d)
@@ -187,17 +332,28 @@ func (t *Table) Intern(dst []BlockID, chain []uint64) ([]BlockID, error) {
 	return dst, nil
 }
 
-// rollback removes the blocks that an aborted Intern added.
-func (t *Table) rollback(chain []uint64, before int) {
-	for _, id := range chain {
-		if d, ok := t.lookup(id); ok && int(d) >= before {
-			t.forget(id)
+// rollback removes the blocks that the last Intern call added (an aborted
+// one, or one whose request was then refused), newest first, so the table
+// is as it was before that call.
+func (t *Table) rollback() {
+	for i := len(t.added) - 1; i >= 0; i-- {
+		a := t.added[i]
+		t.forget(a.key)
+		if a.reused {
+			t.fi--
+			t.reused--
+			t.parents[a.d] = rootParent
+			if t.keep {
+				t.orig[a.d] = 0
+			}
+			continue
+		}
+		t.parents = t.parents[:a.d]
+		if t.keep {
+			t.orig = t.orig[:a.d]
 		}
 	}
-	t.parents = t.parents[:before]
-	if t.keep {
-		t.orig = t.orig[:before]
-	}
+	t.added = t.added[:0]
 }
 
 // setScope starts a new id scope: ids interned from now on are new blocks

@@ -1,0 +1,124 @@
+package trace
+
+import (
+	"errors"
+	"slices"
+	"testing"
+)
+
+// intern is Intern that fails the test on error.
+func intern(t *testing.T, tb *Table, chain ...uint64) []BlockID {
+	t.Helper()
+	d, err := tb.Intern(nil, chain)
+	if err != nil {
+		t.Fatalf("intern %v: %v", chain, err)
+	}
+	return d
+}
+
+func keepOnly(ids ...BlockID) func(func(BlockID)) {
+	return func(keep func(BlockID)) {
+		for _, b := range ids {
+			keep(b)
+		}
+	}
+}
+
+func TestTableSweepRecycles(t *testing.T) {
+	tb := NewTable(true)
+	tb.SetLimit(6)
+	a := intern(t, tb, 10, 11, 12) // 0 1 2
+	b := intern(t, tb, 20, 21)     // 3 4
+	if tb.Full() {
+		t.Fatal("full at 5 of 6")
+	}
+	c := intern(t, tb, 10, 11, 13) // shares 10 11; 13 → 5
+	if !slices.Equal(c, []BlockID{0, 1, 5}) || !tb.Full() || tb.Recycled() != 0 {
+		t.Fatalf("chain %v, full %v", c, tb.Full())
+	}
+	// Keep the leaf 12 only: its ancestors 10 and 11 stay too.
+	if free := tb.Sweep(keepOnly(a[2])); free != 3 {
+		t.Fatalf("freed %d, want 3 (20, 21, 13)", free)
+	}
+	if tb.Live() != 3 || tb.Full() || tb.Sweeps() != 1 || tb.Len() != 6 {
+		t.Fatalf("live %d full %v sweeps %d len %d", tb.Live(), tb.Full(), tb.Sweeps(), tb.Len())
+	}
+	if got := tb.Chain(nil, a[2], 3); !slices.Equal(got, a) {
+		t.Fatalf("kept chain %v, want %v", got, a)
+	}
+	// Kept ids keep their dense ids; forgotten ones come back on the freed
+	// ids, smallest first, with their new parent and original id.
+	if got := intern(t, tb, 10, 11, 12); !slices.Equal(got, a) {
+		t.Fatalf("kept chain re-interned as %v", got)
+	}
+	d := intern(t, tb, 21, 20)
+	if !slices.Equal(d, []BlockID{3, 4}) || tb.Recycled() != 2 {
+		t.Fatalf("recycled chain %v (recycled %d); before it was %v", d, tb.Recycled(), b)
+	}
+	// 21 was forgotten, so its new place as a root is not a conflict, and
+	// 20 now has parent 21.
+	if p, ok := tb.Parent(d[1]); !ok || p != d[0] || tb.Orig(d[1]) != 20 || tb.Orig(d[0]) != 21 {
+		t.Fatalf("parent %d %v, orig %d %d", p, ok, tb.Orig(d[0]), tb.Orig(d[1]))
+	}
+	// A live id still has its one parent.
+	var pe *ParentError
+	if _, err := tb.Intern(nil, []uint64{99, 11}); !errors.As(err, &pe) {
+		t.Fatalf("live conflict: %v", err)
+	}
+	// The rollback put 99's id back: the next new id takes it.
+	if got := intern(t, tb, 30); !slices.Equal(got, []BlockID{5}) || tb.Recycled() != 3 {
+		t.Fatalf("after rollback %v, recycled %d", got, tb.Recycled())
+	}
+	// The free list is empty: new ids are appended.
+	if got := intern(t, tb, 31); !slices.Equal(got, []BlockID{6}) {
+		t.Fatalf("appended %v", got)
+	}
+}
+
+func TestTableSweepRaisesLimit(t *testing.T) {
+	tb := NewTable(false)
+	tb.SetLimit(4)
+	var all []BlockID
+	for i := range uint64(4) {
+		all = append(all, intern(t, tb, 100+i)...)
+	}
+	// Everything stays live: the limit doubles to twice the live count, so
+	// the next sweep is 4 new ids away, not 1.
+	tb.Sweep(keepOnly(all...))
+	if tb.Limit() != 8 || tb.Full() {
+		t.Fatalf("limit %d full %v", tb.Limit(), tb.Full())
+	}
+	// Without keepOrig the lookup is forgotten by scanning: a forgotten
+	// hash-like id comes back as a new block.
+	h := intern(t, tb, 1<<60)
+	tb.Sweep(keepOnly(all...))
+	if got := intern(t, tb, 1<<60); !slices.Equal(got, h) || tb.Recycled() != 1 {
+		t.Fatalf("hash id back as %v (was %v), recycled %d", got, h, tb.Recycled())
+	}
+	if tb.Orig(h[0]) != 1<<60 {
+		t.Fatalf("orig %d", tb.Orig(h[0]))
+	}
+}
+
+// Rolling back an Intern that both reused freed ids and appended new ones
+// leaves the table as it was.
+func TestTableRollbackAcrossFreeList(t *testing.T) {
+	tb := NewTable(true)
+	tb.SetLimit(2)
+	intern(t, tb, 1, 2)
+	tb.Sweep(keepOnly())
+	if tb.Live() != 0 {
+		t.Fatalf("live %d", tb.Live())
+	}
+	intern(t, tb, 5) // takes 0; 1 stays free
+	// 6 takes 1, 7 is appended as 2, then 5 conflicts (it is a root).
+	if _, err := tb.Intern(nil, []uint64{6, 7, 5}); err == nil {
+		t.Fatal("no conflict")
+	}
+	if tb.Len() != 2 || tb.Live() != 1 || tb.Recycled() != 1 {
+		t.Fatalf("len %d live %d recycled %d", tb.Len(), tb.Live(), tb.Recycled())
+	}
+	if got := intern(t, tb, 7, 6); !slices.Equal(got, []BlockID{1, 2}) {
+		t.Fatalf("after rollback %v", got)
+	}
+}
