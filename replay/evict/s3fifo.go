@@ -86,6 +86,15 @@ func (p *s3fifo) ghostAdd(b BlockID, w int64) {
 	}
 }
 
+// Retain names the ids in G (kvcache.Retainer): a block that comes back
+// while its id is in G enters M, so a table that recycles dense ids must
+// keep them.
+func (p *s3fifo) Retain(keep func(BlockID)) {
+	for i := 0; i < p.gLen; i++ {
+		keep(p.ghost[(p.gHead+i)%len(p.ghost)].id)
+	}
+}
+
 func (p *s3fifo) Inserted(b BlockID) {
 	n := int(b) + 1
 	p.freq = grow(p.freq, n)

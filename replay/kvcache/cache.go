@@ -80,6 +80,17 @@ type Policy interface {
 	Victim(n int64) (BlockID, bool)
 }
 
+// Retainer is implemented by policies that keep state for blocks that are
+// not present (s3fifo's ghost queue): Retain names those ids. Cache.Live
+// asks it, so a trace.Table that recycles dense ids keeps them (and their
+// original ids) for as long as the policy remembers them. A policy that
+// does not implement it must hold no state for an absent block that a new
+// block given the same dense id could inherit: state set when a block is
+// Inserted is fine (every built-in policy resets its per-block state there).
+type Retainer interface {
+	Retain(keep func(BlockID))
+}
+
 // Marker is implemented by marking policies (rlt) for snapshots.
 type Marker interface {
 	IsMarked(b BlockID) bool
@@ -267,6 +278,22 @@ func (c *Cache) IsEvictable(b BlockID) bool {
 	}
 	n := &c.nodes[b]
 	return n.weight != 0 && n.kids == 0 && n.pins == 0
+}
+
+// Live names, through keep, every dense id the cache holds state for: its
+// present blocks and what its policy retains for absent ones (Retainer).
+// A streaming replay passes it to trace.Table.Sweep. Absent nodes carry no
+// state (removal clears them; insertion sets every field), so an id the
+// table hands out again starts clean here.
+func (c *Cache) Live(keep func(BlockID)) {
+	for b := range c.nodes {
+		if c.nodes[b].weight != 0 {
+			keep(BlockID(b))
+		}
+	}
+	if r, ok := c.policy.(Retainer); ok {
+		r.Retain(keep)
+	}
 }
 
 // Match returns how many leading blocks of chain are present: the request's

@@ -303,3 +303,33 @@ func TestForget(t *testing.T) {
 		})
 	}
 }
+
+// Live names the present blocks, and for s3fifo the ghost ids of blocks
+// evicted from its small queue, which must survive a table sweep.
+func TestLiveNamesPresentAndRetained(t *testing.T) {
+	for _, c := range []struct {
+		policy string
+		want   []trace.BlockID
+	}{
+		{"lru", []trace.BlockID{0, 3, 4}},
+		{"s3fifo", []trace.BlockID{0, 1, 2, 3, 4}},
+	} {
+		cache := newCache(t, c.policy, kvcache.Blocks, 3, 4)
+		for i, chain := range [][]trace.BlockID{{0, 1, 2}, {3, 4}} {
+			if _, _, err := cache.HitOnly(req(i, 4, 4, 0, 0, chain...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check(t, cache)
+		seen := map[trace.BlockID]bool{}
+		cache.Live(func(b trace.BlockID) { seen[b] = true })
+		if len(seen) != len(c.want) {
+			t.Fatalf("%s: live %v, want %v", c.policy, seen, c.want)
+		}
+		for _, b := range c.want {
+			if !seen[b] {
+				t.Fatalf("%s: live %v, want %v", c.policy, seen, c.want)
+			}
+		}
+	}
+}

@@ -20,6 +20,15 @@
 // indexed by dense id (grown on demand, 20 bytes a slot): a lookup is an
 // index, and nothing on the per-request path allocates.
 //
+// Recycled ids: a streamed replay's block table (trace.Table with a limit)
+// hands dense ids out again once no cache holds them. Live names what a
+// cache holds (present blocks, and what a Retainer policy remembers of
+// absent ones) for the table's sweep. An absent node carries no state
+// (removal clears it, insertion sets every field) and every built-in
+// policy resets its per-block state when a block is Inserted, so a
+// recycled id starts clean; a policy that keeps per-id state of absent
+// blocks beyond that must implement Retainer.
+//
 // Accounting: Used = cached blocks + reserved units ≤ Capacity at every
 // moment. Reserved units hold capacity without a block: output allowance,
 // tail tokens (ids-less tokens past the chain) and blocks a running
