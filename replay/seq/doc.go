@@ -6,13 +6,49 @@
 // fast path for sweeping eviction policies and stays so beside the timed
 // simulator.
 //
+// Two ways to run, with the same results:
+//   - RunStream (what `kvscope replay` uses unless --vs-opt, an offline
+//     policy or --sort is asked) reads the trace one request at a time
+//     (trace.Stream.NextInto, reusing one Request and its chain buffer),
+//     routes it and serves it at once in its worker's cache. Routers that
+//     need no timing keep per-worker state only, so per-worker order and
+//     random streams are those of Run. Nothing is held per request; the
+//     block table recycles dense ids past a limit (trace.Table.SetLimit:
+//     IDLimit, at least IDFloor = 2,031,616 ids, or 8 × workers × capacity
+//     in blocks), sweeping between requests and keeping each cache's
+//     present blocks and what its policy retains (kvcache.Cache.Live; s3fifo's
+//     ghost ids). Caches are sized for that limit, not for the trace. So
+//     memory is bounded by the limit × (table + workers × per-block cache
+//     and policy state), about 0.6 GB for 8 workers under lru at the
+//     floor, whatever the trace's length. Below the limit results are
+//     Run's byte for byte (the dense ids are the same: same table, same
+//     order). Past it, dense ids are reused, so the policies that draw
+//     among leaves in id order (rlt, random_leaf) may draw other blocks
+//     than a whole-trace run would; lru, lfu, fifo, sieve, s3fifo and
+//     server_lru never tie on id (stamps, insertion numbers and depths
+//     differ among leaves) and give the same results (stream_test.go).
+//     Result.IDs (JSON id_recycling, and a note line in the text report)
+//     appears only when ids were recycled. A stream that holds its
+//     requests (--sort, kv-cache-tester input) never recycles.
+//   - Run takes a whole loaded trace: --vs-opt (opt and the Belady bound
+//     replay each worker's whole sequence, and opt needs its future) and
+//     --sort (which needs the whole file) use it. Its memory grows with the
+//     trace: the requests (about 100 bytes each plus 4 bytes per block
+//     occurrence), the table (about 20–50 bytes per unique block) and each
+//     cache's dense arrays, sized by the largest id its worker sees (about
+//     32 bytes a slot per worker under lru), plus, with --vs-opt, each
+//     worker's renumbered sequence and opt's next-use table (4 bytes per
+//     block occurrence). These figures are exact, not approximated; they
+//     are not spilled to disk.
+//
 // Choices where SPEC is silent:
-//   - Routing needs no cache state here, so every request is routed first
-//     (a completion right after each decision); each worker's sequence is
-//     then known, which opt needs as its future.
+//   - Routing needs no cache state here, so in Run every request is routed
+//     first (a completion right after each decision); each worker's
+//     sequence is then known, which opt needs as its future.
 //   - Oversize (footprint = input blocks or tokens + tail + output
-//     allowance > B) is decided per request before any work: error stops
-//     naming the first one, fail counts it in failed, bypass serves it
+//     allowance > B) is decided per request before any work (streamed: the
+//     serving stops at the first and the rest is read to count them): error
+//     stops naming the first one, fail counts it in failed, bypass serves it
 //     uncached (completed, its input counted in the hit-ratio denominators
 //     with no hits, outside every ratio's sequence).
 //   - Misses for ratios are the served requests' miss blocks (block mode)

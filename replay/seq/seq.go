@@ -105,6 +105,10 @@ type Result struct {
 	Scenario string     `json:"scenario"`
 	Trace    trace.Info `json:"trace"`
 	Workers  []Worker   `json:"workers"`
+	// IDs is present only when a streamed replay recycled dense block ids
+	// (RunStream past its id limit): ties that policies break by dense id
+	// may then have broken differently than in a whole-trace run.
+	IDs *IDRecycling `json:"id_recycling,omitempty"`
 	// ElapsedS is the replay's wall time (not part of the result's
 	// identity).
 	ElapsedS float64 `json:"-"`
@@ -151,14 +155,15 @@ func timingFree() string {
 	return fmt.Sprint(out)
 }
 
-// Run replays tr (hit-only, SPEC §4) under cfg.
-func Run(tr *trace.Trace, cfg Config) (*Result, error) {
-	start := time.Now()
+// prepare checks cfg (defaulting Oversize) and returns its canonical
+// scenario and the probe cache that measures footprints (trace block size
+// bs).
+func prepare(cfg *Config, bs int) (canon string, probe *kvcache.Cache, err error) {
 	if cfg.Workers < 1 {
-		return nil, fmt.Errorf("workers = %d: need at least 1", cfg.Workers)
+		return "", nil, fmt.Errorf("workers = %d: need at least 1", cfg.Workers)
 	}
 	if cfg.Capacity < 1 {
-		return nil, fmt.Errorf("cache capacity %d: need at least 1", cfg.Capacity)
+		return "", nil, fmt.Errorf("cache capacity %d: need at least 1", cfg.Capacity)
 	}
 	if cfg.Oversize == "" {
 		cfg.Oversize = scenario.OversizeError
@@ -166,17 +171,24 @@ func Run(tr *trace.Trace, cfg Config) (*Result, error) {
 	switch cfg.Oversize {
 	case scenario.OversizeError, scenario.OversizeFail, scenario.OversizeBypass:
 	default:
-		return nil, fmt.Errorf("oversize %q: want error, fail or bypass", cfg.Oversize)
+		return "", nil, fmt.Errorf("oversize %q: want error, fail or bypass", cfg.Oversize)
 	}
-	canon, err := Scenario(cfg)
+	canon, err = Scenario(*cfg)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	bs := tr.Info.BlockSize
 	if bs < 1 {
-		return nil, fmt.Errorf("trace block size %d: need at least 1", bs)
+		return "", nil, fmt.Errorf("trace block size %d: need at least 1", bs)
 	}
-	probe, err := kvcache.New(kvcache.Config{Unit: cfg.Unit, Capacity: cfg.Capacity, BlockSize: bs}, nopPolicy{})
+	probe, err = kvcache.New(kvcache.Config{Unit: cfg.Unit, Capacity: cfg.Capacity, BlockSize: bs}, nopPolicy{})
+	return canon, probe, err
+}
+
+// Run replays tr (hit-only, SPEC §4) under cfg.
+func Run(tr *trace.Trace, cfg Config) (*Result, error) {
+	start := time.Now()
+	bs := tr.Info.BlockSize
+	canon, probe, err := prepare(&cfg, bs)
 	if err != nil {
 		return nil, err
 	}
@@ -277,42 +289,16 @@ func replayWorker(tr *trace.Trace, idx []int32, over []bool, cfg Config, w, bs i
 	}
 	for j, r := range reqs {
 		i := idx[j]
-		st.Requests++
-		o := Outcome{Index: int(i), Worker: w, Status: "ok"}
-		if over[i] {
-			if cfg.Oversize == scenario.OversizeFail {
-				st.Failed.add("oversize: input + output allowance exceeds the cache")
-				o.Status = "failed"
-			} else {
-				st.Bypassed++
-				st.Completed++
-				st.InputTokens += int64(r.Input)
-				st.InputBlocks += int64(len(r.Blocks))
-				o.Status = "bypassed"
-			}
-		} else {
-			hb, ht, err := c.HitOnly(r)
-			if err != nil {
-				return st, fmt.Errorf("request %d: %w", r.Index, err)
-			}
-			st.Completed++
-			st.HitBlocks += int64(hb)
-			st.HitTokens += int64(ht)
-			st.InputTokens += int64(r.Input)
-			st.InputBlocks += int64(len(r.Blocks))
-			o.HitBlocks, o.HitTokens = hb, ht
-			o.Missed = missed(cfg.Unit, r, hb, ht)
-			st.Missed += o.Missed
+		o, err := serve(c, r, over[i], cfg.Oversize, w, &st)
+		if err != nil {
+			return st, err
 		}
 		if outcomes != nil {
+			o.Index = int(i)
 			outcomes[i] = o
 		}
 	}
-	st.Evicted = c.Evicted()
-	if m, ok := c.Policy().(kvcache.Marker); ok {
-		st.Phases = m.Phases()
-	}
-	st.ratios()
+	st.finish(c)
 	if cfg.VsOpt {
 		r, err := CompareOpt(context.Background(), served, cfg.Unit, cfg.Capacity, bs, st.Missed)
 		if err != nil {
@@ -321,6 +307,49 @@ func replayWorker(tr *trace.Trace, idx []int32, over []bool, cfg Config, w, bs i
 		st.Ratios = &r
 	}
 	return st, nil
+}
+
+// serve replays request r on worker w's cache c (over: r is oversize,
+// handled by the oversize mode, which is fail or bypass here) and counts it
+// in st.
+func serve(c *kvcache.Cache, r *trace.Request, over bool, oversize string, w int, st *Stats) (Outcome, error) {
+	st.Requests++
+	o := Outcome{Index: r.Index, Worker: w, Status: "ok"}
+	if over {
+		if oversize == scenario.OversizeFail {
+			st.Failed.add("oversize: input + output allowance exceeds the cache")
+			o.Status = "failed"
+		} else {
+			st.Bypassed++
+			st.Completed++
+			st.InputTokens += int64(r.Input)
+			st.InputBlocks += int64(len(r.Blocks))
+			o.Status = "bypassed"
+		}
+		return o, nil
+	}
+	hb, ht, err := c.HitOnly(r)
+	if err != nil {
+		return o, fmt.Errorf("request %d: %w", r.Index, err)
+	}
+	st.Completed++
+	st.HitBlocks += int64(hb)
+	st.HitTokens += int64(ht)
+	st.InputTokens += int64(r.Input)
+	st.InputBlocks += int64(len(r.Blocks))
+	o.HitBlocks, o.HitTokens = hb, ht
+	o.Missed = missed(c.Unit(), r, hb, ht)
+	st.Missed += o.Missed
+	return o, nil
+}
+
+// finish takes the cache's own counters once a worker's replay is over.
+func (st *Stats) finish(c *kvcache.Cache) {
+	st.Evicted = c.Evicted()
+	if m, ok := c.Policy().(kvcache.Marker); ok {
+		st.Phases = m.Phases()
+	}
+	st.ratios()
 }
 
 func (st *Stats) ratios() {
