@@ -79,7 +79,10 @@ func parseDuration(raw []byte, unit time.Duration) (time.Duration, error) {
 }
 
 func exactDecimal(raw []byte, unit int64) (time.Duration, bool) {
-	digits := len(strconv.FormatInt(unit, 10)) - 1
+	digits := 0 // unit is a power of ten: 10^digits (counted, not formatted: no allocation)
+	for u := unit; u >= 10; u /= 10 {
+		digits++
+	}
 	var ip, fp int64
 	i := 0
 	for ; i < len(raw) && raw[i] >= '0' && raw[i] <= '9'; i++ {

@@ -122,3 +122,46 @@ func TestTableRollbackAcrossFreeList(t *testing.T) {
 		t.Fatalf("after rollback %v", got)
 	}
 }
+
+// Sequentially numbered ids (generated traces) keep finding their live ids
+// after the flat window slides past them: an old id kept live moves to the
+// map and resolves to its dense id; forgotten ones come back as new blocks.
+func TestTableSlidesWithSequentialIDs(t *testing.T) {
+	tb := NewTable(true)
+	tb.SetLimit(1000)
+	old := intern(t, tb, 0, 1, 2) // kept live throughout: the "hot prefix"
+	var last []BlockID
+	next := uint64(3)
+	for range 200 {
+		chain := []uint64{0, 1, 2}
+		for range 40 {
+			chain = append(chain, next)
+			next++
+		}
+		last = intern(t, tb, chain...)
+		if tb.Full() {
+			tb.Sweep(keepOnly(last...))
+		}
+	}
+	if tb.Sweeps() < 5 || tb.base == 0 {
+		t.Fatalf("sweeps %d, window base %d: the window never slid", tb.Sweeps(), tb.base)
+	}
+	if got := intern(t, tb, 0, 1, 2); !slices.Equal(got, old) {
+		t.Fatalf("hot prefix %v, was %v", got, old)
+	}
+	// The last chain is live: it resolves to the same dense ids.
+	chain := []uint64{0, 1, 2}
+	for i := next - 40; i < next; i++ {
+		chain = append(chain, i)
+	}
+	if got := intern(t, tb, chain...); !slices.Equal(got, last) {
+		t.Fatalf("live chain %v, was %v", got, last)
+	}
+	// An id forgotten long ago is a new block under any parent.
+	if _, err := tb.Intern(nil, []uint64{50}); err != nil {
+		t.Fatalf("forgotten id: %v", err)
+	}
+	if tb.Len() > 1100 {
+		t.Fatalf("dense ids reached %d with a limit of 1000", tb.Len())
+	}
+}

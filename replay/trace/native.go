@@ -157,7 +157,10 @@ func (s *nativeSource) next(r *Request, ids []uint64) ([]uint64, error) {
 		default:
 			err = s.sc.skip()
 		}
-		return wrapIf(string(key), err)
+		if err != nil { // string(key) only then: it allocates
+			return wrapIf(string(key), err)
+		}
+		return nil
 	})
 	if err == nil {
 		err = s.sc.end()

@@ -338,7 +338,10 @@ func (s *Stream) NextInto(r *Request) error {
 func (s *Stream) readKept(r *Request) error {
 	for {
 		err := s.read(r)
-		var re *recordError
+		if err == nil {
+			return nil
+		}
+		var re *recordError // escapes through errors.As: only on errors
 		if errors.As(err, &re) && s.opt.SkipBad {
 			s.skip(re)
 			continue

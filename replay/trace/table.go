@@ -56,7 +56,9 @@ const maxBlocks = int(rootParent) - 1
 // Tables that hold requests by their leaf (the --sort buffer and
 // kv-cache-tester input, held.go) must not recycle: Stream.Holds says so.
 type Table struct {
-	direct  []uint32 // id → dense+1 for small ids; 0 = absent
+	direct  []uint32 // id-base → dense+1 for ids near base; 0 = absent
+	base    uint64   // first id of direct: 0 until a sweep slides it up
+	maxID   uint64   // largest id stored
 	ids     map[uint64]BlockID
 	parents []uint32
 	orig    []uint64
@@ -142,9 +144,9 @@ func (t *Table) Sweep(mark func(keep func(BlockID))) int {
 			m[p>>6] |= 1 << (p & 63)
 		}
 	}
-	for id, d1 := range t.direct {
+	for i, d1 := range t.direct {
 		if d1 != 0 && !has(d1-1) {
-			t.direct[id] = 0
+			t.direct[i] = 0
 		}
 	}
 	for id, d := range t.ids {
@@ -152,6 +154,7 @@ func (t *Table) Sweep(mark func(keep func(BlockID))) int {
 			delete(t.ids, id)
 		}
 	}
+	t.slide()
 	t.free, t.fi = t.free[:0], 0
 	for d := range n {
 		if !has(BlockID(d)) {
@@ -181,9 +184,9 @@ func (t *Table) Orig(b BlockID) uint64 {
 	if t.keep {
 		return t.orig[b]
 	}
-	for id, d := range t.direct {
+	for i, d := range t.direct {
 		if d == b+1 {
-			return uint64(id) + t.ns
+			return t.base + uint64(i) + t.ns
 		}
 	}
 	for id, d := range t.ids {
@@ -250,8 +253,8 @@ func (e *ParentError) Error() string {
 }
 
 func (t *Table) lookup(id uint64) (BlockID, bool) {
-	if id < uint64(len(t.direct)) {
-		if d := t.direct[id]; d != 0 {
+	if rel := id - t.base; rel < uint64(len(t.direct)) { // wraps below base
+		if d := t.direct[rel]; d != 0 {
 			return d - 1, true
 		}
 	}
@@ -263,25 +266,64 @@ func (t *Table) lookup(id uint64) (BlockID, bool) {
 }
 
 func (t *Table) store(id uint64, d BlockID) {
-	if id >= uint64(len(t.direct)) && id < uint64(2*len(t.parents)+4096) {
-		n := max(2*len(t.direct), int(id)+1, 4096)
+	t.maxID = max(t.maxID, id)
+	rel := id - t.base // wraps below base
+	if rel >= uint64(len(t.direct)) && rel < uint64(2*len(t.parents)+4096) {
+		n := max(2*len(t.direct), int(rel)+1, 4096)
 		nd := make([]uint32, n)
 		copy(nd, t.direct)
 		t.direct = nd
 	}
-	if id < uint64(len(t.direct)) {
-		t.direct[id] = d + 1
+	if rel < uint64(len(t.direct)) {
+		t.direct[rel] = d + 1
 		return
 	}
 	t.ids[id] = d
 }
 
 func (t *Table) forget(id uint64) {
-	if id < uint64(len(t.direct)) && t.direct[id] != 0 {
-		t.direct[id] = 0
+	if rel := id - t.base; rel < uint64(len(t.direct)) && t.direct[rel] != 0 {
+		t.direct[rel] = 0
 		return
 	}
 	delete(t.ids, id)
+}
+
+// slide moves the flat window after a sweep so that its upper half starts
+// just past the largest id seen: traces that number blocks as they go
+// (generated ones, Mooncake) keep finding their recent ids, the ones still
+// live, in the window instead of the map once the ids pass twice the
+// table's size. Live ids that fall below the window go to the map, map ids
+// that fall inside it come in.
+func (t *Table) slide() {
+	half := uint64(len(t.direct) / 2)
+	if t.maxID+1 < half || t.maxID+1-half <= t.base {
+		return
+	}
+	shift := t.maxID + 1 - half - t.base
+	if shift >= uint64(len(t.direct)) {
+		for i, d1 := range t.direct {
+			if d1 != 0 {
+				t.ids[t.base+uint64(i)] = d1 - 1
+			}
+		}
+		clear(t.direct)
+	} else {
+		for i, d1 := range t.direct[:shift] {
+			if d1 != 0 {
+				t.ids[t.base+uint64(i)] = d1 - 1
+			}
+		}
+		n := copy(t.direct, t.direct[shift:])
+		clear(t.direct[n:])
+	}
+	t.base += shift
+	for id, d := range t.ids {
+		if rel := id - t.base; rel < uint64(len(t.direct)) {
+			t.direct[rel] = d + 1
+			delete(t.ids, id)
+		}
+	}
 }
 
 // Intern appends the dense ids of chain (original ids, root to leaf) to dst
