@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/kvscope/kvscope/internal/progress"
 	"github.com/kvscope/kvscope/replay/evict"
 	"github.com/kvscope/kvscope/replay/kvcache"
 	"github.com/kvscope/kvscope/replay/param"
@@ -21,10 +22,11 @@ import (
 
 func newReplayCmd() *cobra.Command {
 	var (
-		rf     readerFlags
-		sf     scenarioFlags
-		vsOpt  bool
-		asJSON bool
+		rf      readerFlags
+		sf      scenarioFlags
+		vsOpt   bool
+		asJSON  bool
+		idLimit int
 	)
 	timingFree := route.TimingFree()
 	cmd := &cobra.Command{
@@ -57,21 +59,16 @@ func newReplayCmd() *cobra.Command {
 			}
 			p := newPrinter(cmd)
 			defer p.Clear()
-			tr, err := loadTrace(cmd, p, args[0], opt)
-			if err != nil {
-				return err
-			}
-			cfg.Progress = countProgress(p, "replaying", "requests", len(tr.Requests))
-			if sc := scs[0]; sc.DefaultSize() {
-				// The shared default size, in whole blocks of this trace.
-				cfg.Capacity, cfg.Unit = int64(sc.Sized(tr.Info.BlockSize).Capacity), kvcache.Blocks
-			}
-			res, err := seq.Run(tr, cfg)
+			res, err := runReplay(cmd, p, args[0], opt, scs[0], cfg, idLimit)
 			p.Clear()
 			if err != nil {
 				var oe *seq.OversizeError
-				if errors.As(err, &oe) {
+				var ie *seq.InputError
+				switch {
+				case errors.As(err, &oe):
 					return err
+				case errors.As(err, &ie):
+					return ie.Err
 				}
 				return fmt.Errorf("replay: %w", err)
 			}
@@ -107,8 +104,42 @@ func newReplayCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "also run opt and the Belady bound on each worker's sequence and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().IntVar(&idLimit, "id-limit", 0, "streamed replay: live block ids before the table is swept (0: seq.IDLimit; -1: never, exact ids, memory grows with the trace)")
+	_ = cmd.Flags().MarkHidden("id-limit") // for tests and benchmarks
 	addOutputFlags(cmd, true)
 	return cmd
+}
+
+// runReplay replays the trace at path under cfg: streamed (seq.RunStream,
+// memory following the caches, not the trace; the progress line counts
+// bytes read) unless --vs-opt, an offline policy or --sort needs the whole
+// trace (seq.Run: each worker's whole sequence, or the whole file).
+func runReplay(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, sc scenario.Scenario, cfg seq.Config, idLimit int) (*seq.Result, error) {
+	if seq.CanStream(cfg) && !opt.Sort {
+		opt.KeepIDs = true // consistent_hash hashes the trace's own ids
+		s, err := openTrace(cmd, p, path, opt)
+		if err != nil {
+			return nil, &seq.InputError{Err: err}
+		}
+		defer s.Close()
+		defaultSize(sc, &cfg, s.Info().BlockSize)
+		return seq.RunStream(s, cfg, idLimit)
+	}
+	tr, err := loadTrace(cmd, p, path, opt)
+	if err != nil {
+		return nil, &seq.InputError{Err: err}
+	}
+	cfg.Progress = countProgress(p, "replaying", "requests", len(tr.Requests))
+	defaultSize(sc, &cfg, tr.Info.BlockSize)
+	return seq.Run(tr, cfg)
+}
+
+// defaultSize gives cfg the shared default cache size, in whole blocks of
+// the trace (block size bs), when the scenario names none.
+func defaultSize(sc scenario.Scenario, cfg *seq.Config, bs int) {
+	if sc.DefaultSize() {
+		cfg.Capacity, cfg.Unit = int64(sc.Sized(bs).Capacity), kvcache.Blocks
+	}
 }
 
 // hitOnlyConfig turns a scenario into a hit-only replay's configuration,
@@ -169,6 +200,9 @@ func writeReplayTable(out io.Writer, res *seq.Result) {
 	fmt.Fprintln(out)
 	if n := trace.NoPrefixNote(res.Trace.Format); n != "" {
 		fmt.Fprintf(out, "note      %s\n", n)
+	}
+	if res.IDs != nil {
+		fmt.Fprintf(out, "note      %s (%d sweeps, %d ids recycled)\n", res.IDs.Note, res.IDs.Sweeps, res.IDs.Recycled)
 	}
 	fmt.Fprintf(out, "requests  %d: %d completed (%d bypassed), %d failed\n\n", res.Requests, res.Completed, res.Bypassed, res.Failed.Count)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

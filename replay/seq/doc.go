@@ -14,7 +14,7 @@
 //     need no timing keep per-worker state only, so per-worker order and
 //     random streams are those of Run. Nothing is held per request; the
 //     block table recycles dense ids past a limit (trace.Table.SetLimit:
-//     IDLimit, at least IDFloor = 2,031,616 ids, or 8 × workers × capacity
+//     IDLimit, at least IDFloor = 1,507,328 ids, or 8 × workers × capacity
 //     in blocks), sweeping between requests and keeping each cache's
 //     present blocks and what its policy retains (kvcache.Cache.Live; s3fifo's
 //     ghost ids). Caches are sized for that limit, not for the trace. So

@@ -15,11 +15,12 @@ import (
 
 // IDFloor is the smallest id limit RunStream gives the block table: every
 // shared trace has fewer unique blocks (the largest streamed one, Azure
-// conv, has 1.41 M; kv-cache-tester, 3.45 M, is held whole by its reader
+// conv, has 1,406,937; kv-cache-tester, 3.45 M, is held whole by its reader
 // and never recycles), so their streamed replays never recycle and equal
-// Run's. It sits 64 Ki below 2²¹ so per-block arrays, sized for the limit
-// plus one request's new blocks, stay within 2²¹ slots.
-const IDFloor = 1<<21 - 1<<16
+// Run's. It sits 64 Ki below 3·2¹⁹ so per-block arrays, sized for the
+// limit plus one request's new blocks, take 3·2¹⁹ slots: about 400 MB for
+// 8 workers under lru (20 bytes a node, 12 of policy state).
+const IDFloor = 3<<19 - 1<<16
 
 // IDLimit is RunStream's default id limit: IDFloor, or eight times the
 // blocks all workers' caches can hold when that is more, so a sweep frees
