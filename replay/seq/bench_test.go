@@ -8,25 +8,15 @@ import (
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/replay/trace/gen"
+	"github.com/kvscope/kvscope/replay/trace/tracetest"
 )
 
 // multiturnNative is `kvscope gen multiturn --clients N` as native bytes.
 func multiturnNative(b *testing.B, clients int) []byte {
-	b.Helper()
 	p := gen.DefaultMultiturn()
 	p.Clients = clients
-	var buf bytes.Buffer
-	w, err := trace.NewNativeWriter(&buf, p.BlockSize, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := p.Generate(func(r *trace.Request) error { return w.Write(r, nil) }); err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	return buf.Bytes()
+	_, data := tracetest.Generate(b, &p, trace.FormatNative, "bench")
+	return data
 }
 
 var benchCfg = seq.Config{Workers: 8, Router: spec("round_robin"), Evict: spec("lru"), Unit: kvcache.Blocks, Capacity: 4000, Seed: 1}
