@@ -14,10 +14,11 @@ import (
 // lines reads a text file line by line, counting lines and skipping blank
 // ones. Lines may be of any length.
 type lines struct {
-	name string
-	br   *bufio.Reader
-	line int
-	long []byte
+	name   string
+	br     *bufio.Reader
+	line   int
+	long   []byte
+	locBuf []byte // loc's buffer
 }
 
 // next returns the next non-blank line (without its newline) and its number;
@@ -52,7 +53,12 @@ func (l *lines) next() ([]byte, error) {
 	}
 }
 
-func (l *lines) loc() string { return l.name + ":" + strconv.Itoa(l.line) }
+// loc is "NAME:LINE": one allocation (the string itself) per call.
+func (l *lines) loc() string {
+	l.locBuf = append(append(l.locBuf[:0], l.name...), ':')
+	l.locBuf = strconv.AppendInt(l.locBuf, int64(l.line), 10)
+	return string(l.locBuf)
+}
 
 // jsonlSource reads Mooncake and Qwen-Bailian JSONL.
 type jsonlSource struct {
