@@ -19,8 +19,14 @@
 //     present blocks and what its policy retains (kvcache.Cache.Live; s3fifo's
 //     ghost ids). Caches are sized for that limit, not for the trace. So
 //     memory is bounded by the limit × (table + workers × per-block cache
-//     and policy state), about 0.6 GB for 8 workers under lru at the
-//     floor, whatever the trace's length. Below the limit results are
+//     and policy state), whatever the trace's length: 0.64 GB peak RSS on
+//     a 10 M-request multiturn trace, 8 workers of 4,000 blocks under lru
+//     (Go's default GOGC lets the heap reach twice the live arrays before
+//     a collection; GOGC=25 gave 0.53 GB instead of 0.59 GB at 1 M). The
+//     arrays are reserved for the limit up front, so a small trace takes
+//     more than Run's (0.2 GB against 0.12 GB at 10 k requests), and
+//     rerunning in one process zeroes them each time
+//     (BenchmarkStreamMultiturn). Below the limit results are
 //     Run's byte for byte (the dense ids are the same: same table, same
 //     order). Past it, dense ids are reused, so the policies that draw
 //     among leaves in id order (rlt, random_leaf) may draw other blocks
