@@ -21,6 +21,14 @@
 // root-to-leaf path of dense ids and an id under two parents is an error
 // "FILE:LINE: hash_ids[i]: id X already has parent Y".
 //
+// A consumer that streams a trace longer than memory bounds the table
+// (Table.SetLimit, Full, Sweep; see Table): past the limit it names the
+// ids it still holds, the table forgets the others and hands their dense
+// ids out again, and the one-parent rule is then checked only against ids
+// still live. A stream that holds its requests (Stream.Holds: --sort,
+// kv-cache-tester) must not be bounded. The happy path of NextInto
+// allocates one string per request (Request.Source, "FILE:LINE").
+//
 // The format is detected from the content (the first line of JSONL, the
 // CSV header, a tar header) unless ReadOptions.Format forces one; gzip, zstd
 // and xz are undone transparently by their magic bytes (nested too: a
