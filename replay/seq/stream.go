@@ -44,7 +44,7 @@ type IDRecycling struct {
 }
 
 // RecycledNote is IDRecycling's note (also the text report's line).
-const RecycledNote = "block ids were recycled to bound memory: ties between blocks may break differently than in a whole-trace replay"
+const RecycledNote = "block ids were recycled to bound memory: policies that draw among blocks by id (rlt, random_leaf) may choose differently than in a whole-trace replay (--id-limit -1 keeps every id)"
 
 // InputError is a trace reading error met by RunStream (a bad record, a
 // truncated file): the reader's own message, which a caller shows as it
