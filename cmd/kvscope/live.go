@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -48,6 +49,10 @@ func newLiveCmd() *cobra.Command {
 			"reports the hit ratio from the responses and from /metrics, and kvscope's own model\n" +
 			"of the worker caches. With --compare-evict it simulates the requests sent and gives,\n" +
 			"per metric, live − model. The report goes to -o (.json or .md) or Markdown on stdout.\n" +
+			"TRACE is read as a stream: a first pass checks and counts it, then the run reads each\n" +
+			"request as the previous one is sent, so memory follows the requests in flight, not the\n" +
+			"trace (--compare-evict keeps the requests sent, and --sort holds the trace). Requests a\n" +
+			"run stopped early never sent are counted (not_sent), without a record each.\n" +
 			"API keys come only from --api-key-env or --api-key-file and are sent only to the\n" +
 			"attached hosts, never printed. Exit status 1 when no request completed. Ctrl-C stops\n" +
 			"sending, cancels the requests in flight, writes the report of what was sent (marked\n" +
@@ -105,14 +110,18 @@ func newLiveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tr, err := trace.Load(args[0], opt)
+			// The trace is streamed: a first pass checks it whole and
+			// counts it (progress, ETA, the requests never reached), keeping
+			// counters only; the run reads it again as it sends.
+			expect, err := countTrace(args[0], opt, limit)
 			if err != nil {
 				return err
 			}
-			reqs := tr.Requests
-			if limit > 0 && limit < len(reqs) {
-				reqs = reqs[:limit]
+			stream, err := trace.Open(args[0], opt)
+			if err != nil {
+				return err
 			}
+			defer stream.Close()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			// After the first Ctrl-C the default handling is back: a second
@@ -124,6 +133,9 @@ func newLiveCmd() *cobra.Command {
 				BreakerFailures: breaker, Backoff: backoff, ProbeInterval: probeEvery, ScrapeInterval: scrapeEvery,
 				ModelEvict: modelEvict, KVEvents: kvEps,
 				Client: live.ClientConfig{API: a, Model: model, Words: words, Key: key, TLS: tlsCfg},
+				// The comparison simulates the requests sent: only then
+				// does the run keep them.
+				KeepPlan: compareEvict != "", Expect: expect,
 			}
 			tof.apply(&cfg)
 			cf.apply(&cfg)
@@ -145,7 +157,7 @@ func newLiveCmd() *cobra.Command {
 					pr.Clear()
 				}()
 			}
-			res, err := live.Run(ctx, tr, reqs, cfg)
+			res, err := live.RunStream(ctx, live.Limit(stream, limit), cfg)
 			if cfg.Updates != nil {
 				close(cfg.Updates)
 				<-done
@@ -237,6 +249,32 @@ func newLiveCmd() *cobra.Command {
 	tf.add(fl, "")
 	fl.StringVarP(&output, "output", "o", "", "write the report here (.json, else Markdown); default Markdown on stdout")
 	return cmd
+}
+
+// countTrace reads the trace at path once, keeping counters only: the
+// requests a live run replays (at most limit, when limit > 0) and the
+// last one's arrival. A bad record stops it with the reader's error
+// (FILE:LINE: field: reason), before anything is sent.
+func countTrace(path string, opt trace.ReadOptions, limit int) (live.Expect, error) {
+	s, err := trace.Open(path, opt)
+	if err != nil {
+		return live.Expect{}, err
+	}
+	defer s.Close()
+	var e live.Expect
+	var r trace.Request
+	for limit <= 0 || e.Requests < limit {
+		err := s.NextInto(&r)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return live.Expect{}, err
+		}
+		e.Requests++
+		e.LastArrival = r.Arrival
+	}
+	return e, nil
 }
 
 // readKey reads the API key from an environment variable or a file, never

@@ -13,10 +13,10 @@ func (v clusterView) Match(w int, r *trace.Request) (int, int) {
 	d := v.d
 	if d.kvWalk {
 		// The worker's true cache, from its KV events: the leading run
-		// of the prompt's blocks present there. r is request r.Index of
-		// the plan's model; its prompt is built once for every worker.
+		// of the prompt's blocks present there. r is the model's request
+		// of the run's request r.Index (in flight); its prompt is built once for every worker.
 		if d.matchIdx != r.Index {
-			d.matchTok = d.plan.Tokens(r.Index, d.matchTok)
+			d.matchTok = d.plan.TokensOf(&d.reqs[r.Index].pr, d.matchTok)
 			d.matchDig = blockDigests(d.matchTok, d.bs, d.matchDig)
 			d.matchIdx = r.Index
 		}

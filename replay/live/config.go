@@ -64,6 +64,20 @@ type Config struct {
 	// redials every second); the run starts anyway after it, and the
 	// result says which were late.
 	KVConnectWait time.Duration
+	// KeepPlan keeps every request the run reached in the Result's Plan
+	// (Requests and Model.Requests), which Result.SentWorkload needs (a
+	// comparison simulation, the explorer's export): memory then grows
+	// with the requests sent. Without it a streamed run (RunStream) holds
+	// only the requests in flight. Run (a loaded trace) always keeps them.
+	KeepPlan bool
+	// Expect is what a first pass over a streamed trace counted
+	// (RunStream): the requests to replay and the last one's arrival
+	// (trace time), for progress and its ETA, and so that the requests a
+	// run stopped early never reached are counted without reading the
+	// rest. Zero: unknown (progress counts the requests read so far, and
+	// the rest of the trace is read, counted and dropped when the run
+	// stops early).
+	Expect Expect
 	// Updates, if set, receives a Record per finished request (sent
 	// blocking: the consumer must keep up) and a Snapshot every
 	// SnapshotEvery (dropped when the channel is full). The driver never
@@ -77,6 +91,17 @@ type Config struct {
 	settleFor, settleEvery time.Duration
 	// wrapRouter, when set, wraps the router (tests: one that panics).
 	wrapRouter func(route.Router) route.Router
+	// heldHook, when set, is called with the number of requests the
+	// driver holds (reached, not finished) after each read from the
+	// source and once after the run (tests: the driver holds what is in
+	// flight, not the trace).
+	heldHook func(held int)
+}
+
+// Expect is a streamed trace's size, counted before the run.
+type Expect struct {
+	Requests    int
+	LastArrival time.Duration
 }
 
 func (c *Config) defaults() {

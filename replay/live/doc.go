@@ -4,7 +4,7 @@
 // simulated (replay/sim).
 //
 // It owns the protocol clients, the /metrics scraper and the live driver.
-// The prompt builder (NewPlan) and the types of a finished run (Result,
+// The prompt builder (NewPlan, NewStreamPlan) and the types of a finished run (Result,
 // Record, WorkerResult, Status, API) live in replay/live/liverun, which
 // imports no net/http, so that analysis reads runs without depending on the
 // driver; this package aliases those types for its callers. It simulates nothing itself: its model of each
@@ -48,13 +48,14 @@
 // below Concurrency when workers push back (limit.go: AIMD, halved once per
 // window on a 429 or a stall, +1/cap per success), so an overloaded fleet
 // is not driven into a stall-and-retry storm. Config.Duration stops the
-// sending (in-flight requests finish; the rest end Cancelled, "not sent",
-// and the result says the limit was reached). Each record keeps the lag
+// sending (in-flight requests finish; the rest are counted not sent,
+// Result.NotSent, among the cancelled, and the result says the limit was
+// reached). Each record keeps the lag
 // from the scheduled arrival to its first send and its TTFT from the
 // arrival as well as from the send: a load test that falls behind its
 // schedule shows it, and the comparison with a simulation, whose TTFT runs
 // from the arrival, uses the former. Prompts are built when a request is
-// sent (liverun.Plan.Tokens, from 4 bytes per block of plan), so what is
+// sent (liverun.Plan.TokensOf, from 4 bytes per block of plan), so what is
 // held follows the requests in flight, not the trace. Each request is routed by the same
 // route.Router the simulator uses, fed the driver's clock (nondecreasing,
 // under one lock), the request as server-block chains, and a Completion for
@@ -174,12 +175,35 @@
 // the explorer; the result, each worker's MirrorResult; the report, the
 // mirror's hit ratio beside the others.
 //
+// # Streaming (RunStream)
+//
+// RunStream reads its Source (a trace.Stream) as it sends: request k+1 is
+// read, planned (liverun.Plan.Add: its blocks' per-run indices) and waits
+// for its arrival and a free slot only once request k has been sent, so
+// the driver holds the requests in flight (at most Config.Concurrency)
+// and that one, each released when it ends; what stays per request is its
+// Record. Run, for a loaded trace (the explorer, tests), is RunStream over
+// a slice. What still grows with the run, not the trace: the records of the
+// requests sent, the plan's per-run index of each distinct trace block sent
+// (a map entry and a first-token entry, about 80 bytes), the stream's block
+// table (its ids read so far), and, unless recycled (ids.go), the model's
+// block table and the model caches' arrays indexed by its dense ids. With
+// Config.KeepPlan (the CLI's --compare-evict, the explorer) every request
+// reached is kept in the Result's Plan, as the comparison simulates them.
+// A run that stops early (duration, Ctrl-C) holds and writes no record for
+// the requests it never reached: they are counted (Result.NotSent), from
+// Config.Expect when a first pass counted the trace (the CLI's: it also
+// checks the whole trace, so a bad record stops the command before
+// anything is sent), else by reading the rest. The progress line's total
+// and ETA come from Config.Expect.
+//
 // # Cancellation and panics
 //
 // When Run's context ends (Ctrl-C in the CLI, the explorer closing), no
 // further request is sent, the requests in flight are cut, and every
 // unfinished request ends Cancelled: "run cancelled before sending" (Attempts
-// 0), "before a retry", or "in flight" (attempt kind "cancelled"). A
+// 0: dispatched, not yet sent), "before a retry", or "in flight" (attempt
+// kind "cancelled"); the requests not yet reached are counted in NotSent. A
 // cancelled attempt is neither the worker's failure nor a reason to probe
 // it, and Cancelled requests are not in FailReasons. Run still returns the
 // Result, with Interrupted set, Sent (the requests sent at least once) and
@@ -231,8 +255,9 @@
 // LiveModelScenario (the run's router, the given eviction and optional
 // gpuprofile, one worker per attached worker with the smallest attached
 // cache, the run's time scale, oversize=fail), CompareLive and its JSON and
-// Markdown writers. The CLI runs sim.Simulate on Plan.Model (the requests as
-// sent: whole blocks at the server's page size, the trace's outputs).
+// Markdown writers. The CLI runs sim.Simulate on Result.SentWorkload (the
+// requests as sent: whole blocks at the server's page size, the trace's
+// outputs), which needs the plan kept (Config.KeepPlan).
 //
 // # Tests against a real server
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -48,6 +49,16 @@ type worker struct {
 	fail map[string]int
 }
 
+// liveReq is one request the driver has reached, from its read to its
+// end: the plan of its prompt, its request in the model (its own
+// allocation: routers with routing-history trees keep the pointer, and
+// with it only that), its record.
+type liveReq struct {
+	pr  liverun.PlannedRequest
+	mr  *trace.Request
+	rec Record
+}
+
 type driver struct {
 	cfg     Config
 	plan    *Plan
@@ -89,21 +100,97 @@ type driver struct {
 	stopRun   context.CancelCauseFunc
 	panicOnce sync.Once
 	panicked  *PanicError
+
+	// The source and the requests reached (dispatch, finish), by
+	// position in the run: records (above) has one per request reached,
+	// a zero Record until it finishes; reqs holds those not yet finished
+	// (both under mu); kept, every one reached when Config.KeepPlan is set.
+	src  Source
+	reqs map[int]*liveReq
+	kept []*liveReq
+	// notSent counts the requests never reached (Result.NotSent) and
+	// lastArrival is the last arrival read (trace time), both under mu;
+	// readErr is a read error of the source that stopped the run.
+	notSent     int
+	lastArrival time.Duration
+	readErr     error
 }
 
-// Run replays reqs (requests of tr, in arrival order) against cfg.Workers.
-// Failures of requests and workers are in the Result. It returns an error
-// with no Result when the run cannot start (bad router, no cache size, ctx
-// already done) or when something panicked (a *PanicError naming the
-// scenario and the request); and both the Result of what was done and an
-// error wrapping ctx.Err() when ctx ended before every request did
+// Source yields a trace's requests in arrival order (a *trace.Stream is
+// one): Info gives the block size before the first request; NextInto
+// fills r (reusing its slices' arrays) and returns io.EOF after the last.
+type Source interface {
+	Info() trace.Info
+	NextInto(r *trace.Request) error
+}
+
+// Run replays reqs (requests of tr, in arrival order) against cfg.Workers,
+// as RunStream does with a source over reqs; the Result keeps the plan of
+// every request reached (Config.KeepPlan).
+func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config) (*Result, error) {
+	cfg.KeepPlan = true
+	cfg.Expect = Expect{Requests: len(reqs)}
+	if n := len(reqs); n > 0 {
+		cfg.Expect.LastArrival = reqs[n-1].Arrival
+	}
+	return RunStream(ctx, &sliceSource{info: tr.Info, reqs: reqs}, cfg)
+}
+
+// sliceSource is a Source over loaded requests.
+type sliceSource struct {
+	info trace.Info
+	reqs []trace.Request
+}
+
+func (s *sliceSource) Info() trace.Info { return s.info }
+
+func (s *sliceSource) NextInto(r *trace.Request) error {
+	if len(s.reqs) == 0 {
+		return io.EOF
+	}
+	*r = s.reqs[0]
+	s.reqs = s.reqs[1:]
+	return nil
+}
+
+// Limit is src cut after n requests (n ≤ 0: all of them).
+func Limit(src Source, n int) Source {
+	if n <= 0 {
+		return src
+	}
+	return &limitSource{Source: src, left: n}
+}
+
+type limitSource struct {
+	Source
+	left int
+}
+
+func (l *limitSource) NextInto(r *trace.Request) error {
+	if l.left <= 0 {
+		return io.EOF
+	}
+	l.left--
+	return l.Source.NextInto(r)
+}
+
+// RunStream replays the requests of src against cfg.Workers, reading each
+// when the previous one has been sent: the driver holds the requests in
+// flight and the one waiting for its turn, not the trace (and, with
+// Config.KeepPlan, the plan of every request reached). Failures of
+// requests and workers are in the Result. It returns an error with no
+// Result when the run cannot start (bad router, no cache size, ctx
+// already done), when src fails to read (a trace that changed after a
+// first pass checked it) or when something panicked (a *PanicError naming
+// the scenario and the request); and both the Result of what was done and
+// an error wrapping ctx.Err() when ctx ended before every request did
 // (Result.Interrupted, the unfinished requests Cancelled).
-func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config) (res *Result, err error) {
+func RunStream(ctx context.Context, src Source, cfg Config) (res *Result, err error) {
 	cfg.defaults()
 	if len(cfg.Workers) == 0 {
 		return nil, errors.New("live: no workers")
 	}
-	d := &driver{cfg: cfg, client: NewClient(cfg.Client, cfg.Workers)}
+	d := &driver{cfg: cfg, src: src, reqs: map[int]*liveReq{}, client: NewClient(cfg.Client, cfg.Workers)}
 	defer d.client.Close()
 	defer func() {
 		d.recovered(recover(), "in the driver", -1)
@@ -164,7 +251,7 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 			return nil, fmt.Errorf("live: worker %d (%s): cache size unknown (%s): give it in server blocks (kvscope live --cache-blocks, kvscope open --live-cache-blocks)", i, w.ep, why)
 		}
 	}
-	plan, err := liverun.NewPlan(tr, reqs, d.bs)
+	plan, err := liverun.NewStreamPlan(src.Info(), d.bs)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +283,6 @@ func Run(ctx context.Context, tr *trace.Trace, reqs []trace.Request, cfg Config)
 	if cfg.wrapRouter != nil {
 		d.router = cfg.wrapRouter(d.router)
 	}
-	d.records = make([]Record, len(plan.Requests))
 	d.limit = newLimiter(cfg.Concurrency, cfg.Adaptive)
 	d.matchIdx = -1
 	switch {
@@ -250,11 +336,19 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	var wg sync.WaitGroup
 	d.dispatch(runCtx, &wg)
 	wg.Wait()
+	if d.cfg.heldHook != nil {
+		d.mu.Lock()
+		d.cfg.heldHook(len(d.reqs))
+		d.mu.Unlock()
+	}
 	stopBG()
 	bgWG.Wait()
 	d.probes.Wait()
 	if d.panicked != nil {
 		return nil, d.panicked
+	}
+	if d.readErr != nil {
+		return nil, fmt.Errorf("live: reading the trace: %w", d.readErr)
 	}
 	res := d.result(ctx)
 	if d.panicked != nil { // in settle
@@ -280,11 +374,22 @@ func (d *driver) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 		send, cancel = context.WithDeadline(ctx, d.start.Add(d.cfg.Duration))
 		defer cancel()
 	}
-	for i := range d.plan.Requests {
-		pr := &d.plan.Requests[i]
-		cur = pr.Index
-		at := time.Duration(float64(pr.Arrival) * d.cfg.TimeScale)
-		d.records[i] = Record{Index: pr.Index, Worker: -1, Routed: -1, ArrivalMs: ms(at), SentTokens: pr.Len}
+	var r trace.Request // NextInto's scratch, reused
+	for k := 0; ; k++ {
+		if err := d.src.NextInto(&r); err != nil {
+			if err != io.EOF {
+				d.readErr = err
+			}
+			return
+		}
+		cur = r.Index
+		d.mu.Lock()
+		d.lastArrival = r.Arrival
+		if d.cfg.heldHook != nil {
+			d.cfg.heldHook(len(d.reqs))
+		}
+		d.mu.Unlock()
+		at := time.Duration(float64(r.Arrival) * d.cfg.TimeScale)
 		if send.Err() == nil {
 			if wait := time.Until(d.start.Add(at)); wait > 0 {
 				t := time.NewTimer(wait)
@@ -299,30 +404,65 @@ func (d *driver) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 			_ = d.limit.acquire(send)
 		}
 		if send.Err() != nil {
-			why := "run cancelled before sending"
+			// Request k and every one after it are never reached:
+			// counted, not held.
 			if ctx.Err() == nil {
 				d.durationHit = true
-				why = fmt.Sprintf("not sent: the run's duration (%v) ended", d.cfg.Duration)
 			}
-			d.finish(ctx, i, Cancelled, why)
-			continue
+			d.skipRest(k)
+			return
 		}
+		q := &liveReq{mr: &trace.Request{}, rec: Record{Index: r.Index, Worker: -1, Routed: -1, ArrivalMs: ms(at)}}
+		pr, mr, err := d.plan.Add(&r, k)
 		d.mu.Lock()
-		err := d.plan.Chain(i) // in request order, under d.mu: the router reads the table
+		d.records = append(d.records, Record{})
+		d.reqs[k] = q
+		if d.cfg.KeepPlan {
+			d.kept = append(d.kept, q)
+		}
+		if err == nil {
+			q.pr, *q.mr = pr, mr
+			q.rec.SentTokens = pr.Len
+			err = d.plan.ChainOf(&q.pr, q.mr) // in request order, under d.mu: the router reads the table
+		}
 		if err == nil {
 			d.sent++
 		}
 		d.mu.Unlock()
 		if err != nil { // never sent: counted failed, with the reason
 			d.limit.release(time.Now(), false, time.Now())
-			d.finish(ctx, i, Failed, err.Error())
+			d.finish(ctx, k, Failed, err.Error())
 			continue
 		}
 		wg.Go(func() {
-			defer func() { d.recovered(recover(), "serving", pr.Index) }()
-			d.serve(ctx, i)
+			defer func() { d.recovered(recover(), "serving", q.rec.Index) }()
+			d.serve(ctx, k)
 		})
 	}
+}
+
+// skipRest counts request k (read, never sent) and the rest of the source
+// as not sent: from Config.Expect when known, else by reading them.
+func (d *driver) skipRest(k int) {
+	n := d.cfg.Expect.Requests - k
+	if d.cfg.Expect.Requests <= 0 {
+		n = 1
+		var r trace.Request
+		for {
+			err := d.src.NextInto(&r)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				d.readErr = err
+				break
+			}
+			n++
+		}
+	}
+	d.mu.Lock()
+	d.notSent = max(1, n)
+	d.mu.Unlock()
 }
 
 // now is the run's clock for the router: nondecreasing, under d.mu.

@@ -41,7 +41,7 @@ type attempt struct {
 func (d *driver) begin(i int, failed []bool, prompt []uint32) (*attempt, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	req := &d.plan.Model.Requests[i]
+	req := d.reqs[i].mr
 	t := d.now()
 	dec := d.router.Route(t, req)
 	a := &attempt{routed: dec.Worker, w: -1, routedAt: t, why: dec.Reason()}
@@ -119,7 +119,7 @@ func (d *driver) begin(i int, failed []bool, prompt []uint32) (*attempt, error) 
 
 // complete ends an attempt for the router and the model (under d.mu).
 func (d *driver) complete(a *attempt, i int, e2e time.Duration, failed bool) {
-	req := &d.plan.Model.Requests[i]
+	req := d.reqs[i].mr
 	t := d.now()
 	if err := d.router.Complete(route.Completion{Worker: a.routed, Req: req, Routed: a.routedAt, Done: t, E2E: e2e, Failed: failed}); err != nil {
 		panic(fmt.Sprintf("live: router completion: %v", err)) // a driver bug: every route is completed once
@@ -160,8 +160,9 @@ func (d *driver) ended(a *attempt, i int, resp Response, ae *AttemptError) {
 		w.completed++
 		w.prompt += int64(resp.PromptTokens)
 		w.cached += int64(resp.CachedTokens)
-		w.modelHit += int64(d.records[i].ModelCachedTokens)
-		w.mirrorHit += int64(d.records[i].MirrorCachedTokens)
+		rec := &d.reqs[i].rec
+		w.modelHit += int64(rec.ModelCachedTokens)
+		w.mirrorHit += int64(rec.MirrorCachedTokens)
 		w.succeeded()
 	case ae.Kind != KindCancelled:
 		w.fail[string(ae.Kind)]++
@@ -172,8 +173,10 @@ func (d *driver) ended(a *attempt, i int, resp Response, ae *AttemptError) {
 }
 
 func (d *driver) serve(ctx context.Context, i int) {
-	pr := &d.plan.Requests[i]
-	rec := &d.records[i]
+	d.mu.Lock()
+	q := d.reqs[i]
+	d.mu.Unlock()
+	pr, rec := &q.pr, &q.rec
 	backoff := d.cfg.Backoff
 	var last *AttemptError
 	var failed []bool   // workers that failed this request
@@ -211,7 +214,7 @@ func (d *driver) serve(ctx context.Context, i int) {
 			return
 		}
 		if prompt == nil {
-			prompt = d.plan.Tokens(i, prompt)
+			prompt = d.plan.TokensOf(pr, prompt)
 		}
 		a, err := d.begin(i, failed, prompt)
 		rec.Attempts++
@@ -298,11 +301,15 @@ func (d *driver) serve(ctx context.Context, i int) {
 	d.finish(ctx, i, st, reason)
 }
 
-// finish records request i's outcome and streams it.
+// finish records request i's outcome, lets the request go (its record
+// stays) and streams it.
 func (d *driver) finish(ctx context.Context, i int, st Status, reason string) {
-	rec := &d.records[i]
-	rec.Status, rec.Reason = st, reason
 	d.mu.Lock()
+	q := d.reqs[i]
+	rec := &q.rec
+	rec.Status, rec.Reason = st, reason
+	d.records[i] = *rec
+	delete(d.reqs, i)
 	d.done++
 	switch st {
 	case Completed:

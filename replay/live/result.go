@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kvscope/kvscope/replay/live/liverun"
+	"github.com/kvscope/kvscope/replay/trace"
 )
 
 // A finished run's types live in liverun, which imports no net/http, so
@@ -39,10 +40,18 @@ func (d *driver) result(ctx context.Context) *Result {
 		API: d.cfg.Client.API, Router: d.canon, ModelEvict: d.cfg.ModelEvict,
 		TimeScale: d.cfg.TimeScale, Concurrency: d.cfg.Concurrency, Retries: d.cfg.Retries,
 		TraceBlockSize: d.plan.TraceBlockSize, ServerBlockSize: d.bs,
-		Counts: Counts{Requests: len(d.records)}, FailReasons: map[string]int{},
+		Counts: Counts{Requests: len(d.records) + d.notSent, Cancelled: d.notSent, NotSent: d.notSent}, FailReasons: map[string]int{},
 		DroppedPartial: d.plan.DroppedPartial, DroppedTokens: d.plan.DroppedTokens, DistinctBlocks: d.plan.DistinctBlocks,
 		Started: d.start.UTC(), DurationS: time.Since(d.start).Seconds(),
 		Records: d.records, Plan: d.plan,
+	}
+	if d.cfg.KeepPlan {
+		d.plan.Requests = make([]liverun.PlannedRequest, 0, len(d.kept))
+		d.plan.Model.Requests = make([]trace.Request, 0, len(d.kept))
+		for _, q := range d.kept {
+			d.plan.Requests = append(d.plan.Requests, q.pr)
+			d.plan.Model.Requests = append(d.plan.Model.Requests, *q.mr)
+		}
 	}
 	for _, rec := range d.records {
 		if rec.Attempts > 0 {

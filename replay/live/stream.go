@@ -78,11 +78,16 @@ func (d *driver) snapshotLoop(ctx context.Context) {
 func (d *driver) Snapshot() Snapshot {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := Snapshot{Elapsed: time.Since(d.start), Dispatched: d.sent, Finished: d.done, Total: len(d.records),
+	// The trace's size from Config.Expect; without it, what has been
+	// read so far.
+	s := Snapshot{Elapsed: time.Since(d.start), Dispatched: d.sent, Finished: d.done + d.notSent,
+		Total:     max(d.cfg.Expect.Requests, len(d.records)+d.notSent),
 		Completed: d.completed, Failed: d.failedN, Limit: d.limit.cap()}
-	if n := len(d.plan.Requests); n > 0 {
-		s.LastArrival = time.Duration(float64(d.plan.Requests[n-1].Arrival) * d.cfg.TimeScale)
+	last := d.lastArrival
+	if d.cfg.Expect.Requests > 0 {
+		last = d.cfg.Expect.LastArrival
 	}
+	s.LastArrival = time.Duration(float64(last) * d.cfg.TimeScale)
 	var prompt, cached int64
 	for i, w := range d.workers {
 		prompt += w.prompt

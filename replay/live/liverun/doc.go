@@ -8,10 +8,12 @@
 // internal/testenv checks every package of this module analysis depends
 // on), nor terminal code. replay/live re-exports its types as aliases.
 //
-// # Prompts (NewPlan, Words)
+// # Prompts (NewPlan, NewStreamPlan, Words)
 //
 // Each distinct block id of the replayed requests gets a dense per-run index
-// in order of first appearance. A block is BlockSize tokens: the first two
+// in order of first appearance (NewPlan plans a loaded trace's requests at
+// once; a streamed run adds them one at a time as it reaches them,
+// NewStreamPlan and Add, and keeps only the indices). A block is BlockSize tokens: the first two
 // encode the index (index mod TokenRange, then index / TokenRange, both
 // offset by TokenBase, so sibling blocks differ from their first token unless
 // their indices are congruent mod 30000, counted in FirstTokenClashes), the

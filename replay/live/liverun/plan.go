@@ -26,14 +26,19 @@ type Plan struct {
 	// TraceBlockSize is the trace's tokens per block; ServerBlockSize the
 	// workers' (the unit of their cache and of their cached-token counts).
 	TraceBlockSize, ServerBlockSize int
-	Requests                        []PlannedRequest
+	// Requests are the requests planned, in order: every request of a
+	// plan made by NewPlan; in a live run's Result, the requests it
+	// reached, and only when the run kept them (live.Config.KeepPlan):
+	// a streamed run holds the requests in flight only.
+	Requests []PlannedRequest
 	// Model is the sent workload as a trace at ServerBlockSize: request i
 	// of Model is Requests[i], with Input = the prompt's tokens, its chain
 	// of server blocks (dense ids of Model.Blocks; built by Chain when the
-	// request is sent, nil before), and the trace's Output.
+	// request is sent, nil before), and the trace's Output. Its Requests
+	// are held as Requests are.
 	Model *trace.Trace
-	// DistinctBlocks is the number of distinct trace blocks sent (the dense
-	// per-run indices 0..DistinctBlocks-1).
+	// DistinctBlocks is the number of distinct trace blocks planned (the
+	// dense per-run indices 0..DistinctBlocks-1).
 	DistinctBlocks int
 	// DroppedPartial counts partial last blocks dropped (servers cache whole
 	// pages only) and DroppedTokens the tokens not sent (those blocks plus
@@ -44,6 +49,11 @@ type Plan struct {
 	// are equal (indices congruent mod TokenRange); they still differ at
 	// the second token. 0 for runs under TokenRange distinct blocks.
 	FirstTokenClashes int
+
+	// index maps a trace block to its per-run index; firstTok records the
+	// (parent index, first token) pairs seen, for FirstTokenClashes.
+	index    map[trace.BlockID]uint32
+	firstTok map[[2]int64]bool
 }
 
 // PlannedRequest is one trace request as sent.
@@ -71,73 +81,123 @@ type PlannedRequest struct {
 // first, so siblings, whose indices differ, differ from their first token),
 // the rest are derived from it. Distinct indices give distinct blocks, so
 // two prompts share exactly the whole blocks their chains share. Partial
-// last blocks and tokens past the chain are dropped and counted.
+// last blocks and tokens past the chain are dropped and counted. The plan
+// holds every request (Requests, Model.Requests); a live run reading a
+// streamed trace plans request by request instead (NewStreamPlan, Add).
 func NewPlan(tr *trace.Trace, reqs []trace.Request, serverBlockSize int) (*Plan, error) {
-	bs := tr.Info.BlockSize
+	p, err := NewStreamPlan(tr.Info, serverBlockSize)
+	if err != nil {
+		return nil, err
+	}
+	for k := range reqs {
+		pr, mr, err := p.Add(&reqs[k], len(p.Requests))
+		if err != nil {
+			return nil, err
+		}
+		p.Requests = append(p.Requests, pr)
+		p.Model.Requests = append(p.Model.Requests, mr)
+	}
+	return p, nil
+}
+
+// NewStreamPlan starts an empty plan for a trace described by info (its
+// block size), to which Add adds requests one at a time in arrival order:
+// it holds the blocks' per-run indices (DistinctBlocks of them) and the
+// model's block table, but no request unless its caller appends them to
+// Requests and Model.Requests.
+func NewStreamPlan(info trace.Info, serverBlockSize int) (*Plan, error) {
+	bs := info.BlockSize
 	if bs < 1 {
 		return nil, fmt.Errorf("live: trace block size %d", bs)
 	}
 	if serverBlockSize < 1 {
 		return nil, fmt.Errorf("live: server block size %d", serverBlockSize)
 	}
-	p := &Plan{TraceBlockSize: bs, ServerBlockSize: serverBlockSize}
-	index := map[trace.BlockID]uint32{}
-	firstTok := map[[2]int64]bool{} // (parent index or -1, first token) seen
-	model := &trace.Trace{Blocks: trace.NewTable(false), Info: tr.Info}
+	p := &Plan{TraceBlockSize: bs, ServerBlockSize: serverBlockSize,
+		index: map[trace.BlockID]uint32{}, firstTok: map[[2]int64]bool{}}
+	model := &trace.Trace{Blocks: trace.NewTable(false), Info: info}
 	model.Info.BlockSize = serverBlockSize
-	model.Info.Source = tr.Info.Source + " (live: whole blocks, server pages)"
-	for _, r := range reqs {
-		full := len(r.Blocks)
-		if full > 0 && r.LastBlockTokens < bs {
-			full--
-			p.DroppedPartial++
-		}
-		p.DroppedTokens += int64(r.Input - full*bs)
-		pr := PlannedRequest{Index: r.Index, Arrival: r.Arrival, Output: max(1, r.Output), TraceBlocks: full, Len: full * bs}
-		pr.Blocks = make([]uint32, 0, full)
-		parent := int64(-1)
-		for _, b := range r.Blocks[:full] {
-			x, ok := index[b]
-			if !ok {
-				x = uint32(len(index))
-				index[b] = x
-				t0 := int64(TokenBase + x%TokenRange)
-				if firstTok[[2]int64{parent, t0}] {
-					p.FirstTokenClashes++
-				}
-				firstTok[[2]int64{parent, t0}] = true
-			}
-			pr.Blocks = append(pr.Blocks, x)
-			parent = int64(x)
-		}
-		// The chain of server blocks is built when the request is sent
-		// (Chain), so the model holds the blocks of what was sent.
-		mr := trace.Request{Index: len(model.Requests), Source: r.Source, Arrival: r.Arrival,
-			Input: pr.Len, Output: r.Output, Session: r.Session, ID: r.ID,
-			Parent: r.Parent, Turn: r.Turn, ThinkS: r.ThinkS, Type: r.Type}
-		model.Requests = append(model.Requests, mr)
-		p.Requests = append(p.Requests, pr)
-	}
-	p.DistinctBlocks = len(index)
-	// Two encoded tokens name TokenRange² indices; one (block size 1) only
-	// TokenRange.
-	if limit := uint64(TokenRange) * TokenRange; bs == 1 && len(index) > TokenRange || uint64(len(index)) > limit {
-		return nil, fmt.Errorf("live: %d distinct blocks of %d tokens: more than the prompt encoding can keep apart", len(index), bs)
-	}
+	model.Info.Source = info.Source + " (live: whole blocks, server pages)"
 	p.Model = model
 	return p, nil
 }
 
-// Chain builds request i's chain of server blocks in Model (Blocks,
-// LastBlockTokens) once, interning its blocks in Model.Blocks: server block
-// j covers tokens [j·sb, (j+1)·sb) and is named by the trace block holding
-// its last token and that token's offset in it, since a trace id names its
-// whole prefix. The driver calls it as it sends, in request order, so the
-// dense ids, and everything that breaks ties by them, do not depend on
-// timing, and the model's blocks follow what was sent, not the trace.
-func (p *Plan) Chain(i int) error {
-	mr := &p.Model.Requests[i]
-	pr := &p.Requests[i]
+// Add plans trace request r as request k of the run (k counts from 0 in
+// the order of Add): the per-run indices of its whole blocks (new ones
+// numbered in order of first appearance) and its request in the model,
+// Index k, without blocks until Chain. It returns an error, changing
+// nothing, when r's new blocks would take the run past what the prompt
+// encoding keeps apart. r is not kept.
+func (p *Plan) Add(r *trace.Request, k int) (PlannedRequest, trace.Request, error) {
+	bs := p.TraceBlockSize
+	full := len(r.Blocks)
+	partial := full > 0 && r.LastBlockTokens < bs
+	if partial {
+		full--
+	}
+	// Two encoded tokens name TokenRange² indices; one (block size 1) only
+	// TokenRange.
+	limit := uint64(TokenRange) * TokenRange
+	if bs == 1 {
+		limit = TokenRange
+	}
+	if n := uint64(len(p.index)); n+uint64(full) > limit && n+p.countNew(r.Blocks[:full]) > limit {
+		return PlannedRequest{}, trace.Request{}, fmt.Errorf("live: request %d: more than %d distinct blocks of %d tokens: more than the prompt encoding can keep apart", r.Index, limit, bs)
+	}
+	if partial {
+		p.DroppedPartial++
+	}
+	p.DroppedTokens += int64(r.Input - full*bs)
+	pr := PlannedRequest{Index: r.Index, Arrival: r.Arrival, Output: max(1, r.Output), TraceBlocks: full, Len: full * bs}
+	pr.Blocks = make([]uint32, 0, full)
+	parent := int64(-1)
+	for _, b := range r.Blocks[:full] {
+		x, ok := p.index[b]
+		if !ok {
+			x = uint32(len(p.index))
+			p.index[b] = x
+			t0 := int64(TokenBase + x%TokenRange)
+			if p.firstTok[[2]int64{parent, t0}] {
+				p.FirstTokenClashes++
+			}
+			p.firstTok[[2]int64{parent, t0}] = true
+		}
+		pr.Blocks = append(pr.Blocks, x)
+		parent = int64(x)
+	}
+	p.DistinctBlocks = len(p.index)
+	// The chain of server blocks is built when the request is sent
+	// (Chain), so the model holds the blocks of what was sent.
+	mr := trace.Request{Index: k, Source: r.Source, Arrival: r.Arrival,
+		Input: pr.Len, Output: r.Output, Session: r.Session, ID: r.ID,
+		Parent: r.Parent, Turn: r.Turn, ThinkS: r.ThinkS, Type: r.Type}
+	return pr, mr, nil
+}
+
+// countNew counts the distinct blocks of chain the plan has not indexed.
+func (p *Plan) countNew(chain []trace.BlockID) uint64 {
+	seen := map[trace.BlockID]bool{}
+	for _, b := range chain {
+		if _, ok := p.index[b]; !ok {
+			seen[b] = true
+		}
+	}
+	return uint64(len(seen))
+}
+
+// Chain builds request i's chain of server blocks in Model (ChainOf on
+// Requests[i] and Model.Requests[i]).
+func (p *Plan) Chain(i int) error { return p.ChainOf(&p.Requests[i], &p.Model.Requests[i]) }
+
+// ChainOf builds a planned request's chain of server blocks in its model
+// request mr (Blocks, LastBlockTokens) once, interning its blocks in
+// Model.Blocks: server block j covers tokens [j·sb, (j+1)·sb) and is named
+// by the trace block holding its last token and that token's offset in it,
+// since a trace id names its whole prefix. The driver calls it as it sends,
+// in request order, so the dense ids, and everything that breaks ties by
+// them, do not depend on timing, and the model's blocks follow what was
+// sent, not the trace.
+func (p *Plan) ChainOf(pr *PlannedRequest, mr *trace.Request) error {
 	sb, bs := p.ServerBlockSize, p.TraceBlockSize
 	nsb := pr.Len / sb
 	if mr.Blocks != nil || nsb == 0 {
@@ -156,11 +216,15 @@ func (p *Plan) Chain(i int) error {
 	return nil
 }
 
-// Tokens appends request i's prompt to dst (reused, returned): its blocks'
-// tokens in order. It is built when the request is sent and dropped after,
-// so prompts in memory follow the requests in flight, not the trace.
-func (p *Plan) Tokens(i int, dst []uint32) []uint32 {
-	pr := &p.Requests[i]
+// Tokens appends request i's prompt to dst (reused, returned): TokensOf
+// Requests[i].
+func (p *Plan) Tokens(i int, dst []uint32) []uint32 { return p.TokensOf(&p.Requests[i], dst) }
+
+// TokensOf appends a planned request's prompt to dst (reused, returned):
+// its blocks' tokens in order. It is built when the request is sent and
+// dropped after, so prompts in memory follow the requests in flight, not
+// the trace.
+func (p *Plan) TokensOf(pr *PlannedRequest, dst []uint32) []uint32 {
 	dst = dst[:0]
 	dst = slices.Grow(dst, pr.Len)
 	for _, x := range pr.Blocks {

@@ -160,6 +160,11 @@ type Counts struct {
 	// Sent counts the requests sent at least once (Attempts > 0): all of
 	// them unless the run was interrupted.
 	Sent int `json:"sent"`
+	// NotSent counts the requests the run never reached: its duration
+	// ended or it was interrupted before their turn to be sent. They are
+	// counted here and in Cancelled, and have no Record (a run stopped
+	// early holds and writes nothing per request it did not send).
+	NotSent int `json:"not_sent,omitempty"`
 	// Interrupted is set when the run was cancelled before every request
 	// ended (Cancelled > 0).
 	Interrupted bool `json:"interrupted"`
