@@ -96,6 +96,9 @@ type Config struct {
 	// source and once after the run (tests: the driver holds what is in
 	// flight, not the trace).
 	heldHook func(held int)
+	// idLimit, when set, replaces the model table's starting id limit
+	// (ids.go; tests: small); -1 turns recycling off.
+	idLimit int
 }
 
 // Expect is a streamed trace's size, counted before the run.

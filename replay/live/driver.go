@@ -256,6 +256,9 @@ func RunStream(ctx context.Context, src Source, cfg Config) (res *Result, err er
 		return nil, err
 	}
 	d.plan = plan
+	if recycleIDs(cfg) {
+		plan.Model.Blocks.SetLimit(d.idLimit())
+	}
 	sp, err := param.Parse(cfg.ModelEvict)
 	if err != nil {
 		return nil, fmt.Errorf("live: model eviction: %w", err)
@@ -423,6 +426,7 @@ func (d *driver) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 		if err == nil {
 			q.pr, *q.mr = pr, mr
 			q.rec.SentTokens = pr.Len
+			d.sweep()
 			err = d.plan.ChainOf(&q.pr, q.mr) // in request order, under d.mu: the router reads the table
 		}
 		if err == nil {

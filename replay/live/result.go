@@ -82,6 +82,10 @@ func (d *driver) result(ctx context.Context) *Result {
 			r.InterruptCause = fmt.Sprintf("the run's duration limit (%v) was reached", d.cfg.Duration)
 		}
 	}
+	if tb := d.plan.Model.Blocks; tb.Sweeps() > 0 {
+		r.IDs = &liverun.IDRecycling{Limit: tb.Limit(), Sweeps: tb.Sweeps(), Recycled: tb.Recycled(),
+			Note: "the model's block ids were recycled to bound memory: policies that break ties by block id (rlt, random_leaf) may choose other blocks than without"}
+	}
 	if d.kv != nil {
 		for _, ep := range d.kv.Endpoints {
 			r.KVEvents = append(r.KVEvents, ep.String())

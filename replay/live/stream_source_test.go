@@ -114,3 +114,70 @@ func TestStreamedRunHoldsInFlightOnly(t *testing.T) {
 		})
 	}
 }
+
+// pairSource yields n requests of 3 blocks: a root shared by all, a block
+// shared by requests 2j and 2j+1, and one of its own.
+type pairSource struct{ n, read int }
+
+func (g *pairSource) Info() trace.Info { return trace.Info{Source: "pairs", BlockSize: 4} }
+
+func (g *pairSource) NextInto(r *trace.Request) error {
+	if g.read == g.n {
+		return io.EOF
+	}
+	k := g.read
+	g.read++
+	blocks := append(r.Blocks[:0], 0, trace.BlockID(1_000_000+k/2), trace.BlockID(2_000_000+k))
+	*r = trace.Request{Index: k, ID: int64(k), Session: -1, Parent: trace.NoParent,
+		Input: 12, Output: 2, Blocks: blocks, LastBlockTokens: 4}
+	return nil
+}
+
+// TestModelIDsRecycled: with a router that keeps no per-block state and no
+// plan kept, the model's block table recycles dense ids past its limit, so
+// its ids (and the model caches' arrays indexed by them) stay bounded
+// while the run sends ever new blocks; and the model's prediction for every
+// request is the same as without recycling (server_lru never breaks ties
+// by id). Concurrency 1, so both runs see the same order of events.
+func TestModelIDsRecycled(t *testing.T) {
+	const n = 400
+	run := func(limit int) *Result {
+		t.Helper()
+		srv := httptest.NewServer(newFake())
+		defer srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		defer cancel()
+		res, err := RunStream(ctx, &pairSource{n: n}, Config{Workers: []Endpoint{mustEndpoint(t, srv.URL)}, Router: "round_robin",
+			Concurrency: 1, CacheBlocks: 8, Client: ClientConfig{Model: "m", Timeout: patience}, idLimit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Completed != n {
+			t.Fatalf("%d of %d completed", res.Completed, n)
+		}
+		return res
+	}
+	exact, rec := run(-1), run(32)
+	if exact.IDs != nil || exact.Plan.Model.Blocks.Len() != 1+n/2+n {
+		t.Fatalf("exact run: recycling %+v, %d ids; want none and %d", exact.IDs, exact.Plan.Model.Blocks.Len(), 1+n/2+n)
+	}
+	if rec.IDs == nil || rec.IDs.Sweeps == 0 || rec.IDs.Recycled == 0 {
+		t.Fatalf("no ids recycled: %+v", rec.IDs)
+	}
+	if l := rec.Plan.Model.Blocks.Len(); l > 2*rec.IDs.Limit {
+		t.Fatalf("%d dense ids under a limit of %d", l, rec.IDs.Limit)
+	}
+	hits := 0
+	for i := range exact.Records {
+		a, b := exact.Records[i], rec.Records[i]
+		if a.ModelCachedTokens != b.ModelCachedTokens || a.ModelEvicted != b.ModelEvicted {
+			t.Fatalf("request %d: model cached %d, evicted %d with recycled ids; %d and %d without", i, b.ModelCachedTokens, b.ModelEvicted, a.ModelCachedTokens, a.ModelEvicted)
+		}
+		if a.ModelCachedTokens > 4 {
+			hits++
+		}
+	}
+	if hits < n/4 {
+		t.Fatalf("only %d requests hit past the root: the test shows little", hits)
+	}
+}

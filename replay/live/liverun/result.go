@@ -143,6 +143,19 @@ type Result struct {
 	Workers  []WorkerResult `json:"workers"`
 	Records  []Record       `json:"records"`
 	Plan     *Plan          `json:"-"`
+
+	// IDs says that the model's block table recycled dense ids to bound
+	// memory (replay/live ids.go); nil when it did not.
+	IDs *IDRecycling `json:"id_recycling,omitempty"`
+}
+
+// IDRecycling is how the model's block table recycled dense ids: its
+// limit at the end, its sweeps and the ids handed out again.
+type IDRecycling struct {
+	Limit    int    `json:"limit"`
+	Sweeps   int    `json:"sweeps"`
+	Recycled int64  `json:"recycled"`
+	Note     string `json:"note"`
 }
 
 // Counts is how a live run's requests ended, as the run's Result records
