@@ -192,8 +192,8 @@ func (p *Plan) Chain(i int) error { return p.ChainOf(&p.Requests[i], &p.Model.Re
 // ChainOf builds a planned request's chain of server blocks in its model
 // request mr (Blocks, LastBlockTokens) once, interning its blocks in
 // Model.Blocks: server block j covers tokens [j·sb, (j+1)·sb) and is named
-// by the trace block holding its last token and that token's offset in it,
-// since a trace id names its whole prefix. The driver calls it as it sends,
+// by the trace block holding its last token and that token's offset in it
+// (over sb), since a trace id names its whole prefix. The driver calls it as it sends,
 // in request order, so the dense ids, and everything that breaks ties by
 // them, do not depend on timing, and the model's blocks follow what was
 // sent, not the trace.
@@ -203,10 +203,16 @@ func (p *Plan) ChainOf(pr *PlannedRequest, mr *trace.Request) error {
 	if mr.Blocks != nil || nsb == 0 {
 		return nil
 	}
+	// The name is (trace block, offset / sb) packed densely: a trace block
+	// sits at the same depth in every chain, so the server blocks ending
+	// in it end at the same offsets, each sb apart (distinct offset / sb,
+	// at most bs/sb + 1 of them). Dense names keep the table's lookup a
+	// flat slice (4 bytes a block) rather than a map.
+	per := uint64(bs/sb + 1)
 	ids := make([]uint64, nsb)
 	for j := range nsb {
 		end := (j+1)*sb - 1
-		ids[j] = uint64(pr.Blocks[end/bs])*uint64(bs) + uint64(end%bs)
+		ids[j] = uint64(pr.Blocks[end/bs])*per + uint64(end%bs/sb)
 	}
 	chain, err := p.Model.Blocks.Intern(nil, ids)
 	if err != nil {
