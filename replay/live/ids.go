@@ -25,14 +25,17 @@ import (
 //   - the router keeps per-block state: a routing-history tree
 //     (cache_aware always, dynamo, lbgr and llmd unless precise=true) or a
 //     hash of the first block ids (consistent_hash, whose key would change
-//     when an id is reused).
-// The KV-event mirrors key blocks by their token digests, not by dense
-// ids, and are not affected.
+//     when an id is reused);
+//   - KV events are on (Config.KVEvents, KVMirror): the mirrors key blocks
+//     by their token digests, not by dense ids, but what the model learns
+//     from them may keep dense ids of its own (the correction from the
+//     mirror keeps recently touched ids); recycling stays off there until
+//     sweep names those holders too.
 
 // recycleIDs reports whether the model table may recycle dense ids under
 // cfg (see above).
 func recycleIDs(cfg Config) bool {
-	if cfg.KeepPlan || cfg.idLimit < 0 {
+	if cfg.KeepPlan || cfg.idLimit < 0 || len(cfg.KVEvents) > 0 || cfg.KVMirror != nil {
 		return false
 	}
 	sp, err := param.Parse(cfg.Router)
