@@ -40,6 +40,12 @@ type Info struct {
 	Offline bool
 	// Randomized policies draw from Env.Rand.
 	Randomized bool
+	// IDFree policies never let a block's dense id decide a choice (no tie
+	// or draw by id order): a streamed replay that recycles ids
+	// (trace.Table.SetLimit) gives them exactly the whole-trace results, so
+	// it may recycle early and hold small arrays (seq.IDLimit).
+	// TestStreamRecyclesIDs checks every policy that declares it.
+	IDFree bool
 	// Doc is one line for --help and the explorer's what-if form.
 	Doc string
 	// ParamDocs gives each parameter the constructor reads a one-line doc,
@@ -52,15 +58,15 @@ type Info struct {
 // registry is the table of policies: name → constructor. No init tricks
 // (Register adds one from outside, for tests and extensions).
 var registry = param.NewRegistry(map[string]Info{
-	"lru":         {New: newLRU, Doc: "leaf-LRU (sglang RadixCache): oldest stamp among unpinned leaves"},
+	"lru":         {New: newLRU, IDFree: true, Doc: "leaf-LRU (sglang RadixCache): oldest stamp among unpinned leaves"},
 	"rlt":         {New: newRLT, Randomized: true, Doc: "Randomized Leaf Token: marking with uniform draws over unmarked leaves"},
 	"opt":         {New: newOpt, Offline: true, Doc: "offline optimum: farthest next use among unpinned leaves"},
-	"fifo":        {New: newFIFO, Doc: "insertion order, leaves only"},
-	"lfu":         {New: newLFU, Doc: "fewest uses, ties by stamp, leaves only"},
+	"fifo":        {New: newFIFO, IDFree: true, Doc: "insertion order, leaves only"},
+	"lfu":         {New: newLFU, IDFree: true, Doc: "fewest uses, ties by stamp, leaves only"},
 	"random_leaf": {New: newRandomLeaf, Randomized: true, Doc: "uniform unpinned leaf, no marks"},
-	"sieve":       {New: newSieve, Doc: "SIEVE hand over insertion order, leaves only"},
-	"s3fifo":      {New: newS3FIFO, ParamDocs: s3fifoParamDocs, Doc: "S3-FIFO small/main/ghost queues, leaves only (small_ratio=0.1)"},
-	"server_lru":  {New: newServerLRU, Doc: "llm-d-inference-sim's cache: LRU over unreferenced blocks, one time per finished request"},
+	"sieve":       {New: newSieve, IDFree: true, Doc: "SIEVE hand over insertion order, leaves only"},
+	"s3fifo":      {New: newS3FIFO, IDFree: true, ParamDocs: s3fifoParamDocs, Doc: "S3-FIFO small/main/ghost queues, leaves only (small_ratio=0.1)"},
+	"server_lru":  {New: newServerLRU, IDFree: true, Doc: "llm-d-inference-sim's cache: LRU over unreferenced blocks, one time per finished request"},
 })
 
 // Register adds a policy under name, for tests and extensions that cannot

@@ -14,8 +14,9 @@
 //     need no timing keep per-worker state only, so per-worker order and
 //     random streams are those of Run. Nothing is held per request; the
 //     block table recycles dense ids past a limit (trace.Table.SetLimit:
-//     IDLimit, at least IDFloor = 1,507,328 ids, or 8 × workers × capacity
-//     in blocks), sweeping between requests and keeping each cache's
+//     IDLimit, 8 × workers × capacity in blocks but at least IDFloor =
+//     1,507,328 ids, or IDFreeFloor = 65,536 for a policy whose choices
+//     never depend on ids, evict.Info.IDFree), sweeping between requests and keeping each cache's
 //     present blocks and what its policy retains (kvcache.Cache.Live; s3fifo's
 //     ghost ids). Caches are sized for that limit, not for the trace. So
 //     memory is bounded by the limit × (table + workers × per-block cache
@@ -32,9 +33,12 @@
 //     among leaves in id order (rlt, random_leaf) may draw other blocks
 //     than a whole-trace run would; lru, lfu, fifo, sieve, s3fifo and
 //     server_lru never tie on id (stamps, insertion numbers and depths
-//     differ among leaves) and give the same results (stream_test.go).
-//     Result.IDs (JSON id_recycling, and a note line in the text report)
-//     appears only when ids were recycled. A stream that holds its
+//     differ among leaves: evict.Info.IDFree) and give the same results
+//     (stream_test.go checks every policy that says so). Result.IDs (JSON
+//     id_recycling, and a note line in the text report) appears only when
+//     ids were recycled under a policy that is not IDFree: for the others
+//     recycling is invisible, and the report is the whole-trace replay's
+//     byte for byte. A stream that holds its
 //     requests (--sort, kv-cache-tester input) never recycles.
 //   - Run takes a whole loaded trace: --vs-opt (opt and the Belady bound
 //     replay each worker's whole sequence, and opt needs its future) and

@@ -106,9 +106,14 @@ type Result struct {
 	Trace    trace.Info `json:"trace"`
 	Workers  []Worker   `json:"workers"`
 	// IDs is present only when a streamed replay recycled dense block ids
-	// (RunStream past its id limit): ties that policies break by dense id
-	// may then have broken differently than in a whole-trace run.
+	// (RunStream past its id limit) under a policy that is not IDFree:
+	// draws that policies make in id order may then have gone differently
+	// than in a whole-trace run.
 	IDs *IDRecycling `json:"id_recycling,omitempty"`
+	// Recycling is the table's recycling whatever the policy (nil when no
+	// id was reused); not part of the result's identity, since under an
+	// IDFree policy it changes nothing.
+	Recycling *IDRecycling `json:"-"`
 	// ElapsedS is the replay's wall time (not part of the result's
 	// identity).
 	ElapsedS float64 `json:"-"`

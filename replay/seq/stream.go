@@ -22,15 +22,26 @@ import (
 // 8 workers under lru (20 bytes a node, 12 of policy state).
 const IDFloor = 3<<19 - 1<<16
 
-// IDLimit is RunStream's default id limit: IDFloor, or eight times the
-// blocks all workers' caches can hold when that is more, so a sweep frees
-// at least seven eighths of what it scans.
-func IDLimit(workers int, capacity int64, unit kvcache.Unit, blockSize int) int {
+// IDFreeFloor is the smallest id limit for a policy whose choices never
+// depend on block ids (evict.Info.IDFree): recycling cannot change its
+// results, so nothing is gained by waiting, and small arrays are cheaper
+// to allocate and to keep in cache.
+const IDFreeFloor = 1 << 16
+
+// IDLimit is RunStream's default id limit: a floor (IDFloor, or
+// IDFreeFloor when idFree), or eight times the blocks all workers' caches
+// can hold when that is more, so a sweep frees at least seven eighths of
+// what it scans.
+func IDLimit(workers int, capacity int64, unit kvcache.Unit, blockSize int, idFree bool) int {
 	blocks := capacity
 	if unit == kvcache.Tokens {
 		blocks = (capacity + int64(blockSize) - 1) / int64(blockSize)
 	}
-	return int(max(IDFloor, min(8*int64(workers)*blocks, 1<<30)))
+	floor := int64(IDFloor)
+	if idFree {
+		floor = IDFreeFloor
+	}
+	return int(max(floor, min(8*int64(workers)*blocks, 1<<30)))
 }
 
 // IDRecycling says that a streamed replay recycled dense block ids.
@@ -96,8 +107,13 @@ func RunStream(s *trace.Stream, cfg Config, limit int) (*Result, error) {
 		return nil, err
 	}
 	tb := s.Table()
+	pinfo, err := evict.Lookup(cfg.Evict.Name)
+	if err != nil {
+		return nil, err
+	}
+	idFree := pinfo.IDFree
 	if limit == 0 {
-		limit = IDLimit(cfg.Workers, cfg.Capacity, cfg.Unit, bs)
+		limit = IDLimit(cfg.Workers, cfg.Capacity, cfg.Unit, bs, idFree)
 	}
 	hint := 0
 	if limit > 0 && !s.Holds() {
@@ -171,7 +187,10 @@ func RunStream(s *trace.Stream, cfg Config, limit int) (*Result, error) {
 	}
 	res.Stats = sumStats(res.Workers, false, cfg.Unit, cfg.Capacity)
 	if tb.Recycled() > 0 {
-		res.IDs = &IDRecycling{Limit: tb.Limit(), Sweeps: tb.Sweeps(), Recycled: tb.Recycled(), Note: RecycledNote}
+		res.Recycling = &IDRecycling{Limit: tb.Limit(), Sweeps: tb.Sweeps(), Recycled: tb.Recycled(), Note: RecycledNote}
+		if !idFree {
+			res.IDs = res.Recycling
+		}
 	}
 	res.ElapsedS = time.Since(start).Seconds()
 	return res, nil

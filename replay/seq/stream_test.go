@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kvscope/kvscope/replay/evict"
 	"github.com/kvscope/kvscope/replay/kvcache"
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/trace"
@@ -66,7 +67,17 @@ func asJSON(t *testing.T, res *seq.Result) string {
 	return string(b)
 }
 
-var streamPolicies = []string{"lru", "rlt", "s3fifo", "sieve", "fifo", "lfu", "random_leaf", "server_lru"}
+// streamPolicies is every online policy of the registry (a new one is
+// checked by the tests below, its IDFree claim included).
+var streamPolicies = func() []string {
+	var out []string
+	for _, n := range evict.Names() {
+		if info, _ := evict.Lookup(n); !info.Offline {
+			out = append(out, n)
+		}
+	}
+	return out
+}()
 
 // Below the id limit a streamed replay is Run's, byte for byte.
 func TestStreamEqualsRunUnderLimit(t *testing.T) {
@@ -106,25 +117,30 @@ func TestStreamEqualsRunUnderLimit(t *testing.T) {
 // in id order) must be deterministic and account for every request.
 func TestStreamRecyclesIDs(t *testing.T) {
 	data := forestTrace(2, 1500, 3000)
-	tieFree := map[string]bool{"lru": true, "s3fifo": true, "sieve": true, "fifo": true, "lfu": true, "server_lru": true}
 	for _, ev := range streamPolicies {
+		info, _ := evict.Lookup(ev)
 		for _, rt := range []string{"round_robin", "consistent_hash"} {
 			cfg := seq.Config{Workers: 2, Router: spec(rt), Evict: spec(ev), Unit: kvcache.Tokens, Capacity: 60, Seed: 9, Oversize: "fail"}
 			exact := streamRun(t, data, cfg, -1)
 			got := streamRun(t, data, cfg, 50)
 			again := streamRun(t, data, cfg, 50)
-			if got.IDs == nil || got.IDs.Recycled == 0 || got.IDs.Sweeps < 10 || got.IDs.Note != seq.RecycledNote {
-				t.Fatalf("%s+%s: no recycling reported: %+v", rt, ev, got.IDs)
+			r := got.Recycling
+			if r == nil || r.Recycled == 0 || r.Sweeps < 10 || r.Note != seq.RecycledNote {
+				t.Fatalf("%s+%s: no recycling: %+v", rt, ev, r)
+			}
+			// Reported exactly when the policy's choices could differ.
+			if (got.IDs != nil) == info.IDFree || (got.IDs != nil && got.IDs != r) {
+				t.Fatalf("%s+%s (IDFree %v): reported %+v", rt, ev, info.IDFree, got.IDs)
 			}
 			// The limit stays small: what is live is two caches of at
 			// most 60 one-token blocks and their ancestors.
-			if got.IDs.Limit > 1000 {
-				t.Fatalf("%s+%s: limit grew to %d", rt, ev, got.IDs.Limit)
+			if r.Limit > 1000 {
+				t.Fatalf("%s+%s: limit grew to %d", rt, ev, r.Limit)
 			}
 			if a, b := asJSON(t, got), asJSON(t, again); a != b {
 				t.Fatalf("%s+%s: not deterministic", rt, ev)
 			}
-			if exact.IDs != nil {
+			if exact.IDs != nil || exact.Recycling != nil {
 				t.Fatalf("exact run recycled")
 			}
 			st := got.Stats
@@ -132,8 +148,8 @@ func TestStreamRecyclesIDs(t *testing.T) {
 				st.HitTokens > st.InputTokens || st.Evicted == 0 {
 				t.Fatalf("%s+%s: accounting %+v", rt, ev, st)
 			}
-			got.IDs = nil
-			if tieFree[ev] {
+			// An IDFree policy's report is the exact one, byte for byte.
+			if info.IDFree {
 				if a, b := asJSON(t, exact), asJSON(t, got); a != b {
 					t.Fatalf("%s+%s: recycled\n%s\nexact\n%s", rt, ev, b, a)
 				}
