@@ -66,6 +66,11 @@ type LiveSummary struct {
 	MirrorRestarts      int     `json:"mirror_restarts"`
 	MirrorGaps          int     `json:"mirror_gaps"`
 	MirrorBad           int     `json:"mirror_bad_messages"`
+	// ModelCorrected is set when kvscope's model was corrected from the
+	// mirrors (replay/live's doc, "Correcting the model"); ModelCorrection
+	// sums the workers' corrections.
+	ModelCorrected  bool                    `json:"model_corrected"`
+	ModelCorrection liverun.ModelCorrection `json:"model_correction"`
 	// Coverage says, for each hit ratio above, which requests it covers.
 	Coverage LiveCoverage `json:"coverage"`
 	// PerRequestAgreement is the share of completed requests whose cached
@@ -181,14 +186,15 @@ func SummarizeLive(res *liverun.Result) LiveSummary {
 	for _, w := range res.Workers {
 		s.WorkerHitRatio = append(s.WorkerHitRatio, w.HitRatio)
 		s.WorkerRequests = append(s.WorkerRequests, w.Completed)
-		if !w.HasMetrics {
-			s.HasMetrics = false
-			continue
-		}
 		if w.Mirror != nil {
 			s.MirrorRestarts += w.Mirror.Restarts
 			s.MirrorGaps += w.Mirror.Gaps
 			s.MirrorBad += w.Mirror.Bad
+			s.ModelCorrection.Add(w.Mirror.Correction)
+		}
+		if !w.HasMetrics {
+			s.HasMetrics = false
+			continue
 		}
 		mq += w.MetricsQueried
 		mh += w.MetricsHit
@@ -200,6 +206,7 @@ func SummarizeLive(res *liverun.Result) LiveSummary {
 	s.PerRequestAgreement = ratioF64(float64(agree), float64(s.CachedReported))
 	s.CachedMissing = s.Completed > 0 && s.CachedReported == 0
 	s.HasMirror = res.KVWalk
+	s.ModelCorrected = res.ModelCorrected
 	s.MirrorTokenHitRatio = ratioF64(float64(mCached), float64(mPrompt))
 	s.MirrorAgreement = ratioF64(float64(mAgree), float64(mReported))
 	s.Coverage = liveCoverage(s)
@@ -493,6 +500,29 @@ func ratioF64(a, b float64) float64 {
 	return a / b
 }
 
+// writeLiveCorrection writes what the mirrors corrected in kvscope's model,
+// per worker.
+func writeLiveCorrection(b *strings.Builder, res *liverun.Result, s LiveSummary) {
+	if !s.ModelCorrected {
+		b.WriteString("\nkvscope's model was not corrected from the mirrors.\n")
+		return
+	}
+	c := s.ModelCorrection
+	fmt.Fprintf(b, "\nkvscope's model was corrected from the mirrors at each send: %d blocks removed that the server no longer held, "+
+		"%d restarts that renewed a worker's model (%d blocks dropped, %d requests sent since put back); "+
+		"%d blocks the mirror held and the model lacked were left out (the model stays the eviction policy's); "+
+		"%d attempts went uncorrected, their mirror having lost events.\n\n",
+		c.RemovedBlocks, c.Clears, c.ClearedBlocks, c.Replayed, c.LackedBlocks, c.Unsynced)
+	b.WriteString("| worker | blocks removed | blocks lacked (left out) | restarts renewing the model | blocks dropped | requests put back | attempts uncorrected |\n")
+	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, wr := range res.Workers {
+		if m := wr.Mirror; m != nil {
+			c := m.Correction
+			fmt.Fprintf(b, "| %d | %d | %d | %d | %d | %d | %d |\n", wr.Worker, c.RemovedBlocks, c.LackedBlocks, c.Clears, c.ClearedBlocks, c.Replayed, c.Unsynced)
+		}
+	}
+}
+
 // writeLiveMirror writes the KV-event section: the hit ratio of each source
 // side by side and each worker's mirror.
 func writeLiveMirror(b *strings.Builder, res *liverun.Result, s LiveSummary) {
@@ -552,6 +582,7 @@ func writeLiveMirror(b *strings.Builder, res *liverun.Result, s LiveSummary) {
 			fmt.Fprintf(b, "\nWorker %d: %d KV event messages could not be decoded (skipped), the first: %s\n", wr.Worker, m.Bad, liveCell(m.BadWhy))
 		}
 	}
+	writeLiveCorrection(b, res, s)
 	if s.MirrorRestarts > 0 || s.MirrorGaps > 0 {
 		fmt.Fprintf(b, "\nRestarts (AllBlocksCleared, or sequence numbers going back: a new publisher) empty a mirror; gaps are lost events, after which a mirror may hold blocks the server evicted or miss some it stored. "+
 			"More than one connection means a publisher reconnected. A gap before the first message received means the server published before kvscope listened "+

@@ -186,8 +186,13 @@ func TestLiveReportMirror(t *testing.T) {
 	}
 	res.Workers[0].Mirror = &liverun.MirrorResult{Endpoint: "bind:tcp://127.0.0.1:5557", CachedTokens: 475, HitRatio: 0.2375,
 		Blocks: 64, BlockSize: 16, Messages: 30, Events: 40, Restarts: 1, Gaps: 1, Missed: 3, Bad: 2, BadWhy: "payload: truncated",
-		Connections: 2, LateConnect: true}
+		Connections: 2, LateConnect: true,
+		Correction: liverun.ModelCorrection{RemovedBlocks: 7, LackedBlocks: 3, Clears: 1, ClearedBlocks: 120, Replayed: 2, Unsynced: 4}}
+	res.ModelCorrected = true
 	s := SummarizeLive(res)
+	if !s.ModelCorrected || s.ModelCorrection != res.Workers[0].Mirror.Correction {
+		t.Fatalf("corrections in the summary: %v %+v", s.ModelCorrected, s.ModelCorrection)
+	}
 	if !s.HasMirror || math.Abs(s.MirrorTokenHitRatio-0.2375) > 1e-12 || s.MirrorAgreement != 0.95 || s.MirrorRestarts != 1 || s.MirrorGaps != 1 || s.MirrorBad != 2 ||
 		!strings.Contains(s.Coverage.Mirror, "20 completed requests") {
 		t.Fatalf("summary %+v", s)
@@ -197,7 +202,9 @@ func TestLiveReportMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"## KV events", "KV-event mirror 0.2375", "95.0%", "| 0 | bind:tcp://127.0.0.1:5557 | 0.2375 | 64 | 30 | 40 | 1 | 1 (3) | 2 | 2 (late) |", "had not connected when the run started",
-		"payload: truncated", "- KV-event mirror: the 20 completed"} {
+		"payload: truncated", "- KV-event mirror: the 20 completed",
+		"7 blocks removed that the server no longer held, 1 restarts that renewed a worker's model (120 blocks dropped, 2 requests sent since put back); 3 blocks",
+		"4 attempts went uncorrected", "| 0 | 7 | 3 | 1 | 120 | 2 | 4 |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Fatalf("markdown lacks %q:\n%s", want, md.String())
 		}

@@ -59,6 +59,9 @@ type Config struct {
 	// caller closes it).
 	KVEvents []KVEndpoint
 	KVMirror *KVEvents
+	// NoModelCorrection keeps kvscope's model of each worker uncorrected
+	// by the mirrors (doc.go, "Correcting the model"): for comparisons.
+	NoModelCorrection bool
 	// KVConnectWait bounds the wait, before the first request, for every
 	// worker's publisher to connect (default 3 s: llm-d-inference-sim
 	// redials every second); the run starts anyway after it, and the
@@ -99,6 +102,10 @@ type Config struct {
 	// idLimit, when set, replaces the model table's starting id limit
 	// (ids.go; tests: small); -1 turns recycling off.
 	idLimit int
+	// recentFor overrides how long a completed request's blocks are
+	// protected from the mirror's corrections (correct.go; 0: the
+	// default; negative: not at all, for tests that feed the events).
+	recentFor time.Duration
 }
 
 // Expect is a streamed trace's size, counted before the run.
@@ -128,6 +135,9 @@ func (c *Config) defaults() {
 	}
 	if c.KVConnectWait <= 0 {
 		c.KVConnectWait = 3 * time.Second
+	}
+	if c.recentFor == 0 {
+		c.recentFor = recentFor
 	}
 	if c.SnapshotEvery <= 0 {
 		c.SnapshotEvery = time.Second

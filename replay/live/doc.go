@@ -156,8 +156,9 @@
 // precise=true routers (and llmd) route on the workers' true caches, as
 // they read the simulator's truth offline. Word prompts (ClientConfig.Words)
 // are tokenized by the server, so the mirror cannot walk them: no
-// prediction, and Match stays on the model. The model is not corrected
-// from the mirror (not done). Events published before a simulator's
+// prediction, no correction of the model, and Match stays on the model.
+// The model is corrected from the mirror (see "Correcting the model"
+// below). Events published before a simulator's
 // publisher connects (it dials every second) are lost, so before the
 // first request the driver waits up to Config.KVConnectWait (3 s) for
 // every publisher: a bound endpoint listens through kvscope's own zmq4
@@ -196,6 +197,56 @@
 // checks the whole trace, so a bad record stops the command before
 // anything is sent), else by reading the rest. The progress line's total
 // and ETA come from Config.Expect.
+//
+// # Correcting the model (correct.go)
+//
+// The model stays a model of the eviction policy: it is what kvscope's
+// policy would hold given the requests sent, and the comparison is of that
+// policy with the server's. What the driver cannot see is corrected from
+// the mirror; what the policy decides is not. "Corrected" means, at each
+// attempt's send (begin, under the driver's lock, before the model's
+// prediction), for the worker it goes to:
+//
+//   - A restart the mirror told (AllBlocksCleared, or a publisher's
+//     sequence numbers starting again) renews the model: the old server's
+//     blocks are gone. Then the attempts sent to the worker since the
+//     restart that did not fail are put back (the mirror learns of a
+//     restart only from the new server's first message, after its first
+//     requests; the restart's time is the new publisher's connection when
+//     kvscope accepted it after the old one's last message, else the
+//     message that told it; at most replayHorizon, 2 minutes, back). A
+//     model started afresh after the old server's last message (a rejoin
+//     after refused connections, above) is not renewed again.
+//   - The blocks of the attempt's chain that the model holds, from the
+//     deepest up, are removed while each is an unpinned leaf of the model
+//     that the mirror says the server does not hold (removed, or never
+//     stored) and that no request on the worker completed in the last
+//     recentFor (2 s: the simulator flushes its batch of events every
+//     second, so a block just stored may not be in the mirror yet; a
+//     running request's blocks are pinned). A block the mirror cannot
+//     name (its tokens stored under several hashes) stops the walk.
+//   - Blocks the mirror holds and the model lacks are not added: the
+//     model is a prefix tree, and the server keeps blocks whose prefix it
+//     evicted, which the tree cannot hold; adding what the server kept and
+//     the policy dropped would make the model copy the server's evictions
+//     and hide the policy's difference that the comparison is there to
+//     show; and room for them would have to be made by evictions of the
+//     policy's choosing. They are counted (LackedBlocks).
+//
+// Only a mirror in step corrects: one that has received every message its
+// server's publisher sent since it started (or since AllBlocksCleared).
+// A gap in the sequence numbers, a bad message, or no message yet stops
+// the corrections of that worker until its next restart (counted as
+// Unsynced attempts), since a block whose BlockStored was lost would look
+// absent. What is corrected in a run is in each worker's
+// MirrorResult.Correction (removed, lacked, clears, cleared blocks,
+// replayed requests, unsynced attempts) and the report's KV events
+// section: on a run without failures or restarts the removals measure how
+// far the policy's evictions stray from the server's (tie order, the
+// server's evictions of non-leaf blocks). Config.NoModelCorrection turns
+// it off. Failed attempts' blocks are still forgotten at once (above):
+// the mirror says the same a moment later, and the forgetting also works
+// without events.
 //
 // # Cancellation and panics
 //

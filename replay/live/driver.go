@@ -42,6 +42,9 @@ type worker struct {
 	// mirrorHit sums the KV-event mirror's predictions over completed
 	// requests.
 	mirrorHit int64
+	// corr is the correction of the model from the KV-event mirror
+	// (correct.go).
+	corr correction
 	// downWhy is the error that last took the worker out of routing.
 	downWhy string
 	// The circuit breaker (breaker.go).
@@ -85,13 +88,16 @@ type driver struct {
 	// server's tokenizer makes the tokens of a word prompt); matchIdx,
 	// matchTok and matchDig cache the prompt Match walks and its block
 	// digests (under mu).
-	kv       *KVEvents
-	kvWalk   bool
-	kvLate   []int // workers whose publisher had not connected at the start
-	matchIdx int
-	matchTok []uint32
-	matchDig []uint64
-	newPol   func(w int) (kvcache.Policy, error)
+	kv     *KVEvents
+	kvWalk bool
+	// correcting is set when the model is corrected from the mirrors
+	// (kvWalk, unless Config.NoModelCorrection).
+	correcting bool
+	kvLate     []int // workers whose publisher had not connected at the start
+	matchIdx   int
+	matchTok   []uint32
+	matchDig   []uint64
+	newPol     func(w int) (kvcache.Policy, error)
 	// bg ends with the run (probes, scrapes); probes counts probe loops.
 	bg     context.Context
 	probes sync.WaitGroup
@@ -303,6 +309,12 @@ func RunStream(ctx context.Context, src Source, cfg Config) (res *Result, err er
 		}
 		d.kvWalk = !cfg.Client.Words
 		d.kvLate = d.kv.WaitConnected(ctx, cfg.KVConnectWait)
+		d.correcting = d.kvWalk && !cfg.NoModelCorrection
+		for i, w := range d.workers {
+			// Restarts before the run are the mirror's, not the model's.
+			_, w.corr.restarts = d.kv.Mirrors[i].syncNow()
+			w.corr.since = time.Now()
+		}
 	}
 	return d.run(ctx)
 }

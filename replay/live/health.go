@@ -63,7 +63,7 @@ func (d *driver) rejoin(w int) {
 	// answered 5xx or stalled kept its process, and its cache.
 	if wk.downKind == KindRefused || wk.downKind == KindConnect {
 		if m, err := d.newModel(w); err == nil {
-			wk.model = m
+			wk.model, wk.corr.since = m, time.Now()
 		}
 	}
 }

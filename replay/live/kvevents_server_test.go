@@ -35,6 +35,34 @@ func openKV(t *testing.T, eps []KVEndpoint) *KVEvents {
 	return kv
 }
 
+// kvSim is one simulator publishing its KV events to a mirror.
+type kvSim struct {
+	srv  []*simServer
+	eps  []Endpoint
+	c    *Client
+	m    *Mirror
+	kv   *KVEvents
+	next uint32 // fence's counter
+}
+
+// startKVSim starts one simulator (1,000 blocks) with its KV events
+// subscribed, and fences fences times (at least once: its publisher is
+// connected).
+func startKVSim(t *testing.T, fences int) *kvSim {
+	t.Helper()
+	binds, dial := kvEndpoints(t, 1)
+	k := &kvSim{kv: openKV(t, binds)}
+	k.srv = startSim(t, 1, simOpts{cacheBlocks: 1000, zmq: dial})
+	k.eps = endpoints(t, k.srv)
+	k.c = NewClient(ClientConfig{Model: "kvscope-test-model", Timeout: patience, FirstTokenTimeout: patience, StallTimeout: patience}, k.eps)
+	t.Cleanup(k.c.Close)
+	k.m = k.kv.Mirrors[0]
+	for range max(1, fences) {
+		fence(t, k.c, k.eps[0], k.m, &k.next)
+	}
+	return k
+}
+
 // logLen and logCopy read a mirror's event log.
 func (m *Mirror) logCopy() []kvEvent {
 	m.mu.Lock()
@@ -210,26 +238,17 @@ func countModelExact(res *Result) int {
 // endpoint: its new publisher numbers from 1, and the mirror counts a
 // restart and empties (the new server's cache is empty).
 func TestRealServerKVEventsRestart(t *testing.T) {
-	binds, dial := kvEndpoints(t, 1)
-	kv := openKV(t, binds)
-	srv := startSim(t, 1, simOpts{cacheBlocks: 1000, zmq: dial})
-	eps := endpoints(t, srv)
-	c := NewClient(ClientConfig{Model: "kvscope-test-model", Timeout: patience, FirstTokenTimeout: patience, StallTimeout: patience}, eps)
-	defer c.Close()
-	m := kv.Mirrors[0]
-	var next uint32
 	// Enough messages that the new publisher's first ones, even after a
 	// few lost before it connects, number below the last one seen.
-	for range 12 {
-		fence(t, c, eps[0], m, &next)
-	}
+	k := startKVSim(t, 12)
+	srv, eps, c, m, kv, next := k.srv, k.eps, k.c, k.m, k.kv, &k.next
 	before := m.Stats()
 	if before.Restarts != 0 || before.Blocks < 12 {
 		t.Fatalf("before the restart: %+v", before)
 	}
 	srv[0].Kill()
 	restartSim(t, srv[0])
-	fence(t, c, eps[0], m, &next)
+	fence(t, c, eps[0], m, next)
 	after := m.Stats()
 	if after.Restarts != 1 || after.Blocks < 1 || after.Blocks >= before.Blocks || before.Connections != 1 || after.Connections != 2 {
 		t.Fatalf("after the restart: %+v (before: %+v)", after, before)

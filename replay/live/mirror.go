@@ -45,6 +45,11 @@ type Mirror struct {
 	seenSeq   bool
 	lastSeq   uint64
 	stats     MirrorStats
+	// sync is what the driver's correction of its model needs (see
+	// syncState).
+	sync syncState
+	// hashes is blockStates' scratch.
+	hashes []uint64
 	// log, when keep is set, holds every applied event in order (tests
 	// replay it offline).
 	keep bool
@@ -70,6 +75,27 @@ type hashInfo struct {
 type tokHash struct {
 	hash      uint64
 	ambiguous bool
+}
+
+// syncState says whether the mirror can be trusted to tell a block absent,
+// and when its server last restarted, for the driver's correction of its
+// model (doc.go, "Correcting the model").
+type syncState struct {
+	// synced: every event the server published since its start (or its
+	// last AllBlocksCleared) was received and applied: the first message
+	// of each publisher was numbered 0 or 1, and no gap or bad message
+	// followed. A block absent from such a mirror is absent from the
+	// server (up to the events still on their way).
+	synced bool
+	// restartAt estimates when the latest restart emptied the server's
+	// cache: the new publisher's connection when it was accepted after
+	// the old publisher's last message, else the message that told it.
+	// oldLast is the arrival of the old publisher's last message (the
+	// server still ran then).
+	restartAt, oldLast time.Time
+	// lastMsg is the arrival of the latest message; connAt the latest
+	// accepted publisher connection.
+	lastMsg, connAt time.Time
 }
 
 // MirrorStats is what a mirror counted.
@@ -138,6 +164,8 @@ func (m *Mirror) receive(frames [][]byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.signal()
+	now := time.Now()
+	defer func() { m.sync.lastMsg = now }()
 	if err != nil {
 		m.stats.Bad++
 		if m.stats.BadWhy == "" {
@@ -146,21 +174,24 @@ func (m *Mirror) receive(frames [][]byte) {
 		// A message whose sequence frame is whole still numbers: its
 		// events are counted lost as a bad message, not as a gap.
 		if len(frames) == 3 && len(frames[1]) == 8 {
-			m.sequence(seq)
+			m.sequence(seq, now)
 		}
+		m.sync.synced = false // its events are lost
 		return
 	}
-	m.sequence(seq)
+	m.sequence(seq, now)
 	m.stats.Messages++
 	for _, e := range evs {
 		m.apply(e)
 	}
 }
 
-// sequence checks a message's sequence number against the last one.
-func (m *Mirror) sequence(seq uint64) {
+// sequence checks a message's sequence number (arrived at now) against
+// the last one.
+func (m *Mirror) sequence(seq uint64, now time.Time) {
 	switch {
 	case !m.seenSeq:
+		m.sync.synced = seq <= 1
 		if seq > 1 {
 			m.stats.Gaps++
 			m.stats.Missed += seq - 1
@@ -170,6 +201,8 @@ func (m *Mirror) sequence(seq uint64) {
 		// its cache with it.
 		m.stats.Restarts++
 		m.clear()
+		m.restarted(now)
+		m.sync.synced = seq <= 1
 		if seq > 1 {
 			m.stats.Gaps++
 			m.stats.Missed += seq - 1
@@ -177,8 +210,18 @@ func (m *Mirror) sequence(seq uint64) {
 	case seq > m.lastSeq+1:
 		m.stats.Gaps++
 		m.stats.Missed += seq - m.lastSeq - 1
+		m.sync.synced = false
 	}
 	m.seenSeq, m.lastSeq = true, seq
+}
+
+// restarted notes a restart told by a message arriving at now.
+func (m *Mirror) restarted(now time.Time) {
+	m.sync.oldLast = m.sync.lastMsg
+	m.sync.restartAt = now
+	if m.sync.connAt.After(m.sync.lastMsg) {
+		m.sync.restartAt = m.sync.connAt
+	}
 }
 
 // clear empties the cache (a restart); what was learned ages as removed.
@@ -271,6 +314,9 @@ func (m *Mirror) apply(e kvEvent) {
 		m.stats.Restarts++
 		m.stats.Cleared++
 		m.clear()
+		// The server and the mirror are both empty now: in step again.
+		now := time.Now()
+		m.sync.oldLast, m.sync.restartAt, m.sync.synced = now, now, true
 	}
 }
 
@@ -287,6 +333,7 @@ func (m *Mirror) accepted() {
 		close(m.connected)
 	}
 	m.stats.Connections++
+	m.sync.connAt = time.Now()
 }
 
 func (m *Mirror) noteRecvError(error) {
@@ -372,6 +419,51 @@ func (m *Mirror) Referenced(prompts [][]uint32, bs int) int {
 		}
 	}
 	return len(seen)
+}
+
+// Block states for the driver's correction (blockStates).
+const (
+	blockUnsure  int8 = iota // ambiguous tokens: the mirror cannot tell
+	blockPresent             // held by the server
+	blockAbsent              // not held: removed, or never stored
+)
+
+// blockStates sets st[k] to the state of the prompt's block k (its block
+// digests ds, as for walkDigests) and returns the mirror's syncState and
+// its restarts so far (read together). A
+// block whose hash is known is present or absent as the events say; one
+// the mirror cannot name is absent when its tokens were never stored (or
+// were removed and forgotten past the retention: present blocks are never
+// forgotten), unsure when its tokens were stored under several hashes.
+func (m *Mirror) blockStates(ds []uint64, st []int8) ([]int8, syncState, int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	hs := m.hashes[:0]
+	m.walk(ds, &hs)
+	m.hashes = hs
+	st = st[:0]
+	for k, h := range hs {
+		switch _, here := m.present[h]; {
+		case h != 0 && here:
+			st = append(st, blockPresent)
+		case h != 0:
+			st = append(st, blockAbsent)
+		default:
+			if _, stored := m.byTokens[ds[k]]; stored {
+				st = append(st, blockUnsure)
+			} else {
+				st = append(st, blockAbsent)
+			}
+		}
+	}
+	return st, m.sync, m.stats.Restarts
+}
+
+// syncNow returns the mirror's syncState and its restarts so far.
+func (m *Mirror) syncNow() (syncState, int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sync, m.stats.Restarts
 }
 
 // walk is Walk of block digests under m.mu; hashes, when not nil, receives each block's

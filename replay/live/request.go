@@ -31,6 +31,12 @@ type attempt struct {
 	// false without one).
 	mirror      int
 	mirrorKnown bool
+	// newFrom is where the blocks the attempt added to model begin (its
+	// hit, or its hit in the model a restart's replay moved it to);
+	// ended and failed are set when it ended (a restart's replay skips
+	// failed attempts and moves those in flight). Under d.mu.
+	newFrom       int
+	ended, failed bool
 }
 
 // begin routes request i and updates the model of the chosen worker.
@@ -66,12 +72,21 @@ func (d *driver) begin(i int, failed []bool, prompt []uint32) (*attempt, error) 
 	}
 	w := d.workers[a.w]
 	w.inFlight++
+	chain := req.Blocks
 	if d.kvWalk {
 		// The mirror's prediction with the server's counting rule, from
 		// the events received so far: a best effort, since events travel
 		// apart from the responses (the previous request's may still be
 		// on their way).
-		a.mirror, _ = d.kv.Mirrors[a.w].Walk(prompt, d.bs)
+		if d.matchIdx != req.Index { // Route's Match may have walked it
+			d.matchDig = blockDigests(prompt, d.bs, d.matchDig)
+			d.matchIdx = req.Index
+		}
+		if d.correcting {
+			a.mirror = d.correct(a.w, chain, d.matchDig)
+		} else {
+			a.mirror, _ = d.kv.Mirrors[a.w].walkDigests(d.matchDig)
+		}
 		a.mirrorKnown = true
 	}
 	// kvscope's model of the worker: the server counts the blocks of
@@ -79,38 +94,13 @@ func (d *driver) begin(i int, failed []bool, prompt []uint32) (*attempt, error) 
 	// held) from the moment it is sent until it ends.
 	c := w.model
 	a.model = c
-	chain := req.Blocks
-	h := c.Match(chain)
-	a.hit = h
 	before := c.Evicted()
-	if err := c.Pin(chain[:h]); err == nil {
-		miss := int64(len(chain) - h)
-		// The server checks that the request fits beside the blocks held by
-		// running requests before it evicts anything, and rejects it
-		// otherwise: no eviction for a request that cannot fit.
-		fits := miss <= c.Capacity()-c.PinnedWeight()-c.Reserved()
-		var short int64
-		if fits {
-			short, err = c.MakeRoom(miss)
-		}
-		if fits && err == nil && short == 0 && c.Reserve(miss) == nil {
-			parent := kvcache.NoBlock
-			if h > 0 {
-				parent = chain[h-1]
-			}
-			ok := true
-			for k := h; k < len(chain); k++ {
-				if _, err := c.Commit(parent, chain[k], 1); err != nil {
-					ok = false
-					break
-				}
-				parent = chain[k]
-			}
-			if ok {
-				a.fits, a.pinned = true, chain
-			}
-		} else {
-			_ = c.Unpin(chain[:h])
+	a.hit, a.fits = insertChain(c, chain)
+	a.newFrom = a.hit
+	if a.fits {
+		a.pinned = chain
+		if d.correcting {
+			w.corr.sent = append(w.corr.sent, sentAttempt{at: time.Now(), a: a})
 		}
 	}
 	a.evicted = c.Evicted() - before
@@ -127,6 +117,7 @@ func (d *driver) complete(a *attempt, i int, e2e time.Duration, failed bool) {
 	if a.w >= 0 {
 		d.workers[a.w].inFlight--
 	}
+	a.ended, a.failed = true, failed
 	if !a.fits {
 		return
 	}
@@ -137,12 +128,15 @@ func (d *driver) complete(a *attempt, i int, e2e time.Duration, failed bool) {
 		// them. Kept, they made the model drift after retries.
 		_ = a.model.Unpin(a.pinned)
 		if a.w >= 0 {
-			d.workers[a.w].forgotten += a.model.Forget(a.pinned[a.hit:])
+			d.workers[a.w].forgotten += a.model.Forget(a.pinned[a.newFrom:])
 		}
 		return
 	}
 	a.model.Access(a.pinned, kvcache.Complete)
 	_ = a.model.Unpin(a.pinned)
+	if d.correcting && a.w >= 0 {
+		d.workers[a.w].corr.touched(a.pinned, time.Now(), d.cfg.recentFor)
+	}
 }
 
 // ended books an attempt's end: the router, the model, the worker's counts

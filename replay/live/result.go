@@ -20,7 +20,9 @@ type (
 	Record       = liverun.Record
 	Status       = liverun.Status
 	Plan         = liverun.Plan
-	API          = liverun.API
+	// ModelCorrection is what a worker's mirror corrected in the model.
+	ModelCorrection = liverun.ModelCorrection
+	API             = liverun.API
 )
 
 // Request outcomes (liverun.Status) and worker protocols (liverun.API).
@@ -91,6 +93,7 @@ func (d *driver) result(ctx context.Context) *Result {
 			r.KVEvents = append(r.KVEvents, ep.String())
 		}
 		r.KVWalk = d.kvWalk
+		r.ModelCorrected = d.correcting
 	}
 	for i, w := range d.workers {
 		r.WorkerURLs = append(r.WorkerURLs, w.ep.String())
@@ -117,7 +120,8 @@ func (d *driver) result(ctx context.Context) *Result {
 				Blocks: st.Blocks, BlockSize: st.BlockSize, Messages: st.Messages, Events: st.Events,
 				Stored: st.Stored, Removed: st.Removed, Restarts: st.Restarts, Gaps: st.Gaps, Missed: st.Missed,
 				Bad: st.Bad, BadWhy: st.BadWhy, Unknown: st.Unknown,
-				Connections: st.Connections, LateConnect: slices.Contains(d.kvLate, i)}
+				Connections: st.Connections, LateConnect: slices.Contains(d.kvLate, i),
+				Correction: w.corr.result()}
 		}
 		r.Workers = append(r.Workers, wr)
 	}

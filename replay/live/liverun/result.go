@@ -137,6 +137,9 @@ type Result struct {
 	DurationS float64   `json:"duration_s"`
 	// KVEvents lists the KV event endpoints, per worker (empty: no
 	// events consumed); KVWalk is set when the mirrors could walk the
+	// ModelCorrected is set when kvscope's model of each worker was
+	// corrected from its KV-event mirror (WorkerResult.Mirror.Correction).
+	ModelCorrected bool `json:"model_corrected,omitempty"`
 	// prompts (token ids sent), so that MirrorCachedTokens are known.
 	KVEvents []string       `json:"kv_events,omitempty"`
 	KVWalk   bool           `json:"kv_walk,omitempty"`
@@ -300,4 +303,39 @@ type MirrorResult struct {
 	// ran out): its first events were lost.
 	Connections int  `json:"connections"`
 	LateConnect bool `json:"late_connect,omitempty"`
+	// Correction is what the mirror corrected in kvscope's model of the
+	// worker (zero when the model was not corrected: prompts as words,
+	// or the driver told not to).
+	Correction ModelCorrection `json:"model_correction"`
+}
+
+// ModelCorrection counts the corrections of kvscope's model of one worker
+// from its KV-event mirror (replay/live's doc, "Correcting the model").
+type ModelCorrection struct {
+	// RemovedBlocks: blocks of a sent request's chain that the model held
+	// as unpinned leaves and the mirror said the server did not hold.
+	RemovedBlocks int64 `json:"removed_blocks"`
+	// LackedBlocks: blocks of a sent request's chain that the mirror held
+	// and the model did not (after the removals); not added to the model.
+	LackedBlocks int64 `json:"lacked_blocks"`
+	// Clears: restarts told by the mirror that renewed the model (a
+	// restart already seen through refused connections is not counted
+	// twice); ClearedBlocks the blocks the old models held; Replayed the
+	// requests sent after the restart put back in the new model.
+	Clears        int   `json:"clears"`
+	ClearedBlocks int64 `json:"cleared_blocks"`
+	Replayed      int   `json:"replayed_requests"`
+	// Unsynced counts attempts not reconciled because the mirror had lost
+	// events (a gap, a bad message, or no message yet).
+	Unsynced int `json:"unsynced_attempts"`
+}
+
+// Add adds o's counts to c's.
+func (c *ModelCorrection) Add(o ModelCorrection) {
+	c.RemovedBlocks += o.RemovedBlocks
+	c.LackedBlocks += o.LackedBlocks
+	c.Clears += o.Clears
+	c.ClearedBlocks += o.ClearedBlocks
+	c.Replayed += o.Replayed
+	c.Unsynced += o.Unsynced
 }
