@@ -311,6 +311,9 @@ func RunStream(ctx context.Context, src Source, cfg Config) (res *Result, err er
 		d.kvLate = d.kv.WaitConnected(ctx, cfg.KVConnectWait)
 		d.correcting = d.kvWalk && !cfg.NoModelCorrection
 		for i, w := range d.workers {
+			// Removed blocks are remembered for a cache's worth of
+			// removals at most (mirror.go): memory in step with the cache.
+			d.kv.Mirrors[i].setRetain(int(min(w.capacity, 1<<16)))
 			// Restarts before the run are the mirror's, not the model's.
 			_, w.corr.restarts = d.kv.Mirrors[i].syncNow()
 			w.corr.since = time.Now()

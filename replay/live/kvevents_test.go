@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -362,5 +363,48 @@ func BenchmarkMirrorWalk(b *testing.B) {
 		if c, _ := m.Walk(prompt, bs); c != 600 {
 			b.Fatal(c)
 		}
+	}
+}
+
+// BenchmarkMirrorMemory: the heap one worker's mirror holds after a long
+// run's churn through a 16,384-block cache (200,000 blocks stored in
+// chains of 600, the oldest removed as the cache fills), with the
+// driver's retention (the cache size) and with 65,536 (the cap, and the
+// retention before the driver set it): bytes per hash known and in all.
+func BenchmarkMirrorMemory(b *testing.B) {
+	for _, retain := range []int{16384, 1 << 16} {
+		b.Run(fmt.Sprintf("retain=%d", retain), func(b *testing.B) {
+			const capacity, total, chain, bs = 16384, 200000, 600, 16
+			tok := make([]uint32, chain*bs)
+			var ms0, ms1 runtime.MemStats
+			for b.Loop() {
+				runtime.GC()
+				runtime.ReadMemStats(&ms0)
+				m := newMirror()
+				m.setRetain(retain)
+				var held []uint64
+				for base := 0; base < total; base += chain {
+					for i := range tok {
+						tok[i] = uint32(base*bs + i)
+					}
+					hs := make([]uint64, chain)
+					for j := range hs {
+						hs[j] = uint64(base + j + 1)
+					}
+					m.apply(kvEvent{Kind: kvStored, Hashes: hs, Tokens: tok, BlockSize: bs})
+					held = append(held, hs...)
+					if over := len(held) - capacity; over > 0 {
+						m.apply(kvEvent{Kind: kvRemoved, Hashes: held[:over]})
+						held = held[over:]
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&ms1)
+				known := len(m.info)
+				b.ReportMetric(float64(ms1.HeapAlloc-ms0.HeapAlloc)/float64(known), "B/hash")
+				b.ReportMetric(float64(ms1.HeapAlloc-ms0.HeapAlloc)/(1<<20), "MB")
+				runtime.KeepAlive(m)
+			}
+		})
 	}
 }

@@ -10,10 +10,12 @@ import (
 // block given its parent's hash and its tokens) so that a prompt can be
 // walked block by block to the server's hashes. What is learned is kept
 // after a block's removal and across restarts (the server hashes the same
-// tokens the same way) for the last Retain removed blocks (default
-// 65,536), so that memory follows the server's cache and not the length
-// of the run; a block forgotten and stored again is learned again from its
-// BlockStored. Safe for concurrent use.
+// tokens the same way) for the last Retain removed blocks (65,536, or the
+// worker's cache size in blocks when smaller: the driver sets it), so
+// that memory follows the server's cache and not the length of the run
+// (about 190 bytes per hash known, in four maps); a block forgotten and
+// stored again is learned again from its BlockStored. Safe for concurrent
+// use.
 //
 // The server's event for a request lists the hashes of the blocks it
 // added, in prompt order, with the hash of the last block it already had as
@@ -244,6 +246,14 @@ func (m *Mirror) learn(h uint64, key learnKey, d uint64) {
 	} else if in.key != key {
 		m.extra[h] = append(m.extra[h], key)
 	}
+}
+
+// setRetain sets how many removed blocks' hashes are kept (at least 1).
+func (m *Mirror) setRetain(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.retain = max(1, n)
+	m.prune()
 }
 
 // prune forgets the oldest removed hashes past the retention, unless they
