@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -181,5 +182,78 @@ func BenchmarkRouteSparse(b *testing.B) {
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "req/s")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/req")
 		})
+	}
+}
+
+// multiturnReqs builds n requests shaped like `kvscope gen multiturn`'s:
+// conversations of 2, 4, 6 or 8 turns, each turn the whole history plus
+// user new blocks of 16 tokens (the last one partial), live conversations
+// taking turns round robin, one arrival per millisecond.
+func multiturnReqs(n, live, user int) ([]*trace.Request, int) {
+	type conv struct {
+		chain []trace.BlockID
+		left  int
+	}
+	convs := make([]conv, live)
+	var next trace.BlockID
+	started := 0
+	reqs := make([]*trace.Request, n)
+	for i := range reqs {
+		c := &convs[i%live]
+		if c.left == 0 {
+			*c = conv{left: 2 + 2*(started%4)}
+			started++
+		}
+		for range user {
+			c.chain = append(c.chain, next)
+			next++
+		}
+		c.left--
+		blocks := c.chain[:len(c.chain):len(c.chain)]
+		reqs[i] = &trace.Request{Index: i, Arrival: time.Duration(i) * time.Millisecond, Blocks: blocks, LastBlockTokens: 9, Input: (len(blocks)-1)*16 + 9, Output: 4}
+		c.chain[len(c.chain)-1] = next // the partial block becomes a full one next turn
+		next++
+	}
+	return reqs, int(next)
+}
+
+// BenchmarkHistoryTrim routes synthetic multiturn streams of 50,000 and
+// 200,000 requests into 8 routing-history trees (a conversation sticks to
+// one worker, every request is matched against all trees first), trimmed
+// every simulated second (1,000 arrivals) to 2^18 tokens each, with the recency trim and with
+// the rebuild-from-log trim it replaced (logHistory, the reference in
+// history_ref_test.go). ns/req should not grow with the stream's length.
+func BenchmarkHistoryTrim(b *testing.B) {
+	for _, n := range []int{50_000, 200_000} {
+		reqs, nblocks := multiturnReqs(n, 256, 8)
+		env := Env{Workers: 8, BlockSize: 16, Blocks: nblocks}
+		tok, blk := make([]float64, 8), make([]int, 8)
+		for _, impl := range []string{"recency", "log"} {
+			b.Run(impl+"/"+strconv.Itoa(n), func(b *testing.B) {
+				var trimmed int64
+				for b.Loop() {
+					var h *history
+					insert, advance := func(int, *trace.Request) {}, func(time.Duration) {}
+					if impl == "recency" {
+						h = newHistory(env, 1<<18, time.Second)
+						insert, advance = h.insert, h.advance
+					} else {
+						l := newLogHistory(env, 1<<18, time.Second)
+						h, insert, advance = l.h, l.insert, l.advance
+					}
+					for i, r := range reqs {
+						advance(r.Arrival)
+						h.match(r, tok, blk)
+						insert(i%256%8, r)
+					}
+					trimmed = 0
+					for _, t := range h.trimmed {
+						trimmed += t
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/req")
+				b.ReportMetric(float64(trimmed)/float64(n), "trimmed-tokens/req")
+			})
+		}
 	}
 }

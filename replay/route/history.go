@@ -14,8 +14,6 @@ const (
 	sglangEvictInterval = 120 * time.Second
 )
 
-const noParent = ^uint32(0)
-
 // history is a set of routing-history trees, one per worker, over the
 // trace's dense block ids, weighted in tokens: what a router remembers of
 // where it sent which prefixes. It never sees worker evictions; it is
@@ -31,16 +29,28 @@ const noParent = ^uint32(0)
 // whole words. Matching walks the chain once, and-ing the workers' bits; a
 // worker drops out at its first missing block.
 //
-// Recency for trimming is not stored per block: each worker keeps the log of
-// requests inserted into its tree (one pointer per routing; the requests
-// must not change while the router lives). A trim rebuilds, from the log,
-// each present block's latest insertion (its stamp), parent and weight, so
-// ancestors are never older than descendants and least-recently-routed
-// leaves go first; then it drops log entries that are no longer the latest
-// insertion of any present block. A trim costs time in proportion to the
-// worker's log (not to the trace) and, from the first trim on, 16 bytes of
-// scratch per block id; trims only run when a tree is over maxSize, which
-// the default sizes (2^24 to 2^26 tokens) make rare.
+// Recency for trimming (recency.go): each worker logs the requests inserted
+// into its tree (one pointer per routing; requests must not change while
+// the router lives). At its first trim the log is replayed into a table of
+// each block's latest insertion (its stamp) and the list of live insertions
+// (those that are still some block's latest), which routing keeps up to
+// date from then on. Since an insertion holds the whole path from the root,
+// a block is never more recently routed than its parent, so the least
+// recently routed leaf (smallest stamp) is the deepest block of the oldest
+// live insertion among those whose latest insertion it is: a trim removes
+// such blocks, walking the oldest live insertion's chain from its end, until
+// the tree is within maxSize. Distinct leaves never share a stamp (a stamp
+// is one insertion's path, which has one leaf), so no tie rule is needed;
+// the removed leaves and their order are those of the rebuild-from-log trim
+// this replaced (history_ref_test.go keeps it as the reference). Costs:
+// before the first trim, as before (a log append per routing); from then
+// on one table update per block of each routed chain, and a trim costs
+// time in proportion to the blocks it removes plus those of the insertions
+// it retires, each examined once, not to the trace or the tree. Memory per
+// tracking worker: 8 bytes per table slot, the table at most 3/4 full (so
+// 10.7 to 21.3 bytes per block in its tree at the tree's largest), and 24
+// bytes per live insertion (at most one per block in the tree): bounded by
+// max_tree_size, not by the trace; the log is gone once tracking starts.
 type history struct {
 	n, bs  int
 	packed bool
@@ -49,8 +59,8 @@ type history struct {
 	bits   []uint64
 	nb     int // ids < nb have room in bits
 
-	log  [][]*trace.Request // per worker, in insertion order
-	size []int64            // tokens in each tree
+	rec  []recency // per worker: latest insertion of each block in its tree
+	size []int64   // tokens in each tree
 
 	maxSize int64
 	period  time.Duration
@@ -58,14 +68,15 @@ type history struct {
 	trimmed []int64 // tokens trimmed per worker, for display and tests
 
 	alive []uint64 // scratch: workers still matching
-	sc    *trimScratch
+
+	onTrim func(w int, b uint32) // tests: called for every trimmed block, in order
 }
 
 func newHistory(env Env, maxSize int64, period time.Duration) *history {
 	n := env.Workers
 	h := &history{
 		n: n, bs: env.BlockSize,
-		log:     make([][]*trace.Request, n),
+		rec:     make([]recency, n),
 		size:    make([]int64, n),
 		trimmed: make([]int64, n),
 		maxSize: maxSize, period: period,
@@ -217,24 +228,28 @@ func (h *history) insert(w int, req *trace.Request) {
 	if len(req.Blocks) == 0 {
 		return
 	}
+	h.addChain(w, req)
+	h.rec[w].insert(req)
+}
+
+// addChain sets req's blocks in worker w's tree and counts the tokens of
+// those that were not there (each weighing its tokens in req).
+func (h *history) addChain(w int, req *trace.Request) {
 	for i, b := range req.Blocks {
 		h.grow(b)
 		if h.set(w, b, true) {
 			h.size[w] += int64(req.BlockTokens(i, h.bs))
 		}
 	}
-	h.log[w] = append(h.log[w], req)
 }
 
 // advance runs the trims of every instant k·period ≤ now not yet run.
 // Several pending instants collapse into one trim: nothing is inserted
 // between them, and a trim of a tree within maxSize does nothing.
 func (h *history) advance(now time.Duration) {
-	k := int64(now / h.period)
-	if k <= h.trims {
+	if !h.due(now) {
 		return
 	}
-	h.trims = k
 	for w := range h.n {
 		if h.size[w] > h.maxSize {
 			h.trim(w)
@@ -242,142 +257,33 @@ func (h *history) advance(now time.Duration) {
 	}
 }
 
-// trimScratch is per-block working memory for trims, allocated at the first
-// trim (16 bytes per block id) and kept zeroed between trims, so that a trim
-// costs time in proportion to the worker's log, not to the trace.
-type trimScratch struct {
-	stamp, parent, weight, kids []uint32
-	list                        []uint32
-	heap                        []uint64
+// due reports whether some trim instant ≤ now has not run yet, and counts
+// them as run.
+func (h *history) due(now time.Duration) bool {
+	k := int64(now / h.period)
+	if k <= h.trims {
+		return false
+	}
+	h.trims = k
+	return true
 }
 
-func (h *history) scratch() *trimScratch {
-	if h.sc == nil {
-		h.sc = &trimScratch{}
-	}
-	sc := h.sc
-	if n := h.nb - len(sc.stamp); n > 0 {
-		sc.stamp = append(sc.stamp, make([]uint32, n)...)
-		sc.parent = append(sc.parent, make([]uint32, n)...)
-		sc.weight = append(sc.weight, make([]uint32, n)...)
-		sc.kids = append(sc.kids, make([]uint32, n)...)
-	}
-	return sc
-}
-
-// trim removes worker w's least-recently-routed leaves (smallest stamp,
-// then smallest id; distinct leaves never share a stamp, since a stamp is
-// one insertion's path, which has one leaf) until its tree holds at most
-// maxSize tokens.
+// trim removes worker w's least-recently-routed leaves until its tree holds
+// at most maxSize tokens (or is empty). A block weighs its tokens in its
+// latest insertion (a partial last block may weigh less elsewhere).
 func (h *history) trim(w int) {
-	log := h.log[w]
-	sc := h.scratch()
-	stamp, parent, weight, kids := sc.stamp, sc.parent, sc.weight, sc.kids
-	// Rebuild stamp (log position + 1), parent and weight of present blocks.
-	list := sc.list[:0]
-	for pos, r := range log {
-		par := noParent
-		for i, b := range r.Blocks {
-			if h.has(w, b) {
-				if stamp[b] == 0 {
-					list = append(list, b)
-				}
-				stamp[b] = uint32(pos + 1)
-				parent[b] = par
-				weight[b] = uint32(r.BlockTokens(i, h.bs))
-			}
-			par = b
+	rc := &h.rec[w]
+	rc.track()
+	for h.size[w] > h.maxSize {
+		b, tok, ok := rc.popLeaf(h.bs)
+		if !ok {
+			return
 		}
-	}
-	for _, b := range list {
-		if p := parent[b]; p != noParent && stamp[p] != 0 {
-			kids[p]++
-		}
-	}
-	hp := sc.heap[:0]
-	for _, b := range list {
-		if kids[b] == 0 {
-			hp = append(hp, uint64(stamp[b])<<32|uint64(b))
-		}
-	}
-	heapInit(hp)
-	for h.size[w] > h.maxSize && len(hp) > 0 {
-		var top uint64
-		top, hp = heapPop(hp)
-		b := uint32(top)
 		h.set(w, b, false)
-		h.size[w] -= int64(weight[b])
-		h.trimmed[w] += int64(weight[b])
-		stamp[b] = 0
-		if p := parent[b]; p != noParent && stamp[p] != 0 {
-			if kids[p]--; kids[p] == 0 {
-				hp = heapPush(hp, uint64(stamp[p])<<32|uint64(p))
-			}
+		h.size[w] -= int64(tok)
+		h.trimmed[w] += int64(tok)
+		if h.onTrim != nil {
+			h.onTrim(w, b)
 		}
 	}
-	// Keep only the log entries that are still some present block's latest
-	// insertion: they alone decide later trims.
-	kept := log[:0]
-	for pos, r := range log {
-		for _, b := range r.Blocks {
-			if stamp[b] == uint32(pos+1) {
-				kept = append(kept, r)
-				break
-			}
-		}
-	}
-	clear(log[len(kept):])
-	h.log[w] = kept
-	for _, b := range list {
-		stamp[b], kids[b] = 0, 0
-	}
-	sc.list, sc.heap = list[:0], hp[:0]
-}
-
-// A minimal binary min-heap on uint64 keys (container/heap would box).
-func heapInit(h []uint64) {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		siftDown(h, i)
-	}
-}
-
-func siftDown(h []uint64, i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r] < h[l] {
-			m = r
-		}
-		if h[i] <= h[m] {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-
-func heapPop(h []uint64) (uint64, []uint64) {
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	siftDown(h, 0)
-	return top, h
-}
-
-func heapPush(h []uint64, v uint64) []uint64 {
-	h = append(h, v)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[p] <= h[i] {
-			break
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-	return h
 }
