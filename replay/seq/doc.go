@@ -15,8 +15,9 @@
 //     random streams are those of Run. Nothing is held per request; the
 //     block table recycles dense ids past a limit (trace.Table.SetLimit:
 //     IDLimit, 8 × workers × capacity in blocks but at least IDFloor =
-//     1,507,328 ids, or IDFreeFloor = 65,536 for a policy whose choices
-//     never depend on ids, evict.Info.IDFree), sweeping between requests and keeping each cache's
+//     1,507,328 ids, or for a policy whose choices never depend on ids
+//     (evict.Info.IDFree) what IDFreeBudget = 128 MiB of per-id arrays
+//     holds, about 500,000 ids for 8 workers), sweeping between requests and keeping each cache's
 //     present blocks and what its policy retains (kvcache.Cache.Live; s3fifo's
 //     ghost ids). Caches are sized for that limit, not for the trace. So
 //     memory is bounded by the limit × (table + workers × per-block cache
