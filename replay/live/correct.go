@@ -66,6 +66,23 @@ func (c *correction) touched(chain []trace.BlockID, now time.Time, ttl time.Dura
 	}
 }
 
+// live names the dense ids the correction holds (driver.sweep): the
+// recent and older blocks, and the chains of the attempts a restart may
+// put back.
+func (c *correction) live(keep func(trace.BlockID)) {
+	for b := range c.recent {
+		keep(b)
+	}
+	for b := range c.older {
+		keep(b)
+	}
+	for _, s := range c.sent {
+		for _, b := range s.a.pinned {
+			keep(b)
+		}
+	}
+}
+
 func (c *correction) isRecent(b trace.BlockID, now time.Time) bool {
 	if c.recent == nil || now.Sub(c.recentAt) >= 2*c.ttl {
 		return false

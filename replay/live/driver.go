@@ -69,6 +69,7 @@ type driver struct {
 	start   time.Time
 	mu      sync.Mutex
 	router  route.Router
+	holder  route.Holder // the router's block ids, for sweep; nil: it holds none
 	canon   string
 	last    time.Duration
 	workers []*worker
@@ -262,9 +263,6 @@ func RunStream(ctx context.Context, src Source, cfg Config) (res *Result, err er
 		return nil, err
 	}
 	d.plan = plan
-	if recycleIDs(cfg) {
-		plan.Model.Blocks.SetLimit(d.idLimit())
-	}
 	sp, err := param.Parse(cfg.ModelEvict)
 	if err != nil {
 		return nil, fmt.Errorf("live: model eviction: %w", err)
@@ -288,6 +286,10 @@ func RunStream(ctx context.Context, src Source, cfg Config) (res *Result, err er
 	})
 	if err != nil {
 		return nil, fmt.Errorf("live: %w", err)
+	}
+	if recycleIDs(cfg, d.router) {
+		plan.Model.Blocks.SetLimit(d.idLimit())
+		d.holder, _ = d.router.(route.Holder)
 	}
 	if cfg.wrapRouter != nil {
 		d.router = cfg.wrapRouter(d.router)

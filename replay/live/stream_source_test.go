@@ -115,22 +115,35 @@ func TestStreamedRunHoldsInFlightOnly(t *testing.T) {
 	}
 }
 
-// pairSource yields n requests of 3 blocks: a root shared by all, a block
-// shared by requests 2j and 2j+1, and one of its own.
-type pairSource struct{ n, read int }
+// threeSource yields n requests of 3 blocks, request k's given by blocks
+// (they are 4 tokens each).
+type threeSource struct {
+	n, read int
+	name    string
+	blocks  func(k int) (a, b, c trace.BlockID)
+}
 
-func (g *pairSource) Info() trace.Info { return trace.Info{Source: "pairs", BlockSize: 4} }
+func (g *threeSource) Info() trace.Info { return trace.Info{Source: g.name, BlockSize: 4} }
 
-func (g *pairSource) NextInto(r *trace.Request) error {
+func (g *threeSource) NextInto(r *trace.Request) error {
 	if g.read == g.n {
 		return io.EOF
 	}
 	k := g.read
 	g.read++
-	blocks := append(r.Blocks[:0], 0, trace.BlockID(1_000_000+k/2), trace.BlockID(2_000_000+k))
+	a, b, c := g.blocks(k)
+	blocks := append(r.Blocks[:0], a, b, c)
 	*r = trace.Request{Index: k, ID: int64(k), Session: -1, Parent: trace.NoParent,
 		Input: 12, Output: 2, Blocks: blocks, LastBlockTokens: 4}
 	return nil
+}
+
+// pairSource yields n requests of 3 blocks: a root shared by all, a block
+// shared by requests 2j and 2j+1, and one of its own.
+func pairSource(n int) *threeSource {
+	return &threeSource{n: n, name: "pairs", blocks: func(k int) (a, b, c trace.BlockID) {
+		return 0, trace.BlockID(1_000_000 + k/2), trace.BlockID(2_000_000 + k)
+	}}
 }
 
 // TestModelIDsRecycled: with a router that keeps no per-block state and no
@@ -147,7 +160,7 @@ func TestModelIDsRecycled(t *testing.T) {
 		defer srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), patience)
 		defer cancel()
-		res, err := RunStream(ctx, &pairSource{n: n}, Config{Workers: []Endpoint{mustEndpoint(t, srv.URL)}, Router: "round_robin",
+		res, err := RunStream(ctx, pairSource(n), Config{Workers: []Endpoint{mustEndpoint(t, srv.URL)}, Router: "round_robin",
 			Concurrency: 1, CacheBlocks: 8, Client: ClientConfig{Model: "m", Timeout: patience}, idLimit: limit})
 		if err != nil {
 			t.Fatal(err)

@@ -187,4 +187,11 @@
 // bit array once; a test checks the allocation count). BenchmarkRoute routes the
 // Mooncake conversation trace over 8 workers; see the figures in the
 // project's BENCHMARKS.md.
+//
+// A caller that recycles dense block ids (trace.Table.Sweep: the live
+// driver's model table) asks the routers with routing-history trees for
+// the ids they hold (Holder: every id in some worker's tree; history.live
+// says why nothing else of the history names an id), so that their memory
+// follows their trees, not the run. consistent_hash, whose key hashes the
+// request's first ids, must not have its ids recycled.
 package route

@@ -287,3 +287,45 @@ func (h *history) trim(w int) {
 		}
 	}
 }
+
+// live names every block id in some worker's tree (a bit set). That is all
+// the history holds of block ids, so an id it does not name may be reused
+// for another block (trace.Table.Sweep) and reads as never routed:
+//   - its bits are zero for every worker (it is in no tree), and trims and
+//     matches read nothing else per id;
+//   - a tracking worker's recency table (recency.latest) holds exactly the
+//     blocks of its tree: insert sets the bits and then records every block
+//     of the chain, and a trim removes a block from both;
+//   - the insertions' chains (and, before a worker's first trim, its log of
+//     pending insertions) hold request pointers, not copies, and may name
+//     ids no longer in the tree. Before the first trim nothing has left a
+//     worker's tree (trim alone clears bits), so every id of its pending
+//     log is in its tree and named. After it, a trim reads an insertion's
+//     block only when the block's latest insertion is that one
+//     (recency.popLeaf), which holds for no id outside the tree, and a
+//     reused id's latest insertion is a later one (the one that routed it
+//     anew), never the stale one.
+func (h *history) live(keep func(trace.BlockID)) {
+	if h.packed {
+		for i, wd := range h.bits {
+			for wd != 0 {
+				j := bits.TrailingZeros64(wd)
+				s := j / h.bpb * h.bpb
+				keep(trace.BlockID((i*64 + s) / h.bpb))
+				if h.bpb == 64 {
+					break
+				}
+				wd &^= (1<<h.bpb - 1) << s
+			}
+		}
+		return
+	}
+	for b := range h.nb {
+		for _, wd := range h.bits[b*h.words : b*h.words+h.words] {
+			if wd != 0 {
+				keep(trace.BlockID(b))
+				break
+			}
+		}
+	}
+}

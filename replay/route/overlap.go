@@ -58,3 +58,11 @@ func (o *overlap) routed(w int, req *trace.Request) {
 		o.tree.insert(w, req)
 	}
 }
+
+// Live names the block ids in the routing-history tree (Holder); a router
+// without one (precise=true, except cache_aware) holds none.
+func (o *overlap) Live(keep func(trace.BlockID)) {
+	if o.tree != nil {
+		o.tree.live(keep)
+	}
+}

@@ -106,6 +106,20 @@ func (d Decision) Ranked(dst []int) []int {
 func (d Decision) Unit() string { return d.Why.Unit() }
 
 // Completion is the simulator's notice that a routed request finished.
+// Holder is implemented by routers that keep state per block id (the
+// routing-history trees of cache_aware, and of dynamo, lbgr and llmd with
+// precise=false). Live names through keep every block id the router holds
+// state for: a caller that recycles dense ids (trace.Table.Sweep) passes
+// it to the sweep, and every id the router does not name may be handed out
+// again for another block. The router keeps no state for an id it did not
+// name (history.live says why), so a recycled id reads as a block it has
+// never seen. Routers without it hold no block ids, except consistent_hash,
+// whose key is a hash of the request's first ids: a recycled id changes
+// it, so a caller must not recycle under it.
+type Holder interface {
+	Live(keep func(trace.BlockID))
+}
+
 type Completion struct {
 	// Worker is the worker the request was routed to.
 	Worker int
