@@ -36,6 +36,19 @@
 // LiveEvents from the records and snapshot points) are computed here too,
 // so the explorer decides nothing about the responses' cached tokens.
 //
+// Figures that need the whole trace (issue 18 point 5), all exact, none
+// approximated or spilled yet: the max_load_s lower bound
+// (MaxLoadLowerBound: the run's records in arrival order and a flag per
+// unique block id of the trace), the competitive ratios against opt and the
+// Belady bound (Ratios, --vs-opt: each worker's whole sequence, and opt's
+// next-use table of 4 bytes per block occurrence), and every figure of a
+// timed run, since sim.Run holds a record per request, the event log and
+// the per-worker series. So run, compare, plan, sweeps and the explorer
+// hold the trace and grow with it (about 15 GB for 1 M multiturn requests
+// of 225 blocks each); only the hit-only replay (replay/seq.RunStream) and
+// the live driver stream. Reports carry no estimate that would need a
+// stated error.
+//
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code. It reads live runs through
 // their result types (liverun), never the HTTP driver: no package of this
