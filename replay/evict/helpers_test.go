@@ -10,7 +10,8 @@ import (
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
-// recorder wraps a policy and records victims, checking each is evictable.
+// recorder wraps a policy and records victims as trace ids
+// (kvcache.Cache.TraceID, for caches with local slots).
 type recorder struct {
 	evict.Policy
 	c       *kvcache.Cache
@@ -22,7 +23,7 @@ func (r *recorder) Attach(c *kvcache.Cache) { r.c = c; r.Policy.Attach(c) }
 func (r *recorder) Victim(n int64) (trace.BlockID, bool) {
 	b, ok := r.Policy.Victim(n)
 	if ok {
-		r.victims = append(r.victims, b)
+		r.victims = append(r.victims, r.c.TraceID(b))
 	}
 	return b, ok
 }

@@ -116,6 +116,12 @@ type Config struct {
 	// SizeHint is the number of dense ids expected (Table.Len()); the node
 	// slice grows on demand past it.
 	SizeHint int
+	// LocalSlots: the cache numbers its blocks itself (slots.go), so its
+	// arrays and its policy's follow the blocks it holds (at most
+	// Capacity), not the trace's id range; SizeHint is then capped at
+	// Capacity. Only for a policy whose choices never depend on ids
+	// (evict.Info.IDFree) and that is not a Retainer (New refuses one).
+	LocalSlots bool
 }
 
 // Cache is one worker's prefix KV cache (SPEC §4).
@@ -132,6 +138,14 @@ type Cache struct {
 	count    int   // present blocks
 	evicted  int64 // weight evicted
 	episodes int64
+
+	// LocalSlots (slots.go): trace id → slot, slot → trace id, free
+	// slots, and the scratch path of the call in progress.
+	local   bool
+	ids     slotMap
+	glob    []BlockID
+	free    []BlockID
+	scratch []BlockID
 }
 
 // Errors returned by the cache's operations (wrapped with context).
@@ -152,9 +166,18 @@ func New(cfg Config, p Policy) (*Cache, error) {
 	if p == nil {
 		return nil, fmt.Errorf("kvcache: no policy")
 	}
-	c := &Cache{unit: cfg.Unit, capacity: cfg.Capacity, blockSize: cfg.BlockSize, policy: p}
-	if cfg.SizeHint > 0 {
-		c.nodes = make([]node, 0, cfg.SizeHint)
+	c := &Cache{unit: cfg.Unit, capacity: cfg.Capacity, blockSize: cfg.BlockSize, policy: p, local: cfg.LocalSlots}
+	hint := cfg.SizeHint
+	if c.local {
+		if _, ok := p.(Retainer); ok {
+			return nil, fmt.Errorf("kvcache: local slots with a policy that retains absent blocks (%T)", p)
+		}
+		hint = int(min(int64(hint), cfg.Capacity))
+		c.ids.resize(hint)
+		c.glob = make([]BlockID, 0, hint)
+	}
+	if hint > 0 {
+		c.nodes = make([]node, 0, hint)
 	}
 	p.Attach(c)
 	return c, nil
@@ -177,8 +200,9 @@ func (c *Cache) Evicted() int64      { return c.evicted }
 // (Config.SizeHint); policies may size per-block state from it in Attach.
 func (c *Cache) SizeHint() int { return cap(c.nodes) }
 
-// Slots is the length of the dense node index (largest id seen + 1);
-// policies size their per-block state from it.
+// Slots is the length of the dense node index (largest id seen + 1, or
+// under LocalSlots the most blocks held at once); policies size their
+// per-block state from it.
 func (c *Cache) Slots() int { return len(c.nodes) }
 
 // Weight converts a token count of a block into the cache's unit: the
@@ -225,6 +249,10 @@ func (c *Cache) Footprint(r *trace.Request) int64 {
 	}
 	return w + c.Allowance(r.TailTokens(c.blockSize)) + c.Allowance(r.Output)
 }
+
+// The accessors below (Present to IsEvictable) take ids in the cache's
+// numbering, the one its policy hears: a caller holding a trace id passes
+// ID(b), which is b itself unless the cache has LocalSlots.
 
 // Present reports whether b is cached.
 func (c *Cache) Present(b BlockID) bool {
@@ -288,7 +316,7 @@ func (c *Cache) IsEvictable(b BlockID) bool {
 func (c *Cache) Live(keep func(BlockID)) {
 	for b := range c.nodes {
 		if c.nodes[b].weight != 0 {
-			keep(BlockID(b))
+			keep(c.TraceID(BlockID(b)))
 		}
 	}
 	if r, ok := c.policy.(Retainer); ok {
@@ -299,6 +327,14 @@ func (c *Cache) Live(keep func(BlockID)) {
 // Match returns how many leading blocks of chain are present: the request's
 // hit in blocks (SPEC §4). It does not allocate.
 func (c *Cache) Match(chain []BlockID) int {
+	if c.local {
+		for i, b := range chain {
+			if c.ids.get(b) == NoBlock {
+				return i
+			}
+		}
+		return len(chain)
+	}
 	nodes := c.nodes
 	for i, b := range chain {
 		if int(b) >= len(nodes) || nodes[b].weight == 0 {
@@ -310,6 +346,17 @@ func (c *Cache) Match(chain []BlockID) int {
 
 // Pin adds one reference to every block of path (all must be present).
 func (c *Cache) Pin(path []BlockID) error {
+	if c.local {
+		s, n := c.toSlots(path)
+		if n < len(path) {
+			return fmt.Errorf("kvcache: pin: block %d is not cached: %w", path[n], ErrState)
+		}
+		path = s
+	}
+	return c.pin(path)
+}
+
+func (c *Cache) pin(path []BlockID) error {
 	for i, b := range path {
 		if !c.Present(b) {
 			// Undo what was pinned so the state stays consistent.
@@ -330,8 +377,12 @@ func (c *Cache) Pin(path []BlockID) error {
 
 // Unpin drops one reference from every block of path.
 func (c *Cache) Unpin(path []BlockID) error {
-	for _, b := range path {
-		if !c.Present(b) || c.nodes[b].pins == 0 {
+	orig := path
+	if c.local {
+		path, _ = c.toSlots(path)
+	}
+	for i, b := range orig {
+		if i >= len(path) || !c.Present(path[i]) || c.nodes[path[i]].pins == 0 {
 			return fmt.Errorf("kvcache: unpin: block %d is not pinned: %w", b, ErrState)
 		}
 	}
@@ -396,7 +447,7 @@ func (c *Cache) MakeRoom(need int64) (short int64, err error) {
 			return n, nil
 		}
 		if !c.IsEvictable(b) {
-			return n, fmt.Errorf("kvcache: block %d: %w", b, ErrBadVictim)
+			return n, fmt.Errorf("kvcache: block %d: %w", c.TraceID(b), ErrBadVictim)
 		}
 		w := int64(c.nodes[b].weight)
 		c.remove(b)
@@ -414,6 +465,13 @@ func (c *Cache) MakeRoom(need int64) (short int64, err error) {
 // for eviction. Forgotten blocks are not evictions (Evicted is unchanged);
 // the policy hears of them as of an eviction's removal.
 func (c *Cache) Forget(path []BlockID) int64 {
+	if c.local {
+		s, n := c.toSlots(path)
+		if n < len(path) {
+			return 0 // the leaf is not cached
+		}
+		path = s
+	}
 	var w int64
 	for i := len(path) - 1; i >= 0; i-- {
 		b := path[i]
@@ -437,6 +495,9 @@ func (c *Cache) remove(b BlockID) {
 	n.weight = 0
 	n.depth = 0
 	n.parent = NoBlock
+	if c.local {
+		c.release(b)
+	}
 	if p != NoBlock {
 		pn := &c.nodes[p]
 		pn.kids--
@@ -474,27 +535,48 @@ func (c *Cache) grow(b BlockID) {
 // pinned and the w reserved units are returned; dup reports that. parent
 // must be present (and is pinned by the caller's path).
 func (c *Cache) Commit(parent, b BlockID, w int64) (dup bool, err error) {
-	if w < 1 || w > int64(^uint32(0)) {
-		return false, fmt.Errorf("kvcache: block %d weight %d: %w", b, w, ErrState)
-	}
-	if w > c.reserved {
-		return false, fmt.Errorf("kvcache: commit block %d of weight %d with %d reserved: %w", b, w, c.reserved, ErrState)
-	}
-	if b == NoBlock {
-		return false, fmt.Errorf("kvcache: block id %d is reserved: %w", b, ErrState)
-	}
-	if c.Present(b) {
-		if c.nodes[b].parent != parent {
-			return false, fmt.Errorf("kvcache: block %d present under parent %d, committed under %d: %w", b, c.nodes[b].parent, parent, ErrState)
-		}
-		c.reserved -= w
-		return true, c.Pin([]BlockID{b})
-	}
-	if err := c.insert(parent, b, w, 1); err != nil {
+	p, err := c.parentID(parent, b)
+	if err != nil {
 		return false, err
 	}
+	_, dup, err = c.commit(p, b, w)
+	return dup, err
+}
+
+// parentID is the cache's id of parent (a trace id or NoBlock) of b.
+func (c *Cache) parentID(parent, b BlockID) (BlockID, error) {
+	if parent == NoBlock {
+		return NoBlock, nil
+	}
+	p := c.ID(parent)
+	if !c.Present(p) {
+		return NoBlock, fmt.Errorf("kvcache: block %d: parent %d is not cached: %w", b, parent, ErrState)
+	}
+	return p, nil
+}
+
+// commit is Commit with parent p in the cache's numbering and b a trace
+// id; it returns b's id in the cache's numbering.
+func (c *Cache) commit(p, b BlockID, w int64) (id BlockID, dup bool, err error) {
+	if w < 1 || w > int64(^uint32(0)) {
+		return 0, false, fmt.Errorf("kvcache: block %d weight %d: %w", b, w, ErrState)
+	}
+	if w > c.reserved {
+		return 0, false, fmt.Errorf("kvcache: commit block %d of weight %d with %d reserved: %w", b, w, c.reserved, ErrState)
+	}
+	if b == NoBlock {
+		return 0, false, fmt.Errorf("kvcache: block id %d is reserved: %w", b, ErrState)
+	}
+	if id = c.ID(b); c.Present(id) {
+		if c.nodes[id].parent != p {
+			return 0, false, fmt.Errorf("kvcache: block %d present under parent %d, committed under %d: %w", b, c.TraceID(c.nodes[id].parent), c.TraceID(p), ErrState)
+		}
+		c.reserved -= w
+		return id, true, c.pin([]BlockID{id})
+	}
+	id = c.insert(p, b, w, 1)
 	c.reserved -= w
-	return false, nil
+	return id, false, nil
 }
 
 // Insert adds b (weight w) as a child of parent, taking w free units; it
@@ -507,42 +589,51 @@ func (c *Cache) Insert(parent, b BlockID, w int64, pins int) error {
 	if w > c.Free() {
 		return fmt.Errorf("kvcache: insert block %d of weight %d with %d free: %w", b, w, c.Free(), ErrNoRoom)
 	}
-	if c.Present(b) {
+	if c.Present(c.ID(b)) {
 		return fmt.Errorf("kvcache: block %d already cached: %w", b, ErrState)
 	}
-	return c.insert(parent, b, w, uint32(pins))
+	p, err := c.parentID(parent, b)
+	if err != nil {
+		return err
+	}
+	c.insert(p, b, w, uint32(pins))
+	return nil
 }
 
-func (c *Cache) insert(parent, b BlockID, w int64, pins uint32) error {
+// insert adds absent trace id b under p (present, in the cache's
+// numbering, or NoBlock) and returns b's id in the cache's numbering.
+func (c *Cache) insert(p, b BlockID, w int64, pins uint32) BlockID {
 	var depth uint32 = 1
-	if parent != NoBlock {
-		if !c.Present(parent) {
-			return fmt.Errorf("kvcache: block %d: parent %d is not cached: %w", b, parent, ErrState)
-		}
-		depth = c.nodes[parent].depth + 1
+	if p != NoBlock {
+		depth = c.nodes[p].depth + 1
 	}
-	c.grow(b)
+	b = c.alloc(b)
 	n := &c.nodes[b]
-	*n = node{parent: parent, weight: uint32(w), depth: depth, pins: pins}
+	*n = node{parent: p, weight: uint32(w), depth: depth, pins: pins}
 	c.cached += w
 	c.count++
 	if pins > 0 {
 		c.pinned += w
 	}
-	if parent != NoBlock {
-		pn := &c.nodes[parent]
+	if p != NoBlock {
+		pn := &c.nodes[p]
 		pn.kids++
 		if pn.kids == 1 && pn.pins == 0 {
-			c.policy.Evictable(parent, false)
+			c.policy.Evictable(p, false)
 		}
 	}
 	c.policy.Inserted(b)
 	if pins == 0 {
 		c.policy.Evictable(b, true)
 	}
-	return nil
+	return b
 }
 
 // Access tells the policy that path (present blocks, root to leaf) was used
 // at moment ev.
-func (c *Cache) Access(path []BlockID, ev Event) { c.policy.Access(path, ev) }
+func (c *Cache) Access(path []BlockID, ev Event) {
+	if c.local {
+		path, _ = c.toSlots(path)
+	}
+	c.policy.Access(path, ev)
+}

@@ -17,8 +17,9 @@
 // leaves, is told the shortfall before an episode, and names the next
 // leaf. The cache checks each victim is a present, unpinned leaf and removes
 // one block at a time until the shortfall is covered. Nodes live in a slice
-// indexed by dense id (grown on demand, 20 bytes a slot): a lookup is an
-// index, and nothing on the per-request path allocates.
+// indexed by dense id (grown on demand, 20 bytes a slot), or by local slot
+// (below): a lookup is an index, or one hash probe per block, and nothing
+// on the per-request path allocates once the slices have grown.
 //
 // Recycled ids: a streamed replay's block table (trace.Table with a limit)
 // hands dense ids out again once no cache holds them. Live names what a
@@ -28,6 +29,23 @@
 // policy resets its per-block state when a block is Inserted, so a
 // recycled id starts clean; a policy that keeps per-id state of absent
 // blocks beyond that must implement Retainer.
+//
+// Local slots (Config.LocalSlots, slots.go): a node slice indexed by the
+// trace's dense id is as long as the trace's id range in every cache, so
+// a long trace over many workers spends its memory on empty slots (a 1M-
+// request multiturn trace: 65 M ids × 8 workers × ~32 bytes of cache and
+// policy arrays). With local slots the cache numbers its blocks itself: a
+// per-cache open-addressing table maps a trace id to a slot, a removed
+// block's slot is reused by the next insertion, and the cache's and its
+// policy's arrays hold at most as many slots as the cache has held blocks
+// at once (≤ Capacity). Callers still pass trace ids to every operation;
+// each call translates its chain once, and the policy hears and asks about
+// slots (ID and TraceID convert). Only a policy whose choices never depend
+// on ids (evict.Info.IDFree) may be used so, and not a Retainer: s3fifo's
+// ghosts are absent blocks' ids, which a reused slot would alias, so it
+// keeps trace ids (New refuses the combination). replay/sim uses local
+// slots for the others; evict's TestLocalSlotsMatchGlobal drives both
+// numberings in lockstep and requires the same hits and victims.
 //
 // Accounting: Used = cached blocks + reserved units ≤ Capacity at every
 // moment. Reserved units hold capacity without a block: output allowance,

@@ -19,8 +19,16 @@ import (
 // error wrapping ErrNoRoom is returned.
 func (c *Cache) HitOnly(r *trace.Request) (hitBlocks, hitTokens int, err error) {
 	chain := r.Blocks
-	h := c.Match(chain)
-	if err := c.Pin(chain[:h]); err != nil {
+	// path is chain in the cache's numbering: chain itself, or the slots
+	// of its cached prefix, extended below as blocks are inserted.
+	path := chain
+	var h int
+	if c.local {
+		path, h = c.toSlots(chain)
+	} else {
+		h = c.Match(chain)
+	}
+	if err := c.pin(path[:h]); err != nil {
 		return 0, 0, err
 	}
 	var miss int64
@@ -39,23 +47,29 @@ func (c *Cache) HitOnly(r *trace.Request) (hitBlocks, hitTokens int, err error) 
 		err = c.Reserve(need)
 	}
 	if err != nil {
-		c.unpin(chain[:h])
+		c.unpin(path[:h])
 		return 0, 0, err
 	}
 	parent := NoBlock
 	if h > 0 {
-		parent = chain[h-1]
+		parent = path[h-1]
 	}
 	for i := h; i < len(chain); i++ {
-		b := chain[i]
-		if _, err := c.Commit(parent, b, c.ReqWeight(r, i)); err != nil {
-			c.unpin(chain[:i])
+		id, _, err := c.commit(parent, chain[i], c.ReqWeight(r, i))
+		if err != nil {
+			c.unpin(path[:i])
 			return 0, 0, fmt.Errorf("kvcache: request %d: %w", r.Index, err)
 		}
-		parent = b
+		if c.local {
+			path = append(path, id)
+		}
+		parent = id
 	}
-	c.policy.Access(chain, HitOnly)
-	c.unpin(chain)
+	if c.local {
+		c.scratch = path[:0] // keep the grown buffer
+	}
+	c.policy.Access(path, HitOnly)
+	c.unpin(path)
 	c.reserved -= allow
 	hitBlocks = h
 	if h == len(chain) {

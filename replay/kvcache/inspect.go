@@ -74,6 +74,11 @@ func (c *Cache) Check() error {
 			return fmt.Errorf("root block %d depth %d", i, n.depth)
 		}
 	}
+	if c.local {
+		if err := c.checkSlots(); err != nil {
+			return err
+		}
+	}
 	for i := range c.nodes {
 		if kids[i] != c.nodes[i].kids {
 			return fmt.Errorf("block %d counts %d children, has %d", i, c.nodes[i].kids, kids[i])

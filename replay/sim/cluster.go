@@ -213,7 +213,7 @@ func (c *cluster) admit(w *worker, x int32, t time.Duration) *running {
 	// eviction so that a request that must wait evicts nothing.
 	var matchedUnpinned int64
 	for _, b := range r.Blocks[:h] {
-		if cache.Pins(b) == 0 {
+		if b = cache.ID(b); cache.Pins(b) == 0 {
 			matchedUnpinned += cache.BlockWeight(b)
 		}
 	}

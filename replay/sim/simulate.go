@@ -178,12 +178,22 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 	c := &cluster{ctx: ctx, tr: tr, cfg: cfg, run: run, progress: opt.Progress,
 		nextFresh: trace.BlockID(tr.Blocks.Len()), cur: -1}
 	g.c = c
+	info, err := evict.Lookup(sc.Evict.Name)
+	if err != nil {
+		return nil, err
+	}
 	for w := range sc.Workers {
 		pol, _, err := evict.New(sc.Evict, evict.Env{Unit: cfg.unit, Capacity: cfg.capacity, Rand: evict.WorkerRand(sc.Seed, w)})
 		if err != nil {
 			return nil, err
 		}
-		cache, err := kvcache.New(kvcache.Config{Unit: cfg.unit, Capacity: cfg.capacity, BlockSize: bs, SizeHint: tr.Blocks.Len()}, pol)
+		// A policy blind to ids that remembers no absent block gets local
+		// slots: its cache's arrays follow the capacity, not the trace
+		// (kvcache.Config.LocalSlots, issue 18; same results, checked by
+		// evict's TestLocalSlotsMatchGlobal).
+		_, retains := pol.(kvcache.Retainer)
+		cache, err := kvcache.New(kvcache.Config{Unit: cfg.unit, Capacity: cfg.capacity, BlockSize: bs, SizeHint: tr.Blocks.Len(),
+			LocalSlots: info.IDFree && !retains}, pol)
 		if err != nil {
 			return nil, err
 		}

@@ -40,7 +40,7 @@ func (c *cluster) split(w *worker) (pinned, marked, unmarked int64) {
 				continue
 			}
 			w.seen[b] = w.visit
-			if m.IsMarked(b) {
+			if b := cache.ID(b); m.IsMarked(b) {
 				markedPinned += cache.BlockWeight(b)
 			}
 		}

@@ -1,0 +1,194 @@
+package kvcache
+
+import "fmt"
+
+// Local slots (Config.LocalSlots): the cache numbers its blocks itself, so
+// its node slice and its policy's per-block arrays are as long as the most
+// blocks it has held at once (at most Capacity), not as the trace's dense
+// id range. Callers keep speaking trace ids: every entry point that takes
+// ids (Match, Pin, Unpin, Access, Commit, Insert, Forget, HitOnly) turns
+// them into slots through slotMap, once per call; the policy is told slots
+// and asks the cache by slot. A removed block's slot goes back on a free
+// list and the next inserted block takes it (last freed, first taken), so
+// only a policy whose choices never depend on ids (evict.Info.IDFree) and
+// that keeps no state for absent blocks (no Retainer) may be used with it.
+
+// slotMap maps a trace id to its slot: open addressing with linear probing
+// over a power-of-two table at most half full, deletion by backward shift
+// (no tombstones, so lookups stay short however many blocks come and go).
+// An empty entry has key NoBlock, which is never a block's id.
+type slotMap struct {
+	e    []slotEntry
+	n    int
+	bits uint8
+}
+
+type slotEntry struct{ k, v BlockID }
+
+func (m *slotMap) home(k BlockID) int {
+	// Fibonacci hashing: consecutive ids (a chain's) land far apart.
+	return int((uint32(k) * 0x9E3779B1) >> (32 - m.bits))
+}
+
+// get returns k's slot, or NoBlock.
+func (m *slotMap) get(k BlockID) BlockID {
+	if m.n == 0 {
+		return NoBlock
+	}
+	mask := len(m.e) - 1
+	for i := m.home(k); ; i = (i + 1) & mask {
+		e := m.e[i]
+		if e.k == k {
+			return e.v
+		}
+		if e.k == NoBlock {
+			return NoBlock
+		}
+	}
+}
+
+// put sets k's slot; k must be absent.
+func (m *slotMap) put(k, v BlockID) {
+	if 2*(m.n+1) > len(m.e) {
+		m.resize(2 * (m.n + 1))
+	}
+	mask := len(m.e) - 1
+	i := m.home(k)
+	for m.e[i].k != NoBlock {
+		i = (i + 1) & mask
+	}
+	m.e[i] = slotEntry{k, v}
+	m.n++
+}
+
+// resize rebuilds the table with room for at least n entries at half load.
+func (m *slotMap) resize(n int) {
+	bits := uint8(6)
+	for 1<<bits < 2*n {
+		bits++
+	}
+	if 1<<bits <= len(m.e) {
+		return
+	}
+	old := m.e
+	m.e = make([]slotEntry, 1<<bits)
+	m.bits = bits
+	for i := range m.e {
+		m.e[i].k = NoBlock
+	}
+	m.n = 0
+	for _, e := range old {
+		if e.k != NoBlock {
+			m.put(e.k, e.v)
+		}
+	}
+}
+
+// del removes k (present). Later entries of its run move back into the
+// hole when their probe sequence passes it, so no tombstone is left.
+func (m *slotMap) del(k BlockID) {
+	mask := len(m.e) - 1
+	i := m.home(k)
+	for m.e[i].k != k {
+		i = (i + 1) & mask
+	}
+	for j := (i + 1) & mask; m.e[j].k != NoBlock; j = (j + 1) & mask {
+		h := m.home(m.e[j].k)
+		// The entry at j probed h, h+1, ..., j; it may move to i if i is
+		// on that path.
+		if (j-h)&mask >= (j-i)&mask {
+			m.e[i] = m.e[j]
+			i = j
+		}
+	}
+	m.e[i].k = NoBlock
+	m.n--
+}
+
+// ID is b's id in the cache's own numbering, the one its policy hears and
+// the accessors (Present, Depth, BlockWeight, Parent, Pins, Children,
+// IsEvictable) take: b itself, or under LocalSlots b's slot (NoBlock when
+// b is not cached, which every accessor reads as absent).
+func (c *Cache) ID(b BlockID) BlockID {
+	if !c.local {
+		return b
+	}
+	return c.ids.get(b)
+}
+
+// TraceID is the inverse of ID for a present block: the caller's id of the
+// cache's block s.
+func (c *Cache) TraceID(s BlockID) BlockID {
+	if !c.local || int(s) >= len(c.glob) {
+		return s
+	}
+	return c.glob[s]
+}
+
+// LocalSlots reports whether the cache numbers its blocks itself
+// (Config.LocalSlots).
+func (c *Cache) LocalSlots() bool { return c.local }
+
+// alloc gives trace id b a slot (b itself without LocalSlots) and makes
+// sure the node slice holds it.
+func (c *Cache) alloc(b BlockID) BlockID {
+	if !c.local {
+		c.grow(b)
+		return b
+	}
+	var s BlockID
+	if n := len(c.free); n > 0 {
+		s = c.free[n-1]
+		c.free = c.free[:n-1]
+	} else {
+		s = BlockID(len(c.nodes))
+		c.grow(s)
+		c.glob = append(c.glob, NoBlock)
+	}
+	c.glob[s] = b
+	c.ids.put(b, s)
+	return s
+}
+
+// release frees removed block s's slot.
+func (c *Cache) release(s BlockID) {
+	c.ids.del(c.glob[s])
+	c.glob[s] = NoBlock
+	c.free = append(c.free, s)
+}
+
+// toSlots translates chain into slots (LocalSlots only), in a scratch
+// slice that the next call reuses, stopping at the first block that is not
+// cached: n = len(path) is how many leading blocks are.
+func (c *Cache) toSlots(chain []BlockID) (path []BlockID, n int) {
+	c.scratch = c.scratch[:0]
+	for _, b := range chain {
+		s := c.ids.get(b)
+		if s == NoBlock {
+			break
+		}
+		c.scratch = append(c.scratch, s)
+	}
+	return c.scratch, len(c.scratch)
+}
+
+// checkSlots verifies the slot tables against the nodes (for Check): a
+// present slot maps from its trace id and back, an absent one is free.
+func (c *Cache) checkSlots() error {
+	if len(c.glob) != len(c.nodes) || c.ids.n != c.count || c.count+len(c.free) != len(c.nodes) {
+		return fmt.Errorf("local slots: %d slots, %d trace ids, %d free, %d blocks, %d mapped", len(c.nodes), len(c.glob), len(c.free), c.count, c.ids.n)
+	}
+	for s := range c.nodes {
+		g := c.glob[s]
+		if c.nodes[s].weight == 0 {
+			if g != NoBlock {
+				return fmt.Errorf("local slot %d is free but names block %d", s, g)
+			}
+			continue
+		}
+		if got := c.ids.get(g); got != BlockID(s) {
+			return fmt.Errorf("block %d in slot %d is mapped to slot %d", g, s, got)
+		}
+	}
+	return nil
+}
