@@ -120,7 +120,8 @@ type Config struct {
 	// arrays and its policy's follow the blocks it holds (at most
 	// Capacity), not the trace's id range; SizeHint is then capped at
 	// Capacity. Only for a policy whose choices never depend on ids
-	// (evict.Info.IDFree) and that is not a Retainer (New refuses one).
+	// (evict.Info.IDFree). A Retainer's retained slots stay mapped to
+	// their trace ids until it forgets them (slots.go).
 	LocalSlots bool
 }
 
@@ -141,11 +142,17 @@ type Cache struct {
 
 	// LocalSlots (slots.go): trace id → slot, slot → trace id, free
 	// slots, and the scratch path of the call in progress.
-	local   bool
-	ids     slotMap
-	glob    []BlockID
-	free    []BlockID
-	scratch []BlockID
+	local    bool
+	retainer Retainer  // the policy, if it retains absent blocks
+	pending  []BlockID // removed blocks' slots still mapped (retainer)
+	retained []uint32  // sweep stamps per slot (retainer)
+	sweeps   uint32
+	// keptPending is how many pending slots the last sweep kept.
+	keptPending int
+	ids         slotMap
+	glob        []BlockID
+	free        []BlockID
+	scratch     []BlockID
 }
 
 // Errors returned by the cache's operations (wrapped with context).
@@ -169,9 +176,7 @@ func New(cfg Config, p Policy) (*Cache, error) {
 	c := &Cache{unit: cfg.Unit, capacity: cfg.Capacity, blockSize: cfg.BlockSize, policy: p, local: cfg.LocalSlots}
 	hint := cfg.SizeHint
 	if c.local {
-		if _, ok := p.(Retainer); ok {
-			return nil, fmt.Errorf("kvcache: local slots with a policy that retains absent blocks (%T)", p)
-		}
+		c.retainer, _ = p.(Retainer)
 		hint = int(min(int64(hint), cfg.Capacity))
 		c.ids.resize(hint)
 		c.glob = make([]BlockID, 0, hint)
@@ -320,7 +325,11 @@ func (c *Cache) Live(keep func(BlockID)) {
 		}
 	}
 	if r, ok := c.policy.(Retainer); ok {
-		r.Retain(keep)
+		if c.local {
+			r.Retain(func(s BlockID) { keep(c.TraceID(s)) })
+		} else {
+			r.Retain(keep)
+		}
 	}
 }
 
@@ -329,7 +338,7 @@ func (c *Cache) Live(keep func(BlockID)) {
 func (c *Cache) Match(chain []BlockID) int {
 	if c.local {
 		for i, b := range chain {
-			if c.ids.get(b) == NoBlock {
+			if c.slot(b) == NoBlock {
 				return i
 			}
 		}

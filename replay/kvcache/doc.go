@@ -41,11 +41,13 @@
 // at once (≤ Capacity). Callers still pass trace ids to every operation;
 // each call translates its chain once, and the policy hears and asks about
 // slots (ID and TraceID convert). Only a policy whose choices never depend
-// on ids (evict.Info.IDFree) may be used so, and not a Retainer: s3fifo's
-// ghosts are absent blocks' ids, which a reused slot would alias, so it
-// keeps trace ids (New refuses the combination). replay/sim uses local
-// slots for the others; evict's TestLocalSlotsMatchGlobal drives both
-// numberings in lockstep and requires the same hits and victims.
+// on ids (evict.Info.IDFree) may be used so. A Retainer's retained blocks
+// (s3fifo's ghosts) keep their slots, mapped to their trace ids, until a
+// sweep finds the policy has forgotten them, so a ghost is never aliased
+// by another block and a returning block finds its ghost. replay/sim uses
+// local slots for every IDFree policy; evict's TestLocalSlotsMatchGlobal
+// drives both numberings in lockstep and requires the same hits, victims
+// and Live sets.
 //
 // Accounting: Used = cached blocks + reserved units ≤ Capacity at every
 // moment. Reserved units hold capacity without a block: output allowance,

@@ -10,8 +10,17 @@ import "fmt"
 // them into slots through slotMap, once per call; the policy is told slots
 // and asks the cache by slot. A removed block's slot goes back on a free
 // list and the next inserted block takes it (last freed, first taken), so
-// only a policy whose choices never depend on ids (evict.Info.IDFree) and
-// that keeps no state for absent blocks (no Retainer) may be used with it.
+// only a policy whose choices never depend on ids (evict.Info.IDFree) may
+// be used with it.
+//
+// A Retainer (s3fifo) remembers absent blocks by id (its ghosts): a
+// removed block's slot then stays mapped to its trace id, so the block
+// comes back to the same slot and the policy knows it, and no other block
+// may take the slot while the policy remembers it. Such slots wait on a
+// pending list; when it has grown past twice what the last sweep kept, a
+// sweep asks the policy what it retains (Retain) and frees the rest. The
+// slots are then bounded by the blocks held plus those retained (s3fifo's
+// ghost queue holds at most the capacity's weight) plus the pending list.
 
 // slotMap maps a trace id to its slot: open addressing with linear probing
 // over a power-of-two table at most half full, deletion by backward shift
@@ -116,6 +125,16 @@ func (c *Cache) ID(b BlockID) BlockID {
 	return c.ids.get(b)
 }
 
+// slot is b's slot if b is cached, else NoBlock (a retained block's slot
+// is mapped but absent).
+func (c *Cache) slot(b BlockID) BlockID {
+	s := c.ids.get(b)
+	if c.retainer != nil && s != NoBlock && c.nodes[s].weight == 0 {
+		return NoBlock
+	}
+	return s
+}
+
 // TraceID is the inverse of ID for a present block: the caller's id of the
 // cache's block s.
 func (c *Cache) TraceID(s BlockID) BlockID {
@@ -136,6 +155,14 @@ func (c *Cache) alloc(b BlockID) BlockID {
 		c.grow(b)
 		return b
 	}
+	if c.retainer != nil {
+		if s := c.ids.get(b); s != NoBlock {
+			return s // retained: back to its slot
+		}
+		if len(c.free) == 0 && len(c.pending) >= 64 && len(c.pending) >= 2*c.keptPending {
+			c.sweep()
+		}
+	}
 	var s BlockID
 	if n := len(c.free); n > 0 {
 		s = c.free[n-1]
@@ -150,11 +177,51 @@ func (c *Cache) alloc(b BlockID) BlockID {
 	return s
 }
 
-// release frees removed block s's slot.
+// release frees removed block s's slot, or puts it on the pending list
+// while the policy may retain it.
 func (c *Cache) release(s BlockID) {
+	if c.retainer != nil {
+		c.pending = append(c.pending, s)
+		return
+	}
+	c.unmap(s)
+}
+
+// unmap frees slot s.
+func (c *Cache) unmap(s BlockID) {
 	c.ids.del(c.glob[s])
 	c.glob[s] = NoBlock
 	c.free = append(c.free, s)
+}
+
+// sweep frees the pending slots the policy no longer retains and that
+// hold no block again; the others stay pending (once each).
+func (c *Cache) sweep() {
+	// Stamps: 2k retained in sweep k, 2k+1 retained and kept once.
+	c.sweeps += 2
+	c.retained = grow(c.retained, len(c.nodes))
+	c.retainer.Retain(func(s BlockID) { c.retained[s] = c.sweeps })
+	kept := c.pending[:0]
+	for _, s := range c.pending {
+		switch {
+		case c.glob[s] == NoBlock || c.nodes[s].weight != 0 || c.retained[s] == c.sweeps+1:
+			// freed already, back in the cache, or kept already
+		case c.retained[s] == c.sweeps:
+			c.retained[s] = c.sweeps + 1
+			kept = append(kept, s)
+		default:
+			c.unmap(s)
+		}
+	}
+	c.pending = kept
+	c.keptPending = len(kept)
+}
+
+func grow[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	return append(s, make([]T, n-len(s))...)
 }
 
 // toSlots translates chain into slots (LocalSlots only), in a scratch
@@ -163,7 +230,7 @@ func (c *Cache) release(s BlockID) {
 func (c *Cache) toSlots(chain []BlockID) (path []BlockID, n int) {
 	c.scratch = c.scratch[:0]
 	for _, b := range chain {
-		s := c.ids.get(b)
+		s := c.slot(b)
 		if s == NoBlock {
 			break
 		}
@@ -175,14 +242,26 @@ func (c *Cache) toSlots(chain []BlockID) (path []BlockID, n int) {
 // checkSlots verifies the slot tables against the nodes (for Check): a
 // present slot maps from its trace id and back, an absent one is free.
 func (c *Cache) checkSlots() error {
-	if len(c.glob) != len(c.nodes) || c.ids.n != c.count || c.count+len(c.free) != len(c.nodes) {
+	mapped := 0
+	for _, g := range c.glob {
+		if g != NoBlock {
+			mapped++
+		}
+	}
+	if len(c.glob) != len(c.nodes) || c.ids.n != mapped || mapped+len(c.free) != len(c.nodes) || c.retainer == nil && mapped != c.count {
 		return fmt.Errorf("local slots: %d slots, %d trace ids, %d free, %d blocks, %d mapped", len(c.nodes), len(c.glob), len(c.free), c.count, c.ids.n)
 	}
 	for s := range c.nodes {
 		g := c.glob[s]
-		if c.nodes[s].weight == 0 {
+		if c.nodes[s].weight == 0 && c.retainer == nil {
 			if g != NoBlock {
 				return fmt.Errorf("local slot %d is free but names block %d", s, g)
+			}
+			continue
+		}
+		if g == NoBlock {
+			if c.nodes[s].weight != 0 {
+				return fmt.Errorf("local slot %d holds a block but names none", s)
 			}
 			continue
 		}

@@ -187,13 +187,11 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 		if err != nil {
 			return nil, err
 		}
-		// A policy blind to ids that remembers no absent block gets local
-		// slots: its cache's arrays follow the capacity, not the trace
-		// (kvcache.Config.LocalSlots, issue 18; same results, checked by
-		// evict's TestLocalSlotsMatchGlobal).
-		_, retains := pol.(kvcache.Retainer)
+		// A policy blind to ids gets local slots: its cache's arrays follow
+		// the capacity, not the trace (kvcache.Config.LocalSlots, issue 18;
+		// same results, checked by evict's TestLocalSlotsMatchGlobal).
 		cache, err := kvcache.New(kvcache.Config{Unit: cfg.unit, Capacity: cfg.capacity, BlockSize: bs, SizeHint: tr.Blocks.Len(),
-			LocalSlots: info.IDFree && !retains}, pol)
+			LocalSlots: info.IDFree}, pol)
 		if err != nil {
 			return nil, err
 		}
