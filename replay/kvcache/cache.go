@@ -153,6 +153,7 @@ type Cache struct {
 	glob        []BlockID
 	free        []BlockID
 	scratch     []BlockID
+	memo        *BlockID // &chain[0] of the chain scratch translates
 }
 
 // Errors returned by the cache's operations (wrapped with context).

@@ -25,6 +25,7 @@ func (c *Cache) HitOnly(r *trace.Request) (hitBlocks, hitTokens int, err error) 
 	var h int
 	if c.local {
 		path, h = c.toSlots(chain)
+		c.memo = nil // path grows below
 	} else {
 		h = c.Match(chain)
 	}

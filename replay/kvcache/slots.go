@@ -226,15 +226,36 @@ func grow[T any](s []T, n int) []T {
 
 // toSlots translates chain into slots (LocalSlots only), in a scratch
 // slice that the next call reuses, stopping at the first block that is not
-// cached: n = len(path) is how many leading blocks are.
+// cached: n = len(path) is how many leading blocks are. The last
+// translation is kept: a call with the same chain (the simulator pins then
+// touches a path, touches then unpins it) reuses it after checking each
+// slot still holds that block, one read of a small array per block instead
+// of a probe of the table.
 func (c *Cache) toSlots(chain []BlockID) (path []BlockID, n int) {
+	if len(chain) > 0 && len(chain) <= len(c.scratch) && &chain[0] == c.memo {
+		path = c.scratch[:len(chain)]
+		ok := true
+		for i, s := range path {
+			if c.glob[s] != chain[i] || c.retainer != nil && c.nodes[s].weight == 0 {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return path, len(path)
+		}
+	}
 	c.scratch = c.scratch[:0]
+	c.memo = nil
 	for _, b := range chain {
 		s := c.slot(b)
 		if s == NoBlock {
 			break
 		}
 		c.scratch = append(c.scratch, s)
+	}
+	if len(c.scratch) > 0 {
+		c.memo = &chain[0]
 	}
 	return c.scratch, len(c.scratch)
 }
