@@ -44,8 +44,10 @@
 // next-use table of 4 bytes per block occurrence), and every figure of a
 // timed run, since sim.Run holds a record per request, the event log and
 // the per-worker series. So run, compare, plan, sweeps and the explorer
-// hold the trace and grow with it (about 15 GB for 1 M multiturn requests
-// of 225 blocks each); only the hit-only replay (replay/seq.RunStream) and
+// hold the trace and grow with it (4.5 GB for 1 M multiturn requests of
+// 225 blocks each under cache_aware+lru, whose caches follow their
+// capacity; more under rlt, whose caches are indexed by the trace's ids);
+// only the hit-only replay (replay/seq.RunStream) and
 // the live driver stream. Reports carry no estimate that would need a
 // stated error.
 //
