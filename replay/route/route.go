@@ -105,7 +105,6 @@ func (d Decision) Ranked(dst []int) []int {
 // Unit names the units of Scores ("tokens in flight", "matched tokens", ...).
 func (d Decision) Unit() string { return d.Why.Unit() }
 
-// Completion is the simulator's notice that a routed request finished.
 // Holder is implemented by routers that keep state per block id (the
 // routing-history trees of cache_aware, and of dynamo, lbgr and llmd with
 // precise=false). Live names through keep every block id the router holds
@@ -120,6 +119,7 @@ type Holder interface {
 	Live(keep func(trace.BlockID))
 }
 
+// Completion is the simulator's notice that a routed request finished.
 type Completion struct {
 	// Worker is the worker the request was routed to.
 	Worker int
