@@ -189,8 +189,8 @@ func (p *comparePane) liveWorkerStrips(c renderedChart, cut, w int) []string {
 	ws := p.s.live.chartSeries(p.s.span).ser.Workers
 	most := 0.0
 	for _, v := range ws {
-		for i, x := range v[:min(cut, len(v))] {
-			if !math.IsNaN(x) && i < cut {
+		for _, x := range v[:min(cut, len(v))] {
+			if !math.IsNaN(x) {
 				most = max(most, x)
 			}
 		}
