@@ -290,7 +290,6 @@ type LiveEvent struct {
 // such point, at end when ended is set, and left out otherwise (it shows
 // once a later point covers it).
 func LiveEvents(recs []liverun.Record, pts []LivePoint, end time.Duration, ended bool) []LiveEvent {
-	msDur := msDuration
 	out := make([]LiveEvent, 0, 3*len(recs))
 	ends := liveEnds(recs, pts, end, ended)
 	for k := range recs {
@@ -304,7 +303,7 @@ func LiveEvents(recs []liverun.Record, pts []LivePoint, end time.Duration, ended
 			if r.Attempts > 1 {
 				w = -1
 			}
-			out = append(out, LiveEvent{T: msDur(first), Req: r.Index, Worker: w, Kind: LiveSent})
+			out = append(out, LiveEvent{T: msDuration(first), Req: r.Index, Worker: w, Kind: LiveSent})
 			if r.Attempts > 1 {
 				note := fmt.Sprintf("attempt %d", r.Attempts)
 				if len(r.Failures) > 0 {
@@ -319,12 +318,12 @@ func LiveEvents(recs []liverun.Record, pts []LivePoint, end time.Duration, ended
 				if r.Routed >= 0 && r.Routed != r.Worker {
 					note += fmt.Sprintf(" (router chose w%d)", r.Routed)
 				}
-				out = append(out, LiveEvent{T: msDur(r.SentMs), Req: r.Index, Worker: r.Worker, Kind: LiveRetry, Note: note})
+				out = append(out, LiveEvent{T: msDuration(r.SentMs), Req: r.Index, Worker: r.Worker, Kind: LiveRetry, Note: note})
 			}
 		}
 		if r.Status == liverun.Completed {
-			out = append(out, LiveEvent{T: msDur(r.SentMs + r.TTFTMs), Req: r.Index, Worker: r.Worker, Kind: LiveFirstToken},
-				LiveEvent{T: msDur(r.SentMs + r.E2EMs), Req: r.Index, Worker: r.Worker, Kind: LiveComplete})
+			out = append(out, LiveEvent{T: msDuration(r.SentMs + r.TTFTMs), Req: r.Index, Worker: r.Worker, Kind: LiveFirstToken},
+				LiveEvent{T: msDuration(r.SentMs + r.E2EMs), Req: r.Index, Worker: r.Worker, Kind: LiveComplete})
 			continue
 		}
 		if ends[k] < 0 {
