@@ -39,7 +39,8 @@ func (m *slotMap) home(k BlockID) int {
 	return int((uint32(k) * 0x9E3779B1) >> (32 - m.bits))
 }
 
-// get returns k's slot, or NoBlock.
+// get returns k's slot, or NoBlock (for k == NoBlock too: the empty
+// entry is tested first, so NoBlock never matches one).
 func (m *slotMap) get(k BlockID) BlockID {
 	if m.n == 0 {
 		return NoBlock
@@ -47,11 +48,11 @@ func (m *slotMap) get(k BlockID) BlockID {
 	mask := len(m.e) - 1
 	for i := m.home(k); ; i = (i + 1) & mask {
 		e := m.e[i]
-		if e.k == k {
-			return e.v
-		}
 		if e.k == NoBlock {
 			return NoBlock
+		}
+		if e.k == k {
+			return e.v
 		}
 	}
 }

@@ -47,6 +47,10 @@ func TestSlotMapMatchesMap(t *testing.T) {
 					t.Fatalf("step %d: get(%d) = %d, want %d", step, k, got, v)
 				}
 			}
+			// NoBlock is the empty entries' key, never a block's id.
+			if got := m.get(NoBlock); got != NoBlock {
+				t.Fatalf("step %d: get(NoBlock) = %d", step, got)
+			}
 			for range 100 {
 				k := BlockID(r.IntN(int(next) + 10))
 				if _, ok := want[k]; !ok && m.get(k) != NoBlock {
