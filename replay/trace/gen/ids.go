@@ -22,15 +22,14 @@ var ErrBlocksExhausted = fmt.Errorf("more than %d unique blocks (uint32 block id
 // when reading the trace back, which is why writers can take the chain as
 // is (t == nil).
 //
-// A wide allocator (multiturn's) counts on 64 bits and never runs out: the
-// trace's id of a block is its 64-bit number, its dense id that number
-// modulo MaxBlocks, and the two name the same block as long as no block
-// still in use is MaxBlocks or more numbers old (take checks it against the
-// oldest id its generator still holds). Writers then write the 64-bit ids
-// (Orig); below 2^32-1 ids nothing differs.
+// Used wide (multiturn's: take given oldest), it counts on 64 bits and
+// never runs out: the trace's id of a block is its 64-bit number, its dense
+// id that number modulo MaxBlocks, and the two name the same block as long
+// as no block still in use is MaxBlocks or more numbers old (take checks it
+// against the oldest id its generator still holds). Writers then write the
+// 64-bit ids (Orig); below 2^32-1 ids nothing differs.
 type alloc struct {
 	next uint64
-	wide bool
 	// oldest is a lower bound on the oldest number still in use, refreshed
 	// from take's oldest only when the window reaches it (the true value
 	// only grows: ids are handed out in increasing order).
@@ -39,11 +38,11 @@ type alloc struct {
 
 // take reserves n consecutive ids and returns the first's number; dense
 // converts a number to its dense id. oldest returns the oldest number still
-// in use (wide allocators only; called only when the window is about to
-// pass it).
+// in use; it is called only when the window is about to pass it, and nil
+// means not wide (MaxBlocks ids in all).
 func (a *alloc) take(n int, req int64, oldest func() (uint64, bool)) (uint64, error) {
 	if end := a.next + uint64(n); end > MaxBlocks {
-		if !a.wide || oldest == nil {
+		if oldest == nil {
 			return 0, fmt.Errorf("request %d: %w", req, ErrBlocksExhausted)
 		}
 		if end-a.oldest > MaxBlocks {

@@ -141,7 +141,7 @@ func (p *Multiturn) Generate(emit Emit) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	p.ids = &alloc{wide: true}
+	p.ids = new(alloc)
 	if err := p.run(p.ids, emit); err != nil {
 		return fmt.Errorf("multiturn: %w", err)
 	}

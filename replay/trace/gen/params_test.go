@@ -145,7 +145,7 @@ func TestBlocksExhausted(t *testing.T) {
 	}
 	// A wide allocator goes on past MaxBlocks while the ids in use fit in
 	// the window, and refuses to rename a block still in use.
-	w := alloc{next: MaxBlocks - 2, wide: true}
+	w := alloc{next: MaxBlocks - 2}
 	held := uint64(MaxBlocks - 2)
 	oldest := func() (uint64, bool) { return held, true }
 	if b, err := w.take(3, 0, oldest); err != nil || b != MaxBlocks-2 || dense(b+2) != 0 || w.Orig(0) != MaxBlocks {
@@ -184,7 +184,7 @@ func TestMultiturnPastUint32(t *testing.T) {
 		}
 		return buf.Bytes()
 	}
-	from0, late := write(&alloc{wide: true}), write(&alloc{next: MaxBlocks - 50, wide: true})
+	from0, late := write(new(alloc)), write(&alloc{next: MaxBlocks - 50})
 	if !bytes.Contains(late, []byte("4294967296")) { // 2^32: dense id 1 after the wrap
 		t.Fatal("the late trace has no id past 2^32")
 	}
