@@ -143,7 +143,7 @@ type Cache struct {
 	// LocalSlots (slots.go): trace id → slot, slot → trace id, free
 	// slots, and the scratch path of the call in progress.
 	local    bool
-	retainer Retainer  // the policy, if it retains absent blocks
+	retainer Retainer  // the policy, if it retains absent blocks (set in any numbering)
 	pending  []BlockID // removed blocks' slots still mapped (retainer)
 	retained []uint32  // sweep stamps per slot (retainer)
 	sweeps   uint32
@@ -175,9 +175,9 @@ func New(cfg Config, p Policy) (*Cache, error) {
 		return nil, fmt.Errorf("kvcache: no policy")
 	}
 	c := &Cache{unit: cfg.Unit, capacity: cfg.Capacity, blockSize: cfg.BlockSize, policy: p, local: cfg.LocalSlots}
+	c.retainer, _ = p.(Retainer)
 	hint := cfg.SizeHint
 	if c.local {
-		c.retainer, _ = p.(Retainer)
 		hint = int(min(int64(hint), cfg.Capacity))
 		c.ids.resize(hint)
 		c.glob = make([]BlockID, 0, hint)
@@ -325,12 +325,8 @@ func (c *Cache) Live(keep func(BlockID)) {
 			keep(c.TraceID(BlockID(b)))
 		}
 	}
-	if r, ok := c.policy.(Retainer); ok {
-		if c.local {
-			r.Retain(func(s BlockID) { keep(c.TraceID(s)) })
-		} else {
-			r.Retain(keep)
-		}
+	if c.retainer != nil {
+		c.retainer.Retain(func(s BlockID) { keep(c.TraceID(s)) })
 	}
 }
 
