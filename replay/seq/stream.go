@@ -122,15 +122,20 @@ func RunStream(s *trace.Stream, cfg Config, limit int) (*Result, error) {
 		return nil, err
 	}
 	idFree := pinfo.IDFree
+	def := IDLimit(cfg.Workers, cfg.Capacity, cfg.Unit, bs, idFree)
 	if limit == 0 {
-		limit = IDLimit(cfg.Workers, cfg.Capacity, cfg.Unit, bs, idFree)
+		limit = def
 	}
 	hint := 0
 	if limit > 0 && !s.Holds() {
 		tb.SetLimit(limit)
 		// Ids stay below the limit plus one request's new blocks (and
 		// below a raised limit, for which the arrays grow on demand).
-		hint = limit + 1<<16
+		// The arrays are sized up front for no more than the default
+		// limit: a larger one given by hand (--id-limit) may be far past
+		// what the trace needs, and a reservation for 2^40 ids is a fatal
+		// out-of-memory, not an error.
+		hint = min(limit, def) + 1<<16
 	}
 	caches := make([]*kvcache.Cache, cfg.Workers)
 	for w := range caches {

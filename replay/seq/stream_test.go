@@ -158,6 +158,17 @@ func TestStreamRecyclesIDs(t *testing.T) {
 	}
 }
 
+// An id limit far past anything the trace needs (--id-limit by hand) is
+// an exact replay; it must not size per-id arrays by the limit (2^40 ids
+// was a fatal out-of-memory).
+func TestStreamHugeLimit(t *testing.T) {
+	data := forestTrace(6, 50, 40)
+	cfg := seq.Config{Workers: 2, Router: spec("round_robin"), Evict: spec("lru"), Unit: kvcache.Blocks, Capacity: 20, Seed: 3, Oversize: "bypass"}
+	if a, b := asJSON(t, streamRun(t, data, cfg, -1)), asJSON(t, streamRun(t, data, cfg, 1<<40)); a != b {
+		t.Fatalf("limit 2^40\n%s\nexact\n%s", b, a)
+	}
+}
+
 func TestStreamRefusesWholeSequenceWork(t *testing.T) {
 	data := forestTrace(3, 10, 10)
 	for _, cfg := range []seq.Config{
