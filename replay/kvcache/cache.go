@@ -176,7 +176,7 @@ func New(cfg Config, p Policy) (*Cache, error) {
 	}
 	c := &Cache{unit: cfg.Unit, capacity: cfg.Capacity, blockSize: cfg.BlockSize, policy: p, local: cfg.LocalSlots}
 	c.retainer, _ = p.(Retainer)
-	hint := cfg.SizeHint
+	hint := max(cfg.SizeHint, 0) // a hint, never an error
 	if c.local {
 		hint = int(min(int64(hint), cfg.Capacity))
 		c.ids.resize(hint)

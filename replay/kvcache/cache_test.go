@@ -333,3 +333,22 @@ func TestLiveNamesPresentAndRetained(t *testing.T) {
 		}
 	}
 }
+
+// SizeHint is only a hint: a negative one is ignored, with LocalSlots too
+// (it used to size the slot table with a negative capacity: a panic).
+func TestNegativeSizeHint(t *testing.T) {
+	for _, local := range []bool{false, true} {
+		p, _, err := evict.New(param.Spec{Name: "lru"}, evict.Env{Unit: kvcache.Blocks, Capacity: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := kvcache.New(kvcache.Config{Unit: kvcache.Blocks, Capacity: 4, BlockSize: 4, SizeHint: -1, LocalSlots: local}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.HitOnly(req(0, 4, 4, 0, 0, 7, 8)); err != nil {
+			t.Fatal(err)
+		}
+		check(t, c)
+	}
+}
