@@ -67,7 +67,13 @@ func TestRealServerKVEventsModelCorrected(t *testing.T) {
 			err error
 		}
 		done := make(chan outcome, 1)
-		cfg := Config{Workers: eps, Router: "round_robin", Concurrency: 1, KVMirror: kv, NoModelCorrection: !correct,
+		// recentFor spans the run: the simulator's events come a flush
+		// (1 s) or more after each response, and on a loaded machine may
+		// come later than the default 2 s, which would let the correction
+		// remove blocks the server holds and fail the test for the
+		// machine's load. The removals are TestModelCorrectedFromMirror's;
+		// here the restart is tested.
+		cfg := Config{Workers: eps, Router: "round_robin", Concurrency: 1, KVMirror: kv, NoModelCorrection: !correct, recentFor: patience,
 			Client: ClientConfig{Model: "kvscope-test-model", Timeout: patience, FirstTokenTimeout: patience, StallTimeout: patience},
 			wrapRouter: func(r route.Router) route.Router {
 				return &pauseRouter{Router: r, pause: map[int]bool{before: true}, at: at}
