@@ -109,13 +109,8 @@ func (d *driver) correct(w int, chain []trace.BlockID, ds []uint64) (present int
 	c := &wk.corr
 	m := d.kv.Mirrors[w]
 	now := time.Now()
-	st, sync, restarts := m.blockStates(ds, c.states)
+	st, present, sync, restarts := m.blockStates(ds, c.states)
 	c.states = st
-	for _, x := range st {
-		if x == blockPresent {
-			present++
-		}
-	}
 	if restarts != c.restarts {
 		c.restarts = restarts
 		d.restartModel(w, sync)

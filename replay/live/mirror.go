@@ -439,17 +439,17 @@ const (
 )
 
 // blockStates sets st[k] to the state of the prompt's block k (its block
-// digests ds, as for walkDigests) and returns the mirror's syncState and
-// its restarts so far (read together). A
+// digests ds, as for walkDigests) and returns walkDigests' cached count,
+// the mirror's syncState and its restarts so far (read together). A
 // block whose hash is known is present or absent as the events say; one
 // the mirror cannot name is absent when its tokens were never stored (or
 // were removed and forgotten past the retention: present blocks are never
 // forgotten), unsure when its tokens were stored under several hashes.
-func (m *Mirror) blockStates(ds []uint64, st []int8) ([]int8, syncState, int) {
+func (m *Mirror) blockStates(ds []uint64, st []int8) ([]int8, int, syncState, int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	hs := m.hashes[:0]
-	m.walk(ds, &hs)
+	cached, _ := m.walk(ds, &hs)
 	m.hashes = hs
 	st = st[:0]
 	for k, h := range hs {
@@ -466,7 +466,7 @@ func (m *Mirror) blockStates(ds []uint64, st []int8) ([]int8, syncState, int) {
 			}
 		}
 	}
-	return st, m.sync, m.stats.Restarts
+	return st, cached, m.sync, m.stats.Restarts
 }
 
 // syncNow returns the mirror's syncState and its restarts so far.
