@@ -165,3 +165,35 @@ func TestTableSlidesWithSequentialIDs(t *testing.T) {
 		t.Fatalf("dense ids reached %d with a limit of 1000", tb.Len())
 	}
 }
+
+// TestTableOnForget: a sweep tells SetOnForget's function of every id it
+// forgets, once, with the original id, and not of ids a previous sweep
+// freed that were never handed out again.
+func TestTableOnForget(t *testing.T) {
+	tb := NewTable(true)
+	type gone struct {
+		d    BlockID
+		orig uint64
+	}
+	var got []gone
+	tb.SetOnForget(func(d BlockID, orig uint64) { got = append(got, gone{d, orig}) })
+	a := intern(t, tb, 10, 11, 12) // 0 1 2
+	intern(t, tb, 20, 21)          // 3 4
+	intern(t, tb, 0, 1)            // 5 6 (original id 0 is an id like any other)
+	tb.Sweep(keepOnly(a[1]))
+	want := []gone{{2, 12}, {3, 20}, {4, 21}, {5, 0}, {6, 1}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("forgotten %v, want %v", got, want)
+	}
+	// 30 takes dense id 2; a second sweep keeping nothing forgets 10, 11
+	// and 30, not the ids 3..6 still free since the first sweep.
+	got = nil
+	if d := intern(t, tb, 30); !slices.Equal(d, []BlockID{2}) {
+		t.Fatalf("30 interned as %v", d)
+	}
+	tb.Sweep(keepOnly())
+	want = []gone{{0, 10}, {1, 11}, {2, 30}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("second sweep forgot %v, want %v", got, want)
+	}
+}

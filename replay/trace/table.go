@@ -74,7 +74,15 @@ type Table struct {
 	added  []added  // what the last Intern created, for rollback
 	sweeps int
 	reused int64
+	// onForget hears of every id a sweep forgets (SetOnForget).
+	onForget func(d BlockID, orig uint64)
 }
+
+// SetOnForget makes every later Sweep call f for each dense id it forgets,
+// with the original id it named (0 without keepOrig), before the dense id
+// can be handed out again: what a consumer keeping its own per-id state
+// (the max_load bound's seen set) needs to move that state elsewhere.
+func (t *Table) SetOnForget(f func(d BlockID, orig uint64)) { t.onForget = f }
 
 // added is one dense id an Intern call created.
 type added struct {
@@ -155,9 +163,22 @@ func (t *Table) Sweep(mark func(keep func(BlockID))) int {
 		}
 	}
 	t.slide()
+	var stale []BlockID // freed by the last sweep and never handed out
+	if t.onForget != nil {
+		stale = append(stale, t.free[t.fi:]...)
+	}
 	t.free, t.fi = t.free[:0], 0
 	for d := range n {
 		if !has(BlockID(d)) {
+			if len(stale) > 0 && stale[0] == BlockID(d) {
+				stale = stale[1:]
+			} else if t.onForget != nil {
+				o := uint64(0)
+				if t.keep {
+					o = t.orig[d]
+				}
+				t.onForget(BlockID(d), o)
+			}
 			t.free = append(t.free, BlockID(d))
 			t.parents[d] = rootParent
 			if t.keep {
