@@ -94,6 +94,44 @@ type cluster struct {
 	chunks  []Chunk
 	decodes []int
 	err     error
+
+	// probe is a cache that answers footprint questions (worker 0's).
+	probe *kvcache.Cache
+	// series: the run keeps its event log, per-worker series and router
+	// loads; a streamed run keeps only each worker's latest sample.
+	series bool
+	// A streamed run (src non-nil) reads its requests as the clock
+	// reaches them and holds them in win until retired to onRecord;
+	// checks are prepare's refusals, request by request.
+	src      *source
+	win      window
+	onRecord func(*Record, *trace.Request)
+	checks   *streamChecks
+}
+
+// req is request x (a trace index) of the run.
+func (c *cluster) req(x int32) *trace.Request {
+	if c.src != nil {
+		return c.win.req(x)
+	}
+	return &c.tr.Requests[x]
+}
+
+// rec is request x's record.
+func (c *cluster) rec(x int32) *Record {
+	if c.src != nil {
+		return c.win.rec(x)
+	}
+	return &c.run.Records[x]
+}
+
+// total is the number of requests of the run: for a streamed run, those
+// read so far.
+func (c *cluster) total() int {
+	if c.src != nil {
+		return c.src.read
+	}
+	return len(c.tr.Requests)
 }
 
 // Cluster view for precise routers and llmd.
@@ -141,6 +179,9 @@ func hitTokens(r *trace.Request, h, bs int) int {
 }
 
 func (c *cluster) logEvent(t time.Duration, kind EventKind, req int32, w int) {
+	if !c.series {
+		return
+	}
 	c.run.Events = append(c.run.Events, Event{T: t, Req: req, Worker: int16(w), Kind: kind})
 }
 
@@ -152,6 +193,10 @@ func (c *cluster) snap(w *worker, t time.Duration) {
 	}
 	s := &w.sample
 	s.T = t
+	if !c.series {
+		c.lastSample(w)
+		return
+	}
 	s.Queue = int32(w.queueLen())
 	s.Running = int32(len(w.run))
 	pinned, marked, unmarked := c.split(w)
@@ -168,6 +213,9 @@ func (c *cluster) snap(w *worker, t time.Duration) {
 
 // sampleLoads records the router's own per-worker load at t.
 func (c *cluster) sampleLoads(t time.Duration) {
+	if !c.series {
+		return
+	}
 	c.loadBuf = c.router.Loads(t, c.loadBuf[:0])
 	n := len(c.run.LoadT)
 	if n > 0 && c.run.LoadT[n-1] == t {
@@ -185,8 +233,8 @@ func (c *cluster) sampleLoads(t time.Duration) {
 // missing input, output allowance and tail tokens. It returns nil when the
 // request does not fit now (engine: it waits at the head of the queue).
 func (c *cluster) admit(w *worker, x int32, t time.Duration) *running {
-	r := &c.tr.Requests[x]
-	rec := &c.run.Records[x]
+	r := c.req(x)
+	rec := c.rec(x)
 	bs := c.tr.Info.BlockSize
 	cache := w.cache
 	rn := &running{req: r, rec: rec}
@@ -328,7 +376,7 @@ func (c *cluster) finish(rec *Record, r *trace.Request, w int, t time.Duration, 
 	}
 	c.done++
 	if c.progress != nil && c.done%1024 == 0 {
-		c.progress(c.done, len(c.tr.Requests))
+		c.progress(c.done, len(c.tr.Requests)) // 0 for a streamed run
 	}
 	for _, ch := range c.children[rec.Index] {
 		// checkHorizon bounds every release, so at cannot fail here.
@@ -339,6 +387,24 @@ func (c *cluster) finish(rec *Record, r *trace.Request, w int, t time.Duration, 
 	if t > c.run.End {
 		c.run.End = t
 	}
+	if c.src != nil {
+		c.win.end(rec.Index, c.onRecord)
+	}
+}
+
+// lastSample keeps worker w's cumulative counters as its only sample (a
+// run without series): what the metrics read of the last sample. Queue,
+// running and the pinned/marked split are not computed.
+func (c *cluster) lastSample(w *worker) {
+	s := &w.sample
+	if w.vl != nil {
+		s.Evicted = w.vl.pool.evicted
+	} else {
+		s.Evicted = w.cache.Evicted()
+		s.Phases = int32(phases(w.cache))
+	}
+	ss := &c.run.Samples[w.id]
+	*ss = append((*ss)[:0], *s)
 }
 
 // release schedules request x's arrival at t (a closed session's next turn).

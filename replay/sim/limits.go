@@ -60,7 +60,7 @@ func (c *cluster) at(t, d time.Duration, w int, x int32, what string) (time.Dura
 		where = fmt.Sprintf("worker %d: ", w)
 	}
 	if x >= 0 {
-		where += fmt.Sprintf("request %d (%s): ", x, c.tr.Requests[x].Source)
+		where += fmt.Sprintf("request %d (%s): ", x, c.req(x).Source)
 	}
 	c.fail(fmt.Errorf("%s%s from %s takes %s, past %s", where, what, secs(t.Seconds()), dur, maxTimeText))
 	return 0, false
@@ -96,12 +96,29 @@ func (c *cluster) arrivalTimes() error {
 			last, lastAt = a, i
 		}
 	}
-	if ns := float64(last) * sc.TimeScale; ns > float64(MaxTime) {
-		return fmt.Errorf("time_scale=%s: the trace's arrivals span %s (the last at %s), which become %s of simulated time, past %s; this trace's arrivals fit with time_scale up to %s",
-			param.FormatFloat(sc.TimeScale), secs(last.Seconds()), tr.Requests[lastAt].Source, secs(ns/1e9), maxTimeText, param.FormatFloat(floor3(float64(MaxTime)/float64(last))))
+	if float64(last)*sc.TimeScale > float64(MaxTime) {
+		return timeScaleError(sc.TimeScale, last, tr.Requests[lastAt].Source)
 	}
 	for i := range tr.Requests {
 		c.arrivals[i] = durationOf(float64(tr.Requests[i].Arrival) * sc.TimeScale)
+	}
+	return nil
+}
+
+// timeScaleError refuses a time_scale that carries the trace's latest
+// arrival, last (at src), past MaxTime.
+func timeScaleError(scale float64, last time.Duration, src string) error {
+	ns := float64(last) * scale
+	return fmt.Errorf("time_scale=%s: the trace's arrivals span %s (the last at %s), which become %s of simulated time, past %s; this trace's arrivals fit with time_scale up to %s",
+		param.FormatFloat(scale), secs(last.Seconds()), src, secs(ns/1e9), maxTimeText, param.FormatFloat(floor3(float64(MaxTime)/float64(last))))
+}
+
+// horizonError refuses a linear-model run whose service bound (sumMs) after
+// the latest release (maxR seconds) could pass MaxTime; nil when it cannot.
+func horizonError(lat param.Spec, sumMs, maxR float64) error {
+	if end := maxR + sumMs/1e3; end*1e9 > float64(MaxTime) {
+		return fmt.Errorf("latency %s: the requests' service times add up to as much as %s; with the last release at %s the run could reach %s, past %s",
+			lat.String(), secs(sumMs/1e3), secs(maxR), secs(end), maxTimeText)
 	}
 	return nil
 }
@@ -192,11 +209,7 @@ func (c *cluster) checkHorizon() error {
 		r := &tr.Requests[i]
 		s += perIn*float64(r.Input) + m.OutMs*float64(r.Output)
 	}
-	if end := maxR + s/1e3; end*1e9 > float64(MaxTime) {
-		return fmt.Errorf("latency %s: the requests' service times add up to as much as %s; with the last release at %s the run could reach %s, past %s",
-			sc.Latency.String(), secs(s/1e3), secs(maxR), secs(end), maxTimeText)
-	}
-	return nil
+	return horizonError(sc.Latency, s, maxR)
 }
 
 // chainRoot returns the clock-released request at the top of request i's

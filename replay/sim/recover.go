@@ -113,9 +113,9 @@ func newGuard(scenario string) *guard {
 
 func (g *guard) internalError(p any) *InternalError {
 	e := &InternalError{Scenario: g.scenario, Request: -1, Value: p, Stack: debug.Stack(), withStack: g.debug.stack}
-	if c := g.c; c != nil && c.cur >= 0 && int(c.cur) < len(c.tr.Requests) {
+	if c := g.c; c != nil && c.cur >= 0 && c.holds(c.cur) {
 		e.Request = int(c.cur)
-		e.Source = c.tr.Requests[c.cur].Source
+		e.Source = c.req(c.cur).Source
 		e.At = c.now
 	}
 	return e

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
@@ -142,6 +143,13 @@ type Run struct {
 	Start, End time.Duration
 	// Preemptions counts the vllm model's preemptions (0 for the others).
 	Preemptions int64
+	// Requests is the number of requests of a streamed run
+	// (SimulateStream), which keeps no Records; 0 otherwise.
+	Requests int
+	// IDs says that a streamed run recycled block ids under a policy that
+	// draws among blocks by id (rlt, random_leaf): its choices may differ
+	// from a whole-trace run's. Nil otherwise.
+	IDs *seq.IDRecycling
 }
 
 // Sequences returns each worker's sequence for SPEC §5's competitive

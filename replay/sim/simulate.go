@@ -32,6 +32,8 @@ type Options struct {
 
 	// iterModel replaces the profile's iteration model (tests).
 	iterModel IterationModel
+	// streamed: a SimulateStream run (no series, records retired).
+	streamed bool
 }
 
 // config is a scenario resolved against the registries.
@@ -120,6 +122,23 @@ func Simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 }
 
 func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Options, g *guard) (*Run, error) {
+	c, err := newCluster(ctx, tr, sc, opt, g, len(tr.Requests), tr.Blocks.Len())
+	if err != nil {
+		return nil, err
+	}
+	if err := c.prepare(); err != nil {
+		return nil, err
+	}
+	if err := c.loop(); err != nil {
+		return nil, err
+	}
+	c.cur = -1
+	return c.run, nil
+}
+
+// newCluster builds the workers and the router for a run of n requests
+// (0 for a streamed run: its arrays grow) over blocks dense ids.
+func newCluster(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Options, g *guard, n, blocks int) (*cluster, error) {
 	bs := tr.Info.BlockSize
 	if bs < 1 {
 		return nil, fmt.Errorf("trace %s: block size %d", tr.Info.Source, bs)
@@ -156,27 +175,30 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 		// The run's capacity is the vLLM pool, in blocks.
 		cfg.capacity, cfg.unit = int64(cfg.vllm.Blocks), kvcache.Blocks
 	}
-	n := len(tr.Requests)
 	run := &Run{
 		Scenario: cfg.canonical, Trace: tr.Info, Workers: sc.Workers,
 		Capacity: cfg.capacity, Unit: cfg.unit.String(),
 		Records: make([]Record, n),
 		Samples: make([][]Sample, sc.Workers),
-		Events:  make([]Event, 0, 4*n),
+	}
+	series := !opt.streamed
+	if series {
+		run.Events = make([]Event, 0, 4*n)
+		// Preallocate the series at their usual sizes (about three
+		// samples per request per worker, two router-load samples per
+		// request).
+		for w := range run.Samples {
+			run.Samples[w] = make([]Sample, 0, 3*n/sc.Workers+16)
+		}
+		run.LoadT = make([]time.Duration, 0, 2*n)
+		run.Loads = make([]float32, 0, 2*n*sc.Workers)
 	}
 	if opt.RequestDetail {
 		run.Scores = make([]float32, n*sc.Workers)
 		run.Matches = make([]int32, n*sc.Workers)
 	}
-	// Preallocate the series at their usual sizes (about three samples per
-	// request per worker, two router-load samples per request).
-	for w := range run.Samples {
-		run.Samples[w] = make([]Sample, 0, 3*n/sc.Workers+16)
-	}
-	run.LoadT = make([]time.Duration, 0, 2*n)
-	run.Loads = make([]float32, 0, 2*n*sc.Workers)
-	c := &cluster{ctx: ctx, tr: tr, cfg: cfg, run: run, progress: opt.Progress,
-		nextFresh: trace.BlockID(tr.Blocks.Len()), cur: -1}
+	c := &cluster{ctx: ctx, tr: tr, cfg: cfg, run: run, progress: opt.Progress, series: series,
+		nextFresh: trace.BlockID(blocks), cur: -1}
 	g.c = c
 	info, err := evict.Lookup(sc.Evict.Name)
 	if err != nil {
@@ -190,7 +212,7 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 		// A policy blind to ids gets local slots: its cache's arrays follow
 		// the capacity, not the trace (kvcache.Config.LocalSlots, issue 18;
 		// same results, checked by evict's TestLocalSlotsMatchGlobal).
-		cache, err := kvcache.New(kvcache.Config{Unit: cfg.unit, Capacity: cfg.capacity, BlockSize: bs, SizeHint: tr.Blocks.Len(),
+		cache, err := kvcache.New(kvcache.Config{Unit: cfg.unit, Capacity: cfg.capacity, BlockSize: bs, SizeHint: blocks,
 			LocalSlots: info.IDFree}, pol)
 		if err != nil {
 			return nil, err
@@ -202,7 +224,7 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 		c.workers = append(c.workers, wk)
 	}
 	c.router, _, err = route.NewSpec(sc.Router, route.Env{
-		Workers: sc.Workers, BlockSize: bs, Blocks: tr.Blocks.Len(), Rand: rng.Stream(sc.Seed, rng.Router, 0),
+		Workers: sc.Workers, BlockSize: bs, Blocks: blocks, Rand: rng.Stream(sc.Seed, rng.Router, 0),
 		CachedMs: cfg.cachedMs, MissMs: cfg.missMs, Cluster: clusterView{c}, Orig: tr.Blocks.OrigFunc(),
 	})
 	if err != nil {
@@ -212,14 +234,37 @@ func simulate(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt Op
 		c.router = panicRouter{Router: c.router, at: at}
 	}
 	run.LoadUnit = c.router.LoadUnit()
-	if err := c.prepare(); err != nil {
-		return nil, err
+	c.probe = c.workers[0].cache
+	return c, nil
+}
+
+// newOversized is the error of oversize=error, empty.
+func (c *cluster) newOversized() *scenario.OversizedError {
+	return &scenario.OversizedError{Capacity: c.cfg.capacity, Unit: c.cfg.unit.String()}
+}
+
+// verdict decides what becomes of request r before the run (rec is its
+// record): failed or bypassed as oversize (SPEC §1: input plus output
+// allowance larger than B), failed for vLLM's limits, or noted in stop
+// under oversize=error.
+func (c *cluster) verdict(r *trace.Request, rec *Record, stop *scenario.OversizedError) {
+	if c.cfg.isVLLM {
+		c.vllmVerdict(r, rec) // vLLM reserves no output allowance
+		return
 	}
-	if err := c.loop(); err != nil {
-		return nil, err
+	fp := c.probe.Footprint(r)
+	if fp <= c.cfg.capacity {
+		return
 	}
-	c.cur = -1
-	return run, nil
+	switch c.cfg.sc.Oversize {
+	case scenario.OversizeError:
+		stop.NoteOversize(r.Source, r.Index, fp)
+	case scenario.OversizeFail:
+		rec.Status = Failed
+		rec.Fail = fmt.Sprintf("oversize: needs %d %s, cache holds %d", fp, c.cfg.unit, c.cfg.capacity)
+	case scenario.OversizeBypass:
+		rec.Status = Bypassed
+	}
 }
 
 // prepare sets arrival times, oversize verdicts and session dependencies,
@@ -231,8 +276,7 @@ func (c *cluster) prepare() error {
 		return err
 	}
 	for i := range tr.Requests {
-		rec := &c.run.Records[i]
-		*rec = Record{Index: int32(i), Worker: -1, Arrival: c.arrivals[i], Start: unset, FirstToken: unset, Done: unset}
+		c.run.Records[i] = Record{Index: int32(i), Worker: -1, Arrival: c.arrivals[i], Start: unset, FirstToken: unset, Done: unset}
 	}
 	if n > 0 {
 		c.run.Start = c.arrivals[0]
@@ -240,27 +284,9 @@ func (c *cluster) prepare() error {
 	// Oversize (SPEC §1): input plus output allowance larger than B.
 	// Under oversize=error every request is checked first, so the error
 	// can name the size that holds them all.
-	probe := c.workers[0].cache
-	if c.cfg.isVLLM {
-		c.vllmPrepare()
-	}
-	stop := &scenario.OversizedError{Capacity: c.cfg.capacity, Unit: c.cfg.unit.String()}
+	stop := c.newOversized()
 	for i := range tr.Requests {
-		if c.cfg.isVLLM {
-			break // vLLM reserves no output allowance (vllmPrepare)
-		}
-		r := &tr.Requests[i]
-		if fp := probe.Footprint(r); fp > c.cfg.capacity {
-			switch sc.Oversize {
-			case scenario.OversizeError:
-				stop.NoteOversize(r.Source, i, fp)
-			case scenario.OversizeFail:
-				c.run.Records[i].Status = Failed
-				c.run.Records[i].Fail = fmt.Sprintf("oversize: needs %d %s, cache holds %d", fp, c.cfg.unit, c.cfg.capacity)
-			case scenario.OversizeBypass:
-				c.run.Records[i].Status = Bypassed
-			}
-		}
+		c.verdict(&tr.Requests[i], &c.run.Records[i], stop)
 	}
 	if stop.Count > 0 {
 		return stop
@@ -292,6 +318,10 @@ func (c *cluster) prepare() error {
 // pushNextTraceArrival schedules the next request released by the trace's
 // own clock (skipping closed-session turns, released by their parents).
 func (c *cluster) pushNextTraceArrival() {
+	if c.src != nil {
+		c.pushNextStreamed()
+		return
+	}
 	for c.next < len(c.tr.Requests) {
 		i := c.next
 		c.next++
@@ -309,7 +339,7 @@ func (c *cluster) loop() error {
 	c.pushNextTraceArrival()
 	obsPending := false
 	scheduleObserve := func() {
-		if obsPending || c.done >= len(c.tr.Requests) {
+		if obsPending || c.ended() {
 			return
 		}
 		if at, ok := c.router.NextObserve(); ok {
@@ -360,8 +390,8 @@ func (c *cluster) loop() error {
 		}
 		scheduleObserve()
 	}
-	if c.done != len(c.tr.Requests) {
-		return fmt.Errorf("internal: %d of %d requests ended", c.done, len(c.tr.Requests))
+	if c.done != c.total() {
+		return fmt.Errorf("internal: %d of %d requests ended", c.done, c.total())
 	}
 	return nil
 }
@@ -369,9 +399,9 @@ func (c *cluster) loop() error {
 // arrive routes request x at t and queues it on the chosen worker.
 func (c *cluster) arrive(x int32, t time.Duration) {
 	c.cur = x
-	rec := &c.run.Records[x]
+	rec := c.rec(x)
 	rec.Arrival = t
-	r := &c.tr.Requests[x]
+	r := c.req(x)
 	if rec.Status == Failed {
 		c.logEvent(t, LogFail, x, -1)
 		c.finish(rec, r, -1, t, true)
@@ -415,9 +445,9 @@ func (c *cluster) arrive(x int32, t time.Duration) {
 
 // failRequest fails a routed request that cannot be served.
 func (c *cluster) failRequest(w *worker, x int32, t time.Duration, why string) {
-	rec := &c.run.Records[x]
+	rec := c.rec(x)
 	rec.Status = Failed
 	rec.Fail = why
 	c.logEvent(t, LogFail, x, w.id)
-	c.finish(rec, &c.tr.Requests[x], w.id, t, true)
+	c.finish(rec, c.req(x), w.id, t, true)
 }

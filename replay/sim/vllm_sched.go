@@ -109,7 +109,7 @@ func vllmPromptMatch(pool *vpool, r *trace.Request, bs int) int {
 
 // vllmArrive queues request x on worker w (Scheduler.add_request).
 func (c *cluster) vllmArrive(w *worker, x int32, t time.Duration) {
-	q := &vreq{x: x, r: &c.tr.Requests[x], deadline: -1}
+	q := &vreq{x: x, r: c.req(x), deadline: -1}
 	if v := c.cfg.vllm; v.TimeoutS > 0 {
 		q.deadline = t + secondsToDuration(v.TimeoutS)
 	}
@@ -196,7 +196,7 @@ func (c *cluster) vllmStep(w *worker, t time.Duration) {
 		budget -= n
 		if !q.admitted {
 			q.admitted = true
-			rec := &c.run.Records[q.x]
+			rec := c.rec(q.x)
 			rec.Start = t
 			rec.HitBlocks, rec.HitTokens = int32(hit), int32(hit*bs)
 			s := &w.sample
@@ -313,7 +313,7 @@ func (c *cluster) vllmIterEnd(w *worker, t time.Duration) {
 			q.sched = 0
 			if q.computed >= q.numTokens() {
 				q.generated++
-				rec := &c.run.Records[q.x]
+				rec := c.rec(q.x)
 				if rec.FirstToken == unset {
 					rec.FirstToken = t
 					c.logEvent(t, LogFirstToken, q.x, w.id)
@@ -393,6 +393,10 @@ func (c *cluster) vllmSnap(w *worker, t time.Duration) {
 	vl := w.vl
 	s := &w.sample
 	s.T = t
+	if !c.series {
+		c.lastSample(w)
+		return
+	}
 	s.Queue = int32(vl.queueLen())
 	s.Running = int32(len(vl.running))
 	s.Pinned = int64(len(vl.pool.ref) - vl.pool.free)
@@ -406,24 +410,20 @@ func (c *cluster) vllmSnap(w *worker, t time.Duration) {
 	*ss = append(*ss, *s)
 }
 
-// vllmPrepare fails, before the run, requests vLLM would reject or could
+// vllmVerdict fails, before the run, a request vLLM would reject or could
 // never hold: prompt plus max_tokens past max_model_len, or more blocks
 // than the pool.
-func (c *cluster) vllmPrepare() {
+func (c *cluster) vllmVerdict(r *trace.Request, rec *Record) {
 	v := &c.cfg.vllm
 	bs := c.tr.Info.BlockSize
-	for i := range c.tr.Requests {
-		r := &c.tr.Requests[i]
-		rec := &c.run.Records[i]
-		total := r.Input + max(r.Output, 1)
-		switch {
-		case v.MaxModelLen > 0 && total > v.MaxModelLen:
-			rec.Status = Failed
-			rec.Fail = fmt.Sprintf("prompt %d plus max_tokens %d exceed max_model_len %d", r.Input, r.Output, v.MaxModelLen)
-		case ceilDiv(total, bs) > v.Blocks:
-			rec.Status = Failed
-			rec.Fail = fmt.Sprintf("needs %d KV blocks, the pool holds %d", ceilDiv(total, bs), v.Blocks)
-		}
+	total := r.Input + max(r.Output, 1)
+	switch {
+	case v.MaxModelLen > 0 && total > v.MaxModelLen:
+		rec.Status = Failed
+		rec.Fail = fmt.Sprintf("prompt %d plus max_tokens %d exceed max_model_len %d", r.Input, r.Output, v.MaxModelLen)
+	case ceilDiv(total, bs) > v.Blocks:
+		rec.Status = Failed
+		rec.Fail = fmt.Sprintf("needs %d KV blocks, the pool holds %d", ceilDiv(total, bs), v.Blocks)
 	}
 }
 

@@ -1,0 +1,274 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/evict"
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/rng"
+	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/seq"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// StreamOptions tune a streamed simulation (SimulateStream).
+type StreamOptions struct {
+	// Progress, if set, is called every 1024 finished requests (total 0:
+	// a stream does not know its length).
+	Progress func(done, total int)
+	// OnRecord receives every request's record, in trace order, once the
+	// request and every one before it have ended, with the request
+	// itself. Neither may be kept: both are reused.
+	OnRecord func(*Record, *trace.Request)
+	// IDLimit bounds the block table as seq.RunStream's limit does: 0
+	// takes seq.IDLimit, a negative limit keeps every id.
+	IDLimit int
+
+	iterModel IterationModel
+}
+
+// CanStream reports whether a scenario can be simulated from a stream:
+// not with session_timing=closed (a turn waits for a parent that may be
+// anywhere in the trace) nor keep_outputs (a request's output blocks are
+// named by its next turn, which may be anywhere after it).
+func CanStream(sc scenario.Scenario) bool {
+	return sc.SessionTiming != "closed" && !sc.KeepOutputs
+}
+
+// SimulateStream is Simulate reading s as the simulated clock reaches each
+// arrival: it holds the requests queued or running (and those ended behind
+// an older one still running), hands each record to opt.OnRecord in trace
+// order and keeps no event log and no series, so memory follows the
+// caches, the routers and the requests in flight, not the trace.
+//
+// The returned Run has no Records, Events, Scores or load series; each
+// worker's Samples hold one sample with its cumulative counters (hits,
+// inputs, evictions, phases, busy time), Trace is the stream's Info at its
+// end and Requests the number read. Figures equal Simulate's on the same
+// trace as long as no block id is recycled (Run.IDs says when one was and
+// the policy may draw by id), and so do errors: a refusal Simulate makes
+// before its run (an arrival or a run past MaxTime, oversize=error) is
+// found when the request that makes it is read, after which the rest of
+// the stream is read to give Simulate's message. A reading error comes
+// back as an *InputError.
+func SimulateStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, opt StreamOptions) (run *Run, err error) {
+	g := newGuard(sc.String())
+	defer func() {
+		if p := recover(); p != nil {
+			run, err = nil, g.internalError(p)
+		}
+	}()
+	if !CanStream(sc) {
+		return nil, fmt.Errorf("scenario %s: session_timing=closed and keep_outputs need the whole trace: use Simulate", sc.String())
+	}
+	tb := s.Table()
+	info, err := evict.Lookup(sc.Evict.Name)
+	if err != nil {
+		return nil, err
+	}
+	bs := max(s.Info().BlockSize, 1)
+	cfg, err := resolve(sc.Sized(bs), bs)
+	if err != nil {
+		return nil, err
+	}
+	def := seq.IDLimit(sc.Workers, cfg.capacity, cfg.unit, bs, info.IDFree)
+	limit := opt.IDLimit
+	if limit == 0 {
+		limit = def
+	}
+	// Two parts hash dense ids and would change under recycling:
+	// consistent_hash's key and the vllm model's chained block hashes.
+	if sc.Router.Name == "consistent_hash" || cfg.isVLLM {
+		limit = -1
+	}
+	hint := 0
+	if limit > 0 && !s.Holds() {
+		tb.SetLimit(limit)
+		hint = min(limit, def) + 1<<16
+	}
+	tr := &trace.Trace{Info: s.Info(), Blocks: tb}
+	c, err := newCluster(ctx, tr, sc, Options{Progress: opt.Progress, iterModel: opt.iterModel, streamed: true}, g, 0, hint)
+	if err != nil {
+		return nil, err
+	}
+	c.src = &source{s: s}
+	c.onRecord = opt.OnRecord
+	c.checks = newStreamChecks(c)
+	if err := c.loop(); err != nil {
+		return nil, err
+	}
+	c.cur = -1
+	c.run.Trace = s.Info()
+	c.run.Requests = c.src.read
+	if tb.Recycled() > 0 {
+		c.run.IDs = &seq.IDRecycling{Limit: tb.Limit(), Sweeps: tb.Sweeps(), Recycled: tb.Recycled(), Note: seq.RecycledNote}
+		if info.IDFree {
+			c.run.IDs = nil // recycling cannot change these policies' choices
+		}
+	}
+	return c.run, nil
+}
+
+// ended reports whether every request of the run has ended.
+func (c *cluster) ended() bool {
+	if c.src != nil {
+		return c.src.eof && c.done >= c.src.read
+	}
+	return c.done >= len(c.tr.Requests)
+}
+
+// holds reports whether request x is one the run can name (a panic's
+// report).
+func (c *cluster) holds(x int32) bool {
+	if c.src != nil {
+		return x >= c.win.base && int(x-c.win.base) < c.win.n
+	}
+	return int(x) < len(c.tr.Requests)
+}
+
+// pushNextStreamed reads the next request and schedules its arrival; a
+// request that dooms the run (a refusal Simulate makes before its run)
+// makes it read the rest of the stream and fail with Simulate's error.
+func (c *cluster) pushNextStreamed() {
+	r, err := c.src.next()
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if r == nil {
+		return
+	}
+	k := c.checks
+	at := k.note(r)
+	if k.doomed() {
+		for {
+			r, err := c.src.next()
+			if err != nil {
+				c.fail(err)
+				return
+			}
+			if r == nil {
+				break
+			}
+			k.note(r)
+		}
+		c.fail(k.err(c.src.read))
+		return
+	}
+	rec := Record{Index: int32(r.Index), Worker: -1, Arrival: at, Start: unset, FirstToken: unset, Done: unset}
+	c.verdict(r, &rec, k.stop)
+	if c.src.read == 1 {
+		c.run.Start = at
+	}
+	c.win.add(r, rec)
+	if tb := c.tr.Blocks; tb.Full() {
+		tb.Sweep(c.live)
+	}
+	c.sched.push(event{t: at, kind: evArrival, req: int32(r.Index), worker: -1})
+}
+
+// live names every block id the run holds: the caches' (with what their
+// policies retain), the router's and the requests in the window.
+func (c *cluster) live(keep func(trace.BlockID)) {
+	for _, w := range c.workers {
+		w.cache.Live(keep)
+	}
+	if h, ok := c.router.(route.Holder); ok {
+		h.Live(keep)
+	}
+	c.win.live(keep)
+}
+
+// streamChecks are prepare's refusals taken one request at a time, in the
+// order prepare takes them: an arrival past MaxTime (time_scale or rate),
+// then oversize=error, then the linear model's horizon (checkHorizon).
+type streamChecks struct {
+	c *cluster
+	// rate re-timing: the Poisson clock (seconds) and the first request
+	// it carried past MaxTime (-1: none).
+	wl      *rand.Rand
+	clock   float64
+	rateAt  int
+	rateClk float64
+	// time_scale: the latest arrival and where it is; scaled past
+	// MaxTime once one is.
+	last    time.Duration
+	lastSrc string
+	late    bool
+	stop    *scenario.OversizedError
+	// horizon: the latest release (s) and the service bound's sum (ms).
+	maxR, sum float64
+}
+
+func newStreamChecks(c *cluster) *streamChecks {
+	k := &streamChecks{c: c, rateAt: -1, stop: c.newOversized()}
+	if c.cfg.sc.Rate > 0 {
+		k.wl = rng.Stream(c.cfg.sc.Seed, rng.Workload, 0)
+	}
+	return k
+}
+
+// note takes request r (read, index r.Index) into the checks and returns
+// its arrival time.
+func (k *streamChecks) note(r *trace.Request) time.Duration {
+	sc := &k.c.cfg.sc
+	var at time.Duration
+	if sc.Rate > 0 {
+		if r.Index > 0 {
+			k.clock += k.wl.ExpFloat64() / sc.Rate
+		}
+		ns := k.clock * 1e9
+		if ns > float64(MaxTime) && k.rateAt < 0 {
+			k.rateAt, k.rateClk = r.Index, k.clock
+		}
+		at = durationOf(ns)
+	} else {
+		if r.Arrival >= k.last {
+			k.last, k.lastSrc = r.Arrival, r.Source
+		}
+		ns := float64(r.Arrival) * sc.TimeScale
+		k.late = k.late || ns > float64(MaxTime)
+		at = durationOf(ns)
+	}
+	if !k.c.cfg.isVLLM {
+		if fp := k.c.probe.Footprint(r); fp > k.c.cfg.capacity && sc.Oversize == scenario.OversizeError {
+			k.stop.NoteOversize(r.Source, r.Index, fp)
+		}
+	}
+	if !k.c.cfg.isEngine && !k.c.cfg.isVLLM {
+		m := k.c.cfg.linear
+		k.maxR = max(k.maxR, at.Seconds())
+		k.sum += max(m.CachedMs, m.MissMs)*float64(r.Input) + m.OutMs*float64(r.Output)
+	}
+	return at
+}
+
+func (k *streamChecks) doomed() bool {
+	return k.rateAt >= 0 || k.late || k.stop.Count > 0 || k.horizon() > float64(MaxTime)
+}
+
+// horizon is checkHorizon's bound on the run's last instant (ns) over the
+// requests noted so far; 0 for the engine and vllm models.
+func (k *streamChecks) horizon() float64 {
+	return (k.maxR + k.sum/1e3) * 1e9
+}
+
+// err is the refusal for a stream of n requests, once all are noted:
+// Simulate's message.
+func (k *streamChecks) err(n int) error {
+	sc := &k.c.cfg.sc
+	switch {
+	case k.rateAt >= 0:
+		return fmt.Errorf("rate=%s: the re-timed arrivals reach %s by request %d of %d, past %s",
+			param.FormatFloat(sc.Rate), secs(k.rateClk), k.rateAt, n, maxTimeText)
+	case k.late:
+		return timeScaleError(sc.TimeScale, k.last, k.lastSrc)
+	case k.stop.Count > 0:
+		return k.stop
+	}
+	return horizonError(sc.Latency, k.sum, k.maxR)
+}

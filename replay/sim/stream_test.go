@@ -1,0 +1,162 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/kvscope/kvscope/replay/evict"
+	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/samples"
+)
+
+// streamOf opens an embedded sample as a stream (original ids kept, as the
+// command opens traces).
+func streamOf(t testing.TB, name string) *trace.Stream {
+	t.Helper()
+	data, err := samples.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := trace.OpenReader("sample:"+name, bytes.NewReader(data), trace.ReadOptions{KeepIDs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// streamed runs sc from a stream of the sample and returns the run with
+// the records it retired, in order.
+func streamed(t *testing.T, name, s string, limit int) (*Run, []Record) {
+	t.Helper()
+	var recs []Record
+	prev := int32(-1)
+	run, err := SimulateStream(context.Background(), streamOf(t, name), mustScenario(t, s), StreamOptions{
+		IDLimit: limit,
+		OnRecord: func(rec *Record, r *trace.Request) {
+			if rec.Index != prev+1 || r.Index != int(rec.Index) {
+				t.Fatalf("record %d (request %d) retired after %d", rec.Index, r.Index, prev)
+			}
+			prev = rec.Index
+			recs = append(recs, *rec)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run, recs
+}
+
+// sameRun requires a streamed run (and its retired records) to equal a
+// whole-trace run: every record, the final counters, the bounds of time.
+func sameRun(t *testing.T, want, got *Run, recs []Record) {
+	t.Helper()
+	if got.Requests != len(want.Records) || len(recs) != len(want.Records) {
+		t.Fatalf("%d requests read, %d retired, want %d", got.Requests, len(recs), len(want.Records))
+	}
+	for i := range recs {
+		if !reflect.DeepEqual(recs[i], want.Records[i]) {
+			t.Fatalf("request %d: streamed %+v, whole %+v", i, recs[i], want.Records[i])
+		}
+	}
+	for w := range want.Samples {
+		ws := want.Samples[w]
+		gs := got.Samples[w]
+		if len(ws) == 0 {
+			if len(gs) != 0 {
+				t.Fatalf("worker %d: streamed has a sample, whole none", w)
+			}
+			continue
+		}
+		a, b := ws[len(ws)-1], gs[0]
+		if a.T != b.T || a.HitTokens != b.HitTokens || a.InputTokens != b.InputTokens || a.HitBlocks != b.HitBlocks ||
+			a.Blocks != b.Blocks || a.Evicted != b.Evicted || a.Phases != b.Phases || a.Completed != b.Completed || a.Busy != b.Busy {
+			t.Fatalf("worker %d: streamed last sample %+v, whole %+v", w, b, a)
+		}
+	}
+	if got.Start != want.Start || got.End != want.End || got.Preemptions != want.Preemptions || got.Scenario != want.Scenario {
+		t.Fatalf("streamed %s [%v, %v] %d preemptions, whole %s [%v, %v] %d", got.Scenario, got.Start, got.End, got.Preemptions,
+			want.Scenario, want.Start, want.End, want.Preemptions)
+	}
+	if !reflect.DeepEqual(got.Trace, want.Trace) {
+		t.Fatalf("trace info %+v, want %+v", got.Trace, want.Trace)
+	}
+}
+
+// TestStreamMatchesWhole runs every router under several policies and the
+// three latency models from a stream and from the loaded trace: the same
+// records, counters and times. With policies blind to ids a tiny id limit
+// (recycling all the time) changes nothing either.
+func TestStreamMatchesWhole(t *testing.T) {
+	tr, err := trace.LoadSample(samples.Mooncake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type tc struct{ s, name string }
+	var cases []tc
+	for _, r := range route.Names() {
+		for _, p := range []string{"lru", "rlt", "s3fifo"} {
+			cases = append(cases, tc{fmt.Sprintf("%s+%s;workers=4;cache_blocks=300;oversize=fail", r, p), samples.Mooncake})
+		}
+	}
+	cases = append(cases,
+		tc{"cache_aware+lru;workers=3;cache_tokens=40000;oversize=bypass;rate=3", samples.Mooncake},
+		tc{"round_robin+sieve;workers=2;cache_blocks=250;time_scale=0.02", samples.Mooncake},
+		tc{"least_load+fifo;workers=4;profile=h100-sxm-llama-3.1-8b;latency=engine", samples.Mooncake},
+		tc{"cache_aware+lru;workers=2;profile=h100-sxm-llama-3.1-8b;latency=vllm:block_size=512", samples.Mooncake},
+	)
+	for _, c := range cases {
+		t.Run(c.s, func(t *testing.T) {
+			sc := mustScenario(t, c.s)
+			want, err := Simulate(context.Background(), tr, sc, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, recs := streamed(t, c.name, c.s, -1)
+			sameRun(t, want, got, recs)
+			if got.IDs != nil {
+				t.Fatalf("an exact table reported recycling: %+v", got.IDs)
+			}
+			info, _ := evict.Lookup(sc.Evict.Name)
+			if !info.IDFree || sc.Router.Name == "consistent_hash" {
+				return
+			}
+			got, recs = streamed(t, c.name, c.s, 64)
+			sameRun(t, want, got, recs)
+		})
+	}
+}
+
+// TestStreamRefusesLikeWhole: refusals Simulate makes before its run (an
+// arrival past MaxTime under time_scale or rate, oversize=error, the
+// linear model's horizon) come from a stream with the same message, which
+// names facts of the whole trace (its last arrival, its length, every
+// oversize request).
+func TestStreamRefusesLikeWhole(t *testing.T) {
+	tr, err := trace.LoadSample(samples.Mooncake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"round_robin+lru;workers=2;cache_blocks=300;time_scale=1e9",
+		"round_robin+lru;workers=2;cache_blocks=300;rate=1e-9",
+		"round_robin+lru;workers=2;cache_blocks=200",
+		"round_robin+lru;workers=2;cache_blocks=300;latency=linear:miss_ms=1e12",
+	} {
+		t.Run(s, func(t *testing.T) {
+			sc := mustScenario(t, s)
+			_, want := Simulate(context.Background(), tr, sc, Options{})
+			if want == nil {
+				t.Fatal("the whole trace's run was not refused")
+			}
+			_, got := SimulateStream(context.Background(), streamOf(t, samples.Mooncake), sc, StreamOptions{})
+			if got == nil || got.Error() != want.Error() {
+				t.Fatalf("streamed: %v\nwhole:    %v", got, want)
+			}
+		})
+	}
+}
