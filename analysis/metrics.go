@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"context"
 	"maps"
 	"math"
 	"slices"
@@ -50,15 +51,21 @@ type RunMetrics struct {
 	MaxLoadS float64 `json:"max_load_s"`
 	// MaxLoadLowerBoundS is max(max_j c_j, Σ c_j / M) for the linear model
 	// (absent for the engine model); MaxLoadRatio = MaxLoadS / it.
-	MaxLoadLowerBoundS *float64  `json:"max_load_lower_bound_s,omitempty"`
-	MaxLoadRatio       *float64  `json:"max_load_ratio,omitempty"`
-	MakespanS          float64   `json:"makespan_s"`
-	Imbalance          Imbalance `json:"imbalance"`
+	MaxLoadLowerBoundS *float64 `json:"max_load_lower_bound_s,omitempty"`
+	MaxLoadRatio       *float64 `json:"max_load_ratio,omitempty"`
+	// MaxLoadLowerBoundNote says when the bound is approximate (a streamed
+	// run that forgot block ids: boundTally); absent when exact.
+	MaxLoadLowerBoundNote string    `json:"max_load_lower_bound_note,omitempty"`
+	MakespanS             float64   `json:"makespan_s"`
+	Imbalance             Imbalance `json:"imbalance"`
 
 	Evicted int64 `json:"evicted"`
 	Phases  int64 `json:"phases"`
 
 	WorkerMetrics []WorkerMetrics `json:"workers"`
+	// IDRecycling is present when a streamed run recycled block ids under
+	// a policy that draws among blocks by id (sim.Run.IDs).
+	IDRecycling *seq.IDRecycling `json:"id_recycling,omitempty"`
 }
 
 // WorkerMetrics is one worker's share of a run.
@@ -95,45 +102,77 @@ func msOf(d time.Duration) float64 { return float64(d) / 1e6 }
 // Metrics summarises a run. lb is the linear model's lower bound on
 // max_load_s (NaN when it does not apply).
 func Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
+	t := NewTally(run.Workers)
+	for i := range run.Records {
+		t.Add(&run.Records[i])
+	}
+	return t.Metrics(run, seed, lbS)
+}
+
+// Tally gathers a run's per-request figures one record at a time, so a
+// streamed run (sim.SimulateStream's OnRecord) is summarised without
+// holding its records: what it keeps is three values per request (TTFT,
+// E2E and queueing, exact: percentiles need them all, 24 bytes a request)
+// and counts. Records may come in any order; Metrics' figures do not
+// depend on it (distributions are summarised over sorted values).
+type Tally struct {
+	requests, failed, bypassed, completed int
+	reasons                               map[string]int
+	reqs, done                            []int
+	ttft, e2e                             [][]float64
+	queue                                 []float64
+}
+
+// NewTally starts a tally for a run of workers workers.
+func NewTally(workers int) *Tally {
+	return &Tally{reasons: map[string]int{}, reqs: make([]int, workers), done: make([]int, workers),
+		ttft: make([][]float64, workers), e2e: make([][]float64, workers)}
+}
+
+// Add counts one request's record.
+func (t *Tally) Add(r *sim.Record) {
+	t.requests++
+	switch r.Status {
+	case sim.Failed:
+		t.failed++
+		t.reasons[r.Fail]++
+	case sim.Bypassed:
+		t.bypassed++
+	}
+	if r.Worker >= 0 {
+		t.reqs[r.Worker]++
+	}
+	if r.Status == sim.Failed {
+		return
+	}
+	t.completed++
+	w := r.Worker
+	t.done[w]++
+	t.ttft[w] = append(t.ttft[w], msOf(r.TTFT()))
+	t.e2e[w] = append(t.e2e[w], msOf(r.E2E()))
+	t.queue = append(t.queue, msOf(r.Queueing()))
+}
+
+// Metrics summarises the tallied records of run (whose per-worker samples
+// give the counters). It sorts the tally's values in place.
+func (t *Tally) Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 	m := RunMetrics{
 		Scenario: run.Scenario, Trace: run.Trace, Seed: seed, Workers: run.Workers,
 		Capacity: run.Capacity, Unit: run.Unit,
-		Requests: len(run.Records), FailedReasons: map[string]int{},
-		SkippedLines: run.Trace.Skipped.Count,
+		Requests: t.requests, Failed: t.failed, Bypassed: t.bypassed, Completed: t.completed,
+		FailedReasons: t.reasons, SkippedLines: run.Trace.Skipped.Count,
 	}
 	ws := make([]WorkerMetrics, run.Workers)
-	ttft := make([][]float64, run.Workers)
-	e2e := make([][]float64, run.Workers)
-	var allT, allE, allQ []float64
-	for i := range run.Records {
-		r := &run.Records[i]
-		switch r.Status {
-		case sim.Failed:
-			m.Failed++
-			m.FailedReasons[r.Fail]++
-		case sim.Bypassed:
-			m.Bypassed++
-		}
-		if r.Worker >= 0 {
-			ws[r.Worker].Requests++
-		}
-		if r.Status == sim.Failed {
-			continue
-		}
-		m.Completed++
-		w := r.Worker
-		ws[w].Completed++
-		t, e, q := msOf(r.TTFT()), msOf(r.E2E()), msOf(r.Queueing())
-		ttft[w] = append(ttft[w], t)
-		e2e[w] = append(e2e[w], e)
-		allT = append(allT, t)
-		allE = append(allE, e)
-		allQ = append(allQ, q)
-	}
 	loads := make([]float64, run.Workers)
+	n := 0
+	for w := range ws {
+		n += len(t.ttft[w])
+	}
+	allT, allE := make([]float64, 0, n), make([]float64, 0, n)
 	for w := range ws {
 		wm := &ws[w]
 		wm.Worker = w
+		wm.Requests, wm.Completed = t.reqs[w], t.done[w]
 		if ss := run.Samples[w]; len(ss) > 0 {
 			last := ss[len(ss)-1]
 			wm.HitTokens, wm.InputTokens = last.HitTokens, last.InputTokens
@@ -143,7 +182,9 @@ func Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 		}
 		wm.TokenHitRatio = ratio(wm.HitTokens, wm.InputTokens)
 		wm.BlockHitRatio = ratio(wm.HitBlocks, wm.Blocks)
-		wm.TTFT, wm.E2E = Summarize(ttft[w]), Summarize(e2e[w])
+		allT = append(allT, t.ttft[w]...)
+		allE = append(allE, t.e2e[w]...)
+		wm.TTFT, wm.E2E = Summarize(t.ttft[w]), Summarize(t.e2e[w])
 		loads[w] = wm.LoadS
 		m.HitTokens += wm.HitTokens
 		m.InputTokens += wm.InputTokens
@@ -156,7 +197,7 @@ func Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 	m.WorkerMetrics = ws
 	m.TokenHitRatio = ratio(m.HitTokens, m.InputTokens)
 	m.BlockHitRatio = ratio(m.HitBlocks, m.Blocks)
-	m.TTFT, m.E2E, m.Queue = Summarize(allT), Summarize(allE), Summarize(allQ)
+	m.TTFT, m.E2E, m.Queue = Summarize(allT), Summarize(allE), Summarize(t.queue)
 	if span := run.End - run.Start; span > 0 {
 		m.MakespanS = span.Seconds()
 		m.ThroughputRPS = float64(m.Completed) / span.Seconds()
@@ -188,13 +229,62 @@ func (m *RunMetrics) FailureReasons() []string {
 // the scenario uses the linear model.
 func Summary(tr *trace.Trace, run *sim.Run, sc scenario.Scenario) RunMetrics {
 	lb := math.NaN()
-	// The bound counts as cached only prefixes shared with earlier inputs;
-	// with keep_outputs a turn can also hit an earlier reply, so the bound
-	// would not hold: it is left out.
-	if in, err := sim.LookupLatency(sc.Latency.Name); err == nil && in.LowerBound && !sc.KeepOutputs {
-		if m, _, err := sim.ParseLinear(sc.Latency); err == nil {
-			lb = MaxLoadLowerBound(tr, run, m)
-		}
+	if m, ok := boundModel(sc); ok {
+		lb = MaxLoadLowerBound(tr, run, m)
 	}
 	return Metrics(run, sc.Seed, lb)
+}
+
+// boundModel is the linear model the max_load_s lower bound is computed
+// for, when it applies. The bound counts as cached only prefixes shared
+// with earlier inputs; with keep_outputs a turn can also hit an earlier
+// reply, so the bound would not hold: it is left out.
+func boundModel(sc scenario.Scenario) (sim.Linear, bool) {
+	if in, err := sim.LookupLatency(sc.Latency.Name); err == nil && in.LowerBound && !sc.KeepOutputs {
+		if m, _, err := sim.ParseLinear(sc.Latency); err == nil {
+			return m, true
+		}
+	}
+	return sim.Linear{}, false
+}
+
+// SummaryStream simulates sc over the stream s (sim.SimulateStream) and
+// summarises it as Summary does the same run held whole, with the same
+// figures (and bytes) as long as the run recycles no block id: records
+// are tallied as they are retired and the bound's requests taken in
+// arrival order as they come, so nothing per request is held but Tally's
+// three values. When block ids are recycled, the bound's seen set moves
+// forgotten ids into a Bloom filter and says so (MaxLoadLowerBoundNote),
+// and under rlt or random_leaf IDRecycling says their draws may differ.
+// s should keep original ids (trace.ReadOptions.KeepIDs). opt.OnRecord is
+// the tally's and must be nil.
+func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, opt sim.StreamOptions) (RunMetrics, error) {
+	t := NewTally(sc.Workers)
+	var b *boundTally
+	if m, ok := boundModel(sc); ok {
+		b = newBoundTally(m, s.Info().BlockSize, sc.Workers)
+		tb := s.Table()
+		b.orig = tb.Orig
+		tb.SetOnForget(b.forget)
+	}
+	opt.OnRecord = func(rec *sim.Record, r *trace.Request) {
+		t.Add(rec)
+		if b != nil {
+			b.add(rec, r)
+		}
+	}
+	run, err := sim.SimulateStream(ctx, s, sc, opt)
+	if err != nil {
+		return RunMetrics{}, err
+	}
+	lb := math.NaN()
+	if b != nil {
+		lb = b.bound()
+	}
+	m := t.Metrics(run, sc.Seed, lb)
+	if b != nil && m.MaxLoadLowerBoundS != nil {
+		m.MaxLoadLowerBoundNote = b.note()
+	}
+	m.IDRecycling = run.IDs
+	return m, nil
 }
