@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +10,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/internal/progress"
+	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
@@ -17,10 +20,11 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var (
-		rf     readerFlags
-		sf     scenarioFlags
-		vsOpt  bool
-		asJSON bool
+		rf      readerFlags
+		sf      scenarioFlags
+		vsOpt   bool
+		asJSON  bool
+		idLimit int
 	)
 	cmd := &cobra.Command{
 		Use:   "run TRACE",
@@ -50,21 +54,9 @@ func newRunCmd() *cobra.Command {
 			opt.Seed = sc.Seed
 			p := newPrinter(cmd)
 			defer p.Clear()
-			tr, err := loadTrace(cmd, p, args[0], opt)
+			m, err := simulateRun(cmd, p, args[0], opt, sc, vsOpt, idLimit)
 			if err != nil {
 				return err
-			}
-			run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{Progress: countProgress(p, "replaying", "requests", len(tr.Requests))})
-			if err != nil {
-				return err
-			}
-			m := analysis.Summary(tr, run, sc)
-			if vsOpt {
-				rs, err := analysis.RatiosProgress(cmd.Context(), tr, run, sc, countProgress(p, "opt and Belady", "request passes", 0))
-				if err != nil {
-					return err
-				}
-				m.SetRatios(rs)
 			}
 			p.Clear()
 			if asJSON {
@@ -80,8 +72,48 @@ func newRunCmd() *cobra.Command {
 	sf.add(cmd, false, "round_robin")
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "per worker, replay its prefill-start-ordered sequence with opt and the Belady bound and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&idLimit, "id-limit", 0, "block ids held before unused ones are recycled, when the trace is streamed (0: as `kvscope replay --id-limit`; -1: never, and memory grows with the trace's unique blocks)")
 	addOutputFlags(cmd, true)
 	return cmd
+}
+
+// simulateRun replays the trace at path under sc and summarises it:
+// streamed (analysis.SummaryStream: memory follows the caches and the
+// requests in flight, not the trace; the progress line counts bytes read)
+// unless --vs-opt (each worker's whole sequence), session_timing=closed
+// or keep_outputs (a request's later turns) need the whole trace.
+func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, sc scenario.Scenario, vsOpt bool, idLimit int) (analysis.RunMetrics, error) {
+	if !vsOpt && sim.CanStream(sc) {
+		opt.KeepIDs = true // consistent_hash hashes the trace's own ids; the bound's filter keys on them
+		s, err := openTrace(cmd, p, path, opt)
+		if err != nil {
+			return analysis.RunMetrics{}, err
+		}
+		defer s.Close()
+		m, err := analysis.SummaryStream(cmd.Context(), s, sc, sim.StreamOptions{IDLimit: idLimit})
+		var ie *sim.InputError
+		if errors.As(err, &ie) {
+			return m, ie.Err
+		}
+		return m, err
+	}
+	tr, err := loadTrace(cmd, p, path, opt)
+	if err != nil {
+		return analysis.RunMetrics{}, err
+	}
+	run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{Progress: countProgress(p, "replaying", "requests", len(tr.Requests))})
+	if err != nil {
+		return analysis.RunMetrics{}, err
+	}
+	m := analysis.Summary(tr, run, sc)
+	if vsOpt {
+		rs, err := analysis.RatiosProgress(cmd.Context(), tr, run, sc, countProgress(p, "opt and Belady", "request passes", 0))
+		if err != nil {
+			return m, err
+		}
+		m.SetRatios(rs)
+	}
+	return m, nil
 }
 
 func f3(x float64) string {
@@ -122,6 +154,12 @@ func printRunMetrics(w io.Writer, m *analysis.RunMetrics) {
 	fmt.Fprintf(tw, "imbalance\tmax/mean %s\tcv %s\tjain %s\n", f3(m.Imbalance.MaxOverMean), f3(m.Imbalance.CV), f3(m.Imbalance.Jain))
 	fmt.Fprintf(tw, "cache\tevicted %d %s\tphases %d\n", m.Evicted, m.Unit, m.Phases)
 	tw.Flush()
+	if m.MaxLoadLowerBoundNote != "" {
+		fmt.Fprintf(w, "note      lower bound %s\n", m.MaxLoadLowerBoundNote)
+	}
+	if m.IDRecycling != nil {
+		fmt.Fprintf(w, "note      %s (%d sweeps, %d ids recycled)\n", m.IDRecycling.Note, m.IDRecycling.Sweeps, m.IDRecycling.Recycled)
+	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	hdr := []string{"worker", "requests", "token hit", "block hit", "TTFT p50", "TTFT p99", "load s", "evicted"}
