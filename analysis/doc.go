@@ -60,11 +60,11 @@
 // exact nearest-rank value (exact for 0, and clamped to the exact minimum
 // and maximum); count and mean are exact (an integer sum of nanoseconds).
 // Its Dist depends on the multiset of values only, not their order, and
-// sketches merge into the sketch of all their values (per worker into the
-// run, cells into a sweep). It holds about 116 buckets per decade of
-// latency, whatever the number of values: 6.3 kB for 1 ms to 100 s, at
-// most about 18 kB for any positive int64 nanoseconds. A report built from
-// sketches must say so and give α.
+// sketches merge into the sketch of all their values (per-worker sketches
+// into the run's, say; there is no file encoding yet). It holds about 116
+// buckets per decade of latency, whatever the number of values: 6.3 kB for
+// 1 ms to 100 s, at most about 18 kB for any positive int64 nanoseconds. A
+// report built from sketches must say so and give α.
 //
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code. It reads live runs through
