@@ -157,11 +157,24 @@ func (t *Table) Sweep(mark func(keep func(BlockID))) int {
 			t.direct[i] = 0
 		}
 	}
-	for id, d := range t.ids {
-		if !has(d) {
-			delete(t.ids, id)
+	// The map is rebuilt rather than deleted from: a Go map keeps the
+	// slots of deleted entries as tombstones that lookups of absent ids
+	// probe past, and a streamed run's sweeps delete millions (before
+	// this, on 1M requests under cache_aware, 24% of the CPU was map
+	// probing in Intern).
+	kept := 0
+	for _, d := range t.ids {
+		if has(d) {
+			kept++
 		}
 	}
+	ids := make(map[uint64]BlockID, kept)
+	for id, d := range t.ids {
+		if has(d) {
+			ids[id] = d
+		}
+	}
+	t.ids = ids
 	t.slide()
 	var stale []BlockID // freed by the last sweep and never handed out
 	if t.onForget != nil {
