@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -45,6 +46,9 @@ type RunMetrics struct {
 	TTFT  Dist `json:"ttft_ms"`
 	E2E   Dist `json:"e2e_ms"`
 	Queue Dist `json:"queue_ms"`
+	// PercentilesNote says when percentiles come from sketches
+	// (NewSketchTally); absent when exact.
+	PercentilesNote string `json:"percentiles_note,omitempty"`
 
 	ThroughputRPS float64 `json:"throughput_rps"`
 	// MaxLoadS is max_i P_i, the busiest worker's service time (SPEC §9).
@@ -121,6 +125,25 @@ type Tally struct {
 	reqs, done                            []int
 	ttft, e2e                             [][]float64
 	queue                                 []float64
+	// sketched tallies (NewSketchTally) keep sketches instead of values.
+	sketched    bool
+	sTTFT, sE2E []Sketch
+	sQueue      Sketch
+}
+
+// SketchNote is a report's word on percentiles from sketches.
+var SketchNote = fmt.Sprintf("TTFT, E2E and queueing percentiles come from DDSketch sketches (relative error at most %g of the exact nearest-rank value); means and counts are exact", SketchRelativeAccuracy)
+
+// NewSketchTally is NewTally keeping, instead of every request's values,
+// per-worker TTFT and E2E sketches and one queueing sketch (Sketch: a few
+// kB each, whatever the run's length): percentiles within
+// SketchRelativeAccuracy, means and counts exact. The metrics then carry
+// PercentilesNote.
+func NewSketchTally(workers int) *Tally {
+	t := NewTally(workers)
+	t.sketched = true
+	t.sTTFT, t.sE2E = make([]Sketch, workers), make([]Sketch, workers)
+	return t
 }
 
 // NewTally starts a tally for a run of workers workers.
@@ -148,6 +171,12 @@ func (t *Tally) Add(r *sim.Record) {
 	t.completed++
 	w := r.Worker
 	t.done[w]++
+	if t.sketched {
+		t.sTTFT[w].Add(r.TTFT())
+		t.sE2E[w].Add(r.E2E())
+		t.sQueue.Add(r.Queueing())
+		return
+	}
 	t.ttft[w] = append(t.ttft[w], msOf(r.TTFT()))
 	t.e2e[w] = append(t.e2e[w], msOf(r.E2E()))
 	t.queue = append(t.queue, msOf(r.Queueing()))
@@ -182,9 +211,13 @@ func (t *Tally) Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 		}
 		wm.TokenHitRatio = ratio(wm.HitTokens, wm.InputTokens)
 		wm.BlockHitRatio = ratio(wm.HitBlocks, wm.Blocks)
-		allT = append(allT, t.ttft[w]...)
-		allE = append(allE, t.e2e[w]...)
-		wm.TTFT, wm.E2E = Summarize(t.ttft[w]), Summarize(t.e2e[w])
+		if t.sketched {
+			wm.TTFT, wm.E2E = t.sTTFT[w].Dist(), t.sE2E[w].Dist()
+		} else {
+			allT = append(allT, t.ttft[w]...)
+			allE = append(allE, t.e2e[w]...)
+			wm.TTFT, wm.E2E = Summarize(t.ttft[w]), Summarize(t.e2e[w])
+		}
 		loads[w] = wm.LoadS
 		m.HitTokens += wm.HitTokens
 		m.InputTokens += wm.InputTokens
@@ -197,7 +230,17 @@ func (t *Tally) Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 	m.WorkerMetrics = ws
 	m.TokenHitRatio = ratio(m.HitTokens, m.InputTokens)
 	m.BlockHitRatio = ratio(m.HitBlocks, m.Blocks)
-	m.TTFT, m.E2E, m.Queue = Summarize(allT), Summarize(allE), Summarize(t.queue)
+	if t.sketched {
+		var st, se Sketch
+		for w := range ws {
+			st.Merge(&t.sTTFT[w])
+			se.Merge(&t.sE2E[w])
+		}
+		m.TTFT, m.E2E, m.Queue = st.Dist(), se.Dist(), t.sQueue.Dist()
+		m.PercentilesNote = SketchNote
+	} else {
+		m.TTFT, m.E2E, m.Queue = Summarize(allT), Summarize(allE), Summarize(t.queue)
+	}
 	if span := run.End - run.Start; span > 0 {
 		m.MakespanS = span.Seconds()
 		m.ThroughputRPS = float64(m.Completed) / span.Seconds()
@@ -228,11 +271,20 @@ func (m *RunMetrics) FailureReasons() []string {
 // Summary computes a run's metrics, with the max_load_s lower bound when
 // the scenario uses the linear model.
 func Summary(tr *trace.Trace, run *sim.Run, sc scenario.Scenario) RunMetrics {
+	return SummaryTally(tr, run, sc, NewTally(run.Workers))
+}
+
+// SummaryTally is Summary with the records counted by t (NewSketchTally
+// for percentiles from sketches).
+func SummaryTally(tr *trace.Trace, run *sim.Run, sc scenario.Scenario, t *Tally) RunMetrics {
 	lb := math.NaN()
 	if m, ok := boundModel(sc); ok {
 		lb = MaxLoadLowerBound(tr, run, m)
 	}
-	return Metrics(run, sc.Seed, lb)
+	for i := range run.Records {
+		t.Add(&run.Records[i])
+	}
+	return t.Metrics(run, sc.Seed, lb)
 }
 
 // boundModel is the linear model the max_load_s lower bound is computed
@@ -257,9 +309,13 @@ func boundModel(sc scenario.Scenario) (sim.Linear, bool) {
 // forgotten ids into a Bloom filter and says so (MaxLoadLowerBoundNote),
 // and under rlt or random_leaf IDRecycling says their draws may differ.
 // s should keep original ids (trace.ReadOptions.KeepIDs). opt.OnRecord is
-// the tally's and must be nil.
-func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, opt sim.StreamOptions) (RunMetrics, error) {
+// the tally's and must be nil. With sketch, percentiles come from sketches
+// (NewSketchTally) and nothing is held per request at all.
+func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, opt sim.StreamOptions, sketch bool) (RunMetrics, error) {
 	t := NewTally(sc.Workers)
+	if sketch {
+		t = NewSketchTally(sc.Workers)
+	}
 	var b *boundTally
 	if m, ok := boundModel(sc); ok {
 		b = newBoundTally(m, s.Info().BlockSize, sc.Workers)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"testing"
 
 	"github.com/kvscope/kvscope/replay/param"
@@ -50,7 +52,7 @@ func TestSummaryStreamMatchesSummary(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := wholeSummary(t, tr, sc)
-			got, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{})
+			got, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +70,7 @@ func TestSummaryStreamMatchesSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := wholeSummary(t, tr, sc)
-	got, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{IDLimit: 64})
+	got, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{IDLimit: 64}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,4 +95,55 @@ func wholeSummary(t *testing.T, tr *trace.Trace, sc scenario.Scenario) RunMetric
 		t.Fatal(err)
 	}
 	return Summary(tr, run, sc)
+}
+
+// TestSketchTally: percentiles from sketches are within the stated relative
+// error of the exact ones, counts equal and means equal to rounding, and
+// the report says so; a streamed and a whole run give the same sketched
+// summary.
+func TestSketchTally(t *testing.T) {
+	tr, err := trace.LoadSample(samples.Mooncake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenario.Parse("cache_aware+lru;workers=4;cache_blocks=300;oversize=fail", scenario.Default(param.Spec{}, param.Spec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact := wholeSummary(t, tr, sc)
+	run, err := sim.Simulate(context.Background(), tr, sc, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := SummaryTally(tr, run, sc, NewSketchTally(sc.Workers))
+	if sk.PercentilesNote != SketchNote || exact.PercentilesNote != "" {
+		t.Fatalf("notes %q, %q", sk.PercentilesNote, exact.PercentilesNote)
+	}
+	close := func(what string, got, want Dist) {
+		t.Helper()
+		for _, p := range [][2]float64{{got.P50, want.P50}, {got.P90, want.P90}, {got.P99, want.P99}} {
+			if math.Abs(p[0]-p[1]) > SketchRelativeAccuracy*math.Abs(p[1])*(1+1e-12) {
+				t.Errorf("%s: sketch %v, exact %v", what, got, want)
+			}
+		}
+		if got.N != want.N || math.Abs(got.Mean-want.Mean) > 1e-9*math.Abs(want.Mean) {
+			t.Errorf("%s: sketch n %d mean %v, exact n %d mean %v", what, got.N, got.Mean, want.N, want.Mean)
+		}
+	}
+	close("ttft", sk.TTFT, exact.TTFT)
+	close("e2e", sk.E2E, exact.E2E)
+	close("queue", sk.Queue, exact.Queue)
+	for w := range exact.WorkerMetrics {
+		close(fmt.Sprintf("worker %d ttft", w), sk.WorkerMetrics[w].TTFT, exact.WorkerMetrics[w].TTFT)
+		close(fmt.Sprintf("worker %d e2e", w), sk.WorkerMetrics[w].E2E, exact.WorkerMetrics[w].E2E)
+	}
+	st, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sj, _ := json.Marshal(sk)
+	tj, _ := json.Marshal(st)
+	if !bytes.Equal(sj, tj) {
+		t.Fatalf("streamed sketch summary:\n%s\nwhole:\n%s", tj, sj)
+	}
 }

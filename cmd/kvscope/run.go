@@ -25,6 +25,7 @@ func newRunCmd() *cobra.Command {
 		vsOpt   bool
 		asJSON  bool
 		idLimit int
+		pct     string
 	)
 	cmd := &cobra.Command{
 		Use:   "run TRACE",
@@ -54,7 +55,10 @@ func newRunCmd() *cobra.Command {
 			opt.Seed = sc.Seed
 			p := newPrinter(cmd)
 			defer p.Clear()
-			m, err := simulateRun(cmd, p, args[0], opt, sc, vsOpt, idLimit)
+			if pct != "exact" && pct != "sketch" {
+				return usagef("--percentiles: %q: exact or sketch", pct)
+			}
+			m, err := simulateRun(cmd, p, args[0], opt, sc, vsOpt, idLimit, pct == "sketch")
 			if err != nil {
 				return err
 			}
@@ -72,6 +76,7 @@ func newRunCmd() *cobra.Command {
 	sf.add(cmd, false, "round_robin")
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "per worker, replay its prefill-start-ordered sequence with opt and the Belady bound and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&pct, "percentiles", "exact", "exact: from every request's values (24 bytes a request); sketch: from DDSketch sketches, within 1% of the exact values, in constant memory")
 	cmd.Flags().IntVar(&idLimit, "id-limit", 0, "block ids held before unused ones are recycled, when the trace is streamed (0: as `kvscope replay --id-limit`; -1: never, and memory grows with the trace's unique blocks)")
 	addOutputFlags(cmd, true)
 	return cmd
@@ -82,7 +87,7 @@ func newRunCmd() *cobra.Command {
 // requests in flight, not the trace; the progress line counts bytes read)
 // unless --vs-opt (each worker's whole sequence), session_timing=closed
 // or keep_outputs (a request's later turns) need the whole trace.
-func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, sc scenario.Scenario, vsOpt bool, idLimit int) (analysis.RunMetrics, error) {
+func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, sc scenario.Scenario, vsOpt bool, idLimit int, sketch bool) (analysis.RunMetrics, error) {
 	if !vsOpt && sim.CanStream(sc) {
 		opt.KeepIDs = true // consistent_hash hashes the trace's own ids; the bound's filter keys on them
 		s, err := openTrace(cmd, p, path, opt)
@@ -90,7 +95,7 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 			return analysis.RunMetrics{}, err
 		}
 		defer s.Close()
-		m, err := analysis.SummaryStream(cmd.Context(), s, sc, sim.StreamOptions{IDLimit: idLimit})
+		m, err := analysis.SummaryStream(cmd.Context(), s, sc, sim.StreamOptions{IDLimit: idLimit}, sketch)
 		var ie *sim.InputError
 		if errors.As(err, &ie) {
 			return m, ie.Err
@@ -105,7 +110,11 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 	if err != nil {
 		return analysis.RunMetrics{}, err
 	}
-	m := analysis.Summary(tr, run, sc)
+	t := analysis.NewTally(sc.Workers)
+	if sketch {
+		t = analysis.NewSketchTally(sc.Workers)
+	}
+	m := analysis.SummaryTally(tr, run, sc, t)
 	if vsOpt {
 		rs, err := analysis.RatiosProgress(cmd.Context(), tr, run, sc, countProgress(p, "opt and Belady", "request passes", 0))
 		if err != nil {
@@ -154,6 +163,9 @@ func printRunMetrics(w io.Writer, m *analysis.RunMetrics) {
 	fmt.Fprintf(tw, "imbalance\tmax/mean %s\tcv %s\tjain %s\n", f3(m.Imbalance.MaxOverMean), f3(m.Imbalance.CV), f3(m.Imbalance.Jain))
 	fmt.Fprintf(tw, "cache\tevicted %d %s\tphases %d\n", m.Evicted, m.Unit, m.Phases)
 	tw.Flush()
+	if m.PercentilesNote != "" {
+		fmt.Fprintf(w, "note      %s\n", m.PercentilesNote)
+	}
 	if m.MaxLoadLowerBoundNote != "" {
 		fmt.Fprintf(w, "note      lower bound %s\n", m.MaxLoadLowerBoundNote)
 	}
