@@ -36,20 +36,37 @@
 // LiveEvents from the records and snapshot points) are computed here too,
 // so the explorer decides nothing about the responses' cached tokens.
 //
-// Figures that need the whole trace (issue 18 point 5), all exact, none
-// approximated or spilled yet: the max_load_s lower bound
-// (MaxLoadLowerBound: the run's records in arrival order and a flag per
-// unique block id of the trace), the competitive ratios against opt and the
-// Belady bound (Ratios, --vs-opt: each worker's whole sequence, and opt's
-// next-use table of 4 bytes per block occurrence), and every figure of a
-// timed run, since sim.Run holds a record per request, the event log and
-// the per-worker series. So run, compare, plan, sweeps and the explorer
-// hold the trace and grow with it (4.5 GB for 1 M multiturn requests of
-// 225 blocks each under cache_aware+lru, whose caches follow their
-// capacity; more under rlt, whose caches are indexed by the trace's ids);
-// only the hit-only replay (replay/seq.RunStream) and
-// the live driver stream. Reports carry no estimate that would need a
-// stated error.
+// Streamed runs (issue 18). SummaryStream summarises a run that
+// sim.SimulateStream reads from the trace as its clock goes: a Tally takes
+// each record as it is retired (in trace order), keeping three values per
+// request for exact percentiles (24 bytes a request) or, with
+// NewSketchTally (`run --percentiles sketch`), only sketches (below), and
+// the max_load_s bound's boundTally takes the same records in arrival
+// order. What a streamed run holds is then the caches, the routers' own
+// state (cache_aware's routing-history trees keep up to max_tree_size
+// tokens per worker, 2^26 by default: that, not the trace, is what
+// `run cache_aware+lru` grows to on long traces) and the requests in
+// flight. Its figures equal Summary's on the same trace, to the byte, as
+// long as no block id is recycled; recycling changes nothing for policies
+// blind to ids, and under rlt or random_leaf the report says their draws
+// may differ (id_recycling).
+//
+// Figures that need the whole trace (issue 18 point 5):
+//   - the max_load_s lower bound (MaxLoadLowerBound) needs "was this block
+//     seen before" over every unique block. Exact in a whole run (a bit
+//     per dense id) and in a streamed run that recycles no id; once the
+//     block table forgets seen ids, they move by original id into a
+//     Bloom filter of 128 MiB (3 hashes). A false positive counts a block
+//     as cached, which only lowers that request's cost, so the bound stays
+//     a valid lower bound, only looser; the report says so with the
+//     filter's estimated false-positive rate (max_load_lower_bound_note).
+//   - the competitive ratios against opt and the Belady bound (Ratios,
+//     --vs-opt) need each worker's whole sequence and opt's next-use
+//     table (4 bytes per block occurrence): exact, held in memory, so
+//     --vs-opt runs hold the trace (as do session_timing=closed and
+//     keep_outputs, which need later turns: sim.CanStream).
+//   - compare, plan, sweeps and the explorer still hold the trace and the
+//     runs' records, event logs and series (Compare reads them all).
 //
 // Latency percentiles in constant memory (issue 18 point 2; sketch.go):
 // Sketch is for a streamed run asked for constant memory, where the TTFT,
@@ -61,10 +78,10 @@
 // and maximum); count and mean are exact (an integer sum of nanoseconds).
 // Its Dist depends on the multiset of values only, not their order, and
 // sketches merge into the sketch of all their values (per-worker sketches
-// into the run's, say; there is no file encoding yet). It holds about 116
+// into the run's; there is no file encoding yet). It holds about 116
 // buckets per decade of latency, whatever the number of values: 6.3 kB for
 // 1 ms to 100 s, at most about 18 kB for any positive int64 nanoseconds. A
-// report built from sketches must say so and give α.
+// report built from sketches says so and gives α (percentiles_note).
 //
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code. It reads live runs through

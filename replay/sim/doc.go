@@ -11,6 +11,34 @@
 // analysis.Ratios replays each worker's Run.Sequences after the run,
 // cancellably). sim must not import terminal code.
 //
+// # Streamed runs
+//
+// SimulateStream (stream.go, window.go) is Simulate reading a trace.Stream
+// as the simulated clock reaches each arrival: the next request is read
+// when the previous one arrives, as Simulate schedules them, so events
+// and their order are the same. Requests are held in a ring from the
+// oldest not yet retired to the newest read; a request is retired, its
+// record handed to StreamOptions.OnRecord, once it and every earlier one
+// have ended, so records arrive in trace order and an in-flight request's
+// block ids are always held. A streamed run keeps no event log, series,
+// router-load samples or per-request detail (nothing reads them in
+// `kvscope run`): each worker keeps one sample of its counters. The block
+// table is swept (trace.Table.SetLimit, the limit seq.IDLimit gives a
+// streamed replay) with the caches, the router (route.Holder) and the ring
+// as holders; consistent_hash and the vllm model hash dense ids, so their
+// runs keep every id. Results equal Simulate's as long as no id is
+// recycled, and under policies blind to ids (evict.Info.IDFree) whatever
+// is recycled (TestStreamMatchesWhole); under rlt and random_leaf a
+// recycled id can change a draw, and Run.IDs says recycling happened.
+//
+// Simulate refuses some runs before any work, from facts of the whole
+// trace (time limits below, oversize=error). A streamed run checks them
+// request by request (streamChecks): the first request that dooms the run
+// makes it read the rest of the stream, to give the same message. It
+// cannot stream session_timing=closed (a turn waits for a parent anywhere
+// earlier and is released by it) nor keep_outputs (a request's output
+// blocks are named by its next turn, anywhere later): CanStream.
+//
 // # Time limits
 //
 // Simulated time is a time.Duration (ns, about 292 years). Every instant
