@@ -16,13 +16,23 @@
 // are rng.IntN(|set|) over the set in dense id order, from the worker's
 // eviction stream (WorkerRand), so runs are reproducible.
 //
+// Local slots (kvcache.Config.LocalSlots) give a cache's blocks numbers of
+// its own, so a policy sees slots, not trace ids. A policy may run so when
+// its choices are the same (Info.LocalSlots): IDFree ones never let an id
+// decide; TraceOrder ones (rlt, random_leaf) order their candidates by the
+// key Cache.TraceID gives each block (its dense trace id in either
+// numbering: the smallest interface, one method the cache already had, and
+// no per-block key array in the policy), kept in the candidate set beside
+// the slot (idset, structs.go). The IDFree policies' ties by id (tie) take
+// the cache's numbering: IDFree says such a tie never decides a choice.
+//
 // Registered: fifo, lfu, lru, opt, random_leaf, rlt, s3fifo (small_ratio in
-// [0.01, 0.9], default 0.1), sieve. Each file's doc says how its rule adapts
-// to leaves. opt needs the worker's future sequence and is for sequential
-// replay only.
+// [0.01, 0.9], default 0.1), server_lru, sieve. Each file's doc says how
+// its rule adapts to leaves. opt needs the worker's future sequence and is
+// for sequential replay only.
 //
 // A registry entry (Info) is everything other code asks about a policy:
-// Offline, Randomized, Doc, and ParamDocs (one line per parameter the
+// Offline, Randomized, IDFree, TraceOrder, Doc, and ParamDocs (one line per parameter the
 // constructor reads; Params lists those with defaults and ranges as the
 // constructor reads them). Help, the explorer's form, scenario.Randomized
 // and the simulator read those, never a policy's name, so adding a policy

@@ -11,17 +11,21 @@ import (
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
-// TestLocalSlotsMatchGlobal drives two caches per IDFree policy in
+// TestLocalSlotsMatchGlobal drives two caches per policy that may use
+// local slots (Info.LocalSlots: IDFree, or TraceOrder as rlt and
+// random_leaf, each cache with its own copy of one random stream) in
 // lockstep with the same random operations (hit-only requests and timed
 // requests interleaved: start, commit, prefill end, completion, forget),
 // one numbering blocks by trace id and one by local slot (Config.
-// LocalSlots; s3fifo's ghosts keep their slots), and requires the same hits, victims, evictions and state
-// after every step; the trace keeps bringing new ids (far more than the
-// capacity), and the local cache's arrays stay within its capacity.
+// LocalSlots; s3fifo's ghosts keep their slots), and requires the same
+// hits, victims, evictions and state (rlt's marks, phases and rule
+// counts included) after every step; the trace keeps bringing new ids
+// (far more than the capacity), and the local cache's arrays stay within
+// its capacity.
 func TestLocalSlotsMatchGlobal(t *testing.T) {
 	for _, name := range evict.Names() {
 		in, err := evict.Lookup(name)
-		if err != nil || !in.IDFree {
+		if err != nil || !in.LocalSlots() {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
@@ -48,7 +52,7 @@ func lockstep(t *testing.T, name string, unit kvcache.Unit, capacity int64, bs i
 	var caches [2]*kvcache.Cache
 	var pols [2]*recorder
 	for i := range caches {
-		p, _, err := evict.New(mustSpec(t, name), evict.Env{Unit: unit, Capacity: capacity})
+		p, _, err := evict.New(mustSpec(t, name), evict.Env{Unit: unit, Capacity: capacity, Rand: rand.New(rand.NewPCG(seed, 7))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,6 +190,12 @@ func lockstep(t *testing.T, name string, unit kvcache.Unit, capacity int64, bs i
 				fail(step, "cache %d: %v", i, err)
 			}
 			out[i] = append(out[i], c.Cached(), c.Evicted(), c.PinnedWeight(), c.Reserved(), int64(c.Len()))
+			sn := c.Snapshot()
+			out[i] = append(out[i], sn.Marked, sn.Unmarked, sn.Phases)
+			if ru, ok := pols[i].Policy.(rules); ok {
+				a, b, cc, e := ru.Rules()
+				out[i] = append(out[i], a, b, cc, e)
+			}
 		}
 		if !slices.Equal(out[0], out[1]) {
 			fail(step, "trace ids give %v, local slots %v", out[0], out[1])
@@ -200,6 +210,14 @@ func lockstep(t *testing.T, name string, unit kvcache.Unit, capacity int64, bs i
 		}
 		if !slices.Equal(live[0], live[1]) {
 			fail(step, "live %v by trace id, %v by local slot", live[0], live[1])
+		}
+		if m, ok := pols[0].Policy.(kvcache.Marker); ok {
+			m1 := pols[1].Policy.(kvcache.Marker)
+			for _, b := range live[0] {
+				if g, l := m.IsMarked(caches[0].ID(b)), m1.IsMarked(caches[1].ID(b)); g != l {
+					fail(step, "block %d marked %v by trace id, %v by local slot", b, g, l)
+				}
+			}
 		}
 		// Local slots never outnumber the blocks a full cache can hold,
 		// plus, for a Retainer, what it retains (s3fifo: at most the

@@ -3,8 +3,8 @@ package evict
 import "math/rand/v2"
 
 // randomLeaf evicts a uniformly drawn unpinned leaf, with no marks: each
-// draw is rng.IntN(|leaves|) over the unpinned leaves in dense id order,
-// from the worker's eviction stream.
+// draw is rng.IntN(|leaves|) over the unpinned leaves in trace id order
+// (Cache.TraceID, as rlt's), from the worker's eviction stream.
 type randomLeaf struct {
 	nop
 	rng  *rand.Rand
@@ -17,9 +17,9 @@ func newRandomLeaf(_ *paramArgs, env Env) (Policy, error) {
 
 func (p *randomLeaf) Evictable(b BlockID, yes bool) {
 	if yes {
-		p.cand.add(b)
+		p.cand.add(b, p.c.TraceID(b))
 	} else {
-		p.cand.del(b)
+		p.cand.del(b, p.c.TraceID(b))
 	}
 }
 

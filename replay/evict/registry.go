@@ -46,6 +46,14 @@ type Info struct {
 	// it may recycle early and hold small arrays (seq.IDLimit).
 	// TestStreamRecyclesIDs checks every policy that declares it.
 	IDFree bool
+	// TraceOrder policies let ids decide choices only through the order of
+	// the blocks' trace ids, which they ask the cache for (Cache.TraceID),
+	// never through the numbers the cache gives the blocks: rlt's and
+	// random_leaf's draws over their candidates in trace id order. Under
+	// kvcache.Config.LocalSlots they make exactly the choices they make by
+	// trace id. They are not IDFree: a recycled id's place in that order is
+	// not its first appearance's, so recycling ids changes their draws.
+	TraceOrder bool
 	// Doc is one line for --help and the explorer's what-if form.
 	Doc string
 	// ParamDocs gives each parameter the constructor reads a one-line doc,
@@ -55,15 +63,21 @@ type Info struct {
 	ParamDocs map[string]string
 }
 
+// LocalSlots reports whether the policy makes the same choices under
+// kvcache.Config.LocalSlots as by trace id (IDFree or TraceOrder), so a
+// caller may give its cache local slots; TestLocalSlotsMatchGlobal checks
+// every policy for which it is true.
+func (in Info) LocalSlots() bool { return in.IDFree || in.TraceOrder }
+
 // registry is the table of policies: name → constructor. No init tricks
 // (Register adds one from outside, for tests and extensions).
 var registry = param.NewRegistry(map[string]Info{
 	"lru":         {New: newLRU, IDFree: true, Doc: "leaf-LRU (sglang RadixCache): oldest stamp among unpinned leaves"},
-	"rlt":         {New: newRLT, Randomized: true, Doc: "Randomized Leaf Token: marking with uniform draws over unmarked leaves"},
+	"rlt":         {New: newRLT, Randomized: true, TraceOrder: true, Doc: "Randomized Leaf Token: marking with uniform draws over unmarked leaves"},
 	"opt":         {New: newOpt, Offline: true, Doc: "offline optimum: farthest next use among unpinned leaves"},
 	"fifo":        {New: newFIFO, IDFree: true, Doc: "insertion order, leaves only"},
 	"lfu":         {New: newLFU, IDFree: true, Doc: "fewest uses, ties by stamp, leaves only"},
-	"random_leaf": {New: newRandomLeaf, Randomized: true, Doc: "uniform unpinned leaf, no marks"},
+	"random_leaf": {New: newRandomLeaf, Randomized: true, TraceOrder: true, Doc: "uniform unpinned leaf, no marks"},
 	"sieve":       {New: newSieve, IDFree: true, Doc: "SIEVE hand over insertion order, leaves only"},
 	"s3fifo":      {New: newS3FIFO, IDFree: true, ParamDocs: s3fifoParamDocs, Doc: "S3-FIFO small/main/ghost queues, leaves only (small_ratio=0.1)"},
 	"server_lru":  {New: newServerLRU, IDFree: true, Doc: "llm-d-inference-sim's cache: LRU over unreferenced blocks, one time per finished request"},

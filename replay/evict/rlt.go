@@ -18,14 +18,17 @@ import (
 //     (rule b). C = the unpinned, unmarked leaves; if their weight is below
 //     n a new phase starts (rule c; only current leaves count). While n > 0
 //     one block is drawn from C with probability 1/|C| whatever its weight
-//     (rng.IntN(|C|) over C in dense id order), removed, and its parent
+//     (rng.IntN(|C|) over C in trace id order), removed, and its parent
 //     joins C when it becomes a childless, unpinned, unmarked block; if C
 //     runs empty with n > 0, a new phase starts and C is recomputed.
 //   - phases counts phase starts after the first.
 //
 // C is kept live (the cache reports every change of the unpinned-leaf set),
-// in an idset (sorted chunks over dense ids, structs.go) so a draw is cheap. A phase start
-// clears marks by walking the list of blocks marked in the phase.
+// in an idset (sorted chunks, structs.go) so a draw is cheap. Its order is
+// the blocks' trace ids (Cache.TraceID), not the numbers the cache gives
+// them, so the draws are the same under local slots (Info.TraceOrder). A
+// phase start clears marks by walking the list of blocks marked in the
+// phase.
 type rlt struct {
 	nop
 	rng      *rand.Rand
@@ -87,10 +90,10 @@ func (p *rlt) Removed(b BlockID) {
 
 func (p *rlt) Evictable(b BlockID, yes bool) {
 	if yes {
-		if !p.isMarked[b] && p.cand.add(b) {
+		if !p.isMarked[b] && p.cand.add(b, p.c.TraceID(b)) {
 			p.candW += p.c.BlockWeight(b)
 		}
-	} else if p.cand.del(b) {
+	} else if p.cand.del(b, p.c.TraceID(b)) {
 		p.candW -= p.c.BlockWeight(b)
 	}
 }
@@ -99,7 +102,7 @@ func (p *rlt) mark(b BlockID) {
 	p.isMarked[b] = true
 	p.marked += p.c.BlockWeight(b)
 	p.list = append(p.list, b)
-	if p.cand.del(b) {
+	if p.cand.del(b, p.c.TraceID(b)) {
 		p.candW -= p.c.BlockWeight(b)
 	}
 }
@@ -111,7 +114,7 @@ func (p *rlt) newPhase(rule int) {
 	for _, b := range p.list {
 		if int(b) < len(p.isMarked) && p.isMarked[b] {
 			p.isMarked[b] = false
-			if p.c.IsEvictable(b) && p.cand.add(b) {
+			if p.c.IsEvictable(b) && p.cand.add(b, p.c.TraceID(b)) {
 				p.candW += p.c.BlockWeight(b)
 			}
 		}

@@ -166,21 +166,27 @@ func (h *keyHeap) down(i int) bool {
 	return i > start
 }
 
-// idset is a set of block ids kept in id order, with the k-th smallest
-// member at hand, so uniform draws "in id order" are reproducible and match
-// SPEC §5's scripted example. It is a list of sorted chunks of at most
-// chunkMax ids: insert and delete cost a binary search and a short copy,
-// select a walk over chunk lengths. Sets of unpinned leaves are small next
-// to the id space, so this beats a Fenwick tree over all ids (whose every
-// operation walks a structure as large as the trace).
+// idset is a set of block ids (the cache's numbering) kept in the order of
+// a key given with each member, with the k-th member at hand, so uniform
+// draws "in id order" are reproducible and match SPEC §5's scripted
+// example. The key is the block's trace id, Cache.TraceID: the id itself,
+// or under kvcache.Config.LocalSlots the trace id the slot holds now, so a
+// draw picks the same block in either numbering (kvcache's doc, "Local
+// slots"). A member is stored as key<<32 | id: keys of present blocks are
+// distinct, so this sorts by key, and kth returns the id without asking
+// the cache. It is a list of sorted chunks of at most chunkMax entries:
+// insert and delete cost a binary search and a short copy, select a walk
+// over chunk lengths. Sets of unpinned leaves are small next to the id
+// space, so this beats a Fenwick tree over all ids (whose every operation
+// walks a structure as large as the trace).
 //
-// Membership is a flag per id. A deletion leaves a hole (the stale id
+// Membership is a flag per id. A deletion leaves a hole (the stale entry
 // stays in place, which keeps the chunk sorted); an insertion whose place
 // is the hole fills it without copying. Leaf policies hit this on every
 // eviction step: the victim leaves C and its parent, usually the id just
 // before it, joins.
 type idset struct {
-	chunks [][]BlockID
+	chunks [][]uint64 // key<<32 | id, sorted
 	n      int
 	member []bool
 	hole   bool
@@ -188,9 +194,12 @@ type idset struct {
 	// The position kth last returned, valid until the chunks change: the
 	// draw's victim is deleted next without a search.
 	kc, ki int
-	kid    BlockID
+	ke     uint64
 	kok    bool
 }
+
+// keyed is id's entry in an idset under key.
+func keyed(id, key BlockID) uint64 { return uint64(key)<<32 | uint64(id) }
 
 // settle closes a pending hole.
 func (s *idset) settle() {
@@ -242,38 +251,38 @@ func chunkInsert[E any](chunks [][]E, ci, i int, e E, limit int) [][]E {
 	return chunks
 }
 
-// fitsHole reports whether id belongs exactly at the hole.
-func (s *idset) fitsHole(id BlockID) bool {
+// fitsHole reports whether entry e belongs exactly at the hole.
+func (s *idset) fitsHole(e uint64) bool {
 	c := s.chunks[s.hc]
 	i := s.hi
 	if i > 0 {
-		if c[i-1] >= id {
+		if c[i-1] >= e {
 			return false
 		}
 	} else if s.hc > 0 {
 		p := s.chunks[s.hc-1]
-		if p[len(p)-1] >= id {
+		if p[len(p)-1] >= e {
 			return false
 		}
 	}
 	if i+1 < len(c) {
-		return c[i+1] > id
+		return c[i+1] > e
 	}
 	if s.hc+1 < len(s.chunks) {
-		return s.chunks[s.hc+1][0] > id
+		return s.chunks[s.hc+1][0] > e
 	}
 	return true
 }
 
 const chunkMax = 256
 
-// find returns the chunk that holds id or would hold it.
-func (s *idset) find(id BlockID) int {
+// find returns the chunk that holds entry e or would hold it.
+func (s *idset) find(e uint64) int {
 	lo, hi := 0, len(s.chunks)
 	for lo < hi {
 		m := (lo + hi) / 2
 		c := s.chunks[m]
-		if c[len(c)-1] < id {
+		if c[len(c)-1] < e {
 			lo = m + 1
 		} else {
 			hi = m
@@ -285,11 +294,11 @@ func (s *idset) find(id BlockID) int {
 	return lo
 }
 
-func search(c []BlockID, id BlockID) int {
+func search(c []uint64, e uint64) int {
 	lo, hi := 0, len(c)
 	for lo < hi {
 		m := (lo + hi) / 2
-		if c[m] < id {
+		if c[m] < e {
 			lo = m + 1
 		} else {
 			hi = m
@@ -300,49 +309,51 @@ func search(c []BlockID, id BlockID) int {
 
 func (s *idset) has(id BlockID) bool { return int(id) < len(s.member) && s.member[id] }
 
-// add inserts id; false if it was already there.
-func (s *idset) add(id BlockID) bool {
+// add inserts id with order key key; false if id was already there.
+func (s *idset) add(id, key BlockID) bool {
 	if s.has(id) {
 		return false
 	}
 	s.member = grow(s.member, int(id)+1)
 	s.member[id] = true
 	s.kok = false
+	e := keyed(id, key)
 	if s.hole {
-		if s.fitsHole(id) {
+		if s.fitsHole(e) {
 			s.hole = false
-			s.chunks[s.hc][s.hi] = id
+			s.chunks[s.hc][s.hi] = e
 			s.n++
 			return true
 		}
 		s.settle()
 	}
 	if len(s.chunks) == 0 {
-		c := make([]BlockID, 1, chunkMax)
-		c[0] = id
+		c := make([]uint64, 1, chunkMax)
+		c[0] = e
 		s.chunks = append(s.chunks, c)
 		s.n = 1
 		return true
 	}
-	ci := s.find(id)
-	s.chunks = chunkInsert(s.chunks, ci, search(s.chunks[ci], id), id, chunkMax)
+	ci := s.find(e)
+	s.chunks = chunkInsert(s.chunks, ci, search(s.chunks[ci], e), e, chunkMax)
 	s.n++
 	return true
 }
 
-// del removes id; false if it was not there.
-func (s *idset) del(id BlockID) bool {
+// del removes id, added with order key key; false if it was not there.
+func (s *idset) del(id, key BlockID) bool {
 	if !s.has(id) {
 		return false
 	}
 	s.member[id] = false
+	e := keyed(id, key)
 	var ci, i int
-	if s.kok && s.kid == id && !s.hole {
+	if s.kok && s.ke == e && !s.hole {
 		ci, i = s.kc, s.ki
 	} else {
 		s.settle()
-		ci = s.find(id)
-		i = search(s.chunks[ci], id)
+		ci = s.find(e)
+		i = search(s.chunks[ci], e)
 	}
 	s.kok = false
 	s.hole, s.hc, s.hi = true, ci, i
@@ -350,13 +361,13 @@ func (s *idset) del(id BlockID) bool {
 	return true
 }
 
-// kth returns the k-th smallest member, k in [0, n).
+// kth returns the id of the member with the k-th smallest key, k in [0, n).
 func (s *idset) kth(k int) BlockID {
 	s.settle()
 	for ci, c := range s.chunks {
 		if k < len(c) {
-			s.kc, s.ki, s.kid, s.kok = ci, k, c[k], true
-			return c[k]
+			s.kc, s.ki, s.ke, s.kok = ci, k, c[k], true
+			return BlockID(c[k])
 		}
 		k -= len(c)
 	}

@@ -119,8 +119,9 @@ type Config struct {
 	// LocalSlots: the cache numbers its blocks itself (slots.go), so its
 	// arrays and its policy's follow the blocks it holds (at most
 	// Capacity), not the trace's id range; SizeHint is then capped at
-	// Capacity. Only for a policy whose choices never depend on ids
-	// (evict.Info.IDFree). A Retainer's retained slots stay mapped to
+	// Capacity. Only for a policy whose choices do not depend on the
+	// numbering (evict.Info.LocalSlots: IDFree, or ordering blocks by
+	// TraceID). A Retainer's retained slots stay mapped to
 	// their trace ids until it forgets them (slots.go).
 	LocalSlots bool
 }

@@ -41,13 +41,17 @@
 // at once (≤ Capacity). Callers still pass trace ids to every operation;
 // each call translates its chain once, and the policy hears and asks about
 // slots (ID and TraceID convert). Only a policy whose choices never depend
-// on ids (evict.Info.IDFree) may be used so. A Retainer's retained blocks
+// on the numbering may be used so (evict.Info.LocalSlots): one that never
+// lets an id decide (evict.Info.IDFree), or one that orders blocks by
+// TraceID, the block's trace id in either numbering, instead of by the
+// number it is told (evict.Info.TraceOrder: rlt's and random_leaf's
+// uniform draws over their candidates in trace id order). A Retainer's retained blocks
 // (s3fifo's ghosts) keep their slots, mapped to their trace ids, until a
 // sweep finds the policy has forgotten them, so a ghost is never aliased
 // by another block and a returning block finds its ghost. replay/sim uses
-// local slots for every IDFree policy; evict's TestLocalSlotsMatchGlobal
-// drives both numberings in lockstep and requires the same hits, victims
-// and Live sets.
+// local slots for every such policy; evict's TestLocalSlotsMatchGlobal
+// drives both numberings in lockstep and requires the same hits, victims,
+// marks and Live sets.
 //
 // Accounting: Used = cached blocks + reserved units ≤ Capacity at every
 // moment. Reserved units hold capacity without a block: output allowance,

@@ -10,8 +10,9 @@ import "fmt"
 // them into slots through slotMap, once per call; the policy is told slots
 // and asks the cache by slot. A removed block's slot goes back on a free
 // list and the next inserted block takes it (last freed, first taken), so
-// only a policy whose choices never depend on ids (evict.Info.IDFree) may
-// be used with it.
+// only a policy whose choices never depend on the numbering may be used
+// with it (evict.Info.LocalSlots): one that never lets an id decide, or one
+// that orders blocks by TraceID rather than by the slot it is told.
 //
 // A Retainer (s3fifo) remembers absent blocks by id (its ghosts): a
 // removed block's slot then stays mapped to its trace id, so the block
@@ -137,7 +138,11 @@ func (c *Cache) slot(b BlockID) BlockID {
 }
 
 // TraceID is the inverse of ID for a present block: the caller's id of the
-// cache's block s.
+// cache's block s. It is also the order key of a policy that orders blocks
+// by id (evict's rlt and random_leaf): it is the same block's trace id in
+// either numbering, so such a policy chooses alike with or without
+// LocalSlots. It is valid whenever s is present, through every policy call
+// about s (Inserted, Evictable, Removed, Access).
 func (c *Cache) TraceID(s BlockID) BlockID {
 	if !c.local || int(s) >= len(c.glob) {
 		return s

@@ -209,11 +209,11 @@ func newCluster(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt 
 		if err != nil {
 			return nil, err
 		}
-		// A policy blind to ids gets local slots: its cache's arrays follow
+		// A policy blind to slot numbers gets local slots: its cache's arrays follow
 		// the capacity, not the trace (kvcache.Config.LocalSlots, issue 18;
 		// same results, checked by evict's TestLocalSlotsMatchGlobal).
 		cache, err := kvcache.New(kvcache.Config{Unit: cfg.unit, Capacity: cfg.capacity, BlockSize: bs, SizeHint: blocks,
-			LocalSlots: info.IDFree}, pol)
+			LocalSlots: info.LocalSlots()}, pol)
 		if err != nil {
 			return nil, err
 		}
