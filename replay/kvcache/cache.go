@@ -332,15 +332,12 @@ func (c *Cache) Live(keep func(BlockID)) {
 }
 
 // Match returns how many leading blocks of chain are present: the request's
-// hit in blocks (SPEC §4). It does not allocate.
+// hit in blocks (SPEC §4). It does not allocate (under LocalSlots, once the
+// scratch path has grown: the translation is kept for the Pin that follows).
 func (c *Cache) Match(chain []BlockID) int {
 	if c.local {
-		for i, b := range chain {
-			if c.slot(b) == NoBlock {
-				return i
-			}
-		}
-		return len(chain)
+		_, n := c.toSlots(chain)
+		return n
 	}
 	nodes := c.nodes
 	for i, b := range chain {
@@ -542,6 +539,9 @@ func (c *Cache) grow(b BlockID) {
 // pinned and the w reserved units are returned; dup reports that. parent
 // must be present (and is pinned by the caller's path).
 func (c *Cache) Commit(parent, b BlockID, w int64) (dup bool, err error) {
+	if c.local {
+		return c.commitLocal(parent, b, w)
+	}
 	p, err := c.parentID(parent, b)
 	if err != nil {
 		return false, err

@@ -233,10 +233,10 @@ func grow[T any](s []T, n int) []T {
 // toSlots translates chain into slots (LocalSlots only), in a scratch
 // slice that the next call reuses, stopping at the first block that is not
 // cached: n = len(path) is how many leading blocks are. The last
-// translation is kept: a call with the same chain (the simulator pins then
-// touches a path, touches then unpins it) reuses it after checking each
-// slot still holds that block, one read of a small array per block instead
-// of a probe of the table.
+// translation is kept: a call with the same chain (the simulator matches,
+// pins and touches a path, touches then unpins it) reuses it after
+// checking each slot still holds that block, one read of a small array per
+// block instead of a probe of the table; Commit extends it (commitLocal).
 func (c *Cache) toSlots(chain []BlockID) (path []BlockID, n int) {
 	if len(chain) > 0 && len(chain) <= len(c.scratch) && &chain[0] == c.memo {
 		path = c.scratch[:len(chain)]
@@ -264,6 +264,27 @@ func (c *Cache) toSlots(chain []BlockID) (path []BlockID, n int) {
 		c.memo = &chain[0]
 	}
 	return c.scratch, len(c.scratch)
+}
+
+// commitLocal is Commit under LocalSlots. When parent is the last block of
+// the kept translation (toSlots), as when a request commits its chain in
+// order after Pin, its slot is known without a probe, and b's slot extends
+// the translation, so the whole chain's Access at prefill end finds it
+// there (toSlots checks every kept slot before using it).
+func (c *Cache) commitLocal(parent, b BlockID, w int64) (dup bool, err error) {
+	n := len(c.scratch)
+	var p BlockID
+	extend := c.memo != nil && n > 0 && parent != NoBlock && c.glob[c.scratch[n-1]] == parent && c.Present(c.scratch[n-1])
+	if extend {
+		p = c.scratch[n-1]
+	} else if p, err = c.parentID(parent, b); err != nil {
+		return false, err
+	}
+	id, dup, err := c.commit(p, b, w)
+	if err == nil && extend {
+		c.scratch = append(c.scratch, id)
+	}
+	return dup, err
 }
 
 // checkSlots verifies the slot tables against the nodes (for Check): a
