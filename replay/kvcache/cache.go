@@ -121,8 +121,8 @@ type Config struct {
 	// Capacity), not the trace's id range; SizeHint is then capped at
 	// Capacity. Only for a policy whose choices do not depend on the
 	// numbering (evict.Info.LocalSlots: IDFree, or ordering blocks by
-	// TraceID). A Retainer's retained slots stay mapped to
-	// their trace ids until it forgets them (slots.go).
+	// TraceID). A Retainer's retained slots stay mapped to their trace ids
+	// until it forgets them (slots.go).
 	LocalSlots bool
 }
 

@@ -45,13 +45,15 @@
 // lets an id decide (evict.Info.IDFree), or one that orders blocks by
 // TraceID, the block's trace id in either numbering, instead of by the
 // number it is told (evict.Info.TraceOrder: rlt's and random_leaf's
-// uniform draws over their candidates in trace id order). A Retainer's retained blocks
-// (s3fifo's ghosts) keep their slots, mapped to their trace ids, until a
-// sweep finds the policy has forgotten them, so a ghost is never aliased
-// by another block and a returning block finds its ghost. replay/sim uses
-// local slots for every such policy; evict's TestLocalSlotsMatchGlobal
-// drives both numberings in lockstep and requires the same hits, victims,
-// marks and Live sets.
+// uniform draws over their candidates in trace id order). A Retainer's
+// retained blocks (s3fifo's ghosts) keep their slots, mapped to their
+// trace ids, until a sweep finds the policy has forgotten them, so a ghost
+// is never aliased by another block and a returning block finds its
+// ghost. replay/sim uses local slots for every such policy; evict's
+// TestLocalSlotsMatchGlobal drives both numberings in lockstep and
+// requires the same hits, victims, marks and Live sets. Under local slots
+// Match keeps its translation for the Pin that follows and Commit extends
+// it, so a request's whole path is translated about once (slots.go).
 //
 // Accounting: Used = cached blocks + reserved units ≤ Capacity at every
 // moment. Reserved units hold capacity without a block: output allowance,
