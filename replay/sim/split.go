@@ -33,6 +33,7 @@ func (c *cluster) split(w *worker) (pinned, marked, unmarked int64) {
 			continue
 		}
 		for _, b := range rn.req.Blocks[:rn.committed] {
+			b := cache.ID(b) // committed blocks are pinned, so present: a slot under LocalSlots
 			if int(b) >= len(w.seen) {
 				w.seen = append(w.seen, make([]uint32, int(b)+1-len(w.seen))...)
 			}
@@ -40,7 +41,7 @@ func (c *cluster) split(w *worker) (pinned, marked, unmarked int64) {
 				continue
 			}
 			w.seen[b] = w.visit
-			if b := cache.ID(b); m.IsMarked(b) {
+			if m.IsMarked(b) {
 				markedPinned += cache.BlockWeight(b)
 			}
 		}
