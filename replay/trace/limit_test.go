@@ -197,3 +197,30 @@ func TestTableOnForget(t *testing.T) {
 		t.Fatalf("second sweep forgot %v, want %v", got, want)
 	}
 }
+
+// TestTableKeepsDenseLiveIDsInWindow: when a holder keeps every id (a
+// routing history before its first trim), sweeps must not slide the live
+// ids out of the flat window into the map.
+func TestTableKeepsDenseLiveIDsInWindow(t *testing.T) {
+	tb := NewTable(true)
+	tb.SetLimit(1000)
+	var all []BlockID
+	next := uint64(0)
+	for range 500 {
+		chain := make([]uint64, 0, 40)
+		for range 40 {
+			chain = append(chain, next)
+			next++
+		}
+		all = append(all, intern(t, tb, chain...)...)
+		if tb.Full() {
+			tb.Sweep(keepOnly(all...))
+		}
+	}
+	if tb.Sweeps() < 3 {
+		t.Fatalf("%d sweeps", tb.Sweeps())
+	}
+	if len(tb.ids) != 0 || tb.base != 0 {
+		t.Fatalf("%d of %d live ids in the map, window base %d", len(tb.ids), tb.Live(), tb.base)
+	}
+}

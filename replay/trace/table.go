@@ -302,7 +302,7 @@ func (t *Table) lookup(id uint64) (BlockID, bool) {
 func (t *Table) store(id uint64, d BlockID) {
 	t.maxID = max(t.maxID, id)
 	rel := id - t.base // wraps below base
-	if rel >= uint64(len(t.direct)) && rel < uint64(2*len(t.parents)+4096) {
+	if rel >= uint64(len(t.direct)) && rel < uint64(4*len(t.parents)+4096) {
 		n := max(2*len(t.direct), int(rel)+1, 4096)
 		nd := make([]uint32, n)
 		copy(nd, t.direct)
@@ -335,6 +335,27 @@ func (t *Table) slide() {
 		return
 	}
 	shift := t.maxID + 1 - half - t.base
+	// While the live ids fill at least a quarter of the range from the
+	// lowest one in the window to the largest seen, keep them all in the
+	// window (store grows it up to 4× the dense ids): a router that holds
+	// every block it routed (cache_aware's history before its first trim)
+	// keeps the old ids live, and sliding them into the map made map
+	// probing 30% of a streamed 100k-request run's CPU.
+	first, live := -1, 0
+	for i, d1 := range t.direct {
+		if d1 != 0 {
+			if first < 0 {
+				first = i
+			}
+			live++
+		}
+	}
+	if first >= 0 && uint64(first) < shift && 4*uint64(live) >= t.maxID+1-(t.base+uint64(first)) {
+		shift = uint64(first)
+		if shift == 0 {
+			return
+		}
+	}
 	if shift >= uint64(len(t.direct)) {
 		for i, d1 := range t.direct {
 			if d1 != 0 {
