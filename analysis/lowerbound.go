@@ -54,8 +54,10 @@ type boundTally struct {
 	seen        []uint64
 	forgotten   *blockedBloom
 	nForgot     int64
-	orig        func(trace.BlockID) uint64
-	sum, mx     float64
+	// origOf gives a dense id's original id (Table.Orig); only asked
+	// once ids were forgotten.
+	origOf  func(trace.BlockID) uint64
+	sum, mx float64
 }
 
 // The filter of forgotten seen ids: 2^30 bits (128 MiB), 3 bits per id.
@@ -135,7 +137,7 @@ func (b *boundTally) has(d trace.BlockID) bool {
 	if b.forgotten == nil {
 		return false
 	}
-	return b.forgotten.test(b.orig(d))
+	return b.forgotten.test(b.origOf(d))
 }
 
 func (b *boundTally) set(d trace.BlockID) {

@@ -320,7 +320,7 @@ func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, o
 	if m, ok := boundModel(sc); ok {
 		b = newBoundTally(m, s.Info().BlockSize, sc.Workers)
 		tb := s.Table()
-		b.orig = tb.Orig
+		b.origOf = tb.Orig
 		tb.SetOnForget(b.forget)
 	}
 	opt.OnRecord = func(rec *sim.Record, r *trace.Request) {

@@ -79,9 +79,11 @@ type Table struct {
 }
 
 // SetOnForget makes every later Sweep call f for each dense id it forgets,
-// with the original id it named (0 without keepOrig), before the dense id
-// can be handed out again: what a consumer keeping its own per-id state
-// (the max_load bound's seen set) needs to move that state elsewhere.
+// with the original id it named (the table finds it in its id index, so
+// keepOrig is not needed), in no particular order, before the dense id can
+// be handed out again: what a consumer keeping its own per-id state (the
+// max_load bound's seen set) needs to move that state elsewhere. Ids a
+// previous sweep freed and nobody took are not told again.
 func (t *Table) SetOnForget(f func(d BlockID, orig uint64)) { t.onForget = f }
 
 // added is one dense id an Intern call created.
@@ -152,8 +154,13 @@ func (t *Table) Sweep(mark func(keep func(BlockID))) int {
 			m[p>>6] |= 1 << (p & 63)
 		}
 	}
+	// Every dense id in use has one entry, in the window or the map,
+	// keyed by its original id: what onForget is told.
 	for i, d1 := range t.direct {
 		if d1 != 0 && !has(d1-1) {
+			if t.onForget != nil {
+				t.onForget(d1-1, t.base+uint64(i)-t.ns)
+			}
 			t.direct[i] = 0
 		}
 	}
@@ -172,26 +179,15 @@ func (t *Table) Sweep(mark func(keep func(BlockID))) int {
 	for id, d := range t.ids {
 		if has(d) {
 			ids[id] = d
+		} else if t.onForget != nil {
+			t.onForget(d, id-t.ns)
 		}
 	}
 	t.ids = ids
 	t.slide()
-	var stale []BlockID // freed by the last sweep and never handed out
-	if t.onForget != nil {
-		stale = append(stale, t.free[t.fi:]...)
-	}
 	t.free, t.fi = t.free[:0], 0
 	for d := range n {
 		if !has(BlockID(d)) {
-			if len(stale) > 0 && stale[0] == BlockID(d) {
-				stale = stale[1:]
-			} else if t.onForget != nil {
-				o := uint64(0)
-				if t.keep {
-					o = t.orig[d]
-				}
-				t.onForget(BlockID(d), o)
-			}
 			t.free = append(t.free, BlockID(d))
 			t.parents[d] = rootParent
 			if t.keep {
