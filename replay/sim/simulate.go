@@ -390,6 +390,9 @@ func (c *cluster) loop() error {
 		}
 		scheduleObserve()
 	}
+	if c.err != nil {
+		return c.err // a streamed run's first request refused it, before any event
+	}
 	if c.done != c.total() {
 		return fmt.Errorf("internal: %d of %d requests ended", c.done, c.total())
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/kvscope/kvscope/replay/evict"
@@ -142,10 +143,10 @@ func TestStreamRefusesLikeWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{
+		"round_robin+lru;workers=2;cache_blocks=300;latency=linear:miss_ms=1e6",
 		"round_robin+lru;workers=2;cache_blocks=300;time_scale=1e9",
 		"round_robin+lru;workers=2;cache_blocks=300;rate=1e-9",
 		"round_robin+lru;workers=2;cache_blocks=200",
-		"round_robin+lru;workers=2;cache_blocks=300;latency=linear:miss_ms=1e12",
 	} {
 		t.Run(s, func(t *testing.T) {
 			sc := mustScenario(t, s)
@@ -158,5 +159,29 @@ func TestStreamRefusesLikeWhole(t *testing.T) {
 				t.Fatalf("streamed: %v\nwhole:    %v", got, want)
 			}
 		})
+	}
+}
+
+// TestStreamRefusesAtFirstRequest: a run whose first request already
+// passes the horizon is refused with Simulate's message, not reported as
+// a run in which no request ended.
+func TestStreamRefusesAtFirstRequest(t *testing.T) {
+	const data = `{"format":"kvscope-trace","version":1,"block_size":4}
+{"arrival_s":0,"input":2147483647,"output":1}
+`
+	sc := mustScenario(t, "round_robin+lru;cache_blocks=100;oversize=bypass;latency=linear:miss_ms=1e6")
+	tr, err := trace.LoadBytes("big.jsonl", []byte(data), trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want := Simulate(context.Background(), tr, sc, Options{})
+	s, err := trace.OpenReader("big.jsonl", strings.NewReader(data), trace.ReadOptions{KeepIDs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, got := SimulateStream(context.Background(), s, sc, StreamOptions{})
+	if want == nil || got == nil || got.Error() != want.Error() {
+		t.Fatalf("streamed: %v\nwhole:    %v", got, want)
 	}
 }
