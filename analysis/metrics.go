@@ -193,11 +193,6 @@ func (t *Tally) Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 	}
 	ws := make([]WorkerMetrics, run.Workers)
 	loads := make([]float64, run.Workers)
-	n := 0
-	for w := range ws {
-		n += len(t.ttft[w])
-	}
-	allT, allE := make([]float64, 0, n), make([]float64, 0, n)
 	for w := range ws {
 		wm := &ws[w]
 		wm.Worker = w
@@ -214,9 +209,7 @@ func (t *Tally) Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 		if t.sketched {
 			wm.TTFT, wm.E2E = t.sTTFT[w].Dist(), t.sE2E[w].Dist()
 		} else {
-			allT = append(allT, t.ttft[w]...)
-			allE = append(allE, t.e2e[w]...)
-			wm.TTFT, wm.E2E = Summarize(t.ttft[w]), Summarize(t.e2e[w])
+			wm.TTFT, wm.E2E = Summarize(t.ttft[w]), Summarize(t.e2e[w]) // sorts them
 		}
 		loads[w] = wm.LoadS
 		m.HitTokens += wm.HitTokens
@@ -239,7 +232,7 @@ func (t *Tally) Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 		m.TTFT, m.E2E, m.Queue = st.Dist(), se.Dist(), t.sQueue.Dist()
 		m.PercentilesNote = SketchNote
 	} else {
-		m.TTFT, m.E2E, m.Queue = Summarize(allT), Summarize(allE), Summarize(t.queue)
+		m.TTFT, m.E2E, m.Queue = SummarizeSorted(t.ttft), SummarizeSorted(t.e2e), Summarize(t.queue)
 	}
 	if span := run.End - run.Start; span > 0 {
 		m.MakespanS = span.Seconds()

@@ -47,6 +47,75 @@ func Summarize(xs []float64) Dist {
 	}
 }
 
+// SummarizeSorted is Summarize of the values of parts taken together,
+// each part sorted ascending, without concatenating them: it walks their
+// merged order, which is the sorted order of all the values, so the
+// figures are Summarize's to the bit (the mean sums in the same ascending
+// order) at no extra memory (a streamed run's per-worker values make up
+// its totals: 160 MB at 10 M requests was the copy).
+func SummarizeSorted(parts [][]float64) Dist {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n == 0 {
+		return Summarize(nil)
+	}
+	rank := func(q float64) int { return min(max(int(math.Ceil(q*float64(n))), 1), n) }
+	r50, r90, r99 := rank(0.50), rank(0.90), rank(0.99)
+	// A binary heap of cursors, ordered by their next value.
+	type cursor struct{ p, i int }
+	h := make([]cursor, 0, len(parts))
+	less := func(a, b cursor) bool { return parts[a.p][a.i] < parts[b.p][b.i] }
+	down := func(i int) {
+		for {
+			c := 2*i + 1
+			if c >= len(h) {
+				return
+			}
+			if c+1 < len(h) && less(h[c+1], h[c]) {
+				c++
+			}
+			if !less(h[c], h[i]) {
+				return
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
+		}
+	}
+	for p := range parts {
+		if len(parts[p]) > 0 {
+			h = append(h, cursor{p, 0})
+		}
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	var d Dist
+	sum := 0.0
+	for k := 1; k <= n; k++ {
+		c := &h[0]
+		x := parts[c.p][c.i]
+		sum += x
+		if k == r50 {
+			d.P50 = x
+		}
+		if k == r90 {
+			d.P90 = x
+		}
+		if k == r99 {
+			d.P99 = x
+		}
+		if c.i++; c.i == len(parts[c.p]) {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
+		}
+		down(0)
+	}
+	d.Mean, d.N = sum/float64(n), n
+	return d
+}
+
 // Mean is the arithmetic mean; NaN for no values.
 func Mean(xs []float64) float64 {
 	if len(xs) == 0 {

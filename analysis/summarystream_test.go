@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/kvscope/kvscope/replay/param"
@@ -145,5 +147,30 @@ func TestSketchTally(t *testing.T) {
 	tj, _ := json.Marshal(st)
 	if !bytes.Equal(sj, tj) {
 		t.Fatalf("streamed sketch summary:\n%s\nwhole:\n%s", tj, sj)
+	}
+}
+
+// TestSummarizeSorted: the merged walk gives Summarize's figures to the
+// bit, whatever the parts' sizes (empty ones included) and ties.
+func TestSummarizeSorted(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for trial := range 200 {
+		k := 1 + r.IntN(9)
+		parts := make([][]float64, k)
+		var all []float64
+		for p := range parts {
+			for range r.IntN(50) * (trial % 3) {
+				x := float64(r.IntN(20)) + r.Float64()*float64(trial%2) // ties when trial is even
+				parts[p] = append(parts[p], x)
+				all = append(all, x)
+			}
+			slices.Sort(parts[p])
+		}
+		got, want := SummarizeSorted(parts), Summarize(all)
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(want)
+		if len(all) > 0 && !bytes.Equal(gj, wj) || len(all) == 0 && got.N != 0 {
+			t.Fatalf("trial %d: merged %s, whole %s", trial, gj, wj)
+		}
 	}
 }
