@@ -56,10 +56,11 @@
 //     seen before" over every unique block. Exact in a whole run (a bit
 //     per dense id) and in a streamed run that recycles no id; once the
 //     block table forgets seen ids, they move by original id into a
-//     Bloom filter of 128 MiB (3 hashes). A false positive counts a block
-//     as cached, which only lowers that request's cost, so the bound stays
-//     a valid lower bound, only looser; the report says so with the
-//     filter's estimated false-positive rate (max_load_lower_bound_note).
+//     growing Bloom filter (16 MiB, doubling up to 240 MiB in all, 3
+//     hashes). A false positive counts a block as cached, which only
+//     lowers that request's cost, so the bound stays a valid lower bound,
+//     only looser; the report says so with the filter's estimated
+//     false-positive rate (max_load_lower_bound_note).
 //   - the competitive ratios against opt and the Belady bound (Ratios,
 //     --vs-opt) need each worker's whole sequence and opt's next-use
 //     table (4 bytes per block occurrence): exact, held in memory, so

@@ -44,15 +44,15 @@ func MaxLoadLowerBound(tr *trace.Trace, run *sim.Run, m sim.Linear) float64 {
 // boundTally computes MaxLoadLowerBound one request at a time, in arrival
 // order. Its "seen before" set is a bitset over dense block ids; in a
 // streamed run whose block table recycles ids, an id the table forgets
-// while seen moves, by its original id, into a Bloom filter
+// while seen moves, by its original id, into a growing Bloom filter
 // (forgotten). A false positive of the filter counts a block as seen that
 // was not, which can only lower a cost c_j: the bound stays a valid lower
-// bound, only looser, and the report says so (BoundNote).
+// bound, only looser, and the report says so (note).
 type boundTally struct {
 	m           sim.Linear
 	bs, workers int
 	seen        []uint64
-	forgotten   *blockedBloom
+	forgotten   *bloomChain
 	nForgot     int64
 	// origOf gives a dense id's original id (Table.Orig); only asked
 	// once ids were forgotten.
@@ -60,11 +60,59 @@ type boundTally struct {
 	sum, mx float64
 }
 
-// The filter of forgotten seen ids: 2^30 bits (128 MiB), 3 bits per id.
+// The filters of forgotten seen ids (bloomChain): the first of 16 MiB,
+// each next twice the last, up to 128 MiB (240 MiB in all), 3 bits per id;
+// a filter takes ids until a third of its bits are set (a false-positive
+// rate of about 3.7%), the last one for good.
 const (
-	forgottenBits   = 1 << 30
-	forgottenHashes = 3
+	forgottenFirstBits = 1 << 27
+	forgottenMaxBits   = 1 << 30
+	forgottenHashes    = 3
 )
+
+// bloomChain is a growing Bloom filter (a scalable Bloom filter): a list
+// of blockedBloom filters, ids going into the newest, a test asking them
+// all. Its memory follows the number of ids forgotten, up to the cap, and
+// its false-positive rate is 1 − Π(1 − rate of each).
+type bloomChain struct{ fs []*blockedBloom }
+
+func (c *bloomChain) add(x uint64) {
+	n := len(c.fs)
+	if n == 0 || (3*c.fs[n-1].set > int64(64*len(c.fs[n-1].words)) && 64*len(c.fs[n-1].words) < forgottenMaxBits) {
+		bits := forgottenFirstBits
+		if n > 0 {
+			bits = 2 * 64 * len(c.fs[n-1].words)
+		}
+		c.fs = append(c.fs, newBlockedBloom(bits))
+		n++
+	}
+	c.fs[n-1].add(x)
+}
+
+func (c *bloomChain) test(x uint64) bool {
+	for _, f := range c.fs {
+		if f.test(x) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *bloomChain) fpRate() float64 {
+	miss := 1.0
+	for _, f := range c.fs {
+		miss *= 1 - f.fpRate()
+	}
+	return 1 - miss
+}
+
+func (c *bloomChain) mib() int {
+	n := 0
+	for _, f := range c.fs {
+		n += len(f.words) * 8
+	}
+	return n >> 20
+}
 
 // blockedBloom is a Bloom filter whose k bits for an id lie in one 512-bit
 // block (one cache line), chosen by the id's hash: one memory miss per
@@ -156,7 +204,7 @@ func (b *boundTally) forget(d trace.BlockID, orig uint64) {
 	}
 	b.seen[d>>6] &^= 1 << (d & 63)
 	if b.forgotten == nil {
-		b.forgotten = newBlockedBloom(forgottenBits)
+		b.forgotten = &bloomChain{}
 	}
 	b.forgotten.add(orig)
 	b.nForgot++
@@ -201,5 +249,5 @@ func (b *boundTally) note() string {
 	}
 	fp := b.forgotten.fpRate()
 	return fmt.Sprintf("approximate: %d block ids the streamed run forgot are remembered in a Bloom filter (%d MiB, %d hashes, estimated false-positive rate %.2g); a false positive counts a block as cached, which can only lower the bound, so it remains a valid lower bound, possibly looser than the exact one",
-		b.nForgot, forgottenBits/8/(1<<20), forgottenHashes, fp)
+		b.nForgot, b.forgotten.mib(), forgottenHashes, fp)
 }

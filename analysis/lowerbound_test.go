@@ -34,3 +34,34 @@ func TestBlockedBloom(t *testing.T) {
 	}
 	t.Logf("false positives %.4f, estimated %.4f", got, est)
 }
+
+// TestBloomChain: the chain starts small and grows by doubling as its
+// newest filter fills, never misses an id added to any of its filters, and
+// reports the union's false-positive rate.
+func TestBloomChain(t *testing.T) {
+	var c bloomChain
+	r := rand.New(rand.NewPCG(5, 6))
+	// A third of the first filter's 2^27 bits are set after about 18.1 M
+	// ids (3 bits each, some shared): 20 M ids need a second filter.
+	added := make([]uint64, 20_000_000)
+	for i := range added {
+		added[i] = r.Uint64()
+		c.add(added[i])
+	}
+	if len(c.fs) != 2 || c.mib() != 16+32 {
+		t.Fatalf("%d filters, %d MiB", len(c.fs), c.mib())
+	}
+	for _, x := range added[:1000] {
+		if !c.test(x) {
+			t.Fatalf("id %d missed", x)
+		}
+	}
+	for _, x := range added[len(added)-1000:] {
+		if !c.test(x) {
+			t.Fatalf("id %d missed", x)
+		}
+	}
+	if fp := c.fpRate(); fp < c.fs[0].fpRate() || fp > c.fs[0].fpRate()+c.fs[1].fpRate() {
+		t.Fatalf("union rate %g from %g and %g", fp, c.fs[0].fpRate(), c.fs[1].fpRate())
+	}
+}
