@@ -225,3 +225,29 @@ func TestTableKeepsDenseLiveIDsInWindow(t *testing.T) {
 		t.Fatalf("%d of %d live ids in the map, window base %d", len(tb.ids), tb.Live(), tb.base)
 	}
 }
+
+// TestTableOnForgetScoped: under an id scope (kv-cache-tester's rank<<32),
+// the original id a sweep reports is the one Orig gives, scope included,
+// both for ids in the flat window and for ids in the map.
+func TestTableOnForgetScoped(t *testing.T) {
+	tb := NewTable(true)
+	const ns = 3 << 32
+	tb.setScope(ns)
+	near := intern(t, tb, 1, 2)    // the flat window
+	far := intern(t, tb, 1<<40, 5) // 1<<40: the map
+	want := map[BlockID]uint64{}
+	for _, d := range append(near, far...) {
+		want[d] = tb.Orig(d)
+	}
+	if want[near[0]] != ns+1 || want[far[0]] != ns+1<<40 {
+		t.Fatalf("orig %v", want)
+	}
+	got := map[BlockID]uint64{}
+	tb.SetOnForget(func(d BlockID, orig uint64) { got[d] = orig })
+	tb.Sweep(keepOnly())
+	for d, o := range want {
+		if got[d] != o {
+			t.Errorf("dense %d forgotten as original id %#x, Orig said %#x", d, got[d], o)
+		}
+	}
+}

@@ -159,7 +159,7 @@ func (t *Table) Sweep(mark func(keep func(BlockID))) int {
 	for i, d1 := range t.direct {
 		if d1 != 0 && !has(d1-1) {
 			if t.onForget != nil {
-				t.onForget(d1-1, t.base+uint64(i)-t.ns)
+				t.onForget(d1-1, t.base+uint64(i)+t.ns)
 			}
 			t.direct[i] = 0
 		}
@@ -180,7 +180,7 @@ func (t *Table) Sweep(mark func(keep func(BlockID))) int {
 		if has(d) {
 			ids[id] = d
 		} else if t.onForget != nil {
-			t.onForget(d, id-t.ns)
+			t.onForget(d, id+t.ns)
 		}
 	}
 	t.ids = ids
