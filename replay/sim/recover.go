@@ -140,3 +140,12 @@ func (p panicRouter) Route(now time.Duration, r *trace.Request) route.Decision {
 	}
 	return p.Router.Route(now, r)
 }
+
+// Live names the wrapped router's block ids when it holds some
+// (route.Holder): embedding the Router interface does not promote it, and
+// a streamed run's sweeps would recycle ids still in its history.
+func (p panicRouter) Live(keep func(trace.BlockID)) {
+	if h, ok := p.Router.(route.Holder); ok {
+		h.Live(keep)
+	}
+}

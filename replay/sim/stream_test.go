@@ -185,3 +185,29 @@ func TestStreamRefusesAtFirstRequest(t *testing.T) {
 		t.Fatalf("streamed: %v\nwhole:    %v", got, want)
 	}
 }
+
+// TestStreamDebugRouterHolds: under KVSCOPE_DEBUG=panic_at=N the router is
+// wrapped (panicRouter); the wrapper must still name the router's block
+// ids to the table's sweeps, or a streamed run that recycles ids routes
+// by a history whose ids name other blocks. With N past the trace the run
+// equals the whole-trace run.
+func TestStreamDebugRouterHolds(t *testing.T) {
+	tr, err := trace.LoadSample(samples.Mooncake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(DebugEnv, "panic_at=1000000")
+	for _, s := range []string{
+		"cache_aware+lru;workers=4;cache_blocks=300;oversize=fail",
+		"lbgr+lru;workers=4;cache_blocks=300;oversize=fail",
+	} {
+		t.Run(s, func(t *testing.T) {
+			want, err := Simulate(context.Background(), tr, mustScenario(t, s), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, recs := streamed(t, samples.Mooncake, s, 64)
+			sameRun(t, want, got, recs)
+		})
+	}
+}
