@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -54,7 +55,9 @@ func CanStream(sc scenario.Scenario) bool {
 // before its run (an arrival or a run past MaxTime, oversize=error) is
 // found when the request that makes it is read, after which the rest of
 // the stream is read to give Simulate's message. A reading error comes
-// back as an *InputError.
+// back as an *InputError, also when the run stopped first with an error
+// of its own (the rest of the stream is then read for it): Simulate's
+// caller meets it loading the trace, before any run.
 func SimulateStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, opt StreamOptions) (run *Run, err error) {
 	g := newGuard(sc.String())
 	defer func() {
@@ -99,6 +102,13 @@ func SimulateStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, 
 	c.onRecord = opt.OnRecord
 	c.checks = newStreamChecks(c)
 	if err := c.loop(); err != nil {
+		// A whole-trace run's trace fails to load before it runs: a
+		// reading error further on wins over the run's own.
+		if !errors.Is(err, errCanceled) && !errors.As(err, new(*InputError)) {
+			if rerr := c.readRest(nil); rerr != nil {
+				return nil, rerr
+			}
+		}
 		return nil, err
 	}
 	c.cur = -1
@@ -145,16 +155,9 @@ func (c *cluster) pushNextStreamed() {
 	k := c.checks
 	at := k.note(r)
 	if k.doomed() {
-		for {
-			r, err := c.src.next()
-			if err != nil {
-				c.fail(err)
-				return
-			}
-			if r == nil {
-				break
-			}
-			k.note(r)
+		if err := c.readRest(func(r *trace.Request) { k.note(r) }); err != nil {
+			c.fail(err)
+			return
 		}
 		c.fail(k.err(c.src.read))
 		return
@@ -169,6 +172,30 @@ func (c *cluster) pushNextStreamed() {
 		tb.Sweep(c.live)
 	}
 	c.sched.push(event{t: at, kind: evArrival, req: int32(r.Index), worker: -1})
+}
+
+// readRest reads the rest of the stream once the run has stopped (refused
+// or failed), handing each request to note (nil: none), and returns the
+// first reading error. A full table is swept as during the run, so memory
+// stays bounded. It stops when ctx is canceled.
+func (c *cluster) readRest(note func(*trace.Request)) error {
+	for n := 1; ; n++ {
+		if n&4095 == 0 && c.ctx != nil {
+			if err := c.ctx.Err(); err != nil {
+				return fmt.Errorf("%w: %w", errCanceled, err)
+			}
+		}
+		r, err := c.src.next()
+		if err != nil || r == nil {
+			return err
+		}
+		if note != nil {
+			note(r)
+		}
+		if tb := c.tr.Blocks; tb.Full() {
+			tb.Sweep(c.live)
+		}
+	}
 }
 
 // live names every block id the run holds: the caches' (with what their

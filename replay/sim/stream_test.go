@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -209,5 +210,53 @@ func TestStreamDebugRouterHolds(t *testing.T) {
 			got, recs := streamed(t, samples.Mooncake, s, 64)
 			sameRun(t, want, got, recs)
 		})
+	}
+}
+
+// TestStreamReadingErrorWins: a run that stops with an error before the
+// stream reaches a bad record (here an engine iteration past MaxTime at
+// the first request) still reports the bad record, as a whole-trace run
+// does: its trace fails to load before any simulation.
+func TestStreamReadingErrorWins(t *testing.T) {
+	const data = `{"format":"kvscope-trace","version":1,"block_size":4}
+{"arrival_s":0,"input":8,"output":2}
+{"arrival_s":1,"input":8,"output":2}
+{"arrival_s":2,"input":"x","output":2}
+`
+	_, want := trace.LoadBytes("bad.jsonl", []byte(data), trace.ReadOptions{})
+	if want == nil {
+		t.Fatal("the trace loads")
+	}
+	s, err := trace.OpenReader("bad.jsonl", strings.NewReader(data), trace.ReadOptions{KeepIDs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sc := mustScenario(t, "round_robin+lru;cache_blocks=10;latency=engine;profile=h200-llama-3.1-8b-hf")
+	_, got := SimulateStream(context.Background(), s, sc, StreamOptions{iterModel: hugeModel{MaxTime + 1}})
+	var ie *InputError
+	if !errors.As(got, &ie) || got.Error() != want.Error() {
+		t.Fatalf("streamed: %v\nloading:  %v", got, want)
+	}
+}
+
+// TestStreamRefusalReadsInBoundedIDs: a refused streamed run reads the
+// rest of its stream for Simulate's message; the block table is swept as
+// it fills meanwhile, so its dense ids follow what the run holds (two
+// caches of 300 blocks, the requests read) instead of the trace's unique
+// blocks.
+func TestStreamRefusalReadsInBoundedIDs(t *testing.T) {
+	tr, err := trace.LoadSample(samples.Mooncake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 256
+	s := streamOf(t, samples.Mooncake)
+	sc := mustScenario(t, "round_robin+lru;workers=2;cache_blocks=300;time_scale=1e9")
+	if _, err := SimulateStream(context.Background(), s, sc, StreamOptions{IDLimit: limit}); err == nil {
+		t.Fatal("not refused")
+	}
+	if n := s.Table().Len(); n > tr.Blocks.Len()/8 {
+		t.Fatalf("%d dense ids after the refusal (limit %d, %d blocks in the trace)", n, limit, tr.Blocks.Len())
 	}
 }
