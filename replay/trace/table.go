@@ -12,11 +12,11 @@ const maxBlocks = int(rootParent) - 1
 // Table interns a trace's block ids into dense BlockIDs and enforces SPEC
 // §1's rule that an id never appears under two different parents.
 //
-// Ids below about twice the number of blocks seen so far (the common case:
-// Mooncake, Azure and generated traces number blocks from 0) are looked up in
-// a flat slice, 4 bytes per slot; other ids (hashes) go to a map. Memory per
-// unique block: the parent (4 bytes), the lookup (about 4–8 bytes flat, or
-// 20–40 bytes in the map) and, when keepOrig is set, the original id (8
+// Ids within up to four times the number of dense ids above the window's
+// base (the common case: Mooncake, Azure and generated traces number blocks
+// from 0) are looked up in a flat slice, 4 bytes per slot; other ids
+// (hashes) go to a map. Memory per unique block: the parent (4 bytes), the
+// lookup (about 4–16 bytes flat, or 20–40 bytes in the map) and, when keepOrig is set, the original id (8
 // bytes). Statistics over a streamed trace therefore cost well under 64 bytes
 // per unique block and nothing per request.
 //
