@@ -56,7 +56,7 @@
 //     seen before" over every unique block. Exact in a whole run (a bit
 //     per dense id) and in a streamed run that recycles no id; once the
 //     block table forgets seen ids, they move by original id into a
-//     growing Bloom filter (16 MiB, doubling up to 240 MiB in all, 3
+//     growing Bloom filter (16 MiB, doubling up to 112 MiB in all, 3
 //     hashes). A false positive counts a block as cached, which only
 //     lowers that request's cost, so the bound stays a valid lower bound,
 //     only looser; the report says so with the filter's estimated
