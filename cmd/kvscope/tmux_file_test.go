@@ -58,7 +58,11 @@ func TestTmuxLoadingAndFailure(t *testing.T) {
 
 	// Compare pane, zoomed: the whole message, over several lines.
 	s.keys("4", "z")
-	screen := s.waitFor("zoomed", "┏━ 4 Compare")
+	// Zoomed means the Compare pane alone: the focused pane's heavy border
+	// shows before the zoom too, so wait for the other panes to go.
+	screen := s.waitUntil("zoomed", "the Compare pane alone", func(screen string) bool {
+		return strings.Contains(screen, "┏━ 4 Compare") && !strings.Contains(screen, "1 Timeline")
+	})
 	var flat strings.Builder
 	lines := 0
 	for _, l := range strings.Split(screen, "\n") {
