@@ -56,8 +56,8 @@
 //     seen before" over every unique block. Exact in a whole run (a bit
 //     per dense id) and in a streamed run that recycles no id; once the
 //     block table forgets seen ids, they move by original id into a
-//     growing Bloom filter (16 MiB, doubling up to 112 MiB in all, 3
-//     hashes). A false positive counts a block as cached, which only
+//     growing Bloom filter (16 MiB, then 128 MiB more once the first
+//     fills; 3 hashes). A false positive counts a block as cached, which only
 //     lowers that request's cost, so the bound stays a valid lower bound,
 //     only looser; the report says so with the filter's estimated
 //     false-positive rate (max_load_lower_bound_note).

@@ -35,8 +35,8 @@ func TestBlockedBloom(t *testing.T) {
 	t.Logf("false positives %.4f, estimated %.4f", got, est)
 }
 
-// TestBloomChain: the chain starts small and grows by doubling as its
-// newest filter fills, never misses an id added to any of its filters, and
+// TestBloomChain: the chain starts small and adds its large filter once
+// the first fills, never misses an id added to any of its filters, and
 // reports the union's false-positive rate.
 func TestBloomChain(t *testing.T) {
 	var c bloomChain
@@ -48,7 +48,7 @@ func TestBloomChain(t *testing.T) {
 		added[i] = r.Uint64()
 		c.add(added[i])
 	}
-	if len(c.fs) != 2 || c.mib() != 16+32 {
+	if len(c.fs) != 2 || c.mib() != 16+128 {
 		t.Fatalf("%d filters, %d MiB", len(c.fs), c.mib())
 	}
 	for _, x := range added[:1000] {
