@@ -238,6 +238,12 @@ func newCluster(ctx context.Context, tr *trace.Trace, sc scenario.Scenario, opt 
 	return c, nil
 }
 
+// newRecord is request x's record before the run: arriving at t, not yet
+// routed, started or ended.
+func newRecord(x int32, t time.Duration) Record {
+	return Record{Index: x, Worker: -1, Arrival: t, Start: unset, FirstToken: unset, Done: unset}
+}
+
 // newOversized is the error of oversize=error, empty.
 func (c *cluster) newOversized() *scenario.OversizedError {
 	return &scenario.OversizedError{Capacity: c.cfg.capacity, Unit: c.cfg.unit.String()}
@@ -276,7 +282,7 @@ func (c *cluster) prepare() error {
 		return err
 	}
 	for i := range tr.Requests {
-		c.run.Records[i] = Record{Index: int32(i), Worker: -1, Arrival: c.arrivals[i], Start: unset, FirstToken: unset, Done: unset}
+		c.run.Records[i] = newRecord(int32(i), c.arrivals[i])
 	}
 	if n > 0 {
 		c.run.Start = c.arrivals[0]

@@ -153,7 +153,7 @@ func (c *cluster) pushNextStreamed() {
 		return
 	}
 	k := c.checks
-	at := k.note(r)
+	rec := k.note(r)
 	if k.doomed() {
 		if err := c.readRest(func(r *trace.Request) { k.note(r) }); err != nil {
 			c.fail(err)
@@ -162,16 +162,14 @@ func (c *cluster) pushNextStreamed() {
 		c.fail(k.err(c.src.read))
 		return
 	}
-	rec := Record{Index: int32(r.Index), Worker: -1, Arrival: at, Start: unset, FirstToken: unset, Done: unset}
-	c.verdict(r, &rec, k.stop)
 	if c.src.read == 1 {
-		c.run.Start = at
+		c.run.Start = rec.Arrival
 	}
 	c.win.add(r, rec)
 	if tb := c.tr.Blocks; tb.Full() {
 		tb.Sweep(c.live)
 	}
-	c.sched.push(event{t: at, kind: evArrival, req: int32(r.Index), worker: -1})
+	c.sched.push(event{t: rec.Arrival, kind: evArrival, req: int32(r.Index), worker: -1})
 }
 
 // readRest reads the rest of the stream once the run has stopped (refused
@@ -240,8 +238,9 @@ func newStreamChecks(c *cluster) *streamChecks {
 }
 
 // note takes request r (read, index r.Index) into the checks and returns
-// its arrival time.
-func (k *streamChecks) note(r *trace.Request) time.Duration {
+// its record before the run: its arrival time and the verdict prepare
+// would give it (verdict, which also notes it under oversize=error).
+func (k *streamChecks) note(r *trace.Request) Record {
 	sc := &k.c.cfg.sc
 	var at time.Duration
 	if sc.Rate > 0 {
@@ -261,17 +260,14 @@ func (k *streamChecks) note(r *trace.Request) time.Duration {
 		k.late = k.late || ns > float64(MaxTime)
 		at = durationOf(ns)
 	}
-	if !k.c.cfg.isVLLM {
-		if fp := k.c.probe.Footprint(r); fp > k.c.cfg.capacity && sc.Oversize == scenario.OversizeError {
-			k.stop.NoteOversize(r.Source, r.Index, fp)
-		}
-	}
+	rec := newRecord(int32(r.Index), at)
+	k.c.verdict(r, &rec, k.stop)
 	if !k.c.cfg.isEngine && !k.c.cfg.isVLLM {
 		m := k.c.cfg.linear
 		k.maxR = max(k.maxR, at.Seconds())
 		k.sum += max(m.CachedMs, m.MissMs)*float64(r.Input) + m.OutMs*float64(r.Output)
 	}
-	return at
+	return rec
 }
 
 func (k *streamChecks) doomed() bool {
