@@ -81,16 +81,13 @@ const (
 type bloomChain struct{ fs []*blockedBloom }
 
 func (c *bloomChain) add(x uint64) {
-	n := len(c.fs)
-	if n == 0 || (3*c.fs[n-1].set > int64(64*len(c.fs[n-1].words)) && 64*len(c.fs[n-1].words) < forgottenMaxBits) {
-		bits := forgottenFirstBits
-		if n > 0 {
-			bits = forgottenMaxBits
-		}
-		c.fs = append(c.fs, newBlockedBloom(bits))
-		n++
+	switch n := len(c.fs); {
+	case n == 0:
+		c.fs = append(c.fs, newBlockedBloom(forgottenFirstBits))
+	case n == 1 && 3*c.fs[0].set > int64(c.fs[0].bits()):
+		c.fs = append(c.fs, newBlockedBloom(forgottenMaxBits))
 	}
-	c.fs[n-1].add(x)
+	c.fs[len(c.fs)-1].add(x)
 }
 
 func (c *bloomChain) test(x uint64) bool {
@@ -113,7 +110,7 @@ func (c *bloomChain) fpRate() float64 {
 func (c *bloomChain) mib() int {
 	n := 0
 	for _, f := range c.fs {
-		n += len(f.words) * 8
+		n += f.bits() / 8
 	}
 	return n >> 20
 }
@@ -175,8 +172,10 @@ func (f *blockedBloom) test(x uint64) bool {
 
 // fpRate estimates the false-positive rate: (bits set / bits)^k.
 func (f *blockedBloom) fpRate() float64 {
-	return math.Pow(float64(f.set)/float64(64*len(f.words)), forgottenHashes)
+	return math.Pow(float64(f.set)/float64(f.bits()), forgottenHashes)
 }
+
+func (f *blockedBloom) bits() int { return 64 * len(f.words) }
 
 func newBoundTally(m sim.Linear, bs, workers int) *boundTally {
 	return &boundTally{m: m, bs: bs, workers: workers}

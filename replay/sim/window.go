@@ -8,11 +8,11 @@ import (
 
 // window holds a streamed run's requests from the oldest not yet retired to
 // the newest read: a ring indexed by trace index. A request is retired (its
-// record handed to Options.OnRecord and its slot reused) once it and every
-// request before it have ended, so records leave in trace order whatever
-// order requests end in, and the window's requests are exactly those the
-// run may still read: queued, running, or ended behind an older one still
-// in flight.
+// record handed to StreamOptions.OnRecord and its slot reused) once it and
+// every request before it have ended, so records leave in trace order
+// whatever order requests end in, and the window's requests are exactly
+// those the run may still read: queued, running, or ended behind an older
+// one still in flight.
 type window struct {
 	base  int32 // trace index of slot head
 	head  int   // ring position of base

@@ -16,9 +16,10 @@ const maxBlocks = int(rootParent) - 1
 // base (the common case: Mooncake, Azure and generated traces number blocks
 // from 0) are looked up in a flat slice, 4 bytes per slot; other ids
 // (hashes) go to a map. Memory per unique block: the parent (4 bytes), the
-// lookup (about 4–16 bytes flat, or 20–40 bytes in the map) and, when keepOrig is set, the original id (8
-// bytes). Statistics over a streamed trace therefore cost well under 64 bytes
-// per unique block and nothing per request.
+// lookup (about 4–16 bytes flat, or 20–40 bytes in the map) and, when
+// keepOrig is set, the original id (8 bytes). Statistics over a streamed
+// trace therefore cost well under 64 bytes per unique block and nothing per
+// request.
 //
 // # Bounded id space (SetLimit, Full, Sweep)
 //
