@@ -302,13 +302,9 @@ func boundModel(sc scenario.Scenario) (sim.Linear, bool) {
 // forgotten ids into a Bloom filter and says so (MaxLoadLowerBoundNote),
 // and under rlt or random_leaf IDRecycling says their draws may differ.
 // s should keep original ids (trace.ReadOptions.KeepIDs). opt.OnRecord is
-// the tally's and must be nil. With sketch, percentiles come from sketches
-// (NewSketchTally) and nothing is held per request at all.
-func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, opt sim.StreamOptions, sketch bool) (RunMetrics, error) {
-	t := NewTally(sc.Workers)
-	if sketch {
-		t = NewSketchTally(sc.Workers)
-	}
+// t's and must be nil. t is NewTally(sc.Workers), or NewSketchTally for
+// percentiles from sketches, which holds nothing per request at all.
+func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, opt sim.StreamOptions, t *Tally) (RunMetrics, error) {
 	var b *boundTally
 	if m, ok := boundModel(sc); ok {
 		b = newBoundTally(m, s.Info().BlockSize, sc.Workers)

@@ -39,7 +39,7 @@ func runStreamed(b *testing.B, data []byte, sc scenario.Scenario, idLimit int) R
 		b.Fatal(err)
 	}
 	defer s.Close()
-	m, err := SummaryStream(context.Background(), s, sc, sim.StreamOptions{IDLimit: idLimit}, false)
+	m, err := SummaryStream(context.Background(), s, sc, sim.StreamOptions{IDLimit: idLimit}, NewTally(sc.Workers))
 	if err != nil {
 		b.Fatal(err)
 	}

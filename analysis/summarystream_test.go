@@ -54,7 +54,7 @@ func TestSummaryStreamMatchesSummary(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := wholeSummary(t, tr, sc)
-			got, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{}, false)
+			got, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{}, NewTally(sc.Workers))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestSummaryStreamMatchesSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := wholeSummary(t, tr, sc)
-	got, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{IDLimit: 64}, false)
+	got, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{IDLimit: 64}, NewTally(sc.Workers))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestSketchTally(t *testing.T) {
 		close(fmt.Sprintf("worker %d ttft", w), sk.WorkerMetrics[w].TTFT, exact.WorkerMetrics[w].TTFT)
 		close(fmt.Sprintf("worker %d e2e", w), sk.WorkerMetrics[w].E2E, exact.WorkerMetrics[w].E2E)
 	}
-	st, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{}, true)
+	st, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{}, NewSketchTally(sc.Workers))
 	if err != nil {
 		t.Fatal(err)
 	}

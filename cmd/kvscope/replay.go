@@ -201,7 +201,7 @@ func writeReplayTable(out io.Writer, res *seq.Result) {
 		fmt.Fprintf(out, "note      %s\n", n)
 	}
 	if res.IDs != nil {
-		fmt.Fprintf(out, "note      %s (%d sweeps, %d ids recycled)\n", res.IDs.Note, res.IDs.Sweeps, res.IDs.Recycled)
+		fmt.Fprintf(out, "note      %s\n", res.IDs)
 	}
 	fmt.Fprintf(out, "requests  %d: %d completed (%d bypassed), %d failed\n\n", res.Requests, res.Completed, res.Bypassed, res.Failed.Count)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -88,6 +88,10 @@ func newRunCmd() *cobra.Command {
 // unless --vs-opt (each worker's whole sequence), session_timing=closed
 // or keep_outputs (a request's later turns) need the whole trace.
 func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, sc scenario.Scenario, vsOpt bool, idLimit int, sketch bool) (analysis.RunMetrics, error) {
+	t := analysis.NewTally(sc.Workers)
+	if sketch {
+		t = analysis.NewSketchTally(sc.Workers)
+	}
 	if !vsOpt && sim.CanStream(sc) {
 		opt.KeepIDs = true // consistent_hash hashes the trace's own ids; the bound's filter keys on them
 		s, err := openTrace(cmd, p, path, opt)
@@ -95,7 +99,7 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 			return analysis.RunMetrics{}, err
 		}
 		defer s.Close()
-		m, err := analysis.SummaryStream(cmd.Context(), s, sc, sim.StreamOptions{IDLimit: idLimit}, sketch)
+		m, err := analysis.SummaryStream(cmd.Context(), s, sc, sim.StreamOptions{IDLimit: idLimit}, t)
 		var ie *sim.InputError
 		if errors.As(err, &ie) {
 			return m, ie.Err
@@ -109,10 +113,6 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 	run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{Progress: countProgress(p, "replaying", "requests", len(tr.Requests))})
 	if err != nil {
 		return analysis.RunMetrics{}, err
-	}
-	t := analysis.NewTally(sc.Workers)
-	if sketch {
-		t = analysis.NewSketchTally(sc.Workers)
 	}
 	m := analysis.SummaryTally(tr, run, sc, t)
 	if vsOpt {
@@ -170,7 +170,7 @@ func printRunMetrics(w io.Writer, m *analysis.RunMetrics) {
 		fmt.Fprintf(w, "note      lower bound %s\n", m.MaxLoadLowerBoundNote)
 	}
 	if m.IDRecycling != nil {
-		fmt.Fprintf(w, "note      %s (%d sweeps, %d ids recycled)\n", m.IDRecycling.Note, m.IDRecycling.Sweeps, m.IDRecycling.Recycled)
+		fmt.Fprintf(w, "note      %s\n", m.IDRecycling)
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

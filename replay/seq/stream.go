@@ -64,6 +64,11 @@ type IDRecycling struct {
 	Note     string `json:"note"`
 }
 
+// String is the text reports' line: the note and the table's counts.
+func (r *IDRecycling) String() string {
+	return fmt.Sprintf("%s (%d sweeps, %d ids recycled)", r.Note, r.Sweeps, r.Recycled)
+}
+
 // RecycledNote is IDRecycling's note (also the text report's line).
 const RecycledNote = "block ids were recycled to bound memory: policies that draw among blocks by id (rlt, random_leaf) may choose differently than in a whole-trace replay (--id-limit -1 keeps every id)"
 
