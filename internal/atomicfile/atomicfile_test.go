@@ -37,3 +37,38 @@ func TestWriteWholeOrNothing(t *testing.T) {
 		t.Fatal("writing into a missing directory succeeded")
 	}
 }
+
+func TestCreateCommitAbort(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "records.kvr")
+	f, err := Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(f, "rows")
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("target exists before Commit: %v", err)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(); err == nil {
+		t.Fatal("a second Commit succeeded")
+	}
+	f.Abort() // after Commit: nothing
+	if b, _ := os.ReadFile(p); string(b) != "rows" {
+		t.Fatalf("file is %q", b)
+	}
+	g, err := Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(g, "half")
+	g.Abort()
+	if b, _ := os.ReadFile(p); string(b) != "rows" {
+		t.Fatalf("Abort changed the file to %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("temporary file left behind: %v", ents)
+	}
+}

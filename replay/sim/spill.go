@@ -1,0 +1,242 @@
+package sim
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/kvscope/kvscope/internal/atomicfile"
+)
+
+// Spill files hold what a streamed run produces per request or per event
+// (records, the event log, worker samples), written as it is produced and
+// read back lazily: fixed-size little-endian rows, so row i is one ReadAt
+// away, between a small header and a JSON footer written at the end.
+//
+//	header   "KVSCOPE\x00" | kind [4]byte | version uint16 | 0 uint16 | row size uint32 | meta length uint32 | meta JSON
+//	rows     rows × row size bytes
+//	trailer  footer JSON | footer length uint64 | rows uint64 | "KVSEND\x00\x00"
+//
+// The file is written through internal/atomicfile: a run that fails or is
+// interrupted leaves no spill file, and a file without its trailer (cut
+// short by other means) is refused when opened.
+const (
+	spillMagic    = "KVSCOPE\x00"
+	spillEnd      = "KVSEND\x00\x00"
+	spillVersion  = 1
+	spillHead     = 24
+	spillTrailer  = 24
+	spillMaxJSON  = 1 << 30
+	spillBufBytes = 1 << 20
+)
+
+// spillWriter writes one spill file: rows as they come, the footer at
+// Close.
+type spillWriter struct {
+	f       *atomicfile.File
+	bw      *bufio.Writer
+	kind    string
+	rowSize int
+	rows    uint64
+	row     []byte
+	err     error
+}
+
+// createSpill starts the spill file path of kind (4 bytes) with rows of
+// rowSize bytes and meta (any JSON value, written at the head).
+func createSpill(path, kind string, rowSize int, meta any) (*spillWriter, error) {
+	if len(kind) != 4 {
+		return nil, fmt.Errorf("spill kind %q: want 4 bytes", kind)
+	}
+	mj, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("%s: meta: %w", path, err)
+	}
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w := &spillWriter{f: f, bw: bufio.NewWriterSize(f, spillBufBytes), kind: kind, rowSize: rowSize, row: make([]byte, rowSize)}
+	var h [spillHead]byte
+	copy(h[:8], spillMagic)
+	copy(h[8:12], kind)
+	binary.LittleEndian.PutUint16(h[12:], spillVersion)
+	binary.LittleEndian.PutUint32(h[16:], uint32(rowSize))
+	binary.LittleEndian.PutUint32(h[20:], uint32(len(mj)))
+	w.bw.Write(h[:])
+	w.bw.Write(mj)
+	return w, nil
+}
+
+// next returns the zeroed buffer of the next row; put writes it.
+func (w *spillWriter) next() []byte {
+	clear(w.row)
+	return w.row
+}
+
+// put writes the row next returned. Errors are kept for close.
+func (w *spillWriter) put() {
+	if w.err != nil {
+		return
+	}
+	if _, err := w.bw.Write(w.row); err != nil {
+		w.err = err
+	}
+	w.rows++
+}
+
+// close writes the footer and commits the file into place; abort drops
+// it instead.
+func (w *spillWriter) close(footer any) error {
+	if w.err != nil {
+		w.abort()
+		return w.err
+	}
+	fj, err := json.Marshal(footer)
+	if err != nil {
+		w.abort()
+		return fmt.Errorf("spill footer: %w", err)
+	}
+	var t [spillTrailer]byte
+	binary.LittleEndian.PutUint64(t[:], uint64(len(fj)))
+	binary.LittleEndian.PutUint64(t[8:], w.rows)
+	copy(t[16:], spillEnd)
+	w.bw.Write(fj)
+	if _, err := w.bw.Write(t[:]); err != nil {
+		w.abort()
+		return err
+	}
+	if err := w.bw.Flush(); err != nil {
+		w.abort()
+		return err
+	}
+	return w.f.Commit()
+}
+
+func (w *spillWriter) abort() { w.f.Abort() }
+
+// spillFile is an open spill file: its rows are read on demand.
+type spillFile struct {
+	f            *os.File
+	path         string
+	rowSize      int
+	rows         int64
+	off          int64 // first row's offset
+	meta, footer json.RawMessage
+}
+
+// SpillError is a malformed spill file: which file, where and what.
+type SpillError struct {
+	Path  string
+	Field string
+	Err   error
+}
+
+func (e *SpillError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Path, e.Field, e.Err) }
+func (e *SpillError) Unwrap() error { return e.Err }
+
+// openSpill opens path, checks its framing against kind and rowSize and
+// reads its meta and footer.
+func openSpill(path, kind string, rowSize int) (_ *spillFile, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	bad := func(field, format string, a ...any) error {
+		return &SpillError{Path: path, Field: field, Err: fmt.Errorf(format, a...)}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
+	if size < spillHead+spillTrailer {
+		return nil, bad("header", "%d bytes: too short for a spill file", size)
+	}
+	var h [spillHead]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return nil, bad("header", "%v", err)
+	}
+	switch {
+	case string(h[:8]) != spillMagic:
+		return nil, bad("header", "not a kvscope spill file")
+	case string(h[8:12]) != kind:
+		return nil, bad("kind", "%q, want %q", h[8:12], kind)
+	case binary.LittleEndian.Uint16(h[12:]) != spillVersion:
+		return nil, bad("version", "%d, want %d", binary.LittleEndian.Uint16(h[12:]), spillVersion)
+	case binary.LittleEndian.Uint32(h[16:]) != uint32(rowSize):
+		return nil, bad("row size", "%d, want %d", binary.LittleEndian.Uint32(h[16:]), rowSize)
+	}
+	metaLen := int64(binary.LittleEndian.Uint32(h[20:]))
+	var t [spillTrailer]byte
+	if _, err := f.ReadAt(t[:], size-spillTrailer); err != nil {
+		return nil, bad("trailer", "%v", err)
+	}
+	if string(t[16:]) != spillEnd {
+		return nil, bad("trailer", "missing: the file was cut short")
+	}
+	footLen, rows := binary.LittleEndian.Uint64(t[:]), binary.LittleEndian.Uint64(t[8:])
+	body := size - spillHead - spillTrailer
+	if metaLen > body || footLen > uint64(body-metaLen) || metaLen > spillMaxJSON || footLen > spillMaxJSON {
+		return nil, bad("trailer", "meta %d and footer %d bytes do not fit in %d", metaLen, footLen, body)
+	}
+	rowBytes := body - metaLen - int64(footLen)
+	if rows > uint64(rowBytes) || int64(rows)*int64(rowSize) != rowBytes {
+		return nil, bad("rows", "%d rows of %d bytes, but %d bytes lie between meta and footer", rows, rowSize, rowBytes)
+	}
+	s := &spillFile{f: f, path: path, rowSize: rowSize, rows: int64(rows), off: spillHead + metaLen}
+	s.meta = make([]byte, metaLen)
+	if _, err := f.ReadAt(s.meta, spillHead); err != nil {
+		return nil, bad("meta", "%v", err)
+	}
+	s.footer = make([]byte, footLen)
+	if _, err := f.ReadAt(s.footer, s.off+rowBytes); err != nil {
+		return nil, bad("footer", "%v", err)
+	}
+	return s, nil
+}
+
+// readRow reads row i into buf (rowSize bytes).
+func (s *spillFile) readRow(i int64, buf []byte) error {
+	if i < 0 || i >= s.rows {
+		return fmt.Errorf("%s: row %d of %d", s.path, i, s.rows)
+	}
+	if _, err := s.f.ReadAt(buf[:s.rowSize], s.off+i*int64(s.rowSize)); err != nil {
+		return fmt.Errorf("%s: row %d: %w", s.path, i, err)
+	}
+	return nil
+}
+
+// scan hands every row in order to fn, through a buffered sequential
+// read; fn's slice is reused.
+func (s *spillFile) scan(fn func(i int64, row []byte) error) error {
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, s.off, s.rows*int64(s.rowSize)), spillBufBytes)
+	row := make([]byte, s.rowSize)
+	for i := range s.rows {
+		if _, err := io.ReadFull(r, row); err != nil {
+			return fmt.Errorf("%s: row %d: %w", s.path, i, err)
+		}
+		if err := fn(i, row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *spillFile) close() error { return s.f.Close() }
+
+// decodeJSON reads a spill file's meta or footer into v, naming the field.
+func (s *spillFile) decodeJSON(field string, raw json.RawMessage, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return &SpillError{Path: s.path, Field: field, Err: err}
+	}
+	return nil
+}
