@@ -1,0 +1,249 @@
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// A records file holds a run's records in trace order, one 120-byte row
+// each (recordRow), written as a streamed run retires them
+// (StreamOptions.OnRecord → RecordWriter.Add): 1.2 GB for 10 M requests,
+// where the records in memory would take about twice that. Strings are
+// not in the rows: a decision's rule and a failure's reason are indices
+// into the footer's tables (a reason is stored once however many requests
+// fail with it).
+const (
+	recordsKind    = "RECS"
+	recordRowBytes = 120
+)
+
+// RecordsFooter is a records file's footer: the run's shape and the
+// string tables the rows index.
+type RecordsFooter struct {
+	Scenario string     `json:"scenario"`
+	Router   string     `json:"router"`
+	Workers  int        `json:"workers"`
+	Trace    trace.Info `json:"trace"`
+	Requests int64      `json:"requests"`
+	// Rules are the decision rules' names (row value i+1 is Rules[i], 0
+	// none); Fails the failure reasons, likewise.
+	Rules []string `json:"rules"`
+	Fails []string `json:"fails"`
+}
+
+// RecordWriter writes a records file (CreateRecords).
+type RecordWriter struct {
+	w       *spillWriter
+	foot    RecordsFooter
+	rules   map[*route.Rule]uint16
+	fails   map[string]uint32
+	workers int
+}
+
+// CreateRecords starts the records file path of a run under router (its
+// name) with workers workers. Nothing appears at path before Close.
+func CreateRecords(path, router string, workers int) (*RecordWriter, error) {
+	w, err := createSpill(path, recordsKind, recordRowBytes, struct{}{})
+	if err != nil {
+		return nil, err
+	}
+	return &RecordWriter{w: w, workers: workers,
+		foot:  RecordsFooter{Router: router, Workers: workers, Rules: []string{}, Fails: []string{}},
+		rules: map[*route.Rule]uint16{}, fails: map[string]uint32{}}, nil
+}
+
+// Add writes r, which must be the record of the next request in trace
+// order.
+func (rw *RecordWriter) Add(r *Record) error {
+	if int64(r.Index) != rw.foot.Requests {
+		return fmt.Errorf("records file: record of request %d where %d comes next", r.Index, rw.foot.Requests)
+	}
+	b := rw.w.next()
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], uint32(r.Index))
+	le.PutUint16(b[4:], uint16(r.Worker))
+	b[6] = byte(r.Status)
+	le.PutUint64(b[8:], uint64(r.Arrival))
+	le.PutUint64(b[16:], uint64(r.Start))
+	le.PutUint64(b[24:], uint64(r.FirstToken))
+	le.PutUint64(b[32:], uint64(r.Done))
+	le.PutUint32(b[40:], uint32(r.HitBlocks))
+	le.PutUint32(b[44:], uint32(r.HitTokens))
+	if y := r.Why.Rule; y != nil {
+		k, ok := rw.rules[y]
+		if !ok {
+			if len(rw.foot.Rules) >= math.MaxUint16-1 {
+				return fmt.Errorf("records file: more than %d decision rules", math.MaxUint16-1)
+			}
+			rw.foot.Rules = append(rw.foot.Rules, y.Name)
+			k = uint16(len(rw.foot.Rules))
+			rw.rules[y] = k
+		}
+		le.PutUint16(b[48:], k)
+	}
+	if r.Fail != "" {
+		k, ok := rw.fails[r.Fail]
+		if !ok {
+			rw.foot.Fails = append(rw.foot.Fails, r.Fail)
+			k = uint32(len(rw.foot.Fails))
+			rw.fails[r.Fail] = k
+		}
+		le.PutUint32(b[52:], k)
+	}
+	le.PutUint64(b[56:], uint64(int64(r.Why.Alt)))
+	for i, f := range [...]float64{r.Why.A, r.Why.B, r.Why.C, r.Why.D, r.Why.E, r.Why.F} {
+		le.PutUint64(b[64+8*i:], math.Float64bits(f))
+	}
+	le.PutUint64(b[112:], r.Why.Key)
+	rw.w.put()
+	rw.foot.Requests++
+	return nil
+}
+
+// Close writes the footer, with the run's canonical scenario and trace
+// information (known only at the end of a stream), and puts the file in
+// place.
+func (rw *RecordWriter) Close(run *Run) error {
+	rw.foot.Scenario, rw.foot.Trace = run.Scenario, run.Trace
+	return rw.w.close(rw.foot)
+}
+
+// Abort drops the file.
+func (rw *RecordWriter) Abort() { rw.w.abort() }
+
+// RecordFile is an open records file: records are read on demand.
+type RecordFile struct {
+	s     *spillFile
+	foot  RecordsFooter
+	rules []*route.Rule
+	buf   []byte
+}
+
+// OpenRecords opens a records file and checks its framing and footer;
+// rows are checked as they are read.
+func OpenRecords(path string) (*RecordFile, error) {
+	s, err := openSpill(path, recordsKind, recordRowBytes)
+	if err != nil {
+		return nil, err
+	}
+	f := &RecordFile{s: s, buf: make([]byte, recordRowBytes)}
+	if err := f.init(); err != nil {
+		s.close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *RecordFile) init() error {
+	s := f.s
+	if err := s.decodeJSON("footer", s.footer, &f.foot); err != nil {
+		return err
+	}
+	bad := func(field, format string, a ...any) error {
+		return &SpillError{Path: s.path, Field: "footer: " + field, Err: fmt.Errorf(format, a...)}
+	}
+	if f.foot.Requests != s.rows {
+		return bad("requests", "%d, but the file holds %d rows", f.foot.Requests, s.rows)
+	}
+	if f.foot.Workers < 1 || f.foot.Workers > math.MaxInt16 {
+		return bad("workers", "%d", f.foot.Workers)
+	}
+	if len(f.foot.Rules) > 0 {
+		info, ok := route.Lookup(f.foot.Router)
+		if !ok {
+			return bad("router", "%q is not a known router", f.foot.Router)
+		}
+		for _, name := range f.foot.Rules {
+			var r *route.Rule
+			for _, x := range info.Rules {
+				if x.Name == name {
+					r = x
+				}
+			}
+			if r == nil {
+				return bad("rules", "%q is not a rule of router %s", name, f.foot.Router)
+			}
+			f.rules = append(f.rules, r)
+		}
+	}
+	return nil
+}
+
+// Footer returns the file's footer.
+func (f *RecordFile) Footer() RecordsFooter { return f.foot }
+
+// Len is the number of records.
+func (f *RecordFile) Len() int { return int(f.s.rows) }
+
+// Read reads record i into r.
+func (f *RecordFile) Read(i int, r *Record) error {
+	if err := f.s.readRow(int64(i), f.buf); err != nil {
+		return err
+	}
+	return f.decode(int64(i), f.buf, r)
+}
+
+// Scan hands every record in trace order to fn through one sequential
+// read; the record is reused.
+func (f *RecordFile) Scan(fn func(*Record) error) error {
+	var r Record
+	return f.s.scan(func(i int64, row []byte) error {
+		if err := f.decode(i, row, &r); err != nil {
+			return err
+		}
+		return fn(&r)
+	})
+}
+
+// Close closes the file.
+func (f *RecordFile) Close() error { return f.s.close() }
+
+// decode fills r from row i, checking every field a reader relies on.
+func (f *RecordFile) decode(i int64, b []byte, r *Record) error {
+	le := binary.LittleEndian
+	bad := func(field, format string, a ...any) error {
+		return &SpillError{Path: f.s.path, Field: fmt.Sprintf("record %d: %s", i, field), Err: fmt.Errorf(format, a...)}
+	}
+	*r = Record{
+		Index: int32(le.Uint32(b[0:])), Worker: int16(le.Uint16(b[4:])), Status: Status(b[6]),
+		Arrival: time.Duration(le.Uint64(b[8:])), Start: time.Duration(le.Uint64(b[16:])),
+		FirstToken: time.Duration(le.Uint64(b[24:])), Done: time.Duration(le.Uint64(b[32:])),
+		HitBlocks: int32(le.Uint32(b[40:])), HitTokens: int32(le.Uint32(b[44:])),
+	}
+	switch {
+	case int64(r.Index) != i:
+		return bad("index", "%d, want %d", r.Index, i)
+	case r.Worker < -1 || int(r.Worker) >= f.foot.Workers:
+		return bad("worker", "%d of %d", r.Worker, f.foot.Workers)
+	case r.Status > Failed:
+		return bad("status", "%d", r.Status)
+	case r.Worker < 0 && r.Status != Failed:
+		return bad("worker", "-1 for a %s request", r.Status)
+	}
+	if k := le.Uint16(b[48:]); k != 0 {
+		if int(k) > len(f.rules) {
+			return bad("rule", "%d of %d", k, len(f.rules))
+		}
+		r.Why.Rule = f.rules[k-1]
+	}
+	if k := le.Uint32(b[52:]); k != 0 {
+		if uint64(k) > uint64(len(f.foot.Fails)) {
+			return bad("fail", "%d of %d", k, len(f.foot.Fails))
+		}
+		r.Fail = f.foot.Fails[k-1]
+	}
+	if r.Status == Failed && r.Fail == "" {
+		return bad("fail", "a failed request without a reason")
+	}
+	r.Why.Alt = int(int64(le.Uint64(b[56:])))
+	for j, p := range [...]*float64{&r.Why.A, &r.Why.B, &r.Why.C, &r.Why.D, &r.Why.E, &r.Why.F} {
+		*p = math.Float64frombits(le.Uint64(b[64+8*j:]))
+	}
+	r.Why.Key = le.Uint64(b[112:])
+	return nil
+}
