@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -129,6 +130,48 @@ type Tally struct {
 	sketched    bool
 	sTTFT, sE2E []Sketch
 	sQueue      Sketch
+	// spill, when set (SpillValues), takes the values once held reaches
+	// its budget; err is the first error met spilling or reading back.
+	spill *valueSpill
+	held  int
+	err   error
+}
+
+// SpillValues makes an exact tally hold at most budget values (0:
+// DefaultSpillValues): past that it writes them, sorted, to a temporary
+// file in dir ("" is the system's) and Metrics merges them back, so
+// percentiles stay exact and the figures are the same to the bit, in
+// bounded memory. Err reports a failure to write or read the file; Close
+// releases it. A sketched tally holds no values and ignores this.
+func (t *Tally) SpillValues(dir string, budget int) {
+	if t.sketched {
+		return
+	}
+	if budget <= 0 {
+		budget = DefaultSpillValues
+	}
+	w := len(t.ttft)
+	t.spill = &valueSpill{dir: dir, budget: budget, ttft: make([][]sortedRun, w), e2e: make([][]sortedRun, w)}
+}
+
+// Err is the first error the tally met spilling its values or reading
+// them back (SpillValues); Metrics' percentiles are not to be trusted
+// when it is not nil.
+func (t *Tally) Err() error {
+	if t.err != nil {
+		return t.err
+	}
+	if t.spill != nil {
+		return t.spill.err
+	}
+	return nil
+}
+
+// Close releases the file SpillValues wrote to (Metrics does too).
+func (t *Tally) Close() {
+	if t.spill != nil {
+		t.spill.close()
+	}
 }
 
 // SketchNote is a report's word on percentiles from sketches.
@@ -180,6 +223,26 @@ func (t *Tally) Add(r *sim.Record) {
 	t.ttft[w] = append(t.ttft[w], msOf(r.TTFT()))
 	t.e2e[w] = append(t.e2e[w], msOf(r.E2E()))
 	t.queue = append(t.queue, msOf(r.Queueing()))
+	if t.spill != nil {
+		if t.held += 3; t.held >= t.spill.budget {
+			t.spill.flush(t)
+		}
+	}
+}
+
+// spilled reports whether values went to the spill file; Metrics then
+// flushes the rest there too and reads every distribution back.
+func (t *Tally) spilled() bool { return t.spill != nil && t.spill.f != nil }
+
+// spilledDist is a distribution read back from the spill file; a failure
+// is kept in t.err and gives Summarize(nil)'s NaNs.
+func (t *Tally) spilledDist(runs []sortedRun, cursors int) Dist {
+	d, err := t.spill.summarize(runs, cursors)
+	if err != nil {
+		t.err = cmp.Or(t.err, err)
+		return Summarize(nil)
+	}
+	return d
 }
 
 // Metrics summarises the tallied records of run (whose per-worker samples
@@ -190,6 +253,10 @@ func (t *Tally) Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 		Capacity: run.Capacity, Unit: run.Unit,
 		Requests: t.requests, Failed: t.failed, Bypassed: t.bypassed, Completed: t.completed,
 		FailedReasons: t.reasons, SkippedLines: run.Trace.Skipped.Count,
+	}
+	if t.spilled() {
+		t.spill.flush(t)
+		defer t.spill.close()
 	}
 	ws := make([]WorkerMetrics, run.Workers)
 	loads := make([]float64, run.Workers)
@@ -206,9 +273,13 @@ func (t *Tally) Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 		}
 		wm.TokenHitRatio = ratio(wm.HitTokens, wm.InputTokens)
 		wm.BlockHitRatio = ratio(wm.HitBlocks, wm.Blocks)
-		if t.sketched {
+		switch {
+		case t.sketched:
 			wm.TTFT, wm.E2E = t.sTTFT[w].Dist(), t.sE2E[w].Dist()
-		} else {
+		case t.spilled():
+			wm.TTFT = t.spilledDist(t.spill.ttft[w], len(t.spill.ttft[w]))
+			wm.E2E = t.spilledDist(t.spill.e2e[w], len(t.spill.e2e[w]))
+		default:
 			wm.TTFT, wm.E2E = Summarize(t.ttft[w]), Summarize(t.e2e[w]) // sorts them
 		}
 		loads[w] = wm.LoadS
@@ -231,6 +302,11 @@ func (t *Tally) Metrics(run *sim.Run, seed uint64, lbS float64) RunMetrics {
 		}
 		m.TTFT, m.E2E, m.Queue = st.Dist(), se.Dist(), t.sQueue.Dist()
 		m.PercentilesNote = SketchNote
+	} else if t.spilled() {
+		all := func(runs [][]sortedRun) []sortedRun { return slices.Concat(runs...) }
+		tt, ee := all(t.spill.ttft), all(t.spill.e2e)
+		m.TTFT, m.E2E = t.spilledDist(tt, len(tt)), t.spilledDist(ee, len(ee))
+		m.Queue = t.spilledDist(t.spill.queue, len(t.spill.queue))
 	} else {
 		m.TTFT, m.E2E, m.Queue = SummarizeSorted(t.ttft), SummarizeSorted(t.e2e), Summarize(t.queue)
 	}
@@ -301,9 +377,11 @@ func boundModel(sc scenario.Scenario) (sim.Linear, bool) {
 // three values. When block ids are recycled, the bound's seen set moves
 // forgotten ids into a Bloom filter and says so (MaxLoadLowerBoundNote),
 // and under rlt or random_leaf IDRecycling says their draws may differ.
-// s should keep original ids (trace.ReadOptions.KeepIDs). opt.OnRecord is
-// t's and must be nil. t is NewTally(sc.Workers), or NewSketchTally for
-// percentiles from sketches, which holds nothing per request at all.
+// s should keep original ids (trace.ReadOptions.KeepIDs). opt.OnRecord,
+// if set, gets each record after t (a records file: sim.RecordWriter). t
+// is NewTally(sc.Workers), spilling its values past a budget
+// (Tally.SpillValues) or not, or NewSketchTally for percentiles from
+// sketches, which holds nothing per request at all.
 func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, opt sim.StreamOptions, t *Tally) (RunMetrics, error) {
 	var b *boundTally
 	if m, ok := boundModel(sc); ok {
@@ -312,10 +390,14 @@ func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, o
 		b.origOf = tb.Orig
 		tb.SetOnForget(b.forget)
 	}
+	also := opt.OnRecord
 	opt.OnRecord = func(rec *sim.Record, r *trace.Request) {
 		t.Add(rec)
 		if b != nil {
 			b.add(rec, r)
+		}
+		if also != nil {
+			also(rec, r)
 		}
 	}
 	run, err := sim.SimulateStream(ctx, s, sc, opt)
@@ -327,6 +409,9 @@ func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, o
 		lb = b.bound()
 	}
 	m := t.Metrics(run, sc.Seed, lb)
+	if err := t.Err(); err != nil {
+		return RunMetrics{}, err
+	}
 	if b != nil && m.MaxLoadLowerBoundS != nil {
 		m.MaxLoadLowerBoundNote = b.note()
 	}

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
@@ -55,18 +56,49 @@ func Summarize(xs []float64) Dist {
 // its totals: 160 MB at 10 M requests was the copy).
 func SummarizeSorted(parts [][]float64) Dist {
 	n := 0
+	cs := make([]valueCursor, 0, len(parts))
 	for _, p := range parts {
 		n += len(p)
+		cs = append(cs, valueCursor{buf: p})
 	}
+	d, _ := summarizeMerged(n, cs) // cursors over slices never fail
+	return d
+}
+
+// valueCursor walks one ascending sequence of values: buf[i:] are the
+// next ones; refill, if set, returns the ones after buf (none at the end),
+// for sequences read from a file (valueSpill).
+type valueCursor struct {
+	buf    []float64
+	i      int
+	refill func() ([]float64, error)
+}
+
+// next moves past the current value, refilling buf when it is used up;
+// false at the end of the sequence.
+func (c *valueCursor) next() (bool, error) {
+	if c.i++; c.i < len(c.buf) {
+		return true, nil
+	}
+	if c.refill == nil {
+		return false, nil
+	}
+	b, err := c.refill()
+	c.buf, c.i = b, 0
+	return len(b) > 0 && err == nil, err
+}
+
+// summarizeMerged is Summarize of the n values of the ascending sequences
+// cs taken together, walking their merged order (a binary heap of the
+// cursors, ordered by their current value).
+func summarizeMerged(n int, cs []valueCursor) (Dist, error) {
 	if n == 0 {
-		return Summarize(nil)
+		return Summarize(nil), nil
 	}
 	rank := func(q float64) int { return min(max(int(math.Ceil(q*float64(n))), 1), n) }
 	r50, r90, r99 := rank(0.50), rank(0.90), rank(0.99)
-	// A binary heap of cursors, ordered by their next value.
-	type cursor struct{ p, i int }
-	h := make([]cursor, 0, len(parts))
-	less := func(a, b cursor) bool { return parts[a.p][a.i] < parts[b.p][b.i] }
+	h := make([]int, 0, len(cs))
+	less := func(a, b int) bool { return cs[a].buf[cs[a].i] < cs[b].buf[cs[b].i] }
 	down := func(i int) {
 		for {
 			c := 2*i + 1
@@ -83,9 +115,9 @@ func SummarizeSorted(parts [][]float64) Dist {
 			i = c
 		}
 	}
-	for p := range parts {
-		if len(parts[p]) > 0 {
-			h = append(h, cursor{p, 0})
+	for i := range cs {
+		if cs[i].i < len(cs[i].buf) {
+			h = append(h, i)
 		}
 	}
 	for i := len(h)/2 - 1; i >= 0; i-- {
@@ -94,8 +126,11 @@ func SummarizeSorted(parts [][]float64) Dist {
 	var d Dist
 	sum := 0.0
 	for k := 1; k <= n; k++ {
-		c := &h[0]
-		x := parts[c.p][c.i]
+		if len(h) == 0 {
+			return Dist{}, fmt.Errorf("merged values: %d of %d", k-1, n)
+		}
+		c := &cs[h[0]]
+		x := c.buf[c.i]
 		sum += x
 		if k == r50 {
 			d.P50 = x
@@ -106,14 +141,18 @@ func SummarizeSorted(parts [][]float64) Dist {
 		if k == r99 {
 			d.P99 = x
 		}
-		if c.i++; c.i == len(parts[c.p]) {
+		more, err := c.next()
+		if err != nil {
+			return Dist{}, err
+		}
+		if !more {
 			h[0] = h[len(h)-1]
 			h = h[:len(h)-1]
 		}
 		down(0)
 	}
 	d.Mean, d.N = sum/float64(n), n
-	return d
+	return d, nil
 }
 
 // Mean is the arithmetic mean; NaN for no values.

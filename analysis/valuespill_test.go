@@ -1,0 +1,99 @@
+package analysis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// TestSpillValuesMatchesExact: an exact tally that spills its values
+// (budgets from 3 values, a flush every record, to more than the run
+// holds, no flush at all) gives the held tally's summary to the byte, and
+// leaves no file behind.
+func TestSpillValuesMatchesExact(t *testing.T) {
+	base := scenario.Default(param.Spec{}, param.Spec{})
+	for _, s := range []string{
+		"cache_aware+lru;workers=4;cache_blocks=300;oversize=fail",
+		"lbgr+rlt;workers=4;cache_blocks=300;oversize=bypass",
+		"least_load+lru;workers=3;cache_blocks=12;oversize=fail",
+	} {
+		sc, err := scenario.Parse(s, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{}, NewTally(sc.Workers))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wj, _ := json.Marshal(want)
+		for _, budget := range []int{3, 100, 1999, 6000, 1 << 20} {
+			t.Run(fmt.Sprintf("%s/budget=%d", s, budget), func(t *testing.T) {
+				dir := t.TempDir()
+				tl := NewTally(sc.Workers)
+				tl.SpillValues(dir, budget)
+				defer tl.Close()
+				got, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{}, tl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if gj, _ := json.Marshal(got); !bytes.Equal(wj, gj) {
+					t.Fatalf("spilled:\n%s\nheld:\n%s", gj, wj)
+				}
+				runs := len(tl.spill.queue)
+				if spills := budget <= 3*want.Completed; spills != (runs > 0) {
+					t.Fatalf("budget %d of %d values: %d sorted runs", budget, 3*want.Completed, runs)
+				}
+				if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+					t.Fatalf("left behind: %v", ents)
+				}
+			})
+		}
+	}
+}
+
+// TestSpillValuesError: a spill that cannot be written fails the summary
+// with a message that says so, instead of reporting short percentiles.
+func TestSpillValuesError(t *testing.T) {
+	sc, err := scenario.Parse("round_robin+lru;workers=2;cache_blocks=300", scenario.Default(param.Spec{}, param.Spec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := NewTally(sc.Workers)
+	tl.SpillValues(filepath.Join(t.TempDir(), "missing"), 10)
+	_, err = SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{}, tl)
+	if err == nil || !strings.Contains(err.Error(), "spilling percentile values") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// TestSummaryStreamChainsOnRecord: the caller's OnRecord sees every
+// record, in trace order, after the tally.
+func TestSummaryStreamChainsOnRecord(t *testing.T) {
+	sc, err := scenario.Parse("round_robin+lru;workers=2;cache_blocks=300", scenario.Default(param.Spec{}, param.Spec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	m, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{OnRecord: func(r *sim.Record, _ *trace.Request) {
+		if int(r.Index) != n {
+			t.Fatalf("record %d after %d", r.Index, n-1)
+		}
+		n++
+	}}, NewTally(sc.Workers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != m.Requests || n == 0 {
+		t.Fatalf("%d records seen of %d", n, m.Requests)
+	}
+}
