@@ -26,6 +26,8 @@ func newRunCmd() *cobra.Command {
 		asJSON  bool
 		idLimit int
 		pct     string
+		records string
+		spill   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run TRACE",
@@ -58,7 +60,7 @@ func newRunCmd() *cobra.Command {
 			if pct != "exact" && pct != "sketch" {
 				return usagef("--percentiles: %q: exact or sketch", pct)
 			}
-			m, err := simulateRun(cmd, p, args[0], opt, sc, vsOpt, idLimit, pct == "sketch")
+			m, err := simulateRun(cmd, p, args[0], opt, sc, runOutputs{vsOpt: vsOpt, idLimit: idLimit, sketch: pct == "sketch", records: records, spillDir: spill})
 			if err != nil {
 				return err
 			}
@@ -76,7 +78,9 @@ func newRunCmd() *cobra.Command {
 	sf.add(cmd, false, "round_robin")
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "per worker, replay its prefill-start-ordered sequence with opt and the Belady bound and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().StringVar(&pct, "percentiles", "exact", "exact: from every request's values (24 bytes a request); sketch: from DDSketch sketches, within 1% of the exact values, in constant memory")
+	cmd.Flags().StringVar(&pct, "percentiles", "exact", "exact: from every request's values (24 bytes a request, held up to 64 MB, then spilled sorted to a temporary file in --spill-dir); sketch: from DDSketch sketches, within 1% of the exact values, in constant memory")
+	cmd.Flags().StringVar(&records, "records", "", "write every request's record (120 bytes each, in trace order, as the run retires them) to this file, atomically")
+	cmd.Flags().StringVar(&spill, "spill-dir", "", "directory for the exact percentiles' spilled values (default: the system's temporary directory); the file is unlinked once created")
 	cmd.Flags().IntVar(&idLimit, "id-limit", 0, "block ids held before unused ones are recycled, when the trace is streamed (0: as `kvscope replay --id-limit`; -1: never, and memory grows with the trace's unique blocks)")
 	addOutputFlags(cmd, true)
 	return cmd
@@ -87,35 +91,80 @@ func newRunCmd() *cobra.Command {
 // requests in flight, not the trace; the progress line counts bytes read)
 // unless --vs-opt (each worker's whole sequence), session_timing=closed
 // or keep_outputs (a request's later turns) need the whole trace.
-func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, sc scenario.Scenario, vsOpt bool, idLimit int, sketch bool) (analysis.RunMetrics, error) {
+// runOutputs are run's choices beyond the scenario: competitive ratios,
+// the streamed block table's limit, sketched percentiles, a records file
+// and where exact percentiles spill.
+type runOutputs struct {
+	vsOpt             bool
+	idLimit           int
+	sketch            bool
+	records, spillDir string
+}
+
+func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, sc scenario.Scenario, o runOutputs) (m analysis.RunMetrics, err error) {
 	t := analysis.NewTally(sc.Workers)
-	if sketch {
+	if o.sketch {
 		t = analysis.NewSketchTally(sc.Workers)
 	}
-	if !vsOpt && sim.CanStream(sc) {
+	var rw *sim.RecordWriter
+	if o.records != "" {
+		if rw, err = sim.CreateRecords(o.records, sc.Router.Name, sc.Workers); err != nil {
+			return m, err
+		}
+		defer func() {
+			if err != nil {
+				rw.Abort()
+			} else if err = rw.Close(m.Scenario, m.Trace); err != nil {
+				err = fmt.Errorf("--records: %w", err)
+			}
+		}()
+	}
+	if !o.vsOpt && sim.CanStream(sc) {
 		opt.KeepIDs = true // consistent_hash hashes the trace's own ids; the bound's filter keys on them
 		s, err := openTrace(cmd, p, path, opt)
 		if err != nil {
-			return analysis.RunMetrics{}, err
+			return m, err
 		}
 		defer s.Close()
-		m, err := analysis.SummaryStream(cmd.Context(), s, sc, sim.StreamOptions{IDLimit: idLimit}, t)
+		t.SpillValues(o.spillDir, 0)
+		defer t.Close()
+		so := sim.StreamOptions{IDLimit: o.idLimit}
+		var werr error
+		if rw != nil {
+			so.OnRecord = func(r *sim.Record, _ *trace.Request) {
+				if werr == nil {
+					werr = rw.Add(r)
+				}
+			}
+		}
+		m, err = analysis.SummaryStream(cmd.Context(), s, sc, so, t)
 		var ie *sim.InputError
 		if errors.As(err, &ie) {
 			return m, ie.Err
+		}
+		if err == nil && werr != nil {
+			err = fmt.Errorf("--records: %w", werr)
 		}
 		return m, err
 	}
 	tr, err := loadTrace(cmd, p, path, opt)
 	if err != nil {
-		return analysis.RunMetrics{}, err
+		return m, err
 	}
 	run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{Progress: countProgress(p, "replaying", "requests", len(tr.Requests))})
 	if err != nil {
-		return analysis.RunMetrics{}, err
+		return m, err
 	}
-	m := analysis.SummaryTally(tr, run, sc, t)
-	if vsOpt {
+	for i := range run.Records {
+		if rw == nil {
+			break
+		}
+		if err := rw.Add(&run.Records[i]); err != nil {
+			return m, fmt.Errorf("--records: %w", err)
+		}
+	}
+	m = analysis.SummaryTally(tr, run, sc, t)
+	if o.vsOpt {
 		rs, err := analysis.RatiosProgress(cmd.Context(), tr, run, sc, countProgress(p, "opt and Belady", "request passes", 0))
 		if err != nil {
 			return m, err

@@ -108,8 +108,8 @@ func (rw *RecordWriter) Add(r *Record) error {
 // Close writes the footer, with the run's canonical scenario and trace
 // information (known only at the end of a stream), and puts the file in
 // place.
-func (rw *RecordWriter) Close(run *Run) error {
-	rw.foot.Scenario, rw.foot.Trace = run.Scenario, run.Trace
+func (rw *RecordWriter) Close(scenario string, info trace.Info) error {
+	rw.foot.Scenario, rw.foot.Trace = scenario, info
 	return rw.w.close(rw.foot)
 }
 

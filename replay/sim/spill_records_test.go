@@ -52,7 +52,7 @@ func TestRecordsFileRoundTrip(t *testing.T) {
 			if _, err := os.Stat(path); !os.IsNotExist(err) {
 				t.Fatalf("records file in place before Close: %v", err)
 			}
-			if err := rw.Close(run); err != nil {
+			if err := rw.Close(run.Scenario, run.Trace); err != nil {
 				t.Fatal(err)
 			}
 			f, err := OpenRecords(path)
@@ -112,7 +112,7 @@ func TestRecordsFileRefusesBadFiles(t *testing.T) {
 	if err := rw.Add(&Record{Index: 7}); err == nil {
 		t.Fatal("a record out of trace order was accepted")
 	}
-	if err := rw.Close(&Run{}); err != nil {
+	if err := rw.Close("", trace.Info{}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(good)
@@ -172,7 +172,7 @@ func FuzzOpenRecords(f *testing.F) {
 	rw.Add(&Record{Index: 0, Worker: -1, Status: Failed, Fail: "too long"})
 	ca, _ := route.Lookup("cache_aware")
 	rw.Add(&Record{Index: 1, Worker: 1, Why: route.Why{Rule: ca.Rules[1], A: 3, Key: 9}})
-	if err := rw.Close(&Run{Scenario: "cache_aware+lru", Trace: trace.Info{Format: "mooncake"}}); err != nil {
+	if err := rw.Close("cache_aware+lru", trace.Info{Format: "mooncake"}); err != nil {
 		f.Fatal(err)
 	}
 	seed, _ := os.ReadFile(p)
