@@ -39,7 +39,8 @@
 // Streamed runs (issue 18). SummaryStream summarises a run that
 // sim.SimulateStream reads from the trace as its clock goes: a Tally takes
 // each record as it is retired (in trace order), keeping three values per
-// request for exact percentiles (24 bytes a request) or, with
+// request for exact percentiles (24 bytes a request, spilled past a
+// budget: below) or, with
 // NewSketchTally (`run --percentiles sketch`), only sketches (below), and
 // the max_load_s bound's boundTally takes the same records in arrival
 // order. What a streamed run holds is then the caches, the routers' own
@@ -68,6 +69,19 @@
 //     keep_outputs, which need later turns: sim.CanStream).
 //   - compare, plan, sweeps and the explorer still hold the trace and the
 //     runs' records, event logs and series (Compare reads them all).
+//
+// Exact percentiles in bounded memory (issue 18 point 2; valuespill.go):
+// Tally.SpillValues (on in `kvscope run`'s streamed runs) holds at most
+// DefaultSpillValues values (64 MB); past that, each flush sorts every
+// per-worker slice and writes it as a sorted run to one temporary file,
+// unlinked as soon as it is created so nothing is left behind. Metrics
+// walks the merged order of each distribution's runs (summarizeMerged,
+// the walk SummarizeSorted does over slices), so every percentile and
+// the mean (summed in ascending order, as Summarize sums) are the held
+// tally's to the bit (TestSpillValuesMatchesExact): the file costs 24
+// bytes a request of disk and about 1 MB of read buffers per
+// distribution. A failure to write or read it fails the summary
+// (Tally.Err), never shortens it.
 //
 // Latency percentiles in constant memory (issue 18 point 2; sketch.go):
 // Sketch is for a streamed run asked for constant memory, where the TTFT,

@@ -31,6 +31,16 @@
 // is recycled (TestStreamMatchesWhole); under rlt and random_leaf a
 // recycled id can change a draw, and Run.IDs says recycling happened.
 //
+// Spill files (spill.go) hold what a run produces per request, written as
+// it is produced and read back lazily: fixed-size little-endian rows
+// between a header and a JSON footer, written through internal/atomicfile
+// (a failed or interrupted run leaves none; a file cut short is refused,
+// naming the file and field). Row i is one ReadAt. A records file
+// (spill_records.go, `kvscope run --records`) holds every record in
+// trace order, 120 bytes each, with the decision rules and failure
+// reasons as indices into the footer's tables; every field is checked on
+// reading.
+//
 // Simulate refuses some runs before any work, from facts of the whole
 // trace (time limits below, oversize=error). A streamed run checks them
 // request by request (streamChecks): the first request that dooms the run
