@@ -107,6 +107,8 @@ type cluster struct {
 	win      window
 	onRecord func(*Record, *trace.Request)
 	checks   *streamChecks
+	// sinks take a streamed run's events, samples and loads (nil: none).
+	sinks *sinks
 }
 
 // req is request x (a trace index) of the run.
@@ -180,6 +182,7 @@ func hitTokens(r *trace.Request, h, bs int) int {
 
 func (c *cluster) logEvent(t time.Duration, kind EventKind, req int32, w int) {
 	if !c.series {
+		c.sinks.event(Event{T: t, Req: req, Worker: int16(w), Kind: kind})
 		return
 	}
 	c.run.Events = append(c.run.Events, Event{T: t, Req: req, Worker: int16(w), Kind: kind})
@@ -195,14 +198,14 @@ func (c *cluster) snap(w *worker, t time.Duration) {
 	s.T = t
 	if !c.series {
 		c.lastSample(w)
+		if c.sinks.wantSamples() {
+			full := *s
+			c.fillSample(w, &full)
+			c.sinks.sample(w.id, &full)
+		}
 		return
 	}
-	s.Queue = int32(w.queueLen())
-	s.Running = int32(len(w.run))
-	pinned, marked, unmarked := c.split(w)
-	s.Pinned, s.Marked, s.Unmarked = pinned, marked, unmarked
-	s.Evicted = w.cache.Evicted()
-	s.Phases = int32(phases(w.cache))
+	c.fillSample(w, s)
 	ss := &c.run.Samples[w.id]
 	if n := len(*ss); n > 0 && (*ss)[n-1].T == t {
 		(*ss)[n-1] = *s // same instant: keep the state after it
@@ -211,9 +214,24 @@ func (c *cluster) snap(w *worker, t time.Duration) {
 	*ss = append(*ss, *s)
 }
 
+// fillSample completes s, worker w's running sample, with its state now:
+// queue, running, the capacity split, evictions and phases.
+func (c *cluster) fillSample(w *worker, s *Sample) {
+	s.Queue = int32(w.queueLen())
+	s.Running = int32(len(w.run))
+	pinned, marked, unmarked := c.split(w)
+	s.Pinned, s.Marked, s.Unmarked = pinned, marked, unmarked
+	s.Evicted = w.cache.Evicted()
+	s.Phases = int32(phases(w.cache))
+}
+
 // sampleLoads records the router's own per-worker load at t.
 func (c *cluster) sampleLoads(t time.Duration) {
 	if !c.series {
+		if c.sinks.wantLoads() {
+			c.loadBuf = c.router.Loads(t, c.loadBuf[:0])
+			c.sinks.loadRow(t, c.loadBuf)
+		}
 		return
 	}
 	c.loadBuf = c.router.Loads(t, c.loadBuf[:0])

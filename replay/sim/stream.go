@@ -28,6 +28,20 @@ type StreamOptions struct {
 	// IDLimit bounds the block table as seq.RunStream's limit does: 0
 	// takes seq.IDLimit, a negative limit keeps every id.
 	IDLimit int
+	// OnEvent receives every event a whole-trace run appends to
+	// Run.Events, in the same order, as it happens.
+	OnEvent func(Event)
+	// OnSample receives every sample a whole-trace run's Samples[w]
+	// holds, in order per worker: a sample is held until its worker's
+	// next instant (one at the same instant replaces it) or the run's
+	// end, so samples of different workers interleave out of time order.
+	// The sample is reused. Only with OnSample are the queue, running and
+	// capacity split figures computed.
+	OnSample func(w int, s *Sample)
+	// OnLoads receives the router's per-worker loads as a whole-trace run
+	// keeps them in LoadT and Loads (one row per instant, the last at it):
+	// loads has one value per worker and is reused.
+	OnLoads func(t time.Duration, loads []float32)
 
 	iterModel IterationModel
 }
@@ -101,6 +115,7 @@ func SimulateStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, 
 	c.src = &source{s: s}
 	c.onRecord = opt.OnRecord
 	c.checks = newStreamChecks(c)
+	c.sinks = newSinks(&opt, sc.Workers)
 	if err := c.loop(); err != nil {
 		// A whole-trace run's trace fails to load before it runs: a
 		// reading error further on wins over the run's own.
@@ -112,6 +127,7 @@ func SimulateStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, 
 		return nil, err
 	}
 	c.cur = -1
+	c.sinks.flush()
 	c.run.Trace = s.Info()
 	c.run.Requests = c.src.read
 	if tb.Recycled() > 0 {

@@ -395,19 +395,29 @@ func (c *cluster) vllmSnap(w *worker, t time.Duration) {
 	s.T = t
 	if !c.series {
 		c.lastSample(w)
+		if c.sinks.wantSamples() {
+			full := *s
+			vllmFill(vl, &full)
+			c.sinks.sample(w.id, &full)
+		}
 		return
 	}
-	s.Queue = int32(vl.queueLen())
-	s.Running = int32(len(vl.running))
-	s.Pinned = int64(len(vl.pool.ref) - vl.pool.free)
-	s.Marked, s.Unmarked = 0, int64(vl.pool.cachedFree)
-	s.Evicted = vl.pool.evicted
+	vllmFill(vl, s)
 	ss := &c.run.Samples[w.id]
 	if n := len(*ss); n > 0 && (*ss)[n-1].T == t {
 		(*ss)[n-1] = *s
 		return
 	}
 	*ss = append(*ss, *s)
+}
+
+// vllmFill completes s with the vllm worker's state now.
+func vllmFill(vl *vstate, s *Sample) {
+	s.Queue = int32(vl.queueLen())
+	s.Running = int32(len(vl.running))
+	s.Pinned = int64(len(vl.pool.ref) - vl.pool.free)
+	s.Marked, s.Unmarked = 0, int64(vl.pool.cachedFree)
+	s.Evicted = vl.pool.evicted
 }
 
 // vllmVerdict fails, before the run, a request vLLM would reject or could
