@@ -48,6 +48,12 @@ type spillWriter struct {
 // createSpill starts the spill file path of kind (4 bytes) with rows of
 // rowSize bytes and meta (any JSON value, written at the head).
 func createSpill(path, kind string, rowSize int, meta any) (*spillWriter, error) {
+	return createSpillSize(path, kind, rowSize, meta, spillBufBytes)
+}
+
+// createSpillSize is createSpill with a write buffer of bufBytes, for a
+// writer keeping many spill files open at once.
+func createSpillSize(path, kind string, rowSize int, meta any, bufBytes int) (*spillWriter, error) {
 	if len(kind) != 4 {
 		return nil, fmt.Errorf("spill kind %q: want 4 bytes", kind)
 	}
@@ -59,7 +65,7 @@ func createSpill(path, kind string, rowSize int, meta any) (*spillWriter, error)
 	if err != nil {
 		return nil, err
 	}
-	w := &spillWriter{f: f, bw: bufio.NewWriterSize(f, spillBufBytes), kind: kind, rowSize: rowSize, row: make([]byte, rowSize)}
+	w := &spillWriter{f: f, bw: bufio.NewWriterSize(f, bufBytes), kind: kind, rowSize: rowSize, row: make([]byte, rowSize)}
 	var h [spillHead]byte
 	copy(h[:8], spillMagic)
 	copy(h[8:12], kind)
