@@ -31,15 +31,25 @@
 // is recycled (TestStreamMatchesWhole); under rlt and random_leaf a
 // recycled id can change a draw, and Run.IDs says recycling happened.
 //
-// Spill files (spill.go) hold what a run produces per request, written as
-// it is produced and read back lazily: fixed-size little-endian rows
-// between a header and a JSON footer, written through internal/atomicfile
-// (a failed or interrupted run leaves none; a file cut short is refused,
-// naming the file and field). Row i is one ReadAt. A records file
-// (spill_records.go, `kvscope run --records`) holds every record in
-// trace order, 120 bytes each, with the decision rules and failure
-// reasons as indices into the footer's tables; every field is checked on
-// reading.
+// What a streamed run does not keep it can hand over as it happens:
+// StreamOptions.OnEvent, OnSample and OnLoads receive the event log, each
+// worker's samples and the router's load rows a whole-trace run would hold,
+// in its order and with its coalescing (a sample or load row is held until
+// a later instant replaces or follows it; full samples are computed only
+// with OnSample, so a run without sinks costs what it did). Spill files
+// take them to disk (spill.go: fixed rows between a header and a JSON
+// footer, each file written whole or not at all through atomicfile) and
+// read them back lazily: an events file (CreateEvents, OpenEvents) of 16
+// bytes an event, where event i is one ReadAt and Index (Run.EventIndex) a
+// binary search; a states set (CreateStates, OpenStates), a directory with
+// one file of 96-byte rows per worker and one of load rows whose footer is
+// the set's manifest, where StateAt equals Run.StateAt at O(workers · log
+// n) ReadAt calls of one row each and nothing else read. Decoding checks
+// every field it reads and names the file, row and field at fault.
+//
+// A records file (spill_records.go, `kvscope run --records`) holds every
+// record in trace order, 120 bytes each, with the decision rules and
+// failure reasons as indices into the footer's tables.
 //
 // Simulate refuses some runs before any work, from facts of the whole
 // trace (time limits below, oversize=error). A streamed run checks them

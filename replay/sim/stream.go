@@ -58,7 +58,10 @@ func CanStream(sc scenario.Scenario) bool {
 // arrival: it holds the requests queued or running (and those ended behind
 // an older one still running), hands each record to opt.OnRecord in trace
 // order and keeps no event log and no series, so memory follows the
-// caches, the routers and the requests in flight, not the trace.
+// caches, the routers and the requests in flight, not the trace. The
+// event log, samples and load rows go to opt.OnEvent, OnSample and
+// OnLoads where set (the last pending samples and load row are handed over
+// when the run ends without error).
 //
 // The returned Run has no Records, Events, Scores or load series; each
 // worker's Samples hold one sample with its cumulative counters (hits,
