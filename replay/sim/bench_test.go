@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -104,4 +105,70 @@ func BenchmarkStateAt(b *testing.B) {
 	b.ReportMetric(float64(lat[(len(lat)*99+99)/100-1].Microseconds()), "p99_us")
 	b.ReportMetric(perReq, "run_bytes/request")
 	runtime.KeepAlive(run)
+}
+
+// BenchmarkStreamSinks is the cost of spilling a streamed run's event log,
+// samples and router loads: the Mooncake conversation trace streamed from
+// disk, 8 workers of 4,000 blocks, with the three sinks writing an events
+// file and a states set, against the same run without sinks, measured in
+// the same benchmark. It reports the ratio of the two times, the bytes
+// spilled per request and the time the writers' Close takes (committing
+// the files: flush, fsync, rename), part of the sinks' time.
+func BenchmarkStreamSinks(b *testing.B) {
+	path := filepath.Join(testenv.SharedTraces(b), "mooncake", "conversation_trace.jsonl")
+	sc := mustScenario(b, "cache_aware+lru;workers=8;cache_blocks=4000")
+	dir := b.TempDir()
+	stream := func(opt StreamOptions) (time.Duration, int) {
+		s, err := trace.Open(path, trace.ReadOptions{KeepIDs: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		st := time.Now()
+		run, err := SimulateStream(context.Background(), s, sc, opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(st), run.Requests
+	}
+	var with, bare, closing time.Duration
+	var reqs int
+	var spilled int64
+	for b.Loop() {
+		ew, err := CreateEvents(filepath.Join(dir, "events.kvs"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sw, err := CreateStates(filepath.Join(dir, "states"), sc.Workers)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st := time.Now()
+		_, n := stream(StreamOptions{OnEvent: ew.Add, OnSample: sw.Add, OnLoads: sw.AddLoads})
+		cl := time.Now()
+		if err := ew.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := sw.Close(); err != nil {
+			b.Fatal(err)
+		}
+		with += time.Since(st)
+		closing += time.Since(cl)
+		reqs += n
+		b.StopTimer()
+		d, _ := stream(StreamOptions{})
+		bare += d
+		spilled = 0
+		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+				spilled += fi.Size()
+			}
+			return nil
+		})
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(reqs)/with.Seconds(), "requests/s")
+	b.ReportMetric(with.Seconds()/bare.Seconds(), "x_no_sinks_time")
+	b.ReportMetric(float64(spilled)/float64(reqs/b.N), "spill_bytes/request")
+	b.ReportMetric(closing.Seconds()*1e3/float64(b.N), "close_ms")
 }
