@@ -381,7 +381,8 @@ func spillRowSize(path string) (int, error) {
 // Workers is the run's worker count.
 func (sf *StateFile) Workers() int { return sf.workers }
 
-// Samples is worker w's sample count (len(Run.Samples[w])).
+// Samples is worker w's sample count (len(Run.Samples[w])); w must be
+// in [0, Workers()).
 func (sf *StateFile) Samples(w int) int { return int(sf.samples[w].s.rows) }
 
 // LoadRows is the number of load rows (len(Run.LoadT)).
