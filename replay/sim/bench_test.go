@@ -139,7 +139,7 @@ func BenchmarkStreamSinks(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		sw, err := CreateStates(filepath.Join(dir, "states"), sc.Workers)
+		sw, err := CreateStates(filepath.Join(dir, "states"), sc.Workers, sc.String())
 		if err != nil {
 			b.Fatal(err)
 		}

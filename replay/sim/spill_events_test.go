@@ -33,7 +33,7 @@ func spillRun(t testing.TB, s, dir string) spilled {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw, err := CreateStates(sp.states, sc.Workers)
+	sw, err := CreateStates(sp.states, sc.Workers, sc.String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,11 @@
 package sim
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -25,7 +25,9 @@ import (
 //	               row of 8 + 4·workers bytes each: T int64 | workers ×
 //	               float32 bits
 //
-// Every file's meta names the set (a random id), the worker count and,
+// Every file's meta names the set (an FNV-1a hash of the run's description
+// the writer was given, so the same run writes the same bytes), the worker
+// count and,
 // for a samples file, its worker; footers hold the row count and the
 // first and last instants. The loads file is committed last and its
 // footer lists every worker's sample count: it is the set's manifest, so
@@ -94,17 +96,18 @@ type StateWriter struct {
 }
 
 // CreateStates starts the states spill set of a run of workers workers in
-// dir (created if needed). Files appear in dir as Close commits them.
-func CreateStates(dir string, workers int) (*StateWriter, error) {
+// dir (created if needed); run describes the run (its canonical scenario),
+// and its hash names the set. Files appear in dir as Close commits them.
+func CreateStates(dir string, workers int, run string) (*StateWriter, error) {
 	if workers < 1 || workers > math.MaxInt16 {
 		return nil, fmt.Errorf("states spill: %d workers", workers)
 	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, err
 	}
-	var id [8]byte
-	rand.Read(id[:])
-	meta := statesMeta{Format: "kvscope-states", Set: hex.EncodeToString(id[:]), Workers: workers}
+	h := fnv.New64a()
+	h.Write([]byte(run))
+	meta := statesMeta{Format: "kvscope-states", Set: hex.EncodeToString(h.Sum(nil)), Workers: workers}
 	sw := &StateWriter{dir: dir, samples: make([]series, workers), workers: workers}
 	var err error
 	for w := range workers {

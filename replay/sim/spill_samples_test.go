@@ -13,13 +13,13 @@ import (
 
 // writeStates writes a small states set of two workers in dir: worker 0
 // sampled at 1, 3 and 5, worker 1 at 2, load rows at 1 and 2.
-func writeStates(t testing.TB, dir string) *Run {
+func writeStates(t testing.TB, dir, name string) *Run {
 	t.Helper()
 	run := &Run{Workers: 2, Samples: [][]Sample{
 		{{T: 1, Queue: 1, HitTokens: 4}, {T: 3, Running: 2, Pinned: 7}, {T: 5, Completed: 1, Busy: 9}},
 		{{T: 2, Marked: 3, Unmarked: 4, Evicted: 1, Phases: 2}},
 	}, LoadT: []time.Duration{1, 2}, Loads: []float32{0.5, 0, 1.5, 2}}
-	sw, err := CreateStates(dir, 2)
+	sw, err := CreateStates(dir, 2, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func writeStates(t testing.TB, dir string) *Run {
 // TestStatesSmall: a hand-made set reads back as the Run it came from.
 func TestStatesSmall(t *testing.T) {
 	dir := t.TempDir()
-	run := writeStates(t, dir)
+	run := writeStates(t, dir, "small")
 	sf, err := OpenStates(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -67,9 +67,9 @@ func TestStatesSmall(t *testing.T) {
 func TestStatesFileErrors(t *testing.T) {
 	base := t.TempDir()
 	good := filepath.Join(base, "good")
-	writeStates(t, good)
+	writeStates(t, good, "good")
 	other := filepath.Join(base, "other")
-	writeStates(t, other)
+	writeStates(t, other, "other")
 	events := writeEvents(t, base, testEvents)
 	read := func(p string) []byte {
 		b, err := os.ReadFile(p)
@@ -139,7 +139,7 @@ func TestStatesFileErrors(t *testing.T) {
 		"worker":               func(sw *StateWriter) { sw.Add(2, &Sample{}) },
 	} {
 		dir := filepath.Join(base, "w-"+strings.ReplaceAll(name, " ", "_"))
-		sw, err := CreateStates(dir, 2)
+		sw, err := CreateStates(dir, 2, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func TestStatesFileErrors(t *testing.T) {
 // and load row and StateAt never panic.
 func FuzzOpenStates(f *testing.F) {
 	dir := f.TempDir()
-	writeStates(f, dir)
+	writeStates(f, dir, "seed")
 	loads, err := os.ReadFile(filepath.Join(dir, loadsName))
 	if err != nil {
 		f.Fatal(err)
