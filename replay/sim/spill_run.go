@@ -1,0 +1,197 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/trace"
+)
+
+// A spilled run is a directory holding what Run holds in memory, written
+// as a streamed run produces it (`kvscope run --spill DIR`) and read back
+// lazily (OpenSpill, `kvscope inspect DIR`):
+//
+//	records.kvr   every request's record, trace order (OpenRecords)
+//	events.kve    the event log, time order (OpenEvents)
+//	states/       each worker's samples and the router's loads (OpenStates)
+//
+// The records file is committed last: a directory whose records file is
+// missing was not finished.
+const (
+	spillRecordsName = "records.kvr"
+	spillEventsName  = "events.kve"
+	spillStatesName  = "states"
+)
+
+// SpillWriter writes a spilled run (CreateSpill).
+type SpillWriter struct {
+	dir     string
+	records *RecordWriter
+	events  *EventWriter
+	states  *StateWriter
+	err     error
+}
+
+// CreateSpill starts the spilled run of sc in dir, which is created if
+// needed and must not hold another spilled run.
+func CreateSpill(dir string, sc scenario.Scenario) (_ *SpillWriter, err error) {
+	if _, err := os.Stat(filepath.Join(dir, spillRecordsName)); err == nil {
+		return nil, fmt.Errorf("%s: already holds a spilled run (%s)", dir, spillRecordsName)
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, err
+	}
+	w := &SpillWriter{dir: dir}
+	defer func() {
+		if err != nil {
+			w.Abort()
+		}
+	}()
+	if w.records, err = CreateRecords(filepath.Join(dir, spillRecordsName), sc.Router.Name, sc.Workers); err != nil {
+		return nil, err
+	}
+	if w.events, err = CreateEvents(filepath.Join(dir, spillEventsName)); err != nil {
+		return nil, err
+	}
+	if w.states, err = CreateStates(filepath.Join(dir, spillStatesName), sc.Workers, sc.String()); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Hook sets opt's sinks to write the run; a caller's OnRecord, if set, is
+// called after the record is written.
+func (w *SpillWriter) Hook(opt *StreamOptions) {
+	also := opt.OnRecord
+	opt.OnRecord = func(r *Record, q *trace.Request) {
+		w.addRecord(r)
+		if also != nil {
+			also(r, q)
+		}
+	}
+	opt.OnEvent = w.events.Add
+	opt.OnSample = w.states.Add
+	opt.OnLoads = w.states.AddLoads
+}
+
+func (w *SpillWriter) addRecord(r *Record) {
+	if w.err == nil {
+		w.err = w.records.Add(r)
+	}
+}
+
+// WriteRun writes a whole-trace run (Simulate's, with its event log and
+// series) as a streamed run's sinks would have.
+func (w *SpillWriter) WriteRun(run *Run) {
+	for i := range run.Records {
+		w.addRecord(&run.Records[i])
+	}
+	for _, e := range run.Events {
+		w.events.Add(e)
+	}
+	for k, ss := range run.Samples {
+		for i := range ss {
+			w.states.Add(k, &ss[i])
+		}
+	}
+	for i, t := range run.LoadT {
+		w.states.AddLoads(t, run.Loads[i*run.Workers:(i+1)*run.Workers])
+	}
+}
+
+// Close commits the files, the records last, with the run's canonical
+// scenario and trace information (known at the end of a stream); on any
+// error nothing of the run is left in the directory.
+func (w *SpillWriter) Close(scenario string, info trace.Info) error {
+	if w.err != nil {
+		w.Abort()
+		return w.err
+	}
+	if err := w.events.Close(); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.states.Close(); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.records.Close(scenario, info); err != nil {
+		w.Abort()
+		return err
+	}
+	return nil
+}
+
+// Abort drops whatever was written.
+func (w *SpillWriter) Abort() {
+	if w.records != nil {
+		w.records.Abort()
+	}
+	if w.events != nil {
+		w.events.Abort()
+		os.Remove(filepath.Join(w.dir, spillEventsName))
+	}
+	if w.states != nil {
+		w.states.Abort()
+		// Committed files are removed by name, never the directory's
+		// other contents.
+		st := filepath.Join(w.dir, spillStatesName)
+		for k := range w.states.workers {
+			os.Remove(filepath.Join(st, samplesName(k)))
+		}
+		os.Remove(filepath.Join(st, loadsName))
+		os.Remove(st) // only if empty
+	}
+}
+
+// Spilled is an open spilled run: its records, event log and states, each
+// read on demand.
+type Spilled struct {
+	Records *RecordFile
+	Events  *EventFile
+	States  *StateFile
+}
+
+// OpenSpill opens the spilled run in dir.
+func OpenSpill(dir string) (_ *Spilled, err error) {
+	s := &Spilled{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.Records, err = OpenRecords(filepath.Join(dir, spillRecordsName)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no spilled run (%s is missing: not written by kvscope run --spill, or not finished)", dir, spillRecordsName)
+		}
+		return nil, err
+	}
+	if s.Events, err = OpenEvents(filepath.Join(dir, spillEventsName)); err != nil {
+		return nil, err
+	}
+	if s.States, err = OpenStates(filepath.Join(dir, spillStatesName)); err != nil {
+		return nil, err
+	}
+	if s.States.Workers() != s.Records.Footer().Workers {
+		return nil, &SpillError{Path: dir, Field: "workers", Err: fmt.Errorf("states of %d workers, records of %d", s.States.Workers(), s.Records.Footer().Workers)}
+	}
+	return s, nil
+}
+
+// Close closes the files.
+func (s *Spilled) Close() error {
+	var errs []error
+	if s.Records != nil {
+		errs = append(errs, s.Records.Close())
+	}
+	if s.Events != nil {
+		errs = append(errs, s.Events.Close())
+	}
+	if s.States != nil {
+		errs = append(errs, s.States.Close())
+	}
+	return errors.Join(errs...)
+}
