@@ -115,7 +115,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newReplayCmd(),
 		newProfileCmd(),
 		newRunCmd(),
-		newRecordsCmd(),
+		newInspectCmd(),
 		newOpenCmd(),
 		newCompareCmd(),
 		newLiveCmd(),

@@ -20,14 +20,14 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var (
-		rf      readerFlags
-		sf      scenarioFlags
-		vsOpt   bool
-		asJSON  bool
-		idLimit int
-		pct     string
-		records string
-		spill   string
+		rf       readerFlags
+		sf       scenarioFlags
+		vsOpt    bool
+		asJSON   bool
+		idLimit  int
+		pct      string
+		spill    string
+		spillDir string
 	)
 	cmd := &cobra.Command{
 		Use:   "run TRACE",
@@ -60,7 +60,7 @@ func newRunCmd() *cobra.Command {
 			if pct != "exact" && pct != "sketch" {
 				return usagef("--percentiles: %q: exact or sketch", pct)
 			}
-			m, err := simulateRun(cmd, p, args[0], opt, sc, runOutputs{vsOpt: vsOpt, idLimit: idLimit, sketch: pct == "sketch", records: records, spillDir: spill})
+			m, err := simulateRun(cmd, p, args[0], opt, sc, runOutputs{vsOpt: vsOpt, idLimit: idLimit, sketch: pct == "sketch", spill: spill, spillDir: spillDir})
 			if err != nil {
 				return err
 			}
@@ -79,8 +79,8 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "per worker, replay its prefill-start-ordered sequence with opt and the Belady bound and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&pct, "percentiles", "exact", "exact: from every request's values (24 bytes a request, held up to 64 MB, then spilled sorted to a temporary file in --spill-dir); sketch: from DDSketch sketches, within 1% of the exact values, in constant memory")
-	cmd.Flags().StringVar(&records, "records", "", "write every request's record (120 bytes each, in trace order, as the run retires them) to this file, atomically")
-	cmd.Flags().StringVar(&spill, "spill-dir", "", "directory for the exact percentiles' spilled values (default: the system's temporary directory); the file is unlinked once created")
+	cmd.Flags().StringVar(&spill, "spill", "", "write the run to this directory as it goes (every request's record, the event log, each worker's states and the router's loads, about 250 bytes a request), for `kvscope inspect`")
+	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for the exact percentiles' spilled values (default: the system's temporary directory); the file is unlinked once created")
 	cmd.Flags().IntVar(&idLimit, "id-limit", 0, "block ids held before unused ones are recycled, when the trace is streamed (0: as `kvscope replay --id-limit`; -1: never, and memory grows with the trace's unique blocks)")
 	addOutputFlags(cmd, true)
 	return cmd
@@ -92,13 +92,13 @@ func newRunCmd() *cobra.Command {
 // unless --vs-opt (each worker's whole sequence), session_timing=closed
 // or keep_outputs (a request's later turns) need the whole trace.
 // runOutputs are run's choices beyond the scenario: competitive ratios,
-// the streamed block table's limit, sketched percentiles, a records file
-// and where exact percentiles spill.
+// the streamed block table's limit, sketched percentiles, the directory
+// the run is spilled to and where exact percentiles spill.
 type runOutputs struct {
-	vsOpt             bool
-	idLimit           int
-	sketch            bool
-	records, spillDir string
+	vsOpt           bool
+	idLimit         int
+	sketch          bool
+	spill, spillDir string
 }
 
 func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, sc scenario.Scenario, o runOutputs) (m analysis.RunMetrics, err error) {
@@ -106,16 +106,16 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 	if o.sketch {
 		t = analysis.NewSketchTally(sc.Workers)
 	}
-	var rw *sim.RecordWriter
-	if o.records != "" {
-		if rw, err = sim.CreateRecords(o.records, sc.Router.Name, sc.Workers); err != nil {
-			return m, err
+	var sw *sim.SpillWriter
+	if o.spill != "" {
+		if sw, err = sim.CreateSpill(o.spill, sc); err != nil {
+			return m, fmt.Errorf("--spill: %w", err)
 		}
 		defer func() {
 			if err != nil {
-				rw.Abort()
-			} else if err = rw.Close(m.Scenario, m.Trace); err != nil {
-				err = fmt.Errorf("--records: %w", err)
+				sw.Abort()
+			} else if err = sw.Close(m.Scenario, m.Trace); err != nil {
+				err = fmt.Errorf("--spill: %w", err)
 			}
 		}()
 	}
@@ -129,21 +129,13 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		t.SpillValues(o.spillDir, 0)
 		defer t.Close()
 		so := sim.StreamOptions{IDLimit: o.idLimit}
-		var werr error
-		if rw != nil {
-			so.OnRecord = func(r *sim.Record, _ *trace.Request) {
-				if werr == nil {
-					werr = rw.Add(r)
-				}
-			}
+		if sw != nil {
+			sw.Hook(&so)
 		}
 		m, err = analysis.SummaryStream(cmd.Context(), s, sc, so, t)
 		var ie *sim.InputError
 		if errors.As(err, &ie) {
 			return m, ie.Err
-		}
-		if err == nil && werr != nil {
-			err = fmt.Errorf("--records: %w", werr)
 		}
 		return m, err
 	}
@@ -155,13 +147,8 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 	if err != nil {
 		return m, err
 	}
-	for i := range run.Records {
-		if rw == nil {
-			break
-		}
-		if err := rw.Add(&run.Records[i]); err != nil {
-			return m, fmt.Errorf("--records: %w", err)
-		}
+	if sw != nil {
+		sw.WriteRun(run)
 	}
 	m = analysis.SummaryTally(tr, run, sc, t)
 	if o.vsOpt {
