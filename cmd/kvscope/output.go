@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -124,9 +125,29 @@ func counting(on func(n, total int64)) func(io.Reader, int64) io.Reader {
 func openTrace(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions) (*trace.Stream, error) {
 	on := readProgress(p, path)
 	if path == "-" {
-		return trace.OpenReader("-", progress.NewReader(cmd.InOrStdin(), 0, on), opt)
+		in := unblockOnCancel(cmd.Context(), cmd.InOrStdin())
+		return trace.OpenReader("-", progress.NewReader(in, 0, on), opt)
 	}
 	return trace.OpenWith(path, opt, counting(on))
+}
+
+// unblockOnCancel returns in read through a pipe that fails with ctx's
+// error once ctx is done, so Ctrl-C stops a command blocked waiting for
+// more of standard input (a pipe from a generator): Go cannot interrupt a
+// blocking read of it. The goroutine copying from in stays blocked until
+// the process exits, which it is about to. A context that is never done
+// gets in itself.
+func unblockOnCancel(ctx context.Context, in io.Reader) io.Reader {
+	if ctx == nil || ctx.Done() == nil {
+		return in
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.Copy(pw, in)
+		pw.CloseWithError(err)
+	}()
+	context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
+	return pr
 }
 
 // loadTrace loads the whole trace at path, or standard input for "-" (as
@@ -137,7 +158,7 @@ func loadTrace(cmd *cobra.Command, p *progress.Printer, path string, opt trace.R
 	if path != "-" {
 		return trace.LoadWith(path, opt, counting(on))
 	}
-	data, err := io.ReadAll(progress.NewReader(cmd.InOrStdin(), 0, on))
+	data, err := io.ReadAll(progress.NewReader(unblockOnCancel(cmd.Context(), cmd.InOrStdin()), 0, on))
 	if err != nil {
 		return nil, fmt.Errorf("-: reading standard input: %w", err)
 	}

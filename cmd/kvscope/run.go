@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/kvscope/kvscope/analysis"
@@ -60,7 +63,16 @@ func newRunCmd() *cobra.Command {
 			if pct != "exact" && pct != "sketch" {
 				return usagef("--percentiles: %q: exact or sketch", pct)
 			}
+			// Ctrl-C (or SIGTERM) stops the run: a partial trace's figures
+			// are not the trace's, so nothing is written, and --spill's
+			// files are dropped.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			cmd.SetContext(ctx)
 			m, err := simulateRun(cmd, p, args[0], opt, sc, runOutputs{vsOpt: vsOpt, idLimit: idLimit, sketch: pct == "sketch", spill: spill, spillDir: spillDir})
+			if err != nil && ctx.Err() != nil {
+				return interruptedError{errors.New("run: interrupted: no report written (its figures need the whole trace), nor --spill's files")}
+			}
 			if err != nil {
 				return err
 			}
@@ -137,6 +149,9 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		if errors.As(err, &ie) {
 			return m, ie.Err
 		}
+		if err == nil {
+			err = cmd.Context().Err() // the input may have ended because of the interrupt
+		}
 		return m, err
 	}
 	tr, err := loadTrace(cmd, p, path, opt)
@@ -144,6 +159,9 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		return m, err
 	}
 	run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{Progress: countProgress(p, "replaying", "requests", len(tr.Requests))})
+	if err == nil {
+		err = cmd.Context().Err()
+	}
 	if err != nil {
 		return m, err
 	}
