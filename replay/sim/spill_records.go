@@ -224,6 +224,17 @@ func (f *RecordFile) decode(i int64, b []byte, r *Record) error {
 		return bad("status", "%d", r.Status)
 	case r.Worker < 0 && r.Status != Failed:
 		return bad("worker", "-1 for a %s request", r.Status)
+	case b[7] != 0 || b[50] != 0 || b[51] != 0:
+		return bad("padding", "% x, want zeros", [...]byte{b[7], b[50], b[51]})
+	case r.HitBlocks < 0:
+		return bad("hit blocks", "%d: negative", r.HitBlocks)
+	case r.HitTokens < 0:
+		return bad("hit tokens", "%d: negative", r.HitTokens)
+	}
+	// Alt is -1 or a worker; checked as int64 before it becomes an int,
+	// which has 32 bits on some platforms.
+	if alt := int64(le.Uint64(b[56:])); alt < -1 || alt >= int64(f.foot.Workers) {
+		return bad("alt", "%d of %d", alt, f.foot.Workers)
 	}
 	if k := le.Uint16(b[48:]); k != 0 {
 		if int(k) > len(f.rules) {

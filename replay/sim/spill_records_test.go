@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -138,6 +139,25 @@ func TestRecordsFileRefusesBadFiles(t *testing.T) {
 		{"worker", "record 2: worker: 5 of 2", edit(func(b []byte) []byte { b[row0+2*recordRowBytes+4] = 5; return b }), true},
 		{"index", "record 0: index: 3, want 0", edit(func(b []byte) []byte { b[row0] = 3; return b }), true},
 		{"fail index", "record 0: fail: 4 of 0", edit(func(b []byte) []byte { b[row0+52] = 4; return b }), true},
+		{"padding", "record 1: padding", edit(func(b []byte) []byte { b[row0+recordRowBytes+7] = 1; return b }), true},
+		{"rule padding", "record 2: padding", edit(func(b []byte) []byte { b[row0+2*recordRowBytes+50] = 1; return b }), true},
+		{"hit blocks", "record 0: hit blocks: -1", edit(func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[row0+40:], math.MaxUint32)
+			return b
+		}), true},
+		{"hit tokens", "record 1: hit tokens: -2", edit(func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[row0+recordRowBytes+44:], math.MaxUint32-1)
+			return b
+		}), true},
+		{"alt", "record 0: alt: 2 of 2", edit(func(b []byte) []byte { b[row0+56] = 2; return b }), true},
+		{"alt 32-bit", "record 1: alt: 4294967296 of 2", edit(func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[row0+recordRowBytes+56:], 1<<32)
+			return b
+		}), true},
+		{"alt negative", "record 2: alt: -2 of 2", edit(func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[row0+2*recordRowBytes+56:], math.MaxUint64-1)
+			return b
+		}), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
