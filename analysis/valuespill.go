@@ -26,6 +26,8 @@ type valueSpill struct {
 	budget int
 	f      *os.File
 	bw     *bufio.Writer
+	// linked: the file could not be unlinked while open; close removes it.
+	linked bool
 	off    int64
 	// runs of each distribution: ttft[w], e2e[w], queue.
 	ttft, e2e [][]sortedRun
@@ -55,6 +57,10 @@ func (s *valueSpill) write(xs []float64) sortedRun {
 	return r
 }
 
+// unlinkOpen removes the file open just created; a variable so that a
+// test can make it fail, as it does on Windows.
+var unlinkOpen = os.Remove
+
 // open creates the unlinked temporary file on the first flush.
 func (s *valueSpill) open() error {
 	if s.f != nil || s.err != nil {
@@ -68,9 +74,7 @@ func (s *valueSpill) open() error {
 	// Unlinked while open: the data lives until the file is closed, and
 	// no path is left behind by a crash or an interrupt. (Where the
 	// system refuses, as Windows does, close removes it.)
-	if os.Remove(f.Name()) == nil {
-		s.dir = ""
-	}
+	s.linked = unlinkOpen(f.Name()) != nil
 	s.f, s.bw = f, bufio.NewWriterSize(f, 1<<20)
 	return nil
 }
@@ -142,7 +146,7 @@ func (s *valueSpill) close() {
 		return
 	}
 	s.f.Close()
-	if s.dir != "" {
+	if s.linked {
 		os.Remove(s.f.Name())
 	}
 	s.f = nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -136,4 +137,32 @@ func BenchmarkTallySpill(b *testing.B) {
 	}
 	b.ReportMetric(float64(spilled)/float64(held), "spilled/held")
 	b.ReportMetric(float64(n)*float64(b.N)/spilled.Seconds(), "spilled-records/s")
+}
+
+// TestSpillValuesRemovedWhereNotUnlinked: where the file cannot be
+// unlinked while open (Windows), Close removes it, also from the system's
+// temporary directory (dir "").
+func TestSpillValuesRemovedWhereNotUnlinked(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("TMP", tmp)
+	refused := false
+	unlinkOpen = func(string) error { refused = true; return errors.New("in use") }
+	defer func() { unlinkOpen = os.Remove }()
+	sc, err := scenario.Parse("round_robin+lru;workers=2;cache_blocks=300", scenario.Default(param.Spec{}, param.Spec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := NewTally(sc.Workers)
+	tl.SpillValues("", 10)
+	if _, err := SummaryStream(context.Background(), sampleStream(t), sc, sim.StreamOptions{}, tl); err != nil {
+		t.Fatal(err)
+	}
+	tl.Close()
+	if !refused {
+		t.Fatal("the tally did not spill")
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Fatalf("left behind in the temporary directory: %v", ents)
+	}
 }
