@@ -47,9 +47,17 @@
 // n) ReadAt calls of one row each and nothing else read. Decoding checks
 // every field it reads and names the file, row and field at fault.
 //
-// A records file (spill_records.go, `kvscope run --records`) holds every
-// record in trace order, 120 bytes each, with the decision rules and
+// A records file (spill_records.go: CreateRecords, OpenRecords) holds
+// every record in trace order, 120 bytes each, with the decision rules and
 // failure reasons as indices into the footer's tables.
+//
+// A spilled run (spill_run.go, `kvscope run --spill DIR`, read back by
+// `kvscope inspect DIR`) is a directory holding the three: records.kvr,
+// events.kve and the states set in states/. CreateSpill starts it, Hook
+// sets a streamed run's sinks to write it, WriteRun writes a whole-trace
+// run's the same way (the same bytes), and Close commits the records file
+// last, so a directory without one holds no finished run; a failed run
+// leaves none of the three. OpenSpill opens all three.
 //
 // Simulate refuses some runs before any work, from facts of the whole
 // trace (time limits below, oversize=error). A streamed run checks them

@@ -11,12 +11,18 @@ import (
 )
 
 // A records file holds a run's records in trace order, one 120-byte row
-// each (recordRow), written as a streamed run retires them
+// each, written as a streamed run retires them
 // (StreamOptions.OnRecord → RecordWriter.Add): 1.2 GB for 10 M requests,
-// where the records in memory would take about twice that. Strings are
-// not in the rows: a decision's rule and a failure's reason are indices
-// into the footer's tables (a reason is stored once however many requests
-// fail with it).
+// where the records in memory would take about twice that.
+//
+//	Index uint32 | Worker int16 | Status uint8 | 0 uint8 |
+//	Arrival, Start, FirstToken, Done int64 (ns) | HitBlocks, HitTokens int32 |
+//	rule uint16 | 0 uint16 | fail uint32 | Why.Alt int64 |
+//	Why.A … Why.F float64 bits | Why.Key uint64
+//
+// Strings are not in the rows: a decision's rule and a failure's reason
+// are indices into the footer's tables, 0 for none (a reason is stored
+// once however many requests fail with it).
 const (
 	recordsKind    = "RECS"
 	recordRowBytes = 120
