@@ -146,7 +146,8 @@ func (sw *StateWriter) Add(w int, s *Sample) {
 }
 
 // AddLoads writes the router's loads at t (StreamOptions.OnLoads's
-// arguments), one value per worker, in time order.
+// arguments), one number per worker (never NaN or infinite), in time
+// order.
 func (sw *StateWriter) AddLoads(t time.Duration, loads []float32) {
 	if sw.err != nil {
 		return
@@ -158,6 +159,12 @@ func (sw *StateWriter) AddLoads(t time.Duration, loads []float32) {
 	if sw.loads.n > 0 && t < sw.loads.last {
 		sw.err = fmt.Errorf("states spill: load row %d at %v: before the previous at %v", sw.loads.n, t, sw.loads.last)
 		return
+	}
+	for i, l := range loads {
+		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+			sw.err = fmt.Errorf("states spill: load of worker %d at %v: %v", i, t, l)
+			return
+		}
 	}
 	row := sw.loads.add(t)
 	binary.LittleEndian.PutUint64(row, uint64(t))
@@ -413,14 +420,23 @@ func (sf *StateFile) Loads(i int) (time.Duration, []float32, error) {
 		return 0, nil, err
 	}
 	out := make([]float32, sf.workers)
-	decodeLoads(buf, out)
+	if err := sf.loads.decodeLoads(int64(i), buf, out); err != nil {
+		return 0, nil, err
+	}
 	return t, out, nil
 }
 
-func decodeLoads(row []byte, out []float32) {
+// decodeLoads decodes load row i into out, checking that every load is a
+// number (a router's load is a count or a time, never NaN or infinite).
+func (f *seriesFile) decodeLoads(i int64, row []byte, out []float32) error {
 	for w := range out {
-		out[w] = math.Float32frombits(binary.LittleEndian.Uint32(row[8+4*w:]))
+		l := math.Float32frombits(binary.LittleEndian.Uint32(row[8+4*w:]))
+		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+			return f.bad(i, fmt.Sprintf("load of worker %d", w), "%v", l)
+		}
+		out[w] = l
 	}
+	return nil
 }
 
 // decodeSample decodes and checks sample row i: every figure but T is a
@@ -481,7 +497,9 @@ func (sf *StateFile) StateAt(t time.Duration) (State, error) {
 		}
 		st.RouterLoads = make([]float32, sf.workers)
 		if i > 0 {
-			decodeLoads(buf[:rs], st.RouterLoads)
+			if err := f.decodeLoads(i-1, buf[:rs], st.RouterLoads); err != nil {
+				return State{}, err
+			}
 		}
 	}
 	return st, nil

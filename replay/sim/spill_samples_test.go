@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"encoding/binary"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -95,6 +97,12 @@ func TestStatesFileErrors(t *testing.T) {
 		{"queue", samplesName(0), func(b []byte) []byte { b[rows+35] = 0x80; return b }, "row 0: queue"},
 		{"time", samplesName(0), func(b []byte) []byte { b[rows+96+6] = 1; return b }, "row 1: T"},
 		{"order", samplesName(0), func(b []byte) []byte { b[rows] = 4; return b }, "row 0: T"},
+		{"load", loadsName, func(b []byte) []byte {
+			// Row 1 of the loads (T 2): worker 1's load made NaN.
+			r := spillHead + strings.Index(string(b[spillHead:]), "}") + 1
+			binary.LittleEndian.PutUint32(b[r+16+8+4:], 0x7fc00000)
+			return b
+		}, "row 1: load of worker 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(base, strings.ReplaceAll(c.name, " ", "_"))
@@ -136,6 +144,7 @@ func TestStatesFileErrors(t *testing.T) {
 	for name, add := range map[string]func(*StateWriter){
 		"samples out of order": func(sw *StateWriter) { sw.Add(0, &Sample{T: 2}); sw.Add(0, &Sample{T: 1}) },
 		"loads width":          func(sw *StateWriter) { sw.AddLoads(1, []float32{1}) },
+		"load infinite":        func(sw *StateWriter) { sw.AddLoads(1, []float32{0, float32(math.Inf(1))}) },
 		"worker":               func(sw *StateWriter) { sw.Add(2, &Sample{}) },
 	} {
 		dir := filepath.Join(base, "w-"+strings.ReplaceAll(name, " ", "_"))
