@@ -178,6 +178,8 @@ func openSpill(path, kind string, rowSize int) (_ *spillFile, err error) {
 		return nil, bad("kind", "%q, want %q", h[8:12], kind)
 	case binary.LittleEndian.Uint16(h[12:]) != spillVersion:
 		return nil, bad("version", "%d, want %d", binary.LittleEndian.Uint16(h[12:]), spillVersion)
+	case binary.LittleEndian.Uint16(h[14:]) != 0:
+		return nil, bad("header", "reserved field %d, want 0", binary.LittleEndian.Uint16(h[14:]))
 	case binary.LittleEndian.Uint32(h[16:]) != uint32(rowSize):
 		return nil, bad("row size", "%d, want %d", binary.LittleEndian.Uint32(h[16:]), rowSize)
 	}

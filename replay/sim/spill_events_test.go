@@ -212,6 +212,7 @@ func TestEventsFileErrors(t *testing.T) {
 		{"truncated", func(b []byte) []byte { return b[:len(b)-5] }, ""},
 		{"wrong kind", func(b []byte) []byte { copy(b[8:12], "SMPL"); return b }, ""},
 		{"row count", func(b []byte) []byte { b[len(b)-16]++; return b }, ""},
+		{"header reserved", func(b []byte) []byte { b[15] = 1; return b }, ""},
 		{"kind", func(b []byte) []byte { b[row(2, 14)] = 42; return b }, "row 2: kind"},
 		{"worker", func(b []byte) []byte { b[row(1, 12)] = 0xfe; b[row(1, 13)] = 0xff; return b }, "row 1: worker"},
 		{"req", func(b []byte) []byte { b[row(3, 11)] = 0x80; return b }, "row 3: req"},
