@@ -19,8 +19,9 @@ const DefaultSpillValues = 1 << 23
 // sorted run to one temporary file (unlinked once created, so nothing is
 // left behind however the process ends); Metrics then walks the merged
 // order of a distribution's runs (summarizeMerged), which gives
-// Summarize's figures to the bit. Memory is the budget plus one read
-// buffer per run being merged; the file takes 24 bytes a request.
+// Summarize's figures to the bit. Memory is the budget (up to twice that
+// in the slices' capacity: flush) plus one read buffer per run being
+// merged; the file takes 24 bytes a request.
 type valueSpill struct {
 	dir    string
 	budget int
@@ -79,11 +80,20 @@ func (s *valueSpill) open() error {
 	return nil
 }
 
-// flush writes the tally's held values as sorted runs and empties them
-// (their capacity is kept for the next ones).
+// flush writes the tally's held values as sorted runs and empties them.
+// A slice keeps its capacity for the next ones only where it held at
+// least half of it: capacity left from an earlier interval (requests
+// that moved to other workers since) is dropped, so what the slices keep
+// is at most twice the budget however the requests spread over workers.
 func (s *valueSpill) flush(t *Tally) {
 	if s.open() != nil {
 		return
+	}
+	empty := func(xs []float64) []float64 {
+		if cap(xs) > 2*len(xs) {
+			return nil
+		}
+		return xs[:0]
 	}
 	for w := range t.ttft {
 		if r := s.write(t.ttft[w]); r.n > 0 {
@@ -92,12 +102,12 @@ func (s *valueSpill) flush(t *Tally) {
 		if r := s.write(t.e2e[w]); r.n > 0 {
 			s.e2e[w] = append(s.e2e[w], r)
 		}
-		t.ttft[w], t.e2e[w] = t.ttft[w][:0], t.e2e[w][:0]
+		t.ttft[w], t.e2e[w] = empty(t.ttft[w]), empty(t.e2e[w])
 	}
 	if r := s.write(t.queue); r.n > 0 {
 		s.queue = append(s.queue, r)
 	}
-	t.queue = t.queue[:0]
+	t.queue = empty(t.queue)
 	t.held = 0
 	if s.err == nil {
 		if err := s.bw.Flush(); err != nil {

@@ -166,3 +166,27 @@ func TestSpillValuesRemovedWhereNotUnlinked(t *testing.T) {
 		t.Fatalf("left behind in the temporary directory: %v", ents)
 	}
 }
+
+// TestSpillValuesCapacityBounded: a flush keeps the slices' capacity only
+// where this interval used it, so the values held stay within about twice
+// the budget even when the requests move from worker to worker (each
+// worker's slices were kept at their largest, workers times the budget).
+func TestSpillValuesCapacityBounded(t *testing.T) {
+	const workers, budget = 8, 3000
+	tl := NewTally(workers)
+	tl.SpillValues(t.TempDir(), budget)
+	defer tl.Close()
+	for w := range workers {
+		for i := range budget / 3 {
+			x := time.Duration(i) * time.Millisecond
+			tl.Add(&sim.Record{Index: int32(w*budget/3 + i), Worker: int16(w), Arrival: x, Start: x, FirstToken: 2 * x, Done: 3 * x})
+		}
+	}
+	held := cap(tl.queue)
+	for w := range workers {
+		held += cap(tl.ttft[w]) + cap(tl.e2e[w])
+	}
+	if held > 2*budget {
+		t.Fatalf("%d values of capacity held after the flushes, budget %d", held, budget)
+	}
+}
