@@ -79,8 +79,9 @@
 // the walk SummarizeSorted does over slices), so every percentile and
 // the mean (summed in ascending order, as Summarize sums) are the held
 // tally's to the bit (TestSpillValuesMatchesExact): the file costs 24
-// bytes a request of disk and about 1 MB of read buffers per
-// distribution. A failure to write or read it fails the summary
+// bytes a request of disk and about 2 MB of read buffers per
+// distribution (1 MB of the file's bytes, 1 MB of their values; 4 KB a
+// sorted run at least). A failure to write or read it fails the summary
 // (Tally.Err), never shortens it.
 //
 // Latency percentiles in constant memory (issue 18 point 2; sketch.go):

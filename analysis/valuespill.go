@@ -118,7 +118,8 @@ func (s *valueSpill) flush(t *Tally) {
 
 // summarize is Summarize of the values in runs, read back in chunks.
 func (s *valueSpill) summarize(runs []sortedRun, cursors int) (Dist, error) {
-	// About 1 MB of read buffers in all, 256 values per cursor at least.
+	// About 1 MB of the file's bytes and 1 MB of their values in all,
+	// 256 values per cursor at least.
 	chunk := int64(max(256, min(8192, (1<<20)/8/max(cursors, 1))))
 	n := int64(0)
 	cs := make([]valueCursor, len(runs))
