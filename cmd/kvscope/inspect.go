@@ -174,7 +174,7 @@ func readSpilled(sp *sim.Spilled, atFlag string, nEvents, from, count int) (*ins
 		in.Log = append(in.Log, eventJSON{TS: e.T.Seconds(), Kind: e.Kind.String(), Req: e.Req, Worker: e.Worker})
 	}
 	var r sim.Record
-	for i := from; i < min(sp.Records.Len(), from+count); i++ {
+	for i := from; i < sp.Records.Len() && i-from < count; i++ {
 		if err := sp.Records.Read(i, &r); err != nil {
 			return nil, err
 		}
