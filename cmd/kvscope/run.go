@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,7 +40,8 @@ func newRunCmd() *cobra.Command {
 			"trace's timestamps, the router deciding per request, each worker's prefix cache and\n" +
 			"latency model. It prints hit ratios, TTFT/E2E percentiles, queueing, throughput,\n" +
 			"max_load_s against its lower bound, imbalance and per-worker figures. TRACE - is\n" +
-			"standard input.",
+			"standard input. Ctrl-C stops it with exit status 130, writing nothing (a second one\n" +
+			"ends it at once).",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			scs, err := sf.scenarios(cmd)
@@ -65,9 +67,12 @@ func newRunCmd() *cobra.Command {
 			}
 			// Ctrl-C (or SIGTERM) stops the run: a partial trace's figures
 			// are not the trace's, so nothing is written, and --spill's
-			// files are dropped.
+			// files are dropped. After the first, the default handling is
+			// back: a second one ends the process at once (loading a whole
+			// trace does not look at ctx).
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			context.AfterFunc(ctx, stop)
 			cmd.SetContext(ctx)
 			m, err := simulateRun(cmd, p, args[0], opt, sc, runOutputs{vsOpt: vsOpt, idLimit: idLimit, sketch: pct == "sketch", spill: spill, spillDir: spillDir})
 			if err != nil && ctx.Err() != nil {
