@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -205,19 +206,13 @@ func (in *inspection) print(w io.Writer) {
 	fmt.Fprintf(w, "\nat %.3f s (%.3f s in)\n", in.AtS, in.AtS-in.StartS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "worker\tqueue\trunning\tpinned\tcached\ttoken hit\tcompleted\tbusy s\tevicted\trouter load\t")
-	opt := func(p *float64) string {
-		if p == nil {
-			return "–"
-		}
-		return fmt.Sprintf("%.3f", *p)
-	}
 	for _, x := range in.Workers {
 		load := "–"
 		if x.RouterLoad != nil {
 			load = strconv.FormatFloat(float64(*x.RouterLoad), 'g', 6, 32)
 		}
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%d\t%.3f\t%d\t%s\t\n", x.Worker, x.Queue, x.Running, x.PinnedBlocks, x.CachedBlocks,
-			opt(x.TokenHitRatio), x.Completed, x.BusyS, x.Evicted, load)
+			f3(orNaN(x.TokenHitRatio)), x.Completed, x.BusyS, x.Evicted, load)
 	}
 	tw.Flush()
 	if len(in.Log) > 0 {
@@ -232,16 +227,18 @@ func (in *inspection) print(w io.Writer) {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "request\tworker\tstatus\tarrival s\tTTFT ms\tE2E ms\tqueue ms\tcached blocks\t")
-		ms := func(f *float64) string {
-			if f == nil {
-				return "–"
-			}
-			return fmt.Sprintf("%.1f", *f)
-		}
 		for _, r := range in.Records {
 			fmt.Fprintf(tw, "%d\t%d\t%s\t%.3f\t%s\t%s\t%s\t%d\t  %s\n", r.Request, r.Worker, r.Status, r.ArrivalS,
-				ms(r.TTFTMs), ms(r.E2EMs), ms(r.QueueMs), r.HitBlocks, strings.TrimSpace(r.Reason))
+				f1(orNaN(r.TTFTMs)), f1(orNaN(r.E2EMs)), f1(orNaN(r.QueueMs)), r.HitBlocks, strings.TrimSpace(r.Reason))
 		}
 		tw.Flush()
 	}
+}
+
+// orNaN is *p, or NaN (printed "–" by f1 and f3) for nil.
+func orNaN(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
 }
