@@ -96,18 +96,13 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "per worker, replay its prefill-start-ordered sequence with opt and the Belady bound and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&pct, "percentiles", "exact", "exact: from every request's values (24 bytes a request, held up to 64 MB, then spilled sorted to a temporary file in --spill-dir); sketch: from DDSketch sketches, within 1% of the exact values, in constant memory")
-	cmd.Flags().StringVar(&spill, "spill", "", "write the run to this directory as it goes (every request's record, the event log, each worker's states and the router's loads, about 250 bytes a request), for `kvscope inspect`")
+	cmd.Flags().StringVar(&spill, "spill", "", "write the run to this directory as it goes (every request's record, the event log, each worker's states and the router's loads: 370–430 bytes a request measured), for `kvscope inspect`")
 	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for the exact percentiles' spilled values (default: the system's temporary directory); the file is unlinked once created")
 	cmd.Flags().IntVar(&idLimit, "id-limit", 0, "block ids held before unused ones are recycled, when the trace is streamed (0: as `kvscope replay --id-limit`; -1: never, and memory grows with the trace's unique blocks)")
 	addOutputFlags(cmd, true)
 	return cmd
 }
 
-// simulateRun replays the trace at path under sc and summarises it:
-// streamed (analysis.SummaryStream: memory follows the caches and the
-// requests in flight, not the trace; the progress line counts bytes read)
-// unless --vs-opt (each worker's whole sequence), session_timing=closed
-// or keep_outputs (a request's later turns) need the whole trace.
 // runOutputs are run's choices beyond the scenario: competitive ratios,
 // the streamed block table's limit, sketched percentiles, the directory
 // the run is spilled to and where exact percentiles spill.
@@ -118,6 +113,11 @@ type runOutputs struct {
 	spill, spillDir string
 }
 
+// simulateRun replays the trace at path under sc and summarises it:
+// streamed (analysis.SummaryStream: memory follows the caches and the
+// requests in flight, not the trace; the progress line counts bytes read)
+// unless --vs-opt (each worker's whole sequence), session_timing=closed
+// or keep_outputs (a request's later turns) need the whole trace.
 func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, sc scenario.Scenario, o runOutputs) (m analysis.RunMetrics, err error) {
 	t := analysis.NewTally(sc.Workers)
 	if o.sketch {
