@@ -148,7 +148,8 @@ func (w *SpillWriter) Abort() {
 }
 
 // Spilled is an open spilled run: its records, event log and states, each
-// read on demand.
+// read on demand. Each reader reuses one row buffer, so one goroutine at a
+// time may read a file (open it again for another).
 type Spilled struct {
 	Records *RecordFile
 	Events  *EventFile
