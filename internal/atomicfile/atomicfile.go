@@ -46,8 +46,12 @@ type File struct {
 	done bool
 }
 
-// Create starts writing path through a temporary file in its directory.
-func Create(path string) (*File, error) {
+// Create starts writing path through a temporary file in its directory,
+// buffered by 64 KiB.
+func Create(path string) (*File, error) { return CreateSize(path, 1<<16) }
+
+// CreateSize is Create with a buffer of size bytes.
+func CreateSize(path string, size int) (*File, error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -56,7 +60,7 @@ func Create(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &File{path: path, f: f, bw: bufio.NewWriterSize(f, 1<<16)}, nil
+	return &File{path: path, f: f, bw: bufio.NewWriterSize(f, size)}, nil
 }
 
 // Write buffers p for the temporary file.

@@ -36,13 +36,10 @@ const (
 // spillWriter writes one spill file: rows as they come, the footer at
 // Close.
 type spillWriter struct {
-	f       *atomicfile.File
-	bw      *bufio.Writer
-	kind    string
-	rowSize int
-	rows    uint64
-	row     []byte
-	err     error
+	f    *atomicfile.File // buffered: rows go straight to it
+	rows uint64
+	row  []byte
+	err  error
 }
 
 // createSpill starts the spill file path of kind (4 bytes) with rows of
@@ -61,19 +58,19 @@ func createSpillSize(path, kind string, rowSize int, meta any, bufBytes int) (*s
 	if err != nil {
 		return nil, fmt.Errorf("%s: meta: %w", path, err)
 	}
-	f, err := atomicfile.Create(path)
+	f, err := atomicfile.CreateSize(path, bufBytes)
 	if err != nil {
 		return nil, err
 	}
-	w := &spillWriter{f: f, bw: bufio.NewWriterSize(f, bufBytes), kind: kind, rowSize: rowSize, row: make([]byte, rowSize)}
+	w := &spillWriter{f: f, row: make([]byte, rowSize)}
 	var h [spillHead]byte
 	copy(h[:8], spillMagic)
 	copy(h[8:12], kind)
 	binary.LittleEndian.PutUint16(h[12:], spillVersion)
 	binary.LittleEndian.PutUint32(h[16:], uint32(rowSize))
 	binary.LittleEndian.PutUint32(h[20:], uint32(len(mj)))
-	w.bw.Write(h[:])
-	w.bw.Write(mj)
+	w.f.Write(h[:])
+	w.f.Write(mj)
 	return w, nil
 }
 
@@ -88,7 +85,7 @@ func (w *spillWriter) put() {
 	if w.err != nil {
 		return
 	}
-	if _, err := w.bw.Write(w.row); err != nil {
+	if _, err := w.f.Write(w.row); err != nil {
 		w.err = err
 	}
 	w.rows++
@@ -110,16 +107,12 @@ func (w *spillWriter) close(footer any) error {
 	binary.LittleEndian.PutUint64(t[:], uint64(len(fj)))
 	binary.LittleEndian.PutUint64(t[8:], w.rows)
 	copy(t[16:], spillEnd)
-	w.bw.Write(fj)
-	if _, err := w.bw.Write(t[:]); err != nil {
+	w.f.Write(fj)
+	if _, err := w.f.Write(t[:]); err != nil {
 		w.abort()
 		return err
 	}
-	if err := w.bw.Flush(); err != nil {
-		w.abort()
-		return err
-	}
-	return w.f.Commit()
+	return w.f.Commit() // flushes; aborts itself on error
 }
 
 func (w *spillWriter) abort() { w.f.Abort() }
