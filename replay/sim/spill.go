@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/kvscope/kvscope/internal/atomicfile"
 )
@@ -30,6 +31,7 @@ const (
 	spillHead     = 24
 	spillTrailer  = 24
 	spillMaxJSON  = 1 << 30
+	spillMaxRow   = 1 << 20
 	spillBufBytes = 1 << 20
 )
 
@@ -137,7 +139,8 @@ type SpillError struct {
 func (e *SpillError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Path, e.Field, e.Err) }
 func (e *SpillError) Unwrap() error { return e.Err }
 
-// openSpill opens path, checks its framing against kind and rowSize and
+// openSpill opens path, checks its framing against kind and rowSize (0:
+// the header's, for rows whose size the file says, up to spillMaxRow) and
 // reads its meta and footer.
 func openSpill(path, kind string, rowSize int) (_ *spillFile, err error) {
 	f, err := os.Open(path)
@@ -173,9 +176,12 @@ func openSpill(path, kind string, rowSize int) (_ *spillFile, err error) {
 		return nil, bad("version", "%d, want %d", binary.LittleEndian.Uint16(h[12:]), spillVersion)
 	case binary.LittleEndian.Uint16(h[14:]) != 0:
 		return nil, bad("header", "reserved field %d, want 0", binary.LittleEndian.Uint16(h[14:]))
-	case binary.LittleEndian.Uint32(h[16:]) != uint32(rowSize):
+	case rowSize == 0 && (binary.LittleEndian.Uint32(h[16:]) == 0 || binary.LittleEndian.Uint32(h[16:]) > spillMaxRow):
+		return nil, bad("row size", "%d, want 1 to %d", binary.LittleEndian.Uint32(h[16:]), spillMaxRow)
+	case rowSize != 0 && binary.LittleEndian.Uint32(h[16:]) != uint32(rowSize):
 		return nil, bad("row size", "%d, want %d", binary.LittleEndian.Uint32(h[16:]), rowSize)
 	}
+	rowSize = int(binary.LittleEndian.Uint32(h[16:]))
 	metaLen := int64(binary.LittleEndian.Uint32(h[20:]))
 	var t [spillTrailer]byte
 	if _, err := f.ReadAt(t[:], size-spillTrailer); err != nil {
@@ -214,6 +220,32 @@ func (s *spillFile) readRow(i int64, buf []byte) error {
 		return fmt.Errorf("%s: row %d: %w", s.path, i, err)
 	}
 	return nil
+}
+
+// searchTime returns the number of leading rows whose instant (at reads
+// row i's) is before t, or at or before t when inclusive: a binary search
+// over rows in time order bounded by first and last, O(log n) calls of
+// at. A row whose instant lies outside those of the rows around it is
+// reported as out of time order.
+func (s *spillFile) searchTime(t time.Duration, inclusive bool, first, last time.Duration, at func(i int64) (time.Duration, error)) (int64, error) {
+	lo, hi := int64(0), s.rows
+	loT, hiT := first, last
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		rt, err := at(mid)
+		if err != nil {
+			return 0, err
+		}
+		if rt < loT || rt > hiT {
+			return 0, &SpillError{Path: s.path, Field: fmt.Sprintf("row %d: T", mid), Err: fmt.Errorf("%v out of time order", rt)}
+		}
+		if rt < t || inclusive && rt == t {
+			lo, loT = mid+1, rt
+		} else {
+			hi, hiT = mid, rt
+		}
+	}
+	return lo, nil
 }
 
 // scan hands every row in order to fn, through a buffered sequential

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -92,10 +91,9 @@ func (ew *EventWriter) Abort() { ew.w.abort() }
 
 // EventFile is an open events spill file, read on demand.
 type EventFile struct {
-	s      *spillFile
-	foot   eventsFooter
-	row    [eventRowBytes]byte
-	closed bool
+	s    *spillFile
+	foot eventsFooter
+	row  [eventRowBytes]byte
 }
 
 // OpenEvents opens an events spill file, checking its framing and footer.
@@ -164,27 +162,11 @@ func (f *EventFile) decode(i int64, row []byte) (Event, error) {
 // by a binary search: O(log n) ReadAt calls. Rows the search reads out of
 // time order are reported.
 func (f *EventFile) Index(t time.Duration) (int, error) {
-	lo, hi := int64(0), f.s.rows
-	loT, hiT := f.foot.First, f.foot.Last
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		if err := f.s.readRow(mid, f.row[:]); err != nil {
-			return 0, err
-		}
-		e, err := f.decode(mid, f.row[:])
-		if err != nil {
-			return 0, err
-		}
-		if e.T < loT || e.T > hiT {
-			return 0, &SpillError{Path: f.s.path, Field: fmt.Sprintf("row %d: T", mid), Err: fmt.Errorf("%v out of time order", e.T)}
-		}
-		if e.T < t {
-			lo, loT = mid+1, e.T
-		} else {
-			hi, hiT = mid, e.T
-		}
-	}
-	return int(lo), nil
+	i, err := f.s.searchTime(t, false, f.foot.First, f.foot.Last, func(i int64) (time.Duration, error) {
+		e, err := f.At(int(i))
+		return e.T, err
+	})
+	return int(i), err
 }
 
 // Scan hands every event to fn in order through one sequential read,
@@ -205,10 +187,4 @@ func (f *EventFile) Scan(fn func(i int, e Event) error) error {
 }
 
 // Close closes the file.
-func (f *EventFile) Close() error {
-	if f.closed {
-		return errors.New("events file already closed")
-	}
-	f.closed = true
-	return f.s.close()
-}
+func (f *EventFile) Close() error { return f.s.close() }

@@ -268,28 +268,10 @@ func (f *seriesFile) rowT(i int64, buf []byte) (time.Duration, error) {
 }
 
 // upper returns the number of rows at or before t (the index of the first
-// row after t) by a binary search, leaving the row before it in buf;
-// rows read out of time order are reported.
-func (f *seriesFile) upper(t time.Duration, buf, scratch []byte) (int64, error) {
-	lo, hi := int64(0), f.s.rows
-	loT, hiT := f.foot.First, f.foot.Last
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		rt, err := f.rowT(mid, scratch)
-		if err != nil {
-			return 0, err
-		}
-		if rt < loT || rt > hiT {
-			return 0, f.bad(mid, "T", "%v out of time order", rt)
-		}
-		if rt <= t {
-			lo, loT = mid+1, rt
-			copy(buf, scratch)
-		} else {
-			hi, hiT = mid, rt
-		}
-	}
-	return lo, nil
+// row after t) by a binary search (spillFile.searchTime), reading rows
+// into buf.
+func (f *seriesFile) upper(t time.Duration, buf []byte) (int64, error) {
+	return f.s.searchTime(t, true, f.foot.First, f.foot.Last, func(i int64) (time.Duration, error) { return f.rowT(i, buf) })
 }
 
 // OpenStates opens the states spill set in dir: the loads file (the
@@ -303,18 +285,15 @@ func OpenStates(dir string) (_ *StateFile, err error) {
 		}
 	}()
 	lp := filepath.Join(dir, loadsName)
-	rs, err := spillRowSize(lp)
-	if err != nil {
-		return nil, err
-	}
-	if rs < 12 || (rs-8)%4 != 0 || (rs-8)/4 > math.MaxInt16 {
-		return nil, &SpillError{Path: lp, Field: "row size", Err: fmt.Errorf("%d: not 8 + 4 × workers", rs)}
-	}
-	s, err := openSpill(lp, loadsKind, rs)
+	s, err := openSpill(lp, loadsKind, 0) // its rows are 8 + 4 × workers bytes
 	if err != nil {
 		return nil, err
 	}
 	sf.loads.s = s
+	rs := s.rowSize
+	if rs < 12 || (rs-8)%4 != 0 || (rs-8)/4 > math.MaxInt16 {
+		return nil, &SpillError{Path: lp, Field: "row size", Err: fmt.Errorf("%d: not 8 + 4 × workers", rs)}
+	}
 	var meta statesMeta
 	if err := s.decodeJSON("meta", s.meta, &meta); err != nil {
 		return nil, err
@@ -330,7 +309,7 @@ func OpenStates(dir string) (_ *StateFile, err error) {
 		return nil, &SpillError{Path: lp, Field: "footer", Err: fmt.Errorf("%d sample counts for %d workers", len(sf.loads.foot.Samples), workers)}
 	}
 	sf.workers = workers
-	sf.row = make([]byte, 2*max(rs, sampleRowBytes))
+	sf.row = make([]byte, max(rs, sampleRowBytes))
 	for w := range workers {
 		p := filepath.Join(dir, samplesName(w))
 		s, err := openSpill(p, samplesKind, sampleRowBytes)
@@ -372,20 +351,6 @@ func checkStates(path string, m *statesMeta, worker, workers int, set string, f 
 		return bad("footer", "%d rows from %v to %v, but %d rows", f.Rows, f.First, f.Last, rows)
 	}
 	return nil
-}
-
-// spillRowSize reads the row size in path's spill header.
-func spillRowSize(path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var h [spillHead]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil {
-		return 0, &SpillError{Path: path, Field: "header", Err: err}
-	}
-	return int(binary.LittleEndian.Uint32(h[16:])), nil
 }
 
 // Workers is the run's worker count.
@@ -471,35 +436,36 @@ func (f *seriesFile) decodeSample(i int64, row []byte) (Sample, error) {
 // each worker's latest sample at or before t (the zero state before its
 // first) with T set to t, and the router's loads at t (nil for a run
 // without load rows). It reads one row per binary search step, O(workers
-// · log n) ReadAt calls, and allocates the returned slices only.
+// · log n) ReadAt calls and one more per series, and allocates the
+// returned slices only.
 func (sf *StateFile) StateAt(t time.Duration) (State, error) {
 	st := State{T: t, Workers: make([]Sample, sf.workers)}
-	half := len(sf.row) / 2
-	buf, scratch := sf.row[:half], sf.row[half:]
 	for w := range sf.samples {
 		f := &sf.samples[w]
-		i, err := f.upper(t, buf[:sampleRowBytes], scratch[:sampleRowBytes])
+		buf := sf.row[:sampleRowBytes]
+		i, err := f.upper(t, buf)
+		if err == nil && i > 0 {
+			// The search read other rows last: read the one it found.
+			if _, err = f.rowT(i-1, buf); err == nil {
+				st.Workers[w], err = f.decodeSample(i-1, buf)
+			}
+		}
 		if err != nil {
 			return State{}, err
-		}
-		if i > 0 {
-			if st.Workers[w], err = f.decodeSample(i-1, buf[:sampleRowBytes]); err != nil {
-				return State{}, err
-			}
 		}
 		st.Workers[w].T = t
 	}
 	if f := &sf.loads; f.s.rows > 0 {
-		rs := f.s.rowSize
-		i, err := f.upper(t, buf[:rs], scratch[:rs])
+		buf := sf.row[:f.s.rowSize]
+		i, err := f.upper(t, buf)
+		st.RouterLoads = make([]float32, sf.workers)
+		if err == nil && i > 0 {
+			if _, err = f.rowT(i-1, buf); err == nil {
+				err = f.decodeLoads(i-1, buf, st.RouterLoads)
+			}
+		}
 		if err != nil {
 			return State{}, err
-		}
-		st.RouterLoads = make([]float32, sf.workers)
-		if i > 0 {
-			if err := f.decodeLoads(i-1, buf[:rs], st.RouterLoads); err != nil {
-				return State{}, err
-			}
 		}
 	}
 	return st, nil
