@@ -39,9 +39,12 @@ const (
 // Close.
 type spillWriter struct {
 	f    *atomicfile.File // buffered: rows go straight to it
-	rows uint64
-	row  []byte
-	err  error
+	path string
+	// committed: close put the file in place; abort then removes it.
+	committed bool
+	rows      uint64
+	row       []byte
+	err       error
 }
 
 // createSpill starts the spill file path of kind (4 bytes) with rows of
@@ -64,7 +67,7 @@ func createSpillSize(path, kind string, rowSize int, meta any, bufBytes int) (*s
 	if err != nil {
 		return nil, err
 	}
-	w := &spillWriter{f: f, row: make([]byte, rowSize)}
+	w := &spillWriter{f: f, path: path, row: make([]byte, rowSize)}
 	var h [spillHead]byte
 	copy(h[:8], spillMagic)
 	copy(h[8:12], kind)
@@ -114,10 +117,23 @@ func (w *spillWriter) close(footer any) error {
 		w.abort()
 		return err
 	}
-	return w.f.Commit() // flushes; aborts itself on error
+	if err := w.f.Commit(); err != nil { // flushes; aborts itself on error
+		return err
+	}
+	w.committed = true
+	return nil
 }
 
-func (w *spillWriter) abort() { w.f.Abort() }
+// abort drops the file, written in part or committed: a set of spill
+// files (a states set, a spilled run) is removed whole when one fails.
+func (w *spillWriter) abort() {
+	if w.committed {
+		os.Remove(w.path)
+		w.committed = false
+		return
+	}
+	w.f.Abort()
+}
 
 // spillFile is an open spill file: its rows are read on demand.
 type spillFile struct {

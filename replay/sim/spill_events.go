@@ -86,7 +86,7 @@ func (ew *EventWriter) Close() error {
 	return ew.w.close(eventsFooter{Events: ew.n, First: ew.first, Last: ew.last})
 }
 
-// Abort drops the file.
+// Abort drops the file, also once Close has put it in place.
 func (ew *EventWriter) Abort() { ew.w.abort() }
 
 // EventFile is an open events spill file, read on demand.

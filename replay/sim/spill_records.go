@@ -119,7 +119,7 @@ func (rw *RecordWriter) Close(scenario string, info trace.Info) error {
 	return rw.w.close(rw.foot)
 }
 
-// Abort drops the file.
+// Abort drops the file, also once Close has put it in place.
 func (rw *RecordWriter) Abort() { rw.w.abort() }
 
 // RecordFile is an open records file: records are read on demand.

@@ -132,18 +132,9 @@ func (w *SpillWriter) Abort() {
 	}
 	if w.events != nil {
 		w.events.Abort()
-		os.Remove(filepath.Join(w.dir, spillEventsName))
 	}
 	if w.states != nil {
 		w.states.Abort()
-		// Committed files are removed by name, never the directory's
-		// other contents.
-		st := filepath.Join(w.dir, spillStatesName)
-		for k := range w.states.workers {
-			os.Remove(filepath.Join(st, samplesName(k)))
-		}
-		os.Remove(filepath.Join(st, loadsName))
-		os.Remove(st) // only if empty
 	}
 }
 

@@ -155,3 +155,35 @@ func TestSpillRunAbortAndRefusals(t *testing.T) {
 		t.Fatalf("second spill into %s: %v", dir, err)
 	}
 }
+
+// TestAbortAfterClose: a writer's Abort drops its files also once Close
+// has committed them, so a spilled run whose last file fails to commit
+// leaves none of the others behind.
+func TestAbortAfterClose(t *testing.T) {
+	dir := t.TempDir()
+	ew, err := CreateEvents(filepath.Join(dir, spillEventsName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ew.Add(Event{T: 1, Req: 0, Worker: 0, Kind: LogArrival})
+	sw, err := CreateStates(filepath.Join(dir, spillStatesName), 2, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Add(1, &Sample{T: 1})
+	sw.AddLoads(1, []float32{0, 1})
+	if err := ew.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(dirFiles(t, dir)) != 4 {
+		t.Fatalf("committed: %v", dirFiles(t, dir))
+	}
+	ew.Abort()
+	sw.Abort()
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("left after Abort: %v", ents)
+	}
+}

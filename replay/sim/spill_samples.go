@@ -191,19 +191,21 @@ func (sw *StateWriter) Close() error {
 		ss := &sw.samples[w]
 		counts[w] = ss.n
 		if err := ss.w.close(ss.footer()); err != nil {
-			for _, rest := range sw.samples[w+1:] {
-				rest.w.abort()
-			}
-			sw.loads.w.abort()
+			sw.Abort()
 			return err
 		}
 	}
 	f := sw.loads.footer()
 	f.Samples = counts
-	return sw.loads.w.close(f)
+	if err := sw.loads.w.close(f); err != nil {
+		sw.Abort()
+		return err
+	}
+	return nil
 }
 
-// Abort drops the files not yet committed.
+// Abort drops every file of the set, committed or not, and the directory
+// if that leaves it empty.
 func (sw *StateWriter) Abort() {
 	sw.done = true
 	for _, ss := range sw.samples {
@@ -214,6 +216,7 @@ func (sw *StateWriter) Abort() {
 	if sw.loads.w != nil {
 		sw.loads.w.abort()
 	}
+	os.Remove(sw.dir) // only if empty
 }
 
 func putSample(row []byte, s *Sample) {
