@@ -138,8 +138,8 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 	}
 	if !o.vsOpt && sim.CanStream(sc) {
 		opt.KeepIDs = true // consistent_hash hashes the trace's own ids; the bound's filter keys on them
-		s, err := openTrace(cmd, p, path, opt)
-		if err != nil {
+		var s *trace.Stream
+		if s, err = openTrace(cmd, p, path, opt); err != nil {
 			return m, err
 		}
 		defer s.Close()
