@@ -129,18 +129,7 @@ func readSpilled(sp *sim.Spilled, atFlag string, nEvents, from, count int) (*ins
 	ft := sp.Records.Footer()
 	in := &inspection{Scenario: ft.Scenario, Trace: fmt.Sprintf("%s (%s)", ft.Trace.Source, ft.Trace.Format),
 		Requests: sp.Records.Len(), Events: sp.Events.Len(), Workers: []workerAt{}, Log: []eventJSON{}}
-	var start, end time.Duration
-	if n := sp.Events.Len(); n > 0 {
-		first, err := sp.Events.At(0)
-		if err != nil {
-			return nil, err
-		}
-		last, err := sp.Events.At(n - 1)
-		if err != nil {
-			return nil, err
-		}
-		start, end = first.T, last.T
-	}
+	start, end := sp.Events.Span()
 	at, err := parseAt(atFlag, start, end)
 	if err != nil {
 		return nil, err

@@ -124,6 +124,10 @@ func OpenEvents(path string) (*EventFile, error) {
 // Len is the number of events.
 func (f *EventFile) Len() int { return int(f.s.rows) }
 
+// Span is the first and last events' instants (0, 0 for none), from the
+// footer.
+func (f *EventFile) Span() (first, last time.Duration) { return f.foot.First, f.foot.Last }
+
 // At reads event i.
 func (f *EventFile) At(i int) (Event, error) {
 	if err := f.s.readRow(int64(i), f.row[:]); err != nil {
