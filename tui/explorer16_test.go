@@ -62,7 +62,7 @@ func TestTimelineFilters(t *testing.T) {
 	m.setFocus(paneTimeline)
 	press(m, "f", "f", "f", "f", "f") // 5% in: events on both sides
 	tp := m.panes[paneTimeline].(*timelinePane)
-	run := m.s.selected().run
+	run := runOf(m.s.selected())
 	for i, f := range eventFilters {
 		if tp.filter != i {
 			t.Fatalf("filter %d, want %d", tp.filter, i)

@@ -5,6 +5,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/kvscope/kvscope/replay/sim"
 )
 
 // drive runs cmd and every command it leads to, feeding each message to
@@ -132,3 +133,6 @@ func paneNamed(name string) int {
 	}
 	return -1
 }
+
+// runOf is a replayed slot's whole run (a run in memory).
+func runOf(sl *slot) *sim.Run { return sl.data.(*memRun).run }

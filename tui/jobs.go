@@ -39,12 +39,20 @@ type slot struct {
 	err         error
 	elapsed     time.Duration
 	cancel      context.CancelFunc
-	run         *sim.Run
+	data        runData
 	view        *runView
 	// memo of the metrics table at the cursor.
 	memoT  time.Duration
 	memoOK bool
 	memo   analysis.RunMetrics
+}
+
+// dropData closes the slot's run (a spilled run's files) and forgets it.
+func (s *slot) dropData() {
+	if s.data != nil {
+		s.data.close()
+		s.data = nil
+	}
 }
 
 // label is the short name shown in headers: the scenario as typed.
@@ -56,22 +64,22 @@ const seriesPoints = 240
 // runView is everything the panes need from a finished run that is not an
 // O(log n) lookup: computed once, in the replay's goroutine.
 type runView struct {
-	// arrivals are the arrival instants in time order, reqAt the request
-	// index of each.
-	arrivals []time.Duration
-	reqAt    []int32
 	hit      analysis.Series
 	queue    analysis.Series // cluster total
 	ttft     analysis.Series
 	inflight analysis.Series // cluster total, queued + running
 	// queueMax is the largest total queue (chart scale).
 	queueMax float64
-	// ratios are the per-worker competitive ratios (analysis.Ratios).
+	// ratios are the per-worker competitive ratios (analysis.Ratios); nil
+	// for a spilled run, whose workers' sequences are not held.
 	ratios []seq.WorkerRatios
+	// ttftSketched says ttft's medians come from sketches (spilled runs).
+	ttftSketched bool
 }
 
-func newRunView(run *sim.Run) *runView {
-	v := &runView{}
+// newMemRun indexes a whole run's arrivals for stepping.
+func newMemRun(run *sim.Run, tr *trace.Trace) *memRun {
+	m := &memRun{run: run, tr: tr}
 	n := len(run.Records)
 	order := make([]int32, n)
 	for i := range order {
@@ -80,11 +88,16 @@ func newRunView(run *sim.Run) *runView {
 	slices.SortStableFunc(order, func(a, b int32) int {
 		return cmp.Compare(run.Records[a].Arrival, run.Records[b].Arrival)
 	})
-	v.reqAt = order
-	v.arrivals = make([]time.Duration, n)
+	m.reqAt = order
+	m.arrivals = make([]time.Duration, n)
 	for i, x := range order {
-		v.arrivals[i] = run.Records[x].Arrival
+		m.arrivals[i] = run.Records[x].Arrival
 	}
+	return m
+}
+
+func newRunView(run *sim.Run) *runView {
+	v := &runView{}
 	if run.End > run.Start {
 		v.hit = analysis.HitRatioSeries(run, seriesPoints)
 		qs := analysis.QueueSeries(run, seriesPoints)
@@ -96,20 +109,25 @@ func newRunView(run *sim.Run) *runView {
 					v.queue.V[i] += x
 				}
 			}
-			for _, x := range v.queue.V {
-				v.queueMax = max(v.queueMax, x)
-			}
 		}
 		v.ttft = analysis.TTFTSeries(run, seriesPoints)
 		v.inflight = analysis.InFlightSeries(run, seriesPoints)
 	}
+	v.setQueueMax()
 	return v
+}
+
+func (v *runView) setQueueMax() {
+	for _, x := range v.queue.V {
+		v.queueMax = max(v.queueMax, x)
+	}
 }
 
 // metricsRes is one slot's table, tagged with its id and generation.
 type metricsRes struct {
 	id, gen int
 	m       analysis.RunMetrics
+	err     error
 }
 
 // Messages of the background work. Replay messages carry the slot's id
@@ -123,7 +141,7 @@ type (
 	}
 	replayDoneMsg struct {
 		id, gen int
-		run     *sim.Run
+		data    runData
 		view    *runView
 		err     error
 		elapsed time.Duration
@@ -193,12 +211,13 @@ func replayCmd(ctx context.Context, tr *trace.Trace, e Entry, id, gen int) tea.C
 				send(n+done*n/max(total, 1), phaseRatios)
 			})
 		}
-		var v *runView
+		msg := replayDoneMsg{id: id, gen: gen, err: err}
 		if err == nil {
-			v = newRunView(run)
-			v.ratios = rs
+			msg.data, msg.view = newMemRun(run, tr), newRunView(run)
+			msg.view.ratios = rs
 		}
-		finish(ch, replayDoneMsg{id: id, gen: gen, run: run, view: v, err: err, elapsed: time.Since(start)})
+		msg.elapsed = time.Since(start)
+		finish(ch, msg)
 	}()
 	return listen(ch, func(m tea.Msg, next tea.Cmd) tea.Msg {
 		if p, isP := m.(progressMsg); isP {

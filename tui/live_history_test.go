@@ -113,7 +113,8 @@ func TestLiveRequestRecord(t *testing.T) {
 	}
 	m := newDone(t, cfg, 120, 40)
 	press(m, fmt.Sprint(paneRequest+1), "z")
-	ts, req := m.s.arrivals()
+	mr := m.s.selected().data.(*memRun)
+	ts, req := mr.arrivals, mr.reqAt
 	show := func(i int) string {
 		for j, x := range req {
 			if int(x) == i {

@@ -11,8 +11,6 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	tea "charm.land/bubbletea/v2"
-	"github.com/kvscope/kvscope/analysis"
-	"github.com/kvscope/kvscope/replay/sim"
 )
 
 // Model is the explorer's root model: focus, layout, routing.
@@ -123,7 +121,8 @@ func (m *Model) restart(i int, e Entry) tea.Cmd {
 	sl.cancel()
 	ctx, cancel := context.WithCancel(m.ctx)
 	sl.gen++
-	sl.entry, sl.state, sl.cancel, sl.run, sl.view, sl.err, sl.done, sl.phase, sl.memoOK = e, slotRunning, cancel, nil, nil, nil, 0, "", false
+	sl.dropData()
+	sl.entry, sl.state, sl.cancel, sl.view, sl.err, sl.done, sl.phase, sl.memoOK = e, slotRunning, cancel, nil, nil, 0, "", false
 	m.s.version++
 	m.s.updateSpan()
 	return replayCmd(ctx, m.s.tr, e, sl.id, sl.gen)
@@ -131,6 +130,7 @@ func (m *Model) restart(i int, e Entry) tea.Cmd {
 
 func (m *Model) remove(i int) {
 	m.s.slots[i].cancel()
+	m.s.slots[i].dropData()
 	m.s.slots = slices.Delete(m.s.slots, i, i+1)
 	m.s.sel = min(m.s.sel, len(m.s.slots)-1)
 	m.s.version++
@@ -250,17 +250,18 @@ func (m *Model) refreshMetrics() tea.Cmd {
 	t := m.s.cursor
 	type input struct {
 		id, gen int
-		run     *sim.Run
+		data    runData
 		seed    uint64
 	}
 	in := make([]input, len(jobs))
 	for i, j := range jobs {
-		in[i] = input{j.id, j.gen, j.sl.run, j.sl.entry.Scenario.Seed}
+		in[i] = input{j.id, j.gen, j.sl.data, j.sl.entry.Scenario.Seed}
 	}
 	return func() tea.Msg {
 		out := metricsMsg{t: t}
 		for _, x := range in {
-			out.res = append(out.res, metricsRes{id: x.id, gen: x.gen, m: analysis.MetricsAt(x.run, x.seed, t)})
+			m, err := x.data.metricsAt(x.seed, t)
+			out.res = append(out.res, metricsRes{id: x.id, gen: x.gen, m: m, err: err})
 		}
 		return out
 	}

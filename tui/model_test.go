@@ -29,7 +29,7 @@ func TestKeysMoveTheCursor(t *testing.T) {
 	}
 	before := m.s.cursor
 	press(m, "right")
-	run := m.s.slots[0].run
+	run := runOf(m.s.slots[0])
 	if want := stepEvent(run.Events, before, 1); m.s.cursor != want || want == before {
 		t.Errorf("right: %v, want the next event %v", m.s.cursor, want)
 	}
@@ -195,15 +195,15 @@ func TestFailedScenario(t *testing.T) {
 	}
 	// The offer: o re-runs B with oversize=bypass; A, which did not stop,
 	// is left alone.
-	runA := m.s.slots[0].run
+	runA := runOf(m.s.slots[0])
 	press(m, "o")
 	if !m.Done() {
 		t.Fatal("the re-run did not finish")
 	}
 	b := m.s.slots[1]
 	bypassed := 0
-	if b.run != nil {
-		for _, r := range b.run.Records {
+	if b.data != nil {
+		for _, r := range runOf(b).Records {
 			if r.Status == sim.Bypassed {
 				bypassed++
 			}
@@ -212,7 +212,7 @@ func TestFailedScenario(t *testing.T) {
 	if b.state != slotDone || b.entry.Label != "lbgr+rlt;cache_blocks=4;oversize=bypass" || bypassed == 0 {
 		t.Fatalf("B after o: state %v label %q err %v", b.state, b.entry.Label, b.err)
 	}
-	if m.s.slots[0].run != runA {
+	if runOf(m.s.slots[0]) != runA {
 		t.Error("o replayed A, which had not failed")
 	}
 	press(m, "o")

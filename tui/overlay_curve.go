@@ -178,8 +178,8 @@ func (m *Model) curveDone(msg curveMsg) {
 // curve's unit: the run's (profile sizes are resolved by the replay), else
 // the scenario's own; 0 when not known yet.
 func markedCapacity(sl *slot) int64 {
-	if sl.run != nil && sl.run.Capacity > 0 {
-		return sl.run.Capacity
+	if sl.data != nil && sl.data.facts().capacity > 0 {
+		return sl.data.facts().capacity
 	}
 	return int64(sl.entry.Scenario.Capacity)
 }

@@ -196,7 +196,7 @@ func (p *comparePane) seriesOn(sl *slot, kind, n int) []float64 {
 	}
 	sp := p.s.span
 	out := make([]float64, n)
-	off := (sl.run.Start - sp.Start).Seconds()
+	off := (sl.data.facts().start - sp.Start).Seconds()
 	for i := range out {
 		t := sp.len().Seconds()*float64(i)/float64(max(n-1, 1)) - off
 		j, _ := slices.BinarySearch(ser.T, t)

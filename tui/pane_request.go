@@ -26,8 +26,11 @@ func (p *requestPane) summary() string {
 	if i < 0 {
 		return "no request has arrived yet"
 	}
-	r := &p.s.tr.Requests[i]
-	return fmt.Sprintf("request %d · input %d · output %d tokens", i, r.Input, r.Output)
+	r, ok := p.s.requestInfo(i)
+	if !ok {
+		return fmt.Sprintf("request %d", i)
+	}
+	return fmt.Sprintf("request %d · input %d · output %d tokens", i, r.input, r.output)
 }
 
 // wrap breaks s into lines of at most w cells, indenting continuations.
@@ -64,10 +67,14 @@ func (p *requestPane) lines() []string {
 	if i < 0 {
 		return []string{st.dim.Render("no request has arrived by the cursor")}
 	}
-	r := &s.tr.Requests[i]
+	r, _ := s.requestInfo(i)
+	head := st.bold.Render(fmt.Sprintf("request %d", i))
+	if r.source != "" {
+		head += st.dim.Render(" · " + r.source)
+	}
 	out := []string{
-		st.bold.Render(fmt.Sprintf("request %d", i)) + st.dim.Render(fmt.Sprintf(" · %s", r.Source)),
-		fmt.Sprintf("input %d tokens (%d blocks) · output %d · session %d turn %d", r.Input, len(r.Blocks), r.Output, r.Session, r.Turn),
+		head,
+		fmt.Sprintf("input %d tokens (%d blocks) · output %d · session %d turn %d", r.input, r.blocks, r.output, r.session, r.turn),
 	}
 	out = append(out, p.liveRequestLines(i, w)...)
 	for k, sl := range s.slots {
@@ -77,7 +84,8 @@ func (p *requestPane) lines() []string {
 			out = append(out, s.slotStatusLines(sl, w, "  ")...)
 			continue
 		}
-		rec := &sl.run.Records[i]
+		recv := sl.data.record(i)
+		rec := &recv
 		if rec.Status == sim.Failed && rec.Worker < 0 {
 			out = append(out, st.errText.Render("  failed before routing: "+rec.Fail))
 			continue
@@ -92,7 +100,7 @@ func (p *requestPane) lines() []string {
 			out = append(out, fmt.Sprintf("  w%d · bypassed the cache (oversize=bypass) · %s", rec.Worker, phaseAt(rec, s.cursor)))
 		default:
 			out = append(out, fmt.Sprintf("  w%d · hit %d/%d blocks, %d/%d tokens (%s) · %s", rec.Worker,
-				rec.HitBlocks, len(r.Blocks), rec.HitTokens, r.Input, fnum(float64(rec.HitTokens)/math.Max(float64(r.Input), 1), 3),
+				rec.HitBlocks, r.blocks, rec.HitTokens, r.input, fnum(float64(rec.HitTokens)/math.Max(float64(r.input), 1), 3),
 				phaseAt(rec, s.cursor)))
 		}
 		if rec.Status != sim.Failed {
@@ -107,20 +115,23 @@ func (p *requestPane) lines() []string {
 				out = append(out, "  "+l)
 			}
 		}
-		scores := sl.run.RequestScores(i)
+		scores, matches := sl.data.scores(i)
+		if scores == nil {
+			out = append(out, st.dim.Render("  router scores: not kept by a streamed run (the decision above is)"))
+			continue
+		}
 		hi := 0.0
 		for _, x := range scores {
 			hi = math.Max(hi, math.Abs(float64(x)))
 		}
 		out = append(out, st.dim.Render("  router scores: "+dec.Unit()+" · true cached prefix at arrival"))
 		bw := max(min(w-42, 30), 4)
-		matches := sl.run.RequestMatches(i)
 		for wi, x := range scores {
 			mark := "  "
 			if wi == int(rec.Worker) {
 				mark = "▸ "
 			}
-			line := fmt.Sprintf("  %sw%-2d %10s %s %4d/%d blk", mark, wi, si(float64(x)), hbar(math.Abs(float64(x)), hi, bw), matches[wi], len(r.Blocks))
+			line := fmt.Sprintf("  %sw%-2d %10s %s %4d/%d blk", mark, wi, si(float64(x)), hbar(math.Abs(float64(x)), hi, bw), matches[wi], r.blocks)
 			if wi == int(rec.Worker) {
 				line = st.accent.Render(line)
 			}

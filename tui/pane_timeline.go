@@ -94,8 +94,14 @@ func (p *timelinePane) wheel(d int) { p.s.stepEvent(d) }
 func (p *timelinePane) filterName() string { return eventFilters[p.filter].name }
 
 // matching counts run's events the filter keeps (cached per run and
-// filter: one pass over the log when either changes).
-func (p *timelinePane) matching(run *sim.Run) int {
+// filter: one pass over the log when either changes); -1 for a spilled
+// run, whose log is not read whole on the event loop.
+func (p *timelinePane) matching(data runData) int {
+	m, ok := data.(*memRun)
+	if !ok {
+		return -1
+	}
+	run := m.run
 	c := &p.counted
 	if c.run != run || c.filter != p.filter {
 		c.run, c.filter, c.n = run, p.filter, 0
@@ -131,9 +137,10 @@ const eventScanLimit = 50000
 // eventsAround returns up to n events of evs (in time order, at gives an
 // event's instant) that match keeps around t: those before t first, then
 // the rest; cur is the index (in the returned slice) of the last event at
-// or before t, or -1. The modeled log and the live event list use it.
+// or before t, or -1. The live event list uses it; the modeled log, which
+// may be a spilled file, uses eventsAroundAt.
 func eventsAround[E any](evs []E, at func(*E) int64, t int64, n int, match func(*E) bool) (out []E, cur int) {
-	// i = first event after t.
+	// first event after t.
 	lo, hi := 0, len(evs)
 	for lo < hi {
 		m := (lo + hi) / 2
@@ -143,11 +150,17 @@ func eventsAround[E any](evs []E, at func(*E) int64, t int64, n int, match func(
 			hi = m
 		}
 	}
+	return eventsAroundAt(len(evs), lo, func(i int) E { return evs[i] }, n, match)
+}
+
+// eventsAroundAt is eventsAround over a log read one event at a time (get),
+// lo being the index of the first event after the cursor.
+func eventsAroundAt[E any](total, lo int, get func(i int) E, n int, match func(*E) bool) (out []E, cur int) {
 	before := n / 2
 	var pre []E
 	for j, k := lo-1, 0; j >= 0 && len(pre) < before && k < eventScanLimit; j, k = j-1, k+1 {
-		if match(&evs[j]) {
-			pre = append(pre, evs[j])
+		if e := get(j); match(&e) {
+			pre = append(pre, e)
 		}
 	}
 	for a, b := 0, len(pre)-1; a < b; a, b = a+1, b-1 {
@@ -155,9 +168,9 @@ func eventsAround[E any](evs []E, at func(*E) int64, t int64, n int, match func(
 	}
 	out = pre
 	cur = len(pre) - 1
-	for j, k := lo, 0; j < len(evs) && len(out) < n && k < eventScanLimit; j, k = j+1, k+1 {
-		if match(&evs[j]) {
-			out = append(out, evs[j])
+	for j, k := lo, 0; j < total && len(out) < n && k < eventScanLimit; j, k = j+1, k+1 {
+		if e := get(j); match(&e) {
+			out = append(out, e)
 		}
 	}
 	return out, cur
@@ -187,14 +200,14 @@ func (p *timelinePane) lines() []string {
 		out = append(out, tag+" "+sl.label()+st.dim.Render(" · "+s.slotStatus(sl)))
 		return out
 	}
-	run := sl.run
-	ei := run.EventIndex(s.cursor + 1) // first event after the cursor
-	out = append(out, tag+" "+st.dim.Render(fmt.Sprintf("%s · event %d of %d · %s", sl.label(), ei, len(run.Events), p.filterName())))
+	run := sl.data
+	ei := run.eventIndex(s.cursor + 1) // first event after the cursor
+	out = append(out, tag+" "+st.dim.Render(fmt.Sprintf("%s · event %d of %d · %s", sl.label(), ei, run.numEvents(), p.filterName())))
 	rows := p.h - 2 - len(out)
 	if rows <= 0 {
 		return out
 	}
-	evs, cur := eventsAround(run.Events, func(e *sim.Event) int64 { return int64(e.T) }, int64(s.cursor), rows, eventFilters[p.filter].keep)
+	evs, cur := eventsAroundAt(run.numEvents(), ei, run.event, rows, eventFilters[p.filter].keep)
 	if len(evs) == 0 {
 		// None near the cursor (the scan stops eventScanLimit away) or none
 		// at all: say which.

@@ -27,7 +27,7 @@ func (k scrollKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Up, k
 func (p *workersPane) summary() string {
 	return p.s.slotSummary(func(i int, sl *slot) string {
 		var q int32
-		for _, w := range sl.run.StateAt(p.s.cursor).Workers {
+		for _, w := range sl.data.stateAt(p.s.cursor).Workers {
 			q += w.Queue
 		}
 		return fmt.Sprintf("%s queue %d", p.s.scenTag(i), q)
@@ -58,13 +58,13 @@ func (p *workersPane) lines() []string {
 			out = append(out, s.slotStatusLines(sl, w, "  ")...)
 			continue
 		}
-		run := sl.run
-		state := run.StateAt(s.cursor)
-		unit := run.LoadUnit
+		run := sl.data.facts()
+		state := sl.data.stateAt(s.cursor)
+		unit := run.loadUnit
 		if unit == "" {
 			unit = "–"
 		}
-		out = append(out, s.scenTag(i)+" "+sl.label()+st.dim.Render(fmt.Sprintf(" · %d %s each · L = %s", run.Capacity, run.Unit, unit)))
+		out = append(out, s.scenTag(i)+" "+sl.label()+st.dim.Render(fmt.Sprintf(" · %d %s each · L = %s", run.capacity, run.unit, unit)))
 		for wi := range state.Workers {
 			sm := &state.Workers[wi]
 			load := "–"
@@ -78,9 +78,9 @@ func (p *workersPane) lines() []string {
 			used := sm.Pinned + sm.Marked + sm.Unmarked
 			// Fixed-width columns (si keeps counts to 4 cells, a ratio or
 			// "–" is right-aligned in 5), so every row's bar has one width.
-			tail := fmt.Sprintf(" %4s/%-4s q %-4s r %-4s L %-5s hit %5s", si(float64(used)), si(float64(run.Capacity)), si(float64(sm.Queue)), si(float64(sm.Running)), load, hit)
+			tail := fmt.Sprintf(" %4s/%-4s q %-4s r %-4s L %-5s hit %5s", si(float64(used)), si(float64(run.capacity)), si(float64(sm.Queue)), si(float64(sm.Running)), load, hit)
 			bw := max(w-5-ansi.StringWidth(tail), 6)
-			line := fmt.Sprintf("  w%-2d", wi) + fillBar(st, sm, run.Capacity, bw) + tail
+			line := fmt.Sprintf("  w%-2d", wi) + fillBar(st, sm, run.capacity, bw) + tail
 			out = append(out, line)
 		}
 	}

@@ -141,23 +141,33 @@ func (s *shared) progressStamp() int {
 	return n
 }
 
-// arrivals returns the sorted arrivals to step through and their requests.
-func (s *shared) arrivals() ([]time.Duration, []int32) {
-	if sl := s.selected(); sl != nil && sl.state == slotDone {
-		return sl.view.arrivals, sl.view.reqAt
+// requestInfo is request i's own figures: from the trace when it is held,
+// else from the first replayed scenario's spilled run; false when neither
+// has it yet.
+func (s *shared) requestInfo(i int) (reqInfo, bool) {
+	if s.tr != nil {
+		return reqInfoOf(&s.tr.Requests[i]), true
 	}
-	return s.traceArrivals, s.traceReq
+	for _, sl := range s.slots {
+		if sl.state == slotDone {
+			return sl.data.request(i), true
+		}
+	}
+	return reqInfo{}, false
 }
 
 // requestAtCursor is the last request that arrived at or before the
-// cursor, or -1.
+// cursor, or -1: in the selected scenario's run once it is replayed (its
+// arrivals may be re-timed), in the trace before.
 func (s *shared) requestAtCursor() int {
-	ts, req := s.arrivals()
-	i := lastAtOrBefore(ts, s.cursor)
+	if sl := s.selected(); sl != nil && sl.state == slotDone {
+		return sl.data.arrivalAt(s.cursor)
+	}
+	i := lastAtOrBefore(s.traceArrivals, s.cursor)
 	if i < 0 {
 		return -1
 	}
-	return int(req[i])
+	return int(s.traceReq[i])
 }
 
 func (s *shared) stepEvent(d int) {
@@ -168,9 +178,9 @@ func (s *shared) stepEvent(d int) {
 		}
 		return
 	}
-	if sl := s.selected(); sl != nil && sl.state == slotDone && len(sl.run.Events) > 0 {
+	if sl := s.selected(); sl != nil && sl.state == slotDone && sl.data.numEvents() > 0 {
 		for range max(d, -d) {
-			s.cursor = stepEvent(sl.run.Events, s.cursor, d)
+			s.cursor = sl.data.stepEvent(s.cursor, d)
 		}
 		return
 	}
@@ -178,9 +188,13 @@ func (s *shared) stepEvent(d int) {
 }
 
 func (s *shared) stepRequest(d int) {
-	ts, _ := s.arrivals()
+	sl := s.selected()
 	for range max(d, -d) {
-		s.cursor = stepTime(ts, s.cursor, d)
+		if sl != nil && sl.state == slotDone {
+			s.cursor = sl.data.stepArrival(s.cursor, d)
+		} else {
+			s.cursor = stepTime(s.traceArrivals, s.cursor, d)
+		}
 	}
 }
 
@@ -200,11 +214,12 @@ func (s *shared) updateSpan() {
 		if sl.state != slotDone {
 			continue
 		}
-		if first || sl.run.Start < sp.Start {
-			sp.Start = sl.run.Start
+		f := sl.data.facts()
+		if first || f.start < sp.Start {
+			sp.Start = f.start
 		}
-		if first || sl.run.End > sp.End {
-			sp.End = sl.run.End
+		if first || f.end > sp.End {
+			sp.End = f.end
 		}
 		first = false
 	}

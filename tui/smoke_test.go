@@ -103,9 +103,9 @@ func TestSmokeScrubAndFocus(t *testing.T) {
 	// Two 10% jumps, then two events and a request of the first run.
 	sp := m.s.span
 	want := sp.jump(sp.jump(sp.Start, 0.1), 0.1)
-	run := m.s.slots[0].run
+	run := runOf(m.s.slots[0])
 	want = stepEvent(run.Events, stepEvent(run.Events, want, 1), 1)
-	want = stepTime(m.s.slots[0].view.arrivals, want, 1)
+	want = stepTime(m.s.slots[0].data.(*memRun).arrivals, want, 1)
 	if m.s.cursor != want {
 		t.Errorf("cursor %v, want %v", m.s.cursor, want)
 	}

@@ -17,9 +17,17 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case metricsMsg:
 		m.metricsBusy = false
 		for _, r := range msg.res {
-			if sl := m.slotByID(r.id, r.gen); sl != nil && sl.state == slotDone {
-				sl.memo, sl.memoT, sl.memoOK = r.m, msg.t, true
+			sl := m.slotByID(r.id, r.gen)
+			if sl == nil || sl.state != slotDone {
+				continue
 			}
+			if r.err != nil {
+				// A spilled run's file could not be read: say so, keep the
+				// last table (marked as for another instant).
+				m.setStatus(string(rune('A'+slices.Index(m.s.slots, sl)))+" metrics: "+r.err.Error(), false)
+				continue
+			}
+			sl.memo, sl.memoT, sl.memoOK = r.m, msg.t, true
 		}
 		return nil
 	case tea.WindowSizeMsg:
@@ -39,6 +47,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case replayDoneMsg:
 		sl := m.slotByID(msg.id, msg.gen)
 		if sl == nil {
+			if msg.data != nil {
+				msg.data.close()
+			}
 			return nil // removed or edited meanwhile
 		}
 		sl.elapsed = msg.elapsed
@@ -47,7 +58,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			sl.state, sl.err = slotFailed, msg.err
 			m.setStatus(tag+" failed: "+oversizeHint(msg.err)+failureText(msg.err), false)
 		} else {
-			sl.state, sl.run, sl.view, sl.done = slotDone, msg.run, msg.view, sl.total
+			sl.state, sl.data, sl.view, sl.done = slotDone, msg.data, msg.view, sl.total
 			if m.status != "" && strings.HasPrefix(m.status, "replaying "+tag) {
 				m.setStatus(tag+" replayed in "+fmtDur(msg.elapsed, false), true)
 			}
