@@ -99,6 +99,25 @@
 // 1 ms to 100 s, at most about 18 kB for any positive int64 nanoseconds. A
 // report built from sketches says so and gives α (percentiles_note).
 //
+// Spilled runs (spilled.go): a run on disk (sim.OpenSpill), read lazily so
+// the explorer can show a run of millions of requests without holding it.
+// SpilledRun carries the files and the run's shape. Exact, to the bit:
+// the hit-ratio, queue and in-flight series (the in-memory functions'
+// own code over a small states interface: one StateFile.StateAt per
+// instant) and, in SpilledMetrics.At, every count (requests, completed,
+// failed, in flight, bypassed, failure reasons, per worker), hit tokens
+// and blocks, loads, imbalance, makespan and throughput. Sketched (a
+// Sketch per TTFT window, NewSketchTally for At; within
+// SketchRelativeAccuracy of the exact nearest-rank values, means and
+// counts exact; PercentilesNote says so): the TTFT series' medians and
+// At's TTFT, E2E and queueing percentiles. What they hold is a sketch per
+// window or per worker and distribution, the workers' counts, and
+// SpilledMetrics' failure instants, one map entry per failed request
+// (read once from the event log); each At is one scan of the records
+// file, stopping at the cursor once the records are known to be in
+// arrival order. A read error is returned, never a shortened figure.
+// The spill readers share buffers: one goroutine at a time per open run.
+//
 // analysis reads results of replay; it never renders a terminal pane and
 // must not import charm or other terminal code. It reads live runs through
 // their result types (liverun), never the HTTP driver: no package of this

@@ -1,0 +1,472 @@
+package analysis
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kvscope/kvscope/replay/param"
+	"github.com/kvscope/kvscope/replay/scenario"
+	"github.com/kvscope/kvscope/replay/sim"
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/replay/trace/gen"
+	"github.com/kvscope/kvscope/replay/trace/tracetest"
+	"github.com/kvscope/kvscope/samples"
+)
+
+// spilledScenarios: two routers and policies on four workers, and one
+// whose cache is too small for some requests, which fail.
+var spilledScenarios = []string{
+	"cache_aware+lru;workers=4",
+	"lbgr+rlt;workers=4;cache_blocks=150;oversize=bypass",
+	"cache_aware+lru;workers=4;cache_blocks=100;oversize=fail",
+}
+
+func spillTrace(tb testing.TB) *trace.Trace { return tracetest.Sample(tb, samples.Mooncake) }
+
+// simulateSpilled simulates s on tr whole and writes the run to dir as a
+// spilled run; it returns the run and the spilled run opened, with the
+// shape the records footer does not carry yet taken from the run.
+func simulateSpilled(tb testing.TB, tr *trace.Trace, s, dir string) (*sim.Run, SpilledRun) {
+	tb.Helper()
+	sc, err := scenario.Parse(s, scenario.Default(param.Spec{}, param.Spec{}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	run, err := sim.Simulate(context.Background(), tr, sc, sim.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	writeSpill(tb, run, sc, dir)
+	return run, openSpilled(tb, run, dir)
+}
+
+func writeSpill(tb testing.TB, run *sim.Run, sc scenario.Scenario, dir string) {
+	tb.Helper()
+	w, err := sim.CreateSpill(dir, sc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w.WriteRun(run)
+	if err := w.Close(run.Scenario, run.Trace); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func openSpilled(tb testing.TB, run *sim.Run, dir string) SpilledRun {
+	tb.Helper()
+	sp, err := sim.OpenSpill(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { sp.Close() })
+	sr := SpilledRunOf(sp)
+	sr.Start, sr.End, sr.Capacity, sr.Unit = run.Start, run.End, run.Capacity, run.Unit
+	if sr.Scenario != run.Scenario || sr.Workers != run.Workers || !reflect.DeepEqual(sr.Trace, run.Trace) {
+		tb.Fatalf("footer's shape %q %d %+v, run's %q %d %+v", sr.Scenario, sr.Workers, sr.Trace, run.Scenario, run.Workers, run.Trace)
+	}
+	return sr
+}
+
+// sameBits compares two series to the bit.
+func sameBits(t *testing.T, name string, got, want Series) {
+	t.Helper()
+	if len(got.T) != len(want.T) || len(got.V) != len(want.V) {
+		t.Fatalf("%s: %d/%d points, want %d/%d", name, len(got.T), len(got.V), len(want.T), len(want.V))
+	}
+	for i := range want.T {
+		if math.Float64bits(got.T[i]) != math.Float64bits(want.T[i]) || math.Float64bits(got.V[i]) != math.Float64bits(want.V[i]) {
+			t.Fatalf("%s point %d: (%v, %v), want (%v, %v)", name, i, got.T[i], got.V[i], want.T[i], want.V[i])
+		}
+	}
+}
+
+// withinSketch reports whether got is within the sketch's relative
+// error of exact (NaN exactly where exact is), with Sketch's allowance
+// of 1e-12 for rounding.
+func withinSketch(got, exact float64) bool {
+	if math.IsNaN(exact) || math.IsNaN(got) {
+		return math.IsNaN(exact) && math.IsNaN(got)
+	}
+	return math.Abs(got-exact) <= (SketchRelativeAccuracy+1e-12)*math.Abs(exact)
+}
+
+// The chart series over a spilled run are the run's in memory, to the
+// bit: hit ratio, each worker's queue and their sum (what the explorer
+// draws) with its maximum, requests in flight.
+func TestSpilledStateSeries(t *testing.T) {
+	tr := spillTrace(t)
+	for i, s := range spilledScenarios {
+		t.Run(s, func(t *testing.T) {
+			run, sr := simulateSpilled(t, tr, s, filepath.Join(t.TempDir(), fmt.Sprint(i)))
+			for _, n := range []int{1, 7, 240} {
+				hit, err := sr.HitRatioSeries(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameBits(t, "hit ratio", hit, HitRatioSeries(run, n))
+				qs, err := sr.QueueSeries(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := QueueSeries(run, n)
+				if len(qs) != len(want) || len(qs) != 4 {
+					t.Fatalf("%d queue series, want %d", len(qs), len(want))
+				}
+				for w := range want {
+					sameBits(t, fmt.Sprintf("queue %d", w), qs[w], want[w])
+				}
+				// The explorer's total, summed as it did.
+				var total Series
+				var top float64
+				total.T, total.V = want[0].T, make([]float64, len(want[0].V))
+				for _, q := range want {
+					for i, x := range q.V {
+						total.V[i] += x
+					}
+				}
+				for _, x := range total.V {
+					top = max(top, x)
+				}
+				sum, sumMax := SumSeries(qs)
+				sameBits(t, "queue total", sum, total)
+				if sumMax != top || (n == 240 && top == 0) {
+					t.Errorf("queue max %v, want %v (nonzero)", sumMax, top)
+				}
+				fl, err := sr.InFlightSeries(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameBits(t, "in flight", fl, InFlightSeries(run, n))
+			}
+		})
+	}
+}
+
+// The spilled TTFT series sketches each window's median: within the
+// sketch's error of the exact one, NaN for the same empty windows, at the
+// same instants.
+func TestSpilledTTFTSeries(t *testing.T) {
+	tr := spillTrace(t)
+	for i, s := range spilledScenarios {
+		t.Run(s, func(t *testing.T) {
+			run, sr := simulateSpilled(t, tr, s, filepath.Join(t.TempDir(), fmt.Sprint(i)))
+			nans := 0
+			for _, n := range []int{2, 9, 240, 2000} {
+				got, err := sr.TTFTSeries(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := TTFTSeries(run, n)
+				if len(got.T) != len(want.T) || len(got.V) != len(want.V) || len(got.V) != max(n, 2)-1 {
+					t.Fatalf("n=%d: %d points, want %d", n, len(got.V), len(want.V))
+				}
+				for j := range want.V {
+					if math.Float64bits(got.T[j]) != math.Float64bits(want.T[j]) {
+						t.Fatalf("n=%d point %d at %v, want %v", n, j, got.T[j], want.T[j])
+					}
+					if !withinSketch(got.V[j], want.V[j]) {
+						t.Errorf("n=%d point %d: median %v, exact %v", n, j, got.V[j], want.V[j])
+					}
+					if math.IsNaN(want.V[j]) {
+						nans++
+					}
+				}
+			}
+			if nans == 0 {
+				t.Errorf("no empty window at 2000 points: the NaN case is not tested")
+			}
+		})
+	}
+}
+
+// cursorInstants are where the metrics are compared: before the run,
+// its ends, a grid across it, and around every logged failure (just
+// before it, at it, after it) and a failed request's arrival.
+func cursorInstants(run *sim.Run) []time.Duration {
+	ts := []time.Duration{-1, run.Start, run.End, run.End + time.Second}
+	ts = append(ts, grid(run.Start, run.End, 23)...)
+	fails := 0
+	for _, e := range run.Events {
+		if e.Kind == sim.LogFail && fails < 5 {
+			fails++
+			ts = append(ts, e.T-1, e.T, e.T+1, run.Records[e.Req].Arrival)
+		}
+	}
+	return ts
+}
+
+// fmtMetrics prints metrics to compare them: every field, maps in key
+// order, floats in full (NaNs compare equal).
+func fmtMetrics(m RunMetrics) string { return fmt.Sprintf("%+v", m) }
+
+// SpilledMetrics.At equals the in-memory MetricsAt counted into a sketch
+// tally, field for field; against the exact MetricsAt, everything but the
+// percentiles is the same and they are within the sketch's error. With
+// the records known sorted (the scan stops at the cursor) or not.
+func TestSpilledMetricsAt(t *testing.T) {
+	tr := spillTrace(t)
+	for i, s := range spilledScenarios {
+		t.Run(s, func(t *testing.T) {
+			run, sr := simulateSpilled(t, tr, s, filepath.Join(t.TempDir(), fmt.Sprint(i)))
+			sm, err := NewSpilledMetrics(sr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			failed := 0
+			for i := range run.Records {
+				if run.Records[i].Status == sim.Failed {
+					failed++
+				}
+			}
+			full := Metrics(run, 0, math.NaN())
+			t.Logf("%d requests, %d failed, %d bypassed", full.Requests, full.Failed, full.Bypassed)
+			if sm.Failures() != failed {
+				t.Errorf("%d failure instants, %d failed requests", sm.Failures(), failed)
+			}
+			unsorted, err := NewSpilledMetrics(sr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unsorted.sorted = -1
+			var sawInFlight, sawFailed bool
+			for _, at := range cursorInstants(run) {
+				const seed = 7
+				exact := MetricsAt(run, seed, at)
+				sketched := metricsAt(run, seed, at, NewSketchTally(run.Workers))
+				for _, m := range []*SpilledMetrics{sm, unsorted} {
+					got, err := m.At(seed, at)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if fmtMetrics(got) != fmtMetrics(sketched) {
+						t.Fatalf("at %v (sorted %d):\n got %s\nwant %s", at, m.sorted, fmtMetrics(got), fmtMetrics(sketched))
+					}
+				}
+				if sm.sorted != 1 {
+					t.Errorf("records in arrival order not found sorted (%d)", sm.sorted)
+				}
+				got, _ := sm.At(seed, at)
+				if got.PercentilesNote != SketchNote {
+					t.Errorf("percentiles note %q", got.PercentilesNote)
+				}
+				checkSketchedDists(t, fmt.Sprint(at), got, exact)
+				// The rest is exact.
+				got.TTFT, got.E2E, got.Queue, got.PercentilesNote = exact.TTFT, exact.E2E, exact.Queue, ""
+				for w := range got.WorkerMetrics {
+					got.WorkerMetrics[w].TTFT, got.WorkerMetrics[w].E2E = exact.WorkerMetrics[w].TTFT, exact.WorkerMetrics[w].E2E
+				}
+				if fmtMetrics(got) != fmtMetrics(exact) {
+					t.Fatalf("at %v, beside percentiles:\n got %s\nwant %s", at, fmtMetrics(got), fmtMetrics(exact))
+				}
+				sawInFlight = sawInFlight || got.InFlight > 0
+				sawFailed = sawFailed || got.Failed > 0 && got.Failed < failed
+			}
+			if !sawInFlight {
+				t.Error("no cursor with requests in flight")
+			}
+			if failed > 0 && !sawFailed {
+				t.Error("no cursor between failures")
+			}
+			if strings.Contains(s, "oversize=fail") && failed == 0 {
+				t.Error("no failures in the failing scenario")
+			}
+		})
+	}
+}
+
+// checkSketchedDists: every percentile within the sketch's error of the
+// exact one; count and (to rounding) mean the same.
+func checkSketchedDists(t *testing.T, at string, got, exact RunMetrics) {
+	t.Helper()
+	check := func(name string, g, e Dist) {
+		t.Helper()
+		if g.N != e.N || !withinSketch(g.P50, e.P50) || !withinSketch(g.P90, e.P90) || !withinSketch(g.P99, e.P99) ||
+			!(math.IsNaN(g.Mean) && math.IsNaN(e.Mean) || math.Abs(g.Mean-e.Mean) <= 1e-9*math.Abs(e.Mean)) {
+			t.Errorf("at %s %s: %+v, exact %+v", at, name, g, e)
+		}
+	}
+	check("ttft", got.TTFT, exact.TTFT)
+	check("e2e", got.E2E, exact.E2E)
+	check("queue", got.Queue, exact.Queue)
+	for w := range exact.WorkerMetrics {
+		check(fmt.Sprintf("worker %d ttft", w), got.WorkerMetrics[w].TTFT, exact.WorkerMetrics[w].TTFT)
+		check(fmt.Sprintf("worker %d e2e", w), got.WorkerMetrics[w].E2E, exact.WorkerMetrics[w].E2E)
+	}
+}
+
+// A run without an event log counts a failure from its arrival, as
+// MetricsAt does.
+func TestSpilledMetricsAtNoEvents(t *testing.T) {
+	tr := spillTrace(t)
+	s := spilledScenarios[2]
+	sc, err := scenario.Parse(s, scenario.Default(param.Spec{}, param.Spec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := sim.Simulate(context.Background(), tr, sc, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Events = nil
+	dir := t.TempDir()
+	writeSpill(t, run, sc, dir)
+	sm, err := NewSpilledMetrics(openSpilled(t, run, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range grid(run.Start, run.End, 11) {
+		got, err := sm.At(1, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := metricsAt(run, 1, at, NewSketchTally(run.Workers)); fmtMetrics(got) != fmtMetrics(want) {
+			t.Fatalf("at %v:\n got %s\nwant %s", at, fmtMetrics(got), fmtMetrics(want))
+		}
+	}
+}
+
+// A cancelled context stops At.
+func TestSpilledMetricsAtCancel(t *testing.T) {
+	run, sr := simulateSpilled(t, spillTrace(t), spilledScenarios[0], t.TempDir())
+	sm, err := NewSpilledMetrics(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sm.AtContext(ctx, 1, run.End); err != context.Canceled {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// corruptRow overwrites bytes at off in row i of the spill file path
+// (rows of size bytes after the header and its meta).
+func corruptRow(t *testing.T, path string, size, i, off int, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var h [24]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		t.Fatal(err)
+	}
+	if int(binary.LittleEndian.Uint32(h[16:])) != size {
+		t.Fatalf("%s: rows of %d bytes, want %d", path, binary.LittleEndian.Uint32(h[16:]), size)
+	}
+	at := int64(24) + int64(binary.LittleEndian.Uint32(h[20:])) + int64(i*size+off)
+	if _, err := f.WriteAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Errors reading the files are returned, never swallowed: a record, an
+// event and a sample made invalid on disk.
+func TestSpilledErrors(t *testing.T) {
+	tr := spillTrace(t)
+	s := spilledScenarios[2]
+	sc, err := scenario.Parse(s, scenario.Default(param.Spec{}, param.Spec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := sim.Simulate(context.Background(), tr, sc, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeSpill(t, run, sc, dir)
+
+	// A sample's queue made negative: the last of worker 0, read at the
+	// run's end.
+	corruptRow(t, filepath.Join(dir, "states", "samples-0.kvs"), 96, len(run.Samples[0])-1, 32, []byte{0xff, 0xff, 0xff, 0xff})
+	sr := openSpilled(t, run, dir)
+	if _, err := sr.HitRatioSeries(5); err == nil {
+		t.Error("hit ratio series over a bad sample: no error")
+	}
+	if _, err := sr.QueueSeries(5); err == nil {
+		t.Error("queue series over a bad sample: no error")
+	}
+	if _, err := sr.InFlightSeries(5); err == nil {
+		t.Error("in-flight series over a bad sample: no error")
+	}
+	sm, err := NewSpilledMetrics(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.At(1, run.End); err == nil || !strings.Contains(err.Error(), "queue") {
+		t.Errorf("metrics over a bad sample: %v", err)
+	}
+
+	// A record's padding set: the scans fail.
+	corruptRow(t, filepath.Join(dir, "records.kvr"), 120, 0, 7, []byte{1})
+	if _, err := sr.TTFTSeries(5); err == nil || !strings.Contains(err.Error(), "padding") {
+		t.Errorf("ttft series over a bad record: %v", err)
+	}
+	if _, err := sm.At(1, run.Start); err == nil || !strings.Contains(err.Error(), "padding") {
+		t.Errorf("metrics over a bad record: %v", err)
+	}
+
+	// An event's kind out of range: the failures' scan fails.
+	corruptRow(t, filepath.Join(dir, "events.kve"), 16, len(run.Events)/2, 14, []byte{0xee})
+	if _, err := NewSpilledMetrics(sr); err == nil || !strings.Contains(err.Error(), "kind") {
+		t.Errorf("failures over a bad event: %v", err)
+	}
+}
+
+// One SpilledMetrics.At call over a spilled run, the cursor cycling over
+// 8 instants across the run, in ns per request of the run (ns/request);
+// the in-memory MetricsAt at the same instants, as many times, in the
+// same benchmark run (mem-ns/request), and their ratio (spilled/mem).
+// Runs of cache_aware+lru on 4 workers: the Mooncake sample (2,000
+// requests, where the records scan's fixed 1 MiB read buffer weighs) and
+// a generated multiturn trace of about 50,000 requests. The first At
+// call, which learns that the records are in arrival order (so later
+// scans stop at the cursor), is made before timing.
+// go test ./analysis -run '^$' -bench SpilledMetricsAt -benchmem
+func BenchmarkSpilledMetricsAt(b *testing.B) {
+	b.Run("mooncake", func(b *testing.B) { benchSpilledMetricsAt(b, spillTrace(b)) })
+	b.Run("multiturn", func(b *testing.B) {
+		p := gen.DefaultMultiturn()
+		p.Clients = 10000
+		tr, _ := tracetest.Generate(b, &p, trace.FormatNative, "bench")
+		benchSpilledMetricsAt(b, tr)
+	})
+}
+
+func benchSpilledMetricsAt(b *testing.B, tr *trace.Trace) {
+	run, sr := simulateSpilled(b, tr, "cache_aware+lru;workers=4", b.TempDir())
+	sm, err := NewSpilledMetrics(sr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := sm.At(1, run.End); err != nil {
+		b.Fatal(err)
+	}
+	ts := grid(run.Start, run.End, 8)
+	calls := 0
+	for b.Loop() {
+		if _, err := sm.At(1, ts[calls%len(ts)]); err != nil {
+			b.Fatal(err)
+		}
+		calls++
+	}
+	spilled := b.Elapsed()
+	start := time.Now()
+	for i := range calls {
+		MetricsAt(run, 1, ts[i%len(ts)])
+	}
+	mem := time.Since(start)
+	per := float64(calls) * float64(len(run.Records))
+	b.ReportMetric(float64(spilled.Nanoseconds())/per, "ns/request")
+	b.ReportMetric(float64(mem.Nanoseconds())/per, "mem-ns/request")
+	b.ReportMetric(float64(spilled)/float64(mem), "spilled/mem")
+}
