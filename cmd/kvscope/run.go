@@ -124,6 +124,7 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		t = analysis.NewSketchTally(sc.Workers)
 	}
 	var sw *sim.SpillWriter
+	var spilled *sim.Run // the finished run, for the spill's footer
 	if o.spill != "" {
 		if sw, err = sim.CreateSpill(o.spill, sc); err != nil {
 			return m, fmt.Errorf("--spill: %w", err)
@@ -131,7 +132,7 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		defer func() {
 			if err != nil {
 				sw.Abort()
-			} else if err = sw.Close(m.Scenario, m.Trace); err != nil {
+			} else if err = sw.Close(spilled); err != nil {
 				err = fmt.Errorf("--spill: %w", err)
 			}
 		}()
@@ -148,6 +149,7 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		so := sim.StreamOptions{IDLimit: o.idLimit}
 		if sw != nil {
 			sw.Hook(&so)
+			so.OnEnd = func(r *sim.Run) { spilled = r }
 		}
 		m, err = analysis.SummaryStream(cmd.Context(), s, sc, so, t)
 		var ie *sim.InputError
@@ -171,7 +173,8 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		return m, err
 	}
 	if sw != nil {
-		sw.WriteRun(run)
+		sw.WriteRun(run, tr)
+		spilled = run
 	}
 	m = analysis.SummaryTally(tr, run, sc, t)
 	if o.vsOpt {

@@ -142,10 +142,12 @@ func BenchmarkStreamSinks(b *testing.B) {
 		}
 		var opt StreamOptions
 		w.Hook(&opt)
+		var fin *Run
+		opt.OnEnd = func(r *Run) { fin = r }
 		st := time.Now()
 		_, n := stream(opt)
 		cl := time.Now()
-		if err := w.Close(sc.String(), trace.Info{}); err != nil {
+		if err := w.Close(fin); err != nil {
 			b.Fatal(err)
 		}
 		with += time.Since(st)

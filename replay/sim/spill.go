@@ -24,16 +24,28 @@ import (
 // The file is written through internal/atomicfile: a run that fails or is
 // interrupted leaves no spill file, and a file without its trailer (cut
 // short by other means) is refused when opened.
+//
+// Each kind has its own version, raised when its rows or footer change;
+// a file of another version is refused (spillVersions).
 const (
 	spillMagic    = "KVSCOPE\x00"
 	spillEnd      = "KVSEND\x00\x00"
-	spillVersion  = 1
 	spillHead     = 24
 	spillTrailer  = 24
 	spillMaxJSON  = 1 << 30
 	spillMaxRow   = 1 << 20
 	spillBufBytes = 1 << 20
 )
+
+// spillVersions is each kind's current version. Records are at 2: their
+// footer gained the run's span, capacity, units and preemptions.
+var spillVersions = map[string]uint16{
+	recordsKind:  2,
+	requestsKind: 1,
+	eventsKind:   1,
+	samplesKind:  1,
+	loadsKind:    1,
+}
 
 // spillWriter writes one spill file: rows as they come, the footer at
 // Close.
@@ -56,8 +68,9 @@ func createSpill(path, kind string, rowSize int, meta any) (*spillWriter, error)
 // createSpillSize is createSpill with a write buffer of bufBytes, for a
 // writer keeping many spill files open at once.
 func createSpillSize(path, kind string, rowSize int, meta any, bufBytes int) (*spillWriter, error) {
-	if len(kind) != 4 {
-		return nil, fmt.Errorf("spill kind %q: want 4 bytes", kind)
+	version, ok := spillVersions[kind]
+	if len(kind) != 4 || !ok {
+		return nil, fmt.Errorf("spill kind %q: want one of 4 bytes with a version", kind)
 	}
 	mj, err := json.Marshal(meta)
 	if err != nil {
@@ -71,7 +84,7 @@ func createSpillSize(path, kind string, rowSize int, meta any, bufBytes int) (*s
 	var h [spillHead]byte
 	copy(h[:8], spillMagic)
 	copy(h[8:12], kind)
-	binary.LittleEndian.PutUint16(h[12:], spillVersion)
+	binary.LittleEndian.PutUint16(h[12:], version)
 	binary.LittleEndian.PutUint32(h[16:], uint32(rowSize))
 	binary.LittleEndian.PutUint32(h[20:], uint32(len(mj)))
 	w.f.Write(h[:])
@@ -188,8 +201,9 @@ func openSpill(path, kind string, rowSize int) (_ *spillFile, err error) {
 		return nil, bad("header", "not a kvscope spill file")
 	case string(h[8:12]) != kind:
 		return nil, bad("kind", "%q, want %q", h[8:12], kind)
-	case binary.LittleEndian.Uint16(h[12:]) != spillVersion:
-		return nil, bad("version", "%d, want %d", binary.LittleEndian.Uint16(h[12:]), spillVersion)
+	case binary.LittleEndian.Uint16(h[12:]) != spillVersions[kind]:
+		return nil, bad("version", "%d, want %d: written by another version of kvscope (run it again to read it with this one)",
+			binary.LittleEndian.Uint16(h[12:]), spillVersions[kind])
 	case binary.LittleEndian.Uint16(h[14:]) != 0:
 		return nil, bad("header", "reserved field %d, want 0", binary.LittleEndian.Uint16(h[14:]))
 	case rowSize == 0 && (binary.LittleEndian.Uint32(h[16:]) == 0 || binary.LittleEndian.Uint32(h[16:]) > spillMaxRow):

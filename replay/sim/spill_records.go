@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/kvscope/kvscope/replay/kvcache"
 	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/trace"
 )
@@ -22,7 +23,10 @@ import (
 //
 // Strings are not in the rows: a decision's rule and a failure's reason
 // are indices into the footer's tables, 0 for none (a reason is stored
-// once however many requests fail with it).
+// once however many requests fail with it). The footer also holds what
+// Run holds beyond its records and series (span, capacity, units,
+// preemptions): version 2 on; a version 1 file, which lacks them, is
+// refused (openSpill's version check) rather than read with zeros.
 const (
 	recordsKind    = "RECS"
 	recordRowBytes = 120
@@ -36,6 +40,17 @@ type RecordsFooter struct {
 	Workers  int        `json:"workers"`
 	Trace    trace.Info `json:"trace"`
 	Requests int64      `json:"requests"`
+	// Start and End bound the run (Run.Start, Run.End: first arrival,
+	// last completion, 0 when nothing completed).
+	Start time.Duration `json:"start_ns"`
+	End   time.Duration `json:"end_ns"`
+	// Capacity is each worker's cache in Unit (Run.Capacity, Run.Unit);
+	// LoadUnit the router's load unit (Run.LoadUnit).
+	Capacity int64  `json:"capacity"`
+	Unit     string `json:"unit"`
+	LoadUnit string `json:"load_unit"`
+	// Preemptions counts the vllm model's preemptions (Run.Preemptions).
+	Preemptions int64 `json:"preemptions"`
 	// Rules are the decision rules' names (row value i+1 is Rules[i], 0
 	// none); Fails the failure reasons, likewise.
 	Rules []string `json:"rules"`
@@ -111,11 +126,21 @@ func (rw *RecordWriter) Add(r *Record) error {
 	return nil
 }
 
-// Close writes the footer, with the run's canonical scenario and trace
-// information (known only at the end of a stream), and puts the file in
-// place.
-func (rw *RecordWriter) Close(scenario string, info trace.Info) error {
-	rw.foot.Scenario, rw.foot.Trace = scenario, info
+// Close writes the footer, with the facts of run known only at its end
+// (canonical scenario, trace information, span, capacity, units,
+// preemptions: a streamed run's Run, without records, has them), and puts
+// the file in place. A run of another worker count is refused and the
+// file dropped.
+func (rw *RecordWriter) Close(run *Run) error {
+	if run.Workers != rw.workers {
+		rw.w.abort()
+		return fmt.Errorf("records file: a run of %d workers, the file's %d", run.Workers, rw.workers)
+	}
+	f := &rw.foot
+	f.Scenario, f.Trace = run.Scenario, run.Trace
+	f.Start, f.End = run.Start, run.End
+	f.Capacity, f.Unit, f.LoadUnit = run.Capacity, run.Unit, run.LoadUnit
+	f.Preemptions = run.Preemptions
 	return rw.w.close(rw.foot)
 }
 
@@ -158,6 +183,20 @@ func (f *RecordFile) init() error {
 	}
 	if f.foot.Workers < 1 || f.foot.Workers > math.MaxInt16 {
 		return bad("workers", "%d", f.foot.Workers)
+	}
+	switch ft := &f.foot; {
+	case ft.Start < 0 || ft.Start > MaxTime:
+		return bad("start", "%d ns: outside 0 to %v", int64(ft.Start), MaxTime)
+	case ft.End < 0 || ft.End > MaxTime:
+		return bad("end", "%d ns: outside 0 to %v", int64(ft.End), MaxTime)
+	case ft.End != 0 && ft.End < ft.Start:
+		return bad("end", "%v before the start, %v", ft.End, ft.Start)
+	case ft.Capacity < 1:
+		return bad("capacity", "%d", ft.Capacity)
+	case ft.Unit != kvcache.Blocks.String() && ft.Unit != kvcache.Tokens.String():
+		return bad("unit", "%q, want blocks or tokens", ft.Unit)
+	case ft.Preemptions < 0:
+		return bad("preemptions", "%d", ft.Preemptions)
 	}
 	if len(f.foot.Rules) > 0 {
 		info, ok := route.Lookup(f.foot.Router)

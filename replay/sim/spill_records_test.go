@@ -53,7 +53,7 @@ func TestRecordsFileRoundTrip(t *testing.T) {
 			if _, err := os.Stat(path); !os.IsNotExist(err) {
 				t.Fatalf("records file in place before Close: %v", err)
 			}
-			if err := rw.Close(run.Scenario, run.Trace); err != nil {
+			if err := rw.Close(run); err != nil {
 				t.Fatal(err)
 			}
 			f, err := OpenRecords(path)
@@ -113,7 +113,7 @@ func TestRecordsFileRefusesBadFiles(t *testing.T) {
 	if err := rw.Add(&Record{Index: 7}); err == nil {
 		t.Fatal("a record out of trace order was accepted")
 	}
-	if err := rw.Close("", trace.Info{}); err != nil {
+	if err := rw.Close(&Run{Workers: 2, Start: 1, End: 9, Capacity: 8, Unit: "blocks", LoadUnit: "requests"}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(good)
@@ -122,6 +122,21 @@ func TestRecordsFileRefusesBadFiles(t *testing.T) {
 	}
 	row0 := spillHead + len("{}")
 	edit := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), data...)) }
+	// footer rewrites the footer's text old as new, the trailer's length
+	// following.
+	footer := func(old, new string) []byte {
+		n := binary.LittleEndian.Uint64(data[len(data)-spillTrailer:])
+		start := len(data) - spillTrailer - int(n)
+		fj := string(data[start : len(data)-spillTrailer])
+		if !strings.Contains(fj, old) {
+			t.Fatalf("footer %s lacks %s", fj, old)
+		}
+		fj = strings.Replace(fj, old, new, 1)
+		b := append(append([]byte(nil), data[:start]...), fj...)
+		b = append(b, data[len(data)-spillTrailer:]...)
+		binary.LittleEndian.PutUint64(b[len(b)-spillTrailer:], uint64(len(fj)))
+		return b
+	}
 	cases := []struct {
 		name, want string
 		data       []byte
@@ -131,6 +146,13 @@ func TestRecordsFileRefusesBadFiles(t *testing.T) {
 		{"cut", "trailer: missing", data[:len(data)-5], false},
 		{"kind", `kind: "EVTS"`, edit(func(b []byte) []byte { copy(b[8:], "EVTS"); return b }), false},
 		{"magic", "not a kvscope spill file", edit(func(b []byte) []byte { b[0] = 'X'; return b }), false},
+		{"version 1", "version: 1, want 2: written by another version of kvscope", edit(func(b []byte) []byte { b[12] = 1; return b }), false},
+		{"start", "footer: start: -5 ns", footer(`"start_ns":1`, `"start_ns":-5`), false},
+		{"end", "footer: end: 9000000000000000000 ns: outside 0", footer(`"end_ns":9`, `"end_ns":9000000000000000000`), false},
+		{"end before start", "footer: end: 9ns before the start, 20ns", footer(`"start_ns":1`, `"start_ns":20`), false},
+		{"capacity", "footer: capacity: 0", footer(`"capacity":8`, `"capacity":0`), false},
+		{"unit", `footer: unit: "pages"`, footer(`"unit":"blocks"`, `"unit":"pages"`), false},
+		{"preemptions", "footer: preemptions: -1", footer(`"preemptions":0`, `"preemptions":-1`), false},
 		{"row count", "rows:", edit(func(b []byte) []byte {
 			binary.LittleEndian.PutUint64(b[len(b)-16:], 4)
 			return b
@@ -192,7 +214,8 @@ func FuzzOpenRecords(f *testing.F) {
 	rw.Add(&Record{Index: 0, Worker: -1, Status: Failed, Fail: "too long"})
 	ca, _ := route.Lookup("cache_aware")
 	rw.Add(&Record{Index: 1, Worker: 1, Why: route.Why{Rule: ca.Rules[1], A: 3, Key: 9}})
-	if err := rw.Close("cache_aware+lru", trace.Info{Format: "mooncake"}); err != nil {
+	if err := rw.Close(&Run{Scenario: "cache_aware+lru", Trace: trace.Info{Format: "mooncake"}, Workers: 2,
+		Start: 1, End: 9, Capacity: 300, Unit: "tokens", LoadUnit: "requests", Preemptions: 2}); err != nil {
 		f.Fatal(err)
 	}
 	seed, _ := os.ReadFile(p)

@@ -14,22 +14,27 @@ import (
 // as a streamed run produces it (`kvscope run --spill DIR`) and read back
 // lazily (OpenSpill, `kvscope inspect DIR`):
 //
-//	records.kvr   every request's record, trace order (OpenRecords)
+//	records.kvr   every request's record, trace order, and in its footer
+//	              the run's span, capacity and units (OpenRecords)
+//	requests.kvq  every request's own fields from the trace (tokens,
+//	              blocks, session, turn, line), trace order (OpenRequests)
 //	events.kve    the event log, time order (OpenEvents)
 //	states/       each worker's samples and the router's loads (OpenStates)
 //
 // The records file is committed last: a directory whose records file is
 // missing was not finished.
 const (
-	spillRecordsName = "records.kvr"
-	spillEventsName  = "events.kve"
-	spillStatesName  = "states"
+	spillRecordsName  = "records.kvr"
+	spillRequestsName = "requests.kvq"
+	spillEventsName   = "events.kve"
+	spillStatesName   = "states"
 )
 
 // SpillWriter writes a spilled run (CreateSpill).
 type SpillWriter struct {
 	dir     string
 	records *RecordWriter
+	reqs    *RequestWriter
 	events  *EventWriter
 	states  *StateWriter
 	err     error
@@ -53,6 +58,9 @@ func CreateSpill(dir string, sc scenario.Scenario) (_ *SpillWriter, err error) {
 	if w.records, err = CreateRecords(filepath.Join(dir, spillRecordsName), sc.Router.Name, sc.Workers); err != nil {
 		return nil, err
 	}
+	if w.reqs, err = CreateRequests(filepath.Join(dir, spillRequestsName)); err != nil {
+		return nil, err
+	}
 	if w.events, err = CreateEvents(filepath.Join(dir, spillEventsName)); err != nil {
 		return nil, err
 	}
@@ -63,11 +71,11 @@ func CreateSpill(dir string, sc scenario.Scenario) (_ *SpillWriter, err error) {
 }
 
 // Hook sets opt's sinks to write the run; a caller's OnRecord, if set, is
-// called after the record is written.
+// called after the record and its request are written.
 func (w *SpillWriter) Hook(opt *StreamOptions) {
 	also := opt.OnRecord
 	opt.OnRecord = func(r *Record, q *trace.Request) {
-		w.addRecord(r)
+		w.addRecord(r, q)
 		if also != nil {
 			also(r, q)
 		}
@@ -77,17 +85,26 @@ func (w *SpillWriter) Hook(opt *StreamOptions) {
 	opt.OnLoads = w.states.AddLoads
 }
 
-func (w *SpillWriter) addRecord(r *Record) {
+func (w *SpillWriter) addRecord(r *Record, q *trace.Request) {
 	if w.err == nil {
 		w.err = w.records.Add(r)
 	}
+	if w.err == nil {
+		w.err = w.reqs.Add(q)
+	}
 }
 
-// WriteRun writes a whole-trace run (Simulate's, with its event log and
-// series) as a streamed run's sinks would have.
-func (w *SpillWriter) WriteRun(run *Run) {
+// WriteRun writes a whole-trace run (Simulate's of tr, with its event log
+// and series) as a streamed run's sinks would have.
+func (w *SpillWriter) WriteRun(run *Run, tr *trace.Trace) {
+	if len(tr.Requests) != len(run.Records) {
+		if w.err == nil {
+			w.err = fmt.Errorf("spilled run: a run of %d records, a trace of %d requests", len(run.Records), len(tr.Requests))
+		}
+		return
+	}
 	for i := range run.Records {
-		w.addRecord(&run.Records[i])
+		w.addRecord(&run.Records[i], &tr.Requests[i])
 	}
 	for _, e := range run.Events {
 		w.events.Add(e)
@@ -102,10 +119,14 @@ func (w *SpillWriter) WriteRun(run *Run) {
 	}
 }
 
-// Close commits the files, the records last, with the run's canonical
-// scenario and trace information (known at the end of a stream); on any
-// error nothing of the run is left in the directory.
-func (w *SpillWriter) Close(scenario string, info trace.Info) error {
+// Close commits the files, the records last, with the facts of run known
+// at its end (RecordWriter.Close: a streamed run's Run, as
+// StreamOptions.OnEnd hands it over, or the whole-trace run WriteRun
+// wrote); on any error nothing of the run is left in the directory.
+func (w *SpillWriter) Close(run *Run) error {
+	if w.err == nil && run == nil {
+		w.err = errors.New("spilled run: closed without the finished run")
+	}
 	if w.err != nil {
 		w.Abort()
 		return w.err
@@ -118,7 +139,11 @@ func (w *SpillWriter) Close(scenario string, info trace.Info) error {
 		w.Abort()
 		return err
 	}
-	if err := w.records.Close(scenario, info); err != nil {
+	if err := w.reqs.Close(); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.records.Close(run); err != nil {
 		w.Abort()
 		return err
 	}
@@ -130,6 +155,9 @@ func (w *SpillWriter) Abort() {
 	if w.records != nil {
 		w.records.Abort()
 	}
+	if w.reqs != nil {
+		w.reqs.Abort()
+	}
 	if w.events != nil {
 		w.events.Abort()
 	}
@@ -138,13 +166,14 @@ func (w *SpillWriter) Abort() {
 	}
 }
 
-// Spilled is an open spilled run: its records, event log and states, each
-// read on demand. Each reader reuses one row buffer, so one goroutine at a
-// time may read a file (open it again for another).
+// Spilled is an open spilled run: its records, requests, event log and
+// states, each read on demand. Each reader reuses one row buffer, so one
+// goroutine at a time may read a file (open it again for another).
 type Spilled struct {
-	Records *RecordFile
-	Events  *EventFile
-	States  *StateFile
+	Records  *RecordFile
+	Requests *RequestFile
+	Events   *EventFile
+	States   *StateFile
 }
 
 // OpenSpill opens the spilled run in dir.
@@ -161,6 +190,12 @@ func OpenSpill(dir string) (_ *Spilled, err error) {
 		}
 		return nil, err
 	}
+	if s.Requests, err = OpenRequests(filepath.Join(dir, spillRequestsName)); err != nil {
+		return nil, err
+	}
+	if s.Requests.Len() != s.Records.Len() {
+		return nil, &SpillError{Path: dir, Field: "requests", Err: fmt.Errorf("%d requests, %d records", s.Requests.Len(), s.Records.Len())}
+	}
 	if s.Events, err = OpenEvents(filepath.Join(dir, spillEventsName)); err != nil {
 		return nil, err
 	}
@@ -173,11 +208,18 @@ func OpenSpill(dir string) (_ *Spilled, err error) {
 	return s, nil
 }
 
+// Footer returns the records file's footer: the run's scenario, trace,
+// span, capacity and units.
+func (s *Spilled) Footer() RecordsFooter { return s.Records.Footer() }
+
 // Close closes the files.
 func (s *Spilled) Close() error {
 	var errs []error
 	if s.Records != nil {
 		errs = append(errs, s.Records.Close())
+	}
+	if s.Requests != nil {
+		errs = append(errs, s.Requests.Close())
 	}
 	if s.Events != nil {
 		errs = append(errs, s.Events.Close())

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -35,7 +36,8 @@ func dirFiles(t *testing.T, dir string) map[string][]byte {
 // TestSpillRunMatchesWhole: a streamed run spilled through its sinks, a
 // second streamed run of it, and the whole-trace run written by WriteRun
 // give the same bytes, and the spilled run reads back as the whole run:
-// records, events, states.
+// records, the trace's requests, events, states, and the run's span,
+// capacity, units and preemptions in the records footer.
 func TestSpillRunMatchesWhole(t *testing.T) {
 	tr, err := trace.LoadSample(samples.Mooncake)
 	if err != nil {
@@ -44,6 +46,7 @@ func TestSpillRunMatchesWhole(t *testing.T) {
 	for _, s := range []string{
 		"cache_aware+lru;workers=4;cache_blocks=300;oversize=fail",
 		"lbgr+rlt;workers=3;cache_blocks=300;oversize=bypass",
+		"least_load+lru;workers=2;profile=h100-sxm-llama-3.1-8b;latency=vllm:block_size=512;cache_blocks=40",
 	} {
 		t.Run(s, func(t *testing.T) {
 			sc := mustScenario(t, s)
@@ -59,11 +62,16 @@ func TestSpillRunMatchesWhole(t *testing.T) {
 				}
 				var opt StreamOptions
 				w.Hook(&opt)
+				var ended *Run
+				opt.OnEnd = func(r *Run) { ended = r }
 				run, err := SimulateStream(context.Background(), streamOf(t, samples.Mooncake), sc, opt)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := w.Close(run.Scenario, run.Trace); err != nil {
+				if ended != run {
+					t.Fatalf("OnEnd got %p, SimulateStream returned %p", ended, run)
+				}
+				if err := w.Close(run); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -74,13 +82,13 @@ func TestSpillRunMatchesWhole(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w.WriteRun(want)
-			if err := w.Close(want.Scenario, want.Trace); err != nil {
+			w.WriteRun(want, tr)
+			if err := w.Close(want); err != nil {
 				t.Fatal(err)
 			}
 			fa, fb, fw := dirFiles(t, a), dirFiles(t, b), dirFiles(t, whole)
-			if len(fa) != sc.Workers+3 {
-				t.Fatalf("files %d, want %d", len(fa), sc.Workers+3)
+			if len(fa) != sc.Workers+4 {
+				t.Fatalf("files %d, want %d", len(fa), sc.Workers+4)
 			}
 			for name, x := range fa {
 				if !bytes.Equal(x, fb[name]) {
@@ -89,6 +97,35 @@ func TestSpillRunMatchesWhole(t *testing.T) {
 				if !bytes.Equal(x, fw[name]) {
 					t.Fatalf("%s: streamed and whole runs differ", name)
 				}
+			}
+			for _, dir := range []string{a, whole} {
+				sp, err := OpenSpill(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ft := sp.Footer()
+				if ft.Start != want.Start || ft.End != want.End || ft.Capacity != want.Capacity || ft.Unit != want.Unit ||
+					ft.LoadUnit != want.LoadUnit || ft.Preemptions != want.Preemptions || ft.Scenario != want.Scenario {
+					t.Fatalf("%s: footer %+v, want run %s [%v, %v] %d %s, loads in %s, %d preemptions", dir, ft, want.Scenario,
+						want.Start, want.End, want.Capacity, want.Unit, want.LoadUnit, want.Preemptions)
+				}
+				if ft.End <= ft.Start || ft.Capacity < 1 || ft.LoadUnit == "" || strings.Contains(s, "vllm") && ft.Preemptions == 0 {
+					t.Fatalf("%s: footer %+v: the run's facts are missing", dir, ft)
+				}
+				if sp.Requests.Len() != len(tr.Requests) {
+					t.Fatalf("%s: %d requests, want %d", dir, sp.Requests.Len(), len(tr.Requests))
+				}
+				i := 0
+				if err := sp.Requests.Scan(func(q *RequestInfo) error {
+					if w := requestInfoOf(&tr.Requests[i]); *q != w {
+						t.Fatalf("%s: request %d is %+v, want %+v", dir, i, *q, w)
+					}
+					i++
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				sp.Close()
 			}
 			sp, err := OpenSpill(a)
 			if err != nil {
@@ -102,6 +139,10 @@ func TestSpillRunMatchesWhole(t *testing.T) {
 				var r Record
 				if err := sp.Records.Read(i, &r); err != nil || !reflect.DeepEqual(r, want.Records[i]) {
 					t.Fatalf("record %d: %+v %v, want %+v", i, r, err, want.Records[i])
+				}
+				var q RequestInfo
+				if err := sp.Requests.Read(i, &q); err != nil || q != requestInfoOf(&tr.Requests[i]) {
+					t.Fatalf("request %d: %+v %v, want %+v", i, q, err, requestInfoOf(&tr.Requests[i]))
 				}
 				e, err := sp.Events.At(i)
 				if err != nil || e != want.Events[i] {
@@ -148,7 +189,7 @@ func TestSpillRunAbortAndRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(run.Scenario, run.Trace); err != nil {
+	if err := w.Close(run); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := CreateSpill(dir, sc); err == nil || !strings.Contains(err.Error(), "already holds a spilled run") {
@@ -185,5 +226,66 @@ func TestAbortAfterClose(t *testing.T) {
 	sw.Abort()
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("left after Abort: %v", ents)
+	}
+}
+
+// TestSpillRunRefusesMismatch: a spilled run whose requests file does not
+// match its records is refused naming both counts; a writer handed the
+// run of another cluster, or WriteRun a run of another trace, commits
+// nothing.
+func TestSpillRunRefusesMismatch(t *testing.T) {
+	tr, err := trace.LoadSample(samples.Mooncake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := mustScenario(t, "round_robin+lru;workers=2;cache_blocks=300")
+	run, err := Simulate(context.Background(), tr, sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := t.TempDir()
+	dir := filepath.Join(base, "ok")
+	w, err := CreateSpill(dir, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteRun(run, tr)
+	if err := w.Close(run); err != nil {
+		t.Fatal(err)
+	}
+	rw, err := CreateRequests(filepath.Join(dir, spillRequestsName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Add(&tr.Requests[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenSpill(dir); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("requests: 1 requests, %d records", len(run.Records))) {
+		t.Fatalf("open with a short requests file: %v", err)
+	}
+
+	other := *run
+	other.Workers = 3
+	for name, write := range map[string]func(*SpillWriter) error{
+		"workers": func(w *SpillWriter) error { w.WriteRun(run, tr); return w.Close(&other) },
+		"trace": func(w *SpillWriter) error {
+			w.WriteRun(run, &trace.Trace{Info: tr.Info, Requests: tr.Requests[1:]})
+			return w.Close(run)
+		},
+	} {
+		dir := filepath.Join(base, name)
+		w, err := CreateSpill(dir, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := write(w); err == nil {
+			t.Fatalf("%s: Close succeeded", name)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Fatalf("%s: a refused run left %v", name, ents)
+		}
 	}
 }

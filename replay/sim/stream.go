@@ -42,6 +42,11 @@ type StreamOptions struct {
 	// keeps them in LoadT and Loads (one row per instant, the last at it):
 	// loads has one value per worker and is reused.
 	OnLoads func(t time.Duration, loads []float32)
+	// OnEnd receives the finished run, what SimulateStream is about to
+	// return, when the run succeeded: for a caller whose run another
+	// function starts (analysis.SummaryStream returns metrics), such as a
+	// spilled run's SpillWriter.Close.
+	OnEnd func(*Run)
 
 	iterModel IterationModel
 }
@@ -138,6 +143,9 @@ func SimulateStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, 
 		if info.IDFree {
 			c.run.IDs = nil // recycling cannot change these policies' choices
 		}
+	}
+	if opt.OnEnd != nil {
+		opt.OnEnd(c.run)
 	}
 	return c.run, nil
 }
