@@ -12,10 +12,8 @@ import (
 
 // SpilledRun is a spilled run (sim.OpenSpill) with the figures of its
 // shape that its series and metrics need: what sim.Run holds beside its
-// records, events and samples. SpilledRunOf fills those the records
-// footer carries; Start, End, Capacity and Unit are the caller's (the
-// whole run's: first arrival, last completion, each worker's B and its
-// unit) until the footer carries them too.
+// records, events and samples, which SpilledRunOf takes from the records
+// footer (first arrival, last completion, each worker's B and its unit).
 //
 // Its readers share the spill files' buffers (sim.Spilled): one goroutine
 // at a time may use a SpilledRun, or anything built on it (SpilledMetrics
@@ -34,7 +32,8 @@ type SpilledRun struct {
 // count of its records footer.
 func SpilledRunOf(sp *sim.Spilled) SpilledRun {
 	f := sp.Records.Footer()
-	return SpilledRun{Sp: sp, Scenario: f.Scenario, Trace: f.Trace, Workers: f.Workers}
+	return SpilledRun{Sp: sp, Scenario: f.Scenario, Trace: f.Trace, Workers: f.Workers,
+		Capacity: f.Capacity, Unit: f.Unit, Start: f.Start, End: f.End}
 }
 
 func (r SpilledRun) span() (time.Duration, time.Duration) { return r.Start, r.End }

@@ -32,8 +32,8 @@ var spilledScenarios = []string{
 func spillTrace(tb testing.TB) *trace.Trace { return tracetest.Sample(tb, samples.Mooncake) }
 
 // simulateSpilled simulates s on tr whole and writes the run to dir as a
-// spilled run; it returns the run and the spilled run opened, with the
-// shape the records footer does not carry yet taken from the run.
+// spilled run; it returns the run and the spilled run opened, checking
+// that the footer's shape is the run's.
 func simulateSpilled(tb testing.TB, tr *trace.Trace, s, dir string) (*sim.Run, SpilledRun) {
 	tb.Helper()
 	sc, err := scenario.Parse(s, scenario.Default(param.Spec{}, param.Spec{}))
@@ -44,18 +44,18 @@ func simulateSpilled(tb testing.TB, tr *trace.Trace, s, dir string) (*sim.Run, S
 	if err != nil {
 		tb.Fatal(err)
 	}
-	writeSpill(tb, run, sc, dir)
+	writeSpill(tb, tr, run, sc, dir)
 	return run, openSpilled(tb, run, dir)
 }
 
-func writeSpill(tb testing.TB, run *sim.Run, sc scenario.Scenario, dir string) {
+func writeSpill(tb testing.TB, tr *trace.Trace, run *sim.Run, sc scenario.Scenario, dir string) {
 	tb.Helper()
 	w, err := sim.CreateSpill(dir, sc)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w.WriteRun(run)
-	if err := w.Close(run.Scenario, run.Trace); err != nil {
+	w.WriteRun(run, tr)
+	if err := w.Close(run); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -68,9 +68,10 @@ func openSpilled(tb testing.TB, run *sim.Run, dir string) SpilledRun {
 	}
 	tb.Cleanup(func() { sp.Close() })
 	sr := SpilledRunOf(sp)
-	sr.Start, sr.End, sr.Capacity, sr.Unit = run.Start, run.End, run.Capacity, run.Unit
-	if sr.Scenario != run.Scenario || sr.Workers != run.Workers || !reflect.DeepEqual(sr.Trace, run.Trace) {
-		tb.Fatalf("footer's shape %q %d %+v, run's %q %d %+v", sr.Scenario, sr.Workers, sr.Trace, run.Scenario, run.Workers, run.Trace)
+	if sr.Scenario != run.Scenario || sr.Workers != run.Workers || !reflect.DeepEqual(sr.Trace, run.Trace) ||
+		sr.Start != run.Start || sr.End != run.End || sr.Capacity != run.Capacity || sr.Unit != run.Unit {
+		tb.Fatalf("footer's shape %q %d %+v %v %v %d %s, run's %q %d %+v %v %v %d %s", sr.Scenario, sr.Workers, sr.Trace, sr.Start, sr.End, sr.Capacity, sr.Unit,
+			run.Scenario, run.Workers, run.Trace, run.Start, run.End, run.Capacity, run.Unit)
 	}
 	return sr
 }
@@ -317,7 +318,7 @@ func TestSpilledMetricsAtNoEvents(t *testing.T) {
 	}
 	run.Events = nil
 	dir := t.TempDir()
-	writeSpill(t, run, sc, dir)
+	writeSpill(t, tr, run, sc, dir)
 	sm, err := NewSpilledMetrics(openSpilled(t, run, dir))
 	if err != nil {
 		t.Fatal(err)
@@ -383,7 +384,7 @@ func TestSpilledErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeSpill(t, run, sc, dir)
+	writeSpill(t, tr, run, sc, dir)
 
 	// A sample's queue made negative: the last of worker 0, read at the
 	// run's end.

@@ -56,6 +56,9 @@ func ParseEntries(specs []string, base scenario.Scenario) ([]Entry, error) {
 type Config struct {
 	// Trace is the loaded trace every scenario replays.
 	Trace *trace.Trace
+	// Stream, when Trace is nil, replays a trace the explorer does not
+	// hold (StreamConfig): for traces larger than memory.
+	Stream *StreamConfig
 	// Load, when Trace is nil, loads the trace in the background: Run
 	// shows a loading frame at once (bytes read, rate) and opens the
 	// explorer when the trace lands, with Stats (when nil) over it. A

@@ -76,6 +76,10 @@ func (m *Model) askExport() {
 		m.setStatus("a report is already being written", false)
 		return
 	}
+	if m.s.tr == nil {
+		m.inputError("no report of a streamed trace here (it is not held): kvscope run TRACE -s SCENARIO writes one per scenario")
+		return
+	}
 	st := m.s.st
 	in := newLineInput(st, "write report to: ", ".md, .html, .json or .csv", m.cfg.ExportPath, 40)
 	in.focused = true
@@ -110,6 +114,7 @@ func (m *Model) export(path string) tea.Cmd {
 		m.setStatus("a report is already being written", false)
 		return nil
 	}
+
 	m.exporting = true
 	m.cfg.ExportPath = path
 	m.setStatus("writing "+path+"…", true)

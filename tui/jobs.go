@@ -73,8 +73,6 @@ type runView struct {
 	// ratios are the per-worker competitive ratios (analysis.Ratios); nil
 	// for a spilled run, whose workers' sequences are not held.
 	ratios []seq.WorkerRatios
-	// ttftSketched says ttft's medians come from sketches (spilled runs).
-	ttftSketched bool
 }
 
 // newMemRun indexes a whole run's arrivals for stepping.
@@ -100,27 +98,11 @@ func newRunView(run *sim.Run) *runView {
 	v := &runView{}
 	if run.End > run.Start {
 		v.hit = analysis.HitRatioSeries(run, seriesPoints)
-		qs := analysis.QueueSeries(run, seriesPoints)
-		if len(qs) > 0 {
-			v.queue.T = qs[0].T
-			v.queue.V = make([]float64, len(qs[0].V))
-			for _, q := range qs {
-				for i, x := range q.V {
-					v.queue.V[i] += x
-				}
-			}
-		}
+		v.queue, v.queueMax = analysis.SumSeries(analysis.QueueSeries(run, seriesPoints))
 		v.ttft = analysis.TTFTSeries(run, seriesPoints)
 		v.inflight = analysis.InFlightSeries(run, seriesPoints)
 	}
-	v.setQueueMax()
 	return v
-}
-
-func (v *runView) setQueueMax() {
-	for _, x := range v.queue.V {
-		v.queueMax = max(v.queueMax, x)
-	}
 }
 
 // metricsRes is one slot's table, tagged with its id and generation.
@@ -143,6 +125,7 @@ type (
 		id, gen int
 		data    runData
 		view    *runView
+		summary *traceSummary // a streamed replay's view of the trace
 		err     error
 		elapsed time.Duration
 	}

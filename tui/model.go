@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -58,8 +59,11 @@ func newModel(cfg Config, specs []paneSpec) (*Model, error) {
 	if err := checkPanes(specs); err != nil {
 		return nil, err
 	}
-	if cfg.Trace == nil {
+	if cfg.Trace == nil && cfg.Stream == nil {
 		return nil, errors.New("tui: no trace")
+	}
+	if cfg.Stream != nil && (cfg.Trace != nil || cfg.Live != nil) {
+		return nil, errors.New("tui: a streamed trace is opened alone: no loaded trace, no live workers")
 	}
 	if len(cfg.Scenarios) == 0 || len(cfg.Scenarios) > MaxScenarios {
 		return nil, fmt.Errorf("tui: %d scenarios: want 1 to %d", len(cfg.Scenarios), MaxScenarios)
@@ -78,18 +82,23 @@ func newModel(cfg Config, specs []paneSpec) (*Model, error) {
 		dark = *cfg.Dark
 	}
 	st := newStyles(dark, !cfg.NoColor)
-	s := &shared{st: &st, tr: cfg.Trace, speed: 3}
-	n := len(cfg.Trace.Requests)
-	s.traceArrivals = make([]time.Duration, n)
-	s.traceReq = make([]int32, n)
-	for i := range cfg.Trace.Requests {
-		s.traceReq[i] = int32(i)
+	s := &shared{st: &st, tr: cfg.Trace, speed: 3, streamed: cfg.Stream != nil}
+	if cfg.Stream != nil {
+		s.name = cfg.Stream.Name
 	}
-	slices.SortStableFunc(s.traceReq, func(a, b int32) int {
-		return cmp.Compare(cfg.Trace.Requests[a].Arrival, cfg.Trace.Requests[b].Arrival)
-	})
-	for i, x := range s.traceReq {
-		s.traceArrivals[i] = cfg.Trace.Requests[x].Arrival
+	if tr := cfg.Trace; tr != nil {
+		n := len(tr.Requests)
+		s.traceArrivals = make([]time.Duration, n)
+		s.traceReq = make([]int32, n)
+		for i := range tr.Requests {
+			s.traceReq[i] = int32(i)
+		}
+		slices.SortStableFunc(s.traceReq, func(a, b int32) int {
+			return cmp.Compare(tr.Requests[a].Arrival, tr.Requests[b].Arrival)
+		})
+		for i, x := range s.traceReq {
+			s.traceArrivals[i] = tr.Requests[x].Arrival
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Model{s: s, cfg: cfg, ctx: ctx, cancel: cancel, help: help.New(), keys: newGlobalKeys(len(specs)), ready: make(chan struct{})}
@@ -108,10 +117,22 @@ func newModel(cfg Config, specs []paneSpec) (*Model, error) {
 // addSlot appends a scenario and returns the command streaming its replay.
 func (m *Model) addSlot(e Entry) tea.Cmd {
 	ctx, cancel := context.WithCancel(m.ctx)
-	sl := &slot{id: m.nextID, entry: e, state: slotRunning, cancel: cancel, total: 2 * len(m.s.tr.Requests)}
+	sl := &slot{id: m.nextID, entry: e, state: slotRunning, cancel: cancel}
+	if m.s.tr != nil {
+		sl.total = 2 * len(m.s.tr.Requests)
+	}
 	m.nextID++
 	m.s.slots = append(m.s.slots, sl)
 	m.s.version++
+	return m.replay(ctx, e, sl)
+}
+
+// replay starts slot sl's replay of e: of the trace in memory, or a
+// streamed one (Config.Stream).
+func (m *Model) replay(ctx context.Context, e Entry, sl *slot) tea.Cmd {
+	if m.cfg.Stream != nil {
+		return streamReplayCmd(ctx, m.cfg.Stream, e, sl.id, sl.gen)
+	}
 	return replayCmd(ctx, m.s.tr, e, sl.id, sl.gen)
 }
 
@@ -125,7 +146,7 @@ func (m *Model) restart(i int, e Entry) tea.Cmd {
 	sl.entry, sl.state, sl.cancel, sl.view, sl.err, sl.done, sl.phase, sl.memoOK = e, slotRunning, cancel, nil, nil, 0, "", false
 	m.s.version++
 	m.s.updateSpan()
-	return replayCmd(ctx, m.s.tr, e, sl.id, sl.gen)
+	return m.replay(ctx, e, sl)
 }
 
 func (m *Model) remove(i int) {
@@ -179,7 +200,17 @@ func (m *Model) Done() bool {
 func (m *Model) Ready() <-chan struct{} { return m.ready }
 
 // Close cancels the background replays.
-func (m *Model) Close() { m.cancel() }
+func (m *Model) Close() {
+	m.cancel()
+	for _, sl := range m.s.slots {
+		sl.dropData()
+	}
+	if sc := m.cfg.Stream; sc != nil && !sc.Keep {
+		// Replays cancelled above remove their own directories as they
+		// stop; what is left is the root, empty once they have.
+		os.Remove(sc.Dir)
+	}
+}
 
 func (m *Model) setStatus(s string, ok bool) { m.status, m.statusOK, m.statusInput = s, ok, false }
 
@@ -286,7 +317,7 @@ func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
-	v.WindowTitle = "kvscope · " + m.s.tr.Info.Source
+	v.WindowTitle = "kvscope · " + m.s.source()
 	return v
 }
 

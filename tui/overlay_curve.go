@@ -119,6 +119,10 @@ func (d *curveDialog) draw(canvas []string, w, h int) {
 // curve), or closes it when it is open under another dialog (the help,
 // which lets C through).
 func (m *Model) toggleCurve() {
+	if m.s.tr == nil {
+		m.inputError("no curve of a streamed trace here (it is not held): kvscope curve TRACE computes it")
+		return
+	}
 	for i, d := range m.dialogs {
 		if _, ok := d.(*curveDialog); ok {
 			m.dialogs = slices.Delete(m.dialogs, i, i+1)

@@ -107,7 +107,13 @@ func (p *boundsPane) lines() []string {
 			continue
 		}
 		if len(sl.view.ratios) == 0 {
-			out = append(out, st.dim.Render("  no ratios (replay ran without VsOpt)"))
+			why := "  no ratios (replay ran without VsOpt)"
+			if s.streamed {
+				why = "  no ratios: they replay each worker's whole sequence, which a streamed trace does not hold (kvscope run TRACE --vs-opt)"
+			}
+			for _, l := range wrap(why, w, "  ") {
+				out = append(out, st.dim.Render(l))
+			}
 			continue
 		}
 		out = append(out, st.dim.Render(fmt.Sprintf("  %-3s %6s %7s %9s %6s %6s %6s", "w", "k", "vs opt", "vs Belady", "H_k", "2H_k", "seq")))

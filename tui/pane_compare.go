@@ -124,6 +124,10 @@ func (p *comparePane) table(w int) []string {
 	if !exact {
 		title = "updating…"
 	}
+	if s.streamed {
+		// analysis.SpilledMetrics: percentiles from sketches.
+		title += sketchNote
+	}
 	head := []string{st.dim.Render(title)}
 	widths := []int{nameW}
 	for i := range s.slots {
@@ -167,6 +171,9 @@ func (p *comparePane) table(w int) []string {
 	}
 	return out
 }
+
+// sketchNote marks the percentiles of a streamed trace's runs.
+var sketchNote = fmt.Sprintf(" · percentiles ±%g%%", 100*analysis.SketchRelativeAccuracy)
 
 var chartNames = []string{"all", "token hit ratio (cumulative)", "queued requests (all workers)", "TTFT p50 (per window)",
 	"requests in flight (all workers)"}
@@ -312,7 +319,11 @@ func (p *comparePane) renderChart(kind, w, h int) renderedChart {
 
 func (p *comparePane) chartBlock(kind, w, h int) []string {
 	st := p.s.st
-	out := []string{st.bold.Render(chartNames[kind])}
+	name := chartNames[kind]
+	if kind == 3 && p.s.streamed {
+		name += sketchNote // a spilled run's windows are sketched (analysis.SpilledRun.TTFTSeries)
+	}
+	out := []string{st.bold.Render(name)}
 	cut := p.liveCut()
 	legend := p.liveLegend(kind, p.liveLine(kind, cut) != nil, w)
 	out = append(out, legend...)

@@ -49,6 +49,9 @@ func newTracePane(s *shared) pane {
 	p.keys = traceKeys{scrollKeys: p.scroll.keys,
 		Toggle: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "input/output lengths"))}
 	tr := s.tr
+	if tr == nil {
+		return p // streamed: fromSummary fills it once a replay has read the trace
+	}
 	p.arrivals = make([]float64, len(tr.Requests))
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i := range tr.Requests {
@@ -87,10 +90,38 @@ func (p *tracePane) Update(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// fromSummary takes a streamed trace's figures from the first replay
+// that read it; false until one has.
+func (p *tracePane) fromSummary() (*traceSummary, bool) {
+	sum := p.s.summary
+	if sum == nil {
+		return nil, false
+	}
+	if p.inHist == nil && p.outHist == nil {
+		p.inHist, p.outHist = sum.inHist, sum.outHist
+		p.first, p.dur = sum.first.Seconds(), (sum.last - sum.first).Seconds()
+	}
+	return sum, true
+}
+
+// traceInfo is the trace's information and request count.
+func (p *tracePane) traceInfo() (trace.Info, int, bool) {
+	if tr := p.s.tr; tr != nil {
+		return tr.Info, len(tr.Requests), true
+	}
+	if sum, ok := p.fromSummary(); ok {
+		return sum.info, sum.requests, true
+	}
+	return trace.Info{}, 0, false
+}
+
 func (p *tracePane) summary() string {
-	tr := p.s.tr
-	sum := fmt.Sprintf("%s · %d requests · %s", tr.Info.Format, len(tr.Requests), fmtMs(p.dur*1e3, false))
-	if trace.NoPrefixNote(tr.Info.Format) != "" {
+	info, n, ok := p.traceInfo()
+	if !ok {
+		return p.s.source() + " · streamed: read by the first replay"
+	}
+	sum := fmt.Sprintf("%s · %d requests · %s", info.Format, n, fmtMs(p.dur*1e3, false))
+	if trace.NoPrefixNote(info.Format) != "" {
 		sum += " · no prefix data: hit ratios 0"
 	}
 	return sum
@@ -102,7 +133,9 @@ func (p *tracePane) sparkFor(w int) (string, float64) {
 		return p.spark, p.sparkPeak
 	}
 	counts := make([]float64, w)
-	if w > 0 && len(p.arrivals) > 0 {
+	if sum := p.s.summary; p.s.tr == nil && sum != nil && w > 0 {
+		counts = sum.counts(w)
+	} else if w > 0 && len(p.arrivals) > 0 {
 		for _, a := range p.arrivals {
 			i := 0
 			if p.dur > 0 {
@@ -139,12 +172,18 @@ func lenLabel(b int) string {
 
 func (p *tracePane) lines() []string {
 	st := p.s.st
-	tr := p.s.tr
-	in := tr.Info
+	in, n, ok := p.traceInfo()
 	w := p.w - 2
 	var out []string
+	if !ok {
+		out = append(out, st.dim.Render("source ")+p.s.source())
+		for _, l := range wrap("streamed: the trace is not held; its figures come from the first replay to read it through", w, "") {
+			out = append(out, st.dim.Render(l))
+		}
+		return out
+	}
 	out = append(out, st.dim.Render("source ")+in.Source)
-	out = append(out, fmt.Sprintf("%s · %d tokens/block · %d requests · %s", in.Format, in.BlockSize, len(tr.Requests), fmtMs(p.dur*1e3, false)))
+	out = append(out, fmt.Sprintf("%s · %d tokens/block · %d requests · %s", in.Format, in.BlockSize, n, fmtMs(p.dur*1e3, false)))
 	if n := trace.NoPrefixNote(in.Format); n != "" {
 		// Azure: every hit ratio on screen is 0 by construction; say so
 		// where the trace is described.
@@ -167,6 +206,10 @@ func (p *tracePane) lines() []string {
 		)
 	} else if p.s.statsErr != nil {
 		out = append(out, st.errText.Render("statistics: "+p.s.statsErr.Error()))
+	} else if p.s.tr == nil {
+		for _, l := range wrap("statistics over block ids need the whole trace: kvscope trace stats FILE", w, "") {
+			out = append(out, st.dim.Render(l))
+		}
 	} else {
 		out = append(out, st.dim.Render("statistics: computing…"))
 	}

@@ -14,8 +14,14 @@ import (
 // shared is the state every pane reads: the trace, the scenarios, the
 // cursor and the theme. Only the root Model writes it.
 type shared struct {
-	st       *styles
+	st *styles
+	// tr is the trace, nil when it is streamed (Config.Stream): then
+	// summary is what the trace pane shows, from the first streamed
+	// replay to finish, and name what the trace is called.
 	tr       *trace.Trace
+	streamed bool
+	summary  *traceSummary
+	name     string
 	stats    *trace.Stats
 	statsErr error
 	slots    []*slot
@@ -54,6 +60,17 @@ type liveState struct {
 	// (live_charts.go, live_timeline.go).
 	charts liveCharts
 	events liveEvents
+}
+
+// source names the trace.
+func (s *shared) source() string {
+	if s.tr != nil {
+		return s.tr.Info.Source
+	}
+	if s.summary != nil && s.summary.info.Source != "" {
+		return s.summary.info.Source
+	}
+	return s.name
 }
 
 func (s *shared) selected() *slot {

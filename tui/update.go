@@ -59,6 +59,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.setStatus(tag+" failed: "+oversizeHint(msg.err)+failureText(msg.err), false)
 		} else {
 			sl.state, sl.data, sl.view, sl.done = slotDone, msg.data, msg.view, sl.total
+			if m.s.summary == nil && msg.summary != nil {
+				m.s.summary = msg.summary
+			}
 			if m.status != "" && strings.HasPrefix(m.status, "replaying "+tag) {
 				m.setStatus(tag+" replayed in "+fmtDur(msg.elapsed, false), true)
 			}

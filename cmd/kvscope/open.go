@@ -25,6 +25,8 @@ func newOpenCmd() *cobra.Command {
 		export string
 		theme  string
 		lf     openLiveFlags
+		stream bool
+		keepIn string
 	)
 	cmd := &cobra.Command{
 		Use:   "open TRACE [-s SCENARIO ...]",
@@ -92,8 +94,27 @@ func newOpenCmd() *cobra.Command {
 			// The explorer shows its first frame at once and loads the
 			// trace behind a loading frame (bytes read, rate).
 			path := args[0]
+			if stream || keepIn != "" {
+				if path == "-" {
+					return usagef("open --stream: each scenario reads the trace anew, so it must be a file, not standard input")
+				}
+				if lf.attach != "" {
+					return usagef("open --stream: --attach needs the trace in memory")
+				}
+			}
 			if _, err := os.Stat(path); err != nil {
 				return err // at once, not after the loading frame
+			}
+			if stream || keepIn != "" {
+				sc, err := streamConfig(path, opt, keepIn)
+				if err != nil {
+					return err
+				}
+				cfg := tui.Config{
+					Stream: sc, Scenarios: entries, Base: base, ExportPath: export, Dark: dark,
+					Command: openCommandLine(cmd, args),
+				}
+				return tui.Run(cmd.Context(), cfg, cmd.InOrStdin(), cmd.OutOrStdout())
 			}
 			load := func(_ context.Context, progress func(read, total int64)) (*trace.Trace, error) {
 				return trace.LoadWith(path, opt, counting(progress))
@@ -113,7 +134,29 @@ func newOpenCmd() *cobra.Command {
 	cmd.Flags().StringVar(&export, "export", "kvscope-report.md", "report file the w key writes (.md, .html, .json or .csv)")
 	cmd.Flags().StringVar(&theme, "theme", "auto", "colors: auto (ask the terminal), dark or light; NO_COLOR turns colors off")
 	lf.add(cmd)
+	cmd.Flags().BoolVar(&stream, "stream", false, "do not hold the trace: each scenario streams it and spills its run to disk, and the panes read it back (traces larger than memory; no ratios, scores, curve or report)")
+	cmd.Flags().StringVar(&keepIn, "spill-dir", "", "with --stream (implied): keep the scenarios' spilled runs in this directory, one per replay (kvscope inspect reads them); default a temporary directory removed at exit")
 	return cmd
+}
+
+// streamConfig is the explorer's streamed mode over the trace at path:
+// runs go to keep (kept) or a new temporary directory (removed at exit).
+func streamConfig(path string, opt trace.ReadOptions, keep string) (*tui.StreamConfig, error) {
+	sc := &tui.StreamConfig{
+		Name: filepath.Base(path),
+		Open: func(progress func(read, total int64)) (*trace.Stream, error) {
+			return trace.OpenWith(path, opt, counting(progress))
+		},
+		Dir: keep, Keep: keep != "",
+	}
+	if keep == "" {
+		dir, err := os.MkdirTemp("", "kvscope-stream-")
+		if err != nil {
+			return nil, err
+		}
+		sc.Dir = dir
+	}
+	return sc, nil
 }
 
 // openLiveFlags attach live workers to the explorer (`kvscope live`'s

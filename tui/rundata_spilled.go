@@ -1,0 +1,204 @@
+package tui
+
+import (
+	"os"
+	"time"
+
+	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/replay/sim"
+)
+
+// spilledRun is a replay spilled to disk (the streamed mode): every
+// answer is a few reads of its files. It holds two handles on the run:
+// ui for the event loop, and the metrics' own, so metricsAt (in a
+// command) never shares a reader's buffer with a pane.
+type spilledRun struct {
+	dir     string
+	owned   bool // remove dir on close
+	ui      *sim.Spilled
+	f       runFacts
+	metrics *spilledMetrics
+	// ordered says the records' arrivals never decrease in trace order
+	// (checked as they were written), so arrivals are found by binary
+	// search over the records; otherwise the event log's arrivals are
+	// scanned, at most eventScanLimit events from the cursor.
+	ordered bool
+	first   error
+	rec     sim.Record
+}
+
+// openSpilledRun opens the run spilled in dir.
+func openSpilledRun(dir string, owned, ordered bool) (_ *spilledRun, err error) {
+	r := &spilledRun{dir: dir, owned: owned, ordered: ordered}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	if r.ui, err = sim.OpenSpill(dir); err != nil {
+		return nil, err
+	}
+	r.f = spilledFacts(r.ui)
+	if r.metrics, err = newSpilledMetrics(dir); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *spilledRun) facts() runFacts { return r.f }
+
+// fail keeps the first read error; the panes show zero values after one,
+// and the status line says why (Model.readErrors).
+func (r *spilledRun) fail(err error) {
+	if err != nil && r.first == nil {
+		r.first = err
+	}
+}
+
+func (r *spilledRun) err() error { return r.first }
+
+func (r *spilledRun) stateAt(t time.Duration) sim.State {
+	st, err := r.ui.States.StateAt(t)
+	r.fail(err)
+	if err != nil {
+		return sim.State{T: t, Workers: make([]sim.Sample, r.f.workers)}
+	}
+	return st
+}
+
+func (r *spilledRun) record(i int) sim.Record {
+	var rec sim.Record
+	if err := r.ui.Records.Read(i, &rec); err != nil {
+		r.fail(err)
+		return sim.Record{Index: int32(i), Worker: -1, Status: sim.Failed, Fail: "unreadable: " + err.Error()}
+	}
+	return rec
+}
+
+func (r *spilledRun) request(i int) reqInfo {
+	q, err := spilledRequest(r.ui, i)
+	r.fail(err)
+	return q
+}
+
+// scores are not kept by a streamed run: its records hold the decision
+// (chosen worker, runner-up, why) but not every worker's score.
+func (r *spilledRun) scores(int) ([]float32, []int32) { return nil, nil }
+
+func (r *spilledRun) numEvents() int { return r.ui.Events.Len() }
+
+func (r *spilledRun) eventIndex(t time.Duration) int {
+	i, err := r.ui.Events.Index(t)
+	r.fail(err)
+	return i
+}
+
+func (r *spilledRun) event(i int) sim.Event {
+	e, err := r.ui.Events.At(i)
+	r.fail(err)
+	return e
+}
+
+func (r *spilledRun) stepEvent(t time.Duration, d int) time.Duration {
+	if d > 0 {
+		if i := r.eventIndex(t + 1); i < r.numEvents() {
+			return r.event(i).T
+		}
+		return t
+	}
+	if i := r.eventIndex(t); i > 0 {
+		return r.event(i - 1).T
+	}
+	return t
+}
+
+// isArrival reports whether e is logged at a request's arrival: its
+// routing, or its failure before routing (sim's cluster.arrive). The log
+// has no entry of kind LogArrival.
+func isArrival(e sim.Event) bool {
+	return e.Kind == sim.LogRouted || (e.Kind == sim.LogFail && e.Worker < 0)
+}
+
+// arrival is request i's arrival.
+func (r *spilledRun) arrival(i int) time.Duration {
+	if err := r.ui.Records.Read(i, &r.rec); err != nil {
+		r.fail(err)
+		return 0
+	}
+	return r.rec.Arrival
+}
+
+// firstAfter is the first request in trace order whose arrival is after t
+// (records in arrival order).
+func (r *spilledRun) firstAfter(t time.Duration) int {
+	n := r.ui.Records.Len()
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if r.arrival(m) <= t {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+func (r *spilledRun) arrivalAt(t time.Duration) int {
+	if r.ordered {
+		return r.firstAfter(t) - 1
+	}
+	for j, k := r.eventIndex(t+1)-1, 0; j >= 0 && k < eventScanLimit; j, k = j-1, k+1 {
+		if e := r.event(j); isArrival(e) {
+			return int(e.Req)
+		}
+	}
+	return -1
+}
+
+func (r *spilledRun) stepArrival(t time.Duration, d int) time.Duration {
+	if r.ordered {
+		if d > 0 {
+			if i := r.firstAfter(t); i < r.ui.Records.Len() {
+				return r.arrival(i)
+			}
+			return t
+		}
+		// the last arrival before t: one before the first at or after t.
+		if i := r.firstAfter(t-1) - 1; i >= 0 {
+			return r.arrival(i)
+		}
+		return t
+	}
+	n := r.numEvents()
+	if d > 0 {
+		for j, k := r.eventIndex(t+1), 0; j < n && k < eventScanLimit; j, k = j+1, k+1 {
+			if e := r.event(j); isArrival(e) {
+				return e.T
+			}
+		}
+		return t
+	}
+	for j, k := r.eventIndex(t)-1, 0; j >= 0 && k < eventScanLimit; j, k = j-1, k+1 {
+		if e := r.event(j); isArrival(e) {
+			return e.T
+		}
+	}
+	return t
+}
+
+func (r *spilledRun) metricsAt(seed uint64, t time.Duration) (analysis.RunMetrics, error) {
+	return r.metrics.m.At(seed, t)
+}
+
+func (r *spilledRun) close() {
+	if r.ui != nil {
+		r.ui.Close()
+	}
+	if r.metrics != nil {
+		r.metrics.Close()
+	}
+	if r.owned {
+		os.RemoveAll(r.dir)
+	}
+}

@@ -1,0 +1,197 @@
+package tui
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kvscope/kvscope/replay/trace"
+	"github.com/kvscope/kvscope/samples"
+)
+
+// streamPair opens the first n requests of the embedded sample twice: held
+// in memory, and streamed with its runs spilled under a test directory.
+func streamPair(t *testing.T, n int, specs ...string) (held, streamed *Model, dir string) {
+	t.Helper()
+	data, err := samples.ReadFile(samples.Mooncake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfterN(data, []byte("\n"), n+1)
+	small := bytes.Join(lines[:min(n, len(lines))], nil)
+	tr, err := trace.LoadBytes("sample-head", small, trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := DefaultBase()
+	if len(specs) == 0 {
+		specs = DefaultSpecs
+	}
+	entries, err := ParseEntries(specs, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dark := true
+	held = newDone(t, Config{Trace: tr, Scenarios: entries, Base: base, Dark: &dark}, 140, 50)
+	dir = filepath.Join(t.TempDir(), "runs")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	sc := &StreamConfig{Name: "sample-head", Dir: dir,
+		Open: func(func(read, total int64)) (*trace.Stream, error) {
+			return trace.OpenReader("sample-head", bytes.NewReader(small), trace.ReadOptions{})
+		}}
+	streamed = newDone(t, Config{Stream: sc, Scenarios: entries, Base: base, Dark: &dark}, 140, 50)
+	for i, sl := range streamed.s.slots {
+		if sl.state != slotDone {
+			t.Fatalf("streamed %c: %v", 'A'+i, sl.err)
+		}
+		if _, ok := sl.data.(*spilledRun); !ok {
+			t.Fatalf("streamed %c holds %T, want a spilled run", 'A'+i, sl.data)
+		}
+	}
+	return held, streamed, dir
+}
+
+// paneView renders pane i of m, focused.
+func paneView(m *Model, i int) string {
+	m.s.focus = i
+	return stripANSI(m.panes[i].View())
+}
+
+// TestStreamedMatchesHeld opens one trace both ways and checks that every
+// pane reading a run shows the same at the same cursors (the request pane
+// up to the router scores a streamed run does not keep), that the keys
+// move the cursor the same way, and that the metrics table at the cursor
+// counts the same requests.
+func TestStreamedMatchesHeld(t *testing.T) {
+	held, streamed, _ := streamPair(t, 400)
+	if held.s.span != streamed.s.span {
+		t.Fatalf("span: streamed %v, held %v", streamed.s.span, held.s.span)
+	}
+	sp := held.s.span
+	for _, f := range []float64{0, 0.01, 0.1, 0.37, 0.5, 0.9, 1} {
+		at := sp.jump(sp.Start, f)
+		for _, m := range []*Model{held, streamed} {
+			m.s.cursor = at
+		}
+		for _, p := range []int{paneWorkers, paneTimeline} {
+			if a, b := paneView(held, p), paneView(streamed, p); a != b {
+				t.Errorf("at %.0f%%, pane %d differs:\nheld:\n%s\nstreamed:\n%s", 100*f, p, a, b)
+			}
+		}
+		a, b := requestLines(held), requestLines(streamed)
+		if !slices.Equal(a, b) {
+			t.Errorf("at %.0f%%, the request pane differs:\nheld:\n%s\nstreamed:\n%s", 100*f, strings.Join(a, "\n"), strings.Join(b, "\n"))
+		}
+		for i := range held.s.slots {
+			hm, err1 := held.s.slots[i].data.metricsAt(1, at)
+			sm, err2 := streamed.s.slots[i].data.metricsAt(1, at)
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			hc := fmt.Sprint(hm.Requests, hm.Completed, hm.Failed, hm.InFlight, hm.Bypassed, hm.HitTokens, hm.InputTokens, hm.MaxLoadS, hm.Imbalance)
+			sc := fmt.Sprint(sm.Requests, sm.Completed, sm.Failed, sm.InFlight, sm.Bypassed, sm.HitTokens, sm.InputTokens, sm.MaxLoadS, sm.Imbalance)
+			if hc != sc {
+				t.Errorf("at %.0f%%, %c's metrics: streamed %s, held %s", 100*f, 'A'+i, sc, hc)
+			}
+		}
+	}
+	// Arrivals found by scanning the event log (a run whose arrivals are
+	// not in trace order) are those the records' binary search finds.
+	for i, sl := range streamed.s.slots {
+		ord := sl.data.(*spilledRun)
+		scan := *ord
+		scan.ordered = false
+		for _, f := range []float64{0, 0.001, 0.2, 0.5, 0.75, 1} {
+			at := sp.jump(sp.Start, f)
+			if a, b := ord.arrivalAt(at), scan.arrivalAt(at); a != b {
+				t.Errorf("%c at %.1f%%: arrival %d by search, %d by the event log", 'A'+i, 100*f, a, b)
+			}
+			for _, d := range []int{1, -1} {
+				if a, b := ord.stepArrival(at, d), scan.stepArrival(at, d); a != b {
+					t.Errorf("%c at %.1f%% step %d: %v by search, %v by the event log", 'A'+i, 100*f, d, a, b)
+				}
+			}
+		}
+	}
+	// The same keys lead to the same cursors: events (←/→), requests
+	// (,/.), and jumps.
+	held.s.cursor, streamed.s.cursor = sp.Start, sp.Start
+	for _, k := range []string{"right", "right", ".", ".", "f", "right", ",", "left", "G", ",", "left", "g"} {
+		press(held, k)
+		press(streamed, k)
+		if held.s.cursor != streamed.s.cursor {
+			t.Fatalf("after %s: streamed cursor %v, held %v", k, streamed.s.cursor, held.s.cursor)
+		}
+	}
+	// The trace pane's figures come from the replay that read the trace.
+	ht, st := held.panes[paneTrace].(*tracePane), streamed.panes[paneTrace].(*tracePane)
+	paneView(streamed, paneTrace)
+	if !slices.Equal(ht.inHist, st.inHist) || !slices.Equal(ht.outHist, st.outHist) || ht.dur != st.dur {
+		t.Errorf("trace pane: streamed in %v out %v dur %v, held in %v out %v dur %v", st.inHist, st.outHist, st.dur, ht.inHist, ht.outHist, ht.dur)
+	}
+	if got := streamed.s.summary.requests; got != len(held.s.tr.Requests) {
+		t.Errorf("summary counts %d requests, the trace has %d", got, len(held.s.tr.Requests))
+	}
+}
+
+// requestLines is the request pane's lines without the router-score
+// table (which a streamed run does not keep).
+func requestLines(m *Model) []string {
+	p := m.panes[paneRequest].(*requestPane)
+	var out []string
+	skip := false
+	for _, l := range p.lines() {
+		l = stripANSI(l)
+		switch {
+		case strings.HasPrefix(l, "  router scores"):
+			skip = true
+			continue
+		case l == "" || !strings.HasPrefix(l, " "):
+			skip = false
+		}
+		if !skip {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestStreamedDropsItsRuns checks that an edited or removed scenario's
+// spilled run is removed with it, and that Close leaves the directory
+// empty; and that what the streamed mode cannot do says why.
+func TestStreamedDropsItsRuns(t *testing.T) {
+	_, m, dir := streamPair(t, 200)
+	names := func() []string {
+		es, _ := os.ReadDir(dir)
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if got := names(); !slices.Equal(got, []string{"A-0", "B-0"}) {
+		t.Fatalf("runs %v, want A-0 and B-0", got)
+	}
+	press(m, "x", "y") // removes the selected scenario, A
+	if got := names(); !slices.Equal(got, []string{"B-0"}) {
+		t.Errorf("after removing A: %v", got)
+	}
+	press(m, "w")
+	if !strings.Contains(m.status, "streamed trace") {
+		t.Errorf("export on a streamed trace: status %q", m.status)
+	}
+	press(m, "C")
+	if !strings.Contains(m.status, "streamed trace") {
+		t.Errorf("curve on a streamed trace: status %q", m.status)
+	}
+	m.Close()
+	if got := names(); len(got) != 0 {
+		t.Errorf("after Close: %v left", got)
+	}
+}
