@@ -24,9 +24,11 @@ func newInspectCmd() *cobra.Command {
 		Use:   "inspect DIR",
 		Short: "Read a spilled run back (kvscope run --spill DIR): the cluster at an instant, its events, any request",
 		Long: "inspect reads the run `kvscope run --spill DIR` wrote, only the rows it prints: a run of\n" +
-			"10 million requests opens at once. It prints the run, every worker's state at --at\n" +
-			"(queue, running, cache blocks, hit ratio so far, busy time, router load), the --events\n" +
-			"events from that instant on and, with --count, the records from request --from on.\n" +
+			"10 million requests opens at once. It prints the run (its span, capacity, router load\n" +
+			"unit, preemptions), every worker's state at --at (queue, running, cache blocks, hit\n" +
+			"ratio so far, busy time, router load), the --events events from that instant on and,\n" +
+			"with --count, the records from request --from on with each request's own fields\n" +
+			"(input and output tokens, blocks, session, turn, trace line).\n" +
 			"--at is a time after the run's first event (90s, 1h30m, 2.5), or end.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -68,6 +70,15 @@ type inspection struct {
 	// StartS and EndS bound the run (first and last event, seconds).
 	StartS float64 `json:"start_s"`
 	EndS   float64 `json:"end_s"`
+	// FirstArrivalS and LastDoneS are the run's own bounds (Run.Start,
+	// Run.End: 0 when nothing completed), from the records footer.
+	FirstArrivalS float64 `json:"first_arrival_s"`
+	LastDoneS     float64 `json:"last_done_s"`
+	// Capacity is each worker's cache in Unit; LoadUnit the router's.
+	Capacity    int64  `json:"capacity"`
+	Unit        string `json:"unit"`
+	LoadUnit    string `json:"load_unit"`
+	Preemptions int64  `json:"preemptions"`
 	// AtS is the instant shown (seconds, absolute).
 	AtS     float64      `json:"at_s"`
 	Workers []workerAt   `json:"workers"`
@@ -96,13 +107,20 @@ type eventJSON struct {
 	Worker int16   `json:"worker"`
 }
 
-// recordJSON is one record as `kvscope inspect` prints it; latencies are
-// null for a failed request.
+// recordJSON is one record as `kvscope inspect` prints it, with the
+// request's own fields from the trace; latencies are null for a failed
+// request, session, turn and line where the trace has none.
 type recordJSON struct {
 	Request   int32    `json:"request"`
 	Worker    int16    `json:"worker"`
 	Status    string   `json:"status"`
 	ArrivalS  float64  `json:"arrival_s"`
+	Input     int32    `json:"input_tokens"`
+	Output    int32    `json:"output_tokens"`
+	Blocks    int32    `json:"blocks"`
+	Session   *int64   `json:"session"`
+	Turn      *int32   `json:"turn"`
+	Line      *int64   `json:"line"`
 	TTFTMs    *float64 `json:"ttft_ms"`
 	E2EMs     *float64 `json:"e2e_ms"`
 	QueueMs   *float64 `json:"queue_ms"`
@@ -126,9 +144,11 @@ func parseAt(s string, start, end time.Duration) (time.Duration, error) {
 }
 
 func readSpilled(sp *sim.Spilled, atFlag string, nEvents, from, count int) (*inspection, error) {
-	ft := sp.Records.Footer()
+	ft := sp.Footer()
 	in := &inspection{Scenario: ft.Scenario, Trace: fmt.Sprintf("%s (%s)", ft.Trace.Source, ft.Trace.Format),
-		Requests: sp.Records.Len(), Events: sp.Events.Len(), Workers: []workerAt{}, Log: []eventJSON{}}
+		Requests: sp.Records.Len(), Events: sp.Events.Len(), FirstArrivalS: ft.Start.Seconds(), LastDoneS: ft.End.Seconds(),
+		Capacity: ft.Capacity, Unit: ft.Unit, LoadUnit: ft.LoadUnit, Preemptions: ft.Preemptions,
+		Workers: []workerAt{}, Log: []eventJSON{}}
 	start, end := sp.Events.Span()
 	at, err := parseAt(atFlag, start, end)
 	if err != nil {
@@ -163,18 +183,27 @@ func readSpilled(sp *sim.Spilled, atFlag string, nEvents, from, count int) (*ins
 		}
 		in.Log = append(in.Log, eventJSON{TS: e.T.Seconds(), Kind: e.Kind.String(), Req: e.Req, Worker: e.Worker})
 	}
-	var r sim.Record
+	var (
+		r sim.Record
+		q sim.RequestInfo
+	)
 	for i := from; i < sp.Records.Len() && i-from < count; i++ {
 		if err := sp.Records.Read(i, &r); err != nil {
+			return nil, err
+		}
+		if err := sp.Requests.Read(i, &q); err != nil {
 			return nil, err
 		}
 		why := r.Fail
 		if r.Status != sim.Failed {
 			why = r.Why.Reason(int(r.Worker))
 		}
-		in.Records = append(in.Records, recordJSON{Request: r.Index, Worker: r.Worker, Status: r.Status.String(),
-			ArrivalS: r.Arrival.Seconds(), TTFTMs: latencyMs(r.TTFT(), &r), E2EMs: latencyMs(r.E2E(), &r), QueueMs: latencyMs(r.Queueing(), &r),
-			HitBlocks: r.HitBlocks, HitTokens: r.HitTokens, Reason: why})
+		rj := recordJSON{Request: r.Index, Worker: r.Worker, Status: r.Status.String(), ArrivalS: r.Arrival.Seconds(),
+			Input: q.Input, Output: q.Output, Blocks: q.Blocks,
+			TTFTMs: latencyMs(r.TTFT(), &r), E2EMs: latencyMs(r.E2E(), &r), QueueMs: latencyMs(r.Queueing(), &r),
+			HitBlocks: r.HitBlocks, HitTokens: r.HitTokens, Reason: why}
+		rj.Session, rj.Turn, rj.Line = known(q.Session, q.Session >= 0), known(q.Turn, q.Turn > 0), known(q.Line, q.Line > 0)
+		in.Records = append(in.Records, rj)
 	}
 	return in, nil
 }
@@ -192,6 +221,8 @@ func latencyMs(d time.Duration, r *sim.Record) *float64 {
 func (in *inspection) print(w io.Writer) {
 	fmt.Fprintf(w, "scenario  %s\ntrace     %s\nrun       %d requests, %d events, %.3f s to %.3f s\n",
 		in.Scenario, in.Trace, in.Requests, in.Events, in.StartS, in.EndS)
+	fmt.Fprintf(w, "          first arrival %.3f s, last completion %.3f s, %d preemptions\n", in.FirstArrivalS, in.LastDoneS, in.Preemptions)
+	fmt.Fprintf(w, "cache     %d %s a worker, router load in %s\n", in.Capacity, in.Unit, in.LoadUnit)
 	fmt.Fprintf(w, "\nat %.3f s (%.3f s in)\n", in.AtS, in.AtS-in.StartS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "worker\tqueue\trunning\tpinned\tcached\ttoken hit\tcompleted\tbusy s\tevicted\trouter load\t")
@@ -215,13 +246,31 @@ func (in *inspection) print(w io.Writer) {
 	if len(in.Records) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "request\tworker\tstatus\tarrival s\tTTFT ms\tE2E ms\tqueue ms\tcached blocks\t")
+		fmt.Fprintln(tw, "request\tworker\tstatus\tarrival s\tinput\toutput\tblocks\tsession\tturn\tline\tTTFT ms\tE2E ms\tqueue ms\tcached blocks\t")
 		for _, r := range in.Records {
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%.3f\t%s\t%s\t%s\t%d\t  %s\n", r.Request, r.Worker, r.Status, r.ArrivalS,
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%.3f\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t  %s\n", r.Request, r.Worker, r.Status, r.ArrivalS,
+				r.Input, r.Output, r.Blocks, orDash(r.Session), orDash(r.Turn), orDash(r.Line),
 				f1(orNaN(r.TTFTMs)), f1(orNaN(r.E2EMs)), f1(orNaN(r.QueueMs)), r.HitBlocks, strings.TrimSpace(r.Reason))
 		}
 		tw.Flush()
 	}
+}
+
+// known is a pointer to a copy of v if ok, else nil (JSON null: the trace
+// does not say).
+func known[T any](v T, ok bool) *T {
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+// orDash is *p, or "–" for nil.
+func orDash[T int32 | int64](p *T) string {
+	if p == nil {
+		return "–"
+	}
+	return strconv.FormatInt(int64(*p), 10)
 }
 
 // orNaN is *p, or NaN (printed "–" by f1 and f3) for nil.
