@@ -49,15 +49,29 @@
 //
 // A records file (spill_records.go: CreateRecords, OpenRecords) holds
 // every record in trace order, 120 bytes each, with the decision rules and
-// failure reasons as indices into the footer's tables.
+// failure reasons as indices into the footer's tables; the footer also
+// holds what Run holds beyond records and series (Start, End, Capacity,
+// Unit, LoadUnit, Preemptions), given to RecordWriter.Close as the
+// finished Run (a streamed run's, without records, has them all:
+// StreamOptions.OnEnd hands it to a caller that does not start the run
+// itself). A requests file (spill_requests.go: CreateRequests,
+// OpenRequests) holds each request's own fields from the trace in trace
+// order, 40 bytes each (RequestInfo: input and output tokens, blocks,
+// session, turn, the trace line), what the explorer's request pane shows
+// beside the record. Each kind of spill file has its own version
+// (spillVersions); a file of another is refused, naming both, rather than
+// read with defaults (records files are at 2 since their footer gained
+// the run's facts).
 //
 // A spilled run (spill_run.go, `kvscope run --spill DIR`, read back by
-// `kvscope inspect DIR`) is a directory holding the three: records.kvr,
-// events.kve and the states set in states/. CreateSpill starts it, Hook
-// sets a streamed run's sinks to write it, WriteRun writes a whole-trace
-// run's the same way (the same bytes), and Close commits the records file
-// last, so a directory without one holds no finished run; a failed run
-// leaves none of the three. OpenSpill opens all three.
+// `kvscope inspect DIR`) is a directory holding the four: records.kvr,
+// requests.kvq, events.kve and the states set in states/. CreateSpill
+// starts it, Hook sets a streamed run's sinks to write it, WriteRun writes
+// a whole-trace run's (with its trace, for the requests) the same way (the
+// same bytes), and Close(run) commits the records file last, so a
+// directory without one holds no finished run; a failed run leaves none
+// of the four. OpenSpill opens all four (Spilled.Footer is the records
+// footer) and checks that requests and records agree in number.
 //
 // Simulate refuses some runs before any work, from facts of the whole
 // trace (time limits below, oversize=error). A streamed run checks them
