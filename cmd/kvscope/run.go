@@ -96,7 +96,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "per worker, replay its prefill-start-ordered sequence with opt and the Belady bound and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&pct, "percentiles", "exact", "exact: from every request's values (24 bytes a request, held up to 64 MB, then spilled sorted to a temporary file in --spill-dir); sketch: from DDSketch sketches, within 1% of the exact values, in constant memory")
-	cmd.Flags().StringVar(&spill, "spill", "", "write the run to this directory as it goes (every request's record, the event log, each worker's states and the router's loads: 370–430 bytes a request measured), for `kvscope inspect`")
+	cmd.Flags().StringVar(&spill, "spill", "", "write the run to this directory as it goes (every request's record and its own fields from the trace, the event log, each worker's states and the router's loads: 410–470 bytes a request, 370–430 measured before the 40 of requests.kvq), for `kvscope inspect`")
 	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for the exact percentiles' spilled values (default: the system's temporary directory); the file is unlinked once created")
 	cmd.Flags().IntVar(&idLimit, "id-limit", 0, "block ids held before unused ones are recycled, when the trace is streamed (0: as `kvscope replay --id-limit`; -1: never, and memory grows with the trace's unique blocks)")
 	addOutputFlags(cmd, true)
