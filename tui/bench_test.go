@@ -3,13 +3,16 @@ package tui
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/kvscope/kvscope/internal/testenv"
+	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
@@ -185,4 +188,101 @@ func BenchmarkReplaysReady(b *testing.B) {
 		}
 		m.Close()
 	}
+}
+
+// BenchmarkScrubStreamed is BenchmarkScrub on the streamed explorer
+// (Config.Stream), whose panes read spilled runs from disk a few rows at a
+// time. By default it streams the conversation trace with the default
+// scenarios into a temporary directory, once. KVSCOPE_BENCH_TRACE=FILE
+// streams that trace instead (KVSCOPE_BENCH_SCENARIOS=S1;;S2 for other
+// scenarios, ";;"-separated since a scenario holds ';'), and
+// KVSCOPE_BENCH_SPILLED=DIR,DIR opens runs spilled before (`kvscope open
+// --stream --spill-dir`'s) without replaying: BENCHMARKS.md's 10M-request
+// figures. It also reports the first frame: New, Init and the first View,
+// which on a streamed trace reads nothing of it.
+func BenchmarkScrubStreamed(b *testing.B) {
+	m, first := streamedBenchModel(b)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var lat []time.Duration
+	for b.Loop() {
+		lat = append(lat, scrub(m, rng, 1000)...)
+	}
+	checkCaughtUp(b, m)
+	b.ReportMetric(float64(first)/1e6, "first-frame-ms")
+	b.ReportMetric(float64(quantile(lat, 0.5))/1e6, "p50-ms")
+	b.ReportMetric(float64(quantile(lat, 0.99))/1e6, "p99-ms")
+	b.ReportMetric(float64(quantile(lat, 1))/1e6, "max-ms")
+}
+
+// streamedBenchModel is BenchmarkScrubStreamed's explorer at 200×60 with
+// its replays done, and how long its first frame took.
+func streamedBenchModel(b *testing.B) (*Model, time.Duration) {
+	b.Helper()
+	path := os.Getenv("KVSCOPE_BENCH_TRACE")
+	if path == "" {
+		path = filepath.Join(testenv.SharedTraces(b), "mooncake", "conversation_trace.jsonl")
+	}
+	specs := DefaultSpecs
+	if s := os.Getenv("KVSCOPE_BENCH_SCENARIOS"); s != "" {
+		specs = strings.Split(s, ";;")
+	}
+	spilled := os.Getenv("KVSCOPE_BENCH_SPILLED")
+	if spilled != "" {
+		specs = nil
+		for _, dir := range strings.Split(spilled, ",") {
+			sp, err := sim.OpenSpill(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			specs = append(specs, sp.Footer().Scenario)
+			sp.Close()
+		}
+	}
+	base := DefaultBase()
+	entries, err := ParseEntries(specs, base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dark := true
+	sc := &StreamConfig{Name: filepath.Base(path), Dir: b.TempDir(),
+		Open: func(progress func(read, total int64)) (*trace.Stream, error) {
+			return trace.Open(path, trace.ReadOptions{})
+		}}
+	t0 := time.Now()
+	m, err := New(Config{Stream: sc, Scenarios: entries, Base: base, Dark: &dark})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(m.Close)
+	m.Update(winSize(200, 60))
+	init := m.Init()
+	_ = m.View()
+	first := time.Since(t0)
+	if spilled == "" {
+		drive(b, m, init)
+	} else {
+		m.Close() // the replays Init started: the spilled runs stand in for them
+		for i, dir := range strings.Split(spilled, ",") {
+			data, err := openSpilledRun(dir, false, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v, err := spilledView(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sl := m.s.slots[i]
+			sl.gen++ // as an edit would: the cancelled replay's end is dropped
+			drive(b, m, func() tea.Msg { return replayDoneMsg{id: sl.id, gen: sl.gen, data: data, view: v} })
+		}
+	}
+	if !m.Done() {
+		b.Fatal("replays did not finish")
+	}
+	for _, sl := range m.s.slots {
+		if sl.state != slotDone {
+			b.Fatalf("%s: %v", sl.label(), sl.err)
+		}
+	}
+	return m, first
 }
