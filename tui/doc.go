@@ -36,8 +36,8 @@
 // tagged with the scenario's id and generation, so a result for a scenario
 // that was edited or removed meanwhile is dropped. Everything a cursor
 // position needs is precomputed when a replay finishes (sorted arrivals,
-// chart series) or read in O(log n) from the run (sim.Run.StateAt,
-// EventIndex); the metrics table at the cursor is memoised per scenario and
+// chart series) or read in O(log n) from the run (runData: sim.Run.StateAt,
+// EventIndex, or a spilled run's files); the metrics table at the cursor is memoised per scenario and
 // cursor, and rendered charts are cached by size and data version.
 //
 // A trace given as Config.Load is read behind a loading frame (loading.go):
@@ -48,6 +48,28 @@
 // policy and by opt, and the Belady bound: often as long as the
 // simulation) the second, so the percentage does not
 // stop at 99% while the ratios run.
+//
+// Panes read a finished replay through runData (rundata.go), never a
+// sim.Run directly: memRun is the whole run held in memory; spilledRun
+// (rundata_spilled.go) is a run spilled to disk, read back a few rows at a
+// time. Config.Stream (stream.go, `kvscope open TRACE --stream`) opens a
+// trace the explorer does not hold: each replay is sim.SimulateStream over
+// a fresh read of the trace, written by sim.CreateSpill into a directory of
+// its own, and the panes read that. Memory then follows each scenario's
+// caches, routers and requests in flight, and a frame costs about the same
+// on ten million requests as on ten thousand: state, events, records and
+// requests are O(log n) reads, arrivals a binary search over the records
+// (a bounded scan of the event log's routings when the records' arrivals
+// are not in order), the chart series analysis.SpilledRun's (built once, 240
+// points), and the metrics table at the cursor analysis.SpilledMetrics (one
+// pass over the records off the event loop, on a second handle since the
+// spill readers share a buffer; its percentiles are sketched, and the pane
+// says so). The trace pane's figures come from the first streamed replay
+// to finish (traceSummary). What needs the whole trace is left out and
+// said to be: the competitive ratios, per-worker router scores, the trace
+// statistics over block ids, the curve overlay and the report export.
+// Spilled runs are removed with their scenario (edit, removal, exit)
+// unless StreamConfig.Keep.
 //
 // A replay that fails (bad input found by the simulator, or a panic inside
 // it, which sim.Simulate recovers into a *sim.InternalError) marks its

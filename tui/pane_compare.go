@@ -124,10 +124,6 @@ func (p *comparePane) table(w int) []string {
 	if !exact {
 		title = "updating…"
 	}
-	if s.streamed {
-		// analysis.SpilledMetrics: percentiles from sketches.
-		title += sketchNote
-	}
 	head := []string{st.dim.Render(title)}
 	widths := []int{nameW}
 	for i := range s.slots {
@@ -168,6 +164,10 @@ func (p *comparePane) table(w int) []string {
 			cells = append(cells, rjust(c, colW-1))
 		}
 		out = append(out, joinCols(cells, widths))
+	}
+	if s.streamed {
+		// analysis.SpilledMetrics: percentiles from sketches.
+		out = append(out, st.dim.Render(strings.TrimPrefix(sketchNote, " · ")))
 	}
 	return out
 }

@@ -67,6 +67,14 @@ func newOpenCmd() *cobra.Command {
 			if err := lf.check(); err != nil {
 				return err
 			}
+			if stream || keepIn != "" {
+				if args[0] == "-" {
+					return usagef("open --stream: each scenario reads the trace anew, so it must be a file, not standard input")
+				}
+				if lf.attach != "" {
+					return usagef("open --stream: --attach needs the trace in memory")
+				}
+			}
 			if _, err := analysis.FormatOf(export); err != nil {
 				return usagef("--export: %v", err)
 			}
@@ -94,14 +102,6 @@ func newOpenCmd() *cobra.Command {
 			// The explorer shows its first frame at once and loads the
 			// trace behind a loading frame (bytes read, rate).
 			path := args[0]
-			if stream || keepIn != "" {
-				if path == "-" {
-					return usagef("open --stream: each scenario reads the trace anew, so it must be a file, not standard input")
-				}
-				if lf.attach != "" {
-					return usagef("open --stream: --attach needs the trace in memory")
-				}
-			}
 			if _, err := os.Stat(path); err != nil {
 				return err // at once, not after the loading frame
 			}

@@ -88,3 +88,29 @@ func TestTmuxLoadingAndFailure(t *testing.T) {
 	s.keys("q")
 	s.waitExit()
 }
+
+// TestTmuxStream: `kvscope open FILE --stream --spill-dir DIR` in a real
+// terminal shows the explorer at once, streams both scenarios into DIR,
+// then shows the trace pane's figures from the replay, the workers at the
+// cursor and the request at it, and says why the ratios and scores are not
+// there; the runs stay in DIR for kvscope inspect, which reads them.
+func TestTmuxStream(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := filepath.Join(wd, "..", "..", "replay", "trace", "testdata", "mooncake_300.jsonl")
+	s, dir := startTmux(t, 160, 50, "open", tr, "--stream", "--spill-dir", "runs")
+	s.waitFor("replays", "[A] ✓  B ✓", "mooncake · 512 tokens/block · 300 requests",
+		"no ratios: they replay each worker's whole sequence")
+	s.keys("6", "z", ".") // the Request pane, zoomed: its lines whole
+	s.waitFor("request", "mooncake_300.jsonl:", "input ", "router scores: not kept by a streamed run (the decision above is)")
+	s.keys("q")
+	s.waitExit()
+	for _, run := range []string{"A-0", "B-0"} {
+		out, err := exec.Command(filepath.Join(dir, "kvscope"), "inspect", filepath.Join(dir, "runs", run), "--at", "end").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "300 requests") {
+			t.Errorf("inspect %s: %v\n%s", run, err, out)
+		}
+	}
+}
