@@ -25,7 +25,18 @@ type spilledRun struct {
 	ordered bool
 	first   error
 	rec     sim.Record
+	// state and stateT memoise the last stateAt (a frame asks for the
+	// same instant in several panes); probes caches the arrivals
+	// firstAfter reads in its first probeDepth steps, as sim's spill
+	// searches do.
+	state   sim.State
+	stateT  time.Duration
+	stateOK bool
+	probes  map[int]time.Duration
 }
+
+// probeDepth is how many steps of firstAfter's search are cached.
+const probeDepth = 12
 
 // openSpilledRun opens the run spilled in dir.
 func openSpilledRun(dir string, owned, ordered bool) (_ *spilledRun, err error) {
@@ -58,11 +69,15 @@ func (r *spilledRun) fail(err error) {
 func (r *spilledRun) err() error { return r.first }
 
 func (r *spilledRun) stateAt(t time.Duration) sim.State {
+	if r.stateOK && r.stateT == t {
+		return r.state
+	}
 	st, err := r.ui.States.StateAt(t)
 	r.fail(err)
 	if err != nil {
 		return sim.State{T: t, Workers: make([]sim.Sample, r.f.workers)}
 	}
+	r.state, r.stateT, r.stateOK = st, t, true
 	return st
 }
 
@@ -133,9 +148,19 @@ func (r *spilledRun) arrival(i int) time.Duration {
 func (r *spilledRun) firstAfter(t time.Duration) int {
 	n := r.ui.Records.Len()
 	lo, hi := 0, n
-	for lo < hi {
+	for depth := 0; lo < hi; depth++ {
 		m := int(uint(lo+hi) >> 1)
-		if r.arrival(m) <= t {
+		a, ok := r.probes[m]
+		if !ok {
+			a = r.arrival(m)
+			if depth < probeDepth && r.first == nil {
+				if r.probes == nil {
+					r.probes = map[int]time.Duration{}
+				}
+				r.probes[m] = a
+			}
+		}
+		if a <= t {
 			lo = m + 1
 		} else {
 			hi = m

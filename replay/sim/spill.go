@@ -156,7 +156,15 @@ type spillFile struct {
 	rows         int64
 	off          int64 // first row's offset
 	meta, footer json.RawMessage
+	// probes caches the instants of the rows searchTime reads in its first
+	// probeDepth steps: every search from the whole file starts with the
+	// same rows, so a reader that scrubs (the explorer) reads about half
+	// the rows per search, for at most 2^probeDepth cached instants.
+	probes map[int64]time.Duration
 }
+
+// probeDepth is how many steps of searchTime are cached (spillFile.probes).
+const probeDepth = 12
 
 // SpillError is a malformed spill file: which file, where and what.
 type SpillError struct {
@@ -255,16 +263,26 @@ func (s *spillFile) readRow(i int64, buf []byte) error {
 // searchTime returns the number of leading rows whose instant (at reads
 // row i's) is before t, or at or before t when inclusive: a binary search
 // over rows in time order bounded by first and last, O(log n) calls of
-// at. A row whose instant lies outside those of the rows around it is
+// at, the first probeDepth of them answered from spillFile.probes once
+// read. A row whose instant lies outside those of the rows around it is
 // reported as out of time order.
 func (s *spillFile) searchTime(t time.Duration, inclusive bool, first, last time.Duration, at func(i int64) (time.Duration, error)) (int64, error) {
 	lo, hi := int64(0), s.rows
 	loT, hiT := first, last
-	for lo < hi {
+	for depth := 0; lo < hi; depth++ {
 		mid := lo + (hi-lo)/2
-		rt, err := at(mid)
-		if err != nil {
-			return 0, err
+		rt, cached := s.probes[mid]
+		if !cached {
+			var err error
+			if rt, err = at(mid); err != nil {
+				return 0, err
+			}
+			if depth < probeDepth {
+				if s.probes == nil {
+					s.probes = map[int64]time.Duration{}
+				}
+				s.probes[mid] = rt
+			}
 		}
 		if rt < loT || rt > hiT {
 			return 0, &SpillError{Path: s.path, Field: fmt.Sprintf("row %d: T", mid), Err: fmt.Errorf("%v out of time order", rt)}
