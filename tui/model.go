@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -48,6 +49,9 @@ type Model struct {
 	// ready is closed when the first round of replays has finished.
 	ready    chan struct{}
 	quitting bool
+	// streaming counts the streamed replays still running (Config.Stream):
+	// Close waits for them, so none writes into a directory it removes.
+	streaming sync.WaitGroup
 }
 
 // New builds the explorer. Replays start with Init.
@@ -131,7 +135,7 @@ func (m *Model) addSlot(e Entry) tea.Cmd {
 // streamed one (Config.Stream).
 func (m *Model) replay(ctx context.Context, e Entry, sl *slot) tea.Cmd {
 	if m.cfg.Stream != nil {
-		return streamReplayCmd(ctx, m.cfg.Stream, e, sl.id, sl.gen)
+		return streamReplayCmd(ctx, m.cfg.Stream, e, sl.id, sl.gen, &m.streaming)
 	}
 	return replayCmd(ctx, m.s.tr, e, sl.id, sl.gen)
 }
@@ -202,13 +206,15 @@ func (m *Model) Ready() <-chan struct{} { return m.ready }
 // Close cancels the background replays.
 func (m *Model) Close() {
 	m.cancel()
+	// A cancelled streamed replay stops at its next request and removes
+	// its unfinished run; one that finished meanwhile is closed by no one
+	// (its message is never read), so the root goes whole below.
+	m.streaming.Wait()
 	for _, sl := range m.s.slots {
 		sl.dropData()
 	}
 	if sc := m.cfg.Stream; sc != nil && !sc.Keep {
-		// Replays cancelled above remove their own directories as they
-		// stop; what is left is the root, empty once they have.
-		os.Remove(sc.Dir)
+		os.RemoveAll(sc.Dir)
 	}
 }
 

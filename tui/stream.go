@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -47,9 +48,11 @@ type StreamConfig struct {
 // generation gen replays a fresh read of the trace into its own directory.
 // Progress counts bytes of the trace read, when the reader knows the
 // size, and requests read otherwise.
-func streamReplayCmd(ctx context.Context, sc *StreamConfig, e Entry, id, gen int) tea.Cmd {
+func streamReplayCmd(ctx context.Context, sc *StreamConfig, e Entry, id, gen int, wg *sync.WaitGroup) tea.Cmd {
 	ch := make(chan tea.Msg, 1)
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		start := time.Now()
 		msg := replayDoneMsg{id: id, gen: gen}
 		dir := filepath.Join(sc.Dir, fmt.Sprintf("%c-%d", 'A'+rune(id%26), gen))

@@ -194,4 +194,20 @@ func TestStreamedDropsItsRuns(t *testing.T) {
 	if got := names(); len(got) != 0 {
 		t.Errorf("after Close: %v left", got)
 	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("after Close the runs' directory is still there (%v)", err)
+	}
+
+	// Closed while its replays run (their messages never read): Close
+	// waits for them, and nothing is left.
+	cfg := m.cfg
+	cfg.Stream = &StreamConfig{Name: "x", Dir: t.TempDir(), Open: m.cfg.Stream.Open}
+	busy, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy.Close()
+	if _, err := os.Stat(cfg.Stream.Dir); !os.IsNotExist(err) {
+		t.Errorf("Close during the replays left %s (%v)", cfg.Stream.Dir, err)
+	}
 }
