@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/sim"
@@ -115,6 +116,18 @@ type SpilledMetrics struct {
 	// 1 yes, -1 no), learnt by At's first whole scan: a scan of sorted
 	// records stops at the first arrival after the cursor.
 	sorted int8
+	// ck are the checkpoints that first scan builds when the records are
+	// sorted (spilledCheckpoints), in order of index and instant.
+	ck []checkpoint
+	// For tests: noCheckpoints keeps At to scans from the start; ckStep
+	// and flyCap, when set, replace the checkpoints' spacing and
+	// in-flight cap; ckAlways starts from a checkpoint whenever there is
+	// one (not only where that reads less); ckUsed is the checkpoint the
+	// last At started from (-1: a scan from the start).
+	noCheckpoints  bool
+	ckStep, flyCap int
+	ckAlways       bool
+	ckUsed         int
 }
 
 // NewSpilledMetrics reads r's event log once, keeping the instant of
@@ -141,16 +154,26 @@ func NewSpilledMetrics(r SpilledRun) (*SpilledMetrics, error) {
 // the event log records.
 func (m *SpilledMetrics) Failures() int { return len(m.failAt) }
 
-// At is MetricsAt(run, seed, t) over the spilled run: one scan of the
-// records file into a NewSketchTally, and the counters of
-// StateFile.StateAt(t). Every count (requests, completed, failed, in
-// flight, bypassed, failure reasons, per-worker requests and completions),
-// the hit tokens and blocks, the loads, imbalance, makespan and
-// throughput equal MetricsAt's exactly; TTFT, E2E and queueing
-// percentiles come from sketches, within SketchRelativeAccuracy of
-// MetricsAt's exact ones (their means and counts exact), and
+// At is MetricsAt(run, seed, t) over the spilled run: a sketch tally
+// (NewSketchTally) of the requests that arrived by t, and the counters
+// of StateFile.StateAt(t). Every count (requests, completed, failed, in
+// flight, bypassed, failure reasons, per-worker requests and
+// completions), the hit tokens and blocks, the loads, imbalance,
+// makespan and throughput equal MetricsAt's exactly; TTFT, E2E and
+// queueing percentiles come from sketches, within SketchRelativeAccuracy
+// of MetricsAt's exact ones (their means and counts exact), and
 // PercentilesNote says so. A read's error is returned, never a shortened
 // summary.
+//
+// The first call scans the whole records file and, when their arrivals
+// are in trace order, builds checkpoints (spilledCheckpoints); a later
+// call starts from the last checkpoint at or before t and reads only the
+// requests in flight there and those arriving after it up to t, one
+// RecordFile.Read each, where that costs less than a scan from the first
+// record (which stops at the first arrival after t). Both give the same
+// RunMetrics, to the bit: a checkpoint's sketches merge into the sketch
+// of all their values, and the sketch's figures depend on that multiset
+// only (Sketch).
 func (m *SpilledMetrics) At(seed uint64, t time.Duration) (RunMetrics, error) {
 	return m.AtContext(context.Background(), seed, t)
 }
@@ -163,12 +186,76 @@ var errPastCursor = errors.New("past the cursor")
 // that moved on need not wait for a scan of a long run.
 func (m *SpilledMetrics) AtContext(ctx context.Context, seed uint64, t time.Duration) (RunMetrics, error) {
 	r := m.run
+	m.ckUsed = -1
+	c, ok, err := m.fromCheckpoint(ctx, t)
+	if err != nil {
+		return RunMetrics{}, err
+	}
+	if !ok {
+		if c, err = m.scan(ctx, t); err != nil {
+			return RunMetrics{}, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return RunMetrics{}, err
+	}
+	st, err := r.Sp.States.StateAt(t)
+	if err != nil {
+		return RunMetrics{}, err
+	}
+	return c.metrics(r.shape(), st, seed), nil
+}
+
+// failedBy is cursorTally.add's failedBy for rec at t: for a failed
+// request, whether its failure came by t (at its arrival without an
+// event log).
+func (m *SpilledMetrics) failedBy(rec *sim.Record, t time.Duration) bool {
+	if rec.Status != sim.Failed {
+		return false
+	}
+	at, ok := m.failAt[rec.Index]
+	return !m.logged || ok && at <= t
+}
+
+// endAt is the instant from which rec counts as ended at every cursor
+// that it arrived by (cursorTally.add): its failure (its arrival without
+// an event log), or its last token; never (math.MaxInt64) for a failure
+// the log does not hold or a request with no last token.
+func (m *SpilledMetrics) endAt(rec *sim.Record) time.Duration {
+	if rec.Status == sim.Failed {
+		if !m.logged {
+			return rec.Arrival
+		}
+		if at, ok := m.failAt[rec.Index]; ok {
+			return at
+		}
+		return math.MaxInt64
+	}
+	if rec.Done < 0 {
+		return math.MaxInt64
+	}
+	return rec.Done
+}
+
+// scan is At's tally from a scan of the records file from its start,
+// stopping at the first arrival after t once the records are known
+// sorted. The first whole scan learns whether they are, and builds the
+// checkpoints if so.
+func (m *SpilledMetrics) scan(ctx context.Context, t time.Duration) (*cursorTally, error) {
+	r := m.run
 	c := newCursorTally(t, r.Workers, NewSketchTally(r.Workers))
 	sorted := m.sorted
 	var prev time.Duration
+	var b *ckBuilder
 	if sorted == 0 {
 		sorted = 1
 		prev = math.MinInt64
+		if !m.noCheckpoints {
+			var err error
+			if b, err = m.newCkBuilder(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	n := 0
 	err := r.Sp.Records.Scan(func(rec *sim.Record) error {
@@ -182,31 +269,255 @@ func (m *SpilledMetrics) AtContext(ctx context.Context, seed uint64, t time.Dura
 			return errPastCursor
 		case m.sorted == 0:
 			if rec.Arrival < prev {
-				sorted = -1
+				sorted, b = -1, nil
 			}
 			prev = rec.Arrival
 		}
-		failed := false
-		if rec.Status == sim.Failed {
-			at, ok := m.failAt[rec.Index]
-			failed = !m.logged || ok && at <= t
+		c.add(rec, m.failedBy(rec, t))
+		if b != nil {
+			b.add(rec, m.endAt(rec))
 		}
-		c.add(rec, failed)
 		return nil
 	})
 	switch {
 	case errors.Is(err, errPastCursor):
 	case err != nil:
-		return RunMetrics{}, err
+		return nil, err
 	default:
 		m.sorted = sorted // a whole scan saw every arrival
+		if b != nil {
+			m.ck = b.finish()
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		return RunMetrics{}, err
+	return c, nil
+}
+
+// Checkpoints (SpilledMetrics.ck). The records are cut every step rows,
+// checkpoint j at row i_j = min((j+1)·step, n), instant t_j the arrival
+// of row i_j − 1: with the records sorted, every request before i_j
+// arrived by t_j, and from any cursor t ≥ t_j on, one that ended by t_j
+// (its last token or its logged failure by t_j: SpilledMetrics.endAt)
+// stays ended, counted in the same Tally fields (a failure stays a
+// failure). So the checkpoint holds those requests' sketch tally, which
+// At copies (Tally.mergeSketched) instead of reading them again, and the
+// indices of the others, in flight at t_j, which At reads back (one
+// RecordFile.Read each) to place at t; then it reads the rows from i_j
+// on up to the first arrival after t. A cursor before t_0 has no
+// checkpoint and scans from the start.
+//
+// Spacing and memory. step = max(ckMinStep, ⌈n/K⌉) with K = min(ckMax,
+// ckSketches/(2W+1)) for W workers: at most ckMax checkpoints, each a
+// sketch tally of 2W+1 sketches (per-worker TTFT and E2E, one queueing;
+// Sketch: about 2 to 6 kB each for latencies spanning one to three
+// decades, at most about 18 kB) and 2W counts, so at most ckSketches
+// sketches over all checkpoints: about 2,300 at 4 workers (256
+// checkpoints), 4,100 at 16 (124), 4,100 at 512 (3); 4 to 25 MB of
+// sketches. An in-flight list holds 4 bytes a request and at most flyCap
+// = max(step/4, 1) of them: a checkpoint where more requests are in
+// flight (a cluster that does not keep up) is dropped (its list freed,
+// its tally folded into the next) and At falls back to an earlier one,
+// or to the scan from the start when that is cheaper. So the lists take
+// at most n bytes in all (10 MB for 10 M requests), and a few kB each
+// on a cluster that keeps up. Building them costs a binary search over
+// the checkpoints per record and the in-flight entries, in At's first
+// whole scan.
+const (
+	ckMax      = 256
+	ckMinStep  = 4096
+	ckSketches = 4096
+	// readPerScan is about how many rows of a RecordFile.Scan cost as
+	// much as one RecordFile.Read (a pread each, against a buffered
+	// sequential read): At reads from a checkpoint only when that reads
+	// fewer than 1/readPerScan as many rows as a scan from the start.
+	readPerScan = 8
+)
+
+// checkpoint is At's cursor tally at instant t over the records before
+// row i (each of which arrived by t): ended, the sketch tally of those
+// that ended by t (nil: the checkpoint was dropped), and flying, the
+// trace indices of the others, in order.
+type checkpoint struct {
+	t      time.Duration
+	i      int
+	ended  *Tally
+	flying []int32
+}
+
+// ckBuilder builds the checkpoints in one scan of sorted records: each
+// record goes into the tally of the first checkpoint at which it has
+// ended (delta; finish adds each delta to the next) and into the
+// in-flight list of those before it.
+type ckBuilder struct {
+	ck       []checkpoint
+	dropped  []bool
+	delta    []*Tally
+	step     int
+	cap      int
+	workers  int
+	nextLive []int32 // union-find: the first checkpoint ≥ j not dropped (len(ck): none)
+}
+
+// newCkBuilder places the checkpoints: it reads the arrival of the row
+// before each.
+func (m *SpilledMetrics) newCkBuilder() (*ckBuilder, error) {
+	rf, w := m.run.Sp.Records, m.run.Workers
+	n := rf.Len()
+	step := m.ckStep
+	if step <= 0 {
+		k := max(1, min(ckMax, ckSketches/(2*w+1)))
+		step = max(ckMinStep, (n+k-1)/k)
 	}
-	st, err := r.Sp.States.StateAt(t)
-	if err != nil {
-		return RunMetrics{}, err
+	b := &ckBuilder{step: step, cap: m.flyCap, workers: w}
+	if b.cap <= 0 {
+		b.cap = max(step/4, 1)
 	}
-	return c.metrics(r.shape(), st, seed), nil
+	var rec sim.Record
+	for i := step; i < n+step; i += step {
+		i := min(i, n)
+		if err := rf.Read(i-1, &rec); err != nil {
+			return nil, err
+		}
+		b.ck = append(b.ck, checkpoint{t: rec.Arrival, i: i})
+	}
+	b.dropped = make([]bool, len(b.ck))
+	b.delta = make([]*Tally, len(b.ck))
+	b.nextLive = make([]int32, len(b.ck)+1)
+	for j := range b.nextLive {
+		b.nextLive[j] = int32(j)
+	}
+	return b, nil
+}
+
+// live is the first checkpoint from j on that is not dropped (len(ck)
+// for none).
+func (b *ckBuilder) live(j int) int {
+	for int(b.nextLive[j]) != j {
+		b.nextLive[j] = b.nextLive[b.nextLive[j]] // path halving
+		j = int(b.nextLive[j])
+	}
+	return j
+}
+
+// add takes rec, the next record, which ends (SpilledMetrics.endAt) at e.
+func (b *ckBuilder) add(rec *sim.Record, e time.Duration) {
+	ck := b.ck
+	kf := int(rec.Index) / b.step // the first checkpoint after rec's row
+	k0 := kf                      // the first at which rec has ended
+	if ck[kf].t < e {
+		k0 = kf + sort.Search(len(ck)-kf, func(x int) bool { return ck[kf+x].t >= e })
+	}
+	if k0 < len(ck) {
+		if b.delta[k0] == nil {
+			b.delta[k0] = NewSketchTally(b.workers)
+		}
+		b.delta[k0].Add(rec)
+	}
+	for j := b.live(kf); j < k0; j = b.live(j + 1) {
+		c := &ck[j]
+		if len(c.flying) >= b.cap {
+			c.flying, b.dropped[j] = nil, true
+			b.nextLive[j] = int32(j + 1)
+			continue
+		}
+		c.flying = append(c.flying, rec.Index)
+	}
+}
+
+// finish adds each checkpoint's tally to the next, so that each holds
+// every request ended by its instant, and frees the dropped ones.
+func (b *ckBuilder) finish() []checkpoint {
+	var prev *Tally
+	for j := range b.ck {
+		d := b.delta[j]
+		if d == nil {
+			d = NewSketchTally(b.workers)
+		}
+		if prev != nil {
+			d.mergeSketched(prev)
+		}
+		if !b.dropped[j] {
+			b.ck[j].ended = d
+		}
+		prev = d
+	}
+	return b.ck
+}
+
+// mergeSketched adds o's requests to t, both sketched tallies
+// (NewSketchTally) of as many workers: t's figures become those of one
+// tally given both's records (Sketch.Merge). TestTallyFields lists the
+// fields it covers.
+func (t *Tally) mergeSketched(o *Tally) {
+	t.requests += o.requests
+	t.failed += o.failed
+	t.bypassed += o.bypassed
+	t.completed += o.completed
+	for k, v := range o.reasons {
+		t.reasons[k] += v
+	}
+	for w := range o.reqs {
+		t.reqs[w] += o.reqs[w]
+		t.done[w] += o.done[w]
+		t.sTTFT[w].Merge(&o.sTTFT[w])
+		t.sE2E[w].Merge(&o.sE2E[w])
+	}
+	t.sQueue.Merge(&o.sQueue)
+}
+
+// fromCheckpoint is At's tally from the last checkpoint at or before t
+// (ok false, and nothing read, where there is none, or where a scan from
+// the start reads less: see readPerScan).
+func (m *SpilledMetrics) fromCheckpoint(ctx context.Context, t time.Duration) (c *cursorTally, ok bool, err error) {
+	ck := m.ck
+	if m.sorted != 1 || len(ck) == 0 {
+		return nil, false, nil
+	}
+	j := sort.Search(len(ck), func(x int) bool { return ck[x].t > t }) - 1
+	u := j
+	for u >= 0 && ck[u].ended == nil {
+		u--
+	}
+	if u < 0 {
+		return nil, false, nil
+	}
+	rf := m.run.Sp.Records
+	n := rf.Len()
+	hi := n // past the rows a scan for t reads
+	if j+1 < len(ck) {
+		hi = ck[j+1].i
+	}
+	k := &ck[u]
+	if readPerScan*(len(k.flying)+hi-k.i) > hi && !m.ckAlways {
+		return nil, false, nil
+	}
+	m.ckUsed = u
+	tally := NewSketchTally(m.run.Workers)
+	tally.mergeSketched(k.ended)
+	c = newCursorTally(t, m.run.Workers, tally)
+	var rec sim.Record
+	reads := 0
+	read := func(i int) error {
+		if reads++; reads%(1<<12) == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		return rf.Read(i, &rec)
+	}
+	for _, i := range k.flying {
+		if err := read(int(i)); err != nil {
+			return nil, false, err
+		}
+		c.add(&rec, m.failedBy(&rec, t))
+	}
+	for i := k.i; i < n; i++ {
+		if err := read(i); err != nil {
+			return nil, false, err
+		}
+		if rec.Arrival > t {
+			break
+		}
+		c.add(&rec, m.failedBy(&rec, t))
+	}
+	return c, true, nil
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -420,6 +422,309 @@ func TestSpilledErrors(t *testing.T) {
 	corruptRow(t, filepath.Join(dir, "events.kve"), 16, len(run.Events)/2, 14, []byte{0xee})
 	if _, err := NewSpilledMetrics(sr); err == nil || !strings.Contains(err.Error(), "kind") {
 		t.Errorf("failures over a bad event: %v", err)
+	}
+}
+
+// endedAt reports whether run's request i counts as ended at t in
+// MetricsAt (arrived by t and, a failure, logged by t or, without an
+// event log, at all; otherwise its last token by t), with failAt the
+// first LogFail instants.
+func endedAt(run *sim.Run, failAt map[int32]time.Duration, i int, t time.Duration) bool {
+	r := &run.Records[i]
+	if r.Arrival > t {
+		return false
+	}
+	if r.Status == sim.Failed {
+		at, ok := failAt[r.Index]
+		return len(run.Events) == 0 || ok && at <= t
+	}
+	return r.Done >= 0 && r.Done <= t
+}
+
+func firstFails(run *sim.Run) map[int32]time.Duration {
+	out := map[int32]time.Duration{}
+	for _, e := range run.Events {
+		if _, ok := out[e.Req]; !ok && e.Kind == sim.LogFail {
+			out[e.Req] = e.T
+		}
+	}
+	return out
+}
+
+// checkCheckpoints checks m's checkpoints against the run in memory:
+// placed every step rows at the arrival of the row before; each kept
+// one's tally counts exactly the requests ended by its instant among the
+// rows before it, and its in-flight list is the others, in order, at most
+// flyCap of them; a dropped one had more than flyCap in flight. It
+// returns how many were dropped.
+func checkCheckpoints(t *testing.T, run *sim.Run, m *SpilledMetrics, step, flyCap int) (dropped int) {
+	t.Helper()
+	n := len(run.Records)
+	if m.sorted != 1 || len(m.ck) != (n+step-1)/step {
+		t.Fatalf("sorted %d, %d checkpoints for %d records every %d", m.sorted, len(m.ck), n, step)
+	}
+	failAt := firstFails(run)
+	for j, c := range m.ck {
+		if c.i != min((j+1)*step, n) || c.t != run.Records[c.i-1].Arrival {
+			t.Fatalf("checkpoint %d at row %d, %v", j, c.i, c.t)
+		}
+		var ended, workerReqs int
+		var flying []int32
+		for i := range c.i {
+			if endedAt(run, failAt, i, c.t) {
+				ended++
+				if run.Records[i].Worker == 0 {
+					workerReqs++
+				}
+			} else {
+				flying = append(flying, int32(i))
+			}
+		}
+		if c.ended == nil {
+			dropped++
+			if len(flying) <= flyCap || c.flying != nil {
+				t.Errorf("checkpoint %d dropped with %d in flight (cap %d), list of %d", j, len(flying), flyCap, len(c.flying))
+			}
+			continue
+		}
+		if c.ended.requests != ended || c.ended.reqs[0] != workerReqs || !slices.Equal(c.flying, flying) || len(flying) > flyCap {
+			t.Fatalf("checkpoint %d at %v: %d ended (worker 0: %d), in flight %v; want %d (%d), %v, cap %d",
+				j, c.t, c.ended.requests, c.ended.reqs[0], c.flying, ended, workerReqs, flying, flyCap)
+		}
+	}
+	return dropped
+}
+
+// ckCursors are cursorInstants and every few checkpoint instants (every
+// one when few), 1 ns either side of them and halfway to the next.
+func ckCursors(run *sim.Run, ck []checkpoint) []time.Duration {
+	ts := cursorInstants(run)
+	every := max(1, len(ck)/60)
+	for j := 0; j < len(ck); j += every {
+		c := ck[j].t
+		ts = append(ts, c-1, c, c+1)
+		if j+1 < len(ck) {
+			ts = append(ts, c+(ck[j+1].t-c)/2)
+		}
+	}
+	return ts
+}
+
+// At from checkpoints gives the same RunMetrics as At scanning from the
+// start (and the in-memory MetricsAt over a sketch tally), field for
+// field, on the three scenarios (with failures, with bypasses), at the
+// checkpoints' instants, around them, before the run and after it: with
+// the default spacing (one checkpoint at the last arrival on this trace),
+// and with checkpoints every 1, 7 and 64 rows, taken whenever there is
+// one so that every in-flight list is read; with an in-flight cap of 40
+// and 120, which drops some checkpoints (this trace keeps hundreds of
+// requests in flight at times), and At then starts from an earlier one.
+func TestSpilledMetricsCheckpoints(t *testing.T) {
+	tr := spillTrace(t)
+	for i, s := range spilledScenarios {
+		t.Run(s, func(t *testing.T) {
+			run, sr := simulateSpilled(t, tr, s, filepath.Join(t.TempDir(), fmt.Sprint(i)))
+			ref, err := NewSpilledMetrics(sr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref.noCheckpoints = true
+			for _, cf := range []struct {
+				step, flyCap int
+				always       bool
+			}{{0, 0, false}, {1, 1 << 20, true}, {7, 1 << 20, true}, {64, 1 << 20, true}, {7, 40, true}, {64, 120, true}} {
+				m, err := NewSpilledMetrics(sr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.ckStep, m.flyCap, m.ckAlways = cf.step, cf.flyCap, cf.always
+				// The first call builds the checkpoints (a cursor mid-run).
+				mid := run.Start + (run.End-run.Start)/2
+				if _, err := m.At(3, mid); err != nil {
+					t.Fatal(err)
+				}
+				step, flyCap := cf.step, cf.flyCap
+				if step == 0 {
+					step = ckMinStep
+				}
+				if flyCap == 0 {
+					flyCap = max(step/4, 1)
+				}
+				dropped := checkCheckpoints(t, run, m, step, flyCap)
+				used, fellBack, maxFlying := 0, 0, 0
+				for _, c := range m.ck {
+					maxFlying = max(maxFlying, len(c.flying))
+				}
+				for _, at := range ckCursors(run, m.ck) {
+					const seed = 7
+					got, err := m.At(seed, at)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := ref.At(seed, at)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got.FailedReasons, want.FailedReasons) || fmtMetrics(got) != fmtMetrics(want) {
+						t.Fatalf("step %d cap %d, at %v from checkpoint %d:\n got %s\nwant %s", step, flyCap, at, m.ckUsed, fmtMetrics(got), fmtMetrics(want))
+					}
+					if mem := metricsAt(run, seed, at, NewSketchTally(run.Workers)); fmtMetrics(got) != fmtMetrics(mem) {
+						t.Fatalf("step %d, at %v: in memory\n%s", step, at, fmtMetrics(mem))
+					}
+					if u := m.ckUsed; u >= 0 {
+						used++
+						if m.ck[u].t > at {
+							t.Fatalf("at %v from checkpoint %d at %v", at, u, m.ck[u].t)
+						}
+						if j := slices.IndexFunc(m.ck, func(c checkpoint) bool { return c.t > at }); j > u+1 || j < 0 && u != len(m.ck)-1 {
+							fellBack++
+						}
+					} else if cf.always && at >= m.ck[0].t && m.ck[0].ended != nil {
+						t.Fatalf("at %v: no checkpoint taken", at)
+					}
+				}
+				t.Logf("step %d cap %d: %d checkpoints, %d dropped, at most %d in flight; %d of %d cursors from a checkpoint, %d from an earlier one",
+					step, flyCap, len(m.ck), dropped, maxFlying, used, len(ckCursors(run, m.ck)), fellBack)
+				if cf.always && used == 0 {
+					t.Error("no cursor started from a checkpoint")
+				}
+				if cf.step == 1 && maxFlying == 0 {
+					t.Error("no checkpoint with requests in flight")
+				}
+				if cf.flyCap > 0 && cf.flyCap < 1000 && (dropped == 0 || dropped == len(m.ck) || fellBack == 0) {
+					t.Errorf("cap %d: %d of %d checkpoints dropped, %d cursors fell back: the cap is not tested", cf.flyCap, dropped, len(m.ck), fellBack)
+				}
+			}
+		})
+	}
+}
+
+// Records whose arrivals are not in trace order get no checkpoints: At
+// scans from the start, as MetricsAt counts.
+func TestSpilledMetricsUnsortedNoCheckpoints(t *testing.T) {
+	tr := spillTrace(t)
+	sc, err := scenario.Parse(spilledScenarios[0], scenario.Default(param.Spec{}, param.Spec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := sim.Simulate(context.Background(), tr, sc, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A late request's arrival made earlier than its predecessor's.
+	k := len(run.Records) * 3 / 4
+	run.Records[k].Arrival = run.Records[k-1].Arrival - time.Millisecond
+	dir := t.TempDir()
+	writeSpill(t, tr, run, sc, dir)
+	m, err := NewSpilledMetrics(openSpilled(t, run, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ckStep, m.ckAlways = 16, true
+	for _, at := range grid(run.Start, run.End, 9) {
+		got, err := m.At(1, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := metricsAt(run, 1, at, NewSketchTally(run.Workers)); fmtMetrics(got) != fmtMetrics(want) {
+			t.Fatalf("at %v:\n got %s\nwant %s", at, fmtMetrics(got), fmtMetrics(want))
+		}
+		if m.sorted != -1 || m.ck != nil || m.ckUsed != -1 {
+			t.Fatalf("unsorted records: sorted %d, %d checkpoints, started from %d", m.sorted, len(m.ck), m.ckUsed)
+		}
+	}
+}
+
+// A cancelled context stops At from a checkpoint too.
+func TestSpilledMetricsCheckpointCancel(t *testing.T) {
+	run, sr := simulateSpilled(t, spillTrace(t), spilledScenarios[0], t.TempDir())
+	m, err := NewSpilledMetrics(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ckStep, m.ckAlways = 1000, true
+	if _, err := m.At(1, run.End); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.AtContext(ctx, 1, run.End); err != context.Canceled {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// mergeSketched covers every field of a sketched Tally: a field added to
+// Tally must be merged there (or said here to need no merging).
+func TestTallyFields(t *testing.T) {
+	var names []string
+	for f := range reflect.TypeFor[Tally]().Fields() {
+		names = append(names, f.Name)
+	}
+	// ttft, e2e, queue: an exact tally's values; spill, held, err: its
+	// spilling (a sketched tally holds none).
+	want := []string{"requests", "failed", "bypassed", "completed", "reasons", "reqs", "done", "ttft", "e2e", "queue",
+		"sketched", "sTTFT", "sE2E", "sQueue", "spill", "held", "err"}
+	if !slices.Equal(names, want) {
+		t.Errorf("Tally's fields %v, mergeSketched knows %v", names, want)
+	}
+}
+
+// Sketched tallies merged in a chain, as the checkpoints are (each
+// segment's tally merged into the next, then a copy given more records),
+// give the Metrics of one tally given every record, to the bit: counts,
+// failure reasons, and every Dist (percentiles, mean and count:
+// Sketch.Merge adds bucket counts and the 128-bit integer sum exactly).
+func TestMergeSketchedTally(t *testing.T) {
+	tr := spillTrace(t)
+	for _, s := range spilledScenarios {
+		sc, err := scenario.Parse(s, scenario.Default(param.Spec{}, param.Spec{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := sim.Simulate(context.Background(), tr, sc, sim.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		one := NewSketchTally(run.Workers)
+		for i := range run.Records {
+			one.Add(&run.Records[i])
+		}
+		// Segments of uneven lengths, in a shuffled order of records.
+		order := rand.New(rand.NewPCG(3, 4)).Perm(len(run.Records))
+		var cum *Tally
+		for lo := 0; lo < len(order); {
+			hi := min(len(order), lo+1+lo/3)
+			seg := NewSketchTally(run.Workers)
+			for _, i := range order[lo:hi] {
+				seg.Add(&run.Records[i])
+			}
+			if cum != nil {
+				seg.mergeSketched(cum)
+			}
+			cum, lo = seg, hi
+		}
+		cp := NewSketchTally(run.Workers)
+		cp.mergeSketched(cum)
+		want := one.Metrics(run, 1, math.NaN())
+		if got := cp.Metrics(run, 1, math.NaN()); fmtMetrics(got) != fmtMetrics(want) {
+			t.Fatalf("%s: merged\n%s\none tally\n%s", s, fmtMetrics(got), fmtMetrics(want))
+		}
+		for w := range run.Workers {
+			for _, q := range []float64{0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1} {
+				a, b := cp.sTTFT[w].Quantile(q), one.sTTFT[w].Quantile(q)
+				c, d := cp.sE2E[w].Quantile(q), one.sE2E[w].Quantile(q)
+				if math.Float64bits(a) != math.Float64bits(b) || math.Float64bits(c) != math.Float64bits(d) {
+					t.Fatalf("%s worker %d q %v: %v %v, one tally %v %v", s, w, q, a, c, b, d)
+				}
+			}
+			if math.Float64bits(cp.sE2E[w].Mean()) != math.Float64bits(one.sE2E[w].Mean()) {
+				t.Fatalf("%s worker %d: mean %v, one tally %v", s, w, cp.sE2E[w].Mean(), one.sE2E[w].Mean())
+			}
+		}
+		// The source is left as it was.
+		if cum.requests != len(run.Records) {
+			t.Fatalf("%s: the merged-from tally counts %d", s, cum.requests)
+		}
 	}
 }
 
