@@ -113,9 +113,14 @@
 // At's TTFT, E2E and queueing percentiles. What they hold is a sketch per
 // window or per worker and distribution, the workers' counts, and
 // SpilledMetrics' failure instants, one map entry per failed request
-// (read once from the event log); each At is one scan of the records
-// file, stopping at the cursor once the records are known to be in
-// arrival order. A read error is returned, never a shortened figure.
+// (read once from the event log). The first At scans the whole records
+// file; when their arrivals are in order it also builds checkpoints
+// (at most 256 sketch tallies and lists of the requests in flight at
+// each: 10.8 MB on a 10-million-request run), from which each later At
+// reads only the rows after the last checkpoint at or before its cursor
+// (33 ms a call there, against 930 ms for a scan from the start), with
+// the same RunMetrics to the bit; otherwise each At scans from the
+// start. A read error is returned, never a shortened figure.
 // The spill readers share buffers: one goroutine at a time per open run.
 //
 // analysis reads results of replay; it never renders a terminal pane and

@@ -240,13 +240,20 @@ func (m *SpilledMetrics) endAt(rec *sim.Record) time.Duration {
 // scan is At's tally from a scan of the records file from its start,
 // stopping at the first arrival after t once the records are known
 // sorted. The first whole scan learns whether they are, and builds the
-// checkpoints if so.
+// checkpoints if so; it then tallies for t only the rows from the last
+// checkpoint at or before t on, and starts from that checkpoint at the
+// end, so that it adds each request's values to sketches about once,
+// not twice. (Where that checkpoint is dropped, At starts again as a
+// later call would.)
 func (m *SpilledMetrics) scan(ctx context.Context, t time.Duration) (*cursorTally, error) {
 	r := m.run
 	c := newCursorTally(t, r.Workers, NewSketchTally(r.Workers))
 	sorted := m.sorted
 	var prev time.Duration
 	var b *ckBuilder
+	// from: the checkpoint the first scan starts t's tally from (-1:
+	// none), start its row.
+	from, start := -1, 0
 	if sorted == 0 {
 		sorted = 1
 		prev = math.MinInt64
@@ -254,6 +261,9 @@ func (m *SpilledMetrics) scan(ctx context.Context, t time.Duration) (*cursorTall
 			var err error
 			if b, err = m.newCkBuilder(); err != nil {
 				return nil, err
+			}
+			if from = sort.Search(len(b.ck), func(x int) bool { return b.ck[x].t > t }) - 1; from >= 0 {
+				start = b.ck[from].i
 			}
 		}
 	}
@@ -273,23 +283,36 @@ func (m *SpilledMetrics) scan(ctx context.Context, t time.Duration) (*cursorTall
 			}
 			prev = rec.Arrival
 		}
-		c.add(rec, m.failedBy(rec, t))
 		if b != nil {
 			b.add(rec, m.endAt(rec))
+		}
+		if int(rec.Index) >= start {
+			c.add(rec, m.failedBy(rec, t))
 		}
 		return nil
 	})
 	switch {
 	case errors.Is(err, errPastCursor):
+		return c, nil
 	case err != nil:
 		return nil, err
-	default:
-		m.sorted = sorted // a whole scan saw every arrival
-		if b != nil {
-			m.ck = b.finish()
-		}
 	}
-	return c, nil
+	m.sorted = sorted // a whole scan saw every arrival
+	if b != nil {
+		m.ck = b.finish()
+	}
+	switch {
+	case start == 0:
+		return c, nil
+	case m.ck != nil && m.ck[from].ended != nil:
+		m.ckUsed = from
+		return c, m.resume(ctx, c, &m.ck[from])
+	}
+	// The records were found out of order, or from was dropped.
+	if c, ok, err := m.fromCheckpoint(ctx, t); ok || err != nil {
+		return c, err
+	}
+	return m.scan(ctx, t)
 }
 
 // Checkpoints (SpilledMetrics.ck). The records are cut every step rows,
@@ -307,29 +330,40 @@ func (m *SpilledMetrics) scan(ctx context.Context, t time.Duration) (*cursorTall
 //
 // Spacing and memory. step = max(ckMinStep, ⌈n/K⌉) with K = min(ckMax,
 // ckSketches/(2W+1)) for W workers: at most ckMax checkpoints, each a
-// sketch tally of 2W+1 sketches (per-worker TTFT and E2E, one queueing;
-// Sketch: about 2 to 6 kB each for latencies spanning one to three
-// decades, at most about 18 kB) and 2W counts, so at most ckSketches
-// sketches over all checkpoints: about 2,300 at 4 workers (256
-// checkpoints), 4,100 at 16 (124), 4,100 at 512 (3); 4 to 25 MB of
-// sketches. An in-flight list holds 4 bytes a request and at most flyCap
-// = max(step/4, 1) of them: a checkpoint where more requests are in
-// flight (a cluster that does not keep up) is dropped (its list freed,
-// its tally folded into the next) and At falls back to an earlier one,
-// or to the scan from the start when that is cheaper. So the lists take
-// at most n bytes in all (10 MB for 10 M requests), and a few kB each
-// on a cluster that keeps up. Building them costs a binary search over
-// the checkpoints per record and the in-flight entries, in At's first
-// whole scan.
+// sketch tally of 2W+1 sketches (per-worker TTFT and E2E, one queueing)
+// and 2W counts, so at most ckSketches sketches over all checkpoints
+// (2,304 at 4 workers in 256 checkpoints, 4,080 at 8 in 240, 4,092 at
+// 16 in 124, 3,075 at 512 in 3). A Sketch takes 2 to 6 kB for latencies
+// spanning one to three decades, at most about 18 kB (Sketch): measured,
+// 10.8 MB for the 240 checkpoints of a 10-million-request run on 8
+// workers (2.7 kB a sketch), so 4 to 25 MB at most. An in-flight list
+// holds 4 bytes a request and at most flyCap = max(step/4, 1) of them: a
+// checkpoint where more requests are in flight (a cluster that does not
+// keep up) is dropped (its list freed, its tally folded into the next)
+// and At falls back to an earlier one, or to the scan from the start
+// where that reads less; so the lists take at most n bytes in all
+// (10 MB for 10 M requests), and a few kB each on a cluster that keeps
+// up (at most 7 requests in flight at the 10 M run's checkpoints).
+// Building them costs a binary search over the checkpoints and a sketch
+// tally's Add per record, plus the in-flight entries, in At's first
+// whole scan, which tallies for its cursor only the rows after the
+// checkpoint it then starts from: 1.11 s against 1.04 s without
+// checkpoints on the 10 M run. At from a checkpoint then reads up to
+// step rows (41,667 there) one RecordFile.Read each, about 1.7 µs a row
+// on the development machine against 62 ns in a Scan: 33 ms a call at
+// late cursors against 930 ms for the scan from the start
+// (BenchmarkSpilledMetricsAtLate). A RecordFile scan from a row, which
+// sim does not have, would read them at Scan's speed.
 const (
 	ckMax      = 256
 	ckMinStep  = 4096
 	ckSketches = 4096
 	// readPerScan is about how many rows of a RecordFile.Scan cost as
 	// much as one RecordFile.Read (a pread each, against a buffered
-	// sequential read): At reads from a checkpoint only when that reads
-	// fewer than 1/readPerScan as many rows as a scan from the start.
-	readPerScan = 8
+	// sequential read; 27 measured, BenchmarkSpilledRecordReads): At
+	// reads from a checkpoint only when that reads fewer than
+	// 1/readPerScan as many rows as a scan from the start.
+	readPerScan = 24
 )
 
 // checkpoint is At's cursor tally at instant t over the records before
@@ -491,33 +525,44 @@ func (m *SpilledMetrics) fromCheckpoint(ctx context.Context, t time.Duration) (c
 		return nil, false, nil
 	}
 	m.ckUsed = u
-	tally := NewSketchTally(m.run.Workers)
-	tally.mergeSketched(k.ended)
-	c = newCursorTally(t, m.run.Workers, tally)
+	c = newCursorTally(t, m.run.Workers, NewSketchTally(m.run.Workers))
+	if err := m.resume(ctx, c, k); err != nil {
+		return nil, false, err
+	}
 	var rec sim.Record
-	reads := 0
-	read := func(i int) error {
-		if reads++; reads%(1<<12) == 0 {
+	for i := k.i; i < n; i++ {
+		if (i-k.i)%(1<<12) == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, false, err
+			}
+		}
+		if err := rf.Read(i, &rec); err != nil {
+			return nil, false, err
+		}
+		if rec.Arrival > c.t {
+			break
+		}
+		c.add(&rec, m.failedBy(&rec, c.t))
+	}
+	return c, true, nil
+}
+
+// resume adds to c, which holds no row before k's, the requests before
+// k's row: its tally of those ended by its instant and its requests in
+// flight then, read again and placed at c's cursor.
+func (m *SpilledMetrics) resume(ctx context.Context, c *cursorTally, k *checkpoint) error {
+	c.tally.mergeSketched(k.ended)
+	var rec sim.Record
+	for x, i := range k.flying {
+		if x%(1<<12) == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		return rf.Read(i, &rec)
-	}
-	for _, i := range k.flying {
-		if err := read(int(i)); err != nil {
-			return nil, false, err
+		if err := m.run.Sp.Records.Read(int(i), &rec); err != nil {
+			return err
 		}
-		c.add(&rec, m.failedBy(&rec, t))
+		c.add(&rec, m.failedBy(&rec, c.t))
 	}
-	for i := k.i; i < n; i++ {
-		if err := read(i); err != nil {
-			return nil, false, err
-		}
-		if rec.Arrival > t {
-			break
-		}
-		c.add(&rec, m.failedBy(&rec, t))
-	}
-	return c, true, nil
+	return nil
 }

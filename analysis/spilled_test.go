@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -529,6 +531,7 @@ func TestSpilledMetricsCheckpoints(t *testing.T) {
 				t.Fatal(err)
 			}
 			ref.noCheckpoints = true
+			wants := map[time.Duration]RunMetrics{} // ref's, checked against the run in memory
 			for _, cf := range []struct {
 				step, flyCap int
 				always       bool
@@ -561,15 +564,19 @@ func TestSpilledMetricsCheckpoints(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					want, err := ref.At(seed, at)
-					if err != nil {
-						t.Fatal(err)
+					want, ok := wants[at]
+					if !ok {
+						w, err := ref.At(seed, at)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if mem := metricsAt(run, seed, at, NewSketchTally(run.Workers)); fmtMetrics(w) != fmtMetrics(mem) {
+							t.Fatalf("at %v: scan from the start\n%s\nin memory\n%s", at, fmtMetrics(w), fmtMetrics(mem))
+						}
+						want, wants[at] = w, w
 					}
 					if !reflect.DeepEqual(got.FailedReasons, want.FailedReasons) || fmtMetrics(got) != fmtMetrics(want) {
 						t.Fatalf("step %d cap %d, at %v from checkpoint %d:\n got %s\nwant %s", step, flyCap, at, m.ckUsed, fmtMetrics(got), fmtMetrics(want))
-					}
-					if mem := metricsAt(run, seed, at, NewSketchTally(run.Workers)); fmtMetrics(got) != fmtMetrics(mem) {
-						t.Fatalf("step %d, at %v: in memory\n%s", step, at, fmtMetrics(mem))
 					}
 					if u := m.ckUsed; u >= 0 {
 						used++
@@ -599,6 +606,68 @@ func TestSpilledMetricsCheckpoints(t *testing.T) {
 	}
 }
 
+// The first At call, which builds the checkpoints in its whole scan and
+// tallies only the rows after the last one before the cursor, gives
+// the same RunMetrics as a scan without checkpoints: at cursors before
+// the run, before, at and after the first checkpoints, mid-run, at the
+// last arrival, the run's end and after it; with checkpoints every 7 and
+// 64 rows, some dropped (an in-flight cap of 40), and the default
+// spacing.
+func TestSpilledMetricsFirstCall(t *testing.T) {
+	tr := spillTrace(t)
+	for i, s := range spilledScenarios {
+		t.Run(s, func(t *testing.T) {
+			run, sr := simulateSpilled(t, tr, s, filepath.Join(t.TempDir(), fmt.Sprint(i)))
+			ref, err := NewSpilledMetrics(sr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref.noCheckpoints = true
+			n := len(run.Records)
+			last := run.Records[n-1].Arrival
+			for _, cf := range []struct{ step, flyCap int }{{7, 1 << 20}, {64, 1 << 20}, {7, 40}, {0, 0}} {
+				step := cmp.Or(cf.step, ckMinStep)
+				ts := []time.Duration{-1, run.Start, last - 1, last, run.End, run.End + time.Second,
+					run.Start + (run.End-run.Start)/3, run.Start + (run.End-run.Start)/2}
+				for _, i := range []int{step, 2 * step, 5 * step, n / 2, n} {
+					if i <= n {
+						a := run.Records[i-1].Arrival
+						ts = append(ts, a-1, a, a+1)
+					}
+				}
+				used := 0
+				for _, at := range ts {
+					m, err := NewSpilledMetrics(sr)
+					if err != nil {
+						t.Fatal(err)
+					}
+					m.ckStep, m.flyCap = cf.step, cf.flyCap
+					got, err := m.At(5, at)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := ref.At(5, at)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if fmtMetrics(got) != fmtMetrics(want) {
+						t.Fatalf("step %d cap %d, first call at %v from checkpoint %d:\n got %s\nwant %s", step, cf.flyCap, at, m.ckUsed, fmtMetrics(got), fmtMetrics(want))
+					}
+					if m.sorted != 1 || len(m.ck) != (n+step-1)/step {
+						t.Fatalf("after the first call: sorted %d, %d checkpoints", m.sorted, len(m.ck))
+					}
+					if m.ckUsed >= 0 {
+						used++
+					}
+				}
+				if cf.step > 0 && used == 0 {
+					t.Errorf("step %d: no first call started from a checkpoint", step)
+				}
+			}
+		})
+	}
+}
+
 // Records whose arrivals are not in trace order get no checkpoints: At
 // scans from the start, as MetricsAt counts.
 func TestSpilledMetricsUnsortedNoCheckpoints(t *testing.T) {
@@ -616,12 +685,19 @@ func TestSpilledMetricsUnsortedNoCheckpoints(t *testing.T) {
 	run.Records[k].Arrival = run.Records[k-1].Arrival - time.Millisecond
 	dir := t.TempDir()
 	writeSpill(t, tr, run, sc, dir)
-	m, err := NewSpilledMetrics(openSpilled(t, run, dir))
+	sr := openSpilled(t, run, dir)
+	m, err := NewSpilledMetrics(sr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.ckStep, m.ckAlways = 16, true
-	for _, at := range grid(run.Start, run.End, 9) {
+	m.ckStep, m.flyCap, m.ckAlways = 16, 1<<20, true
+	for x, at := range grid(run.Start, run.End, 9) {
+		if x%2 == 1 { // a first call: the records found out of order after checkpoints were passed
+			if m, err = NewSpilledMetrics(sr); err != nil {
+				t.Fatal(err)
+			}
+			m.ckStep, m.flyCap, m.ckAlways = 16, 1<<20, true
+		}
 		got, err := m.At(1, at)
 		if err != nil {
 			t.Fatal(err)
@@ -728,32 +804,47 @@ func TestMergeSketchedTally(t *testing.T) {
 	}
 }
 
-// One SpilledMetrics.At call over a spilled run, the cursor cycling over
-// 8 instants across the run, in ns per request of the run (ns/request);
-// the in-memory MetricsAt at the same instants, as many times, in the
-// same benchmark run (mem-ns/request), and their ratio (spilled/mem).
-// Runs of cache_aware+lru on 4 workers: the Mooncake sample (2,000
-// requests, where the records scan's fixed 1 MiB read buffer weighs) and
-// a generated multiturn trace of about 50,000 requests. The first At
-// call, which learns that the records are in arrival order (so later
-// scans stop at the cursor), is made before timing.
+// One SpilledMetrics.At call over a spilled run, the cursor cycling
+// over 8 instants across the run, in ns per request of the run
+// (ns/request); the in-memory MetricsAt at the same instants, as many
+// times, in the same benchmark run (mem-ns/request), and their ratio
+// (spilled/mem). Runs of cache_aware+lru on 4 workers: the Mooncake
+// sample (2,000 requests, where the records scan's fixed 1 MiB read
+// buffer weighs) and a generated multiturn trace of about 50,000
+// requests; each with At's checkpoints (ck) and without (scan: every
+// call a scan from the first record). The first At call, which learns
+// that the records are in arrival order (so later scans stop at the
+// cursor) and builds the checkpoints, is made before timing.
 // go test ./analysis -run '^$' -bench SpilledMetricsAt -benchmem
 func BenchmarkSpilledMetricsAt(b *testing.B) {
-	b.Run("mooncake", func(b *testing.B) { benchSpilledMetricsAt(b, spillTrace(b)) })
-	b.Run("multiturn", func(b *testing.B) {
-		p := gen.DefaultMultiturn()
-		p.Clients = 10000
-		tr, _ := tracetest.Generate(b, &p, trace.FormatNative, "bench")
-		benchSpilledMetricsAt(b, tr)
-	})
+	for _, c := range []struct {
+		name string
+		tr   func(b *testing.B) *trace.Trace
+	}{{"mooncake", func(b *testing.B) *trace.Trace { return spillTrace(b) }}, {"multiturn", benchMultiturn}} {
+		for _, noCk := range []bool{false, true} {
+			b.Run(c.name+"/"+map[bool]string{false: "ck", true: "scan"}[noCk], func(b *testing.B) {
+				benchSpilledMetricsAt(b, c.tr(b), noCk)
+			})
+		}
+	}
 }
 
-func benchSpilledMetricsAt(b *testing.B, tr *trace.Trace) {
+// benchMultiturn is a generated multiturn trace of about 50,000
+// requests.
+func benchMultiturn(b *testing.B) *trace.Trace {
+	p := gen.DefaultMultiturn()
+	p.Clients = 10000
+	tr, _ := tracetest.Generate(b, &p, trace.FormatNative, "bench")
+	return tr
+}
+
+func benchSpilledMetricsAt(b *testing.B, tr *trace.Trace, noCk bool) {
 	run, sr := simulateSpilled(b, tr, "cache_aware+lru;workers=4", b.TempDir())
 	sm, err := NewSpilledMetrics(sr)
 	if err != nil {
 		b.Fatal(err)
 	}
+	sm.noCheckpoints = noCk
 	if _, err := sm.At(1, run.End); err != nil {
 		b.Fatal(err)
 	}
@@ -775,4 +866,114 @@ func benchSpilledMetricsAt(b *testing.B, tr *trace.Trace) {
 	b.ReportMetric(float64(spilled.Nanoseconds())/per, "ns/request")
 	b.ReportMetric(float64(mem.Nanoseconds())/per, "mem-ns/request")
 	b.ReportMetric(float64(spilled)/float64(mem), "spilled/mem")
+}
+
+// SpilledMetrics.At at late cursors (8 instants over the last quarter
+// of the run, cycled: StateAt memoises the last one), in ns per call
+// (ns/op), with checkpoints (ck) and without (scan); the first call's
+// time (first-ms: the whole scan, which builds the checkpoints); with
+// checkpoints also their heap (ck-kB: what the first call leaves, after
+// a GC), their count and the most requests in flight at one
+// (max-flying). On
+// the generated multiturn trace of about 50,000 requests (cache_aware+lru
+// on 4 workers), and on spilled runs named by KVSCOPE_BENCH_SPILLED
+// (directories, comma-separated: a 10-million-request run, say), which
+// are only read.
+// go test ./analysis -run '^$' -bench SpilledMetricsAtLate -benchtime 20x
+func BenchmarkSpilledMetricsAtLate(b *testing.B) {
+	runs := map[string]func(b *testing.B) SpilledRun{"multiturn": func(b *testing.B) SpilledRun {
+		_, sr := simulateSpilled(b, benchMultiturn(b), "cache_aware+lru;workers=4", b.TempDir())
+		return sr
+	}}
+	names := []string{"multiturn"}
+	if dirs := os.Getenv("KVSCOPE_BENCH_SPILLED"); dirs != "" {
+		for _, dir := range strings.Split(dirs, ",") {
+			names = append(names, filepath.Base(filepath.Dir(dir))+"-"+filepath.Base(dir))
+			runs[names[len(names)-1]] = func(b *testing.B) SpilledRun {
+				sp, err := sim.OpenSpill(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { sp.Close() })
+				return SpilledRunOf(sp)
+			}
+		}
+	}
+	for _, name := range names {
+		for _, noCk := range []bool{false, true} {
+			b.Run(name+"/"+map[bool]string{false: "ck", true: "scan"}[noCk], func(b *testing.B) {
+				sr := runs[name](b)
+				sm, err := NewSpilledMetrics(sr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sm.noCheckpoints = noCk
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				t0 := time.Now()
+				if _, err := sm.At(1, sr.End); err != nil {
+					b.Fatal(err)
+				}
+				first := time.Since(t0)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				flying := 0
+				for _, c := range sm.ck {
+					flying = max(flying, len(c.flying))
+				}
+				// Reported after the loop, which resets them. The heap
+				// the first call leaves is the checkpoints' (and the
+				// states file's small caches).
+				defer func() {
+					b.ReportMetric(float64(first.Milliseconds()), "first-ms")
+					if !noCk {
+						b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/1e3, "ck-kB")
+						b.ReportMetric(float64(len(sm.ck)), "checkpoints")
+						b.ReportMetric(float64(flying), "max-flying")
+					}
+				}()
+				ts := grid(sr.Start+(sr.End-sr.Start)*3/4, sr.End, 8)
+				calls, fromCk := 0, 0
+				for b.Loop() {
+					if _, err := sm.At(1, ts[calls%len(ts)]); err != nil {
+						b.Fatal(err)
+					}
+					if sm.ckUsed >= 0 {
+						fromCk++
+					}
+					calls++
+				}
+				b.ReportMetric(float64(fromCk)/float64(calls), "from-ck")
+			})
+		}
+	}
+}
+
+// RecordFile.Read's cost per row against RecordFile.Scan's (what
+// readPerScan stands for), on the generated multiturn trace's records:
+// read-ns/row reads every row by index, scan-ns/row scans them all, and
+// read/scan is their ratio.
+func BenchmarkSpilledRecordReads(b *testing.B) {
+	_, sr := simulateSpilled(b, benchMultiturn(b), "cache_aware+lru;workers=4", b.TempDir())
+	rf := sr.Sp.Records
+	n := rf.Len()
+	var rec sim.Record
+	var read, scan time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		for i := range n {
+			if err := rf.Read(i, &rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		if err := rf.Scan(func(*sim.Record) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+		read, scan = read+t1.Sub(t0), scan+time.Since(t1)
+	}
+	b.ReportMetric(float64(read.Nanoseconds())/float64(b.N*n), "read-ns/row")
+	b.ReportMetric(float64(scan.Nanoseconds())/float64(b.N*n), "scan-ns/row")
+	b.ReportMetric(float64(read)/float64(scan), "read/scan")
 }
