@@ -348,12 +348,12 @@ func (m *SpilledMetrics) scan(ctx context.Context, t time.Duration) (*cursorTall
 // tally's Add per record, plus the in-flight entries, in At's first
 // whole scan, which tallies for its cursor only the rows after the
 // checkpoint it then starts from: 1.11 s against 1.04 s without
-// checkpoints on the 10 M run. At from a checkpoint then reads up to
-// step rows (41,667 there) one RecordFile.Read each, about 1.7 µs a row
-// on the development machine against 62 ns in a Scan: 33 ms a call at
-// late cursors against 930 ms for the scan from the start
-// (BenchmarkSpilledMetricsAtLate). A RecordFile scan from a row, which
-// sim does not have, would read them at Scan's speed.
+// checkpoints on the 10 M run. At from a checkpoint then reads its
+// in-flight requests one RecordFile.Read each and scans up to step rows
+// after it (RecordFile.ScanFrom; 41,667 there): 7.3 ms a call at late
+// cursors against 862 ms for the scan from the start
+// (BenchmarkSpilledMetricsAtLate; 33 ms with a Read per row, before
+// ScanFrom).
 const (
 	ckMax      = 256
 	ckMinStep  = 4096
@@ -361,8 +361,9 @@ const (
 	// readPerScan is about how many rows of a RecordFile.Scan cost as
 	// much as one RecordFile.Read (a pread each, against a buffered
 	// sequential read; 27 measured, BenchmarkSpilledRecordReads): At
-	// reads from a checkpoint only when that reads fewer than
-	// 1/readPerScan as many rows as a scan from the start.
+	// starts from a checkpoint only when reading its in-flight requests
+	// (a Read each) and scanning the rows after it costs less than a
+	// scan from the start.
 	readPerScan = 24
 )
 
@@ -521,7 +522,7 @@ func (m *SpilledMetrics) fromCheckpoint(ctx context.Context, t time.Duration) (c
 		hi = ck[j+1].i
 	}
 	k := &ck[u]
-	if readPerScan*(len(k.flying)+hi-k.i) > hi && !m.ckAlways {
+	if readPerScan*len(k.flying)+hi-k.i > hi && !m.ckAlways {
 		return nil, false, nil
 	}
 	m.ckUsed = u
@@ -529,20 +530,21 @@ func (m *SpilledMetrics) fromCheckpoint(ctx context.Context, t time.Duration) (c
 	if err := m.resume(ctx, c, k); err != nil {
 		return nil, false, err
 	}
-	var rec sim.Record
-	for i := k.i; i < n; i++ {
-		if (i-k.i)%(1<<12) == 0 {
+	x := 0
+	err = rf.ScanFrom(k.i, func(rec *sim.Record) error {
+		if x++; x%(1<<12) == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, false, err
+				return err
 			}
 		}
-		if err := rf.Read(i, &rec); err != nil {
-			return nil, false, err
-		}
 		if rec.Arrival > c.t {
-			break
+			return errPastCursor
 		}
-		c.add(&rec, m.failedBy(&rec, c.t))
+		c.add(rec, m.failedBy(rec, c.t))
+		return nil
+	})
+	if err != nil && !errors.Is(err, errPastCursor) {
+		return nil, false, err
 	}
 	return c, true, nil
 }

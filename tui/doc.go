@@ -61,10 +61,10 @@
 // requests are O(log n) reads, arrivals a binary search over the records
 // (a bounded scan of the event log's routings when the records' arrivals
 // are not in order), the chart series analysis.SpilledRun's (built once, 240
-// points), and the metrics table at the cursor analysis.SpilledMetrics (one
-// pass over the records off the event loop, on a second handle since the
-// spill readers share a buffer; its percentiles are sketched, and the pane
-// says so). The trace pane's figures come from the first streamed replay
+// points), and the metrics table at the cursor analysis.SpilledMetrics
+// (off the event loop, from the last checkpoint before the cursor, on a
+// second handle since the spill readers share a buffer; its percentiles
+// are sketched, and the pane says so). The trace pane's figures come from the first streamed replay
 // to finish (traceSummary). What needs the whole trace is left out and
 // said to be: the competitive ratios, per-worker router scores, the trace
 // statistics over block ids, the curve overlay and the report export.

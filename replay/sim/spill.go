@@ -298,10 +298,15 @@ func (s *spillFile) searchTime(t time.Duration, inclusive bool, first, last time
 
 // scan hands every row in order to fn, through a buffered sequential
 // read; fn's slice is reused.
-func (s *spillFile) scan(fn func(i int64, row []byte) error) error {
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, s.off, s.rows*int64(s.rowSize)), spillBufBytes)
+func (s *spillFile) scan(fn func(i int64, row []byte) error) error { return s.scanFrom(0, fn) }
+
+// scanFrom is scan from row from on (none past the last row).
+func (s *spillFile) scanFrom(from int64, fn func(i int64, row []byte) error) error {
+	from = min(max(from, 0), s.rows)
+	size := (s.rows - from) * int64(s.rowSize)
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, s.off+from*int64(s.rowSize), size), int(min(size, spillBufBytes)))
 	row := make([]byte, s.rowSize)
-	for i := range s.rows {
+	for i := from; i < s.rows; i++ {
 		if _, err := io.ReadFull(r, row); err != nil {
 			return fmt.Errorf("%s: row %d: %w", s.path, i, err)
 		}

@@ -235,9 +235,13 @@ func (f *RecordFile) Read(i int, r *Record) error {
 
 // Scan hands every record in trace order to fn through one sequential
 // read; the record is reused.
-func (f *RecordFile) Scan(fn func(*Record) error) error {
+func (f *RecordFile) Scan(fn func(*Record) error) error { return f.ScanFrom(0, fn) }
+
+// ScanFrom is Scan from record i on: one sequential read of the rows
+// after it, where Read would cost a ReadAt each.
+func (f *RecordFile) ScanFrom(i int, fn func(*Record) error) error {
 	var r Record
-	return f.s.scan(func(i int64, row []byte) error {
+	return f.s.scanFrom(int64(i), func(i int64, row []byte) error {
 		if err := f.decode(i, row, &r); err != nil {
 			return err
 		}
