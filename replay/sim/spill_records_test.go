@@ -92,6 +92,22 @@ func TestRecordsFileRoundTrip(t *testing.T) {
 			if err := f.Read(len(want.Records), new(Record)); err == nil {
 				t.Fatal("reading past the end succeeded")
 			}
+			// ScanFrom hands the records from a row on, none past the end.
+			for _, from := range []int{0, 1, len(want.Records) / 3, len(want.Records) - 1, len(want.Records), len(want.Records) + 5} {
+				j := from
+				if err := f.ScanFrom(from, func(r *Record) error {
+					if !reflect.DeepEqual(*r, want.Records[j]) {
+						t.Fatalf("scan from %d: record %d is %+v, want %+v", from, j, *r, want.Records[j])
+					}
+					j++
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if j != max(from, len(want.Records)) {
+					t.Fatalf("scan from %d ended at %d, want %d", from, j, len(want.Records))
+				}
+			}
 		})
 	}
 }
