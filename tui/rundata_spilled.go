@@ -1,7 +1,10 @@
 package tui
 
 import (
+	"context"
+	"errors"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/kvscope/kvscope/analysis"
@@ -18,6 +21,13 @@ type spilledRun struct {
 	ui      *sim.Spilled
 	f       runFacts
 	metrics *spilledMetrics
+	// mu guards metrics, which a command reads while the event loop may
+	// close the run (a scenario edited or removed, the explorer quit):
+	// close cancels stop's context, which ends a scan within a few
+	// thousand rows, and waits for it before closing the handle.
+	mu   *sync.Mutex
+	mctx context.Context
+	stop context.CancelFunc
 	// ordered says the records' arrivals never decrease in trace order
 	// (checked as they were written), so arrivals are found by binary
 	// search over the records; otherwise the event log's arrivals are
@@ -40,7 +50,8 @@ const probeDepth = 12
 
 // openSpilledRun opens the run spilled in dir.
 func openSpilledRun(dir string, owned, ordered bool) (_ *spilledRun, err error) {
-	r := &spilledRun{dir: dir, owned: owned, ordered: ordered}
+	r := &spilledRun{dir: dir, owned: owned, ordered: ordered, mu: new(sync.Mutex)}
+	r.mctx, r.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			r.close()
@@ -212,17 +223,29 @@ func (r *spilledRun) stepArrival(t time.Duration, d int) time.Duration {
 	return t
 }
 
+// errRunClosed is metricsAt's answer once the run is closed.
+var errRunClosed = errors.New("spilled run closed")
+
 func (r *spilledRun) metricsAt(seed uint64, t time.Duration) (analysis.RunMetrics, error) {
-	return r.metrics.m.At(seed, t)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.metrics == nil {
+		return analysis.RunMetrics{}, errRunClosed
+	}
+	return r.metrics.m.AtContext(r.mctx, seed, t)
 }
 
 func (r *spilledRun) close() {
 	if r.ui != nil {
 		r.ui.Close()
 	}
+	r.stop()
+	r.mu.Lock()
 	if r.metrics != nil {
 		r.metrics.Close()
+		r.metrics = nil
 	}
+	r.mu.Unlock()
 	if r.owned {
 		os.RemoveAll(r.dir)
 	}

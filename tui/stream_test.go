@@ -211,3 +211,48 @@ func TestStreamedDropsItsRuns(t *testing.T) {
 		t.Errorf("Close during the replays left %s (%v)", cfg.Stream.Dir, err)
 	}
 }
+
+// TestStreamedMetricsWhileClosing closes a spilled run while its metrics
+// are being computed in another goroutine, as removing or editing a
+// scenario (or quitting) does while a metrics command runs: the command
+// must end with a result or an error, never read a closed handle's
+// freed state, and the directory must go once both are done.
+func TestStreamedMetricsWhileClosing(t *testing.T) {
+	_, m, dir := streamPair(t, 400)
+	for round := range 20 {
+		sub := filepath.Join(dir, "A-0")
+		src := filepath.Join(dir, fmt.Sprintf("copy-%d", round))
+		if err := os.CopyFS(src, os.DirFS(sub)); err != nil {
+			t.Fatal(err)
+		}
+		r, err := openSpilledRun(src, true, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := m.s.span.End
+		started := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					done <- fmt.Errorf("metricsAt panicked: %v", p)
+				}
+			}()
+			close(started)
+			for range 50 {
+				if _, err := r.metricsAt(1, end); err != nil {
+					break
+				}
+			}
+			done <- nil
+		}()
+		<-started
+		r.close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(src); !os.IsNotExist(err) {
+			t.Fatalf("%s left after close and the metrics ended: %v", src, err)
+		}
+	}
+}
