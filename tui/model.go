@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -21,6 +20,8 @@ type Model struct {
 	cfg    Config
 	ctx    context.Context
 	cancel context.CancelFunc
+	// streams are the streamed replays (Config.Stream) Close waits for.
+	streams streamJobs
 	// specs is the pane table; panes[i] is built from specs[i].
 	specs []paneSpec
 	panes []pane
@@ -49,9 +50,6 @@ type Model struct {
 	// ready is closed when the first round of replays has finished.
 	ready    chan struct{}
 	quitting bool
-	// streaming counts the streamed replays still running (Config.Stream):
-	// Close waits for them, so none writes into a directory it removes.
-	streaming sync.WaitGroup
 }
 
 // New builds the explorer. Replays start with Init.
@@ -135,7 +133,7 @@ func (m *Model) addSlot(e Entry) tea.Cmd {
 // streamed one (Config.Stream).
 func (m *Model) replay(ctx context.Context, e Entry, sl *slot) tea.Cmd {
 	if m.cfg.Stream != nil {
-		return streamReplayCmd(ctx, m.cfg.Stream, e, sl.id, sl.gen, &m.streaming)
+		return streamReplayCmd(ctx, m.cfg.Stream, &m.streams, e, sl.id, sl.gen)
 	}
 	return replayCmd(ctx, m.s.tr, e, sl.id, sl.gen)
 }
@@ -206,14 +204,17 @@ func (m *Model) Ready() <-chan struct{} { return m.ready }
 // Close cancels the background replays.
 func (m *Model) Close() {
 	m.cancel()
-	// A cancelled streamed replay stops at its next request and removes
-	// its unfinished run; one that finished meanwhile is closed by no one
-	// (its message is never read), so the root goes whole below.
-	m.streaming.Wait()
+	// Streamed replays cancelled above remove their own directories as
+	// they stop: wait for them (the program exits after Close), and close
+	// the runs of those that finished unseen.
+	m.streams.stop()
 	for _, sl := range m.s.slots {
 		sl.dropData()
 	}
 	if sc := m.cfg.Stream; sc != nil && !sc.Keep {
+		// What is left is the root, empty now unless a run could not be
+		// removed; the root is ours (a temporary directory), so it goes
+		// whole.
 		os.RemoveAll(sc.Dir)
 	}
 }

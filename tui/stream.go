@@ -48,11 +48,11 @@ type StreamConfig struct {
 // generation gen replays a fresh read of the trace into its own directory.
 // Progress counts bytes of the trace read, when the reader knows the
 // size, and requests read otherwise.
-func streamReplayCmd(ctx context.Context, sc *StreamConfig, e Entry, id, gen int, wg *sync.WaitGroup) tea.Cmd {
+func streamReplayCmd(ctx context.Context, sc *StreamConfig, jobs *streamJobs, e Entry, id, gen int) tea.Cmd {
 	ch := make(chan tea.Msg, 1)
-	wg.Add(1)
+	jobs.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer jobs.wg.Done()
 		start := time.Now()
 		msg := replayDoneMsg{id: id, gen: gen}
 		dir := filepath.Join(sc.Dir, fmt.Sprintf("%c-%d", 'A'+rune(id%26), gen))
@@ -63,6 +63,7 @@ func streamReplayCmd(ctx context.Context, sc *StreamConfig, e Entry, id, gen int
 			offer(ch, progressMsg{id: id, gen: gen, done: done, total: total, phase: phaseStream})
 		})
 		msg.elapsed = time.Since(start)
+		jobs.hand(msg.data)
 		finish(ch, msg)
 	}()
 	return listen(ch, func(m tea.Msg, next tea.Cmd) tea.Msg {
@@ -72,6 +73,52 @@ func streamReplayCmd(ctx context.Context, sc *StreamConfig, e Entry, id, gen int
 		}
 		return m
 	})
+}
+
+// streamJobs are the streamed replays of one explorer: those running, and
+// the runs they opened that the event loop has not taken yet (a replay
+// that ends as the explorer quits sends its run to a loop that no longer
+// reads). Model.Close waits for the first and closes the second, so that
+// no spilled run outlives the explorer.
+type streamJobs struct {
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	pending map[runData]struct{}
+}
+
+// hand notes that data is on its way to the event loop.
+func (j *streamJobs) hand(data runData) {
+	if data == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.pending == nil {
+		j.pending = map[runData]struct{}{}
+	}
+	j.pending[data] = struct{}{}
+}
+
+// take notes that the event loop has data.
+func (j *streamJobs) take(data runData) {
+	if data == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	delete(j.pending, data)
+}
+
+// stop waits for the replays (their contexts cancelled) and closes the
+// runs the event loop never took.
+func (j *streamJobs) stop() {
+	j.wg.Wait()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for data := range j.pending {
+		data.close()
+	}
+	j.pending = nil
 }
 
 // phaseStream names the streamed replay's step.
@@ -116,6 +163,11 @@ func streamReplay(ctx context.Context, sc *StreamConfig, e Entry, dir string, pr
 	}
 	w.Hook(&opt)
 	run, err := sim.SimulateStream(ctx, s, e.Scenario, opt)
+	if err == nil {
+		// Cancelled as the trace ended: its scenario or the explorer is
+		// gone, so skip opening the run and its series.
+		err = ctx.Err()
+	}
 	if err != nil {
 		w.Abort()
 		return nil, nil, nil, err

@@ -3,11 +3,15 @@ package tui
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/samples"
@@ -254,5 +258,70 @@ func TestStreamedMetricsWhileClosing(t *testing.T) {
 		if _, err := os.Stat(src); !os.IsNotExist(err) {
 			t.Fatalf("%s left after close and the metrics ended: %v", src, err)
 		}
+	}
+}
+
+// slowReader yields its data a few bytes at a time, each after a pause:
+// a replay that is still reading when the explorer quits.
+type slowReader struct {
+	data []byte
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(time.Millisecond)
+	n := copy(p[:min(len(p), 1024)], r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestStreamedCloseWhileReplaying quits while the streamed replays still
+// read the trace: Close leaves no spilled run and no root directory
+// behind (the program exits right after it).
+func TestStreamedCloseWhileReplaying(t *testing.T) {
+	data, err := samples.ReadFile(samples.Mooncake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := DefaultBase()
+	entries, err := ParseEntries(DefaultSpecs, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "runs")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	sc := &StreamConfig{Name: "slow", Dir: dir,
+		Open: func(func(read, total int64)) (*trace.Stream, error) {
+			return trace.OpenReader("slow", &slowReader{data: data}, trace.ReadOptions{})
+		}}
+	dark := true
+	m, err := newModel(Config{Stream: sc, Scenarios: entries, Base: base, Dark: &dark}, builtinPanes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	cmd := m.Init()
+	go func() { // the program's loop, which stops reading at quit
+		if cmd != nil {
+			cmd()
+		}
+	}()
+	for i := 0; ; i++ {
+		if es, _ := os.ReadDir(dir); len(es) > 0 {
+			break
+		}
+		if i == 2000 {
+			t.Fatal("no replay started writing")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	m.Close()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		es, _ := os.ReadDir(dir)
+		t.Fatalf("after Close: %s still there (%d entries, err %v)", dir, len(es), err)
 	}
 }

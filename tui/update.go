@@ -45,6 +45,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return msg.next
 	case replayDoneMsg:
+		m.streams.take(msg.data)
 		sl := m.slotByID(msg.id, msg.gen)
 		if sl == nil {
 			if msg.data != nil {
