@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +77,11 @@ func newOpenCmd() *cobra.Command {
 					return usagef("open --stream: --attach needs the trace in memory")
 				}
 			}
+			if keepIn != "" {
+				if err := checkSpillDir(keepIn); err != nil {
+					return err
+				}
+			}
 			if _, err := analysis.FormatOf(export); err != nil {
 				return usagef("--export: %v", err)
 			}
@@ -135,8 +142,29 @@ func newOpenCmd() *cobra.Command {
 	cmd.Flags().StringVar(&theme, "theme", "auto", "colors: auto (ask the terminal), dark or light; NO_COLOR turns colors off")
 	lf.add(cmd)
 	cmd.Flags().BoolVar(&stream, "stream", false, "do not hold the trace: each scenario streams it and spills its run to disk, and the panes read it back (traces larger than memory; no ratios, scores, curve or report)")
-	cmd.Flags().StringVar(&keepIn, "spill-dir", "", "with --stream (implied): keep the scenarios' spilled runs in this directory, one per replay (kvscope inspect reads them); default a temporary directory removed at exit")
+	cmd.Flags().StringVar(&keepIn, "spill-dir", "", "with --stream (implied): keep the scenarios' spilled runs in this directory (new or empty), one per replay (kvscope inspect reads them); default a temporary directory removed at exit")
 	return cmd
+}
+
+// checkSpillDir refuses a --spill-dir that holds anything already: the
+// runs go to DIR/A-0, B-0, … (one per replay), and a scenario whose
+// directory holds an earlier session's run would fail on it.
+func checkSpillDir(dir string) error {
+	es, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("open --spill-dir: %w", err)
+	case len(es) > 0:
+		n := fmt.Sprintf("%d entries", len(es))
+		if len(es) == 1 {
+			n = "1 entry"
+		}
+		return fmt.Errorf("open --spill-dir %s: holds %s (%s…): the runs go to %s, one per replay; name a new or empty directory",
+			dir, n, es[0].Name(), filepath.Join(dir, "A-0"))
+	}
+	return nil
 }
 
 // streamConfig is the explorer's streamed mode over the trace at path:
