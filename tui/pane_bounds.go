@@ -107,12 +107,14 @@ func (p *boundsPane) lines() []string {
 			continue
 		}
 		if len(sl.view.ratios) == 0 {
-			why := "  no ratios (replay ran without VsOpt)"
+			why := "no ratios (replay ran without VsOpt)"
 			if s.streamed {
-				why = "  no ratios: they replay each worker's whole sequence, which a streamed trace does not hold (kvscope run TRACE --vs-opt)"
+				why = "no ratios: they replay each worker's whole sequence, which a streamed trace does not hold (kvscope run TRACE --vs-opt)"
 			}
-			for _, l := range wrap(why, w, "  ") {
-				out = append(out, st.dim.Render(l))
+			// wrap drops leading spaces: indent every line under the
+			// scenario, continuations two more.
+			for _, l := range wrap(why, w-2, "  ") {
+				out = append(out, st.dim.Render("  "+l))
 			}
 			continue
 		}

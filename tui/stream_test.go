@@ -325,3 +325,24 @@ func TestStreamedCloseWhileReplaying(t *testing.T) {
 		t.Fatalf("after Close: %s still there (%d entries, err %v)", dir, len(es), err)
 	}
 }
+
+// TestStreamedBoundsIndent: the bounds pane's reason for the missing
+// ratios sits under its scenario, indented as the other lines are.
+func TestStreamedBoundsIndent(t *testing.T) {
+	_, m, _ := streamPair(t, 100)
+	p := m.panes[paneNamed("Bounds")].(*boundsPane)
+	var got []string
+	for _, l := range p.lines() {
+		if l = stripANSI(l); strings.Contains(l, "ratios") && !strings.HasPrefix(l, "log scale") || strings.Contains(l, "does not hold") {
+			got = append(got, l)
+		}
+	}
+	if len(got) == 0 {
+		t.Fatal("no reason for the missing ratios")
+	}
+	for _, l := range got {
+		if !strings.HasPrefix(l, "  ") {
+			t.Errorf("line %q is not indented", l)
+		}
+	}
+}

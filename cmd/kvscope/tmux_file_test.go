@@ -102,7 +102,7 @@ func TestTmuxStream(t *testing.T) {
 	tr := filepath.Join(wd, "..", "..", "replay", "trace", "testdata", "mooncake_300.jsonl")
 	s, dir := startTmux(t, 160, 50, "open", tr, "--stream", "--spill-dir", "runs")
 	s.waitFor("replays", "[A] ✓  B ✓", "mooncake · 512 tokens/block · 300 requests",
-		"no ratios: they replay each worker's whole sequence")
+		"no ratios: they replay each worker's whole")
 	s.keys("6", "z", ".") // the Request pane, zoomed: its lines whole
 	s.waitFor("request", "mooncake_300.jsonl:", "input ", "router scores: not kept by a streamed run (the decision above is)")
 	s.keys("q")
