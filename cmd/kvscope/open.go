@@ -117,6 +117,11 @@ func newOpenCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if !sc.Keep {
+					// The explorer removes it as it closes; this covers
+					// an explorer that never opened.
+					defer os.RemoveAll(sc.Dir)
+				}
 				cfg := tui.Config{
 					Stream: sc, Scenarios: entries, Base: base, ExportPath: export, Dark: dark,
 					Command: openCommandLine(cmd, args),
