@@ -35,10 +35,8 @@ var spilledScenarios = []string{
 
 func spillTrace(tb testing.TB) *trace.Trace { return tracetest.Sample(tb, samples.Mooncake) }
 
-// simulateSpilled simulates s on tr whole and writes the run to dir as a
-// spilled run; it returns the run and the spilled run opened, checking
-// that the footer's shape is the run's.
-func simulateSpilled(tb testing.TB, tr *trace.Trace, s, dir string) (*sim.Run, SpilledRun) {
+// simulateWhole parses s and simulates it on tr whole.
+func simulateWhole(tb testing.TB, tr *trace.Trace, s string) (*sim.Run, scenario.Scenario) {
 	tb.Helper()
 	sc, err := scenario.Parse(s, scenario.Default(param.Spec{}, param.Spec{}))
 	if err != nil {
@@ -48,6 +46,15 @@ func simulateSpilled(tb testing.TB, tr *trace.Trace, s, dir string) (*sim.Run, S
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return run, sc
+}
+
+// simulateSpilled simulates s on tr whole and writes the run to dir as a
+// spilled run; it returns the run and the spilled run opened, checking
+// that the footer's shape is the run's.
+func simulateSpilled(tb testing.TB, tr *trace.Trace, s, dir string) (*sim.Run, SpilledRun) {
+	tb.Helper()
+	run, sc := simulateWhole(tb, tr, s)
 	writeSpill(tb, tr, run, sc, dir)
 	return run, openSpilled(tb, run, dir)
 }
@@ -312,14 +319,7 @@ func checkSketchedDists(t *testing.T, at string, got, exact RunMetrics) {
 func TestSpilledMetricsAtNoEvents(t *testing.T) {
 	tr := spillTrace(t)
 	s := spilledScenarios[2]
-	sc, err := scenario.Parse(s, scenario.Default(param.Spec{}, param.Spec{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := sim.Simulate(context.Background(), tr, sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, sc := simulateWhole(t, tr, s)
 	run.Events = nil
 	dir := t.TempDir()
 	writeSpill(t, tr, run, sc, dir)
@@ -379,14 +379,7 @@ func corruptRow(t *testing.T, path string, size, i, off int, b []byte) {
 func TestSpilledErrors(t *testing.T) {
 	tr := spillTrace(t)
 	s := spilledScenarios[2]
-	sc, err := scenario.Parse(s, scenario.Default(param.Spec{}, param.Spec{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := sim.Simulate(context.Background(), tr, sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, sc := simulateWhole(t, tr, s)
 	dir := t.TempDir()
 	writeSpill(t, tr, run, sc, dir)
 
@@ -672,14 +665,7 @@ func TestSpilledMetricsFirstCall(t *testing.T) {
 // scans from the start, as MetricsAt counts.
 func TestSpilledMetricsUnsortedNoCheckpoints(t *testing.T) {
 	tr := spillTrace(t)
-	sc, err := scenario.Parse(spilledScenarios[0], scenario.Default(param.Spec{}, param.Spec{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := sim.Simulate(context.Background(), tr, sc, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, sc := simulateWhole(t, tr, spilledScenarios[0])
 	// A late request's arrival made earlier than its predecessor's.
 	k := len(run.Records) * 3 / 4
 	run.Records[k].Arrival = run.Records[k-1].Arrival - time.Millisecond
@@ -753,14 +739,7 @@ func TestTallyFields(t *testing.T) {
 func TestMergeSketchedTally(t *testing.T) {
 	tr := spillTrace(t)
 	for _, s := range spilledScenarios {
-		sc, err := scenario.Parse(s, scenario.Default(param.Spec{}, param.Spec{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		run, err := sim.Simulate(context.Background(), tr, sc, sim.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		run, _ := simulateWhole(t, tr, s)
 		one := NewSketchTally(run.Workers)
 		for i := range run.Records {
 			one.Add(&run.Records[i])

@@ -202,6 +202,12 @@ func replayCmd(ctx context.Context, tr *trace.Trace, e Entry, id, gen int) tea.C
 		msg.elapsed = time.Since(start)
 		finish(ch, msg)
 	}()
+	return listenReplay(ch)
+}
+
+// listenReplay is listen for a replay's messages: each progress message
+// carries the command for the next.
+func listenReplay(ch <-chan tea.Msg) tea.Cmd {
 	return listen(ch, func(m tea.Msg, next tea.Cmd) tea.Msg {
 		if p, isP := m.(progressMsg); isP {
 			p.next = next

@@ -66,13 +66,7 @@ func streamReplayCmd(ctx context.Context, sc *StreamConfig, jobs *streamJobs, e 
 		jobs.hand(msg.data)
 		finish(ch, msg)
 	}()
-	return listen(ch, func(m tea.Msg, next tea.Cmd) tea.Msg {
-		if p, isP := m.(progressMsg); isP {
-			p.next = next
-			return p
-		}
-		return m
-	})
+	return listenReplay(ch)
 }
 
 // streamJobs are the streamed replays of one explorer: those running, and

@@ -161,8 +161,8 @@ type spillFile struct {
 	// same rows, so a reader that scrubs (the explorer) reads about half
 	// the rows per search, for at most 2^probeDepth cached instants.
 	probes map[int64]time.Duration
-	// block holds the rows searchTime reads at once once its range fits
-	// searchBlockBytes.
+	// block is the buffer of the rows searchTime reads at once when its
+	// range fits searchBlockBytes.
 	block []byte
 }
 
@@ -274,28 +274,32 @@ func (s *spillFile) readRow(i int64, buf []byte) error {
 // row i's) is before t, or at or before t when inclusive: a binary search
 // over rows in time order bounded by first and last, O(log n) calls of
 // at, the first probeDepth of them answered from spillFile.probes once
-// read. A row whose instant lies outside those of the rows around it is
-// reported as out of time order.
+// read, and the steps left once the range fits searchBlockBytes answered
+// from one read of its rows. A row whose instant lies outside those of
+// the rows around it is reported as out of time order.
 func (s *spillFile) searchTime(t time.Duration, inclusive bool, first, last time.Duration, at func(i int64) (time.Duration, error)) (int64, error) {
 	lo, hi := int64(0), s.rows
 	loT, hiT := first, last
+	var block []byte // rows [base, hi) once the range fits searchBlockBytes
+	base := int64(0)
 	for depth := 0; lo < hi; depth++ {
-		if hi-lo > 1 && (hi-lo)*int64(s.rowSize) <= searchBlockBytes {
-			return s.searchBlock(t, inclusive, lo, hi, loT, hiT)
+		if block == nil && hi-lo > 1 && (hi-lo)*int64(s.rowSize) <= searchBlockBytes {
+			// Every kind of file a search reads holds a row's instant in
+			// its first 8 bytes; the caller reads the row it finds
+			// through its own checked reader.
+			n := int(hi-lo) * s.rowSize
+			if cap(s.block) < n {
+				s.block = make([]byte, n)
+			}
+			block, base = s.block[:n], lo
+			if _, err := s.f.ReadAt(block, s.off+lo*int64(s.rowSize)); err != nil {
+				return 0, fmt.Errorf("%s: rows %d to %d: %w", s.path, lo, hi-1, err)
+			}
 		}
 		mid := lo + (hi-lo)/2
-		rt, cached := s.probes[mid]
-		if !cached {
-			var err error
-			if rt, err = at(mid); err != nil {
-				return 0, err
-			}
-			if depth < probeDepth {
-				if s.probes == nil {
-					s.probes = map[int64]time.Duration{}
-				}
-				s.probes[mid] = rt
-			}
+		rt, err := s.probe(mid, depth, block, base, at)
+		if err != nil {
+			return 0, err
 		}
 		if rt < loT || rt > hiT {
 			return 0, &SpillError{Path: s.path, Field: fmt.Sprintf("row %d: T", mid), Err: fmt.Errorf("%v out of time order", rt)}
@@ -309,34 +313,27 @@ func (s *spillFile) searchTime(t time.Duration, inclusive bool, first, last time
 	return lo, nil
 }
 
-// searchBlock finishes searchTime over rows [lo, hi), whose instants lie
-// within [loT, hiT], from one read of them all: every kind of file a
-// search reads holds a row's instant in its first 8 bytes. Only the
-// instants are checked here (their order); the caller reads the row it
-// found through its own checked reader.
-func (s *spillFile) searchBlock(t time.Duration, inclusive bool, lo, hi int64, loT, hiT time.Duration) (int64, error) {
-	n := int(hi-lo) * s.rowSize
-	if cap(s.block) < n {
-		s.block = make([]byte, n)
+// probe is row mid's instant for searchTime, at depth steps in: from the
+// block read (rows from base on) when there is one, else from the probe
+// cache, else by at (cached when shallow).
+func (s *spillFile) probe(mid int64, depth int, block []byte, base int64, at func(i int64) (time.Duration, error)) (time.Duration, error) {
+	if block != nil {
+		return time.Duration(binary.LittleEndian.Uint64(block[int(mid-base)*s.rowSize:])), nil
 	}
-	b := s.block[:n]
-	if _, err := s.f.ReadAt(b, s.off+lo*int64(s.rowSize)); err != nil {
-		return 0, fmt.Errorf("%s: rows %d to %d: %w", s.path, lo, hi-1, err)
+	if rt, ok := s.probes[mid]; ok {
+		return rt, nil
 	}
-	base := lo
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		rt := time.Duration(binary.LittleEndian.Uint64(b[int(mid-base)*s.rowSize:]))
-		if rt < loT || rt > hiT {
-			return 0, &SpillError{Path: s.path, Field: fmt.Sprintf("row %d: T", mid), Err: fmt.Errorf("%v out of time order", rt)}
+	rt, err := at(mid)
+	if err != nil {
+		return 0, err
+	}
+	if depth < probeDepth {
+		if s.probes == nil {
+			s.probes = map[int64]time.Duration{}
 		}
-		if rt < t || inclusive && rt == t {
-			lo, loT = mid+1, rt
-		} else {
-			hi, hiT = mid, rt
-		}
+		s.probes[mid] = rt
 	}
-	return lo, nil
+	return rt, nil
 }
 
 // scan hands every row in order to fn, through a buffered sequential
