@@ -13,6 +13,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/samples"
 )
@@ -73,7 +74,28 @@ func paneView(m *Model, i int) string {
 // move the cursor the same way, and that the metrics table at the cursor
 // counts the same requests.
 func TestStreamedMatchesHeld(t *testing.T) {
-	held, streamed, _ := streamPair(t, 400)
+	for _, specs := range [][]string{
+		DefaultSpecs,
+		// Failures (a tiny cache, oversize=fail) and bypasses.
+		{"cache_aware+lru;workers=4;cache_blocks=100;oversize=fail", "lbgr+rlt;workers=4;cache_blocks=150;oversize=bypass"},
+	} {
+		t.Run(strings.Join(specs, " vs "), func(t *testing.T) { checkStreamedMatchesHeld(t, specs) })
+	}
+}
+
+func checkStreamedMatchesHeld(t *testing.T, specs []string) {
+	held, streamed, _ := streamPair(t, 400, specs...)
+	for i, sl := range held.s.slots {
+		// The scenarios that should fail or bypass requests do.
+		n := map[sim.Status]int{}
+		for _, r := range runOf(sl).Records {
+			n[r.Status]++
+		}
+		if strings.Contains(specs[i], "oversize=fail") && n[sim.Failed] == 0 ||
+			strings.Contains(specs[i], "oversize=bypass") && n[sim.Bypassed] == 0 {
+			t.Fatalf("%s: %v: not the case the test is for", specs[i], n)
+		}
+	}
 	if held.s.span != streamed.s.span {
 		t.Fatalf("span: streamed %v, held %v", streamed.s.span, held.s.span)
 	}
