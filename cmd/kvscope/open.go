@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kvscope/kvscope/analysis"
 	"github.com/kvscope/kvscope/replay/live"
@@ -72,6 +73,10 @@ func newOpenCmd() *cobra.Command {
 			if stream || keepIn != "" {
 				if args[0] == "-" {
 					return usagef("open --stream: each scenario reads the trace anew, so it must be a file, not standard input")
+				}
+				if fi, err := os.Stat(args[0]); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+					// A named pipe or a device gives its content once.
+					return usagef("open --stream: %s is not a regular file (each scenario reads the trace anew)", args[0])
 				}
 				if lf.attach != "" {
 					return usagef("open --stream: --attach needs the trace in memory")
@@ -174,10 +179,25 @@ func checkSpillDir(dir string) error {
 
 // streamConfig is the explorer's streamed mode over the trace at path:
 // runs go to keep (kept) or a new temporary directory (removed at exit).
+//
+// Each scenario reads the file anew, so a file that changes between two
+// reads (a generator still writing it, a new trace under the same name)
+// would have them compare different traces: a read refuses a file whose
+// size or modification time is not what it was when the explorer opened.
 func streamConfig(path string, opt trace.ReadOptions, keep string) (*tui.StreamConfig, error) {
+	was, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
 	sc := &tui.StreamConfig{
 		Name: filepath.Base(path),
 		Open: func(progress func(read, total int64)) (*trace.Stream, error) {
+			if now, err := os.Stat(path); err != nil {
+				return nil, err
+			} else if was.Mode().IsRegular() && (now.Size() != was.Size() || !now.ModTime().Equal(was.ModTime())) {
+				return nil, fmt.Errorf("%s: changed since the explorer opened it (%d bytes, modified %s; now %d bytes, modified %s): the scenarios would compare different traces",
+					path, was.Size(), was.ModTime().Format(time.RFC3339Nano), now.Size(), now.ModTime().Format(time.RFC3339Nano))
+			}
 			return trace.OpenWith(path, opt, counting(progress))
 		},
 		Dir: keep, Keep: keep != "",
