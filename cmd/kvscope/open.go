@@ -40,8 +40,10 @@ func newOpenCmd() *cobra.Command {
 			"timeline to scrub, every worker's cache and queue at the cursor, the scenarios side by\n" +
 			"side, competitive ratios against their bounds and the request at the cursor. Press ? for\n" +
 			"keys, a/e/x to add, edit or remove a scenario, w to write the comparison report. With\n" +
-			"--attach, live workers replay the trace too and show beside the model. Standard output\n" +
-			"must be a terminal.",
+			"--attach, live workers replay the trace too and show beside the model. With --stream,\n" +
+			"the trace is not held: each scenario reads it anew and spills its run to disk, and the\n" +
+			"panes read the runs back (for traces larger than memory; no competitive ratios, per-worker\n" +
+			"router scores, curve or report). Standard output must be a terminal.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Without -s, --router or --evict: the default comparison.
