@@ -118,9 +118,9 @@
 // (at most 256 sketch tallies and lists of the requests in flight at
 // each: 10.8 MB on a 10-million-request run), from which each later At
 // reads only the rows after the last checkpoint at or before its cursor
-// (33 ms a call there, against 930 ms for a scan from the start), with
-// the same RunMetrics to the bit; otherwise each At scans from the
-// start. A read error is returned, never a shortened figure.
+// (RecordFile.ScanFrom; 7.3 ms a call at late cursors of that run,
+// against 862 ms for a scan from the start), with the same RunMetrics to
+// the bit; otherwise each At scans from the start. A read error is returned, never a shortened figure.
 // The spill readers share buffers: one goroutine at a time per open run.
 //
 // analysis reads results of replay; it never renders a terminal pane and
