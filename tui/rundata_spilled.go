@@ -70,7 +70,7 @@ func openSpilledRun(dir string, owned, ordered bool) (_ *spilledRun, err error) 
 func (r *spilledRun) facts() runFacts { return r.f }
 
 // fail keeps the first read error; the panes show zero values after one,
-// and the status line says why (Model.readErrors).
+// and the status line says why (statusLine).
 func (r *spilledRun) fail(err error) {
 	if err != nil && r.first == nil {
 		r.first = err

@@ -17,15 +17,17 @@ func (m *Model) statusLine() string {
 		if i == m.s.sel {
 			tag = "[" + tag + "]"
 		}
-		switch sl.state {
-		case slotRunning:
+		switch {
+		case sl.state == slotRunning:
 			pct := 0
 			if sl.total > 0 {
 				pct = 100 * sl.done / sl.total
 			}
 			left = append(left, tag+st.warn.Render(fmt.Sprintf(" %d%%", pct)))
-		case slotFailed:
+		case sl.state == slotFailed:
 			left = append(left, tag+st.errText.Render(" failed"))
+		case sl.data.err() != nil:
+			left = append(left, tag+st.errText.Render(" unreadable"))
 		default:
 			left = append(left, tag+st.good.Render(" ✓"))
 		}
@@ -45,7 +47,16 @@ func (m *Model) statusLine() string {
 		}
 	}
 	msg := m.status
-	if msg != "" {
+	// A spilled run whose files could not be read (panes drawn just
+	// before show zeros for what it could not read): its first error,
+	// before any other message, since the figures on screen depend on it.
+	for i, sl := range m.s.slots {
+		if sl.state == slotDone && sl.data.err() != nil {
+			msg = st.errText.Render(string(rune('A'+i)) + ": " + sl.data.err().Error())
+			break
+		}
+	}
+	if msg != "" && msg == m.status {
 		if m.statusOK {
 			msg = st.good.Render(msg)
 		} else {

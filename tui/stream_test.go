@@ -368,3 +368,22 @@ func TestStreamedBoundsIndent(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamedReadErrorShows: a spilled run's file cut short under the
+// explorer is said in the status line (which scenario, which file), not
+// drawn as zeros without a word.
+func TestStreamedReadErrorShows(t *testing.T) {
+	_, m, dir := streamPair(t, 200)
+	if s := plain(m); strings.Contains(s, "unreadable") {
+		t.Fatalf("an error before any was made:\n%s", s)
+	}
+	events := filepath.Join(dir, "A-0", "events.kve")
+	if err := os.Truncate(events, 64); err != nil {
+		t.Fatal(err)
+	}
+	press(m, "end") // the timeline reads events near the end
+	s := plain(m)
+	if !strings.Contains(s, "[A] unreadable") || !strings.Contains(s, "A: "+events) {
+		t.Errorf("no read error in the status line:\n%s", s)
+	}
+}
