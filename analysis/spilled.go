@@ -168,9 +168,9 @@ func (m *SpilledMetrics) Failures() int { return len(m.failAt) }
 // The first call scans the whole records file and, when their arrivals
 // are in trace order, builds checkpoints (spilledCheckpoints); a later
 // call starts from the last checkpoint at or before t and reads only the
-// requests in flight there and those arriving after it up to t, one
-// RecordFile.Read each, where that costs less than a scan from the first
-// record (which stops at the first arrival after t). Both give the same
+// requests in flight there (one RecordFile.Read each) and those arriving
+// after it up to t (RecordFile.ScanFrom), where that costs less than a
+// scan from the first record (which stops at the first arrival after t). Both give the same
 // RunMetrics, to the bit: a checkpoint's sketches merge into the sketch
 // of all their values, and the sketch's figures depend on that multiset
 // only (Sketch).

@@ -267,7 +267,7 @@ func streamedBenchModel(b *testing.B) (*Model, time.Duration) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			v, err := spilledView(dir)
+			v, err := spilledView(data.ui)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -55,13 +55,11 @@ type spilledMetrics struct {
 func (s *spilledMetrics) Close() error { return s.sp.Close() }
 
 // spilledView computes a spilled run's chart series, as newRunView does a
-// held run's, on a handle of its own (closed before it returns).
-func spilledView(dir string) (*runView, error) {
-	sp, err := sim.OpenSpill(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer sp.Close()
+// held run's, reading sp: the caller's only until it hands the run over
+// (a spilled run's UI handle, read by the replay's goroutine before the
+// event loop has it).
+func spilledView(sp *sim.Spilled) (*runView, error) {
+	var err error
 	r := analysis.SpilledRunOf(sp)
 	v := &runView{}
 	if r.End <= r.Start {

@@ -148,7 +148,7 @@ func streamReplay(ctx context.Context, sc *StreamConfig, e Entry, dir string, pr
 		},
 		Progress: func(done, _ int) {
 			if size > 0 {
-				// bytes, scaled to int on 32-bit platforms' terms
+				// in KiB, so that a file of terabytes fits an int on 32-bit platforms
 				progress(int(read>>10), int(max(size>>10, 1)))
 			} else {
 				progress(done, 0)
@@ -174,7 +174,7 @@ func streamReplay(ctx context.Context, sc *StreamConfig, e Entry, dir string, pr
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	v, err := spilledView(dir)
+	v, err := spilledView(data.ui)
 	if err != nil {
 		data.close()
 		return nil, nil, nil, err
