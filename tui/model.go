@@ -84,7 +84,7 @@ func newModel(cfg Config, specs []paneSpec) (*Model, error) {
 		dark = *cfg.Dark
 	}
 	st := newStyles(dark, !cfg.NoColor)
-	s := &shared{st: &st, tr: cfg.Trace, speed: 3, streamed: cfg.Stream != nil}
+	s := &shared{st: &st, tr: cfg.Trace, speed: 3}
 	if cfg.Stream != nil {
 		s.name = cfg.Stream.Name
 	}

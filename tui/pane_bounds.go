@@ -108,7 +108,7 @@ func (p *boundsPane) lines() []string {
 		}
 		if len(sl.view.ratios) == 0 {
 			why := "no ratios (replay ran without VsOpt)"
-			if s.streamed {
+			if s.streamed() {
 				why = "no ratios: they replay each worker's whole sequence, which a streamed trace does not hold (kvscope run TRACE --vs-opt)"
 			}
 			// wrap drops leading spaces: indent every line under the

@@ -165,7 +165,7 @@ func (p *comparePane) table(w int) []string {
 		}
 		out = append(out, joinCols(cells, widths))
 	}
-	if s.streamed {
+	if s.streamed() {
 		// analysis.SpilledMetrics: percentiles from sketches.
 		out = append(out, st.dim.Render(strings.TrimPrefix(sketchNote, " · ")))
 	}
@@ -320,7 +320,7 @@ func (p *comparePane) renderChart(kind, w, h int) renderedChart {
 func (p *comparePane) chartBlock(kind, w, h int) []string {
 	st := p.s.st
 	name := chartNames[kind]
-	if kind == 3 && p.s.streamed {
+	if kind == 3 && p.s.streamed() {
 		name += sketchNote // a spilled run's windows are sketched (analysis.SpilledRun.TTFTSeries)
 	}
 	out := []string{st.bold.Render(name)}

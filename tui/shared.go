@@ -19,7 +19,6 @@ type shared struct {
 	// summary is what the trace pane shows, from the first streamed
 	// replay to finish, and name what the trace is called.
 	tr       *trace.Trace
-	streamed bool
 	summary  *traceSummary
 	name     string
 	stats    *trace.Stats
@@ -61,6 +60,9 @@ type liveState struct {
 	charts liveCharts
 	events liveEvents
 }
+
+// streamed reports whether the trace is not held (Config.Stream).
+func (s *shared) streamed() bool { return s.tr == nil }
 
 // source names the trace.
 func (s *shared) source() string {
