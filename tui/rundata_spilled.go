@@ -35,14 +35,17 @@ type spilledRun struct {
 	ordered bool
 	first   error
 	rec     sim.Record
-	// state and stateT memoise the last stateAt (a frame asks for the
-	// same instant in several panes); probes caches the arrivals
-	// firstAfter reads in its first probeDepth steps, as sim's spill
-	// searches do.
-	state   sim.State
-	stateT  time.Duration
-	stateOK bool
-	probes  map[int]time.Duration
+	// state and arrivalReq memoise the last stateAt and arrivalAt (a
+	// frame asks for the same instant in several panes: summary and
+	// body); probes caches the arrivals firstAfter reads in its first
+	// probeDepth steps, as sim's spill searches do.
+	state      sim.State
+	stateT     time.Duration
+	stateOK    bool
+	arrivalReq int
+	arrivalT   time.Duration
+	arrivalOK  bool
+	probes     map[int]time.Duration
 }
 
 // probeDepth is how many steps of firstAfter's search are cached.
@@ -181,6 +184,16 @@ func (r *spilledRun) firstAfter(t time.Duration) int {
 }
 
 func (r *spilledRun) arrivalAt(t time.Duration) int {
+	if r.arrivalOK && r.arrivalT == t {
+		return r.arrivalReq
+	}
+	i := r.searchArrival(t)
+	r.arrivalT, r.arrivalReq, r.arrivalOK = t, i, true
+	return i
+}
+
+// searchArrival is arrivalAt's search.
+func (r *spilledRun) searchArrival(t time.Duration) int {
 	if r.ordered {
 		return r.firstAfter(t) - 1
 	}

@@ -132,7 +132,7 @@ func checkStreamedMatchesHeld(t *testing.T, specs []string) {
 	for i, sl := range streamed.s.slots {
 		ord := sl.data.(*spilledRun)
 		scan := *ord
-		scan.ordered = false
+		scan.ordered, scan.arrivalOK = false, false // and no answer remembered from the search
 		for _, f := range []float64{0, 0.001, 0.2, 0.5, 0.75, 1} {
 			at := sp.jump(sp.Start, f)
 			if a, b := ord.arrivalAt(at), scan.arrivalAt(at); a != b {
