@@ -2,14 +2,14 @@ package tui
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -283,18 +283,28 @@ func TestStreamedMetricsWhileClosing(t *testing.T) {
 	}
 }
 
-// slowReader yields its data a few bytes at a time, each after a pause:
-// a replay that is still reading when the explorer quits.
-type slowReader struct {
-	data []byte
+// stallingReader yields all its data but the last KiB, then says so on
+// reading and holds the rest until done is closed (then fails with
+// err()): a replay still reading, well into the trace, when the explorer
+// quits, whatever the machine's speed.
+type stallingReader struct {
+	data    []byte
+	reading chan<- struct{}
+	done    <-chan struct{}
+	err     func() error
+	// stalled counts the readers stalled now.
+	stalled *atomic.Int32
 }
 
-func (r *slowReader) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		return 0, io.EOF
+func (r *stallingReader) Read(p []byte) (int, error) {
+	if len(r.data) <= 1024 {
+		r.stalled.Add(1)
+		defer r.stalled.Add(-1)
+		r.reading <- struct{}{}
+		<-r.done
+		return 0, r.err()
 	}
-	time.Sleep(time.Millisecond)
-	n := copy(p[:min(len(p), 1024)], r.data)
+	n := copy(p[:min(len(p), len(r.data)-1024)], r.data)
 	r.data = r.data[n:]
 	return n, nil
 }
@@ -316,15 +326,30 @@ func TestStreamedCloseWhileReplaying(t *testing.T) {
 	if err := os.Mkdir(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
+	// The readers stall until the model's context ends (Close), which
+	// they learn once the model exists.
+	reading := make(chan struct{}, len(entries))
+	made := make(chan struct{})
+	var mctx context.Context
+	var stalled atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		<-made
+		<-mctx.Done()
+		close(done)
+	}()
 	sc := &StreamConfig{Name: "slow", Dir: dir,
 		Open: func(func(read, total int64)) (*trace.Stream, error) {
-			return trace.OpenReader("slow", &slowReader{data: data}, trace.ReadOptions{})
+			r := &stallingReader{data: data, reading: reading, done: done, err: func() error { return mctx.Err() }, stalled: &stalled}
+			return trace.OpenReader("slow", r, trace.ReadOptions{})
 		}}
 	dark := true
 	m, err := newModel(Config{Stream: sc, Scenarios: entries, Base: base, Dark: &dark}, builtinPanes())
 	if err != nil {
 		t.Fatal(err)
 	}
+	mctx = m.ctx
+	close(made)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	cmd := m.Init()
 	go func() { // the program's loop, which stops reading at quit
@@ -332,16 +357,16 @@ func TestStreamedCloseWhileReplaying(t *testing.T) {
 			cmd()
 		}
 	}()
-	for i := 0; ; i++ {
-		if es, _ := os.ReadDir(dir); len(es) > 0 {
-			break
-		}
-		if i == 2000 {
-			t.Fatal("no replay started writing")
-		}
-		time.Sleep(time.Millisecond)
+	for range entries {
+		<-reading // every replay is writing its run, stalled near the trace's end
+	}
+	if es, _ := os.ReadDir(dir); len(es) != len(entries) {
+		t.Fatalf("%d runs being written, want %d", len(es), len(entries))
 	}
 	m.Close()
+	if n := stalled.Load(); n != 0 {
+		t.Errorf("Close returned with %d replays still reading", n)
+	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		es, _ := os.ReadDir(dir)
 		t.Fatalf("after Close: %s still there (%d entries, err %v)", dir, len(es), err)
