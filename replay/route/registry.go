@@ -20,6 +20,10 @@ type Info struct {
 	// completion feedback (everything but round_robin, random and
 	// consistent_hash); hit-only replay accepts only routers without it.
 	NeedsTiming bool
+	// TraceIDs is true for routers that key on the trace's own block ids
+	// (Env.Orig: consistent_hash); a caller need record them (8 bytes per
+	// block id, trace.ReadOptions.KeepIDs) only for those.
+	TraceIDs bool
 	// Randomized reports whether the router, with the parameters in a
 	// (already read by Parse), draws from Env.Rand; nil means never. It
 	// reads parameters through a as Parse does, so defaults and ranges
@@ -46,7 +50,7 @@ func always(*param.Args) bool { return true }
 // outside, for tests and extensions).
 var registry = param.NewRegistry(map[string]Info{
 	"cache_aware":     {ParamDocs: cacheAwareParamDocs, NeedsTiming: true, Doc: "sglang's cache-aware router: balance by requests in flight, else the longest routing-history match, else the smallest tree", Rules: cacheAwareRules, Parse: parseCacheAware},
-	"consistent_hash": {ParamDocs: consistentHashParamDocs, Doc: "FNV-1a-64 of the first n block ids on a ring of 160 virtual nodes per worker", Rules: []*Rule{ruleHash}, Parse: parseConsistentHash},
+	"consistent_hash": {ParamDocs: consistentHashParamDocs, TraceIDs: true, Doc: "FNV-1a-64 of the first n block ids on a ring of 160 virtual nodes per worker", Rules: []*Rule{ruleHash}, Parse: parseConsistentHash},
 	"dynamo":          {ParamDocs: dynamoParamDocs, NeedsTiming: true, Randomized: dynamoRandomized, Doc: "NVIDIA Dynamo's KV router: overlap_weight·prefill blocks + decode blocks, softmax at a temperature", Rules: dynamoRules, Parse: parseDynamo},
 	"lbgr":            {ParamDocs: lbgrParamDocs, NeedsTiming: true, Doc: "the paper's learning-based greedy routing: predicted latency E_i with a per-worker RLS correction", Rules: []*Rule{ruleLBGR}, Parse: parseLBGR},
 	"least_load":      {NeedsTiming: true, Doc: "fewest input+output tokens in flight", Rules: []*Rule{ruleLeastLoad}, Parse: parseLeastLoad},
@@ -92,6 +96,13 @@ func Names() []string { return registry.Names() }
 func Lookup(name string) (Info, bool) {
 	r, err := lookup(name)
 	return r, err == nil
+}
+
+// TraceIDs reports whether the named router keys on the trace's own block
+// ids (Info.TraceIDs; false for unknown names).
+func TraceIDs(name string) bool {
+	r, ok := Lookup(name)
+	return ok && r.TraceIDs
 }
 
 // NeedsTiming reports whether the named router needs simulated time and

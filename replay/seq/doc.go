@@ -19,16 +19,18 @@
 //     (evict.Info.IDFree) what IDFreeBudget = 128 MiB of per-id arrays
 //     holds, about 500,000 ids for 8 workers), sweeping between requests and keeping each cache's
 //     present blocks and what its policy retains (kvcache.Cache.Live; s3fifo's
-//     ghost ids). Caches are sized for that limit, not for the trace. So
-//     memory is bounded by the limit × (table + workers × per-block cache
-//     and policy state), whatever the trace's length: 0.64 GB peak RSS on
-//     a 10 M-request multiturn trace, 8 workers of 4,000 blocks under lru
-//     (Go's default GOGC lets the heap reach twice the live arrays before
-//     a collection; GOGC=25 gave 0.53 GB instead of 0.59 GB at 1 M). The
-//     arrays are reserved for the limit up front, so a small trace takes
-//     more than Run's (0.2 GB against 0.12 GB at 10 k requests), and
-//     rerunning in one process zeroes them each time
-//     (BenchmarkStreamMultiturn). Below the limit results are
+//     ghost ids). Each cache numbers its blocks itself
+//     (kvcache.Config.LocalSlots: every policy that can stream is IDFree
+//     or orders by trace id, evict.Info.LocalSlots), so its arrays and its
+//     policy's follow its capacity, not the limit; the limit bounds the
+//     table alone (a parent and a lookup slot per id, 8–20 bytes, and the
+//     original id, 8 more, only under consistent_hash, the one router
+//     that hashes them: route.Info.TraceIDs). So memory is bounded by the
+//     limit × the table's bytes per id plus the caches, whatever the
+//     trace's length (BENCHMARKS.md, "Whole-process replay against
+//     libCacheSim", for figures; before the caches had local slots they
+//     were sized for the limit: 0.64 GB peak on a 10 M-request multiturn
+//     trace, 8 workers of 4,000 blocks under lru). Below the limit results are
 //     Run's byte for byte (the dense ids are the same: same table, same
 //     order). Past it, dense ids are reused, so the policies that draw
 //     among leaves in id order (rlt, random_leaf) may draw other blocks

@@ -58,7 +58,7 @@ func CompareOpt(ctx context.Context, reqs []*trace.Request, unit kvcache.Unit, c
 // report them.
 func compareOpt(ctx context.Context, reqs []*trace.Request, unit kvcache.Unit, capacity int64, blockSize int, policyMissed int64, tick func(int)) (Ratios, error) {
 	future := chains(reqs)
-	c, err := newCache(param.Spec{Name: "opt"}, unit, capacity, blockSize, nil, future, sizeHint(reqs))
+	c, err := newCache(param.Spec{Name: "opt"}, unit, capacity, blockSize, nil, future, sizeHint(reqs), false)
 	if err != nil {
 		return Ratios{}, err
 	}

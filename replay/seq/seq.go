@@ -288,7 +288,7 @@ func replayWorker(tr *trace.Trace, idx []int32, over []bool, cfg Config, w, bs i
 	if info, err := evict.Lookup(cfg.Evict.Name); err == nil && info.Offline {
 		future = chains(served)
 	}
-	c, err := newCache(cfg.Evict, cfg.Unit, cfg.Capacity, bs, evict.WorkerRand(cfg.Seed, w), future, sizeHint(reqs))
+	c, err := newCache(cfg.Evict, cfg.Unit, cfg.Capacity, bs, evict.WorkerRand(cfg.Seed, w), future, sizeHint(reqs), false)
 	if err != nil {
 		return st, err
 	}
@@ -396,13 +396,13 @@ func sizeHint(reqs []*trace.Request) int {
 	return m
 }
 
-func newCache(sp param.Spec, u kvcache.Unit, capacity int64, bs int, rnd *rand.Rand, future [][]trace.BlockID, hint int) (*kvcache.Cache, error) {
+func newCache(sp param.Spec, u kvcache.Unit, capacity int64, bs int, rnd *rand.Rand, future [][]trace.BlockID, hint int, local bool) (*kvcache.Cache, error) {
 	env := evict.Env{Unit: u, Capacity: capacity, Future: future, Rand: rnd}
 	p, _, err := evict.New(sp, env)
 	if err != nil {
 		return nil, err
 	}
-	return kvcache.New(kvcache.Config{Unit: u, Capacity: capacity, BlockSize: bs, SizeHint: hint}, p)
+	return kvcache.New(kvcache.Config{Unit: u, Capacity: capacity, BlockSize: bs, SizeHint: hint, LocalSlots: local}, p)
 }
 
 func sumStats(ws []Worker, vsOpt bool, u kvcache.Unit, capacity int64) Stats {

@@ -44,7 +44,7 @@ func SequentialRatiosProgress(ctx context.Context, reqs []*trace.Request, sp par
 // sequentialRatios is SequentialRatiosProgress on requests already
 // renumbered by compact; tick may be nil.
 func sequentialRatios(ctx context.Context, reqs []*trace.Request, sp param.Spec, rnd *rand.Rand, unit kvcache.Unit, capacity int64, blockSize int, tick func(int)) (WorkerRatios, error) {
-	c, err := newCache(sp, unit, capacity, blockSize, rnd, chains(reqs), sizeHint(reqs))
+	c, err := newCache(sp, unit, capacity, blockSize, rnd, chains(reqs), sizeHint(reqs), false)
 	if err != nil {
 		return WorkerRatios{}, err
 	}

@@ -17,20 +17,23 @@ import (
 // shared trace has fewer unique blocks (the largest streamed one, Azure
 // conv, has 1,406,937; kv-cache-tester, 3.45 M, is held whole by its reader
 // and never recycles), so their streamed replays never recycle and equal
-// Run's. It sits 64 Ki below 3·2¹⁹ so per-block arrays, sized for the
-// limit plus one request's new blocks, take 3·2¹⁹ slots: about 400 MB for
-// 8 workers under lru (20 bytes a node, 12 of policy state).
+// Run's. It sits 64 Ki below 3·2¹⁹ so the table's arrays, sized for the
+// limit plus one request's new blocks, take 3·2¹⁹ slots (the caches number
+// their blocks themselves and do not follow the limit).
 const IDFloor = 3<<19 - 1<<16
 
-// IDFreeBudget is what the per-id arrays of a streamed replay under a
-// policy whose choices never depend on block ids (evict.Info.IDFree) may
-// take before ids are recycled: about 32 bytes per id per worker (cache
-// node and policy state) and 12 in the table. Recycling cannot change such
-// a policy's results, but it is not free: an id forgotten and met again is
-// interned again (on the Mooncake trace repeated 20 times, one worker, a
-// floor of 65,536 ids cost 0.61 s of CPU against 0.37 s without
-// recycling), so the floor is what the budget holds rather than the least
-// the caches need.
+// IDFreeBudget sets the id limit of a streamed replay under a policy whose
+// choices never depend on block ids (evict.Info.IDFree): the ids that
+// 32 bytes per id per worker and 12 in the table would hold, about 500,000
+// for 8 workers. That was the caches' per-id arrays before they numbered
+// their blocks themselves; now only the table follows the limit, and the
+// floor stays because it measured best. Recycling cannot change such a
+// policy's results, but it is not free either way: an id forgotten and met
+// again is interned again (on the Mooncake trace repeated 20 times, one
+// worker, a floor of 65,536 ids cost 0.61 s of CPU against 0.37 s without
+// recycling), and a larger table is slower to reach (each repetition with
+// ids of its own, 8 workers: 0.75 s at 262,144 ids, 0.78–0.80 s at this
+// floor, 0.94 s at 1.5 M, 1.0 s at 6 M; 0.78–0.81 s at 65,536).
 const IDFreeBudget = 128 << 20
 
 // idFreeFloor is IDFreeBudget's ids for that many workers, at least 65,536.
@@ -144,7 +147,7 @@ func RunStream(s *trace.Stream, cfg Config, limit int) (*Result, error) {
 	}
 	caches := make([]*kvcache.Cache, cfg.Workers)
 	for w := range caches {
-		if caches[w], err = newCache(cfg.Evict, cfg.Unit, cfg.Capacity, bs, evict.WorkerRand(cfg.Seed, w), nil, hint); err != nil {
+		if caches[w], err = newCache(cfg.Evict, cfg.Unit, cfg.Capacity, bs, evict.WorkerRand(cfg.Seed, w), nil, hint, pinfo.LocalSlots()); err != nil {
 			return nil, err
 		}
 	}
