@@ -24,8 +24,9 @@ import "fmt"
 // ghost queue holds at most the capacity's weight) plus the pending list.
 
 // slotMap maps a trace id to its slot: open addressing with linear probing
-// over a power-of-two table at most half full, deletion by backward shift
-// (no tombstones, so lookups stay short however many blocks come and go).
+// over a power-of-two table at most a quarter full while it is small and
+// half full beyond (spread), deletion by backward shift (no tombstones, so
+// lookups stay short however many blocks come and go).
 // An empty entry has key NoBlock, which is never a block's id.
 type slotMap struct {
 	e    []slotEntry
@@ -34,6 +35,19 @@ type slotMap struct {
 }
 
 type slotEntry struct{ k, v BlockID }
+
+// spread is the least number of table entries per key for n keys: 4 up to
+// 16,384 keys (a table of up to 512 KiB), 2 beyond, where the memory
+// matters more than the probes. On the Mooncake trace repeated 20 times
+// (BenchmarkStreamMooncake20: 8 workers of 4,000 blocks, nearly every
+// lookup a miss, so a get, a put and a del per block) the whole replay
+// took 7% less time at a quarter than at half.
+func spread(n int) int {
+	if n <= 1<<14 {
+		return 4
+	}
+	return 2
+}
 
 func (m *slotMap) home(k BlockID) int {
 	// Fibonacci hashing: consecutive ids (a chain's) land far apart.
@@ -60,7 +74,7 @@ func (m *slotMap) get(k BlockID) BlockID {
 
 // put sets k's slot; k must be absent.
 func (m *slotMap) put(k, v BlockID) {
-	if 2*(m.n+1) > len(m.e) {
+	if spread(m.n+1)*(m.n+1) > len(m.e) {
 		m.resize(2 * (m.n + 1))
 	}
 	mask := len(m.e) - 1
@@ -72,10 +86,11 @@ func (m *slotMap) put(k, v BlockID) {
 	m.n++
 }
 
-// resize rebuilds the table with room for at least n entries at half load.
+// resize rebuilds the table with room for at least n entries at the
+// spread's load.
 func (m *slotMap) resize(n int) {
 	bits := uint8(6)
-	for 1<<bits < 2*n {
+	for 1<<bits < spread(n)*n {
 		bits++
 	}
 	if 1<<bits <= len(m.e) {
