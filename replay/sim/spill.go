@@ -244,7 +244,8 @@ func openSpill(path, kind string, rowSize int) (_ *spillFile, err error) {
 		return nil, bad("trailer", "meta %d and footer %d bytes do not fit in %d", metaLen, footLen, body)
 	}
 	rowBytes := body - metaLen - int64(footLen)
-	if rows > uint64(rowBytes) || int64(rows)*int64(rowSize) != rowBytes {
+	// Divided, not multiplied: rows is the file's word and may be anything.
+	if rowBytes%int64(rowSize) != 0 || rows != uint64(rowBytes/int64(rowSize)) {
 		return nil, bad("rows", "%d rows of %d bytes, but %d bytes lie between meta and footer", rows, rowSize, rowBytes)
 	}
 	s := &spillFile{f: f, path: path, rowSize: rowSize, rows: int64(rows), off: spillHead + metaLen}

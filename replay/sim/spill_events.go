@@ -56,11 +56,11 @@ func (ew *EventWriter) Add(e Event) {
 		return
 	}
 	if ew.n > 0 && e.T < ew.last {
-		ew.err = fmt.Errorf("event %d at %v: before event %d at %v", ew.n, e.T, ew.n-1, ew.last)
+		ew.err = fmt.Errorf("events file %s: event %d at %v: before event %d at %v", ew.w.path, ew.n, e.T, ew.n-1, ew.last)
 		return
 	}
 	if e.Kind > LogPreempt || e.Worker < -1 || e.Req < 0 {
-		ew.err = fmt.Errorf("event %d: invalid %+v", ew.n, e)
+		ew.err = fmt.Errorf("events file %s: event %d: invalid %+v", ew.w.path, ew.n, e)
 		return
 	}
 	if ew.n == 0 {

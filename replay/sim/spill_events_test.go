@@ -254,8 +254,8 @@ func TestEventsFileErrors(t *testing.T) {
 	}
 	ew.Add(testEvents[3])
 	ew.Add(testEvents[0])
-	if err := ew.Close(); err == nil {
-		t.Fatal("events out of order written")
+	if err := ew.Close(); err == nil || !strings.Contains(err.Error(), p) {
+		t.Fatalf("events out of order: %v, want an error naming %s", err, p)
 	}
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Fatalf("a failed writer left %s: %v", p, err)

@@ -82,7 +82,7 @@ func CreateRecords(path, router string, workers int) (*RecordWriter, error) {
 // order.
 func (rw *RecordWriter) Add(r *Record) error {
 	if int64(r.Index) != rw.foot.Requests {
-		return fmt.Errorf("records file: record of request %d where %d comes next", r.Index, rw.foot.Requests)
+		return fmt.Errorf("records file %s: record of request %d where %d comes next", rw.w.path, r.Index, rw.foot.Requests)
 	}
 	b := rw.w.next()
 	le := binary.LittleEndian
@@ -99,7 +99,7 @@ func (rw *RecordWriter) Add(r *Record) error {
 		k, ok := rw.rules[y]
 		if !ok {
 			if len(rw.foot.Rules) >= math.MaxUint16-1 {
-				return fmt.Errorf("records file: more than %d decision rules", math.MaxUint16-1)
+				return fmt.Errorf("records file %s: more than %d decision rules", rw.w.path, math.MaxUint16-1)
 			}
 			rw.foot.Rules = append(rw.foot.Rules, y.Name)
 			k = uint16(len(rw.foot.Rules))
@@ -134,7 +134,7 @@ func (rw *RecordWriter) Add(r *Record) error {
 func (rw *RecordWriter) Close(run *Run) error {
 	if run.Workers != rw.workers {
 		rw.w.abort()
-		return fmt.Errorf("records file: a run of %d workers, the file's %d", run.Workers, rw.workers)
+		return fmt.Errorf("records file %s: a run of %d workers, the file's %d", rw.w.path, run.Workers, rw.workers)
 	}
 	f := &rw.foot
 	f.Scenario, f.Trace = run.Scenario, run.Trace

@@ -83,14 +83,14 @@ func CreateRequests(path string) (*RequestWriter, error) {
 // Add writes q, which must be the next request in trace order.
 func (rw *RequestWriter) Add(q *trace.Request) error {
 	if int64(q.Index) != rw.foot.Requests {
-		return fmt.Errorf("requests file: request %d where %d comes next", q.Index, rw.foot.Requests)
+		return fmt.Errorf("requests file %s: request %d where %d comes next", rw.w.path, q.Index, rw.foot.Requests)
 	}
 	for _, f := range [...]struct {
 		name string
 		v    int
 	}{{"input", q.Input}, {"output", q.Output}, {"blocks", len(q.Blocks)}} {
 		if f.v < 0 || f.v > math.MaxInt32 {
-			return fmt.Errorf("requests file: request %d (%s): %s %d outside 0 to %d", q.Index, q.Source, f.name, f.v, math.MaxInt32)
+			return fmt.Errorf("requests file %s: request %d (%s): %s %d outside 0 to %d", rw.w.path, q.Index, q.Source, f.name, f.v, math.MaxInt32)
 		}
 	}
 	b := rw.w.next()

@@ -133,12 +133,12 @@ func (sw *StateWriter) Add(w int, s *Sample) {
 		return
 	}
 	if w < 0 || w >= sw.workers {
-		sw.err = fmt.Errorf("states spill: sample of worker %d of %d", w, sw.workers)
+		sw.err = fmt.Errorf("states spill %s: sample of worker %d of %d", sw.dir, w, sw.workers)
 		return
 	}
 	ss := &sw.samples[w]
 	if ss.n > 0 && s.T < ss.last {
-		sw.err = fmt.Errorf("states spill: worker %d's sample %d at %v: before its previous at %v", w, ss.n, s.T, ss.last)
+		sw.err = fmt.Errorf("states spill %s: worker %d's sample %d at %v: before its previous at %v", sw.dir, w, ss.n, s.T, ss.last)
 		return
 	}
 	putSample(ss.add(s.T), s)
@@ -153,16 +153,16 @@ func (sw *StateWriter) AddLoads(t time.Duration, loads []float32) {
 		return
 	}
 	if len(loads) != sw.workers {
-		sw.err = fmt.Errorf("states spill: %d loads at %v, want %d", len(loads), t, sw.workers)
+		sw.err = fmt.Errorf("states spill %s: %d loads at %v, want %d", sw.dir, len(loads), t, sw.workers)
 		return
 	}
 	if sw.loads.n > 0 && t < sw.loads.last {
-		sw.err = fmt.Errorf("states spill: load row %d at %v: before the previous at %v", sw.loads.n, t, sw.loads.last)
+		sw.err = fmt.Errorf("states spill %s: load row %d at %v: before the previous at %v", sw.dir, sw.loads.n, t, sw.loads.last)
 		return
 	}
 	for i, l := range loads {
 		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
-			sw.err = fmt.Errorf("states spill: load of worker %d at %v: %v", i, t, l)
+			sw.err = fmt.Errorf("states spill %s: load of worker %d at %v: %v", sw.dir, i, t, l)
 			return
 		}
 	}
@@ -179,7 +179,7 @@ func (sw *StateWriter) AddLoads(t time.Duration, loads []float32) {
 // readable.
 func (sw *StateWriter) Close() error {
 	if sw.done {
-		return errors.New("states spill: already closed")
+		return fmt.Errorf("states spill %s: already closed", sw.dir)
 	}
 	if sw.err != nil {
 		sw.Abort()
