@@ -16,10 +16,10 @@
 //     block table recycles dense ids past a limit (trace.Table.SetLimit:
 //     IDLimit, 8 × workers × capacity in blocks but at least IDFloor =
 //     1,507,328 ids, or for a policy whose choices never depend on ids
-//     (evict.Info.IDFree) what IDFreeBudget = 128 MiB of per-id arrays
-//     holds, about 500,000 ids for 8 workers), sweeping between requests and keeping each cache's
-//     present blocks and what its policy retains (kvcache.Cache.Live; s3fifo's
-//     ghost ids). Each cache numbers its blocks itself
+//     (evict.Info.IDFree) the ids IDFreeBudget gives, about 500,000 for
+//     8 workers), sweeping between requests and keeping each cache's
+//     present blocks and what its policy retains (kvcache.Cache.Live;
+//     s3fifo's ghost ids). Each cache numbers its blocks itself
 //     (kvcache.Config.LocalSlots: every policy that can stream is IDFree
 //     or orders by trace id, evict.Info.LocalSlots), so its arrays and its
 //     policy's follow its capacity, not the limit; the limit bounds the
