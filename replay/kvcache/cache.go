@@ -565,14 +565,8 @@ func (c *Cache) parentID(parent, b BlockID) (BlockID, error) {
 // commit is Commit with parent p in the cache's numbering and b a trace
 // id; it returns b's id in the cache's numbering.
 func (c *Cache) commit(p, b BlockID, w int64) (id BlockID, dup bool, err error) {
-	if w < 1 || w > int64(^uint32(0)) {
-		return 0, false, fmt.Errorf("kvcache: block %d weight %d: %w", b, w, ErrState)
-	}
-	if w > c.reserved {
-		return 0, false, fmt.Errorf("kvcache: commit block %d of weight %d with %d reserved: %w", b, w, c.reserved, ErrState)
-	}
-	if b == NoBlock {
-		return 0, false, fmt.Errorf("kvcache: block id %d is reserved: %w", b, ErrState)
+	if err := c.checkCommit(b, w); err != nil {
+		return 0, false, err
 	}
 	if id = c.ID(b); c.Present(id) {
 		if c.nodes[id].parent != p {
@@ -584,6 +578,35 @@ func (c *Cache) commit(p, b BlockID, w int64) (id BlockID, dup bool, err error) 
 	id = c.insert(p, b, w, 1)
 	c.reserved -= w
 	return id, false, nil
+}
+
+// checkCommit is commit's check of its arguments.
+func (c *Cache) checkCommit(b BlockID, w int64) error {
+	if w < 1 || w > int64(^uint32(0)) {
+		return fmt.Errorf("kvcache: block %d weight %d: %w", b, w, ErrState)
+	}
+	if w > c.reserved {
+		return fmt.Errorf("kvcache: commit block %d of weight %d with %d reserved: %w", b, w, c.reserved, ErrState)
+	}
+	if b == NoBlock {
+		return fmt.Errorf("kvcache: block id %d is reserved: %w", b, ErrState)
+	}
+	return nil
+}
+
+// commitAbsent is commit for a block known to be absent, without the
+// lookup that would say so (under LocalSlots a probe of the slot map that
+// misses): HitOnly's blocks past the cached prefix. The cached blocks of a
+// chain are a prefix of it (only leaves are removed, and a block's parent
+// in the cache is its parent in the chain, SPEC §1's one-parent rule), so
+// once chain[h] is absent every later block is.
+func (c *Cache) commitAbsent(p, b BlockID, w int64) (BlockID, error) {
+	if err := c.checkCommit(b, w); err != nil {
+		return 0, err
+	}
+	id := c.insert(p, b, w, 1)
+	c.reserved -= w
+	return id, nil
 }
 
 // Insert adds b (weight w) as a child of parent, taking w free units; it

@@ -56,7 +56,7 @@ func (c *Cache) HitOnly(r *trace.Request) (hitBlocks, hitTokens int, err error) 
 		parent = path[h-1]
 	}
 	for i := h; i < len(chain); i++ {
-		id, _, err := c.commit(parent, chain[i], c.ReqWeight(r, i))
+		id, err := c.commitAbsent(parent, chain[i], c.ReqWeight(r, i))
 		if err != nil {
 			c.unpin(path[:i])
 			return 0, 0, fmt.Errorf("kvcache: request %d: %w", r.Index, err)
