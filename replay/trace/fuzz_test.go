@@ -1,8 +1,10 @@
 package trace
 
 import (
+	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -90,4 +92,33 @@ func FuzzDetect(f *testing.F) {
 	addFile(f, "testdata/mooncake_300.jsonl", 1000)
 	f.Add([]byte("TIMESTAMP,ContextTokens,GeneratedTokens\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRoundTrip(t, "", data) })
+}
+
+// FuzzIDsFastPath checks scanner.ids, whose fast path takes arrays of plain
+// digits in one loop, against its general loop alone (idsElements): the
+// same ids, the same error and the same position after, on any input.
+func FuzzIDsFastPath(f *testing.F) {
+	for _, s := range []string{
+		"[0, 1, 2, 3]", "[]", "[ ]", "[1,2]", "[1 ,2]", "[1,\t2]", "[1,]", "[,1]",
+		"[18446744073709551615, 1]", "[18446744073709551616]", "[1234567890123456789]",
+		"[-1]", "[1.5]", "[1e3]", "[01, 2]", "[1, 2", "[1, 2]]", "null", " [3]", "[3] ",
+		"[1,  2]", "[1,\n2]", `["1"]`, "[9999999999999999999]",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast := scanner{b: b}
+		got, gerr := fast.ids("hash_ids", []uint64{7})
+		slow := scanner{b: b}
+		var want []uint64
+		var werr error
+		if slow.isNull() {
+			want = []uint64{7}
+		} else {
+			want, werr = slow.idsElements("hash_ids", []uint64{7})
+		}
+		if !slices.Equal(got, want) || fmt.Sprint(gerr) != fmt.Sprint(werr) || fast.pos != slow.pos {
+			t.Fatalf("%q: fast %v, %v at %d; general %v, %v at %d", b, got, gerr, fast.pos, want, werr, slow.pos)
+		}
+	})
 }

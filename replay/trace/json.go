@@ -297,6 +297,48 @@ func (s *scanner) ids(field string, dst []uint64) ([]uint64, error) {
 	if s.isNull() {
 		return dst, nil
 	}
+	// Fast path, without a call per element: "[" then ids of plain digits,
+	// each after at most one space and before "," or "]". At anything else
+	// (other whitespace, 20 digits, a sign, an error) it hands over to the
+	// general loop below at the element it stopped on, which reads the
+	// rest as before.
+	b, p := s.b, s.pos
+	if p < len(b) && b[p] == '[' && p+1 < len(b) && b[p+1] != ']' {
+		p++
+		n := len(dst)
+		for {
+			if p < len(b) && b[p] == ' ' {
+				p++
+			}
+			start := p
+			var v uint64
+			for p < len(b) && p-start < 19 {
+				c := b[p] - '0'
+				if c > 9 {
+					break
+				}
+				v = v*10 + uint64(c)
+				p++
+			}
+			if p == start || p >= len(b) || b[p] != ',' && b[p] != ']' {
+				break
+			}
+			dst = append(dst, v)
+			p++
+			if b[p-1] == ']' {
+				s.pos = p
+				return dst, nil
+			}
+		}
+		// Start again at the beginning: the general loop numbers the
+		// elements for its messages.
+		dst = dst[:n]
+	}
+	return s.idsElements(field, dst)
+}
+
+// idsElements is ids' general loop, element by element.
+func (s *scanner) idsElements(field string, dst []uint64) ([]uint64, error) {
 	err := s.array(func(i int) error {
 		s.ws()
 		// Fast path: plain digits.
