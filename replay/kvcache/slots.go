@@ -50,8 +50,11 @@ func spread(n int) int {
 }
 
 func (m *slotMap) home(k BlockID) int {
-	// Fibonacci hashing: consecutive ids (a chain's) land far apart.
-	return int((uint32(k) * 0x9E3779B1) >> (32 - m.bits))
+	// Fibonacci hashing of k/8, and k%8 within: the 8 entries of a cache
+	// line (64 bytes) hold 8 consecutive ids, so a chain of new blocks
+	// (traces number them in a row) is put, found and evicted a line at a
+	// time, while groups land far apart.
+	return int((uint32(k>>3)*0x9E3779B1)>>(32-m.bits+3))<<3 | int(k&7)
 }
 
 // get returns k's slot, or NoBlock (for k == NoBlock too: the empty
