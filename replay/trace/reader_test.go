@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -523,5 +524,41 @@ func TestHugeIDs(t *testing.T) {
 	}
 	if d := diffFlat(flatten(tr), flatten(back)); d != "" {
 		t.Fatal(d)
+	}
+}
+
+// TestSourceAcrossBatches: each request's Source names its own line, blank
+// lines counted, across the batches in which loc makes the locations, and
+// stays right after later requests are read.
+func TestSourceAcrossBatches(t *testing.T) {
+	var b strings.Builder
+	var want []string
+	line := 0
+	for i := range 3*locBatch + 5 {
+		if i%7 == 3 {
+			b.WriteString("\n")
+			line++
+		}
+		line++
+		fmt.Fprintf(&b, "{\"timestamp\": %d, \"input_length\": 512, \"output_length\": 1, \"hash_ids\": [%d]}\n", i, i)
+		want = append(want, fmt.Sprintf("t.jsonl:%d", line))
+	}
+	s, err := OpenReader("t.jsonl", strings.NewReader(b.String()), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		r, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Source)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("sources %q, want %q", got, want)
 	}
 }
