@@ -104,7 +104,7 @@ func newReplayCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&vsOpt, "vs-opt", false, "also run opt and the Belady bound on each worker's sequence and report competitive ratios")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	cmd.Flags().IntVar(&idLimit, "id-limit", 0, "block ids held before unused ones are recycled (0: 8 × workers × cache size in blocks, at least 1,507,328, or 128 MiB of per-id arrays for policies whose choices never depend on ids; -1: never: ties break exactly as in a whole-trace replay, and memory grows with the trace's unique blocks)")
+	cmd.Flags().IntVar(&idLimit, "id-limit", 0, "block ids held before unused ones are recycled (0: 8 × workers × cache size in blocks, at least 1,507,328, or for policies whose choices never depend on ids 2^27 / (32 × workers + 12), at least 65,536: about 500,000 for 8 workers; -1: never: ties break exactly as in a whole-trace replay, and memory grows with the trace's unique blocks)")
 	addOutputFlags(cmd, true)
 	return cmd
 }
