@@ -120,7 +120,8 @@
 // reads only the rows after the last checkpoint at or before its cursor
 // (RecordFile.ScanFrom; 7.3 ms a call at late cursors of that run,
 // against 862 ms for a scan from the start), with the same RunMetrics to
-// the bit; otherwise each At scans from the start. A read error is returned, never a shortened figure.
+// the bit; otherwise each At scans from the start. A read error is
+// returned, never a shortened figure.
 // The spill readers share buffers: one goroutine at a time per open run.
 //
 // analysis reads results of replay; it never renders a terminal pane and

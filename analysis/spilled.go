@@ -170,10 +170,10 @@ func (m *SpilledMetrics) Failures() int { return len(m.failAt) }
 // call starts from the last checkpoint at or before t and reads only the
 // requests in flight there (one RecordFile.Read each) and those arriving
 // after it up to t (RecordFile.ScanFrom), where that costs less than a
-// scan from the first record (which stops at the first arrival after t). Both give the same
-// RunMetrics, to the bit: a checkpoint's sketches merge into the sketch
-// of all their values, and the sketch's figures depend on that multiset
-// only (Sketch).
+// scan from the first record (which stops at the first arrival after t).
+// Both give the same RunMetrics, to the bit: a checkpoint's sketches
+// merge into the sketch of all their values, and the sketch's figures
+// depend on that multiset only (Sketch).
 func (m *SpilledMetrics) At(seed uint64, t time.Duration) (RunMetrics, error) {
 	return m.AtContext(context.Background(), seed, t)
 }

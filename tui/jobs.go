@@ -55,6 +55,15 @@ func (s *slot) dropData() {
 	}
 }
 
+// readErr is the first error reading the slot's run (a spilled run's
+// files), nil when there is none or no run (running, failed, dropped).
+func (s *slot) readErr() error {
+	if s.data == nil {
+		return nil
+	}
+	return s.data.err()
+}
+
 // label is the short name shown in headers: the scenario as typed.
 func (s *slot) label() string { return s.entry.Label }
 

@@ -26,7 +26,7 @@ func (m *Model) statusLine() string {
 			left = append(left, tag+st.warn.Render(fmt.Sprintf(" %d%%", pct)))
 		case sl.state == slotFailed:
 			left = append(left, tag+st.errText.Render(" failed"))
-		case sl.data.err() != nil:
+		case sl.readErr() != nil:
 			left = append(left, tag+st.errText.Render(" unreadable"))
 		default:
 			left = append(left, tag+st.good.Render(" ✓"))
@@ -51,8 +51,8 @@ func (m *Model) statusLine() string {
 	// before show zeros for what it could not read): its first error,
 	// before any other message, since the figures on screen depend on it.
 	for i, sl := range m.s.slots {
-		if sl.state == slotDone && sl.data.err() != nil {
-			msg = st.errText.Render(string(rune('A'+i)) + ": " + sl.data.err().Error())
+		if err := sl.readErr(); sl.state == slotDone && err != nil {
+			msg = st.errText.Render(string(rune('A'+i)) + ": " + err.Error())
 			break
 		}
 	}

@@ -24,16 +24,15 @@
 //     or orders by trace id, evict.Info.LocalSlots), so its arrays and its
 //     policy's follow its capacity, not the limit; the limit bounds the
 //     table alone (a parent and a lookup slot per id, 8–20 bytes, and the
-//     original id, 8 more, only when the caller keeps them:
-//     kvscope replay does under consistent_hash, the one router that
-//     hashes them, route.Info.TraceIDs, and --skip-bad). So memory is bounded by the
+//     original id, 8 more, only when the caller keeps them: kvscope
+//     replay does under consistent_hash, the one router that hashes them,
+//     route.Info.TraceIDs, and --skip-bad). So memory is bounded by the
 //     limit × the table's bytes per id plus the caches, whatever the
 //     trace's length (BENCHMARKS.md, "Hit-only replay memory against
-//     trace length, ninth session": 41–50 MB from 10k to 10M multiturn
-//     requests, 8 workers of 4,000 blocks, lru; before the caches had local slots they
-//     were sized for the limit: 0.64 GB peak on a 10 M-request multiturn
-//     trace, 8 workers of 4,000 blocks under lru). Below the limit results are
-//     Run's byte for byte (the dense ids are the same: same table, same
+//     trace length, ninth session": 41–53 MB from 10k to 10M multiturn
+//     requests, 8 workers of 4,000 blocks, lru; before the caches had
+//     local slots they were sized for the limit: 0.64 GB peak on the 10 M
+//     trace). Below the limit results are Run's byte for byte (the dense ids are the same: same table, same
 //     order). Past it, dense ids are reused, so the policies that draw
 //     among leaves in id order (rlt, random_leaf) may draw other blocks
 //     than a whole-trace run would; lru, lfu, fifo, sieve, s3fifo and

@@ -27,7 +27,8 @@ const IDFloor = 3<<19 - 1<<16
 // 32 bytes per id per worker and 12 in the table would hold, about 500,000
 // for 8 workers. That was the caches' per-id arrays before they numbered
 // their blocks themselves; now only the table follows the limit, and the
-// floor stays because it measured best. Recycling cannot change such a
+// floor stays because no other measured better beyond the noise.
+// Recycling cannot change such a
 // policy's results, but it is not free either way: an id forgotten and met
 // again is interned again (on the Mooncake trace repeated 20 times, one
 // worker, a floor of 65,536 ids cost 0.61 s of CPU against 0.37 s without
@@ -138,8 +139,10 @@ func RunStream(s *trace.Stream, cfg Config, limit int) (*Result, error) {
 	if limit > 0 && !s.Holds() {
 		tb.SetLimit(limit)
 		// Ids stay below the limit plus one request's new blocks (and
-		// below a raised limit, for which the arrays grow on demand).
-		// The arrays are sized up front for no more than the default
+		// below a raised limit, for which the arrays grow on demand);
+		// caches with local slots (every policy that streams today) cap
+		// the hint at their capacity. Arrays indexed by trace id would
+		// be sized up front for no more than the default
 		// limit: a larger one given by hand (--id-limit) may be far past
 		// what the trace needs, and a reservation for 2^40 ids is a fatal
 		// out-of-memory, not an error.

@@ -299,9 +299,9 @@ func (s *scanner) ids(field string, dst []uint64) ([]uint64, error) {
 	}
 	// Fast path, without a call per element: "[" then ids of plain digits,
 	// each after at most one space and before "," or "]". At anything else
-	// (other whitespace, 20 digits, a sign, an error) it hands over to the
-	// general loop below at the element it stopped on, which reads the
-	// rest as before.
+	// (other whitespace, 20 digits, a sign, an error) it hands the whole
+	// array over to the general loop, which reads it again from its "["
+	// (FuzzIDsFastPath checks the two agree).
 	b, p := s.b, s.pos
 	if p < len(b) && b[p] == '[' && p+1 < len(b) && b[p+1] != ']' {
 		p++

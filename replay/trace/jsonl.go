@@ -68,7 +68,7 @@ func (l *lines) next() ([]byte, error) {
 // locBatch × 24 bytes, alive).
 func (l *lines) loc() string {
 	i := l.line - l.locFrom
-	if l.locEnd == nil || i < 0 || i >= len(l.locEnd) {
+	if i < 0 || i >= len(l.locEnd) {
 		l.locFrom, i = l.line, 0
 		l.locBuf, l.locEnd = l.locBuf[:0], l.locEnd[:0]
 		for k := range locBatch {
