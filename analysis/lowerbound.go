@@ -45,7 +45,8 @@ func MaxLoadLowerBound(tr *trace.Trace, run *sim.Run, m sim.Linear) float64 {
 // order. Its "seen before" set is a bitset over dense block ids; in a
 // streamed run whose block table recycles ids, an id the table forgets
 // while seen moves, by its original id, into a growing Bloom filter
-// (forgotten). A false positive of the filter counts a block as seen that
+// (forgotten), and a dense id the table creates for an original id the
+// filter holds starts seen (fresh). A false positive of the filter counts a block as seen that
 // was not, which can only lower a cost c_j: the bound stays a valid lower
 // bound, only looser, and the report says so (note).
 type boundTally struct {
@@ -54,10 +55,7 @@ type boundTally struct {
 	seen        []uint64
 	forgotten   *bloomChain
 	nForgot     int64
-	// origOf gives a dense id's original id (Table.Orig); only asked
-	// once ids were forgotten.
-	origOf  func(trace.BlockID) uint64
-	sum, mx float64
+	sum, mx     float64
 }
 
 // The filters of forgotten seen ids (bloomChain): one of 16 MiB, then, once
@@ -182,13 +180,7 @@ func newBoundTally(m sim.Linear, bs, workers int) *boundTally {
 }
 
 func (b *boundTally) has(d trace.BlockID) bool {
-	if int(d>>6) < len(b.seen) && b.seen[d>>6]&(1<<(d&63)) != 0 {
-		return true
-	}
-	if b.forgotten == nil {
-		return false
-	}
-	return b.forgotten.test(b.origOf(d))
+	return int(d>>6) < len(b.seen) && b.seen[d>>6]&(1<<(d&63)) != 0
 }
 
 func (b *boundTally) set(d trace.BlockID) {
@@ -211,6 +203,19 @@ func (b *boundTally) forget(d trace.BlockID, orig uint64) {
 	}
 	b.forgotten.add(orig)
 	b.nForgot++
+}
+
+// fresh hears of a dense id d the block table has just created for
+// original id orig (trace.Table.SetOnNew), in a request read but not yet
+// taken into the bound: if orig was seen and forgotten before, d counts as
+// seen. The filter gains orig only when the table forgets the dense id
+// that names it, and no id is forgotten while a request in flight holds
+// it, so asking now answers as asking when the request is added would,
+// save for false positives from ids forgotten in between.
+func (b *boundTally) fresh(d trace.BlockID, orig uint64) {
+	if b.forgotten != nil && b.forgotten.test(orig) {
+		b.set(d)
+	}
 }
 
 // add takes request r (record rec) into the bound; failed ones are left

@@ -377,7 +377,8 @@ func boundModel(sc scenario.Scenario) (sim.Linear, bool) {
 // three values. When block ids are recycled, the bound's seen set moves
 // forgotten ids into a Bloom filter and says so (MaxLoadLowerBoundNote),
 // and under rlt or random_leaf IDRecycling says their draws may differ.
-// s should keep original ids (trace.ReadOptions.KeepIDs). opt.OnRecord,
+// s need not keep original ids: the table tells the bound the original
+// ids of the blocks it forgets and creates (SetOnForget, SetOnNew). opt.OnRecord,
 // if set, gets each record after t (a records file: sim.RecordWriter). t
 // is NewTally(sc.Workers), spilling its values past a budget
 // (Tally.SpillValues) or not, or NewSketchTally for percentiles from
@@ -387,8 +388,8 @@ func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, o
 	if m, ok := boundModel(sc); ok {
 		b = newBoundTally(m, s.Info().BlockSize, sc.Workers)
 		tb := s.Table()
-		b.origOf = tb.Orig
 		tb.SetOnForget(b.forget)
+		tb.SetOnNew(b.fresh)
 	}
 	also := opt.OnRecord
 	opt.OnRecord = func(rec *sim.Record, r *trace.Request) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kvscope/kvscope/analysis"
 	"github.com/kvscope/kvscope/internal/progress"
+	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/seq"
 	"github.com/kvscope/kvscope/replay/sim"
@@ -138,7 +139,10 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		}()
 	}
 	if !o.vsOpt && sim.CanStream(sc) {
-		opt.KeepIDs = true // consistent_hash hashes the trace's own ids; the bound's filter keys on them
+		// consistent_hash hashes the trace's own ids, and a skipped parent
+		// conflict names them (without them, by scanning the table); the
+		// bound hears of the ids it needs as they come and go.
+		opt.KeepIDs = route.TraceIDs(sc.Router.Name) || opt.SkipBad
 		var s *trace.Stream
 		if s, err = openTrace(cmd, p, path, opt); err != nil {
 			return m, err

@@ -317,6 +317,9 @@ func (k *kvReader) hold(rank int, start, base time.Duration, baseErr error, q *k
 		} else {
 			r.Blocks, err = s.table.Intern(k.blocks[:0], k.ids[q.idsStart:q.idsEnd])
 			k.blocks = r.Blocks
+			if err == nil {
+				s.table.Accept()
+			}
 		}
 	}
 	if err != nil {

@@ -199,6 +199,39 @@ func TestTableOnForget(t *testing.T) {
 	}
 }
 
+// TestTableOnNew: Accept tells SetOnNew's function of the ids the last
+// Intern call created (new and recycled dense ids, with their original
+// ids), not of ids it found, and a rolled-back call tells nothing.
+func TestTableOnNew(t *testing.T) {
+	tb := NewTable(false)
+	type born struct {
+		d    BlockID
+		orig uint64
+	}
+	var got []born
+	tb.SetOnNew(func(d BlockID, orig uint64) { got = append(got, born{d, orig}) })
+	intern(t, tb, 10, 11) // 0 1
+	tb.Accept()
+	intern(t, tb, 10, 12) // 0 2
+	tb.Accept()
+	if want := []born{{0, 10}, {1, 11}, {2, 12}}; !slices.Equal(got, want) {
+		t.Fatalf("told %v, want %v", got, want)
+	}
+	got = nil
+	intern(t, tb, 40)
+	tb.rollback() // a request refused after interning: never Accepted
+	tb.Accept()
+	if len(got) != 0 {
+		t.Fatalf("a rolled-back Intern told %v", got)
+	}
+	tb.Sweep(keepOnly(0)) // frees 1 and 2
+	intern(t, tb, 10, 50) // 0, then 50 on the freed 1
+	tb.Accept()
+	if want := []born{{1, 50}}; !slices.Equal(got, want) {
+		t.Fatalf("after a sweep told %v, want %v", got, want)
+	}
+}
+
 // TestTableKeepsDenseLiveIDsInWindow: when a holder keeps every id (a
 // routing history before its first trim), sweeps must not slide the live
 // ids out of the flat window into the map.

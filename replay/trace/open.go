@@ -375,6 +375,7 @@ func (s *Stream) read(r *Request) error {
 		s.table.rollback()
 		return &recordError{r.Source, err}
 	}
+	s.table.Accept()
 	s.last, s.lastLoc = r.Arrival, r.Source
 	return nil
 }
