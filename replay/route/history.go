@@ -48,8 +48,10 @@ const (
 // time in proportion to the blocks it removes plus those of the insertions
 // it retires, each examined once, not to the trace or the tree. Memory per
 // tracking worker: 8 bytes per table slot, the table at most 3/4 full (so
-// 10.7 to 21.3 bytes per block in its tree at the tree's largest), and 24
-// bytes per live insertion (at most one per block in the tree): bounded by
+// 10.7 to 21.3 bytes per block in its tree at the tree's largest), 48
+// bytes per live insertion (at most one per block in the tree) and the
+// chains they hold, cut to the blocks still theirs whenever routing leaves
+// an insertion a quarter or less of its chain (recency): bounded by
 // max_tree_size, not by the trace; the log is gone once tracking starts.
 type history struct {
 	n, bs  int
@@ -80,6 +82,9 @@ func newHistory(env Env, maxSize int64, period time.Duration) *history {
 		size:    make([]int64, n),
 		trimmed: make([]int64, n),
 		maxSize: maxSize, period: period,
+	}
+	for w := range h.rec {
+		h.rec[w].compactMin = compactChain
 	}
 	if n <= 64 {
 		h.packed = true

@@ -173,11 +173,21 @@ func heapPush(h []uint64, v uint64) []uint64 {
 	return h
 }
 
-// liveReqs lists worker w's live insertions, oldest first.
-func (rc *recency) liveReqs() []*trace.Request {
-	var out []*trace.Request
+// liveLeaves lists the leaves of worker w's live insertions, oldest first
+// (a leaf names its chain).
+func (rc *recency) liveLeaves() []trace.BlockID {
+	var out []trace.BlockID
 	for e := rc.head; e != 0; e = rc.ents[e-1].next {
-		out = append(out, rc.ents[e-1].req)
+		out = append(out, rc.ents[e-1].leaf)
+	}
+	return out
+}
+
+// leaves lists the leaves of log's requests.
+func leaves(log []*trace.Request) []trace.BlockID {
+	var out []trace.BlockID
+	for _, r := range log {
+		out = append(out, r.Blocks[len(r.Blocks)-1])
 	}
 	return out
 }
@@ -188,10 +198,15 @@ func (rc *recency) liveReqs() []*trace.Request {
 // order, and the live insertions with the pruned log. A quarter of the
 // requests get a random last-block weight, so that a block may weigh
 // differently in different insertions (the latest one counts in a trim).
+// Seeds ≢ 0 mod 3 compact chains from 1 or 4 blocks on (recency.compact),
+// which must change nothing.
 func checkTrimAgainstLog(t *testing.T, seed uint64, n int, maxSize int64, nops, maxLen int) {
 	env := Env{Workers: n, BlockSize: 16, Blocks: int(seed % 2 * 50)}
 	h := newHistory(env, maxSize, time.Second)
 	ref := newLogHistory(env, maxSize, time.Second)
+	for w := range h.rec {
+		h.rec[w].compactMin = [3]int32{compactChain, 1, 4}[seed%3]
+	}
 	type rm struct {
 		w int
 		b uint32
@@ -217,7 +232,7 @@ func checkTrimAgainstLog(t *testing.T, seed uint64, n int, maxSize int64, nops, 
 		for w := range n {
 			if ref.trimmedNow[w] {
 				trims++
-				if live := h.rec[w].liveReqs(); !slices.Equal(live, ref.log[w]) {
+				if live := h.rec[w].liveLeaves(); !slices.Equal(live, leaves(ref.log[w])) {
 					t.Fatalf("seed %d op %d worker %d: %d live insertions, the pruned log holds %d", seed, op, w, len(live), len(ref.log[w]))
 				}
 			}
