@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 )
 
 // rootParent marks a block whose parent is the tree's root.
@@ -439,6 +440,7 @@ func (t *Table) slide() {
 func (t *Table) Intern(dst []BlockID, chain []uint64) ([]BlockID, error) {
 	parent := rootParent
 	t.added = t.added[:0]
+	dst = slices.Grow(dst, len(chain)) // a new request's chain grows once, not by doublings
 	for i, id := range chain {
 		d, ok := t.lookup(id)
 		if !ok {
@@ -457,6 +459,9 @@ func (t *Table) Intern(dst []BlockID, chain []uint64) ([]BlockID, error) {
 					return dst, fmt.Errorf("hash_ids[%d]: more than %d unique blocks", i, maxBlocks)
 				}
 				d = BlockID(len(t.parents))
+				if len(t.parents) == cap(t.parents) {
+					t.parents = grow(t.parents)
+				}
 				t.parents = append(t.parents, parent)
 				if t.keep {
 					t.orig = append(t.orig, id+t.ns)
@@ -478,6 +483,18 @@ func (t *Table) Intern(dst []BlockID, chain []uint64) ([]BlockID, error) {
 		parent = d
 	}
 	return dst, nil
+}
+
+// grow returns s with twice its capacity (at least 1024), made rather than
+// grown by append: append clears the whole new capacity, which touches
+// every page of it, while a fresh allocation's pages cost memory only once
+// written, and doubling copies each element at most twice in all. On a 1M
+// request cache_aware run the parents' growth by append was 9% of the CPU,
+// most of it faulting in and clearing pages.
+func grow[T any](s []T) []T {
+	n := make([]T, len(s), max(2*cap(s), 1024))
+	copy(n, s)
+	return n
 }
 
 // rollback removes the blocks that the last Intern call added (an aborted
