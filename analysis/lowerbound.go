@@ -53,6 +53,7 @@ type boundTally struct {
 	m           sim.Linear
 	bs, workers int
 	seen        []uint64
+	refound     []uint64 // dense ids whose original id the filter held when they were made (fresh)
 	forgotten   *bloomChain
 	nForgot     int64
 	sum, mx     float64
@@ -180,21 +181,31 @@ func newBoundTally(m sim.Linear, bs, workers int) *boundTally {
 }
 
 func (b *boundTally) has(d trace.BlockID) bool {
-	return int(d>>6) < len(b.seen) && b.seen[d>>6]&(1<<(d&63)) != 0
+	return bit(b.seen, d) || bit(b.refound, d)
 }
 
-func (b *boundTally) set(d trace.BlockID) {
-	if w := int(d >> 6); w >= len(b.seen) {
-		n := max(w+1, 2*len(b.seen))
-		b.seen = slices.Grow(b.seen, n-len(b.seen))[:n]
+func (b *boundTally) set(d trace.BlockID) { b.seen = setBit(b.seen, d) }
+
+func bit(s []uint64, d trace.BlockID) bool {
+	return int(d>>6) < len(s) && s[d>>6]&(1<<(d&63)) != 0
+}
+
+func setBit(s []uint64, d trace.BlockID) []uint64 {
+	if w := int(d >> 6); w >= len(s) {
+		n := max(w+1, 2*len(s))
+		s = slices.Grow(s, n-len(s))[:n]
 	}
-	b.seen[d>>6] |= 1 << (d & 63)
+	s[d>>6] |= 1 << (d & 63)
+	return s
 }
 
 // forget moves dense id d, which the block table is about to hand out
 // again, from the bitset to the filter (trace.Table.SetOnForget).
 func (b *boundTally) forget(d trace.BlockID, orig uint64) {
-	if int(d>>6) >= len(b.seen) || b.seen[d>>6]&(1<<(d&63)) == 0 {
+	if bit(b.refound, d) {
+		b.refound[d>>6] &^= 1 << (d & 63)
+	}
+	if !bit(b.seen, d) {
 		return
 	}
 	b.seen[d>>6] &^= 1 << (d & 63)
@@ -208,13 +219,15 @@ func (b *boundTally) forget(d trace.BlockID, orig uint64) {
 // fresh hears of a dense id d the block table has just created for
 // original id orig (trace.Table.SetOnNew), in a request read but not yet
 // taken into the bound: if orig was seen and forgotten before, d counts as
-// seen. The filter gains orig only when the table forgets the dense id
-// that names it, and no id is forgotten while a request in flight holds
-// it, so asking now answers as asking when the request is added would,
-// save for false positives from ids forgotten in between.
+// seen (refound). The filter gains orig only when the table forgets the
+// dense id that names it, and no id is forgotten while a request in
+// flight holds it, so asking now answers as asking when the request is
+// added would, save for false positives from ids forgotten in between. A
+// refound id is not in seen, so forgetting it again does not add it to the
+// filter a second time (which would only fill the filter).
 func (b *boundTally) fresh(d trace.BlockID, orig uint64) {
 	if b.forgotten != nil && b.forgotten.test(orig) {
-		b.set(d)
+		b.refound = setBit(b.refound, d)
 	}
 }
 
