@@ -34,7 +34,8 @@ type recency struct {
 	head   uint32      // oldest live insertion's slot+1, 0 if none
 	tail   uint32      // newest live insertion's slot+1, 0 if none
 
-	compactMin int32 // shortest chain compacted (compactChain; tests lower it)
+	compactMin int32    // shortest chain compacted (compactChain; tests lower it)
+	touched    []uint32 // scratch: insertions a record took blocks from
 }
 
 // compactChain is recency.compactMin's value: shorter chains are left
@@ -89,15 +90,25 @@ func (rc *recency) record(req *trace.Request) {
 		}
 		rc.ents[e-1].live++
 		if old != 0 {
-			o := &rc.ents[old-1]
-			o.live--
-			if o.live == 0 {
+			rc.ents[old-1].live--
+			if rc.ents[old-1].live == 0 {
 				rc.drop(old)
-			} else if o.cur >= rc.compactMin-1 && int64(o.live)*4 <= int64(o.cur)+1 {
-				rc.compact(old)
+			} else if n := len(rc.touched); n == 0 || rc.touched[n-1] != old {
+				rc.touched = append(rc.touched, old)
 			}
 		}
 	}
+	// Compact after the whole chain is recorded: an older turn of the
+	// same conversation loses all its blocks to this one and is dropped,
+	// and compacting it on the way (once three quarters were taken) would
+	// scan its chain for nothing. Slots are not reused before the loop
+	// ends (alloc ran first), so a dropped one reads live 0.
+	for _, o := range rc.touched {
+		if ent := &rc.ents[o-1]; ent.live > 0 && ent.cur >= rc.compactMin-1 && int64(ent.live)*4 <= int64(ent.cur)+1 {
+			rc.compact(o)
+		}
+	}
+	rc.touched = rc.touched[:0]
 }
 
 // compact replaces insertion e's chain by the blocks of it that are still

@@ -201,7 +201,8 @@ func TestTableOnForget(t *testing.T) {
 
 // TestTableOnNew: Accept tells SetOnNew's function of the ids the last
 // Intern call created (new and recycled dense ids, with their original
-// ids), not of ids it found, and a rolled-back call tells nothing.
+// ids) in chain order until it returns false, not of ids it found, and a
+// rolled-back call tells nothing.
 func TestTableOnNew(t *testing.T) {
 	tb := NewTable(false)
 	type born struct {
@@ -209,7 +210,10 @@ func TestTableOnNew(t *testing.T) {
 		orig uint64
 	}
 	var got []born
-	tb.SetOnNew(func(d BlockID, orig uint64) { got = append(got, born{d, orig}) })
+	tb.SetOnNew(func(d BlockID, orig uint64) bool {
+		got = append(got, born{d, orig})
+		return orig != 13
+	})
 	intern(t, tb, 10, 11) // 0 1
 	tb.Accept()
 	intern(t, tb, 10, 12) // 0 2
@@ -229,6 +233,12 @@ func TestTableOnNew(t *testing.T) {
 	tb.Accept()
 	if want := []born{{1, 50}}; !slices.Equal(got, want) {
 		t.Fatalf("after a sweep told %v, want %v", got, want)
+	}
+	got = nil
+	intern(t, tb, 13, 14) // the function wants nothing after 13
+	tb.Accept()
+	if want := []born{{2, 13}}; !slices.Equal(got, want) {
+		t.Fatalf("told %v past a false, want %v", got, want)
 	}
 }
 

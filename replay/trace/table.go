@@ -86,8 +86,8 @@ type Table struct {
 	reused int64
 	// onForget hears of every id a sweep forgets (SetOnForget).
 	onForget func(d BlockID, orig uint64)
-	// onNew hears of every id a taken request created (SetOnNew, Accept).
-	onNew func(d BlockID, orig uint64)
+	// onNew hears of the ids a taken request created (SetOnNew, Accept).
+	onNew func(d BlockID, orig uint64) bool
 }
 
 // SetOnForget makes every later Sweep call f for each dense id it forgets,
@@ -99,12 +99,13 @@ type Table struct {
 func (t *Table) SetOnForget(f func(d BlockID, orig uint64)) { t.onForget = f }
 
 // SetOnNew makes every later Accept call f for each dense id the last
-// Intern call created, with its original id. A consumer that moved per-id
+// Intern call created, in chain order, with its original id, until f
+// returns false (it wants no more of that call's ids). A consumer that moved per-id
 // state out by original id when a sweep forgot the id (SetOnForget: the
 // max_load bound's filter of forgotten ids) finds it again this way when
 // the id comes back under a new dense id, without the table recording
 // original ids (keepOrig, 8 bytes per dense id).
-func (t *Table) SetOnNew(f func(d BlockID, orig uint64)) { t.onNew = f }
+func (t *Table) SetOnNew(f func(d BlockID, orig uint64) bool) { t.onNew = f }
 
 // Accept says the request the last Intern call interned is taken: it will
 // not be rolled back, and SetOnNew's function hears of the ids that call
@@ -115,7 +116,9 @@ func (t *Table) Accept() {
 		return
 	}
 	for _, a := range t.added {
-		t.onNew(a.d, a.key+t.ns)
+		if !t.onNew(a.d, a.key+t.ns) {
+			return
+		}
 	}
 }
 
