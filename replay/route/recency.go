@@ -14,9 +14,10 @@ import (
 // run whose trees never outgrow their limit pays for no tables.
 //
 // A live insertion keeps its chain, at first the request's own block slice.
-// Once a quarter or less of it is still the insertion's (later insertions
-// took the rest, or trims removed it) and it is at least compactMin long,
-// the blocks still its own are copied into a slice of their own (compact):
+// When a later routing leaves it a quarter or less of the chain (the rest
+// taken by later insertions or removed by trims) and the chain is at least
+// compactMin long, the blocks still its own are copied into a slice of
+// their own (compact):
 // positions that are no longer an insertion's never become its again
 // (latest only moves to newer insertions), so trims read the same blocks
 // in the same order. Without this, the chains held were four times the
@@ -102,7 +103,9 @@ func (rc *recency) record(req *trace.Request) {
 	// same conversation loses all its blocks to this one and is dropped,
 	// and compacting it on the way (once three quarters were taken) would
 	// scan its chain for nothing. Slots are not reused before the loop
-	// ends (alloc ran first), so a dropped one reads live 0.
+	// ends (alloc ran first), so a dropped one reads live 0; one listed
+	// twice is more than a quarter its own after the first compaction, so
+	// the second look does nothing.
 	for _, o := range rc.touched {
 		if ent := &rc.ents[o-1]; ent.live > 0 && ent.cur >= rc.compactMin-1 && int64(ent.live)*4 <= int64(ent.cur)+1 {
 			rc.compact(o)

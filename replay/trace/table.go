@@ -126,7 +126,7 @@ func (t *Table) Accept() {
 type added struct {
 	key    uint64 // the id as looked up (without the scope)
 	d      BlockID
-	reused bool // taken from the free list (else appended)
+	reused bool // a freed dense id taken again (else appended)
 }
 
 // NewTable returns an empty table. keepOrig records dense → original ids so
