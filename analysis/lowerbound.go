@@ -46,9 +46,10 @@ func MaxLoadLowerBound(tr *trace.Trace, run *sim.Run, m sim.Linear) float64 {
 // streamed run whose block table recycles ids, an id the table forgets
 // while seen moves, by its original id, into a growing Bloom filter
 // (forgotten), and a dense id the table creates for an original id the
-// filter holds starts seen (fresh). A false positive of the filter counts a block as seen that
-// was not, which can only lower a cost c_j: the bound stays a valid lower
-// bound, only looser, and the report says so (note).
+// filter holds counts as seen (refound, by fresh). A false positive of the
+// filter counts a block as seen that was not, which can only lower a cost
+// c_j: the bound stays a valid lower bound, only looser, and the report
+// says so (note).
 type boundTally struct {
 	m           sim.Linear
 	bs, workers int
@@ -219,17 +220,21 @@ func (b *boundTally) forget(d trace.BlockID, orig uint64) {
 // fresh hears of a dense id d the block table has just created for
 // original id orig (trace.Table.SetOnNew), in a request read but not yet
 // taken into the bound: if orig was seen and forgotten before, d counts as
-// seen (refound). It asks for the request's next new id only after a
-// refound one: add stops at the first block not seen, and a later request
-// holding a block past it holds that block too and finds the rest seen or
-// not by the bitset, so the filter is asked about as often as when add
-// asked it, about once a request, not once a new block (which was 23% of
-// an lbgr+rlt run's CPU). The filter gains orig only when the table forgets the
-// dense id that names it, and no id is forgotten while a request in
-// flight holds it, so asking now answers as asking when the request is
-// added would, save for false positives from ids forgotten in between. A
-// refound id is not in seen, so forgetting it again does not add it to the
-// filter a second time (which would only fill the filter).
+// seen (refound).
+//
+// It asks for the request's next new id only after a refound one: add
+// stops at the first block not seen, and a later request holding a block
+// past it holds that block too and finds the rest seen or not by the
+// bitset. So the filter is asked about as often as when add asked it,
+// about once a request, not once a new block (which was 23% of an
+// lbgr+rlt run's CPU).
+//
+// The filter gains orig only when the table forgets the dense id that
+// names it, and no id is forgotten while a request in flight holds it, so
+// asking now answers as asking when the request is added would, save for
+// false positives from ids forgotten in between (fewer now). A refound id
+// is not in seen, so forgetting it again does not add it to the filter a
+// second time (which would only fill the filter).
 func (b *boundTally) fresh(d trace.BlockID, orig uint64) bool {
 	if b.forgotten != nil && b.forgotten.test(orig) {
 		b.refound = setBit(b.refound, d)

@@ -377,12 +377,12 @@ func boundModel(sc scenario.Scenario) (sim.Linear, bool) {
 // three values. When block ids are recycled, the bound's seen set moves
 // forgotten ids into a Bloom filter and says so (MaxLoadLowerBoundNote),
 // and under rlt or random_leaf IDRecycling says their draws may differ.
-// s need not keep original ids: the table tells the bound the original
-// ids of the blocks it forgets and creates (SetOnForget, SetOnNew). opt.OnRecord,
-// if set, gets each record after t (a records file: sim.RecordWriter). t
-// is NewTally(sc.Workers), spilling its values past a budget
-// (Tally.SpillValues) or not, or NewSketchTally for percentiles from
-// sketches, which holds nothing per request at all.
+// s need not keep original ids: its table tells the bound the original
+// ids of the blocks it forgets and creates (SetOnForget, SetOnNew).
+// opt.OnRecord, if set, gets each record after t (a records file:
+// sim.RecordWriter). t is NewTally(sc.Workers), spilling its values past
+// a budget (Tally.SpillValues) or not, or NewSketchTally for percentiles
+// from sketches, which holds nothing per request at all.
 func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, opt sim.StreamOptions, t *Tally) (RunMetrics, error) {
 	var b *boundTally
 	if m, ok := boundModel(sc); ok {
