@@ -59,9 +59,10 @@
 //     block table forgets seen ids, they move by original id into a
 //     growing Bloom filter (16 MiB, then 128 MiB more once the first
 //     fills; 3 hashes), and a dense id the table creates for an original id
-//     the filter holds starts seen (trace.Table.SetOnForget, SetOnNew: the
-//     table tells both original ids, so it need not record them). A false positive counts a block as cached, which only
-//     lowers that request's cost, so the bound stays a valid lower bound,
+//     the filter holds counts as seen (trace.Table.SetOnForget, SetOnNew:
+//     the table tells both original ids, so it need not record them). A
+//     false positive counts a block as cached, which only lowers that
+//     request's cost, so the bound stays a valid lower bound,
 //     only looser; the report says so with the filter's estimated
 //     false-positive rate (max_load_lower_bound_note).
 //   - the competitive ratios against opt and the Belady bound (Ratios,

@@ -32,13 +32,14 @@
 //     trace length, ninth session": 41–53 MB from 10k to 10M multiturn
 //     requests, 8 workers of 4,000 blocks, lru; before the caches had
 //     local slots they were sized for the limit: 0.64 GB peak on the 10 M
-//     trace). Below the limit results are Run's byte for byte (the dense ids are the same: same table, same
-//     order). Past it, dense ids are reused, so the policies that draw
-//     among leaves in id order (rlt, random_leaf) may draw other blocks
-//     than a whole-trace run would; lru, lfu, fifo, sieve, s3fifo and
-//     server_lru never tie on id (stamps, insertion numbers and depths
-//     differ among leaves: evict.Info.IDFree) and give the same results
-//     (stream_test.go checks every policy that says so). Result.IDs (JSON
+//     trace). Below the limit results are Run's byte for byte (the dense
+//     ids are the same: same table, same order). Past it, dense ids are
+//     reused, so the policies that draw among leaves in id order (rlt,
+//     random_leaf) may draw other blocks than a whole-trace run would;
+//     lru, lfu, fifo, sieve, s3fifo and server_lru never tie on id
+//     (stamps, insertion numbers and depths differ among leaves:
+//     evict.Info.IDFree) and give the same results (stream_test.go checks
+//     every policy that says so). Result.IDs (JSON
 //     id_recycling, and a note line in the text report) appears only when
 //     ids were recycled under a policy that is not IDFree: for the others
 //     recycling is invisible, and the report is the whole-trace replay's

@@ -100,11 +100,11 @@ func (t *Table) SetOnForget(f func(d BlockID, orig uint64)) { t.onForget = f }
 
 // SetOnNew makes every later Accept call f for each dense id the last
 // Intern call created, in chain order, with its original id, until f
-// returns false (it wants no more of that call's ids). A consumer that moved per-id
-// state out by original id when a sweep forgot the id (SetOnForget: the
-// max_load bound's filter of forgotten ids) finds it again this way when
-// the id comes back under a new dense id, without the table recording
-// original ids (keepOrig, 8 bytes per dense id).
+// returns false (it wants no more of that call's ids). A consumer that
+// moved per-id state out by original id when a sweep forgot the id
+// (SetOnForget: the max_load bound's filter of forgotten ids) finds it
+// again this way when the id comes back under a new dense id, without the
+// table recording original ids (keepOrig, 8 bytes per dense id).
 func (t *Table) SetOnNew(f func(d BlockID, orig uint64) bool) { t.onNew = f }
 
 // Accept says the request the last Intern call interned is taken: it will
