@@ -31,9 +31,10 @@ const IDFloor = 3<<19 - 1<<16
 // Recycling cannot change such a policy's results, but it is not free
 // either way: an id forgotten and met again is interned again (on the
 // Mooncake trace repeated 20 times, one worker, a floor of 65,536 ids cost
-// 0.61 s of CPU against 0.37 s without recycling), and a larger table is slower to reach (each repetition with
-// ids of its own, 8 workers: 0.75 s at 262,144 ids, 0.78–0.80 s at this
-// floor, 0.94 s at 1.5 M, 1.0 s at 6 M; 0.78–0.81 s at 65,536).
+// 0.61 s of CPU against 0.37 s without recycling), and a larger table is
+// slower to reach (each repetition with ids of its own, 8 workers: 0.75 s
+// at 262,144 ids, 0.78–0.80 s at this floor, 0.94 s at 1.5 M, 1.0 s at
+// 6 M; 0.78–0.81 s at 65,536).
 const IDFreeBudget = 128 << 20
 
 // idFreeFloor is IDFreeBudget's ids for that many workers, at least 65,536.
