@@ -17,6 +17,10 @@ type Comparison struct {
 	// for the headline metrics.
 	Paired []PairedResult `json:"paired"`
 	Sweep  *SweepResult   `json:"sweep,omitempty"`
+	// Notes say how the comparison's figures were made where that is not
+	// Compare's way (a streamed comparison's: CompareStream); every
+	// report shows them under its command.
+	Notes []string `json:"notes,omitempty"`
 	// Timing of the replay stage (not rendered: reports are deterministic).
 	Timing Timing `json:"-"`
 }

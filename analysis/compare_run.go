@@ -143,16 +143,32 @@ func runOne(ctx context.Context, tr *trace.Trace, j job, points int, tick func(i
 }
 
 // thinCDF keeps at most n points of a CDF: the values at evenly spaced
-// ranks, always including the last.
+// ranks (thinRanks), always including the last.
 func thinCDF(ms, frac []float64, n int) Series {
 	if len(ms) <= n {
 		return Series{T: ms, V: frac}
 	}
 	var s Series
-	for i := 1; i <= n; i++ {
-		j := int(math.Ceil(float64(i)*float64(len(ms))/float64(n))) - 1
+	for _, j := range thinRanks(len(ms), n) {
 		s.T = append(s.T, ms[j])
 		s.V = append(s.V, frac[j])
 	}
 	return s
+}
+
+// thinRanks are the 0-based ranks thinCDF keeps of N sorted values: all of
+// them when N ≤ n, else the ⌈i·N/n⌉-th smallest for i = 1..n, ascending.
+func thinRanks(N, n int) []int {
+	if N <= n {
+		out := make([]int, N)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	out := make([]int, n)
+	for i := 1; i <= n; i++ {
+		out[i-1] = int(math.Ceil(float64(i)*float64(N)/float64(n))) - 1
+	}
+	return out
 }

@@ -89,6 +89,9 @@ func (r *Report) WriteHTML(out io.Writer) error {
 	w := bufio.NewWriter(out)
 	htmlHead(w, r.Version, "kvscope comparison", r.Trace.Source)
 	fmt.Fprintf(w, "<p>Reproduce with kvscope %s:</p>\n<pre><code>%s</code></pre>\n", esc(r.Version), esc(r.Command))
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "<p class=\"note\">Note: %s</p>\n", esc(n))
+	}
 	for _, f := range r.Failures() {
 		fmt.Fprintf(w, "<p class=\"fail\">Scenario failed: %s</p>\n", esc(f))
 	}

@@ -25,6 +25,7 @@ type jsonReport struct {
 	Scenarios      []jsonScenario  `json:"scenarios"`
 	Paired         []PairedResult  `json:"paired"`
 	Sweep          *SweepResult    `json:"sweep,omitempty"`
+	Notes          []string        `json:"notes,omitempty"`
 }
 
 type jsonMetricDef struct {
@@ -55,7 +56,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	doc := jsonReport{
 		Version: JSONVersion, KVScopeVersion: r.Version, Command: r.Command,
 		Trace: r.Trace, TraceStats: r.Stats, Seeds: r.Seeds,
-		Paired: r.Paired, Sweep: r.Sweep,
+		Paired: r.Paired, Sweep: r.Sweep, Notes: r.Notes,
 	}
 	if doc.Paired == nil {
 		doc.Paired = []PairedResult{}

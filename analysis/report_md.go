@@ -56,6 +56,9 @@ func (r *Report) WriteMarkdown(out io.Writer) error {
 	w := bufio.NewWriter(out)
 	fmt.Fprintf(w, "# kvscope comparison\n\n")
 	fmt.Fprintf(w, "Reproduce with kvscope %s:\n\n```sh\n%s\n```\n\n", r.Version, r.Command)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "> **Note:** %s\n\n", mdEscape(n))
+	}
 	for _, f := range r.Failures() {
 		fmt.Fprintf(w, "> **Scenario failed:** %s\n\n", mdEscape(f))
 	}

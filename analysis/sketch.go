@@ -177,7 +177,12 @@ func (s *Sketch) Quantile(q float64) float64 {
 		return math.NaN()
 	}
 	r := int64(math.Ceil(q * float64(s.n))) // as Percentile
-	r = min(max(r, 1), s.n)
+	return s.atRank(min(max(r, 1), s.n))
+}
+
+// atRank is the r-th smallest value (r from 1 to N), in ms, within
+// SketchRelativeAccuracy of the exact value.
+func (s *Sketch) atRank(r int64) float64 {
 	rank := float64(r - 1) // 0-based; exact below 2^53 values
 	neg, pos := s.dd.GetNegativeValueStore(), s.dd.GetPositiveValueStore()
 	negN, zeroN := neg.TotalCount(), s.dd.GetZeroCount()

@@ -89,14 +89,39 @@ func (c *valueCursor) next() (bool, error) {
 }
 
 // summarizeMerged is Summarize of the n values of the ascending sequences
-// cs taken together, walking their merged order (a binary heap of the
-// cursors, ordered by their current value).
+// cs taken together, walking their merged order (walkMerged).
 func summarizeMerged(n int, cs []valueCursor) (Dist, error) {
 	if n == 0 {
 		return Summarize(nil), nil
 	}
 	rank := func(q float64) int { return min(max(int(math.Ceil(q*float64(n))), 1), n) }
 	r50, r90, r99 := rank(0.50), rank(0.90), rank(0.99)
+	var d Dist
+	sum := 0.0
+	err := walkMerged(n, cs, func(k int, x float64) {
+		sum += x
+		if k == r50 {
+			d.P50 = x
+		}
+		if k == r90 {
+			d.P90 = x
+		}
+		if k == r99 {
+			d.P99 = x
+		}
+	})
+	if err != nil {
+		return Dist{}, err
+	}
+	d.Mean, d.N = sum/float64(n), n
+	return d, nil
+}
+
+// walkMerged calls fn with the k-th smallest (k from 1 to n) of the n
+// values of the ascending sequences cs taken together, in order: a binary
+// heap of the cursors, ordered by their current value. It fails when a
+// refill does or the sequences hold fewer than n values.
+func walkMerged(n int, cs []valueCursor, fn func(k int, x float64)) error {
 	h := make([]int, 0, len(cs))
 	less := func(a, b int) bool { return cs[a].buf[cs[a].i] < cs[b].buf[cs[b].i] }
 	down := func(i int) {
@@ -123,27 +148,15 @@ func summarizeMerged(n int, cs []valueCursor) (Dist, error) {
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		down(i)
 	}
-	var d Dist
-	sum := 0.0
 	for k := 1; k <= n; k++ {
 		if len(h) == 0 {
-			return Dist{}, fmt.Errorf("merged values: %d of %d", k-1, n)
+			return fmt.Errorf("merged values: %d of %d", k-1, n)
 		}
 		c := &cs[h[0]]
-		x := c.buf[c.i]
-		sum += x
-		if k == r50 {
-			d.P50 = x
-		}
-		if k == r90 {
-			d.P90 = x
-		}
-		if k == r99 {
-			d.P99 = x
-		}
+		fn(k, c.buf[c.i])
 		more, err := c.next()
 		if err != nil {
-			return Dist{}, err
+			return err
 		}
 		if !more {
 			h[0] = h[len(h)-1]
@@ -151,8 +164,7 @@ func summarizeMerged(n int, cs []valueCursor) (Dist, error) {
 		}
 		down(0)
 	}
-	d.Mean, d.N = sum/float64(n), n
-	return d, nil
+	return nil
 }
 
 // Mean is the arithmetic mean; NaN for no values.

@@ -118,6 +118,16 @@ func (s *valueSpill) flush(t *Tally) {
 
 // summarize is Summarize of the values in runs, read back in chunks.
 func (s *valueSpill) summarize(runs []sortedRun, cursors int) (Dist, error) {
+	cs, n, err := s.cursors(runs, cursors)
+	if err != nil {
+		return Dist{}, err
+	}
+	return summarizeMerged(n, cs)
+}
+
+// cursors are cursors over runs, read back in chunks, and the number of
+// values they hold.
+func (s *valueSpill) cursors(runs []sortedRun, cursors int) ([]valueCursor, int, error) {
 	// About 1 MB of the file's bytes and 1 MB of their values in all,
 	// 256 values per cursor at least.
 	chunk := int64(max(256, min(8192, (1<<20)/8/max(cursors, 1))))
@@ -144,11 +154,11 @@ func (s *valueSpill) summarize(runs []sortedRun, cursors int) (Dist, error) {
 		}
 		b, err := cs[i].refill()
 		if err != nil {
-			return Dist{}, err
+			return nil, 0, err
 		}
 		cs[i].buf = b
 	}
-	return summarizeMerged(int(n), cs)
+	return cs, int(n), nil
 }
 
 // close releases the file (and removes it where open could not).

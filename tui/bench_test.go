@@ -245,7 +245,7 @@ func streamedBenchModel(b *testing.B) (*Model, time.Duration) {
 	}
 	dark := true
 	sc := &StreamConfig{Name: filepath.Base(path), Dir: b.TempDir(),
-		Open: func(progress func(read, total int64)) (*trace.Stream, error) {
+		Open: func(_ bool, progress func(read, total int64)) (*trace.Stream, error) {
 			return trace.Open(path, trace.ReadOptions{})
 		}}
 	t0 := time.Now()

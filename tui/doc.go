@@ -67,7 +67,9 @@
 // are sketched, and the pane says so). The trace pane's figures come from the first streamed replay
 // to finish (traceSummary). What needs the whole trace is left out and
 // said to be: the competitive ratios, per-worker router scores, the trace
-// statistics over block ids, the curve overlay and the report export.
+// statistics over block ids and the curve overlay. The report export reads
+// the trace anew for each scenario (analysis.CompareStream: no ratios, no
+// statistics, no CSV; the report's notes say so).
 // Spilled runs are removed with their scenario (edit, removal, exit)
 // unless StreamConfig.Keep.
 //

@@ -9,13 +9,18 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/replay/route"
+	"github.com/kvscope/kvscope/replay/scenario"
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 )
 
 // ExportRequest is the comparison on screen, to be written as a report.
+// A streamed explorer's (Config.Stream) has no Trace but Open, which reads
+// the trace anew for each run (analysis.CompareStream).
 type ExportRequest struct {
 	Trace   *trace.Trace
+	Open    analysis.OpenFunc
 	Stats   *trace.Stats // nil when not computed yet
 	Entries []Entry
 	// Path is the report file; its extension picks the format.
@@ -30,7 +35,8 @@ type Exporter interface {
 }
 
 // ReportExporter is the default Exporter: analysis.Compare over the
-// scenarios on screen, rendered by analysis.Report, written atomically.
+// scenarios on screen (analysis.CompareStream over a streamed trace),
+// rendered by analysis.Report, written atomically.
 type ReportExporter struct {
 	// Seeds is N for randomized scenarios (default 1: the runs on screen).
 	Seeds   int
@@ -51,9 +57,16 @@ func (e ReportExporter) Export(ctx context.Context, req ExportRequest) (string, 
 	for i, en := range req.Entries {
 		entries[i] = analysis.Entry{Label: en.Label, Scenario: en.Scenario}
 	}
-	cmp, err := analysis.Compare(ctx, req.Trace, entries, analysis.CompareOptions{
-		Seeds: seeds, Parallel: 1, KeepRecords: format == analysis.FormatCSV,
-	})
+	opt := analysis.CompareOptions{Seeds: seeds, Parallel: 1, KeepRecords: format == analysis.FormatCSV}
+	var cmp *analysis.Comparison
+	if req.Trace == nil {
+		cmp, err = analysis.CompareStream(ctx, req.Open, entries, opt, analysis.StreamCompareOptions{})
+		if err == nil {
+			cmp.Notes = append(cmp.Notes, analysis.StreamStatsNote)
+		}
+	} else {
+		cmp, err = analysis.Compare(ctx, req.Trace, entries, opt)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -76,8 +89,13 @@ func (m *Model) askExport() {
 		m.setStatus("a report is already being written", false)
 		return
 	}
-	if m.s.tr == nil {
-		m.inputError("no report of a streamed trace here (it is not held): kvscope run TRACE -s SCENARIO writes one per scenario")
+	streamed := m.cfg.Stream != nil
+	switch {
+	case m.s.tr == nil && !streamed:
+		m.inputError("the trace is still loading")
+		return
+	case streamed && m.s.summary == nil:
+		m.inputError("the report needs the trace's block size: wait for a replay to finish")
 		return
 	}
 	st := m.s.st
@@ -90,8 +108,13 @@ func (m *Model) askExport() {
 			d.err = "give a file name"
 			return dialogResult{}
 		}
-		if _, err := analysis.FormatOf(path); err != nil {
+		f, err := analysis.FormatOf(path)
+		if err != nil {
 			d.err = strings.TrimPrefix(err.Error(), path+": ") // the name is on the line already
+			return dialogResult{}
+		}
+		if streamed && f == analysis.FormatCSV {
+			d.err = "no CSV of a streamed trace (it would hold every request): .md, .html or .json"
 			return dialogResult{}
 		}
 		if fi, err := os.Stat(path); err == nil {
@@ -119,14 +142,24 @@ func (m *Model) export(path string) tea.Cmd {
 	m.cfg.ExportPath = path
 	m.setStatus("writing "+path+"…", true)
 	req := ExportRequest{Trace: m.s.tr, Stats: m.s.stats, Path: path, Command: m.cfg.Command}
+	var info trace.Info
+	if m.s.tr != nil {
+		info = m.s.tr.Info
+	} else {
+		info = m.s.summary.info
+		sc := m.cfg.Stream
+		req.Open = func(s scenario.Scenario) (*trace.Stream, error) {
+			return sc.Open(route.TraceIDs(s.Router.Name), func(int64, int64) {})
+		}
+	}
 	for _, sl := range m.s.slots {
 		// A default size is made explicit in this trace's blocks, so the
 		// command written into the report names it.
 		e := sl.entry
-		e.Scenario = e.Scenario.Sized(m.s.tr.Info.BlockSize)
+		e.Scenario = e.Scenario.Sized(info.BlockSize)
 		req.Entries = append(req.Entries, e)
 	}
-	req.Command = reproduceCommand(m.cfg.Command, m.s.tr.Info.Source, path, req.Entries)
+	req.Command = reproduceCommand(m.cfg.Command, info.Source, path, req.Entries, m.s.tr == nil)
 	ex, ctx := m.cfg.Exporter, m.ctx
 	le, note := m.liveForExport()
 	return func() tea.Msg {
@@ -149,8 +182,9 @@ func (m *Model) export(path string) tea.Cmd {
 // exactly them, one seed each as on screen. The embedded sample
 // ("sample:NAME") is the file samples/NAME of the kvscope source tree, so
 // its command names that path (run from the source tree's root); a trace
-// with no source keeps the opening command.
-func reproduceCommand(opened, source, out string, entries []Entry) string {
+// with no source keeps the opening command. A streamed explorer's report
+// is a streamed comparison's (--stream).
+func reproduceCommand(opened, source, out string, entries []Entry, streamed bool) string {
 	if source == "" {
 		return opened
 	}
@@ -165,5 +199,9 @@ func reproduceCommand(opened, source, out string, entries []Entry) string {
 		}
 		args = append(args, "-s", spec)
 	}
-	return analysis.ShellQuote(append(args, "--seeds", "1", "-o", out))
+	args = append(args, "--seeds", "1")
+	if streamed {
+		args = append(args, "--stream")
+	}
+	return analysis.ShellQuote(append(args, "-o", out))
 }

@@ -19,7 +19,7 @@ func TestReproduceCommand(t *testing.T) {
 		}
 		entries = append(entries, Entry{Scenario: sc})
 	}
-	got := reproduceCommand("kvscope open t.jsonl", "/data/my trace.jsonl", "r.md", entries)
+	got := reproduceCommand("kvscope open t.jsonl", "/data/my trace.jsonl", "r.md", entries, false)
 	want := "kvscope compare '/data/my trace.jsonl'" +
 		" -s 'lbgr:precise=false,preset=code+rlt;cache_blocks=100;keep_outputs=false;latency=linear:cached_ms=0,miss_ms=0.15,out_ms=0;oversize=error;profile=none;rate=trace;seed=1;session_timing=open;time_scale=1;workers=8'" +
 		" -s 'round_robin+lru;cache_blocks=100;keep_outputs=false;latency=linear:cached_ms=0,miss_ms=0.15,out_ms=0;oversize=error;profile=none;rate=trace;seed=1;session_timing=open;time_scale=1;workers=2'" +
@@ -29,14 +29,14 @@ func TestReproduceCommand(t *testing.T) {
 	}
 	// The embedded sample: its file in the source tree, with the
 	// scenarios (a bare "kvscope" would rerun the defaults, not them).
-	got = reproduceCommand("kvscope", "sample:x.jsonl", "r.md", entries[1:])
+	got = reproduceCommand("kvscope", "sample:x.jsonl", "r.md", entries[1:], false)
 	want = "kvscope compare samples/x.jsonl" +
 		" -s 'round_robin+lru;cache_blocks=100;keep_outputs=false;latency=linear:cached_ms=0,miss_ms=0.15,out_ms=0;oversize=error;profile=none;rate=trace;seed=1;session_timing=open;time_scale=1;workers=2'" +
 		" --seeds 1 -o r.md"
 	if got != want {
 		t.Fatalf("sample source:\ngot  %s\nwant %s", got, want)
 	}
-	if got := reproduceCommand("kvscope open x", "", "r.md", entries); got != "kvscope open x" {
+	if got := reproduceCommand("kvscope open x", "", "r.md", entries, false); got != "kvscope open x" {
 		t.Fatalf("no source: %s", got)
 	}
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"os"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -136,3 +137,22 @@ func paneNamed(name string) int {
 
 // runOf is a replayed slot's whole run (a run in memory).
 func runOf(sl *slot) *sim.Run { return sl.data.(*memRun).run }
+
+// finishExport presses enter at the export prompt, runs the export to its
+// end and returns the report written.
+func finishExport(t *testing.T, m *Model) []byte {
+	t.Helper()
+	_, cmd := m.Update(keyMsg("enter"))
+	if !m.exporting || cmd == nil || len(m.dialogs) != 0 {
+		t.Fatalf("enter did not start an export: status %q", m.status)
+	}
+	drive(t, m, cmd)
+	if m.exported == "" {
+		t.Fatalf("no report written; status %q", m.status)
+	}
+	b, err := os.ReadFile(m.exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

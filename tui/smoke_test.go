@@ -173,18 +173,7 @@ func TestExportKey(t *testing.T) {
 	if v := plain(m); !strings.Contains(v, "write report to: "+cfg.ExportPath) || m.exporting {
 		t.Fatalf("w did not ask for the file name:\n%s", v)
 	}
-	_, cmd := m.Update(keyMsg("enter"))
-	if !m.exporting || cmd == nil || len(m.dialogs) != 0 {
-		t.Fatal("enter did not start an export")
-	}
-	drive(t, m, cmd)
-	if m.exported == "" {
-		t.Fatalf("no report written; status %q", m.status)
-	}
-	b, err := os.ReadFile(m.exported)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := finishExport(t, m)
 	for _, want := range []string{"cache_aware", "lbgr", "rlt"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)

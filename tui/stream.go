@@ -10,6 +10,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/kvscope/kvscope/replay/route"
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 )
@@ -26,16 +27,19 @@ import (
 // memory: the competitive ratios (each worker's whole sequence replayed
 // by opt and Belady), every worker's router score per request (the
 // decision, runner-up and cached prefix are kept), the trace statistics
-// over block ids (unique blocks, infinite-cache hit ratio), the cache
-// curve overlay and the report export (`kvscope run --spill` and `kvscope
-// compare` give reports). The chart of TTFT medians and the metrics table
-// at the cursor take their percentiles from sketches (analysis.SketchNote).
+// over block ids (unique blocks, infinite-cache hit ratio) and the cache
+// curve overlay. The report export reads the trace anew for each
+// scenario (analysis.CompareStream, as `kvscope compare --stream`). The
+// chart of TTFT medians and the metrics table at the cursor take their
+// percentiles from sketches (analysis.SketchNote).
 type StreamConfig struct {
 	// Name is what the trace is called on screen (its file name).
 	Name string
-	// Open opens the trace for one replay; progress, if the reader knows
-	// its size, is called with the bytes read so far and the total.
-	Open func(progress func(read, total int64)) (*trace.Stream, error)
+	// Open opens the trace for one replay, keeping the trace's own block
+	// ids when keepIDs is set (trace.ReadOptions.KeepIDs: for a router
+	// that hashes them, route.TraceIDs); progress, if the reader knows its
+	// size, is called with the bytes read so far and the total.
+	Open func(keepIDs bool, progress func(read, total int64)) (*trace.Stream, error)
 	// Dir holds the spilled runs, one directory per replay. Keep leaves
 	// them there at exit (a directory the user named); otherwise each is
 	// removed when its scenario is edited or removed, or the explorer
@@ -127,7 +131,9 @@ func streamReplay(ctx context.Context, sc *StreamConfig, e Entry, dir string, pr
 		}
 	}()
 	var read, size int64
-	s, err := sc.Open(func(n, total int64) { read, size = n, total })
+	// consistent_hash hashes the trace's own ids: without them it would
+	// hash dense ones and route otherwise than over the held trace.
+	s, err := sc.Open(route.TraceIDs(e.Scenario.Router.Name), func(n, total int64) { read, size = n, total })
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -13,6 +13,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/kvscope/kvscope/analysis"
+	"github.com/kvscope/kvscope/internal/tracetest"
 	"github.com/kvscope/kvscope/replay/sim"
 	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/samples"
@@ -27,7 +29,7 @@ func streamPair(t *testing.T, n int, specs ...string) (held, streamed *Model, di
 		t.Fatal(err)
 	}
 	lines := bytes.SplitAfterN(data, []byte("\n"), n+1)
-	small := bytes.Join(lines[:min(n, len(lines))], nil)
+	small := tracetest.ScrambleIDs(bytes.Join(lines[:min(n, len(lines))], nil))
 	tr, err := trace.LoadBytes("sample-head", small, trace.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +49,8 @@ func streamPair(t *testing.T, n int, specs ...string) (held, streamed *Model, di
 		t.Fatal(err)
 	}
 	sc := &StreamConfig{Name: "sample-head", Dir: dir,
-		Open: func(func(read, total int64)) (*trace.Stream, error) {
-			return trace.OpenReader("sample-head", bytes.NewReader(small), trace.ReadOptions{})
+		Open: func(keepIDs bool, _ func(read, total int64)) (*trace.Stream, error) {
+			return trace.OpenReader("sample-head", bytes.NewReader(small), trace.ReadOptions{KeepIDs: keepIDs})
 		}}
 	streamed = newDone(t, Config{Stream: sc, Scenarios: entries, Base: base, Dark: &dark}, 140, 50)
 	for i, sl := range streamed.s.slots {
@@ -78,6 +80,9 @@ func TestStreamedMatchesHeld(t *testing.T) {
 		DefaultSpecs,
 		// Failures (a tiny cache, oversize=fail) and bypasses.
 		{"cache_aware+lru;workers=4;cache_blocks=100;oversize=fail", "lbgr+rlt;workers=4;cache_blocks=150;oversize=bypass"},
+		// A router that hashes the trace's own block ids (the replay asks
+		// for them).
+		{"consistent_hash+lru;workers=4", "consistent_hash:n=2+lru;workers=4"},
 	} {
 		t.Run(strings.Join(specs, " vs "), func(t *testing.T) { checkStreamedMatchesHeld(t, specs) })
 	}
@@ -188,6 +193,52 @@ func requestLines(m *Model) []string {
 	return out
 }
 
+// TestStreamedExport: the export key of a streamed explorer writes the
+// streamed comparison of the scenarios on screen (the trace read anew for
+// each): the held explorer's report but for what it leaves out and says
+// so; CSV is refused at the prompt.
+func TestStreamedExport(t *testing.T) {
+	specs := []string{"cache_aware+lru;workers=4", "consistent_hash+lru;workers=4"}
+	held, streamed, _ := streamPair(t, 300, specs...)
+	dir := t.TempDir()
+	reports := map[*Model]string{}
+	for _, m := range []*Model{held, streamed} {
+		path := filepath.Join(dir, fmt.Sprintf("r%d.md", len(reports)))
+		press(m, "w", "ctrl+u")
+		typeText(m, path)
+		reports[m] = string(finishExport(t, m))
+	}
+	h, s := reports[held], reports[streamed]
+	for _, want := range []string{"> **Note:** " + analysis.StreamedNote, analysis.StreamStatsNote, " --seeds 1 --stream -o "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("streamed report lacks %q", want)
+		}
+	}
+	if strings.Contains(h, "Note:") {
+		t.Error("held report carries a note")
+	}
+	rows := func(r string) []string {
+		var out []string
+		for _, l := range strings.Split(r, "\n") {
+			for _, p := range []string{"| token hit ratio |", "| TTFT p50 ms |", "| TTFT p99 ms |", "| imbalance CV |", "| completed |"} {
+				if strings.HasPrefix(l, p) {
+					out = append(out, l)
+				}
+			}
+		}
+		return out
+	}
+	if a, b := rows(h), rows(s); len(a) < 4 || !slices.Equal(a, b) {
+		t.Errorf("the reports' rows differ:\nheld:\n%s\nstreamed:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	press(streamed, "w", "ctrl+u")
+	typeText(streamed, filepath.Join(dir, "r.csv"))
+	press(streamed, "enter")
+	if v := plain(streamed); len(streamed.dialogs) != 1 || !strings.Contains(v, "no CSV of a streamed trace") {
+		t.Errorf("CSV of a streamed trace: %d dialogs,\n%s", len(streamed.dialogs), v)
+	}
+}
+
 // TestStreamedDropsItsRuns checks that an edited or removed scenario's
 // spilled run is removed with it, and that Close leaves the directory
 // empty; and that what the streamed mode cannot do says why.
@@ -207,10 +258,6 @@ func TestStreamedDropsItsRuns(t *testing.T) {
 	press(m, "x", "y") // removes the selected scenario, A
 	if got := names(); !slices.Equal(got, []string{"B-0"}) {
 		t.Errorf("after removing A: %v", got)
-	}
-	press(m, "w")
-	if !strings.Contains(m.status, "streamed trace") {
-		t.Errorf("export on a streamed trace: status %q", m.status)
 	}
 	press(m, "C")
 	if !strings.Contains(m.status, "streamed trace") {
@@ -339,7 +386,7 @@ func TestStreamedCloseWhileReplaying(t *testing.T) {
 		close(done)
 	}()
 	sc := &StreamConfig{Name: "slow", Dir: dir,
-		Open: func(func(read, total int64)) (*trace.Stream, error) {
+		Open: func(bool, func(read, total int64)) (*trace.Stream, error) {
 			r := &stallingReader{data: data, reading: reading, done: done, err: func() error { return mctx.Err() }, stalled: &stalled}
 			return trace.OpenReader("slow", r, trace.ReadOptions{})
 		}}

@@ -24,6 +24,7 @@ func newCompareCmd() *cobra.Command {
 		output   string
 		parallel int
 		stats    bool
+		stream   streamFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "compare TRACE -s SCENARIO -s SCENARIO ... -o REPORT",
@@ -39,7 +40,12 @@ func newCompareCmd() *cobra.Command {
 			"The report format follows -o's extension: .md (text charts), .html (one self-contained\n" +
 			"file with SVG charts), .json (versioned, complete), .csv (one row per request per\n" +
 			"scenario per seed). It is written atomically; a scenario that fails is named in the\n" +
-			"report and on stderr while the others still report (exit status 1).",
+			"report and on stderr while the others still report (exit status 1).\n\n" +
+			"--stream reads TRACE anew for every run instead of loading it, so memory follows each\n" +
+			"run's caches, routers and requests in flight, not the trace (times --parallel): for\n" +
+			"traces larger than memory. Its report has no competitive ratios (they replay each\n" +
+			"worker's whole sequence), no trace statistics (`kvscope trace stats` gives them) and\n" +
+			"no CSV; it says so, and what else differs, in its notes.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t0 := time.Now()
@@ -62,9 +68,18 @@ func newCompareCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := stream.check(cmd, args[0]); err != nil {
+				return err
+			}
+			if stream.on && format == analysis.FormatCSV {
+				return usagef("--stream writes no CSV (it would hold every request of every run): `kvscope run TRACE -s SCENARIO --spill DIR` keeps a run's records")
+			}
 			stderr := cmd.ErrOrStderr()
 			p := newPrinter(cmd)
 			defer p.Clear()
+			if stream.on {
+				return compareStreamed(cmd, p, args[0], opt, entries, sw, parallel, cf.seeds, stream, output, format)
+			}
 
 			tr, err := loadTrace(cmd, p, args[0], opt)
 			if err != nil {
@@ -125,6 +140,7 @@ func newCompareCmd() *cobra.Command {
 	fl.IntVar(&parallel, "parallel", 0, "runs at once (default: GOMAXPROCS)")
 	fl.BoolVar(&stats, "stats", false, "print stage timings (wall, CPU, CPU/wall of the replay stage) to stderr")
 	_ = fl.MarkHidden("stats")
+	stream.add(cmd)
 	addOutputFlags(cmd, true)
 	return cmd
 }
@@ -262,7 +278,7 @@ func compareCommand(cmd *cobra.Command, tracePath, out string) string {
 	for _, s := range specs {
 		args = append(args, "-s", s)
 	}
-	args = append(args, flagArgs(cmd, false, "scenario", "stats", "parallel", "output", "records")...)
+	args = append(args, flagArgs(cmd, false, "scenario", "stats", "parallel", "output", "records", "spill-dir")...)
 	args = append(args, "-o", out)
 	return analysis.ShellQuote(args)
 }

@@ -193,14 +193,16 @@ func streamConfig(path string, opt trace.ReadOptions, keep string) (*tui.StreamC
 	}
 	sc := &tui.StreamConfig{
 		Name: filepath.Base(path),
-		Open: func(progress func(read, total int64)) (*trace.Stream, error) {
+		Open: func(keepIDs bool, progress func(read, total int64)) (*trace.Stream, error) {
 			if now, err := os.Stat(path); err != nil {
 				return nil, err
 			} else if was.Mode().IsRegular() && (now.Size() != was.Size() || !now.ModTime().Equal(was.ModTime())) {
 				return nil, fmt.Errorf("%s: changed since the explorer opened it (%d bytes, modified %s; now %d bytes, modified %s): the scenarios would compare different traces",
 					path, was.Size(), was.ModTime().Format(time.RFC3339Nano), now.Size(), now.ModTime().Format(time.RFC3339Nano))
 			}
-			return trace.OpenWith(path, opt, counting(progress))
+			o := opt
+			o.KeepIDs = keepIDs || o.SkipBad
+			return trace.OpenWith(path, o, counting(progress))
 		},
 		Dir: keep, Keep: keep != "",
 	}

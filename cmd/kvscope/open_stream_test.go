@@ -30,7 +30,7 @@ func TestStreamConfigRefusesAChangedTrace(t *testing.T) {
 	if !sc.Keep || sc.Dir != filepath.Join(dir, "runs") {
 		t.Errorf("kept runs: Keep %v Dir %q", sc.Keep, sc.Dir)
 	}
-	s, err := sc.Open(func(int64, int64) {})
+	s, err := sc.Open(false, func(int64, int64) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestStreamConfigRefusesAChangedTrace(t *testing.T) {
 	if err := os.WriteFile(path, data[:len(data)/2], 0o666); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sc.Open(func(int64, int64) {}); err == nil || !strings.Contains(err.Error(), "changed since the explorer opened it") {
+	if _, err := sc.Open(false, func(int64, int64) {}); err == nil || !strings.Contains(err.Error(), "changed since the explorer opened it") {
 		t.Errorf("a shorter file: %v", err)
 	}
 	if err := os.WriteFile(path, data, 0o666); err != nil {
@@ -49,7 +49,7 @@ func TestStreamConfigRefusesAChangedTrace(t *testing.T) {
 	if err := os.Chtimes(path, later, later); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sc.Open(func(int64, int64) {}); err == nil || !strings.Contains(err.Error(), "changed since") {
+	if _, err := sc.Open(false, func(int64, int64) {}); err == nil || !strings.Contains(err.Error(), "changed since") {
 		t.Errorf("a file modified again: %v", err)
 	}
 }
