@@ -157,6 +157,9 @@ type PlanOptions struct {
 	// Progress, if set, is called after every finished cell of the local
 	// pool (serialised); total grows as rounds are added.
 	Progress func(done, total int)
+	// BlockSize names the default cache size in the trace's blocks when
+	// Plan has no trace (a Runner that reads it, StreamPlanRunner).
+	BlockSize int
 }
 
 // PlanCell is one independent run of a plan: an entry's scenario with one
@@ -190,9 +193,12 @@ func RunPlanCell(ctx context.Context, tr *trace.Trace, sc scenario.Scenario) (re
 	if err != nil {
 		return PlanCellResult{Error: err.Error()}
 	}
-	m := Summary(tr, run, sc)
-	res = PlanCellResult{Values: make(map[string]F, len(SLOMetrics)), Completed: m.Completed, Failed: m.Failed}
-	tpot := Summarize(tpotMs(tr, run))
+	return planCellOf(Summary(tr, run, sc), Summarize(tpotMs(tr, run)))
+}
+
+// planCellOf is a cell's result from its run's metrics and TPOT.
+func planCellOf(m RunMetrics, tpot Dist) PlanCellResult {
+	res := PlanCellResult{Values: make(map[string]F, len(SLOMetrics)), Completed: m.Completed, Failed: m.Failed}
 	for _, d := range []struct {
 		name string
 		d    Dist
@@ -271,6 +277,8 @@ func Plan(ctx context.Context, tr *trace.Trace, entries []Entry, opt PlanOptions
 			// Runner may plan without a trace).
 			if tr != nil {
 				s.sc = s.sc.Sized(tr.Info.BlockSize)
+			} else if opt.BlockSize > 0 {
+				s.sc = s.sc.Sized(opt.BlockSize)
 			}
 			s.seeds = seedsOf(s.sc, opt.Seeds)
 			probe := s.sc

@@ -23,6 +23,10 @@ type PlanResult struct {
 	// Wall is the search's wall time (not rendered: reports are
 	// deterministic).
 	Wall time.Duration `json:"-"`
+	// Notes say how the runs' figures were made where that is not Plan's
+	// own way (a streamed plan's: StreamPlanRunner); reports show them
+	// with the plan's facts.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // PlanScenario is one scenario's answer: the cheapest candidate that

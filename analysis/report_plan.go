@@ -143,6 +143,9 @@ func (r *PlanReport) factRows() [][2]string {
 		[2]string{"seeds (randomized scenarios)", "1.." + strconv.Itoa(r.Seeds)},
 		[2]string{"runs / rounds", fmt.Sprintf("%d / %d", r.Runs, r.Rounds)},
 	)
+	for _, n := range r.Notes {
+		rows = append(rows, [2]string{"note", n})
+	}
 	return rows
 }
 

@@ -28,6 +28,7 @@ func newPlanCmd() *cobra.Command {
 		asJSON     bool
 		output     string
 		stats      bool
+		stream     streamFlags
 	)
 	var gpuNames []string
 	for _, g := range gpuprofile.GPUs() {
@@ -147,27 +148,53 @@ func newPlanCmd() *cobra.Command {
 				return err
 			}
 			opt.Seed = sf.seed
-			p := newPrinter(cmd)
-			defer p.Clear()
-			tr, err := loadTrace(cmd, p, args[0], opt)
-			if err != nil {
+			if err := stream.check(cmd, args[0]); err != nil {
 				return err
 			}
+			p := newPrinter(cmd)
+			defer p.Clear()
 			stderr := cmd.ErrOrStderr()
-			if n := trace.NoPrefixNote(tr.Info.Format); n != "" {
+			popt := analysis.PlanOptions{
+				SLOs: slos, MaxWorkers: maxWorkers, Seeds: seeds, Parallel: parallel, GPUs: planGPUs,
+				Progress: countProgress(p, "plan", "runs", 0),
+			}
+			var (
+				tr     *trace.Trace
+				info   trace.Info
+				runner *analysis.StreamPlanRunner
+			)
+			if stream.on {
+				// Every run reads the trace anew: here only its
+				// header, for the block size the scenarios are sized in.
+				if info, err = streamInfo(args[0], opt); err != nil {
+					return err
+				}
+				runner = &analysis.StreamPlanRunner{Open: stream.open(args[0], opt, nil), Parallel: parallel,
+					Options: stream.options(), Progress: popt.Progress}
+				popt.Runner, popt.BlockSize, popt.Progress = runner.Run, info.BlockSize, nil
+			} else {
+				if tr, err = loadTrace(cmd, p, args[0], opt); err != nil {
+					return err
+				}
+				info = tr.Info
+			}
+			if n := trace.NoPrefixNote(info.Format); n != "" {
 				p.Clear()
 				fmt.Fprintf(stderr, "note: %s\n", n)
 			}
 			tLoad := time.Now()
-			res, err := analysis.Plan(cmd.Context(), tr, entries, analysis.PlanOptions{
-				SLOs: slos, MaxWorkers: maxWorkers, Seeds: seeds, Parallel: parallel, GPUs: planGPUs,
-				Progress: countProgress(p, "plan", "runs", 0),
-			})
+			res, err := analysis.Plan(cmd.Context(), tr, entries, popt)
 			p.Clear()
 			if err != nil {
 				return err
 			}
-			rep := &analysis.PlanReport{Command: planCommand(cmd, args[0]), Version: version, Stats: trace.StatsOf(tr), PlanResult: res}
+			rep := &analysis.PlanReport{Command: planCommand(cmd, args[0]), Version: version, PlanResult: res}
+			if runner != nil {
+				res.Trace = runner.Info()
+				res.Notes = append(runner.Notes(), analysis.StreamStatsNote)
+			} else {
+				rep.Stats = trace.StatsOf(tr)
+			}
 			if asJSON {
 				err = rep.WriteJSON(cmd.OutOrStdout())
 			} else {
@@ -213,8 +240,20 @@ func newPlanCmd() *cobra.Command {
 	fl.StringVarP(&output, "output", "o", "", "also write the report to FILE (.md, .html, .json or .csv), atomically")
 	fl.BoolVar(&stats, "stats", false, "print the search's wall time and run count to stderr")
 	_ = fl.MarkHidden("stats")
+	stream.add(cmd)
 	addOutputFlags(cmd, true)
 	return cmd
+}
+
+// streamInfo opens the trace at path and returns its information before
+// any request is read (format, block size, reader options).
+func streamInfo(path string, opt trace.ReadOptions) (trace.Info, error) {
+	s, err := trace.Open(path, opt)
+	if err != nil {
+		return trace.Info{}, err
+	}
+	defer s.Close()
+	return s.Info(), nil
 }
 
 // priceTable lists the default GPU prices with their sources.
@@ -250,6 +289,6 @@ func planCommand(cmd *cobra.Command, tracePath string) string {
 	for _, s := range specs {
 		args = append(args, "-s", s)
 	}
-	args = append(args, flagArgs(cmd, false, "scenario", "stats", "parallel", "json")...)
+	args = append(args, flagArgs(cmd, false, "scenario", "stats", "parallel", "json", "spill-dir")...)
 	return analysis.ShellQuote(args)
 }
