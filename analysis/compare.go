@@ -93,6 +93,10 @@ type ComparePlan struct {
 	p       *plan
 	main    []planned
 	sweep   [][]planned
+	// open and so, when so is set (SetStream), make the cells streamed
+	// runs (CompareStream's).
+	open OpenFunc
+	so   *StreamCompareOptions
 }
 
 // PlanCompare plans a comparison without running it.

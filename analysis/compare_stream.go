@@ -82,6 +82,7 @@ func CompareStream(ctx context.Context, open OpenFunc, entries []Entry, opt Comp
 	if err != nil {
 		return nil, err
 	}
+	cp.SetStream(open, so)
 	start := time.Now()
 	jobs := cp.p.jobs
 	results := make([]jobResult, len(jobs))
@@ -98,9 +99,38 @@ func CompareStream(ctx context.Context, open OpenFunc, entries []Entry, opt Comp
 			return nil, ie.Err
 		}
 	}
-	cmp := cp.assemble(infos[0], results, Timing{Wall: time.Since(start), Runs: len(jobs)})
+	info := infos[0]
+	if i, ok := firstRun(results); ok {
+		info = results[i].m.Trace
+	}
+	return cp.streamed(info, results, Timing{Wall: time.Since(start), Runs: len(jobs)}), nil
+}
+
+// SetStream makes the plan's cells streamed runs, as CompareStream makes
+// them, reading the trace through open (nil where the plan only merges
+// results: MergeSweep then assembles the streamed comparison, its notes
+// included).
+func (cp *ComparePlan) SetStream(open OpenFunc, so StreamCompareOptions) {
+	cp.open, cp.so = open, &so
+}
+
+// firstRun is the index of the first run that succeeded.
+func firstRun(results []jobResult) (int, bool) {
+	for i := range results {
+		if results[i].err == nil {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// streamed assembles a streamed comparison (SetStream) with its notes:
+// the streamed one, the percentiles' and, per run of the main scenarios,
+// its id recycling and an approximate max_load bound.
+func (cp *ComparePlan) streamed(info trace.Info, results []jobResult, timing Timing) *Comparison {
+	cmp := cp.assemble(info, results, timing)
 	cmp.Notes = append(cmp.Notes, StreamedNote)
-	if so.Sketch {
+	if cp.so.Sketch {
 		cmp.Notes = append(cmp.Notes, SketchNote+"; the TTFT CDF's values too")
 	} else {
 		cmp.Notes = append(cmp.Notes, ExactSpilledNote)
@@ -117,7 +147,7 @@ func CompareStream(ctx context.Context, open OpenFunc, entries []Entry, opt Comp
 			}
 		}
 	}
-	return cmp, nil
+	return cmp
 }
 
 // runOneStream runs one job of a streamed comparison on a reading of its

@@ -241,9 +241,16 @@ func (r *CellResult) job() jobResult {
 	return jr
 }
 
-// RunCell runs cell i of the plan on tr.
+// RunCell runs cell i of the plan on tr, or, when the plan is streamed
+// (SetStream), on a fresh reading of the trace (tr is then not used; a
+// reading error is the cell's error).
 func (cp *ComparePlan) RunCell(ctx context.Context, tr *trace.Trace, i int) CellResult {
-	jr := runOne(ctx, tr, cp.p.jobs[i], cp.opt.Points, nil)
+	var jr jobResult
+	if cp.so != nil {
+		jr, _ = runOneStream(ctx, cp.open, cp.p.jobs[i], cp.opt.Points, *cp.so)
+	} else {
+		jr = runOne(ctx, tr, cp.p.jobs[i], cp.opt.Points, nil)
+	}
 	r := CellResult{Metrics: jr.m, Charts: jr.charts, Records: jr.records}
 	if jr.err != nil {
 		r.Error = jr.err.Error()
@@ -427,6 +434,17 @@ func (c *SweepCells) MergeSweep(cp *ComparePlan, dirs []string) (*Comparison, er
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("sweep merge: %d of %d cells have no result in %s: cell ids %s (cell i belongs to shard i mod N: run those shards again)",
 			len(missing), len(c.Cells), strings.Join(dirs, ", "), idRanges(missing))
+	}
+	if cp.so != nil {
+		// A streamed sweep's cells read the trace's description as they
+		// ran (its skipped lines are known only at the end), from the
+		// planned path.
+		info := c.Trace
+		if i, ok := firstRun(results); ok {
+			info = results[i].m.Trace
+			info.Source = c.Trace.Source
+		}
+		return cp.streamed(info, results, Timing{Runs: len(c.Cells)}), nil
 	}
 	return cp.assemble(c.Trace, results, Timing{Runs: len(c.Cells)}), nil
 }

@@ -55,6 +55,8 @@ func newPlanCmd() *cobra.Command {
 			"Output: the answer table on stdout (or --json), and -o REPORT by extension (.md, .html, .json,\n" +
 			".csv; written atomically) with the margins at the answer and one worker below it and every\n" +
 			"probed count. A scenario that no fleet meets says so, with by how much the best one misses.\n\n" +
+			"--stream reads TRACE anew for every run instead of loading it (a trace larger than memory):\n" +
+			"the same answers, without the trace's statistics; the report's notes say how it ran.\n\n" +
 			"Default prices (US$ per GPU-hour; list prices of one provider, for comparing GPUs; yours differ):\n" + priceTable(),
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -42,13 +42,15 @@ func newSweepCmd() *cobra.Command {
 	return cmd
 }
 
-// sweepPlanFlags are sweep plan's flags: compare's, --records and -o. The
-// spec's arguments are these flags as given (less -o); run and merge
-// parse them back into a fresh set to plan the same cells.
+// sweepPlanFlags are sweep plan's flags: compare's, --records, --stream's
+// and -o. The spec's arguments are these flags as given (less -o and
+// --spill-dir, which are this machine's); run and merge parse them back
+// into a fresh set to plan the same cells.
 type sweepPlanFlags struct {
 	cf      compareFlags
 	records bool
 	output  string
+	stream  streamFlags
 }
 
 func newSweepPlanFlags(cmd *cobra.Command) *sweepPlanFlags {
@@ -57,6 +59,7 @@ func newSweepPlanFlags(cmd *cobra.Command) *sweepPlanFlags {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.records, "records", false, "keep every request's row in the cells (needed to merge into a .csv report)")
 	fl.StringVarP(&f.output, "output", "o", "", "cells file to write (.json)")
+	f.stream.add(cmd)
 	return f
 }
 
@@ -68,7 +71,9 @@ func newSweepPlanCmd() *cobra.Command {
 		Long: "plan takes compare's flags (kvscope help compare) and writes the comparison's cells: one\n" +
 			"per distinct run (scenario at one swept value and one seed), with the spec they come from\n" +
 			"(kvscope's version, the trace path, the SHA-256 and size of its content, the flags) and\n" +
-			"its hash. The trace is read once here for the report's trace statistics.",
+			"its hash. The trace is read once here for the report's trace statistics, unless --stream:\n" +
+			"then every cell reads the trace anew as it runs, and the merged report is compare\n" +
+			"--stream's (no ratios, statistics or CSV).",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.output == "" {
@@ -80,6 +85,12 @@ func newSweepPlanCmd() *cobra.Command {
 			entries, sw, err := f.cf.setup(cmd)
 			if err != nil {
 				return err
+			}
+			if err := f.stream.check(cmd, args[0]); err != nil {
+				return err
+			}
+			if f.stream.on && f.records {
+				return usagef("sweep plan: --stream keeps no request rows (--records): `kvscope run TRACE -s SCENARIO --spill DIR` keeps a run's")
 			}
 			cp, err := analysis.PlanCompare(entries, analysis.CompareOptions{Seeds: f.cf.seeds, Sweep: sw, KeepRecords: f.records})
 			if err != nil {
@@ -96,22 +107,29 @@ func newSweepPlanCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p := newPrinter(cmd)
-			defer p.Clear()
-			tr, err := loadTrace(cmd, p, args[0], opt)
-			p.Clear()
-			if err != nil {
-				return err
-			}
 			c := &analysis.SweepCells{
 				Spec: analysis.SweepSpec{
 					Kind: analysis.CellKindCompare, KVScopeVersion: versionString(),
 					Trace: args[0], TraceSHA256: sum, TraceBytes: size,
-					Args: flagArgs(cmd, false, "output"),
+					Args: flagArgs(cmd, false, "output", "spill-dir"),
 				},
-				Trace: tr.Info,
-				Stats: trace.StatsOf(tr),
 				Cells: cp.Cells(),
+			}
+			p := newPrinter(cmd)
+			defer p.Clear()
+			if f.stream.on {
+				// The cells read the trace; the merge takes its
+				// description from them (the planned path kept).
+				if c.Trace, err = streamInfo(args[0], opt); err != nil {
+					return err
+				}
+			} else {
+				tr, err := loadTrace(cmd, p, args[0], opt)
+				p.Clear()
+				if err != nil {
+					return err
+				}
+				c.Trace, c.Stats = tr.Info, trace.StatsOf(tr)
 			}
 			c.SpecHash = c.Spec.Hash()
 			if err := analysis.WriteSweepCells(f.output, c); err != nil {
@@ -136,6 +154,7 @@ type sweepPlan struct {
 	flags   *cobra.Command
 	records bool
 	opt     trace.ReadOptions
+	stream  streamFlags
 }
 
 // loadSweepPlan reads a cells file, checks that this kvscope planned it
@@ -174,7 +193,11 @@ func loadSweepPlan(path string) (*sweepPlan, error) {
 	if err != nil {
 		return nil, bad(err)
 	}
-	return &sweepPlan{path: path, cells: c, cp: cp, flags: fresh, records: f.records, opt: opt}, nil
+	sp := &sweepPlan{path: path, cells: c, cp: cp, flags: fresh, records: f.records, opt: opt, stream: f.stream}
+	if f.stream.on {
+		sp.cp.SetStream(nil, f.stream.options()) // run opens the trace where it is
+	}
+	return sp, nil
 }
 
 // parseShard reads --shard I/N, or /N with I from JOB_COMPLETION_INDEX.
@@ -208,6 +231,7 @@ func parseShard(s string, getenv func(string) string) (index, count int, err err
 func newSweepRunCmd() *cobra.Command {
 	var (
 		cellsPath, shard, out, tracePath string
+		spillDir                         string
 		retries, parallel                int
 	)
 	cmd := &cobra.Command{
@@ -237,6 +261,9 @@ func newSweepRunCmd() *cobra.Command {
 			sp, err := loadSweepPlan(cellsPath)
 			if err != nil {
 				return err
+			}
+			if spillDir != "" && !sp.stream.on {
+				return usagef("sweep run: --spill-dir is for cells planned with --stream")
 			}
 			if out == "" {
 				out = filepath.Dir(cellsPath)
@@ -271,15 +298,25 @@ func newSweepRunCmd() *cobra.Command {
 			if sum != sp.cells.Spec.TraceSHA256 {
 				return fmt.Errorf("trace %s: content SHA-256 %s, but the cells were planned on %s (%s: spec.trace_sha256)", tracePath, sum, sp.cells.Spec.TraceSHA256, cellsPath)
 			}
-			p := newPrinter(cmd)
-			defer p.Clear()
-			tr, err := loadTrace(cmd, p, tracePath, sp.opt)
-			p.Clear()
-			if err != nil {
-				return err
+			var tr *trace.Trace
+			if sp.stream.on {
+				so := sp.stream.options()
+				so.TempDir = spillDir
+				if err := checkDir(spillDir); err != nil {
+					return err
+				}
+				sp.cp.SetStream(sp.stream.open(tracePath, sp.opt, nil), so)
+			} else {
+				p := newPrinter(cmd)
+				defer p.Clear()
+				tr, err = loadTrace(cmd, p, tracePath, sp.opt)
+				p.Clear()
+				if err != nil {
+					return err
+				}
+				// Same content, maybe another path: the runs see the planned one.
+				tr.Info.Source = sp.cells.Trace.Source
 			}
-			// Same content, maybe another path: the runs see the planned one.
-			tr.Info.Source = sp.cells.Trace.Source
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -311,6 +348,7 @@ func newSweepRunCmd() *cobra.Command {
 	fl.StringVar(&tracePath, "trace", "", "trace path here (default: the planned path); its content must be the planned one")
 	fl.IntVar(&retries, "retries", 1, "runs again of a cell whose run fails")
 	fl.IntVar(&parallel, "parallel", 0, "cells at once (default: GOMAXPROCS)")
+	fl.StringVar(&spillDir, "spill-dir", "", "cells planned with --stream: directory for the exact percentiles' values and the charted runs' states (default: the system's temporary directory)")
 	addOutputFlags(cmd, true)
 	return cmd
 }
@@ -391,6 +429,9 @@ func newSweepMergeCmd() *cobra.Command {
 				Version:    version,
 				Stats:      sp.cells.Stats,
 				Comparison: cmp,
+			}
+			if sp.stream.on {
+				cmp.Notes = append(cmp.Notes, analysis.StreamStatsNote) // as compare --stream
 			}
 			if err := rep.WriteFile(output, format); err != nil {
 				return fmt.Errorf("report %s: %w", output, err)
