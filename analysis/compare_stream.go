@@ -41,6 +41,9 @@ import (
 //     comparison's error, as it is when Compare's caller loads the trace.
 //   - No per-request records: KeepRecords (the CSV report) is refused, as
 //     it would hold every request of every run.
+//   - A sweep spread over machines runs the same cells (ComparePlan.
+//     SetStream) and MergeSweep assembles the same comparison, notes
+//     included, taking the trace's description from the cells' runs.
 
 // StreamCompareOptions are CompareStream's choices beyond CompareOptions.
 type StreamCompareOptions struct {

@@ -70,8 +70,16 @@
 //     table (4 bytes per block occurrence): exact, held in memory, so
 //     --vs-opt runs hold the trace (as do session_timing=closed and
 //     keep_outputs, which need later turns: sim.CanStream).
-//   - compare, plan, sweeps and the explorer still hold the trace and the
-//     runs' records, event logs and series (Compare reads them all).
+//   - Compare, Plan's own runner, sweeps' plain cells and the explorer
+//     hold the trace and the runs' records, event logs and series.
+//     Their streamed forms read the trace anew for every run and hold
+//     each run's summary: CompareStream (compare_stream.go: everything
+//     Compare reports to the bit but the competitive ratios, which it
+//     leaves out and its Notes say so; charts through a temporary states
+//     spill set; no per-request records), ComparePlan.SetStream (a
+//     sweep's cells as CompareStream runs them, merged into the same
+//     comparison) and StreamPlanRunner (plan_stream.go: Plan's figures to
+//     the bit, TPOT values held at 8 bytes a request unless sketched).
 //
 // Exact percentiles in bounded memory (issue 18 point 2; valuespill.go):
 // Tally.SpillValues (on in `kvscope run`'s streamed runs) holds at most

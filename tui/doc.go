@@ -64,12 +64,15 @@
 // points), and the metrics table at the cursor analysis.SpilledMetrics
 // (off the event loop, from the last checkpoint before the cursor, on a
 // second handle since the spill readers share a buffer; its percentiles
-// are sketched, and the pane says so). The trace pane's figures come from the first streamed replay
-// to finish (traceSummary). What needs the whole trace is left out and
-// said to be: the competitive ratios, per-worker router scores, the trace
-// statistics over block ids and the curve overlay. The report export reads
-// the trace anew for each scenario (analysis.CompareStream: no ratios, no
-// statistics, no CSV; the report's notes say so).
+// are sketched, and the pane says so). The trace pane's figures come from
+// the first streamed replay to finish (traceSummary). Every worker's
+// router score and true cached prefix per request come from the run's
+// detail file (sim.SpillWriter.Detail, 8 bytes a worker a request). What
+// needs the whole trace is left out and said to be: the competitive
+// ratios, the trace statistics over block ids and the curve overlay. The
+// report export reads the trace anew for each scenario
+// (analysis.CompareStream: no ratios, no statistics, no CSV; the report's
+// notes say so).
 // Spilled runs are removed with their scenario (edit, removal, exit)
 // unless StreamConfig.Keep.
 //
@@ -89,10 +92,11 @@
 //     arrivals.
 //   - "The request at the cursor" is the last request that arrived at or
 //     before the cursor.
-//   - Per-worker prefix matches are shown only as the run records them: the
-//     true hit on the chosen worker at prefill start, and the router's own
-//     per-worker scores (matched tokens for cache_aware); sim.Run does not
-//     record the other workers' true matches.
+//   - Per-worker prefix matches are shown as the run records them: the
+//     true hit on the chosen worker at prefill start, the router's own
+//     per-worker scores (matched tokens for cache_aware) and every
+//     worker's true cached prefix at the request's arrival (Run.Matches;
+//     a streamed run's detail file).
 //   - Competitive ratios (bounds pane) are the whole run's sequential
 //     replay (SPEC §5), not up to the cursor; the pane says so.
 //   - The metrics table at the cursor (analysis.MetricsAt, a few ms on a

@@ -117,7 +117,7 @@ func (p *requestPane) lines() []string {
 		}
 		scores, matches := sl.data.scores(i)
 		if scores == nil {
-			out = append(out, st.dim.Render("  router scores: not kept by a streamed run (the decision above is)"))
+			out = append(out, st.dim.Render("  router scores: not in this spilled run (the decision above is)"))
 			continue
 		}
 		hi := 0.0

@@ -46,6 +46,9 @@ type spilledRun struct {
 	arrivalT   time.Duration
 	arrivalOK  bool
 	probes     map[int]time.Duration
+	// dScores and dMatches are scores' rows.
+	dScores  []float32
+	dMatches []int32
 }
 
 // probeDepth is how many steps of firstAfter's search are cached.
@@ -110,9 +113,23 @@ func (r *spilledRun) request(i int) reqInfo {
 	return q
 }
 
-// scores are not kept by a streamed run: its records hold the decision
-// (chosen worker, runner-up, why) but not every worker's score.
-func (r *spilledRun) scores(int) ([]float32, []int32) { return nil, nil }
+// scores reads request i's router scores and true cached prefixes from
+// the run's detail file (sim.SpillWriter.Detail); nil for a run spilled
+// without it. The slices are reused by the next call.
+func (r *spilledRun) scores(i int) ([]float32, []int32) {
+	d := r.ui.Detail
+	if d == nil {
+		return nil, nil
+	}
+	if r.dScores == nil {
+		r.dScores, r.dMatches = make([]float32, r.f.workers), make([]int32, r.f.workers)
+	}
+	if err := d.Read(i, r.dScores, r.dMatches); err != nil {
+		r.fail(err)
+		return nil, nil
+	}
+	return r.dScores, r.dMatches
+}
 
 func (r *spilledRun) numEvents() int { return r.ui.Events.Len() }
 

@@ -25,10 +25,10 @@ import (
 //
 // What the streamed mode leaves out, because it needs the whole trace in
 // memory: the competitive ratios (each worker's whole sequence replayed
-// by opt and Belady), every worker's router score per request (the
-// decision, runner-up and cached prefix are kept), the trace statistics
-// over block ids (unique blocks, infinite-cache hit ratio) and the cache
-// curve overlay. The report export reads the trace anew for each
+// by opt and Belady), the trace statistics over block ids (unique blocks,
+// infinite-cache hit ratio) and the cache curve overlay. Every worker's
+// router score and true cached prefix per request are spilled with the
+// run (sim.SpillWriter.Detail), as a held run keeps them. The report export reads the trace anew for each
 // scenario (analysis.CompareStream, as `kvscope compare --stream`). The
 // chart of TTFT medians and the metrics table at the cursor take their
 // percentiles from sketches (analysis.SketchNote).
@@ -162,6 +162,12 @@ func streamReplay(ctx context.Context, sc *StreamConfig, e Entry, dir string, pr
 		},
 	}
 	w.Hook(&opt)
+	// Every worker's router score and true cached prefix per request, for
+	// the request pane, as a held run keeps them (sim.Options.RequestDetail).
+	if err := w.Detail(&opt); err != nil {
+		w.Abort()
+		return nil, nil, nil, err
+	}
 	run, err := sim.SimulateStream(ctx, s, e.Scenario, opt)
 	if err == nil {
 		// Cancelled as the trace ended: its scenario or the explorer is

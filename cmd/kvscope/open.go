@@ -42,8 +42,8 @@ func newOpenCmd() *cobra.Command {
 			"keys, a/e/x to add, edit or remove a scenario, w to write the comparison report. With\n" +
 			"--attach, live workers replay the trace too and show beside the model. With --stream,\n" +
 			"the trace is not held: each scenario reads it anew and spills its run to disk, and the\n" +
-			"panes read the runs back (for traces larger than memory; no competitive ratios, per-worker\n" +
-			"router scores, curve or report). Standard output must be a terminal.",
+			"panes read the runs back (for traces larger than memory; no competitive ratios or curve;\n" +
+			"w writes compare --stream's report). Standard output must be a terminal.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Without -s, --router or --evict: the default comparison.
@@ -153,7 +153,7 @@ func newOpenCmd() *cobra.Command {
 	cmd.Flags().StringVar(&export, "export", "kvscope-report.md", "report file the w key writes (.md, .html, .json or .csv)")
 	cmd.Flags().StringVar(&theme, "theme", "auto", "colors: auto (ask the terminal), dark or light; NO_COLOR turns colors off")
 	lf.add(cmd)
-	cmd.Flags().BoolVar(&stream, "stream", false, "do not hold the trace: each scenario streams it and spills its run to disk, and the panes read it back (traces larger than memory; no ratios, scores, curve or report)")
+	cmd.Flags().BoolVar(&stream, "stream", false, "do not hold the trace: each scenario streams it and spills its run to disk, and the panes read it back (traces larger than memory; no ratios or curve; w writes compare --stream's report)")
 	cmd.Flags().StringVar(&keepIn, "spill-dir", "", "with --stream (implied): keep the scenarios' spilled runs in this directory (new or empty), one per replay (kvscope inspect reads them); default a temporary directory removed at exit")
 	return cmd
 }

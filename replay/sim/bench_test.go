@@ -113,8 +113,21 @@ func BenchmarkStateAt(b *testing.B) {
 // the spill's sinks writing a spilled run, against the same run without
 // sinks, measured in the same benchmark. It reports the ratio of the two times, the bytes
 // spilled per request and the time the writers' Close takes (committing
-// the files: flush, fsync, rename), part of the sinks' time.
+// the files: flush, fsync, rename), part of the sinks' time. Sub-benchmark
+// detail also writes the detail file (SpillWriter.Detail: every worker's
+// router score and true cached prefix per request, one cache match per
+// worker per request), as the streamed explorer does.
 func BenchmarkStreamSinks(b *testing.B) {
+	for _, detail := range []bool{false, true} {
+		name := "spill"
+		if detail {
+			name = "spill+detail"
+		}
+		b.Run(name, func(b *testing.B) { benchStreamSinks(b, detail) })
+	}
+}
+
+func benchStreamSinks(b *testing.B, detail bool) {
 	path := filepath.Join(testenv.SharedTraces(b), "mooncake", "conversation_trace.jsonl")
 	sc := mustScenario(b, "cache_aware+lru;workers=8;cache_blocks=4000")
 	dir := b.TempDir()
@@ -142,6 +155,11 @@ func BenchmarkStreamSinks(b *testing.B) {
 		}
 		var opt StreamOptions
 		w.Hook(&opt)
+		if detail {
+			if err := w.Detail(&opt); err != nil {
+				b.Fatal(err)
+			}
+		}
 		var fin *Run
 		opt.OnEnd = func(r *Run) { fin = r }
 		st := time.Now()

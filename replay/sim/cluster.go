@@ -106,6 +106,11 @@ type cluster struct {
 	src      *source
 	win      window
 	onRecord func(*Record, *trace.Request)
+	// onDetail (StreamOptions.OnDetail) hears each routed request's
+	// scores and matches, computed into dScores and dMatches.
+	onDetail func(x int, scores []float32, matches []int32)
+	dScores  []float32
+	dMatches []int32
 	checks   *streamChecks
 	// sinks take a streamed run's events, samples and loads (nil: none).
 	sinks *sinks

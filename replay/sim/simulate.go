@@ -405,6 +405,21 @@ func (c *cluster) loop() error {
 	return nil
 }
 
+// detailRows are where request x's per-worker router scores and true
+// cached prefixes go: its rows of Run.Scores and Run.Matches
+// (Options.RequestDetail), the scratch rows handed to
+// StreamOptions.OnDetail, or nil for a run that keeps neither.
+func (c *cluster) detailRows(x int32) ([]float32, []int32) {
+	switch {
+	case c.run.Matches != nil:
+		return c.run.RequestScores(int(x)), c.run.RequestMatches(int(x))
+	case c.onDetail != nil:
+		clear(c.dScores)
+		return c.dScores, c.dMatches
+	}
+	return nil, nil
+}
+
 // arrive routes request x at t and queues it on the chosen worker.
 func (c *cluster) arrive(x int32, t time.Duration) {
 	c.cur = x
@@ -416,9 +431,8 @@ func (c *cluster) arrive(x int32, t time.Duration) {
 		c.finish(rec, r, -1, t, true)
 		return
 	}
-	detail := c.run.Matches != nil
-	if detail {
-		m := c.run.RequestMatches(int(x))
+	scores, m := c.detailRows(x)
+	if m != nil {
 		for w, wk := range c.workers {
 			if wk.vl != nil {
 				m[w] = int32(vllmPromptMatch(wk.vl.pool, r, c.tr.Info.BlockSize))
@@ -430,11 +444,13 @@ func (c *cluster) arrive(x int32, t time.Duration) {
 	d := c.router.Route(t, r)
 	rec.Worker = int16(d.Worker)
 	rec.Why = d.Why
-	if detail {
-		sc := c.run.RequestScores(int(x))
+	if scores != nil {
 		for i, s := range d.Scores {
-			sc[i] = float32(s)
+			scores[i] = float32(s)
 		}
+	}
+	if c.onDetail != nil {
+		c.onDetail(int(x), scores, m)
 	}
 	c.logEvent(t, LogRouted, x, d.Worker)
 	c.sampleLoads(t)

@@ -45,6 +45,7 @@ var spillVersions = map[string]uint16{
 	eventsKind:   1,
 	samplesKind:  1,
 	loadsKind:    1,
+	detailKind:   1,
 }
 
 // spillWriter writes one spill file: rows as they come, the footer at

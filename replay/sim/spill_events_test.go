@@ -262,6 +262,17 @@ func TestEventsFileErrors(t *testing.T) {
 	}
 }
 
+// fuzzFile writes a fuzzer's bytes to a new file name and returns its
+// path.
+func fuzzFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // FuzzOpenEvents: any bytes open as an events file or give an error;
 // reading every row, scanning and searching never panic.
 func FuzzOpenEvents(f *testing.F) {
@@ -273,11 +284,7 @@ func FuzzOpenEvents(f *testing.F) {
 	f.Add(good[:len(good)-1])
 	f.Add([]byte("KVSCOPE\x00EVNT"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(t.TempDir(), "e.kvs")
-		if err := os.WriteFile(p, data, 0o666); err != nil {
-			t.Fatal(err)
-		}
-		ef, err := OpenEvents(p)
+		ef, err := OpenEvents(fuzzFile(t, "e.kvs", data))
 		if err != nil {
 			return
 		}

@@ -128,16 +128,24 @@ func OpenRequests(path string) (*RequestFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var foot RequestsFooter
-	if err := s.decodeJSON("footer", s.footer, &foot); err != nil {
+	if err := s.checkRequestsFooter(); err != nil {
 		s.close()
 		return nil, err
 	}
-	if foot.Requests != s.rows {
-		s.close()
-		return nil, &SpillError{Path: path, Field: "footer: requests", Err: fmt.Errorf("%d, but the file holds %d rows", foot.Requests, s.rows)}
-	}
 	return &RequestFile{s: s, buf: make([]byte, requestRowBytes)}, nil
+}
+
+// checkRequestsFooter checks a file whose footer is a RequestsFooter (a
+// requests or detail file): one row a request.
+func (s *spillFile) checkRequestsFooter() error {
+	var foot RequestsFooter
+	if err := s.decodeJSON("footer", s.footer, &foot); err != nil {
+		return err
+	}
+	if foot.Requests != s.rows {
+		return &SpillError{Path: s.path, Field: "footer: requests", Err: fmt.Errorf("%d, but the file holds %d rows", foot.Requests, s.rows)}
+	}
+	return nil
 }
 
 // Len is the number of requests.

@@ -20,6 +20,8 @@ import (
 //	              blocks, session, turn, line), trace order (OpenRequests)
 //	events.kve    the event log, time order (OpenEvents)
 //	states/       each worker's samples and the router's loads (OpenStates)
+//	detail.kvd    optional (SpillWriter.Detail): every request's per-worker
+//	              router scores and true cached prefixes (OpenDetail)
 //
 // The records file is committed last: a directory whose records file is
 // missing was not finished.
@@ -28,6 +30,7 @@ const (
 	spillRequestsName = "requests.kvq"
 	spillEventsName   = "events.kve"
 	spillStatesName   = "states"
+	spillDetailName   = "detail.kvd"
 )
 
 // SpillWriter writes a spilled run (CreateSpill).
@@ -37,6 +40,8 @@ type SpillWriter struct {
 	reqs    *RequestWriter
 	events  *EventWriter
 	states  *StateWriter
+	detail  *DetailWriter // nil unless Detail
+	workers int
 	err     error
 }
 
@@ -49,7 +54,7 @@ func CreateSpill(dir string, sc scenario.Scenario) (_ *SpillWriter, err error) {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, err
 	}
-	w := &SpillWriter{dir: dir}
+	w := &SpillWriter{dir: dir, workers: sc.Workers}
 	defer func() {
 		if err != nil {
 			w.Abort()
@@ -85,6 +90,22 @@ func (w *SpillWriter) Hook(opt *StreamOptions) {
 	opt.OnLoads = w.states.AddLoads
 }
 
+// Detail adds the detail file to the run (every request's router scores
+// and true cached prefixes, at the cost of one cache match per worker per
+// request) and sets opt.OnDetail to write it; WriteRun writes a
+// whole-trace run's Run.Scores and Run.Matches when it has them.
+func (w *SpillWriter) Detail(opt *StreamOptions) error {
+	d, err := CreateDetail(filepath.Join(w.dir, spillDetailName), w.workers)
+	if err != nil {
+		return err
+	}
+	w.detail = d
+	if opt != nil {
+		opt.OnDetail = d.Add
+	}
+	return nil
+}
+
 func (w *SpillWriter) addRecord(r *Record, q *trace.Request) {
 	if w.err == nil {
 		w.err = w.records.Add(r)
@@ -105,6 +126,9 @@ func (w *SpillWriter) WriteRun(run *Run, tr *trace.Trace) {
 	}
 	for i := range run.Records {
 		w.addRecord(&run.Records[i], &tr.Requests[i])
+		if w.detail != nil && run.Matches != nil {
+			w.detail.Add(i, run.RequestScores(i), run.RequestMatches(i))
+		}
 	}
 	for _, e := range run.Events {
 		w.events.Add(e)
@@ -143,6 +167,14 @@ func (w *SpillWriter) Close(run *Run) error {
 		w.Abort()
 		return err
 	}
+	if w.detail != nil {
+		// A streamed run counts its requests; a whole-trace run has records.
+		n := max(run.Requests, len(run.Records))
+		if err := w.detail.Close(n); err != nil {
+			w.Abort()
+			return err
+		}
+	}
 	if err := w.records.Close(run); err != nil {
 		w.Abort()
 		return err
@@ -164,6 +196,9 @@ func (w *SpillWriter) Abort() {
 	if w.states != nil {
 		w.states.Abort()
 	}
+	if w.detail != nil {
+		w.detail.Abort()
+	}
 }
 
 // Spilled is an open spilled run: its records, requests, event log and
@@ -174,6 +209,8 @@ type Spilled struct {
 	Requests *RequestFile
 	Events   *EventFile
 	States   *StateFile
+	// Detail is nil for a run spilled without it (SpillWriter.Detail).
+	Detail *DetailFile
 }
 
 // OpenSpill opens the spilled run in dir.
@@ -205,6 +242,14 @@ func OpenSpill(dir string) (_ *Spilled, err error) {
 	if s.States.Workers() != s.Records.Footer().Workers {
 		return nil, &SpillError{Path: dir, Field: "workers", Err: fmt.Errorf("states of %d workers, records of %d", s.States.Workers(), s.Records.Footer().Workers)}
 	}
+	switch s.Detail, err = OpenDetail(filepath.Join(dir, spillDetailName), s.Records.Footer().Workers); {
+	case errors.Is(err, os.ErrNotExist):
+		s.Detail, err = nil, nil
+	case err != nil:
+		return nil, err
+	case s.Detail.Len() != s.Records.Len():
+		return nil, &SpillError{Path: dir, Field: "detail", Err: fmt.Errorf("%d rows, %d records", s.Detail.Len(), s.Records.Len())}
+	}
 	return s, nil
 }
 
@@ -226,6 +271,9 @@ func (s *Spilled) Close() error {
 	}
 	if s.States != nil {
 		errs = append(errs, s.States.Close())
+	}
+	if s.Detail != nil {
+		errs = append(errs, s.Detail.Close())
 	}
 	return errors.Join(errs...)
 }

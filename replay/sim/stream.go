@@ -42,6 +42,12 @@ type StreamOptions struct {
 	// keeps them in LoadT and Loads (one row per instant, the last at it):
 	// loads has one value per worker and is reused.
 	OnLoads func(t time.Duration, loads []float32)
+	// OnDetail receives, at each routed request's arrival (trace order;
+	// never for a request failed before routing), every worker's router
+	// score and true cached prefix in blocks: the rows a whole-trace run
+	// keeps in Run.Scores and Run.Matches with Options.RequestDetail, at
+	// the same cost (one cache match per worker). Both slices are reused.
+	OnDetail func(x int, scores []float32, matches []int32)
 	// OnEnd receives the finished run, what SimulateStream is about to
 	// return, when the run succeeded: for a caller whose run another
 	// function starts (analysis.SummaryStream returns metrics), such as a
@@ -122,6 +128,10 @@ func SimulateStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, 
 	}
 	c.src = &source{s: s}
 	c.onRecord = opt.OnRecord
+	if opt.OnDetail != nil {
+		c.onDetail = opt.OnDetail
+		c.dScores, c.dMatches = make([]float32, sc.Workers), make([]int32, sc.Workers)
+	}
 	c.checks = newStreamChecks(c)
 	c.sinks = newSinks(&opt, sc.Workers)
 	if err := c.loop(); err != nil {
