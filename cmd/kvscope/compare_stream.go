@@ -14,8 +14,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// streamFlags are compare's flags for a streamed comparison
-// (analysis.CompareStream).
+// streamFlags are the flags of a command whose runs read the trace anew
+// instead of loading it: compare (analysis.CompareStream), plan
+// (analysis.StreamPlanRunner) and sweep plan (ComparePlan.SetStream).
 type streamFlags struct {
 	on       bool
 	pct      string
