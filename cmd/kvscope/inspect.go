@@ -28,7 +28,9 @@ func newInspectCmd() *cobra.Command {
 			"unit, preemptions), every worker's state at --at (queue, running, cache blocks, hit\n" +
 			"ratio so far, busy time, router load), the --events events from that instant on and,\n" +
 			"with --count, the records from request --from on with each request's own fields\n" +
-			"(input and output tokens, blocks, session, turn, trace line).\n" +
+			"(input and output tokens, blocks, session, turn, trace line) and, for a run spilled with\n" +
+			"its detail (run --spill-detail, or an explorer's kept --stream runs), every worker's router\n" +
+			"score and true cached prefix at the request's arrival.\n" +
 			"--at is a time after the run's first event (90s, 1h30m, 2.5), or end.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -127,6 +129,12 @@ type recordJSON struct {
 	HitBlocks int32    `json:"hit_blocks"`
 	HitTokens int32    `json:"hit_tokens"`
 	Reason    string   `json:"reason"`
+	// RouterScores and CachedPrefix are every worker's router score and
+	// true cached prefix (blocks) at the request's arrival, from a run
+	// spilled with its detail file (run --spill-detail, the streamed
+	// explorer's runs); absent otherwise.
+	RouterScores []float32 `json:"router_scores,omitempty"`
+	CachedPrefix []int32   `json:"cached_prefix_blocks,omitempty"`
 }
 
 // parseAt reads --at: end, a Go duration or seconds, after start.
@@ -203,6 +211,13 @@ func readSpilled(sp *sim.Spilled, atFlag string, nEvents, from, count int) (*ins
 			TTFTMs: latencyMs(r.TTFT(), &r), E2EMs: latencyMs(r.E2E(), &r), QueueMs: latencyMs(r.Queueing(), &r),
 			HitBlocks: r.HitBlocks, HitTokens: r.HitTokens, Reason: why}
 		rj.Session, rj.Turn, rj.Line = known(q.Session, q.Session >= 0), known(q.Turn, q.Turn > 0), known(q.Line, q.Line > 0)
+		if d := sp.Detail; d != nil {
+			w := sp.Footer().Workers
+			rj.RouterScores, rj.CachedPrefix = make([]float32, w), make([]int32, w)
+			if err := d.Read(i, rj.RouterScores, rj.CachedPrefix); err != nil {
+				return nil, err
+			}
+		}
 		in.Records = append(in.Records, rj)
 	}
 	return in, nil
@@ -253,6 +268,16 @@ func (in *inspection) print(w io.Writer) {
 				f1(orNaN(r.TTFTMs)), f1(orNaN(r.E2EMs)), f1(orNaN(r.QueueMs)), r.HitBlocks, strings.TrimSpace(r.Reason))
 		}
 		tw.Flush()
+		if in.Records[0].RouterScores != nil {
+			fmt.Fprintln(w, "\nrouter scores and true cached prefix (blocks) at arrival, per worker")
+			for _, r := range in.Records {
+				var b strings.Builder
+				for k, s := range r.RouterScores {
+					fmt.Fprintf(&b, "  w%d %s/%d", k, strconv.FormatFloat(float64(s), 'g', 6, 32), r.CachedPrefix[k])
+				}
+				fmt.Fprintf(w, "request %d:%s\n", r.Request, b.String())
+			}
+		}
 	}
 }
 

@@ -33,6 +33,7 @@ func newRunCmd() *cobra.Command {
 		pct      string
 		spill    string
 		spillDir string
+		detail   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run TRACE",
@@ -75,7 +76,10 @@ func newRunCmd() *cobra.Command {
 			defer stop()
 			context.AfterFunc(ctx, stop)
 			cmd.SetContext(ctx)
-			m, err := simulateRun(cmd, p, args[0], opt, sc, runOutputs{vsOpt: vsOpt, idLimit: idLimit, sketch: pct == "sketch", spill: spill, spillDir: spillDir})
+			if detail && spill == "" {
+				return usagef("--spill-detail adds to --spill's run: give --spill DIR")
+			}
+			m, err := simulateRun(cmd, p, args[0], opt, sc, runOutputs{vsOpt: vsOpt, idLimit: idLimit, sketch: pct == "sketch", spill: spill, spillDir: spillDir, detail: detail})
 			if err != nil && ctx.Err() != nil {
 				return interruptedError{errors.New("run: interrupted: no report written (its figures need the whole trace), nor --spill's files")}
 			}
@@ -98,6 +102,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&pct, "percentiles", "exact", "exact: from every request's values (24 bytes a request, held up to 64 MB, then spilled sorted to a temporary file in --spill-dir); sketch: from DDSketch sketches, within 1% of the exact values, in constant memory")
 	cmd.Flags().StringVar(&spill, "spill", "", "write the run to this directory as it goes (every request's record and its own fields from the trace, the event log, each worker's states and the router's loads: 410–470 bytes a request, 370–430 measured before the 40 of requests.kvq), for `kvscope inspect`")
+	cmd.Flags().BoolVar(&detail, "spill-detail", false, "with --spill: also every worker's router score and true cached prefix per request (8 bytes a worker a request, one cache match per worker per request; `kvscope inspect` prints them)")
 	cmd.Flags().StringVar(&spillDir, "spill-dir", "", "directory for the exact percentiles' spilled values (default: the system's temporary directory); the file is unlinked once created")
 	cmd.Flags().IntVar(&idLimit, "id-limit", 0, "block ids held before unused ones are recycled, when the trace is streamed (0: as `kvscope replay --id-limit`; -1: never, and memory grows with the trace's unique blocks)")
 	addOutputFlags(cmd, true)
@@ -106,12 +111,14 @@ func newRunCmd() *cobra.Command {
 
 // runOutputs are run's choices beyond the scenario: competitive ratios,
 // the streamed block table's limit, sketched percentiles, the directory
-// the run is spilled to and where exact percentiles spill.
+// the run is spilled to (with its detail file or not) and where exact
+// percentiles spill.
 type runOutputs struct {
 	vsOpt           bool
 	idLimit         int
 	sketch          bool
 	spill, spillDir string
+	detail          bool
 }
 
 // simulateRun replays the trace at path under sc and summarises it:
@@ -154,6 +161,11 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		if sw != nil {
 			sw.Hook(&so)
 			so.OnEnd = func(r *sim.Run) { spilled = r }
+			if o.detail {
+				if err = sw.Detail(&so); err != nil {
+					return m, fmt.Errorf("--spill-detail: %w", err)
+				}
+			}
 		}
 		m, err = analysis.SummaryStream(cmd.Context(), s, sc, so, t)
 		var ie *sim.InputError
@@ -169,7 +181,7 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 	if err != nil {
 		return m, err
 	}
-	run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{Progress: countProgress(p, "replaying", "requests", len(tr.Requests))})
+	run, err := sim.Simulate(cmd.Context(), tr, sc, sim.Options{Progress: countProgress(p, "replaying", "requests", len(tr.Requests)), RequestDetail: o.detail})
 	if err == nil {
 		err = cmd.Context().Err()
 	}
@@ -177,6 +189,11 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		return m, err
 	}
 	if sw != nil {
+		if o.detail {
+			if err = sw.Detail(nil); err != nil {
+				return m, fmt.Errorf("--spill-detail: %w", err)
+			}
+		}
 		sw.WriteRun(run, tr)
 		spilled = run
 	}

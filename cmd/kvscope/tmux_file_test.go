@@ -92,8 +92,9 @@ func TestTmuxLoadingAndFailure(t *testing.T) {
 // TestTmuxStream: `kvscope open FILE --stream --spill-dir DIR` in a real
 // terminal shows the explorer at once, streams both scenarios into DIR,
 // then shows the trace pane's figures from the replay, the workers at the
-// cursor and the request at it, and says why the ratios and scores are not
-// there; the runs stay in DIR for kvscope inspect, which reads them.
+// cursor and the request at it with every worker's router score (from
+// the run's detail file), and says why the ratios are not there; the runs
+// stay in DIR for kvscope inspect, which reads them, scores included.
 func TestTmuxStream(t *testing.T) {
 	wd, err := os.Getwd()
 	if err != nil {
@@ -104,12 +105,13 @@ func TestTmuxStream(t *testing.T) {
 	s.waitFor("replays", "[A] ✓  B ✓", "mooncake · 512 tokens/block · 300 requests",
 		"no ratios: they replay each worker's whole")
 	s.keys("6", "z", ".") // the Request pane, zoomed: its lines whole
-	s.waitFor("request", "mooncake_300.jsonl:", "input ", "router scores: not kept by a streamed run (the decision above is)")
+	s.waitFor("request", "mooncake_300.jsonl:", "input ", "router scores: tree tokens · true cached prefix at arrival",
+		"router scores: E (ms) · true cached prefix at arrival")
 	s.keys("q")
 	s.waitExit()
 	for _, run := range []string{"A-0", "B-0"} {
-		out, err := exec.Command(filepath.Join(dir, "kvscope"), "inspect", filepath.Join(dir, "runs", run), "--at", "end").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "300 requests") {
+		out, err := exec.Command(filepath.Join(dir, "kvscope"), "inspect", filepath.Join(dir, "runs", run), "--at", "end", "--count", "2").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "300 requests") || !strings.Contains(string(out), "request 1:  w0 ") {
 			t.Errorf("inspect %s: %v\n%s", run, err, out)
 		}
 	}
