@@ -198,6 +198,12 @@ func aggregate(pl planned, results []jobResult, jobs []job) ScenarioResult {
 			}
 			r.Records[k] = recs
 		}
+		if rows := results[j].rows; rows != nil {
+			if r.SpilledRecords == nil {
+				r.SpilledRecords = make([]*SpilledRows, len(pl.jobs))
+			}
+			r.SpilledRecords[k] = rows
+		}
 	}
 	xs := make([]float64, len(ms))
 	for _, d := range MetricDefs {

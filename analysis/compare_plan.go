@@ -18,6 +18,7 @@ type jobResult struct {
 	m       RunMetrics
 	charts  *ChartData
 	records []RequestRow
+	rows    *SpilledRows // a streamed run's records (CompareStream)
 	err     error
 }
 

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"errors"
 	"time"
 
 	"github.com/kvscope/kvscope/replay/sim"
@@ -48,8 +49,24 @@ type ScenarioResult struct {
 	Runs []SeedRun `json:"runs"`
 	// Charts are drawn from the first run.
 	Charts *ChartData `json:"charts,omitempty"`
-	// Records holds, per seed, every request's record (KeepRecords).
-	Records [][]RequestRow `json:"-"`
+	// Records holds, per seed, every request's record (KeepRecords);
+	// SpilledRecords holds them instead for a streamed comparison.
+	Records        [][]RequestRow `json:"-"`
+	SpilledRecords []*SpilledRows `json:"-"`
+}
+
+// Close releases a streamed comparison's spilled request rows (nothing
+// for a held one). The comparison's CSV cannot be written after it.
+func (c *Comparison) Close() error {
+	var errs []error
+	for i := range c.Scenarios {
+		for _, r := range c.Scenarios[i].SpilledRecords {
+			if r != nil {
+				errs = append(errs, r.Close())
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // OK reports whether the scenario ran.

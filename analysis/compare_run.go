@@ -129,14 +129,7 @@ func runOne(ctx context.Context, tr *trace.Trace, j job, points int, tick func(i
 		res.records = make([]RequestRow, len(run.Records))
 		for i := range run.Records {
 			r := &run.Records[i]
-			q := &tr.Requests[r.Index]
-			res.records[i] = RequestRow{
-				Index: r.Index, Worker: r.Worker, Status: r.Status,
-				Arrival: r.Arrival, Start: r.Start, FirstToken: r.FirstToken, Done: r.Done,
-				HitTokens: r.HitTokens, HitBlocks: r.HitBlocks,
-				Input: int32(q.Input), Output: int32(q.Output), Blocks: int32(len(q.Blocks)),
-				Fail: r.Fail,
-			}
+			res.records[i] = requestRow(r, &tr.Requests[r.Index])
 		}
 	}
 	return res

@@ -39,8 +39,10 @@ import (
 //     reading of the trace: memory is one run's times the parallelism.
 //   - A reading error (a bad record, a truncated file) is the whole
 //     comparison's error, as it is when Compare's caller loads the trace.
-//   - No per-request records: KeepRecords (the CSV report) is refused, as
-//     it would hold every request of every run.
+//   - Per-request records (KeepRecords, the CSV report) go to an unlinked
+//     temporary file per run (SpilledRows, about 60 bytes a request) and
+//     WriteCSV reads them back: the same bytes. Comparison.Close releases
+//     them.
 //   - A sweep spread over machines runs the same cells (ComparePlan.
 //     SetStream) and MergeSweep assembles the same comparison, notes
 //     included, taking the trace's description from the cells' runs.
@@ -75,12 +77,10 @@ const ExactSpilledNote = "percentiles are exact: every request's values, spilled
 
 // CompareStream is Compare reading the trace through open once per run
 // (see the note above for what differs). It fails for a canceled context,
-// no entries, KeepRecords, or a trace that cannot be opened or read; a
-// scenario that cannot run carries its error in its result.
+// no entries, or a trace that cannot be opened or read; a scenario that
+// cannot run carries its error in its result. Close the comparison when
+// done with it.
 func CompareStream(ctx context.Context, open OpenFunc, entries []Entry, opt CompareOptions, so StreamCompareOptions) (*Comparison, error) {
-	if opt.KeepRecords {
-		return nil, errors.New("compare: a streamed comparison keeps no per-request records (the CSV report): `kvscope run --spill DIR` writes a run's")
-	}
 	cp, err := PlanCompare(entries, opt)
 	if err != nil {
 		return nil, err
@@ -93,13 +93,21 @@ func CompareStream(ctx context.Context, open OpenFunc, entries []Entry, opt Comp
 	err = forEach(ctx, len(jobs), cp.opt.Parallel, func(i int) {
 		results[i], infos[i] = runOneStream(ctx, open, jobs[i], cp.opt.Points, so)
 	}, cp.opt.Progress)
+	fail := func(err error) (*Comparison, error) {
+		for i := range results {
+			if r := results[i].rows; r != nil {
+				r.Close()
+			}
+		}
+		return nil, err
+	}
 	if err != nil {
-		return nil, fmt.Errorf("compare: %w", err)
+		return fail(fmt.Errorf("compare: %w", err))
 	}
 	for i := range results {
 		var ie *sim.InputError
 		if errors.As(results[i].err, &ie) {
-			return nil, ie.Err
+			return fail(ie.Err)
 		}
 	}
 	info := infos[0]
@@ -177,6 +185,19 @@ func runOneStream(ctx context.Context, open OpenFunc, j job, points int, so Stre
 	t.SpillValues(so.TempDir, 0)
 	defer t.Close()
 	sopt := sim.StreamOptions{IDLimit: so.IDLimit}
+	if j.keep {
+		rows, err := newSpilledRows(so.TempDir)
+		if err != nil {
+			return jobResult{err: err}, info
+		}
+		defer func() {
+			if res.err != nil || res.rows == nil {
+				rows.Close()
+			}
+		}()
+		sopt.OnRecord = rows.add
+		res.rows = rows
+	}
 	var ch *streamCharts
 	if j.charts {
 		if ch, err = newStreamCharts(so.TempDir, j, t, &sopt); err != nil {
@@ -187,6 +208,11 @@ func runOneStream(ctx context.Context, open OpenFunc, j job, points int, so Stre
 	m, err := SummaryStream(ctx, s, j.sc, sopt, t)
 	if err != nil {
 		return jobResult{err: err}, info
+	}
+	if res.rows != nil {
+		if err := res.rows.finish(); err != nil {
+			return jobResult{err: err}, info
+		}
 	}
 	res.m = m
 	if ch != nil {

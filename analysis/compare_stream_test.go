@@ -211,9 +211,6 @@ func TestCompareStreamErrors(t *testing.T) {
 	if ie := new(sim.InputError); errors.As(err, &ie) {
 		t.Fatalf("err %v: want the reader's error itself", err)
 	}
-	if _, err := CompareStream(context.Background(), openSample(data), ents, CompareOptions{KeepRecords: true}, StreamCompareOptions{}); err == nil {
-		t.Fatal("KeepRecords: want an error")
-	}
 	over := entries(t, "round_robin+lru", "round_robin+lru;cache_blocks=10;oversize=error")
 	c, err := CompareStream(context.Background(), openSample(data), over, CompareOptions{Seeds: 1}, StreamCompareOptions{})
 	if err != nil {
@@ -273,5 +270,54 @@ func TestTallyTTFTCDF(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCompareStreamCSV: a streamed comparison's request rows (spilled to
+// unlinked files) give the held comparison's CSV report to the byte, and
+// leave nothing in the temporary directory.
+func TestCompareStreamCSV(t *testing.T) {
+	data := sampleBytes(t)
+	tr, err := trace.LoadBytes("sample:"+samples.Mooncake, data, trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents := entries(t, "lbgr+rlt", "round_robin+lru;cache_blocks=100;oversize=fail", "lbgr+rlt")
+	opt := CompareOptions{Seeds: 2, KeepRecords: true}
+	held, err := Compare(context.Background(), tr, ents, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	streamed, err := CompareStream(context.Background(), openSample(data), ents, opt, StreamCompareOptions{TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer streamed.Close()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("rows left in the temporary directory: %v", left)
+	}
+	csvOf := func(c *Comparison) string {
+		var b bytes.Buffer
+		if err := (&Report{Comparison: c}).WriteCSV(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	want := csvOf(held)
+	if !strings.Contains(want, ",failed,") || strings.Count(want, "\n") != 1+3*2*sampleLines-sampleLines {
+		t.Fatalf("held CSV: %d lines, failures %v: not the case the test is for", strings.Count(want, "\n"), strings.Contains(want, ",failed,"))
+	}
+	if got := csvOf(streamed); got != want {
+		t.Fatalf("streamed CSV differs:\n%s", firstDiff(got, want))
+	}
+	if got := csvOf(streamed); got != want {
+		t.Fatal("a second CSV of the same comparison differs")
+	}
+	if err := streamed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := streamed.Close(); err != nil {
+		t.Fatalf("a second Close: %v", err)
 	}
 }

@@ -76,7 +76,8 @@
 //     each run's summary: CompareStream (compare_stream.go: everything
 //     Compare reports to the bit but the competitive ratios, which it
 //     leaves out and its Notes say so; charts through a temporary states
-//     spill set; no per-request records), ComparePlan.SetStream (a
+//     spill set; request rows through unlinked files, SpilledRows),
+//     ComparePlan.SetStream (a
 //     sweep's cells as CompareStream runs them, merged into the same
 //     comparison) and StreamPlanRunner (plan_stream.go: Plan's figures to
 //     the bit, TPOT values held at 8 bytes a request unless sketched).

@@ -39,25 +39,36 @@ func (r *Report) WriteCSV(out io.Writer) error {
 		if !s.OK() {
 			continue
 		}
-		if s.Records == nil {
-			return fmt.Errorf("scenario %s: no request records kept (compare with KeepRecords for CSV)", s.Label)
+		write := func(seed string, q *RequestRow) error {
+			worker := ""
+			if q.Worker >= 0 {
+				worker = strconv.Itoa(int(q.Worker))
+			}
+			row = append(row[:0], s.Label, seed, strconv.Itoa(int(q.Index)), worker, q.Status.String(),
+				msCell(q.Arrival), msCell(q.Start), msCell(q.FirstToken), msCell(q.Done),
+				strconv.Itoa(int(q.HitTokens)), strconv.Itoa(int(q.HitBlocks)),
+				strconv.Itoa(int(q.Input)), strconv.Itoa(int(q.Output)), strconv.Itoa(int(q.Blocks)), q.Fail)
+			return w.Write(row)
 		}
-		for k, recs := range s.Records {
-			seed := strconv.FormatUint(s.Seeds[k], 10)
-			for j := range recs {
-				q := &recs[j]
-				worker := ""
-				if q.Worker >= 0 {
-					worker = strconv.Itoa(int(q.Worker))
+		switch {
+		case s.Records != nil:
+			for k, recs := range s.Records {
+				seed := strconv.FormatUint(s.Seeds[k], 10)
+				for j := range recs {
+					if err := write(seed, &recs[j]); err != nil {
+						return err
+					}
 				}
-				row = append(row[:0], s.Label, seed, strconv.Itoa(int(q.Index)), worker, q.Status.String(),
-					msCell(q.Arrival), msCell(q.Start), msCell(q.FirstToken), msCell(q.Done),
-					strconv.Itoa(int(q.HitTokens)), strconv.Itoa(int(q.HitBlocks)),
-					strconv.Itoa(int(q.Input)), strconv.Itoa(int(q.Output)), strconv.Itoa(int(q.Blocks)), q.Fail)
-				if err := w.Write(row); err != nil {
+			}
+		case s.SpilledRecords != nil:
+			for k, rows := range s.SpilledRecords {
+				seed := strconv.FormatUint(s.Seeds[k], 10)
+				if err := rows.each(func(q *RequestRow) error { return write(seed, q) }); err != nil {
 					return err
 				}
 			}
+		default:
+			return fmt.Errorf("scenario %s: no request records kept (compare with KeepRecords for CSV)", s.Label)
 		}
 	}
 	w.Flush()

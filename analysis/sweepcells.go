@@ -248,6 +248,15 @@ func (cp *ComparePlan) RunCell(ctx context.Context, tr *trace.Trace, i int) Cell
 	var jr jobResult
 	if cp.so != nil {
 		jr, _ = runOneStream(ctx, cp.open, cp.p.jobs[i], cp.opt.Points, *cp.so)
+		if rows := jr.rows; rows != nil {
+			// A cell's result file holds its rows (sweep plan --records).
+			err := rows.each(func(q *RequestRow) error { jr.records = append(jr.records, *q); return nil })
+			rows.Close()
+			jr.rows = nil
+			if err != nil && jr.err == nil {
+				jr.err = err
+			}
+		}
 	} else {
 		jr = runOne(ctx, tr, cp.p.jobs[i], cp.opt.Points, nil)
 	}

@@ -71,8 +71,8 @@
 // needs the whole trace is left out and said to be: the competitive
 // ratios, the trace statistics over block ids and the curve overlay. The
 // report export reads the trace anew for each scenario
-// (analysis.CompareStream: no ratios, no statistics, no CSV; the report's
-// notes say so).
+// (analysis.CompareStream: no ratios, no statistics; the report's notes
+// say so).
 // Spilled runs are removed with their scenario (edit, removal, exit)
 // unless StreamConfig.Keep.
 //

@@ -70,6 +70,7 @@ func (e ReportExporter) Export(ctx context.Context, req ExportRequest) (string, 
 	if err != nil {
 		return "", err
 	}
+	defer cmp.Close()
 	rep := &analysis.Report{Command: req.Command, Version: e.Version, Stats: req.Stats, Comparison: cmp}
 	if err := rep.WriteFile(req.Path, format); err != nil {
 		return "", err
@@ -108,13 +109,8 @@ func (m *Model) askExport() {
 			d.err = "give a file name"
 			return dialogResult{}
 		}
-		f, err := analysis.FormatOf(path)
-		if err != nil {
+		if _, err := analysis.FormatOf(path); err != nil {
 			d.err = strings.TrimPrefix(err.Error(), path+": ") // the name is on the line already
-			return dialogResult{}
-		}
-		if streamed && f == analysis.FormatCSV {
-			d.err = "no CSV of a streamed trace (it would hold every request): .md, .html or .json"
 			return dialogResult{}
 		}
 		if fi, err := os.Stat(path); err == nil {

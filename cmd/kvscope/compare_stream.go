@@ -26,9 +26,9 @@ type streamFlags struct {
 
 func (f *streamFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.BoolVar(&f.on, "stream", false, "read TRACE anew for every run instead of loading it: memory follows each run, not the trace (no trace statistics; compare: no competitive ratios or CSV)")
+	fl.BoolVar(&f.on, "stream", false, "read TRACE anew for every run instead of loading it: memory follows each run, not the trace (no trace statistics; compare: no competitive ratios)")
 	fl.StringVar(&f.pct, "percentiles", "exact", "with --stream: exact (every request's values, spilled sorted to --spill-dir past 64 MB) or sketch (DDSketch, within 1%, constant memory)")
-	fl.StringVar(&f.spillDir, "spill-dir", "", "with --stream: directory for the exact percentiles' values (and compare's charted runs' states; default: the system's temporary directory); nothing is left in it")
+	fl.StringVar(&f.spillDir, "spill-dir", "", "with --stream: directory for the exact percentiles' values (and compare's charted runs' states and CSV rows; default: the system's temporary directory); nothing is left in it")
 	fl.IntVar(&f.idLimit, "id-limit", 0, "with --stream: block ids a run holds before unused ones are recycled (0: as `kvscope run --id-limit`; -1: never)")
 }
 
@@ -74,7 +74,7 @@ func (f *streamFlags) options() analysis.StreamCompareOptions {
 func compareStreamed(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, entries []analysis.Entry,
 	sw *analysis.Sweep, parallel, seeds int, sf streamFlags, output string, format analysis.Format) error {
 	stderr := cmd.ErrOrStderr()
-	copt := analysis.CompareOptions{Seeds: seeds, Parallel: parallel, Sweep: sw}
+	copt := analysis.CompareOptions{Seeds: seeds, Parallel: parallel, Sweep: sw, KeepRecords: format == analysis.FormatCSV}
 	plan, err := analysis.PlanCompare(entries, copt)
 	if err != nil {
 		return err
@@ -116,6 +116,7 @@ func compareStreamed(cmd *cobra.Command, p *progress.Printer, path string, opt t
 	if err != nil {
 		return err
 	}
+	defer cmp.Close()
 	cmp.Notes = append(cmp.Notes, analysis.StreamStatsNote)
 	rep := &analysis.Report{Command: reproduceCommand(cmd, path), Version: version, Comparison: cmp}
 	if err := rep.WriteFile(output, format); err != nil {

@@ -73,7 +73,7 @@ func newSweepPlanCmd() *cobra.Command {
 			"(kvscope's version, the trace path, the SHA-256 and size of its content, the flags) and\n" +
 			"its hash. The trace is read once here for the report's trace statistics, unless --stream:\n" +
 			"then every cell reads the trace anew as it runs, and the merged report is compare\n" +
-			"--stream's (no ratios, statistics or CSV).",
+			"--stream's (no ratios or trace statistics).",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.output == "" {
@@ -88,9 +88,6 @@ func newSweepPlanCmd() *cobra.Command {
 			}
 			if err := f.stream.check(cmd, args[0]); err != nil {
 				return err
-			}
-			if f.stream.on && f.records {
-				return usagef("sweep plan: --stream keeps no request rows (--records): `kvscope run TRACE -s SCENARIO --spill DIR` keeps a run's")
 			}
 			cp, err := analysis.PlanCompare(entries, analysis.CompareOptions{Seeds: f.cf.seeds, Sweep: sw, KeepRecords: f.records})
 			if err != nil {
