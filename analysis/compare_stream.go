@@ -40,7 +40,7 @@ import (
 //   - A reading error (a bad record, a truncated file) is the whole
 //     comparison's error, as it is when Compare's caller loads the trace.
 //   - Per-request records (KeepRecords, the CSV report) go to an unlinked
-//     temporary file per run (SpilledRows, about 60 bytes a request) and
+//     temporary file per run (SpilledRows, 64 bytes a request) and
 //     WriteCSV reads them back: the same bytes. Comparison.Close releases
 //     them.
 //   - A sweep spread over machines runs the same cells (ComparePlan.

@@ -18,7 +18,7 @@ import (
 // SpilledRows are a streamed run's request rows, for the CSV report
 // (CompareStream with KeepRecords): each RequestRow in trace order, in an
 // unlinked temporary file (nothing is left behind however the process
-// ends), 56 bytes a row plus its failure reason. WriteCSV reads them back
+// ends), 64 bytes a row plus its failure reason. WriteCSV reads them back
 // through the same formatting as held rows, so the CSV's bytes are the
 // same. Comparison.Close releases them.
 type SpilledRows struct {

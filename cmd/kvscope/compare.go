@@ -46,7 +46,7 @@ func newCompareCmd() *cobra.Command {
 			"traces larger than memory. Its report has no competitive ratios (they replay each\n" +
 			"worker's whole sequence) and no trace statistics (`kvscope trace stats` gives them);\n" +
 			"it says so, and what else differs, in its notes. A .csv report's rows go to a temporary\n" +
-			"file per run (in --spill-dir), about 60 bytes a request.",
+			"file per run (in --spill-dir), 64 bytes a request.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t0 := time.Now()
