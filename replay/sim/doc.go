@@ -58,10 +58,15 @@
 // OpenRequests) holds each request's own fields from the trace in trace
 // order, 40 bytes each (RequestInfo: input and output tokens, blocks,
 // session, turn, the trace line), what the explorer's request pane shows
-// beside the record. Each kind of spill file has its own version
-// (spillVersions); a file of another is refused, naming both, rather than
-// read with defaults (records files are at 2 since their footer gained
-// the run's facts).
+// beside the record. A detail file (spill_detail.go: CreateDetail,
+// OpenDetail) holds each request's per-worker router scores and true
+// cached prefixes, 8 bytes a worker, the rows of Run.Scores and
+// Run.Matches, which a streamed run hands to StreamOptions.OnDetail (at
+// one cache match per worker per request, as Options.RequestDetail costs);
+// a request never routed has a row of zeros. Each kind of spill file has
+// its own version (spillVersions); a file of another is refused, naming
+// both, rather than read with defaults (records files are at 2 since
+// their footer gained the run's facts).
 //
 // A spilled run (spill_run.go, `kvscope run --spill DIR`, read back by
 // `kvscope inspect DIR`) is a directory holding the four: records.kvr,
@@ -71,7 +76,10 @@
 // same bytes), and Close(run) commits the records file last, so a
 // directory without one holds no finished run; a failed run leaves none
 // of the four. OpenSpill opens all four (Spilled.Footer is the records
-// footer) and checks that requests and records agree in number.
+// footer) and checks that requests and records agree in number. The
+// detail file is optional (SpillWriter.Detail: the streamed explorer's
+// runs, `run --spill-detail`); OpenSpill opens it when it is there
+// (Spilled.Detail) and checks it has a row per record.
 //
 // Simulate refuses some runs before any work, from facts of the whole
 // trace (time limits below, oversize=error). A streamed run checks them
