@@ -60,6 +60,17 @@ type StreamCompareOptions struct {
 	IDLimit int
 }
 
+// tally is a streamed run's tally: sketched, or exact with its values
+// spilled to TempDir past the default budget.
+func (so StreamCompareOptions) tally(workers int) *Tally {
+	if so.Sketch {
+		return NewSketchTally(workers)
+	}
+	t := NewTally(workers)
+	t.SpillValues(so.TempDir, 0)
+	return t
+}
+
 // OpenFunc opens the trace anew for a run of sc (whose router may need the
 // trace's own block ids: trace.ReadOptions.KeepIDs).
 type OpenFunc func(sc scenario.Scenario) (*trace.Stream, error)
@@ -67,8 +78,8 @@ type OpenFunc func(sc scenario.Scenario) (*trace.Stream, error)
 // StreamedNote is the Note of every streamed comparison.
 const StreamedNote = "streamed: every run read the trace anew and held only what its simulation needs; competitive ratios (vs opt, vs Belady) and SPEC §6's per-worker bounds need each worker's whole sequence and are not computed"
 
-// StreamStatsNote is the Note of a streamed comparison's report that
-// leaves the trace's statistics out.
+// StreamStatsNote is the last Note of every streamed comparison and plan:
+// their reports have no trace statistics (no one holds the trace).
 const StreamStatsNote = "the trace's statistics are left out: they count every unique block (`kvscope trace stats` gives them)"
 
 // ExactSpilledNote is the percentiles Note of a streamed comparison
@@ -158,6 +169,7 @@ func (cp *ComparePlan) streamed(info trace.Info, results []jobResult, timing Tim
 			}
 		}
 	}
+	cmp.Notes = append(cmp.Notes, StreamStatsNote)
 	return cmp
 }
 
@@ -178,11 +190,7 @@ func runOneStream(ctx context.Context, open OpenFunc, j job, points int, so Stre
 		info = s.Info()
 		s.Close()
 	}()
-	t := NewTally(j.sc.Workers)
-	if so.Sketch {
-		t = NewSketchTally(j.sc.Workers)
-	}
-	t.SpillValues(so.TempDir, 0)
+	t := so.tally(j.sc.Workers)
 	defer t.Close()
 	sopt := sim.StreamOptions{IDLimit: so.IDLimit}
 	if j.keep {
@@ -288,13 +296,3 @@ func (c *streamCharts) remove() {
 	}
 	os.RemoveAll(c.dir)
 }
-
-// fileStates is a states spill set with its run's span, as states.
-type fileStates struct {
-	f          *sim.StateFile
-	start, end time.Duration
-}
-
-func (s fileStates) span() (time.Duration, time.Duration) { return s.start, s.end }
-
-func (s fileStates) stateAt(t time.Duration) (sim.State, error) { return s.f.StateAt(t) }

@@ -47,11 +47,7 @@ func RunPlanCellStream(ctx context.Context, open OpenFunc, sc scenario.Scenario,
 		info = s.Info()
 		s.Close()
 	}()
-	t := NewTally(sc.Workers)
-	if so.Sketch {
-		t = NewSketchTally(sc.Workers)
-	}
-	t.SpillValues(so.TempDir, 0)
+	t := so.tally(sc.Workers)
 	defer t.Close()
 	var (
 		tpot   []float64
@@ -140,7 +136,7 @@ func (r *StreamPlanRunner) Run(ctx context.Context, cells []PlanCell) ([]PlanCel
 // Info is the trace's information as the last run read it.
 func (r *StreamPlanRunner) Info() trace.Info { return r.info }
 
-// Notes are the plan's notes after its runs.
+// Notes are the plan's notes after its runs, for PlanResult.Notes.
 func (r *StreamPlanRunner) Notes() []string {
 	notes := []string{StreamedPlanNote}
 	if r.Options.Sketch {
@@ -151,5 +147,5 @@ func (r *StreamPlanRunner) Notes() []string {
 	if r.recycled > 0 {
 		notes = append(notes, fmt.Sprintf("%d run(s) recycled block ids: %s", r.recycled, seq.RecycledNote))
 	}
-	return notes
+	return append(notes, StreamStatsNote)
 }

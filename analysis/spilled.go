@@ -37,9 +37,21 @@ func SpilledRunOf(sp *sim.Spilled) SpilledRun {
 		Capacity: f.Capacity, Unit: f.Unit, Start: f.Start, End: f.End}
 }
 
-func (r SpilledRun) span() (time.Duration, time.Duration) { return r.Start, r.End }
+// states is the run's states set over its span, for the series.
+func (r SpilledRun) states() fileStates {
+	return fileStates{f: r.Sp.States, start: r.Start, end: r.End}
+}
 
-func (r SpilledRun) stateAt(t time.Duration) (sim.State, error) { return r.Sp.States.StateAt(t) }
+// fileStates is a states spill set (sim.OpenStates) with its run's span,
+// as states: a spilled run's, or a streamed comparison's charted run's.
+type fileStates struct {
+	f          *sim.StateFile
+	start, end time.Duration
+}
+
+func (s fileStates) span() (time.Duration, time.Duration) { return s.start, s.end }
+
+func (s fileStates) stateAt(t time.Duration) (sim.State, error) { return s.f.StateAt(t) }
 
 // shape is the run's shape as a sim.Run without records, events or
 // samples (cursorTally.metrics).
@@ -51,15 +63,17 @@ func (r SpilledRun) shape() sim.Run {
 // HitRatioSeries is HitRatioSeries over the spilled run: the same values,
 // to the bit, from n reads of its states (StateFile.StateAt). A read's
 // error is returned.
-func (r SpilledRun) HitRatioSeries(n int) (Series, error) { return hitRatioSeries(r, n) }
+func (r SpilledRun) HitRatioSeries(n int) (Series, error) { return hitRatioSeries(r.states(), n) }
 
 // QueueSeries is QueueSeries over the spilled run (one Series per worker;
 // SumSeries adds them up), as HitRatioSeries.
-func (r SpilledRun) QueueSeries(n int) ([]Series, error) { return queueSeries(r, r.Workers, n) }
+func (r SpilledRun) QueueSeries(n int) ([]Series, error) {
+	return queueSeries(r.states(), r.Workers, n)
+}
 
 // InFlightSeries is InFlightSeries over the spilled run, as
 // HitRatioSeries.
-func (r SpilledRun) InFlightSeries(n int) (Series, error) { return inFlightSeries(r, n) }
+func (r SpilledRun) InFlightSeries(n int) (Series, error) { return inFlightSeries(r.states(), n) }
 
 // SumSeries adds series sampled at the same instants (QueueSeries' per
 // worker, say) into one, and returns its largest value (0 for none).

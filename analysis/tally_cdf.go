@@ -34,11 +34,11 @@ func (t *Tally) TTFTCDF(n int) (Series, error) {
 	)
 	if t.spilled() {
 		t.spill.flush(t)
-		runs := slices.Concat(t.spill.ttft...)
-		if cs, N, err = t.spill.cursors(runs, len(runs)); err != nil {
+		if err := t.spill.err; err != nil { // a failed flush: the file is short
 			return Series{}, err
 		}
-		if err := t.spill.err; err != nil {
+		runs := slices.Concat(t.spill.ttft...)
+		if cs, N, err = t.spill.cursors(runs, len(runs)); err != nil {
 			return Series{}, err
 		}
 	} else {

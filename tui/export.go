@@ -61,9 +61,6 @@ func (e ReportExporter) Export(ctx context.Context, req ExportRequest) (string, 
 	var cmp *analysis.Comparison
 	if req.Trace == nil {
 		cmp, err = analysis.CompareStream(ctx, req.Open, entries, opt, analysis.StreamCompareOptions{})
-		if err == nil {
-			cmp.Notes = append(cmp.Notes, analysis.StreamStatsNote)
-		}
 	} else {
 		cmp, err = analysis.Compare(ctx, req.Trace, entries, opt)
 	}

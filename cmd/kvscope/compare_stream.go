@@ -53,14 +53,22 @@ func (f *streamFlags) check(cmd *cobra.Command, path string) error {
 }
 
 // open opens the trace at path for one streamed run of sc, keeping the
-// trace's own block ids for a router that hashes them (consistent_hash)
-// and for --skip-bad's messages.
+// trace's own block ids where the run needs them (keepingIDs).
 func (f *streamFlags) open(path string, opt trace.ReadOptions, wrap func(io.Reader, int64) io.Reader) analysis.OpenFunc {
 	return func(sc scenario.Scenario) (*trace.Stream, error) {
-		o := opt
-		o.KeepIDs = route.TraceIDs(sc.Router.Name) || o.SkipBad
-		return trace.OpenWith(path, o, wrap)
+		return trace.OpenWith(path, keepingIDs(opt, route.TraceIDs(sc.Router.Name)), wrap)
 	}
+}
+
+// streamInfo opens the trace at path and returns its information before
+// any request is read (format, block size, reader options).
+func streamInfo(path string, opt trace.ReadOptions) (trace.Info, error) {
+	s, err := trace.Open(path, opt)
+	if err != nil {
+		return trace.Info{}, err
+	}
+	defer s.Close()
+	return s.Info(), nil
 }
 
 // options are the streamed runs' options.
@@ -74,6 +82,15 @@ func (f *streamFlags) options() analysis.StreamCompareOptions {
 func compareStreamed(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, entries []analysis.Entry,
 	sw *analysis.Sweep, parallel, seeds int, sf streamFlags, output string, format analysis.Format) error {
 	stderr := cmd.ErrOrStderr()
+	// The trace's header, before any run: its format's note, and a file
+	// that cannot be read fails here.
+	info, err := streamInfo(path, opt)
+	if err != nil {
+		return err
+	}
+	if n := trace.NoPrefixNote(info.Format); n != "" {
+		fmt.Fprintf(stderr, "note: %s\n", n)
+	}
 	copt := analysis.CompareOptions{Seeds: seeds, Parallel: parallel, Sweep: sw, KeepRecords: format == analysis.FormatCSV}
 	plan, err := analysis.PlanCompare(entries, copt)
 	if err != nil {
@@ -98,26 +115,12 @@ func compareStreamed(cmd *cobra.Command, p *progress.Printer, path string, opt t
 			})
 		})(sc)
 	}
-	first := true
-	cmp, err := analysis.CompareStream(cmd.Context(), func(sc scenario.Scenario) (*trace.Stream, error) {
-		s, err := open(sc)
-		mu.Lock()
-		if first && err == nil {
-			first = false
-			if n := trace.NoPrefixNote(s.Info().Format); n != "" {
-				p.Clear()
-				fmt.Fprintf(stderr, "note: %s\n", n)
-			}
-		}
-		mu.Unlock()
-		return s, err
-	}, entries, copt, sf.options())
+	cmp, err := analysis.CompareStream(cmd.Context(), open, entries, copt, sf.options())
 	p.Clear()
 	if err != nil {
 		return err
 	}
 	defer cmp.Close()
-	cmp.Notes = append(cmp.Notes, analysis.StreamStatsNote)
 	rep := &analysis.Report{Command: reproduceCommand(cmd, path), Version: version, Comparison: cmp}
 	if err := rep.WriteFile(output, format); err != nil {
 		return fmt.Errorf("report %s: %w", output, err)

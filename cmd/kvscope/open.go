@@ -200,9 +200,7 @@ func streamConfig(path string, opt trace.ReadOptions, keep string) (*tui.StreamC
 				return nil, fmt.Errorf("%s: changed since the explorer opened it (%d bytes, modified %s; now %d bytes, modified %s): the scenarios would compare different traces",
 					path, was.Size(), was.ModTime().Format(time.RFC3339Nano), now.Size(), now.ModTime().Format(time.RFC3339Nano))
 			}
-			o := opt
-			o.KeepIDs = keepIDs || o.SkipBad
-			return trace.OpenWith(path, o, counting(progress))
+			return trace.OpenWith(path, keepingIDs(opt, keepIDs), counting(progress))
 		},
 		Dir: keep, Keep: keep != "",
 	}

@@ -120,6 +120,16 @@ func counting(on func(n, total int64)) func(io.Reader, int64) io.Reader {
 	return func(r io.Reader, size int64) io.Reader { return progress.NewReader(r, size, on) }
 }
 
+// keepingIDs is opt keeping the trace's own block ids where a streamed run
+// needs them: for a router that hashes them (route.TraceIDs: only
+// consistent_hash; the others spare the table 8 bytes per block id), and
+// under --skip-bad, whose skipped parent conflicts name them (without them,
+// a scan of the table).
+func keepingIDs(opt trace.ReadOptions, routerHashesIDs bool) trace.ReadOptions {
+	opt.KeepIDs = routerHashesIDs || opt.SkipBad
+	return opt
+}
+
 // openTrace opens FILE, or standard input for "-", counting the bytes read
 // on p's progress line.
 func openTrace(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions) (*trace.Stream, error) {

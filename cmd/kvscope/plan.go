@@ -193,7 +193,7 @@ func newPlanCmd() *cobra.Command {
 			rep := &analysis.PlanReport{Command: planCommand(cmd, args[0]), Version: version, PlanResult: res}
 			if runner != nil {
 				res.Trace = runner.Info()
-				res.Notes = append(runner.Notes(), analysis.StreamStatsNote)
+				res.Notes = runner.Notes()
 			} else {
 				rep.Stats = trace.StatsOf(tr)
 			}
@@ -245,17 +245,6 @@ func newPlanCmd() *cobra.Command {
 	stream.add(cmd)
 	addOutputFlags(cmd, true)
 	return cmd
-}
-
-// streamInfo opens the trace at path and returns its information before
-// any request is read (format, block size, reader options).
-func streamInfo(path string, opt trace.ReadOptions) (trace.Info, error) {
-	s, err := trace.Open(path, opt)
-	if err != nil {
-		return trace.Info{}, err
-	}
-	defer s.Close()
-	return s.Info(), nil
 }
 
 // priceTable lists the default GPU prices with their sources.

@@ -115,11 +115,7 @@ func newReplayCmd() *cobra.Command {
 // trace (seq.Run: each worker's whole sequence, or the whole file).
 func runReplay(cmd *cobra.Command, p *progress.Printer, path string, opt trace.ReadOptions, sc scenario.Scenario, cfg seq.Config, idLimit int) (*seq.Result, error) {
 	if seq.CanStream(cfg) && !opt.Sort {
-		// Only consistent_hash hashes the trace's own ids: the others
-		// spare the table 8 bytes per block id. Under --skip-bad they are
-		// kept too: every skipped parent conflict names its ids, which
-		// without them is a scan of the table.
-		opt.KeepIDs = route.TraceIDs(cfg.Router.Name) || opt.SkipBad
+		opt = keepingIDs(opt, route.TraceIDs(cfg.Router.Name))
 		s, err := openTrace(cmd, p, path, opt)
 		if err != nil {
 			return nil, &seq.InputError{Err: err}

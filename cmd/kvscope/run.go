@@ -146,10 +146,8 @@ func simulateRun(cmd *cobra.Command, p *progress.Printer, path string, opt trace
 		}()
 	}
 	if !o.vsOpt && sim.CanStream(sc) {
-		// consistent_hash hashes the trace's own ids, and a skipped parent
-		// conflict names them (without them, by scanning the table); the
-		// bound hears of the ids it needs as they come and go.
-		opt.KeepIDs = route.TraceIDs(sc.Router.Name) || opt.SkipBad
+		// The bound hears of the ids it needs as they come and go.
+		opt = keepingIDs(opt, route.TraceIDs(sc.Router.Name))
 		var s *trace.Stream
 		if s, err = openTrace(cmd, p, path, opt); err != nil {
 			return m, err

@@ -345,7 +345,7 @@ func newSweepRunCmd() *cobra.Command {
 	fl.StringVar(&tracePath, "trace", "", "trace path here (default: the planned path); its content must be the planned one")
 	fl.IntVar(&retries, "retries", 1, "runs again of a cell whose run fails")
 	fl.IntVar(&parallel, "parallel", 0, "cells at once (default: GOMAXPROCS)")
-	fl.StringVar(&spillDir, "spill-dir", "", "cells planned with --stream: directory for the exact percentiles' values and the charted runs' states (default: the system's temporary directory)")
+	fl.StringVar(&spillDir, "spill-dir", "", "cells planned with --stream: directory for the exact percentiles' values, the charted runs' states and --records' rows (default: the system's temporary directory)")
 	addOutputFlags(cmd, true)
 	return cmd
 }
@@ -426,9 +426,6 @@ func newSweepMergeCmd() *cobra.Command {
 				Version:    version,
 				Stats:      sp.cells.Stats,
 				Comparison: cmp,
-			}
-			if sp.stream.on {
-				cmp.Notes = append(cmp.Notes, analysis.StreamStatsNote) // as compare --stream
 			}
 			if err := rep.WriteFile(output, format); err != nil {
 				return fmt.Errorf("report %s: %w", output, err)
