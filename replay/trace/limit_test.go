@@ -294,3 +294,26 @@ func TestTableOnForgetScoped(t *testing.T) {
 		}
 	}
 }
+
+// TestTableWindowGrowsOverMapIDs: an id stored in the map because it lay
+// past the flat window is found again once the window grows over it
+// (lookup does not probe the map for ids inside the window).
+func TestTableWindowGrowsOverMapIDs(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		tb := NewTable(keep)
+		far := intern(t, tb, 100_000)
+		if len(tb.ids) != 1 {
+			t.Fatalf("keep %v: id 100000 not in the map (%d entries): the test no longer covers the growth", keep, len(tb.ids))
+		}
+		for id := uint64(1); id <= 70_000; id++ {
+			intern(t, tb, id)
+		}
+		if uint64(len(tb.direct)) <= 100_000 {
+			t.Fatalf("keep %v: window %d ids, never grew over 100000", keep, len(tb.direct))
+		}
+		n := tb.Len()
+		if got := intern(t, tb, 100_000); !slices.Equal(got, far) || tb.Len() != n {
+			t.Fatalf("keep %v: id 100000 is %v (table %d ids), was %v (%d ids)", keep, got, tb.Len(), far, n)
+		}
+	}
+}

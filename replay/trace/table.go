@@ -342,11 +342,15 @@ func (e *ParentError) Error() string {
 	return fmt.Sprintf("hash_ids[%d]: id %d already is a root block", e.Index, e.ID)
 }
 
+// lookup finds id's dense id. An id inside the flat window is never in the
+// map (store, its growth and slide keep it so), so a new id there, the
+// common case of traces that number blocks as they go, costs no map probe:
+// on a streamed 3M-request lbgr run, whose history keeps old ids live in
+// the map, those probes were 19% of the CPU.
 func (t *Table) lookup(id uint64) (BlockID, bool) {
 	if rel := id - t.base; rel < uint64(len(t.direct)) { // wraps below base
-		if d := t.direct[rel]; d != 0 {
-			return d - 1, true
-		}
+		d := t.direct[rel]
+		return d - 1, d != 0
 	}
 	if len(t.ids) == 0 {
 		return 0, false
@@ -363,6 +367,15 @@ func (t *Table) store(id uint64, d BlockID) {
 		nd := make([]uint32, n)
 		copy(nd, t.direct)
 		t.direct = nd
+		// Ids the map took while they were past the window come in
+		// (lookup relies on it). Doublings make this a pass over the
+		// map per doubling.
+		for mid, md := range t.ids {
+			if r := mid - t.base; r < uint64(n) {
+				t.direct[r] = md + 1
+				delete(t.ids, mid)
+			}
+		}
 	}
 	if rel < uint64(len(t.direct)) {
 		t.direct[rel] = d + 1
