@@ -320,9 +320,9 @@ func (b *boundTally) forget(d trace.BlockID, orig uint64) {
 }
 
 // fresh hears of a dense id d the block table has just created for
-// original id orig (trace.Table.SetOnNew), in a request read but not yet
-// taken into the bound: if orig was seen and forgotten before, d counts as
-// seen (refound).
+// original id orig (trace.Table.SetOnNew), in a request being read, which
+// the bound takes next (SummaryStream): if orig was seen and forgotten
+// before, d counts as seen (refound).
 //
 // It asks for the request's next new id only after a refound one: add
 // stops at the first block not seen, and a later request holding a block
@@ -332,11 +332,10 @@ func (b *boundTally) forget(d trace.BlockID, orig uint64) {
 // lbgr+rlt run's CPU).
 //
 // The filter gains orig only when the table forgets the dense id that
-// names it, and no id is forgotten while a request in flight holds it, so
-// asking now answers as asking when the request is added would, save for
-// false positives from ids forgotten in between (fewer now). A refound id
-// is not in seen, so forgetting it again does not add it to the filter a
-// second time (which would only fill the filter).
+// names it, and the table forgets nothing between creating the request's
+// ids and the bound taking the request, so asking now answers as asking
+// then. A refound id is not in seen, so forgetting it again does not add
+// it to the filter a second time (which would only fill the filter).
 func (b *boundTally) fresh(d trace.BlockID, orig uint64) bool {
 	if b.forgotten != nil && b.forgotten.test(orig) {
 		b.refound = setBit(b.refound, d)

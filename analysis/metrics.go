@@ -373,8 +373,8 @@ func boundModel(sc scenario.Scenario) (sim.Linear, bool) {
 // summarises it as Summary does the same run held whole, with the same
 // figures (and bytes) as long as the run recycles no block id: records
 // are tallied as they are retired and the bound's requests taken in
-// arrival order as they come, so nothing per request is held but Tally's
-// three values. When block ids are recycled, the bound's seen set moves
+// arrival order as they are read (sim.StreamOptions.OnRead), so nothing
+// per request is held but Tally's three values. When block ids are recycled, the bound's seen set moves
 // forgotten ids into a Bloom filter and says so (MaxLoadLowerBoundNote),
 // and under rlt or random_leaf IDRecycling says their draws may differ.
 // s need not keep original ids: its table tells the bound the original
@@ -391,14 +391,33 @@ func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, o
 		tb.SetOnForget(b.forget)
 		tb.SetOnNew(b.fresh)
 	}
-	also := opt.OnRecord
+	// The bound takes requests as they are read (arrival order, the ids
+	// still the chain's), leaving out those failed by then. Under the
+	// linear model, the bound's, nothing fails later (a request that
+	// passes the oversize verdict always fits an empty cache), so the
+	// requests it took are those the held bound takes; should one fail
+	// later all the same, the bound counted a request never served and is
+	// dropped rather than reported wrong.
+	failedRead, failedEnd := 0, 0
+	alsoRead, alsoRec := opt.OnRead, opt.OnRecord
+	if b != nil {
+		opt.OnRead = func(rec *sim.Record, r *trace.Request) {
+			b.add(rec, r)
+			if rec.Status == sim.Failed {
+				failedRead++
+			}
+			if alsoRead != nil {
+				alsoRead(rec, r)
+			}
+		}
+	}
 	opt.OnRecord = func(rec *sim.Record, r *trace.Request) {
 		t.Add(rec)
-		if b != nil {
-			b.add(rec, r)
+		if rec.Status == sim.Failed {
+			failedEnd++
 		}
-		if also != nil {
-			also(rec, r)
+		if alsoRec != nil {
+			alsoRec(rec, r)
 		}
 	}
 	run, err := sim.SimulateStream(ctx, s, sc, opt)
@@ -406,7 +425,7 @@ func SummaryStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, o
 		return RunMetrics{}, err
 	}
 	lb := math.NaN()
-	if b != nil {
+	if b != nil && failedEnd == failedRead {
 		lb = b.bound()
 	}
 	m := t.Metrics(run, sc.Seed, lb)

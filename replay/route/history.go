@@ -302,7 +302,7 @@ func (h *history) trim(w int) {
 //     blocks of its tree: insert sets the bits and then records every block
 //     of the chain, and a trim removes a block from both;
 //   - the insertions' chains (and, before a worker's first trim, its log of
-//     pending insertions) hold request pointers, not copies, and may name
+//     pending insertions) are the requests' own slices, not copies, and may name
 //     ids no longer in the tree. Before the first trim nothing has left a
 //     worker's tree (trim alone clears bits), so every id of its pending
 //     log is in its tree and named. After it, a trim reads an insertion's

@@ -26,8 +26,8 @@ import (
 // whole chain, of which other conversations' later turns took the shared
 // prefix.
 type recency struct {
-	pending  []*trace.Request // insertions before the first trim, in order
-	tracking bool             // the tables below are built and kept
+	pending  []chainRef // insertions before the first trim, in order
+	tracking bool       // the tables below are built and kept
 
 	latest slotTable   // block id → slot+1 of its latest insertion
 	ents   []insertion // slots; free ones are chained through next
@@ -56,14 +56,24 @@ type insertion struct {
 	prev, next uint32 // neighbours in insertion order (slot+1, 0 at the ends)
 }
 
+// chainRef is a routed request's chain and its last block's tokens: what
+// recency reads of a request. It holds the chain, not the request: a
+// streamed run lets an ended request's chain go (sim's window), and the
+// log before the first trim reads chains routed long before.
+type chainRef struct {
+	chain   []trace.BlockID
+	leafTok int32
+}
+
 // insert records req (a nonempty chain, already in the tree) as the newest
 // insertion.
 func (rc *recency) insert(req *trace.Request) {
+	ref := chainRef{req.Blocks, int32(req.LastBlockTokens)}
 	if !rc.tracking {
-		rc.pending = append(rc.pending, req)
+		rc.pending = append(rc.pending, ref)
 		return
 	}
-	rc.record(req)
+	rc.record(ref)
 }
 
 // track builds the tables from the log (nothing has left the tree before
@@ -74,17 +84,17 @@ func (rc *recency) track() {
 		return
 	}
 	rc.tracking = true
-	for _, req := range rc.pending {
-		rc.record(req)
+	for _, ref := range rc.pending {
+		rc.record(ref)
 	}
 	rc.pending = nil
 }
 
-// record makes req the latest insertion of every block of its chain; those
+// record makes ref the latest insertion of every block of its chain; those
 // left the latest of no block are dropped.
-func (rc *recency) record(req *trace.Request) {
-	e := rc.alloc(req)
-	for _, b := range req.Blocks {
+func (rc *recency) record(ref chainRef) {
+	e := rc.alloc(ref)
+	for _, b := range ref.chain {
 		old := rc.latest.swap(b, e)
 		if old == e {
 			continue // an id repeated within the chain (readers reject it)
@@ -160,8 +170,8 @@ func (rc *recency) popLeaf(bs int) (b uint32, tok int, ok bool) {
 	return 0, 0, false
 }
 
-// alloc appends a new insertion of req at the tail and returns its slot+1.
-func (rc *recency) alloc(req *trace.Request) uint32 {
+// alloc appends a new insertion of ref at the tail and returns its slot+1.
+func (rc *recency) alloc(ref chainRef) uint32 {
 	var e uint32
 	if rc.free != 0 {
 		e = rc.free
@@ -170,9 +180,9 @@ func (rc *recency) alloc(req *trace.Request) uint32 {
 		rc.ents = append(rc.ents, insertion{})
 		e = uint32(len(rc.ents))
 	}
-	n := len(req.Blocks)
+	n := len(ref.chain)
 	rc.ents[e-1] = insertion{
-		chain: req.Blocks, leaf: req.Blocks[n-1], leafTok: int32(req.LastBlockTokens),
+		chain: ref.chain, leaf: ref.chain[n-1], leafTok: ref.leafTok,
 		cur: int32(n - 1), prev: rc.tail,
 	}
 	if rc.tail != 0 {

@@ -106,6 +106,7 @@ type cluster struct {
 	src      *source
 	win      window
 	onRecord func(*Record, *trace.Request)
+	onRead   func(*Record, *trace.Request)
 	// onDetail (StreamOptions.OnDetail) hears each routed request's
 	// scores and matches, computed into dScores and dMatches.
 	onDetail func(x int, scores []float32, matches []int32)

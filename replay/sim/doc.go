@@ -20,7 +20,9 @@
 // oldest not yet retired to the newest read; a request is retired, its
 // record handed to StreamOptions.OnRecord, once it and every earlier one
 // have ended, so records arrive in trace order and an in-flight request's
-// block ids are always held. A streamed run keeps no event log, series,
+// block ids are always held; an ended one lets its chain go at once (what
+// needs its ids takes them as it is read, StreamOptions.OnRead: the
+// max_load bound). A streamed run keeps no event log, series,
 // router-load samples or per-request detail (nothing reads them in
 // `kvscope run`): each worker keeps one sample of its counters. The block
 // table is swept (trace.Table.SetLimit, the limit seq.IDLimit gives a

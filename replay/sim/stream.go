@@ -23,8 +23,17 @@ type StreamOptions struct {
 	Progress func(done, total int)
 	// OnRecord receives every request's record, in trace order, once the
 	// request and every one before it have ended, with the request
-	// itself. Neither may be kept: both are reused.
+	// itself, whose chain is let go by then: Blocks has the chain's
+	// length but every id in it is 0 (what needs the ids takes them in
+	// OnRead). Neither may be kept: both are reused.
 	OnRecord func(*Record, *trace.Request)
+	// OnRead receives every request as it is read, in trace order, with
+	// its record as the checks made before the run leave it: its arrival
+	// and, from the oversize verdict, Status Failed (with Fail) or
+	// Bypassed. The record may not be kept. A request that fails later
+	// (an engine or vllm model's refusal, a vllm timeout) is Failed only
+	// in the record OnRecord receives.
+	OnRead func(*Record, *trace.Request)
 	// IDLimit bounds the block table as seq.RunStream's limit does: 0
 	// takes seq.IDLimit, a negative limit keeps every id.
 	IDLimit int
@@ -127,7 +136,7 @@ func SimulateStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, 
 		return nil, err
 	}
 	c.src = &source{s: s}
-	c.onRecord = opt.OnRecord
+	c.onRecord, c.onRead = opt.OnRecord, opt.OnRead
 	if opt.OnDetail != nil {
 		c.onDetail = opt.OnDetail
 		c.dScores, c.dMatches = make([]float32, sc.Workers), make([]int32, sc.Workers)
@@ -201,6 +210,9 @@ func (c *cluster) pushNextStreamed() {
 	}
 	if c.src.read == 1 {
 		c.run.Start = rec.Arrival
+	}
+	if c.onRead != nil {
+		c.onRead(&rec, r)
 	}
 	c.win.add(r, rec)
 	if tb := c.tr.Blocks; tb.Full() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -258,5 +259,42 @@ func TestStreamRefusalReadsInBoundedIDs(t *testing.T) {
 	}
 	if n := s.Table().Len(); n > tr.Blocks.Len()/8 {
 		t.Fatalf("%d dense ids after the refusal (limit %d, %d blocks in the trace)", n, limit, tr.Blocks.Len())
+	}
+}
+
+// TestWindowLetsEndedChainsGo: a request that ends behind an older one
+// still in flight lets its chain go at once (the sweeps' live set no
+// longer names its ids), and retiring hands OnRecord each request, in
+// trace order, with a chain of its length whose ids are 0.
+func TestWindowLetsEndedChainsGo(t *testing.T) {
+	var w window
+	reqs := []*trace.Request{
+		{Index: 0, Blocks: []trace.BlockID{1, 2, 3}},
+		{Index: 1, Blocks: []trace.BlockID{1, 4}},
+		{Index: 2, Blocks: []trace.BlockID{5, 6, 7, 8}},
+	}
+	for _, r := range reqs {
+		w.add(r, newRecord(int32(r.Index), 0))
+	}
+	live := func() []trace.BlockID {
+		var ids []trace.BlockID
+		w.live(func(b trace.BlockID) { ids = append(ids, b) })
+		return ids
+	}
+	var retired []string
+	retire := func(rec *Record, r *trace.Request) {
+		retired = append(retired, fmt.Sprintf("%d:%v", rec.Index, r.Blocks))
+	}
+	w.end(1, retire)
+	if got := live(); !slices.Equal(got, []trace.BlockID{1, 2, 3, 5, 6, 7, 8}) || len(retired) != 0 || reqs[1].Blocks != nil {
+		t.Fatalf("after request 1 ended behind 0: live %v, retired %v, its chain %v", got, retired, reqs[1].Blocks)
+	}
+	w.end(0, retire)
+	if got := live(); !slices.Equal(got, []trace.BlockID{5, 6, 7, 8}) || !slices.Equal(retired, []string{"0:[0 0 0]", "1:[0 0]"}) {
+		t.Fatalf("after request 0 ended: live %v, retired %v", got, retired)
+	}
+	w.end(2, retire)
+	if len(live()) != 0 || retired[2] != "2:[0 0 0 0]" || w.n != 0 {
+		t.Fatalf("after request 2 ended: live %v, retired %v, %d held", live(), retired, w.n)
 	}
 }
