@@ -50,6 +50,12 @@ type worker struct {
 
 func (w *worker) queueLen() int { return len(w.waiting) - w.head }
 
+// parkBehind is how many requests of a worker's queue a streamed run
+// keeps whole: a request queued behind them is parked (window.park) until
+// the worker takes it. The head stays whole, so a cluster that keeps up
+// parks nothing.
+const parkBehind = 64
+
 func (w *worker) popWaiting() int32 {
 	i := w.waiting[w.head]
 	w.head++
@@ -107,6 +113,10 @@ type cluster struct {
 	win      window
 	onRecord func(*Record, *trace.Request)
 	onRead   func(*Record, *trace.Request)
+	// parkBehind is how much of a worker's queue stays whole (the
+	// constant, or a test's); parked, if set, counts the parked.
+	parkBehind int
+	parked     *int
 	// onDetail (StreamOptions.OnDetail) hears each routed request's
 	// scores and matches, computed into dScores and dMatches.
 	onDetail func(x int, scores []float32, matches []int32)
@@ -257,6 +267,9 @@ func (c *cluster) sampleLoads(t time.Duration) {
 // missing input, output allowance and tail tokens. It returns nil when the
 // request does not fit now (engine: it waits at the head of the queue).
 func (c *cluster) admit(w *worker, x int32, t time.Duration) *running {
+	if c.src != nil {
+		c.win.unpark(x, c.tr.Blocks)
+	}
 	r := c.req(x)
 	rec := c.rec(x)
 	bs := c.tr.Info.BlockSize

@@ -460,6 +460,12 @@ func (c *cluster) arrive(x int32, t time.Duration) {
 		return
 	}
 	w.waiting = append(w.waiting, x)
+	if c.src != nil && w.queueLen() > c.parkBehind {
+		c.win.park(x)
+		if c.parked != nil {
+			*c.parked++
+		}
+	}
 	if c.cfg.isEngine {
 		c.engineStep(w, t)
 	} else {

@@ -64,6 +64,11 @@ type StreamOptions struct {
 	OnEnd func(*Run)
 
 	iterModel IterationModel
+	// parkBehind replaces the constant of that name when positive, and
+	// parks every queued request when negative; parked counts the
+	// requests parked (tests).
+	parkBehind int
+	parked     *int
 }
 
 // CanStream reports whether a scenario can be simulated from a stream:
@@ -137,6 +142,13 @@ func SimulateStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, 
 	}
 	c.src = &source{s: s}
 	c.onRecord, c.onRead = opt.OnRecord, opt.OnRead
+	c.parkBehind, c.parked = parkBehind, opt.parked
+	switch {
+	case opt.parkBehind > 0:
+		c.parkBehind = opt.parkBehind
+	case opt.parkBehind < 0:
+		c.parkBehind = 0
+	}
 	if opt.OnDetail != nil {
 		c.onDetail = opt.OnDetail
 		c.dScores, c.dMatches = make([]float32, sc.Workers), make([]int32, sc.Workers)

@@ -36,18 +36,22 @@ func streamOf(t testing.TB, name string) *trace.Stream {
 // the records it retired, in order.
 func streamed(t *testing.T, name, s string, limit int) (*Run, []Record) {
 	t.Helper()
+	return streamedWith(t, name, s, StreamOptions{IDLimit: limit})
+}
+
+// streamedWith is streamed with more options (OnRecord is its own).
+func streamedWith(t *testing.T, name, s string, opt StreamOptions) (*Run, []Record) {
+	t.Helper()
 	var recs []Record
 	prev := int32(-1)
-	run, err := SimulateStream(context.Background(), streamOf(t, name), mustScenario(t, s), StreamOptions{
-		IDLimit: limit,
-		OnRecord: func(rec *Record, r *trace.Request) {
-			if rec.Index != prev+1 || r.Index != int(rec.Index) {
-				t.Fatalf("record %d (request %d) retired after %d", rec.Index, r.Index, prev)
-			}
-			prev = rec.Index
-			recs = append(recs, *rec)
-		},
-	})
+	opt.OnRecord = func(rec *Record, r *trace.Request) {
+		if rec.Index != prev+1 || r.Index != int(rec.Index) {
+			t.Fatalf("record %d (request %d) retired after %d", rec.Index, r.Index, prev)
+		}
+		prev = rec.Index
+		recs = append(recs, *rec)
+	}
+	run, err := SimulateStream(context.Background(), streamOf(t, name), mustScenario(t, s), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,5 +300,38 @@ func TestWindowLetsEndedChainsGo(t *testing.T) {
 	w.end(2, retire)
 	if len(live()) != 0 || retired[2] != "2:[0 0 0 0]" || w.n != 0 {
 		t.Fatalf("after request 2 ended: live %v, retired %v, %d held", live(), retired, w.n)
+	}
+}
+
+// TestStreamParkedMatchesWhole: a streamed run that parks every queued
+// request (its chain rebuilt from the block table when its worker takes
+// it) equals the whole-trace run, with an exact table and, under a policy
+// blind to ids, with one that recycles ids all the time. The scenarios
+// fall far behind their arrivals, so nearly every request is parked.
+func TestStreamParkedMatchesWhole(t *testing.T) {
+	tr, err := trace.LoadSample(samples.Mooncake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"cache_aware+lru;workers=2;cache_blocks=300;time_scale=0.02",
+		"lbgr+lru;workers=3;cache_blocks=300;time_scale=0.02;oversize=fail",
+		"round_robin+s3fifo;workers=2;cache_tokens=40000;oversize=bypass;rate=50",
+		"least_load+fifo;workers=2;profile=h100-sxm-llama-3.1-8b;latency=engine;time_scale=0.01",
+	} {
+		t.Run(s, func(t *testing.T) {
+			want, err := Simulate(context.Background(), tr, mustScenario(t, s), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, limit := range []int{-1, 64} {
+				var parked int
+				got, recs := streamedWith(t, samples.Mooncake, s, StreamOptions{IDLimit: limit, parkBehind: -1, parked: &parked})
+				sameRun(t, want, got, recs)
+				if parked < len(tr.Requests)/2 {
+					t.Fatalf("limit %d: %d of %d requests parked: the test no longer covers parking", limit, parked, len(tr.Requests))
+				}
+			}
+		})
 	}
 }

@@ -17,13 +17,18 @@ import (
 // An ended request's chain is let go at once (end): nothing reads it again,
 // and a request that ended behind an older one still in flight would
 // otherwise hold its chain and keep its block ids live until that one
-// ends. On a cluster that falls behind, or under a router that herds
-// requests onto one worker, most of the window is such requests (an
-// lbgr+rlt run of 3M multiturn requests on 8 workers that fall behind held
-// 5.5 GB, two thirds of it their chains and the block table's entries for
-// their ids). What retire hands OnRecord is the request with a chain of
-// its length whose ids are all 0 (chains): its consumers read the length
-// (the requests file, the comparison's rows), never the ids.
+// ends. What retire hands OnRecord is the request with a chain of its
+// length whose ids are all 0 (chains): its consumers read the length (the
+// requests file, the comparison's rows), never the ids.
+//
+// A request queued far behind its worker's head is parked (park): its
+// chain is let go too and only its leaf is kept, which keeps the chain's
+// ids live in the block table (a sweep keeps the ancestors of every id it
+// is told to keep, and an id's parent never changes while it is live), so
+// unpark rebuilds the same chain from the table's parents
+// (trace.Table.Chain) when the worker takes the request. On a cluster that
+// falls behind its arrivals the queues are most of the window; parked, a
+// queued request costs its leaf and length instead of 4 bytes a block.
 type window struct {
 	base   int32 // trace index of slot head
 	head   int   // ring position of base
@@ -31,7 +36,8 @@ type window struct {
 	reqs   []*trace.Request
 	recs   []*Record // by pointer: the simulator keeps them while the ring grows
 	ended  []bool
-	blocks []int32         // an ended request's chain length
+	blocks []int32         // an ended or parked request's chain length
+	leaf   []trace.BlockID // a parked request's leaf
 	spare  []*Record       // retired records, reused
 	zeros  []trace.BlockID // never written: the chains retire hands over
 }
@@ -57,14 +63,39 @@ func (w *window) add(r *trace.Request, rec Record) {
 	w.n++
 }
 
+// park lets queued request x's chain go, keeping its leaf (see window);
+// a request without blocks is left as it is.
+func (w *window) park(x int32) {
+	p := w.pos(x)
+	r := w.reqs[p]
+	if n := len(r.Blocks); n > 0 {
+		w.blocks[p], w.leaf[p] = int32(n), r.Blocks[n-1]
+		r.Blocks = nil
+	}
+}
+
+// unpark gives parked request x its chain back, from tb's parents; it
+// does nothing to a request that was not parked.
+func (w *window) unpark(x int32, tb *trace.Table) {
+	p := w.pos(x)
+	r := w.reqs[p]
+	if r.Blocks != nil || w.ended[p] || w.blocks[p] == 0 {
+		return
+	}
+	n := int(w.blocks[p])
+	r.Blocks = tb.Chain(make([]trace.BlockID, 0, n), w.leaf[p], n)
+	w.blocks[p] = 0
+}
+
 func (w *window) grow() {
 	size := max(64, 2*len(w.reqs))
-	reqs, recs, ended, blocks := make([]*trace.Request, size), make([]*Record, size), make([]bool, size), make([]int32, size)
+	reqs, recs, ended := make([]*trace.Request, size), make([]*Record, size), make([]bool, size)
+	blocks, leaf := make([]int32, size), make([]trace.BlockID, size)
 	for i := range w.n {
 		p := (w.head + i) & (len(w.reqs) - 1)
-		reqs[i], recs[i], ended[i], blocks[i] = w.reqs[p], w.recs[p], w.ended[p], w.blocks[p]
+		reqs[i], recs[i], ended[i], blocks[i], leaf[i] = w.reqs[p], w.recs[p], w.ended[p], w.blocks[p], w.leaf[p]
 	}
-	w.reqs, w.recs, w.ended, w.blocks, w.head = reqs, recs, ended, blocks, 0
+	w.reqs, w.recs, w.ended, w.blocks, w.leaf, w.head = reqs, recs, ended, blocks, leaf, 0
 }
 
 func (w *window) req(x int32) *trace.Request { return w.reqs[w.pos(x)] }
@@ -75,7 +106,10 @@ func (w *window) rec(x int32) *Record        { return w.recs[w.pos(x)] }
 func (w *window) end(x int32, retire func(*Record, *trace.Request)) {
 	p := w.pos(x)
 	r := w.reqs[p]
-	w.ended[p], w.blocks[p] = true, int32(len(r.Blocks))
+	w.ended[p] = true
+	if r.Blocks != nil { // a parked one has its length already
+		w.blocks[p] = int32(len(r.Blocks))
+	}
 	r.Blocks = nil
 	for w.n > 0 && w.ended[w.head] {
 		if retire != nil {
@@ -101,10 +135,17 @@ func (w *window) chain(n int) []trace.BlockID {
 }
 
 // live names every block id of the window's requests still in flight (a
-// holder for the block table's sweeps); ended ones hold none.
+// holder for the block table's sweeps), for a parked request its leaf,
+// whose ancestors the sweep keeps; ended ones hold none.
 func (w *window) live(keep func(trace.BlockID)) {
 	for i := range w.n {
-		for _, b := range w.reqs[(w.head+i)&(len(w.reqs)-1)].Blocks {
+		p := (w.head + i) & (len(w.reqs) - 1)
+		r := w.reqs[p]
+		if r.Blocks == nil && !w.ended[p] && w.blocks[p] > 0 {
+			keep(w.leaf[p])
+			continue
+		}
+		for _, b := range r.Blocks {
 			keep(b)
 		}
 	}
