@@ -22,7 +22,10 @@
 // have ended, so records arrive in trace order and an in-flight request's
 // block ids are always held; an ended one lets its chain go at once (what
 // needs its ids takes them as it is read, StreamOptions.OnRead: the
-// max_load bound). A streamed run keeps no event log, series,
+// max_load bound), and one queued behind the first 64 of its worker's
+// queue is parked: it keeps its chain's leaf, which keeps the chain's ids
+// in the block table, and gets the chain back from the table's parents
+// when its worker takes it (window.go). A streamed run keeps no event log, series,
 // router-load samples or per-request detail (nothing reads them in
 // `kvscope run`): each worker keeps one sample of its counters. The block
 // table is swept (trace.Table.SetLimit, the limit seq.IDLimit gives a
