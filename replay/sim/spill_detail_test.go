@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/samples"
 )
 
@@ -20,10 +19,7 @@ import (
 // routing included; hearing the detail changes nothing else of the run;
 // a spilled run opens it, and WriteRun writes the same file.
 func TestDetailMatchesWhole(t *testing.T) {
-	tr, err := trace.LoadSample(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadSample(t, 0)
 	for _, s := range []string{
 		"cache_aware+lru;workers=4;cache_blocks=100;oversize=fail",
 		"lbgr+rlt;workers=3;cache_blocks=100;oversize=fail",

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kvscope/kvscope/replay/trace"
 	"github.com/kvscope/kvscope/samples"
 )
 
@@ -91,10 +90,7 @@ func probeTimes(run *Run) []time.Duration {
 // EventIndex), samples, load rows and StateAt at every instant that
 // matters; the streamed run itself is the same with and without sinks.
 func TestSpillMatchesWhole(t *testing.T) {
-	tr, err := trace.LoadSample(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadSample(t, 0)
 	for _, s := range []string{
 		"round_robin+lru;workers=4;cache_blocks=300;oversize=fail",
 		"cache_aware+lru;workers=4;cache_blocks=300;oversize=fail",

@@ -21,10 +21,7 @@ import (
 // and reads them back, by Scan and by Read, equal to the whole-trace run's
 // records (rules, failure reasons and all) with the trace's information.
 func TestRecordsFileRoundTrip(t *testing.T) {
-	tr, err := trace.LoadSample(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadSample(t, 0)
 	for _, s := range []string{
 		"cache_aware+lru;workers=4;cache_blocks=300;oversize=fail",
 		"lbgr+rlt;workers=4;cache_blocks=300;oversize=fail",

@@ -39,10 +39,7 @@ func dirFiles(t *testing.T, dir string) map[string][]byte {
 // records, the trace's requests, events, states, and the run's span,
 // capacity, units and preemptions in the records footer.
 func TestSpillRunMatchesWhole(t *testing.T) {
-	tr, err := trace.LoadSample(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadSample(t, 0)
 	for _, s := range []string{
 		"cache_aware+lru;workers=4;cache_blocks=300;oversize=fail",
 		"lbgr+rlt;workers=3;cache_blocks=300;oversize=bypass",
@@ -234,10 +231,7 @@ func TestAbortAfterClose(t *testing.T) {
 // run of another cluster, or WriteRun a run of another trace, commits
 // nothing.
 func TestSpillRunRefusesMismatch(t *testing.T) {
-	tr, err := trace.LoadSample(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadSample(t, 0)
 	sc := mustScenario(t, "round_robin+lru;workers=2;cache_blocks=300")
 	run, err := Simulate(context.Background(), tr, sc, Options{})
 	if err != nil {

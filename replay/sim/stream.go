@@ -143,11 +143,8 @@ func SimulateStream(ctx context.Context, s *trace.Stream, sc scenario.Scenario, 
 	c.src = &source{s: s}
 	c.onRecord, c.onRead = opt.OnRecord, opt.OnRead
 	c.parkBehind, c.parked = parkBehind, opt.parked
-	switch {
-	case opt.parkBehind > 0:
-		c.parkBehind = opt.parkBehind
-	case opt.parkBehind < 0:
-		c.parkBehind = 0
+	if opt.parkBehind != 0 {
+		c.parkBehind = max(opt.parkBehind, 0)
 	}
 	if opt.OnDetail != nil {
 		c.onDetail = opt.OnDetail

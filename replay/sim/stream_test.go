@@ -99,10 +99,7 @@ func sameRun(t *testing.T, want, got *Run, recs []Record) {
 // records, counters and times. With policies blind to ids a tiny id limit
 // (recycling all the time) changes nothing either.
 func TestStreamMatchesWhole(t *testing.T) {
-	tr, err := trace.LoadSample(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadSample(t, 0)
 	type tc struct{ s, name string }
 	var cases []tc
 	for _, r := range route.Names() {
@@ -144,10 +141,7 @@ func TestStreamMatchesWhole(t *testing.T) {
 // names facts of the whole trace (its last arrival, its length, every
 // oversize request).
 func TestStreamRefusesLikeWhole(t *testing.T) {
-	tr, err := trace.LoadSample(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadSample(t, 0)
 	for _, s := range []string{
 		"round_robin+lru;workers=2;cache_blocks=300;latency=linear:miss_ms=1e6",
 		"round_robin+lru;workers=2;cache_blocks=300;time_scale=1e9",
@@ -198,10 +192,7 @@ func TestStreamRefusesAtFirstRequest(t *testing.T) {
 // by a history whose ids name other blocks. With N past the trace the run
 // equals the whole-trace run.
 func TestStreamDebugRouterHolds(t *testing.T) {
-	tr, err := trace.LoadSample(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadSample(t, 0)
 	t.Setenv(DebugEnv, "panic_at=1000000")
 	for _, s := range []string{
 		"cache_aware+lru;workers=4;cache_blocks=300;oversize=fail",
@@ -251,10 +242,7 @@ func TestStreamReadingErrorWins(t *testing.T) {
 // caches of 300 blocks, the requests read) instead of the trace's unique
 // blocks.
 func TestStreamRefusalReadsInBoundedIDs(t *testing.T) {
-	tr, err := trace.LoadSample(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadSample(t, 0)
 	const limit = 256
 	s := streamOf(t, samples.Mooncake)
 	sc := mustScenario(t, "round_robin+lru;workers=2;cache_blocks=300;time_scale=1e9")
@@ -309,10 +297,7 @@ func TestWindowLetsEndedChainsGo(t *testing.T) {
 // blind to ids, with one that recycles ids all the time. The scenarios
 // fall far behind their arrivals, so nearly every request is parked.
 func TestStreamParkedMatchesWhole(t *testing.T) {
-	tr, err := trace.LoadSample(samples.Mooncake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadSample(t, 0)
 	for _, s := range []string{
 		"cache_aware+lru;workers=2;cache_blocks=300;time_scale=0.02",
 		"lbgr+lru;workers=3;cache_blocks=300;time_scale=0.02;oversize=fail",
