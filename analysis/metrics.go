@@ -374,9 +374,10 @@ func boundModel(sc scenario.Scenario) (sim.Linear, bool) {
 // figures (and bytes) as long as the run recycles no block id: records
 // are tallied as they are retired and the bound's requests taken in
 // arrival order as they are read (sim.StreamOptions.OnRead), so nothing
-// per request is held but Tally's three values. When block ids are recycled, the bound's seen set moves
-// forgotten ids into a Bloom filter and says so (MaxLoadLowerBoundNote),
-// and under rlt or random_leaf IDRecycling says their draws may differ.
+// per request is held but Tally's three values. When block ids are
+// recycled, the bound's seen set moves forgotten ids into a Bloom filter
+// and says so (MaxLoadLowerBoundNote), and under rlt or random_leaf
+// IDRecycling says their draws may differ.
 // s need not keep original ids: its table tells the bound the original
 // ids of the blocks it forgets and creates (SetOnForget, SetOnNew).
 // opt.OnRecord, if set, gets each record after t (a records file:

@@ -79,12 +79,18 @@ func (w *window) park(x int32) {
 func (w *window) unpark(x int32, tb *trace.Table) {
 	p := w.pos(x)
 	r := w.reqs[p]
-	if r.Blocks != nil || w.ended[p] || w.blocks[p] == 0 {
+	if !w.parked(p) {
 		return
 	}
 	n := int(w.blocks[p])
 	r.Blocks = tb.Chain(make([]trace.BlockID, 0, n), w.leaf[p], n)
 	w.blocks[p] = 0
+}
+
+// parked reports whether the request at ring position p is parked: in
+// flight, its chain let go, its length kept.
+func (w *window) parked(p int) bool {
+	return w.reqs[p].Blocks == nil && !w.ended[p] && w.blocks[p] > 0
 }
 
 func (w *window) grow() {
@@ -141,7 +147,7 @@ func (w *window) live(keep func(trace.BlockID)) {
 	for i := range w.n {
 		p := (w.head + i) & (len(w.reqs) - 1)
 		r := w.reqs[p]
-		if r.Blocks == nil && !w.ended[p] && w.blocks[p] > 0 {
+		if w.parked(p) {
 			keep(w.leaf[p])
 			continue
 		}
